@@ -1,0 +1,39 @@
+"""tenant-onboarding: create tenants (platform operators) and read them back.
+
+    functions-framework --asgi --source functions/tenant_onboarding/main.py --target handle
+"""
+
+from uuid import UUID
+
+from kopru.errors import KopruError
+from kopru.runtime import Call, Function, json_response
+
+fn = Function("tenant-onboarding")
+
+
+@fn.route("POST", "/tenants")
+async def create_tenant(call: Call):
+    from kopru.tenancy import onboard_tenant
+    from kopru.tenancy.models import TenantIn
+
+    principal = await call.principal()
+    principal.require_operator()
+    body = await call.json(TenantIn)
+    out = await onboard_tenant(principal, body)
+    return json_response(out, 201, {"Location": f"/tenants/{out['tenant']['id']}", "Cache-Control": "no-store"})
+
+
+@fn.route("GET", "/tenants/{id}")
+async def read_tenant(call: Call):
+    from kopru.tenancy import get_tenant
+
+    principal = await call.principal()
+    try:
+        tenant_id = UUID(call.path_params["id"])
+    except ValueError:
+        raise KopruError("tenant.not_found") from None
+    return await get_tenant(principal, tenant_id)
+
+
+async def handle(request):
+    return await fn(request)

@@ -1,0 +1,92 @@
+"""Operator actions that run as the owner role (CLI, jobs): never from a handler."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+
+def _owner_engine():
+    from sqlalchemy import create_engine, pool
+
+    from kopru.db import database_urls
+
+    _, owner = database_urls()
+    if owner is None:
+        raise SystemExit("DATABASE_OWNER_URL is required for operator actions")
+    return create_engine(owner, poolclass=pool.NullPool)
+
+
+def create_platform_client(name: str) -> tuple[str, str]:
+    from kopru.auth.crypto import hash_secret, new_client_id, new_client_secret
+    from kopru.auth.principal import OPERATOR_SCOPE
+    from kopru.db.schema import client_directory, platform_clients
+
+    client_id, secret = new_client_id(), new_client_secret()
+    eng = _owner_engine()
+    with eng.begin() as conn:
+        conn.execute(client_directory.insert().values(client_id=client_id, tenant_id=None))
+        conn.execute(platform_clients.insert().values(
+            client_id=client_id, name=name, secret_hash=hash_secret(secret), scopes=[OPERATOR_SCOPE]))
+    eng.dispose()
+    return client_id, secret
+
+
+def ensure_platform_client(client_id: str, secret: str, name: str = "operator") -> None:
+    """Register a given operator id/secret (KOPRU_OPERATOR_CLIENT_ID/SECRET) if absent."""
+    from sqlalchemy import select
+
+    from kopru.auth.crypto import hash_secret
+    from kopru.auth.principal import OPERATOR_SCOPE
+    from kopru.db.schema import client_directory, platform_clients
+
+    eng = _owner_engine()
+    with eng.begin() as conn:
+        row = conn.execute(select(platform_clients.c.secret_hash).where(platform_clients.c.client_id == client_id)).first()
+        if row is None:
+            conn.execute(client_directory.insert().values(client_id=client_id, tenant_id=None))
+            conn.execute(platform_clients.insert().values(
+                client_id=client_id, name=name, secret_hash=hash_secret(secret), scopes=[OPERATOR_SCOPE]))
+        elif bytes(row.secret_hash) != hash_secret(secret):
+            conn.execute(platform_clients.update().where(platform_clients.c.client_id == client_id)
+                         .values(secret_hash=hash_secret(secret), revoked_at=None))
+    eng.dispose()
+
+
+def rotate_signing_key(alg: str = "EdDSA", *, immediate: bool = False) -> dict[str, Any]:
+    """Add the next key; it is published now and signs after PUBLISH_AHEAD (or now,
+    when there is no key yet or `immediate`). The previous key retires then and stays
+    published until its last token expired."""
+    from sqlalchemy import select
+
+    from kopru.auth.keys import LEEWAY_SECONDS, PUBLISH_AHEAD, generate
+    from kopru.config import settings
+    from kopru.db.schema import signing_keys as sk
+
+    now = datetime.now(timezone.utc)
+    kid, jwk, sealed = generate(alg)
+    eng = _owner_engine()
+    with eng.begin() as conn:
+        current = conn.execute(
+            select(sk.c.kid).where(sk.c.retired_at.is_(None)).order_by(sk.c.signs_from.desc())
+        ).scalars().all()
+        starts = now if (immediate or not current) else now + PUBLISH_AHEAD
+        conn.execute(sk.insert().values(kid=kid, alg=alg, public_jwk=jwk, private_key_enc=sealed, signs_from=starts))
+        expires = starts + timedelta(seconds=settings().access_token_ttl + LEEWAY_SECONDS)
+        for old in current:
+            conn.execute(sk.update().where(sk.c.kid == old).values(retired_at=starts, expires_at=expires))
+    eng.dispose()
+    return {"kid": kid, "alg": alg, "signs_from": starts.isoformat(), "retired": current}
+
+
+def ensure_signing_key() -> None:
+    from sqlalchemy import func, select
+
+    from kopru.db.schema import signing_keys as sk
+
+    eng = _owner_engine()
+    with eng.connect() as conn:
+        n = conn.execute(select(func.count()).select_from(sk).where(sk.c.retired_at.is_(None))).scalar()
+    eng.dispose()
+    if not n:
+        rotate_signing_key(immediate=True)

@@ -1,0 +1,93 @@
+"""Secrets at rest: everything sensitive is sealed with AES-256-GCM under the master key.
+
+The master key comes from KOPRU_MASTER_KEY (base64 of 32 bytes). Only the embedded
+dev/test set-up may generate one, into the data dir, readable by its owner alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from functools import lru_cache
+
+from kopru.config import settings
+
+_NONCE = 12
+_VERSION = b"\x01"
+
+
+@lru_cache(maxsize=1)
+def master_key() -> bytes:
+    s = settings()
+    raw = s.master_key
+    if raw is None:
+        if not s.embedded:
+            raise RuntimeError("KOPRU_MASTER_KEY is required when DATABASE_URL is set")
+        path = s.data_dir / "master.key"
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(base64.b64encode(secrets.token_bytes(32)).decode())
+        raw = path.read_text().strip()
+    key = base64.b64decode(raw)
+    if len(key) != 32:
+        raise RuntimeError("KOPRU_MASTER_KEY must be base64 of exactly 32 bytes")
+    return key
+
+
+def seal(plaintext: bytes, aad: bytes) -> bytes:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = secrets.token_bytes(_NONCE)
+    return _VERSION + nonce + AESGCM(master_key()).encrypt(nonce, plaintext, aad)
+
+
+def unseal(blob: bytes, aad: bytes) -> bytes:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    if blob[:1] != _VERSION:
+        raise ValueError("unknown sealed-blob version")
+    nonce, ct = blob[1 : 1 + _NONCE], blob[1 + _NONCE :]
+    return AESGCM(master_key()).decrypt(nonce, ct, aad)
+
+
+def new_client_id() -> str:
+    return "kc_" + secrets.token_urlsafe(18)
+
+
+def new_client_secret() -> str:
+    # 256 bits of entropy: a plain SHA-256 is the right cost (it is not a human password)
+    return "ks_" + secrets.token_urlsafe(32)
+
+
+def hash_secret(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def secret_matches(secret: str, stored_hash: bytes) -> bool:
+    return hmac.compare_digest(hash_secret(secret), bytes(stored_hash))
+
+
+@lru_cache(maxsize=1)
+def _password_hasher():
+    from argon2 import PasswordHasher
+
+    # RFC 9106's second recommended option (argon2id, 64 MiB, t=3, p=4)
+    return PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=4)
+
+
+def hash_password(password: str) -> str:
+    return _password_hasher().hash(password)
+
+
+def verify_password(password: str, stored: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    try:
+        return _password_hasher().verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False

@@ -1,0 +1,163 @@
+"""Signing keys: created and rotated by operators, published in the JWKS, cached in process.
+
+Life of a key: created with `signs_from` in the future (published before it signs
+anything, so every verifier's cache already has it), signs until the next key takes
+over (`retired_at`), then stays in the JWKS until its last token expired
+(`expires_at` = retired_at + token lifetime + leeway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from kopru.auth.crypto import seal, unseal
+
+KID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+ALGORITHMS = ("EdDSA", "RS256")
+PUBLISH_AHEAD = timedelta(minutes=5)  # >= JWKS cache max-age
+LEEWAY_SECONDS = 30
+REFRESH_MIN_INTERVAL = 10.0  # an unknown kid triggers at most one reload per 10 s
+CACHE_TTL = 300.0
+
+
+@dataclass(frozen=True)
+class VerifyKey:
+    kid: str
+    alg: str
+    key: Any  # cryptography public key object
+    jwk: dict
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    alg: str
+    key: Any  # cryptography private key object
+
+
+def generate(alg: str = "EdDSA") -> tuple[str, dict, bytes]:
+    """A new key pair: (kid, public JWK, sealed private key)."""
+    import base64
+    import secrets
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+    if alg not in ALGORITHMS:
+        raise ValueError(f"alg must be one of {ALGORITHMS}")
+    kid = secrets.token_urlsafe(12)
+    if alg == "EdDSA":
+        priv = ed25519.Ed25519PrivateKey.generate()
+        raw = priv.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        jwk = {"kty": "OKP", "crv": "Ed25519", "x": base64.urlsafe_b64encode(raw).rstrip(b"=").decode()}
+    else:
+        priv = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+        nums = priv.public_key().public_numbers()
+
+        def b64int(n: int) -> str:
+            return base64.urlsafe_b64encode(n.to_bytes((n.bit_length() + 7) // 8, "big")).rstrip(b"=").decode()
+
+        jwk = {"kty": "RSA", "n": b64int(nums.n), "e": b64int(nums.e)}
+    jwk.update({"kid": kid, "alg": alg, "use": "sig"})
+    pem = priv.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return kid, jwk, seal(pem, aad=kid.encode())
+
+
+def _public_from_jwk(jwk: dict) -> Any:
+    import jwt
+
+    if jwk["kty"] == "OKP":
+        return jwt.algorithms.OKPAlgorithm.from_jwk(jwk)
+    return jwt.algorithms.RSAAlgorithm.from_jwk(jwk)
+
+
+class KeyCache:
+    """Public keys and the current signing key, loaded from the platform tables."""
+
+    def __init__(self) -> None:
+        self._verify: dict[str, VerifyKey] = {}
+        self._signing: SigningKey | None = None
+        self._signing_until: float = 0.0
+        self._loaded_at = 0.0
+        self._lock = asyncio.Lock()
+
+    def clear(self) -> None:
+        self._verify.clear()
+        self._signing = None
+        self._loaded_at = 0.0
+
+    async def _load(self) -> None:
+        from sqlalchemy import select
+
+        from kopru.db import platform_transaction
+        from kopru.db.schema import signing_keys as sk
+
+        now = datetime.now(timezone.utc)
+        async with platform_transaction() as conn:
+            rows = (await conn.execute(
+                select(sk.c.kid, sk.c.alg, sk.c.public_jwk, sk.c.signs_from, sk.c.retired_at, sk.c.expires_at)
+                .where((sk.c.expires_at.is_(None)) | (sk.c.expires_at > now))
+            )).all()
+        self._verify = {r.kid: VerifyKey(r.kid, r.alg, _public_from_jwk(r.public_jwk), dict(r.public_jwk)) for r in rows}
+        self._loaded_at = time.monotonic()
+
+    async def verify_key(self, kid: str) -> VerifyKey | None:
+        key = self._verify.get(kid)
+        age = time.monotonic() - self._loaded_at
+        if key is not None and age < CACHE_TTL:
+            return key
+        if key is None and age < REFRESH_MIN_INTERVAL:
+            return None  # unknown kids cannot force a reload storm
+        async with self._lock:
+            if time.monotonic() - self._loaded_at >= REFRESH_MIN_INTERVAL:  # nobody reloaded meanwhile
+                await self._load()
+        return self._verify.get(kid)
+
+    async def jwks(self) -> dict:
+        if time.monotonic() - self._loaded_at >= CACHE_TTL or not self._verify:
+            async with self._lock:
+                await self._load()
+        return {"keys": [k.jwk for k in self._verify.values()]}
+
+    async def signing_key(self) -> SigningKey:
+        if self._signing is not None and time.monotonic() < self._signing_until:
+            return self._signing
+        from cryptography.hazmat.primitives import serialization
+        from sqlalchemy import select
+
+        from kopru.db import platform_transaction
+        from kopru.db.schema import signing_keys as sk
+
+        now = datetime.now(timezone.utc)
+        async with platform_transaction() as conn:
+            row = (await conn.execute(
+                select(sk.c.kid, sk.c.alg, sk.c.private_key_enc, sk.c.retired_at)
+                .where(sk.c.signs_from <= now)
+                .where((sk.c.retired_at.is_(None)) | (sk.c.retired_at > now))
+                .order_by(sk.c.signs_from.desc())
+                .limit(1)
+            )).first()
+            nxt = (await conn.execute(
+                select(sk.c.signs_from).where(sk.c.signs_from > now).order_by(sk.c.signs_from).limit(1)
+            )).scalar()
+        if row is None:
+            from kopru.errors import KopruError
+
+            raise KopruError("unavailable", detail="no signing key: run `kopru keys rotate`")
+        pem = unseal(bytes(row.private_key_enc), aad=row.kid.encode())
+        self._signing = SigningKey(row.kid, row.alg, serialization.load_pem_private_key(pem, password=None))
+        # re-read when the next key takes over, and at least every 5 minutes
+        horizon = CACHE_TTL
+        for t in (nxt, row.retired_at):
+            if t is not None:
+                horizon = min(horizon, max(0.0, (t - now).total_seconds()))
+        self._signing_until = time.monotonic() + horizon
+        return self._signing
+
+
+CACHE = KeyCache()

@@ -1,0 +1,60 @@
+"""Settings read from the environment, once, on first use (never at import time)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+# shared/kopru/config.py -> repository root
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str | None  # the application role (never the table owner)
+    database_owner_url: str | None  # the owner role, for migrations only
+    redis_url: str | None
+    kafka_bootstrap_servers: str | None
+    master_key: str | None  # base64 32 bytes; wraps signing keys and secrets at rest
+    issuer: str
+    audience: str
+    max_body_bytes: int
+    access_token_ttl: int
+    log_level: str
+    env: str  # "dev", "test" or "prod"
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    data_dir = Path(os.environ.get("KOPRU_DATA_DIR") or (Path.cwd() / ".kopru")).resolve()
+    return Settings(
+        data_dir=data_dir,
+        database_url=os.environ.get("DATABASE_URL") or None,
+        database_owner_url=os.environ.get("DATABASE_OWNER_URL") or None,
+        redis_url=os.environ.get("REDIS_URL") or None,
+        kafka_bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+        master_key=os.environ.get("KOPRU_MASTER_KEY") or None,
+        issuer=os.environ.get("KOPRU_ISSUER", "https://auth.kopru.local"),
+        audience=os.environ.get("KOPRU_AUDIENCE", "kopru"),
+        max_body_bytes=_int("KOPRU_MAX_BODY_BYTES", 1024 * 1024),
+        access_token_ttl=_int("KOPRU_ACCESS_TOKEN_TTL", 900),
+        log_level=os.environ.get("KOPRU_LOG_LEVEL", "INFO"),
+        env=os.environ.get("KOPRU_ENV", "dev"),
+    )
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests that change the environment)."""
+    settings.cache_clear()

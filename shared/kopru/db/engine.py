@@ -1,0 +1,161 @@
+"""Engines, the tenant-scoped transaction, and migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, AsyncIterator
+
+from kopru.config import settings
+from kopru.logs import get_logger
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+log = get_logger("kopru.db")
+
+_urls_lock = threading.Lock()
+_urls: tuple[str, str | None] | None = None
+_engines: dict[int, "AsyncEngine"] = {}
+
+
+def database_urls() -> tuple[str, str | None]:
+    """(application URL, owner URL). With no DATABASE_URL, starts the embedded
+    PostgreSQL, creates the roles and applies migrations, once per process."""
+    global _urls
+    with _urls_lock:
+        if _urls is None:
+            s = settings()
+            if s.database_url:
+                _urls = (_driver(s.database_url), _driver(s.database_owner_url) if s.database_owner_url else None)
+            else:
+                from kopru.db import embedded
+
+                app, owner = embedded.bootstrap(embedded.postgres_superuser_uri(s.data_dir))
+                _run_migrations(owner)
+                _urls = (app, owner)
+        return _urls
+
+
+def _driver(url: str) -> str:
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _engine() -> "AsyncEngine":
+    loop = asyncio.get_running_loop()
+    eng = _engines.get(id(loop))
+    if eng is None:
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        app_url, _ = database_urls()
+        eng = create_async_engine(
+            app_url,
+            pool_size=5,
+            max_overflow=10,
+            pool_recycle=1800,
+            # statements are prepared server-side after a few uses (psycopg's default)
+        )
+        _engines.clear()  # engines of a finished loop can't be reused
+        _engines[id(loop)] = eng
+    return eng
+
+
+async def _ensure_engine() -> "AsyncEngine":
+    if _urls is None:
+        # first use: embedded start-up and migrations are blocking work
+        await asyncio.to_thread(database_urls)
+    return _engine()
+
+
+async def dispose() -> None:
+    for eng in list(_engines.values()):
+        await eng.dispose()
+    _engines.clear()
+
+
+@dataclass
+class TenantTx:
+    """A transaction in which RLS shows one tenant's rows and nothing else."""
+
+    conn: "AsyncConnection"
+    tenant_id: uuid.UUID
+    actor: str
+
+    async def execute(self, statement: Any, params: Any = None):
+        return await self.conn.execute(statement, params)
+
+    async def emit(self, type_: str, data: dict[str, Any], *, subject: str | None = None,
+                   source: str | None = None) -> str:
+        """Write an event to the outbox in this transaction; returns its id."""
+        from kopru.events import write_outbox
+
+        return await write_outbox(self, type_, data, subject=subject, source=source)
+
+    async def audit(self, action: str, target: str | None = None, details: dict[str, Any] | None = None) -> None:
+        """Append to the tenant's audit log (the application role may only insert)."""
+        from kopru.db.schema import audit_log
+
+        await self.conn.execute(
+            audit_log.insert().values(
+                tenant_id=self.tenant_id, actor=self.actor, action=action, target=target, details=details or {}
+            )
+        )
+
+
+@asynccontextmanager
+async def tenant_transaction(tenant_id: uuid.UUID, *, actor: str) -> AsyncIterator[TenantTx]:
+    if not isinstance(tenant_id, uuid.UUID):
+        raise TypeError("tenant_id must be a UUID")
+    from sqlalchemy import text
+
+    eng = await _ensure_engine()
+    async with eng.begin() as conn:
+        await conn.execute(text("select set_config('app.tenant_id', :tid, true)"), {"tid": str(tenant_id)})
+        yield TenantTx(conn, tenant_id, actor)
+
+
+def scoped(principal, tenant_id: uuid.UUID | None = None):
+    """The caller's tenant transaction: a tenant principal gets its own tenant only;
+    a platform operator must name one (see Principal.tenant_for)."""
+    return tenant_transaction(principal.tenant_for(tenant_id), actor=principal.subject)
+
+
+@asynccontextmanager
+async def platform_transaction() -> AsyncIterator["AsyncConnection"]:
+    """A transaction with no tenant set: RLS hides every tenant row; only the
+    platform tables (directories, signing keys, platform clients) are reachable."""
+    eng = await _ensure_engine()
+    async with eng.begin() as conn:
+        yield conn
+
+
+# -- migrations ----------------------------------------------------------------
+
+def _run_migrations(owner_url: str) -> None:
+    from pathlib import Path
+
+    from alembic import command
+    from alembic.config import Config
+
+    here = Path(__file__).parent / "migrations"
+    cfg = Config()
+    cfg.set_main_option("script_location", str(here))
+    cfg.attributes["url"] = owner_url
+    command.upgrade(cfg, "head")
+
+
+def migrate() -> None:
+    """Apply migrations as the owner role (a separate step in production: a Job)."""
+    s = settings()
+    if s.database_url:
+        if not s.database_owner_url:
+            raise SystemExit("DATABASE_OWNER_URL is required to run migrations")
+        _run_migrations(_driver(s.database_owner_url))
+    else:
+        database_urls()  # embedded: bootstrap includes migrations

@@ -1,0 +1,112 @@
+"""SQLAlchemy Core tables for building queries (the migrations own the DDL)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger, Column, DateTime, LargeBinary, MetaData, Table, Text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+
+metadata = MetaData()
+
+tenants = Table(
+    "tenants", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("tax_number", Text, nullable=False),
+    Column("tax_number_kind", Text, nullable=False),
+    Column("tax_office", Text, nullable=False),
+    Column("subdomain", Text, nullable=False),
+    Column("plan", Text, nullable=False),
+    Column("language", Text, nullable=False),
+    Column("timezone", Text, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("verbis_no", Text),
+    Column("created_at", DateTime(timezone=True)),
+)
+
+tenant_directory = Table(
+    "tenant_directory", metadata,
+    Column("subdomain", Text, primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("created_at", DateTime(timezone=True)),
+)
+
+client_directory = Table(
+    "client_directory", metadata,
+    Column("client_id", Text, primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True)),
+    Column("created_at", DateTime(timezone=True)),
+)
+
+users = Table(
+    "users", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("email", Text, nullable=False),
+    Column("email_fold", Text, nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True)),
+)
+
+api_clients = Table(
+    "api_clients", metadata,
+    Column("client_id", Text, primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("secret_hash", LargeBinary, nullable=False),
+    Column("scopes", ARRAY(Text), nullable=False),
+    Column("created_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+platform_clients = Table(
+    "platform_clients", metadata,
+    Column("client_id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("secret_hash", LargeBinary, nullable=False),
+    Column("scopes", ARRAY(Text), nullable=False),
+    Column("created_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+signing_keys = Table(
+    "signing_keys", metadata,
+    Column("kid", Text, primary_key=True),
+    Column("alg", Text, nullable=False),
+    Column("public_jwk", JSONB, nullable=False),
+    Column("private_key_enc", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True)),
+    Column("signs_from", DateTime(timezone=True), nullable=False),
+    Column("retired_at", DateTime(timezone=True)),
+    Column("expires_at", DateTime(timezone=True)),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("at", DateTime(timezone=True)),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("target", Text),
+    Column("details", JSONB, nullable=False),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    Column("type", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("subject", Text),
+    Column("data", JSONB, nullable=False),
+    Column("extensions", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True)),
+    Column("published_at", DateTime(timezone=True)),
+)
+
+# tables whose rows belong to one tenant (and carry an RLS policy)
+TENANT_TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox")

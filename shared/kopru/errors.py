@@ -1,0 +1,159 @@
+"""One error model for every route: RFC 9457 problem details with a stable code.
+
+A `KopruError` carries a code from `CATALOG`; the runtime renders it as
+`application/problem+json` in Turkish by default, in English when the caller's
+Accept-Language prefers it. Codes are part of the API: never rename one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+PROBLEM_BASE = "https://docs.kopru.dev/problems/"
+
+
+@dataclass(frozen=True)
+class ErrorSpec:
+    status: int
+    tr: str
+    en: str
+
+
+CATALOG: dict[str, ErrorSpec] = {
+    # request shape
+    "request.malformed_json": ErrorSpec(400, "İstek gövdesi geçerli bir JSON değil.", "The request body is not valid JSON."),
+    "request.validation_failed": ErrorSpec(422, "İstek alanları doğrulanamadı.", "The request fields failed validation."),
+    "request.too_large": ErrorSpec(413, "İstek gövdesi izin verilen boyutu aşıyor.", "The request body exceeds the allowed size."),
+    "request.unsupported_media_type": ErrorSpec(415, "Bu içerik türü desteklenmiyor.", "This content type is not supported."),
+    "request.not_found": ErrorSpec(404, "İstenen adres bulunamadı.", "The requested route does not exist."),
+    "request.method_not_allowed": ErrorSpec(405, "Bu adres bu yöntemi desteklemiyor.", "This route does not support this method."),
+    # cloudevents
+    "cloudevent.malformed": ErrorSpec(400, "Geçerli bir CloudEvent değil.", "Not a valid CloudEvent."),
+    "cloudevent.unsupported_type": ErrorSpec(400, "Bu fonksiyon bu olay türünü işlemiyor.", "This function does not consume this event type."),
+    "cloudevent.invalid_data": ErrorSpec(400, "Olay verisi şemasına uymuyor.", "The event data does not match its schema."),
+    "cloudevent.missing_tenant": ErrorSpec(400, "Olayda tenantid uzantısı yok.", "The event has no tenantid extension."),
+    # auth
+    "auth.missing_token": ErrorSpec(401, "Kimlik doğrulama gerekli.", "Authentication is required."),
+    "auth.invalid_token": ErrorSpec(401, "Erişim belirteci geçersiz.", "The access token is invalid."),
+    "auth.token_expired": ErrorSpec(401, "Erişim belirtecinin süresi dolmuş.", "The access token has expired."),
+    "auth.token_revoked": ErrorSpec(401, "Erişim belirteci iptal edilmiş.", "The access token has been revoked."),
+    "auth.forbidden": ErrorSpec(403, "Bu işlem için yetkiniz yok.", "You are not allowed to do this."),
+    "auth.insufficient_scope": ErrorSpec(403, "Belirtecin kapsamı bu işlem için yetersiz.", "The token's scope does not allow this."),
+    "auth.rate_limited": ErrorSpec(429, "Çok fazla istek; lütfen biraz sonra tekrar deneyin.", "Too many requests; try again shortly."),
+    # tenants
+    "tenant.not_found": ErrorSpec(404, "Kiracı bulunamadı.", "Tenant not found."),
+    "tenant.tax_number_invalid": ErrorSpec(422, "Vergi numarası geçersiz: VKN 10, TCKN 11 haneli olmalı ve kontrol hanesi tutmalı.", "Invalid tax number: a VKN has 10 digits, a TCKN 11, and the check digits must match."),
+    "tenant.subdomain_invalid": ErrorSpec(422, "Alt alan adı geçersiz: küçük harf, rakam ve tire; 3-63 karakter.", "Invalid subdomain: lowercase letters, digits and hyphens; 3-63 characters."),
+    "tenant.subdomain_reserved": ErrorSpec(409, "Bu alt alan adı ayrılmış; başka bir ad seçin.", "This subdomain is reserved; choose another."),
+    "tenant.subdomain_taken": ErrorSpec(409, "Bu alt alan adı kullanımda.", "This subdomain is already taken."),
+    "tenant.admin_email_invalid": ErrorSpec(422, "Yönetici e-posta adresi geçersiz.", "The admin e-mail address is invalid."),
+    "tenant.admin_password_weak": ErrorSpec(422, "Yönetici parolası en az 12 karakter olmalı ve e-posta adresini içermemeli.", "The admin password must have at least 12 characters and not contain the e-mail address."),
+    # platform
+    "internal": ErrorSpec(500, "Beklenmeyen bir hata oluştu; kayıt altına alındı.", "An unexpected error occurred; it has been logged."),
+    "unavailable": ErrorSpec(503, "Hizmet geçici olarak kullanılamıyor.", "The service is temporarily unavailable."),
+}
+
+
+@dataclass
+class KopruError(Exception):
+    """An expected failure with a stable code; rendered as problem+json."""
+
+    code: str
+    detail: str | None = None  # extra, language-neutral detail (never personal data)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    status: int | None = None  # overrides the catalog's status when set
+
+    def __post_init__(self) -> None:
+        if self.code not in CATALOG:
+            raise ValueError(f"unknown error code {self.code!r}: add it to kopru.errors.CATALOG")
+        super().__init__(self.code)
+
+    @property
+    def http_status(self) -> int:
+        return self.status or CATALOG[self.code].status
+
+    def problem(self, lang: str) -> dict[str, Any]:
+        spec = CATALOG[self.code]
+        body: dict[str, Any] = {
+            "type": PROBLEM_BASE + self.code,
+            "title": spec.en if lang == "en" else spec.tr,
+            "status": self.http_status,
+            "code": self.code,
+        }
+        if self.detail:
+            body["detail"] = self.detail
+        if self.errors:
+            body["errors"] = self.errors
+        return body
+
+
+def negotiate_language(accept_language: str | None) -> str:
+    """'tr' unless Accept-Language ranks an English tag above every Turkish one."""
+    if not accept_language:
+        return "tr"
+    best: dict[str, float] = {}
+    for part in accept_language.split(","):
+        tag, _, params = part.strip().partition(";")
+        tag = tag.strip().lower()
+        q = 1.0
+        for p in params.split(";"):
+            k, _, v = p.strip().partition("=")
+            if k == "q":
+                try:
+                    q = float(v)
+                except ValueError:
+                    q = 0.0
+        primary = tag.split("-")[0]
+        if primary in ("tr", "en"):
+            best[primary] = max(best.get(primary, 0.0), q)
+    if best.get("en", 0.0) > best.get("tr", 0.0):
+        return "en"
+    return "tr"
+
+
+# Field-level messages for the pydantic error types callers meet most often.
+FIELD_MESSAGES: dict[str, tuple[str, str]] = {
+    "missing": ("Bu alan zorunlu.", "This field is required."),
+    "extra_forbidden": ("Bilinmeyen alan; kaldırın.", "Unknown field; remove it."),
+    "string_type": ("Metin olmalı.", "Must be a string."),
+    "int_type": ("Tam sayı olmalı.", "Must be an integer."),
+    "int_parsing": ("Tam sayı olmalı.", "Must be an integer."),
+    "bool_type": ("true ya da false olmalı.", "Must be true or false."),
+    "dict_type": ("Nesne olmalı.", "Must be an object."),
+    "model_type": ("Nesne olmalı.", "Must be an object."),
+    "list_type": ("Liste olmalı.", "Must be a list."),
+    "string_too_short": ("Çok kısa.", "Too short."),
+    "string_too_long": ("Çok uzun.", "Too long."),
+    "string_pattern_mismatch": ("Biçimi geçersiz.", "Invalid format."),
+    "literal_error": ("İzin verilen değerlerden biri olmalı.", "Must be one of the allowed values."),
+    "enum": ("İzin verilen değerlerden biri olmalı.", "Must be one of the allowed values."),
+    "uuid_parsing": ("Geçerli bir UUID olmalı.", "Must be a valid UUID."),
+    "uuid_type": ("Geçerli bir UUID olmalı.", "Must be a valid UUID."),
+    "value_error": ("Değer geçersiz.", "Invalid value."),
+}
+
+
+def validation_error(exc: Any, lang: str) -> KopruError:
+    """Turn a pydantic ValidationError into request.validation_failed with per-field errors.
+
+    The rejected input is never echoed back (it may be personal data)."""
+    errors = []
+    domain_codes: list[str] = []
+    for e in exc.errors(include_input=False, include_url=False, include_context=False):
+        tr, en = FIELD_MESSAGES.get(e["type"], ("Değer geçersiz.", "Invalid value."))
+        item: dict[str, Any] = {"field": ".".join(str(p) for p in e["loc"]), "type": e["type"]}
+        if e["type"] == "value_error":
+            # our own validators raise ValueError("<catalog code>"): surface that code
+            code = str(e.get("msg", "")).removeprefix("Value error, ")
+            if code in CATALOG:
+                domain_codes.append(code)
+                item["code"] = code
+                tr, en = CATALOG[code].tr, CATALOG[code].en
+        item["message"] = en if lang == "en" else tr
+        errors.append(item)
+    if len(errors) == 1 and domain_codes:
+        # a single domain rule broken: answer with that rule's own code and status
+        return KopruError(domain_codes[0], errors=errors)
+    return KopruError("request.validation_failed", errors=errors)

@@ -1,0 +1,15 @@
+"""The function runtime: declaring and serving a Köprü function.
+
+    from kopru.runtime import Function
+    fn = Function("tenant-onboarding")
+
+    @fn.route("GET", "/tenants/{id}")
+    async def get_tenant(call): ...
+
+    async def handle(request):          # the functions-framework target
+        return await fn(request)
+"""
+
+from kopru.runtime.function import Call, EventCall, Function, Route, json_response
+
+__all__ = ["Call", "EventCall", "Function", "Route", "json_response"]

@@ -1,0 +1,129 @@
+"""The `kopru` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+
+def _dev(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from kopru import admin
+    from kopru.config import settings
+    from kopru.db import database_urls
+    from kopru.db import embedded
+    from kopru.logs import configure
+    from kopru.runtime.gateway import build_gateway
+
+    configure(settings().log_level)
+    s = settings()
+    try:
+        database_urls()  # embedded PostgreSQL, roles, migrations (or the external server)
+        if s.redis_url is None:
+            os.environ["REDIS_URL"] = embedded.redis_url(s.data_dir)
+        admin.ensure_signing_key()
+        cid = os.environ.get("KOPRU_OPERATOR_CLIENT_ID")
+        secret = os.environ.get("KOPRU_OPERATOR_CLIENT_SECRET")
+        if cid and secret:
+            admin.ensure_platform_client(cid, secret)
+        else:
+            cid, secret = admin.create_platform_client("dev operator")
+            print(f"operator client (shown once): KOPRU_OPERATOR_CLIENT_ID={cid} KOPRU_OPERATOR_CLIENT_SECRET={secret}",
+                  flush=True)
+        gateway = build_gateway()
+        config = uvicorn.Config(gateway, host=args.host, port=args.port, log_level="warning", lifespan="on")
+        server = uvicorn.Server(config)
+
+        async def serve() -> None:
+            import asyncio
+
+            task = asyncio.create_task(server.serve())
+            while not server.started and not task.done():
+                await asyncio.sleep(0.02)
+            if server.started:
+                print(f"kopru dev ready at http://{args.host}:{args.port} "
+                      f"(functions: {', '.join(sorted(gateway.apps))})", flush=True)
+            await task
+
+        import asyncio
+
+        asyncio.run(serve())
+        return 0 if server.started else 1
+    finally:
+        if s.embedded and not args.keep_running:
+            embedded.stop_postgres()
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from kopru.db import migrate
+
+    migrate()
+    print("migrations applied")
+    return 0
+
+
+def _keys_rotate(args: argparse.Namespace) -> int:
+    from kopru.admin import rotate_signing_key
+
+    print(json.dumps(rotate_signing_key(args.alg, immediate=args.immediate)))
+    return 0
+
+
+def _client_create(args: argparse.Namespace) -> int:
+    from kopru.admin import create_platform_client
+
+    if not args.platform:
+        print("only --platform clients are created here; tenant admins create theirs over HTTP", file=sys.stderr)
+        return 2
+    cid, secret = create_platform_client(args.name)
+    print(json.dumps({"client_id": cid, "client_secret": secret}))
+    return 0
+
+
+def _functions(args: argparse.Namespace) -> int:
+    from kopru.runtime.registry import functions
+
+    for f in functions().values():
+        print(json.dumps({"name": f.name, "source": str(f.source), "routes": f.routes, "consumes": f.consumes}))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="kopru")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    d = sub.add_parser("dev", help="run every function in one process on embedded parts")
+    d.add_argument("--host", default="127.0.0.1")
+    d.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
+    d.add_argument("--keep-running", action="store_true", help="leave the embedded PostgreSQL running on exit")
+    d.set_defaults(func=_dev)
+
+    db = sub.add_parser("db").add_subparsers(dest="db_cmd", required=True)
+    db.add_parser("migrate", help="apply migrations as the owner role").set_defaults(func=_migrate)
+
+    keys = sub.add_parser("keys").add_subparsers(dest="keys_cmd", required=True)
+    kr = keys.add_parser("rotate", help="publish the next signing key")
+    kr.add_argument("--alg", choices=["EdDSA", "RS256"], default="EdDSA")
+    kr.add_argument("--immediate", action="store_true", help="sign with it now (first key, or an emergency)")
+    kr.set_defaults(func=_keys_rotate)
+
+    client = sub.add_parser("client").add_subparsers(dest="client_cmd", required=True)
+    cc = client.add_parser("create")
+    cc.add_argument("--platform", action="store_true", help="a platform operator client")
+    cc.add_argument("--name", required=True)
+    cc.set_defaults(func=_client_create)
+
+    sub.add_parser("functions", help="list the registered functions").set_defaults(func=_functions)
+
+    args = p.parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,324 @@
+"""A Köprü function: its routes, the CloudEvent types it consumes, and how one
+request is served (routing, body limits, problem+json errors, CloudEvents at POST /).
+
+Heavy modules (pydantic models, SQLAlchemy, cloudevents) are imported by the
+code paths that need them, never here: `GET /healthz` touches none of them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+from starlette.responses import Response
+
+from kopru.errors import KopruError, negotiate_language, validation_error
+from kopru.events import current_source, current_traceparent
+from kopru.logs import get_logger, tenant_id_var, event_id_var, trace_id_var
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+log = get_logger("kopru.runtime")
+
+_REGISTRY: dict[str, "Function"] = {}
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, (uuid.UUID, Decimal)):
+        return str(o)
+    if isinstance(o, (datetime, date)):
+        return o.isoformat()
+    if hasattr(o, "model_dump"):
+        return o.model_dump(mode="json")
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None,
+                  media_type: str = "application/json") -> Response:
+    data = json.dumps(body, ensure_ascii=False, default=_default, separators=(",", ":")).encode()
+    return Response(data, status_code=status, headers=headers, media_type=media_type)
+
+
+def problem_response(err: KopruError, lang: str) -> Response:
+    headers = dict(err.headers)
+    headers["Content-Language"] = lang
+    return json_response(err.problem(lang), err.http_status, headers, "application/problem+json")
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # template, e.g. "/tenants/{id}"
+
+    @property
+    def regex(self) -> re.Pattern[str]:
+        pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.path)
+        return re.compile(f"^{pattern}$")
+
+
+Handler = Callable[["Call"], Awaitable[Response | Any]]
+
+
+@dataclass
+class Call:
+    """One HTTP call into a function: the request, its language, its caller."""
+
+    request: "Request"
+    function: "Function"
+    path_params: dict[str, str]
+    lang: str
+    _body: bytes | None = None
+    _principal: Any = None
+
+    @property
+    def headers(self):
+        return self.request.headers
+
+    @property
+    def query(self):
+        return self.request.query_params
+
+    @property
+    def client_ip(self) -> str | None:
+        return self.request.client.host if self.request.client else None
+
+    async def body(self) -> bytes:
+        if self._body is None:
+            self._body = await read_body(self.request, self.function.max_body_bytes)
+        return self._body
+
+    async def json(self, model: type) -> Any:
+        """The body validated by a pydantic model (strict types, unknown fields refused)."""
+        ctype = self.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype != "application/json" and not ctype.endswith("+json"):
+            raise KopruError("request.unsupported_media_type", detail="expected application/json")
+        return parse_model(model, await self.body(), self.lang)
+
+    async def form(self) -> dict[str, str]:
+        """An application/x-www-form-urlencoded body (OAuth2), with repeated keys refused."""
+        from urllib.parse import parse_qsl
+
+        ctype = self.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype != "application/x-www-form-urlencoded":
+            raise KopruError("request.unsupported_media_type", detail="expected application/x-www-form-urlencoded")
+        try:
+            pairs = parse_qsl((await self.body()).decode("utf-8"), keep_blank_values=False, strict_parsing=False)
+        except UnicodeDecodeError:
+            raise KopruError("request.validation_failed", detail="body is not UTF-8") from None
+        out: dict[str, str] = {}
+        for k, v in pairs:
+            if k in out:
+                raise KopruError("request.validation_failed", detail=f"parameter {k} repeated")
+            out[k] = v
+        return out
+
+    async def principal(self):
+        """The verified caller (from the bearer token); raises 401 when there is none."""
+        if self._principal is None:
+            from kopru.auth import authenticate
+
+            self._principal = await authenticate(self.headers.get("authorization"))
+            tenant_id_var.set(str(self._principal.tenant_id) if self._principal.tenant_id else None)
+        return self._principal
+
+
+async def read_body(request: "Request", limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise KopruError("request.too_large", detail=f"limit is {limit} bytes")
+        except ValueError:
+            raise KopruError("request.validation_failed", detail="bad Content-Length") from None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise KopruError("request.too_large", detail=f"limit is {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_model(model: type, raw: bytes, lang: str) -> Any:
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate_json(raw, strict=True)
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors(include_input=False)):
+            raise KopruError("request.malformed_json") from None
+        raise validation_error(exc, lang) from None
+
+
+@dataclass
+class EventCall:
+    """One CloudEvent delivered to a function."""
+
+    event: Any  # cloudevents.http.CloudEvent
+    function: "Function"
+
+    @property
+    def type(self) -> str:
+        return self.event["type"]
+
+    @property
+    def tenant_id(self) -> uuid.UUID:
+        raw = self.event.get("tenantid")
+        try:
+            return uuid.UUID(str(raw))
+        except (TypeError, ValueError):
+            raise KopruError("cloudevent.missing_tenant") from None
+
+    @property
+    def data(self) -> Any:
+        return self.event.data
+
+
+EventHandler = Callable[[EventCall], Awaitable[Any]]
+
+
+@dataclass
+class Function:
+    name: str
+    max_body_bytes: int | None = None
+    routes: dict[Route, Handler] = field(default_factory=dict)
+    consumes: dict[str, EventHandler] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z][a-z0-9-]{1,40}", self.name):
+            raise ValueError(f"bad function name {self.name!r}")
+        if self.max_body_bytes is None:
+            from kopru.config import settings
+
+            self.max_body_bytes = settings().max_body_bytes
+        self._compiled: list[tuple[Route, re.Pattern[str], Handler]] = []
+        _REGISTRY[self.name] = self
+
+    # -- declaration -------------------------------------------------------
+    def route(self, method: str, path: str) -> Callable[[Handler], Handler]:
+        def deco(fn: Handler) -> Handler:
+            r = Route(method.upper(), path)
+            if r in self.routes:
+                raise ValueError(f"{self.name}: route {method} {path} declared twice")
+            self.routes[r] = fn
+            self._compiled.append((r, r.regex, fn))
+            return fn
+
+        return deco
+
+    def on_event(self, type_: str) -> Callable[[EventHandler], EventHandler]:
+        def deco(fn: EventHandler) -> EventHandler:
+            if type_ in self.consumes:
+                raise ValueError(f"{self.name}: event type {type_} declared twice")
+            self.consumes[type_] = fn
+            return fn
+
+        return deco
+
+    # -- serving -----------------------------------------------------------
+    async def __call__(self, request: "Request") -> Response:
+        lang = negotiate_language(request.headers.get("accept-language"))
+        method, path = request.method, request.url.path
+        started = time.perf_counter()
+        tenant_id_var.set(None)
+        event_id_var.set(None)
+        traceparent = request.headers.get("traceparent")
+        trace_id_var.set(_trace_id(traceparent))
+        current_source.set(f"/kopru/{self.name}")
+        current_traceparent.set(traceparent if _trace_id(traceparent) else None)
+        try:
+            if path == "/healthz" and method in ("GET", "HEAD"):
+                return json_response({"status": "ok", "function": self.name})
+            if path == "/" and method == "POST":
+                return await self._deliver_event(request)
+            allowed: list[str] = []
+            for route, rx, handler in self._compiled:
+                m = rx.match(path)
+                if not m:
+                    continue
+                if route.method != method:
+                    allowed.append(route.method)
+                    continue
+                call = Call(request, self, m.groupdict(), lang)
+                result = await handler(call)
+                return result if isinstance(result, Response) else json_response(result)
+            if allowed:
+                raise KopruError("request.method_not_allowed", headers={"Allow": ", ".join(sorted(set(allowed)))})
+            raise KopruError("request.not_found")
+        except KopruError as err:
+            if err.http_status >= 500:
+                log.error("request failed", extra={"fields": {"code": err.code, "path": path}})
+            return problem_response(err, lang)
+        except Exception:
+            log.exception("unhandled error", extra={"fields": {"function": self.name, "method": method, "path": path}})
+            return problem_response(KopruError("internal"), lang)
+        finally:
+            dt = (time.perf_counter() - started) * 1000
+            if dt > 1000:
+                log.warning("slow request", extra={"fields": {"function": self.name, "path": path, "ms": round(dt)}})
+
+    async def _deliver_event(self, request: "Request") -> Response:
+        from cloudevents.http import from_http
+
+        raw = await read_body(request, self.max_body_bytes)
+        headers = request.headers
+        ctype = headers.get("content-type", "").lower()
+        if "ce-specversion" not in headers and not ctype.startswith("application/cloudevents"):
+            raise KopruError("cloudevent.malformed", detail="neither binary (ce-* headers) nor structured (application/cloudevents+json) mode")
+        try:
+            event = from_http(dict(headers), raw)
+        except Exception as exc:  # the SDK raises several unrelated types
+            raise KopruError("cloudevent.malformed", detail=_safe_reason(exc)) from None
+        for attr in ("id", "source", "type", "specversion"):
+            if not event.get(attr):
+                raise KopruError("cloudevent.malformed", detail=f"missing required attribute {attr}")
+        event_id_var.set(str(event["id"]))
+        tp = event.get("traceparent")
+        if _trace_id(tp):
+            trace_id_var.set(_trace_id(tp))
+            current_traceparent.set(tp)
+        handler = self.consumes.get(event["type"])
+        if handler is None:
+            raise KopruError("cloudevent.unsupported_type", detail=f"{self.name} consumes: {', '.join(sorted(self.consumes)) or 'nothing'}")
+        ecall = EventCall(event, self)
+        tenant_id_var.set(str(ecall.tenant_id))
+        result = await handler(ecall)
+        if isinstance(result, Response):
+            return result
+        return Response(status_code=204)
+
+
+_CE_REASONS = {
+    "MissingRequiredFields": "a required attribute (id, source, type, specversion) is missing",
+    "InvalidRequiredFields": "a required attribute has an invalid value",
+    "InvalidStructuredJSON": "the structured-mode body is not a JSON CloudEvent",
+    "DataUnmarshallerError": "the data could not be decoded",
+    "InvalidHeadersFormat": "the ce-* headers are malformed",
+}
+
+
+def _safe_reason(exc: Exception) -> str:
+    """Why the SDK refused the event, from its exception type only: the SDK's own
+    messages can quote the payload, which may hold personal data."""
+    return _CE_REASONS.get(type(exc).__name__, "unreadable CloudEvent")
+
+
+def _trace_id(traceparent: str | None) -> str | None:
+    if not traceparent:
+        return None
+    parts = traceparent.split("-")
+    if len(parts) == 4 and len(parts[1]) == 32:
+        return parts[1]
+    return None
+
+
+def registered() -> dict[str, Function]:
+    return dict(_REGISTRY)

@@ -1,0 +1,61 @@
+"""`kopru dev`'s gateway: every function in one process, OpenFaaS-style routes.
+
+    /function/<name>/<route>   -> the function's own route
+    POST /function/<name>/     -> a CloudEvent for the function
+
+Each function is the same functions-framework ASGI app its image serves.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+class Gateway:
+    def __init__(self, apps: dict[str, Any]):
+        self.apps = apps
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "lifespan":
+            while True:
+                msg = await receive()
+                if msg["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif msg["type"] == "lifespan.shutdown":
+                    from kopru.db import dispose
+
+                    await dispose()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        if path == "/healthz":
+            return await _json(send, 200, {"status": "ok", "functions": sorted(self.apps)})
+        parts = path.split("/", 3)  # "", "function", name, rest
+        if len(parts) >= 3 and parts[1] == "function" and parts[2] in self.apps:
+            rest = "/" + (parts[3] if len(parts) == 4 else "")
+            prefix = f"/function/{parts[2]}"
+            inner = dict(scope, path=rest, raw_path=rest.encode(), root_path=scope.get("root_path", "") + prefix)
+            return await self.apps[parts[2]](inner, receive, send)
+        return await _json(send, 404, {
+            "type": "https://docs.kopru.dev/problems/request.not_found", "title": "İstenen adres bulunamadı.",
+            "status": 404, "code": "request.not_found",
+        }, "application/problem+json")
+
+
+async def _json(send, status: int, body: dict, ctype: str = "application/json") -> None:
+    data = json.dumps(body, ensure_ascii=False).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", ctype.encode()), (b"content-length", str(len(data)).encode())]})
+    await send({"type": "http.response.body", "body": data})
+
+
+def build_gateway() -> Gateway:
+    from functions_framework.aio import create_asgi_app
+
+    from kopru.runtime.registry import function_sources
+
+    apps = {name: create_asgi_app(target="handle", source=str(src)) for name, src in function_sources().items()}
+    return Gateway(apps)

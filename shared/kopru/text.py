@@ -1,0 +1,85 @@
+"""Turkish text, money and time: the one place the library handles them.
+
+- Case mapping follows Turkish rules: i <-> İ and ı <-> I (Python's str.upper()
+  and str.lower() would turn "i" into "I" and "İ" into "i̇").
+- Amounts in TRY are formatted the tr-TR way: "₺1.234,56".
+- Business time is Europe/Istanbul (UTC+3 all year since 2016).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date, datetime, timezone
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+BUSINESS_TZ_NAME = "Europe/Istanbul"
+
+_UPPER = str.maketrans({"i": "İ", "ı": "I"})
+_LOWER = str.maketrans({"I": "ı", "İ": "i"})
+
+
+def tr_upper(s: str) -> str:
+    return s.translate(_UPPER).upper()
+
+
+def tr_lower(s: str) -> str:
+    return s.translate(_LOWER).lower()
+
+
+def tr_casefold(s: str) -> str:
+    """Fold for comparisons: "İSTANBUL", "istanbul" and "İstanbul" compare equal;
+    "ISPARTA" folds to "ısparta", not "isparta"."""
+    return unicodedata.normalize("NFC", tr_lower(unicodedata.normalize("NFC", s)))
+
+
+@lru_cache(maxsize=1)
+def business_tz() -> ZoneInfo:
+    return ZoneInfo(BUSINESS_TZ_NAME)
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def to_business_time(dt: datetime) -> datetime:
+    if dt.tzinfo is None:
+        raise ValueError("naive datetime: attach a time zone first")
+    return dt.astimezone(business_tz())
+
+
+def _group(digits: str, sep: str) -> str:
+    out = []
+    while len(digits) > 3:
+        out.append(digits[-3:])
+        digits = digits[:-3]
+    out.append(digits)
+    return sep.join(reversed(out))
+
+
+def format_amount(amount: Decimal | int | str, places: int = 2) -> str:
+    """1234.5 -> "1.234,50" (tr-TR grouping and decimal comma, half-up rounding)."""
+    q = Decimal(amount).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    sign = "-" if q < 0 else ""
+    whole, _, frac = f"{abs(q):f}".partition(".")
+    body = _group(whole, ".")
+    return f"{sign}{body},{frac}" if places else f"{sign}{body}"
+
+
+def format_try(amount: Decimal | int | str) -> str:
+    """The CLDR tr-TR currency pattern "¤#,##0.00": Decimal("1234.5") -> "₺1.234,50"."""
+    s = format_amount(amount)
+    return f"-₺{s[1:]}" if s.startswith("-") else f"₺{s}"
+
+
+def format_date(d: date | datetime) -> str:
+    """tr-TR short date, in business time for datetimes: 26.11.2026."""
+    if isinstance(d, datetime):
+        d = to_business_time(d)
+    return f"{d.day:02d}.{d.month:02d}.{d.year:04d}"
+
+
+def format_datetime(dt: datetime) -> str:
+    local = to_business_time(dt)
+    return f"{format_date(local)} {local.hour:02d}:{local.minute:02d}"
