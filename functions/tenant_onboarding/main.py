@@ -11,7 +11,8 @@ from kopru.runtime import Call, Function, json_response
 fn = Function("tenant-onboarding")
 
 
-@fn.route("POST", "/tenants")
+@fn.route("POST", "/tenants", summary="Onboard a tenant (platform operator only)",
+          body="kopru.tenancy.models:TenantIn", responses=(201, 401, 403, 409, 413, 415, 422))
 async def create_tenant(call: Call):
     from kopru.tenancy import onboard_tenant
     from kopru.tenancy.models import TenantIn
@@ -23,7 +24,8 @@ async def create_tenant(call: Call):
     return json_response(out, 201, {"Location": f"/tenants/{out['tenant']['id']}", "Cache-Control": "no-store"})
 
 
-@fn.route("GET", "/tenants/{id}")
+@fn.route("GET", "/tenants/{id}", summary="Read a tenant (the operator, or the tenant itself)",
+          responses=(200, 401, 403, 404))
 async def read_tenant(call: Call):
     from kopru.tenancy import get_tenant
 

@@ -8,14 +8,16 @@ from kopru.runtime import Call, Function
 fn = Function("token", max_body_bytes=16 * 1024)
 
 
-@fn.route("POST", "/oauth2/token")
+@fn.route("POST", "/oauth2/token", summary="Issue an access token (RFC 6749)", auth="client",
+          responses=(200, 400, 401))
 async def token(call: Call):
     from kopru.auth.oauth import token_endpoint
 
     return await token_endpoint(call)
 
 
-@fn.route("GET", "/.well-known/jwks.json")
+@fn.route("GET", "/.well-known/jwks.json", summary="Public keys that verify live tokens (RFC 7517)",
+          auth="none", responses=(200,))
 async def jwks(call: Call):
     from kopru.auth.oauth import jwks_endpoint
 

@@ -50,9 +50,14 @@ def _dev(args: argparse.Namespace) -> int:
 
         import asyncio
 
-        asyncio.run(serve())
+        try:
+            asyncio.run(serve())
+        except KeyboardInterrupt:
+            pass  # uvicorn re-raises the Ctrl-C it already handled with a clean shutdown
+        print("kopru dev stopped", flush=True)
         return 0 if server.started else 1
     finally:
+        embedded.stop_redis()
         if s.embedded and not args.keep_running:
             embedded.stop_postgres()
 
@@ -91,6 +96,21 @@ def _functions(args: argparse.Namespace) -> int:
     return 0
 
 
+def _openapi(args: argparse.Namespace) -> int:
+    from kopru.runtime.openapi import OPENAPI_PATH, render_text
+
+    text = render_text()
+    if args.check:
+        if not OPENAPI_PATH.exists() or OPENAPI_PATH.read_text(encoding="utf-8") != text:
+            print(f"{OPENAPI_PATH} is stale: run `kopru openapi`", file=sys.stderr)
+            return 1
+        return 0
+    OPENAPI_PATH.parent.mkdir(parents=True, exist_ok=True)
+    OPENAPI_PATH.write_text(text, encoding="utf-8")
+    print(f"wrote {OPENAPI_PATH}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="kopru")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -117,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     cc.set_defaults(func=_client_create)
 
     sub.add_parser("functions", help="list the registered functions").set_defaults(func=_functions)
+
+    oa = sub.add_parser("openapi", help="render docs/openapi.json from the registry")
+    oa.add_argument("--check", action="store_true", help="exit 1 when the committed file is stale")
+    oa.set_defaults(func=_openapi)
 
     args = p.parse_args(argv)
     try:

@@ -63,6 +63,14 @@ class Route:
         return re.compile(f"^{pattern}$")
 
 
+@dataclass(frozen=True)
+class RouteDoc:
+    summary: str
+    body: str | None
+    auth: str
+    responses: tuple[int, ...]
+
+
 Handler = Callable[["Call"], Awaitable[Response | Any]]
 
 
@@ -191,6 +199,7 @@ class Function:
     max_body_bytes: int | None = None
     routes: dict[Route, Handler] = field(default_factory=dict)
     consumes: dict[str, EventHandler] = field(default_factory=dict)
+    docs: dict[Route, "RouteDoc"] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9-]{1,40}", self.name):
@@ -203,12 +212,18 @@ class Function:
         _REGISTRY[self.name] = self
 
     # -- declaration -------------------------------------------------------
-    def route(self, method: str, path: str) -> Callable[[Handler], Handler]:
+    def route(self, method: str, path: str, *, summary: str = "", body: str | None = None,
+              auth: str = "bearer", responses: tuple[int, ...] = (200,)) -> Callable[[Handler], Handler]:
+        """Declare a route. `body` names the request model as "module:Class" (imported
+        only by the OpenAPI renderer and the handler itself); `auth` is "bearer",
+        "client" (OAuth client authentication) or "none"."""
+
         def deco(fn: Handler) -> Handler:
             r = Route(method.upper(), path)
             if r in self.routes:
                 raise ValueError(f"{self.name}: route {method} {path} declared twice")
             self.routes[r] = fn
+            self.docs[r] = RouteDoc(summary or (fn.__doc__ or "").strip().split("\n")[0], body, auth, responses)
             self._compiled.append((r, r.regex, fn))
             return fn
 

@@ -1,0 +1,113 @@
+"""The OpenAPI description, rendered from the function registry and the request
+models, so it cannot drift from the code (`kopru openapi` writes docs/openapi.json;
+a test fails when the committed file differs)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Any
+
+from kopru.config import REPO_ROOT
+
+OPENAPI_PATH = REPO_ROOT / "docs" / "openapi.json"
+
+PROBLEM = {
+    "type": "object",
+    "description": "RFC 9457 problem details; `title` in Turkish unless Accept-Language prefers English.",
+    "required": ["type", "title", "status", "code"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "code": {"type": "string", "description": "stable error code (kopru.errors.CATALOG)"},
+        "detail": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object", "properties": {
+            "field": {"type": "string"}, "type": {"type": "string"}, "code": {"type": "string"},
+            "message": {"type": "string"}}}},
+    },
+}
+OAUTH_ERROR = {
+    "type": "object", "required": ["error"],
+    "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}},
+}
+
+
+def _model(ref: str) -> dict[str, Any]:
+    mod, _, name = ref.partition(":")
+    cls = getattr(importlib.import_module(mod), name)
+    return cls.model_json_schema(ref_template="#/components/schemas/{model}")
+
+
+def render() -> dict[str, Any]:
+    from kopru.errors import CATALOG
+    from kopru.runtime.registry import functions, load_module
+
+    paths: dict[str, Any] = {}
+    schemas: dict[str, Any] = {"Problem": PROBLEM, "OAuthError": OAUTH_ERROR}
+    for info in functions().values():
+        fn = load_module(info.source).fn
+        for route, doc in sorted(fn.docs.items(), key=lambda kv: (kv[0].path, kv[0].method)):
+            op: dict[str, Any] = {
+                "operationId": f"{info.name}.{route.method.lower()}.{route.path.strip('/').replace('/', '.').replace('{', '').replace('}', '')}",
+                "summary": doc.summary,
+                "tags": [info.name],
+                "responses": {},
+            }
+            params = [p.strip("{}") for p in route.path.split("/") if p.startswith("{")]
+            if params:
+                op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}} for p in params]
+            if doc.auth == "bearer":
+                op["security"] = [{"bearer": []}]
+            elif doc.auth == "client":
+                op["security"] = [{"clientBasic": []}, {}]
+            else:
+                op["security"] = []
+            if doc.body:
+                schema = _model(doc.body)
+                name = doc.body.partition(":")[2]
+                for k, v in schema.pop("$defs", {}).items():
+                    schemas[k] = v
+                schemas[name] = schema
+                op["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}}
+            if doc.auth == "client":
+                op["requestBody"] = {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
+                    "type": "object", "required": ["grant_type"],
+                    "properties": {"grant_type": {"type": "string"}, "scope": {"type": "string"},
+                                   "client_id": {"type": "string"}, "client_secret": {"type": "string"}}}}}}
+            for status in doc.responses:
+                if status < 400:
+                    op["responses"][str(status)] = {"description": "OK" if status == 200 else "Created", "content": {"application/json": {}}}
+                elif doc.auth == "client":
+                    op["responses"][str(status)] = {"description": "RFC 6749 error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OAuthError"}}}}
+                else:
+                    codes = sorted(c for c, spec in CATALOG.items() if spec.status == status)
+                    op["responses"][str(status)] = {"description": "Problem: " + ", ".join(codes),
+                        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+            paths.setdefault(f"/function/{info.name}{route.path}", {})[route.method.lower()] = op
+        if info.consumes:
+            paths[f"/function/{info.name}/"] = {"post": {
+                "operationId": f"{info.name}.cloudevent", "summary": "Deliver a CloudEvent (binary or structured mode)",
+                "tags": [info.name], "security": [],
+                "description": "Consumes: " + ", ".join(info.consumes),
+                "responses": {"204": {"description": "Handled"}, "400": {"description": "Malformed, unknown type or bad data (not retried)",
+                              "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Köprü", "version": "0.1.0",
+                 "description": "Every function behind one gateway (`kopru dev`, or OpenFaaS's), at /function/<name>/<route>. "
+                                "On Knative each function is its own service and the /function/<name> prefix is dropped."},
+        "servers": [{"url": "http://127.0.0.1:8080", "description": "kopru dev"}],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": dict(sorted(schemas.items())),
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "clientBasic": {"type": "http", "scheme": "basic"},
+            },
+        },
+    }
+
+
+def render_text() -> str:
+    return json.dumps(render(), ensure_ascii=False, indent=2, sort_keys=False) + "\n"

@@ -1,0 +1,137 @@
+"""The function runtime: CloudEvents at POST / in both content modes, health without
+a database, nothing heavy or I/O at import time."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+
+import httpx
+import pytest
+
+from tests.conftest import REPO
+
+PROBE = textwrap.dedent('''
+    from kopru.runtime import Function
+    fn = Function("ce-probe")
+    fn.received = []
+
+    @fn.on_event("kopru.test.ping.v1")
+    async def ping(ev):
+        fn.received.append((ev.event["id"], str(ev.tenant_id), ev.data))
+
+    async def handle(request):
+        return await fn(request)
+''')
+
+
+@pytest.fixture(scope="module")
+def probe(tmp_path_factory):
+    from functions_framework.aio import create_asgi_app
+
+    from kopru.runtime.function import registered
+
+    src = tmp_path_factory.mktemp("probe") / "main.py"
+    src.write_text(PROBE)
+    app = create_asgi_app(target="handle", source=str(src))
+    fn = registered()["ce-probe"]
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t"), fn
+
+
+def ce_headers(**over):
+    h = {
+        "ce-specversion": "1.0", "ce-id": str(uuid.uuid4()), "ce-source": "/kopru/test",
+        "ce-type": "kopru.test.ping.v1", "ce-tenantid": str(uuid.uuid4()), "content-type": "application/json",
+    }
+    h.update(over)
+    return {k: v for k, v in h.items() if v is not None}
+
+
+async def test_binary_mode(probe):
+    c, fn = probe
+    h = ce_headers()
+    r = await c.post("/", headers=h, content=json.dumps({"n": 1}))
+    assert r.status_code == 204
+    assert fn.received[-1] == (h["ce-id"], h["ce-tenantid"], {"n": 1})
+
+
+async def test_structured_mode(probe):
+    c, fn = probe
+    ev = {"specversion": "1.0", "id": "e-2", "source": "/kopru/test", "type": "kopru.test.ping.v1",
+          "tenantid": str(uuid.uuid4()), "datacontenttype": "application/json", "data": {"n": 2}}
+    r = await c.post("/", headers={"content-type": "application/cloudevents+json"}, content=json.dumps(ev))
+    assert r.status_code == 204
+    assert fn.received[-1] == ("e-2", ev["tenantid"], {"n": 2})
+
+
+SECRET = "+905321234567"
+
+
+@pytest.mark.parametrize("headers,body,code", [
+    ({"content-type": "application/json"}, json.dumps({"phone": SECRET}), "cloudevent.malformed"),
+    (ce_headers(**{"ce-id": None}), json.dumps({"phone": SECRET}), "cloudevent.malformed"),
+    (ce_headers(**{"ce-specversion": "0.1"}), json.dumps({"phone": SECRET}), "cloudevent.malformed"),
+    ({"content-type": "application/cloudevents+json"}, '{"specversion": "1.0", "data": "' + SECRET, "cloudevent.malformed"),
+    ({"content-type": "application/cloudevents+json"}, json.dumps({"data": SECRET}), "cloudevent.malformed"),
+    (ce_headers(**{"ce-type": "kopru.test.unknown.v1"}), json.dumps({"phone": SECRET}), "cloudevent.unsupported_type"),
+    (ce_headers(**{"ce-tenantid": None}), json.dumps({"phone": SECRET}), "cloudevent.missing_tenant"),
+    (ce_headers(**{"ce-tenantid": "../../x"}), json.dumps({"phone": SECRET}), "cloudevent.missing_tenant"),
+])
+async def test_malformed_cloudevents_get_a_400_that_does_not_echo_the_payload(probe, headers, body, code):
+    c, fn = probe
+    n = len(fn.received)
+    r = await c.post("/", headers=headers, content=body)
+    assert r.status_code == 400 and r.json()["code"] == code
+    assert SECRET not in r.text
+    assert len(fn.received) == n
+
+
+async def test_real_function_refuses_event_types_it_does_not_consume(client):
+    r = await client("tenant-onboarding").post("/", headers=ce_headers(), content="{}")
+    assert r.status_code == 400 and r.json()["code"] == "cloudevent.unsupported_type"
+
+
+IMPORT_CHECK = textwrap.dedent('''
+    import asyncio, json, socket, sys
+    connects = []
+    _orig = socket.socket.connect
+    def spy(self, addr):
+        connects.append(str(addr))
+        return _orig(self, addr)
+    socket.socket.connect = spy
+
+    from kopru.runtime.registry import function_sources, load_module
+    mods = {name: load_module(src) for name, src in function_sources().items()}
+    heavy = ["sqlalchemy", "psycopg", "pydantic", "jwt", "redis", "alembic", "argon2", "aiokafka", "boto3", "lxml"]
+    after_import = sorted(m for m in heavy if m in sys.modules)
+
+    import httpx
+    async def health():
+        out = {}
+        for name, mod in mods.items():
+            from starlette.requests import Request
+            scope = {"type": "http", "method": "GET", "path": "/healthz", "headers": [], "query_string": b""}
+            resp = await mod.handle(Request(scope))
+            out[name] = resp.status_code
+        return out
+    codes = asyncio.run(health())
+    after_health = sorted(m for m in heavy if m in sys.modules)
+    print(json.dumps({"after_import": after_import, "after_health": after_health, "codes": codes,
+                      "connects": connects}))
+''')
+
+
+def test_no_io_and_nothing_heavy_at_import_and_healthz_without_a_database():
+    env = dict(os.environ)
+    # a database that cannot answer: health must not need it
+    env.update(DATABASE_URL="postgresql://nobody@127.0.0.1:1/none", REDIS_URL="redis://127.0.0.1:1",
+               KOPRU_MASTER_KEY="", KOPRU_DATA_DIR="/nonexistent/kopru")
+    out = subprocess.run([sys.executable, "-c", IMPORT_CHECK], env=env, cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["after_import"] == [], res
+    assert res["after_health"] == [], res
+    assert res["connects"] == []
+    assert set(res["codes"].values()) == {200} and len(res["codes"]) >= 2

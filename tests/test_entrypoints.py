@@ -1,0 +1,83 @@
+"""The real entry points, as separate processes: `kopru dev` on its embedded
+defaults, and one function under `functions-framework --asgi` as its image runs it."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import REPO
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, proc: subprocess.Popen, timeout: float) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if proc.poll() is not None:
+            raise AssertionError(f"process exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return time.monotonic() - start
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"{url} not up within {timeout}s")
+
+
+def test_kopru_dev_on_embedded_defaults(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL", "KOPRU_MASTER_KEY")}
+    env["KOPRU_DATA_DIR"] = str(tmp_path / "data")
+    proc = subprocess.Popen([str(BIN / "kopru"), "dev", "--port", str(port)], env=env, cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        took = wait_for(f"http://127.0.0.1:{port}/function/tenant-onboarding/healthz", proc, 60)
+        assert took < 30, f"dev took {took:.1f}s to answer"
+        # the operator client printed once works against the gateway
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err[-2000:]
+    lines = out.splitlines()
+    assert any(l.startswith("kopru dev ready at http://127.0.0.1:") for l in lines)
+    assert sum("KOPRU_OPERATOR_CLIENT_SECRET=" in l for l in lines) == 1
+    # Ctrl-C stopped the embedded PostgreSQL too
+    assert not (tmp_path / "data" / "pg" / "postmaster.pid").exists()
+
+
+def test_function_under_functions_framework(services, operator):
+    from kopru.auth.crypto import master_key
+
+    port = free_port()
+    env = dict(os.environ)
+    env.update(DATABASE_URL=services["app_url"], KOPRU_MASTER_KEY=__import__("base64").b64encode(master_key()).decode())
+    proc = subprocess.Popen(
+        [str(BIN / "functions-framework"), "--asgi", "--source", "functions/token/main.py", "--target", "handle",
+         "--port", str(port), "--host", "127.0.0.1"],
+        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz", proc, 30)
+        r = httpx.post(f"http://127.0.0.1:{port}/oauth2/token", data={"grant_type": "client_credentials"},
+                       auth=(operator["client_id"], operator["client_secret"]), timeout=10)
+        assert r.status_code == 200 and r.json()["token_type"] == "Bearer"
+        r = httpx.get(f"http://127.0.0.1:{port}/.well-known/jwks.json", timeout=10)
+        assert r.status_code == 200 and r.json()["keys"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
