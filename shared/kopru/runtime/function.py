@@ -240,6 +240,8 @@ class Function:
 
     # -- serving -----------------------------------------------------------
     async def __call__(self, request: "Request") -> Response:
+        if not _logging_ready:
+            _configure_logging()
         lang = negotiate_language(request.headers.get("accept-language"))
         method, path = request.method, request.url.path
         started = time.perf_counter()
@@ -333,6 +335,20 @@ def _trace_id(traceparent: str | None) -> str | None:
     if len(parts) == 4 and len(parts[1]) == 32:
         return parts[1]
     return None
+
+
+_logging_ready = False
+
+
+def _configure_logging() -> None:
+    """JSON logs for a function process (functions-framework sets up none of its own);
+    done on the first request, not at import."""
+    global _logging_ready
+    from kopru.config import settings
+    from kopru.logs import configure
+
+    configure(settings().log_level)
+    _logging_ready = True
 
 
 def registered() -> dict[str, Function]:
