@@ -129,6 +129,7 @@ def onboard(client, operator_token):
     """Create a tenant through the real route; returns the 201 body plus a tenant token."""
 
     async def make(**over) -> dict:
+        over.setdefault("plan", "enterprise")  # tests are not about rate limits unless they say so
         r = await client("tenant-onboarding").post(
             "/tenants", json=tenant_body(**over), headers={"Authorization": f"Bearer {operator_token}"}
         )

@@ -1,4 +1,5 @@
-"""tenant-onboarding: create tenants (platform operators) and read them back.
+"""tenant-onboarding: create tenants (platform operators), read them back, and let a
+tenant's admins manage their own API clients.
 
     functions-framework --asgi --source functions/tenant_onboarding/main.py --target handle
 """
@@ -9,6 +10,13 @@ from kopru.errors import KopruError
 from kopru.runtime import Call, Function, json_response
 
 fn = Function("tenant-onboarding")
+
+
+def _tenant_id(call: Call) -> UUID:
+    try:
+        return UUID(call.path_params["id"])
+    except ValueError:
+        raise KopruError("tenant.not_found") from None
 
 
 @fn.route("POST", "/tenants", summary="Onboard a tenant (platform operator only)",
@@ -25,16 +33,47 @@ async def create_tenant(call: Call):
 
 
 @fn.route("GET", "/tenants/{id}", summary="Read a tenant (the operator, or the tenant itself)",
-          responses=(200, 401, 403, 404))
+          responses=(200, 401, 403, 404, 429))
 async def read_tenant(call: Call):
     from kopru.tenancy import get_tenant
 
     principal = await call.principal()
-    try:
-        tenant_id = UUID(call.path_params["id"])
-    except ValueError:
-        raise KopruError("tenant.not_found") from None
-    return await get_tenant(principal, tenant_id)
+    return await get_tenant(principal, _tenant_id(call))
+
+
+@fn.route("GET", "/tenants/{id}/clients", summary="List the tenant's API clients (tenant:admin)",
+          responses=(200, 401, 403, 404, 429))
+async def list_clients(call: Call):
+    from kopru.auth.clients import list_clients
+
+    principal = await call.principal()
+    return {"clients": await list_clients(principal, _tenant_id(call))}
+
+
+@fn.route("POST", "/tenants/{id}/clients", summary="Create an API client; its secret is shown once (tenant:admin)",
+          body="kopru.tenancy.models:ClientIn", responses=(201, 401, 403, 404, 409, 422, 429))
+async def create_client(call: Call):
+    from kopru.auth.clients import add_client
+    from kopru.tenancy.models import ClientIn
+
+    principal = await call.principal()
+    tenant_id = _tenant_id(call)
+    principal.tenant_for(tenant_id)
+    body = await call.json(ClientIn)
+    out = await add_client(principal, tenant_id, body.name, body.scopes)
+    return json_response(out, 201, {"Cache-Control": "no-store"})
+
+
+@fn.route("DELETE", "/tenants/{id}/clients/{client_id}", summary="Revoke an API client and its refresh tokens (tenant:admin)",
+          responses=(204, 401, 403, 404, 429))
+async def delete_client(call: Call):
+    from starlette.responses import Response
+
+    from kopru.auth.clients import revoke_client
+
+    principal = await call.principal()
+    await revoke_client(principal, _tenant_id(call), call.path_params["client_id"])
+    return Response(status_code=204)
 
 
 async def handle(request):

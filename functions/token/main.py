@@ -1,4 +1,5 @@
-"""token: OAuth 2.0 token issuance and the JWKS.
+"""token: OAuth 2.0 token issuance (RFC 6749), revocation (RFC 7009),
+introspection (RFC 7662) and the JWKS.
 
     functions-framework --asgi --source functions/token/main.py --target handle
 """
@@ -8,12 +9,28 @@ from kopru.runtime import Call, Function
 fn = Function("token", max_body_bytes=16 * 1024)
 
 
-@fn.route("POST", "/oauth2/token", summary="Issue an access token (RFC 6749)", auth="client",
-          responses=(200, 400, 401))
+@fn.route("POST", "/oauth2/token", summary="Issue tokens: client_credentials, password, refresh_token (RFC 6749)",
+          auth="client", responses=(200, 400, 401))
 async def token(call: Call):
     from kopru.auth.oauth import token_endpoint
 
     return await token_endpoint(call)
+
+
+@fn.route("POST", "/oauth2/revoke", summary="Revoke an access or refresh token (RFC 7009)",
+          auth="client", responses=(200, 400, 401))
+async def revoke(call: Call):
+    from kopru.auth.oauth import revoke_endpoint
+
+    return await revoke_endpoint(call)
+
+
+@fn.route("POST", "/oauth2/introspect", summary="Introspect a token, for confidential clients (RFC 7662)",
+          auth="client", responses=(200, 400, 401))
+async def introspect(call: Call):
+    from kopru.auth.oauth import introspect_endpoint
+
+    return await introspect_endpoint(call)
 
 
 @fn.route("GET", "/.well-known/jwks.json", summary="Public keys that verify live tokens (RFC 7517)",

@@ -90,3 +90,71 @@ def ensure_signing_key() -> None:
     eng.dispose()
     if not n:
         rotate_signing_key(immediate=True)
+
+
+def _tenant_conn(conn, tenant_id):
+    from sqlalchemy import text
+
+    conn.execute(text("select set_config('app.tenant_id', :tid, true)"), {"tid": str(tenant_id)})
+
+
+def create_tenant_client_admin(tenant_id, name: str, scopes: list[str] | None = None) -> tuple[str, str]:
+    """An API client for a tenant, created by an operator (owner role, tenant set by RLS)."""
+    from sqlalchemy import select
+
+    from kopru.auth.clients import DEFAULT_TENANT_SCOPES, TENANT_SCOPES
+    from kopru.auth.crypto import hash_secret, new_client_id, new_client_secret
+    from kopru.db.schema import api_clients, client_directory, tenants
+
+    wanted = sorted(set(scopes)) if scopes else list(DEFAULT_TENANT_SCOPES)
+    if not set(wanted) <= TENANT_SCOPES:
+        raise SystemExit(f"unknown scopes: {sorted(set(wanted) - TENANT_SCOPES)}")
+    cid, secret = new_client_id(), new_client_secret()
+    eng = _owner_engine()
+    with eng.begin() as conn:
+        _tenant_conn(conn, tenant_id)
+        if conn.execute(select(tenants.c.id).where(tenants.c.id == tenant_id)).first() is None:
+            raise SystemExit(f"no tenant {tenant_id}")
+        conn.execute(client_directory.insert().values(client_id=cid, tenant_id=tenant_id))
+        conn.execute(api_clients.insert().values(client_id=cid, tenant_id=tenant_id, name=name,
+                                                 secret_hash=hash_secret(secret), scopes=wanted))
+    eng.dispose()
+    return cid, secret
+
+
+def list_clients_admin(tenant_id=None) -> list[dict[str, Any]]:
+    from sqlalchemy import select
+
+    from kopru.db.schema import api_clients as ac, platform_clients as pc
+
+    eng = _owner_engine()
+    with eng.begin() as conn:
+        if tenant_id is None:
+            rows = conn.execute(select(pc.c.client_id, pc.c.name, pc.c.scopes, pc.c.created_at, pc.c.revoked_at)).all()
+        else:
+            _tenant_conn(conn, tenant_id)
+            rows = conn.execute(select(ac.c.client_id, ac.c.name, ac.c.scopes, ac.c.created_at, ac.c.revoked_at)).all()
+    eng.dispose()
+    return [{"client_id": r.client_id, "name": r.name, "scopes": list(r.scopes), "created_at": r.created_at.isoformat(),
+             "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None} for r in rows]
+
+
+def revoke_client_admin(client_id: str) -> bool:
+    from sqlalchemy import func, select, update
+
+    from kopru.db.schema import api_clients as ac, client_directory as cd, platform_clients as pc, refresh_tokens as rt
+
+    eng = _owner_engine()
+    with eng.begin() as conn:
+        entry = conn.execute(select(cd.c.tenant_id).where(cd.c.client_id == client_id)).first()
+        if entry is None:
+            return False
+        if entry.tenant_id is None:
+            n = conn.execute(update(pc).where(pc.c.client_id == client_id).values(revoked_at=func.now())).rowcount
+        else:
+            _tenant_conn(conn, entry.tenant_id)
+            n = conn.execute(update(ac).where(ac.c.client_id == client_id).values(revoked_at=func.now())).rowcount
+            conn.execute(update(rt).where(rt.c.client_id == client_id).where(rt.c.revoked_at.is_(None))
+                         .values(revoked_at=func.now()))
+    eng.dispose()
+    return bool(n)

@@ -41,12 +41,15 @@ CATALOG: dict[str, ErrorSpec] = {
     "auth.forbidden": ErrorSpec(403, "Bu işlem için yetkiniz yok.", "You are not allowed to do this."),
     "auth.insufficient_scope": ErrorSpec(403, "Belirtecin kapsamı bu işlem için yetersiz.", "The token's scope does not allow this."),
     "auth.rate_limited": ErrorSpec(429, "Çok fazla istek; lütfen biraz sonra tekrar deneyin.", "Too many requests; try again shortly."),
+    "auth.unknown_scope": ErrorSpec(422, "Bilinmeyen kapsam istendi.", "An unknown scope was requested."),
+    "auth.client_not_found": ErrorSpec(404, "API istemcisi bulunamadı.", "API client not found."),
     # tenants
     "tenant.not_found": ErrorSpec(404, "Kiracı bulunamadı.", "Tenant not found."),
     "tenant.tax_number_invalid": ErrorSpec(422, "Vergi numarası geçersiz: VKN 10, TCKN 11 haneli olmalı ve kontrol hanesi tutmalı.", "Invalid tax number: a VKN has 10 digits, a TCKN 11, and the check digits must match."),
     "tenant.subdomain_invalid": ErrorSpec(422, "Alt alan adı geçersiz: küçük harf, rakam ve tire; 3-63 karakter.", "Invalid subdomain: lowercase letters, digits and hyphens; 3-63 characters."),
     "tenant.subdomain_reserved": ErrorSpec(409, "Bu alt alan adı ayrılmış; başka bir ad seçin.", "This subdomain is reserved; choose another."),
     "tenant.subdomain_taken": ErrorSpec(409, "Bu alt alan adı kullanımda.", "This subdomain is already taken."),
+    "tenant.plan_limit": ErrorSpec(409, "Paketinizin sınırına ulaşıldı.", "Your plan's limit has been reached."),
     "tenant.admin_email_invalid": ErrorSpec(422, "Yönetici e-posta adresi geçersiz.", "The admin e-mail address is invalid."),
     "tenant.admin_password_weak": ErrorSpec(422, "Yönetici parolası en az 12 karakter olmalı ve e-posta adresini içermemeli.", "The admin password must have at least 12 characters and not contain the e-mail address."),
     # platform

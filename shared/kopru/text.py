@@ -34,6 +34,13 @@ def tr_casefold(s: str) -> str:
     return unicodedata.normalize("NFC", tr_lower(unicodedata.normalize("NFC", s)))
 
 
+def fold_email(address: str) -> str:
+    """E-mail addresses are compared with the default Unicode fold, *not* the Turkish
+    one: "YONETICI@firma.com.tr" must match "yonetici@…", which tr_casefold would
+    turn into "yonetıcı@…"."""
+    return unicodedata.normalize("NFC", address.strip()).casefold()
+
+
 @lru_cache(maxsize=1)
 def business_tz() -> ZoneInfo:
     return ZoneInfo(BUSINESS_TZ_NAME)

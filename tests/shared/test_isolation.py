@@ -91,25 +91,45 @@ async def test_tenant_does_not_outlive_its_transaction_on_a_pooled_connection(on
             assert (await conn.execute(text("select current_setting('app.tenant_id', true)"))).scalar() in (None, "")
 
 
-# Every route of every function, called with tenant A's token on tenant B's ids.
-# The test must know each route: a new route fails here until it is listed.
+# Every route of every function, called with tenant A's credentials on tenant B's
+# ids and tokens. The test must know each route: a new route fails here until listed.
 PUBLIC = {("token", "POST", "/oauth2/token"), ("token", "GET", "/.well-known/jwks.json")}
 OPERATOR_ONLY = {("tenant-onboarding", "POST", "/tenants")}
+TENANT_SCOPED = {
+    ("tenant-onboarding", "GET", "/tenants/{id}"),
+    ("tenant-onboarding", "GET", "/tenants/{id}/clients"),
+    ("tenant-onboarding", "POST", "/tenants/{id}/clients"),
+    ("tenant-onboarding", "DELETE", "/tenants/{id}/clients/{client_id}"),
+}
+CLIENT_AUTH = {("token", "POST", "/oauth2/introspect"), ("token", "POST", "/oauth2/revoke")}
 
 
-async def test_every_route_keeps_tenant_b_out_of_tenant_a_reach(client, onboard):
+async def test_every_route_keeps_tenant_b_out_of_tenant_a_reach(client, onboard, db):
     from kopru.runtime.registry import functions
 
     a, b = await onboard(), await onboard()
-    known = PUBLIC | OPERATOR_ONLY | {("tenant-onboarding", "GET", "/tenants/{id}")}
+    before = db.execute("select count(*) from api_clients where tenant_id = %s and revoked_at is null",
+                        (str(b["id"]),)).fetchone()[0]
     for info in functions().values():
         for method, path in info.routes:
             key = (info.name, method, path)
-            assert key in known, f"{key}: decide how this route is isolated and add it to this test"
+            assert key in PUBLIC | OPERATOR_ONLY | TENANT_SCOPED | CLIENT_AUTH, \
+                f"{key}: decide how this route is isolated and add it to this test"
             if key in PUBLIC:
                 continue
-            url = path.replace("{id}", str(b["id"]))
+            if key in CLIENT_AUTH:
+                r = await client(info.name).post(path, data={"token": b["token"]},
+                                                 auth=(a["client_id"], a["client_secret"]))
+                assert r.status_code == 200 and r.json().get("active") in (None, False), key
+                continue
+            url = path.replace("{id}", str(b["id"])).replace("{client_id}", b["client_id"])
             r = await client(info.name).request(method, url, headers=bearer(a["token"]),
-                                                json={} if method in ("POST", "PUT", "PATCH") else None)
+                                                json={"name": "x"} if method in ("POST", "PUT", "PATCH") else None)
             assert r.status_code in (403, 404), (key, r.status_code)
-            assert b["tenant"]["subdomain"] not in r.text
+            assert b["tenant"]["subdomain"] not in r.text and b["client_id"] not in r.text
+    # and B is untouched: its client still works, its token is still live
+    after = db.execute("select count(*) from api_clients where tenant_id = %s and revoked_at is null",
+                       (str(b["id"]),)).fetchone()[0]
+    assert after == before
+    r = await client("tenant-onboarding").get(f"/tenants/{b['id']}", headers=bearer(b["token"]))
+    assert r.status_code == 200

@@ -31,3 +31,10 @@ def test_dates_in_business_time():
     late = datetime(2026, 12, 31, 22, 30, tzinfo=timezone.utc)
     assert format_date(late) == "01.01.2027"
     assert format_datetime(late) == "01.01.2027 01:30"
+
+
+def test_email_fold_is_not_turkish():
+    from kopru.text import fold_email
+
+    assert fold_email(" YONETICI@Firma.COM.TR ") == "yonetici@firma.com.tr"
+    assert tr_casefold("YONETICI") == "yonetıcı"  # right for Turkish words, wrong for addresses

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from kopru.auth.crypto import hash_secret, new_client_id, new_client_secret, secret_matches
+from kopru.errors import KopruError
 
 # what a tenant's API client may be granted
 TENANT_SCOPES = frozenset(
@@ -17,6 +19,11 @@ TENANT_SCOPES = frozenset(
     }
 )
 DEFAULT_TENANT_SCOPES = tuple(sorted(TENANT_SCOPES))
+# what a tenant's human users get, by role
+ROLE_SCOPES = {
+    "admin": TENANT_SCOPES,
+    "member": frozenset({"tenant:read", "sms:read", "einvoice:read", "consent:read"}),
+}
 
 
 @dataclass(frozen=True)
@@ -24,6 +31,7 @@ class AuthenticatedClient:
     client_id: str
     tenant_id: uuid.UUID | None
     scopes: frozenset[str]
+    plan: str | None
 
 
 async def create_tenant_client(tx, name: str, scopes: tuple[str, ...] = DEFAULT_TENANT_SCOPES) -> tuple[str, str]:
@@ -44,33 +52,106 @@ async def create_tenant_client(tx, name: str, scopes: tuple[str, ...] = DEFAULT_
     return client_id, secret
 
 
-async def authenticate_client(client_id: str, secret: str) -> AuthenticatedClient | None:
-    """None for any failure: unknown id, wrong secret, revoked (callers can't tell which)."""
-    from sqlalchemy import select
+_LOOKUP: dict[str, Any] = {}
 
-    from kopru.db import platform_transaction, tenant_transaction
-    from kopru.db.schema import api_clients, client_directory, platform_clients
+
+def _statements() -> dict[str, Any]:
+    """The grant's look-ups, built once per process (SQLAlchemy then caches their SQL)."""
+    if not _LOOKUP:
+        from sqlalchemy import bindparam, select
+
+        from kopru.db.schema import api_clients, client_directory, platform_clients, tenants
+
+        cid = bindparam("cid")
+        _LOOKUP["dir"] = select(client_directory.c.tenant_id).where(client_directory.c.client_id == cid)
+        _LOOKUP["platform"] = select(
+            platform_clients.c.secret_hash, platform_clients.c.scopes, platform_clients.c.revoked_at
+        ).where(platform_clients.c.client_id == cid)
+        _LOOKUP["tenant"] = select(
+            api_clients.c.secret_hash, api_clients.c.scopes, api_clients.c.revoked_at, tenants.c.plan
+        ).join(tenants, tenants.c.id == api_clients.c.tenant_id).where(api_clients.c.client_id == cid)
+    return _LOOKUP
+
+
+async def authenticate_client(client_id: str, secret: str) -> AuthenticatedClient | None:
+    """None for any failure: unknown id, wrong secret, revoked (callers can't tell which).
+
+    One transaction: the platform directory says which tenant owns the id, then the
+    transaction enters that tenant and RLS shows its client row."""
+    from kopru.db import enter_tenant, platform_transaction
 
     if not (0 < len(client_id) <= 64) or not (0 < len(secret) <= 128):
         return None
+    st = _statements()
+    plan = None
     async with platform_transaction() as conn:
-        entry = (await conn.execute(
-            select(client_directory.c.tenant_id).where(client_directory.c.client_id == client_id)
-        )).first()
+        entry = (await conn.execute(st["dir"], {"cid": client_id})).first()
         if entry is None:
-            hash_secret(secret)  # same work as a hit, so timing does not reveal ids
+            hash_secret(secret)  # the same work as a hit, so timing does not reveal ids
             return None
         if entry.tenant_id is None:
-            row = (await conn.execute(
-                select(platform_clients.c.secret_hash, platform_clients.c.scopes, platform_clients.c.revoked_at)
-                .where(platform_clients.c.client_id == client_id)
-            )).first()
-    if entry.tenant_id is not None:
-        async with tenant_transaction(entry.tenant_id, actor=client_id) as tx:
-            row = (await tx.execute(
-                select(api_clients.c.secret_hash, api_clients.c.scopes, api_clients.c.revoked_at)
-                .where(api_clients.c.client_id == client_id)
-            )).first()
+            row = (await conn.execute(st["platform"], {"cid": client_id})).first()
+        else:
+            await enter_tenant(conn, entry.tenant_id)
+            row = (await conn.execute(st["tenant"], {"cid": client_id})).first()
+            plan = row.plan if row is not None else None
     if row is None or row.revoked_at is not None or not secret_matches(secret, row.secret_hash):
         return None
-    return AuthenticatedClient(client_id, entry.tenant_id, frozenset(row.scopes))
+    return AuthenticatedClient(client_id, entry.tenant_id, frozenset(row.scopes), plan)
+
+
+# -- tenant admins manage their own clients ------------------------------------
+
+async def list_clients(principal, tenant_id: uuid.UUID) -> list[dict[str, Any]]:
+    from sqlalchemy import select
+
+    from kopru.db import scoped
+    from kopru.db.schema import api_clients as ac
+
+    principal.require_scope("tenant:admin")
+    async with scoped(principal, tenant_id) as tx:
+        rows = (await tx.execute(
+            select(ac.c.client_id, ac.c.name, ac.c.scopes, ac.c.created_at, ac.c.revoked_at).order_by(ac.c.created_at)
+        )).all()
+    return [{"client_id": r.client_id, "name": r.name, "scopes": sorted(r.scopes), "created_at": r.created_at,
+             "revoked_at": r.revoked_at} for r in rows]
+
+
+async def add_client(principal, tenant_id: uuid.UUID, name: str, scopes: list[str] | None) -> dict[str, Any]:
+    from sqlalchemy import func, select
+
+    from kopru.db import scoped
+    from kopru.db.schema import api_clients as ac, tenants
+    from kopru.tenancy.plans import PLANS
+
+    principal.require_scope("tenant:admin")
+    wanted = tuple(sorted(set(scopes))) if scopes else DEFAULT_TENANT_SCOPES
+    if not set(wanted) <= TENANT_SCOPES:
+        raise KopruError("auth.unknown_scope")
+    async with scoped(principal, tenant_id) as tx:
+        plan = (await tx.execute(select(tenants.c.plan).where(tenants.c.id == tenant_id).with_for_update())).scalar()
+        if plan is None:
+            raise KopruError("tenant.not_found")
+        live = (await tx.execute(select(func.count()).select_from(ac).where(ac.c.revoked_at.is_(None)))).scalar()
+        if live >= PLANS[plan].api_clients:
+            raise KopruError("tenant.plan_limit", detail=f"plan {plan} allows {PLANS[plan].api_clients} API clients")
+        cid, secret = await create_tenant_client(tx, name, wanted)
+        await tx.audit("client.created", target=cid, details={"scopes": list(wanted)})
+    return {"client_id": cid, "client_secret": secret, "name": name, "scopes": list(wanted)}
+
+
+async def revoke_client(principal, tenant_id: uuid.UUID, client_id: str) -> None:
+    from sqlalchemy import func, update
+
+    from kopru.db import scoped
+    from kopru.db.schema import api_clients as ac, refresh_tokens as rt
+
+    principal.require_scope("tenant:admin")
+    async with scoped(principal, tenant_id) as tx:
+        res = await tx.execute(update(ac).where(ac.c.client_id == client_id).where(ac.c.revoked_at.is_(None))
+                               .values(revoked_at=func.now()))
+        if res.rowcount == 0:
+            raise KopruError("auth.client_not_found")
+        await tx.execute(update(rt).where(rt.c.client_id == client_id).where(rt.c.revoked_at.is_(None))
+                         .values(revoked_at=func.now()))
+        await tx.audit("client.revoked", target=client_id)

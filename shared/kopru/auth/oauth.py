@@ -76,29 +76,185 @@ def _scopes(requested: str | None, allowed: frozenset[str]) -> list[str]:
     return sorted(wanted)
 
 
+def _form_error(err: KopruError) -> OAuthError:
+    if err.code == "request.too_large":
+        raise err
+    return OAuthError("invalid_request", err.detail or "the body must be application/x-www-form-urlencoded")
+
+
+async def _read_form(call) -> dict[str, str]:
+    try:
+        return await call.form()
+    except KopruError as err:
+        raise _form_error(err) from None
+
+
+def _token_response(access: str, expires_in: int, scopes: list[str], refresh: str | None = None):
+    body = {"access_token": access, "token_type": "Bearer", "expires_in": expires_in, "scope": " ".join(scopes)}
+    if refresh:
+        body["refresh_token"] = refresh
+    return json_response(body, 200, NO_STORE)
+
+
 async def token_endpoint(call):
     from kopru.auth.tokens import issue_access_token
 
     try:
-        try:
-            form = await call.form()
-        except KopruError as err:
-            if err.code == "request.too_large":
-                raise
-            raise OAuthError("invalid_request", err.detail or "the body must be application/x-www-form-urlencoded") from None
+        form = await _read_form(call)
         grant = form.get("grant_type")
         if not grant:
             raise OAuthError("invalid_request", "grant_type is required")
+        if grant not in ("client_credentials", "password", "refresh_token"):
+            raise OAuthError("unsupported_grant_type", f"grant_type {grant[:40]!r} is not supported")
+        client = await _client(call, form)
         if grant == "client_credentials":
-            client = await _client(call, form)
             scopes = _scopes(form.get("scope"), client.scopes)
             token, expires_in, _ = await issue_access_token(client.client_id, client.tenant_id, scopes,
-                                                             extra={"client_id": client.client_id})
-            return json_response(
-                {"access_token": token, "token_type": "Bearer", "expires_in": expires_in, "scope": " ".join(scopes)},
-                200, NO_STORE,
-            )
-        raise OAuthError("unsupported_grant_type", f"grant_type {grant[:40]!r} is not supported")
+                                                             client_id=client.client_id, plan=client.plan)
+            return _token_response(token, expires_in, scopes)
+        if grant == "password":
+            return await _password_grant(call, form, client)
+        return await _refresh_grant(form, client)
+    except OAuthError as err:
+        return err.response()
+
+
+async def _password_grant(call, form: dict[str, str], client):
+    import asyncio
+    import hashlib
+
+    from sqlalchemy import select
+
+    from kopru.auth import limits
+    from kopru.auth.clients import ROLE_SCOPES
+    from kopru.auth.crypto import dummy_password_check, verify_password
+    from kopru.auth.refresh import issue as issue_refresh
+    from kopru.auth.tokens import issue_access_token
+    from kopru.db import platform_transaction, tenant_transaction
+    from kopru.db.schema import tenant_directory, tenants, users
+    from kopru.text import fold_email
+
+    username, password, subdomain = form.get("username"), form.get("password"), form.get("tenant")
+    if not username or not password or not subdomain:
+        raise OAuthError("invalid_request", "username, password and tenant are required")
+    if len(username) > 254 or len(password) > 256 or len(subdomain) > 63:
+        raise OAuthError("invalid_request", "a parameter is too long")
+    if client.tenant_id is None:
+        raise OAuthError("unauthorized_client", "platform clients cannot use the password grant")
+    async with platform_transaction() as conn:
+        tenant_id = (await conn.execute(
+            select(tenant_directory.c.tenant_id).where(tenant_directory.c.subdomain == subdomain))).scalar()
+    if tenant_id != client.tenant_id:
+        # another tenant's (or no) subdomain: indistinguishable from a wrong password
+        await asyncio.to_thread(dummy_password_check)
+        raise OAuthError("invalid_grant", "invalid username or password")
+    fold = fold_email(username)
+    user_key = f"{tenant_id}:{hashlib.sha256(fold.encode()).hexdigest()[:32]}"  # no e-mail in Redis
+    ip = call.client_ip
+    wait = await limits.login_blocked(user_key, ip)
+    if wait:
+        raise OAuthError("invalid_grant", "too many failed attempts; try again later", 400,
+                         {"Retry-After": str(wait)})
+    async with tenant_transaction(tenant_id, actor=client.client_id) as tx:
+        user = (await tx.execute(select(users.c.id, users.c.password_hash, users.c.role)
+                                 .where(users.c.email_fold == fold))).first()
+        plan = (await tx.execute(select(tenants.c.plan).where(tenants.c.id == tenant_id))).scalar()
+    ok = await asyncio.to_thread(verify_password, password, user.password_hash) if user else \
+        await asyncio.to_thread(dummy_password_check)
+    if not ok or user is None:
+        await limits.record_login_failure(user_key, ip)
+        raise OAuthError("invalid_grant", "invalid username or password")
+    await limits.clear_login_failures(user_key)
+    allowed = ROLE_SCOPES[user.role] & client.scopes
+    scopes = _scopes(form.get("scope"), frozenset(allowed))
+    async with tenant_transaction(tenant_id, actor=client.client_id) as tx:
+        refresh = await issue_refresh(tx, client_id=client.client_id, user_id=user.id, scopes=scopes)
+    token, expires_in, _ = await issue_access_token(str(user.id), tenant_id, scopes, client_id=client.client_id, plan=plan)
+    return _token_response(token, expires_in, scopes, refresh)
+
+
+async def _refresh_grant(form: dict[str, str], client):
+    from sqlalchemy import select
+
+    from kopru.auth.refresh import InvalidGrant, rotate
+    from kopru.auth.tokens import issue_access_token
+    from kopru.db import tenant_transaction
+    from kopru.db.schema import tenants
+
+    token = form.get("refresh_token")
+    if not token:
+        raise OAuthError("invalid_request", "refresh_token is required")
+    try:
+        rotated = await rotate(client.client_id, client.tenant_id, token)
+    except InvalidGrant as exc:
+        raise OAuthError("invalid_grant", str(exc)) from None
+    scopes = rotated.scopes
+    if form.get("scope"):
+        scopes = _scopes(form["scope"], frozenset(rotated.scopes))  # may narrow, never widen (RFC 6749 6)
+    async with tenant_transaction(rotated.tenant_id, actor=client.client_id) as tx:
+        plan = (await tx.execute(select(tenants.c.plan).where(tenants.c.id == rotated.tenant_id))).scalar()
+    access, expires_in, _ = await issue_access_token(str(rotated.user_id), rotated.tenant_id, scopes,
+                                                      client_id=client.client_id, plan=plan)
+    return _token_response(access, expires_in, scopes, rotated.refresh_token)
+
+
+async def revoke_endpoint(call):
+    """RFC 7009: always 200 for a well-formed request by an authenticated client;
+    a token that is unknown, invalid or not the client's is simply not revoked."""
+    from kopru.auth import limits
+    from kopru.auth.refresh import revoke_family
+    from kopru.auth.tokens import verify_access_token
+
+    try:
+        form = await _read_form(call)
+        client = await _client(call, form)
+        token = form.get("token")
+        if not token:
+            raise OAuthError("invalid_request", "token is required")
+        if token.startswith("rt_"):
+            await revoke_family(client.client_id, client.tenant_id, token)
+        else:
+            try:
+                p = await verify_access_token(token)
+            except KopruError:
+                p = None
+            if p is not None and (p.client_id == client.client_id or
+                                  (client.tenant_id is None and "platform:admin" in client.scopes)):
+                await limits.deny(p.token_id, p.expires_at)
+        return json_response({}, 200, NO_STORE)
+    except OAuthError as err:
+        return err.response()
+
+
+async def introspect_endpoint(call):
+    """RFC 7662, for confidential clients. A tenant's client sees only its tenant's tokens."""
+    from kopru.auth import limits
+    from kopru.auth.refresh import describe
+    from kopru.auth.tokens import verify_access_token
+    from kopru.config import settings
+
+    try:
+        form = await _read_form(call)
+        client = await _client(call, form)
+        token = form.get("token")
+        if not token:
+            raise OAuthError("invalid_request", "token is required")
+        is_operator = client.tenant_id is None and "platform:admin" in client.scopes
+        if token.startswith("rt_"):
+            return json_response(await describe(client.tenant_id, is_operator, token) or {"active": False}, 200, NO_STORE)
+        try:
+            p = await verify_access_token(token)
+        except KopruError:
+            return json_response({"active": False}, 200, NO_STORE)
+        if (not is_operator and p.tenant_id != client.tenant_id) or await limits.is_denied(p.token_id):
+            return json_response({"active": False}, 200, NO_STORE)
+        s = settings()
+        body = {"active": True, "token_type": "access_token", "scope": " ".join(sorted(p.scopes)),
+                "client_id": p.client_id, "sub": p.subject, "exp": p.expires_at, "iat": p.issued_at,
+                "jti": p.token_id, "iss": s.issuer, "aud": s.audience}
+        if p.tenant_id:
+            body["tenant_id"] = str(p.tenant_id)
+        return json_response(body, 200, NO_STORE)
     except OAuthError as err:
         return err.response()
 

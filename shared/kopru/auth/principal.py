@@ -17,6 +17,9 @@ class Principal:
     scopes: frozenset[str]
     token_id: str
     expires_at: int
+    issued_at: int = 0
+    client_id: str | None = None
+    plan: str | None = None
 
     @property
     def is_operator(self) -> bool:

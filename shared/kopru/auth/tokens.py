@@ -20,8 +20,8 @@ from kopru.errors import KopruError
 REQUIRED_CLAIMS = ["iss", "sub", "aud", "exp", "iat", "jti", "scope"]
 
 
-async def issue_access_token(subject: str, tenant_id: uuid.UUID | None, scopes: list[str],
-                             ttl: int | None = None, extra: dict[str, Any] | None = None) -> tuple[str, int, str]:
+async def issue_access_token(subject: str, tenant_id: uuid.UUID | None, scopes: list[str], *,
+                             client_id: str, plan: str | None = None, ttl: int | None = None) -> tuple[str, int, str]:
     """Returns (token, expires_in, jti)."""
     import jwt
 
@@ -39,11 +39,11 @@ async def issue_access_token(subject: str, tenant_id: uuid.UUID | None, scopes: 
         "exp": now + ttl,
         "jti": jti,
         "scope": " ".join(sorted(scopes)),
+        "client_id": client_id,
     }
     if tenant_id is not None:
         claims["tenant_id"] = str(tenant_id)
-    if extra:
-        claims.update(extra)
+        claims["plan"] = plan
     token = jwt.encode(claims, key.key, algorithm=key.alg, headers={"kid": key.kid, "typ": "at+jwt"})
     return token, ttl, jti
 
@@ -96,4 +96,7 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         scopes=frozenset(scope.split()),
         token_id=str(claims["jti"]),
         expires_at=int(claims["exp"]),
+        issued_at=int(claims.get("iat") or 0),
+        client_id=claims.get("client_id") if isinstance(claims.get("client_id"), str) else None,
+        plan=claims.get("plan") if isinstance(claims.get("plan"), str) else None,
     )

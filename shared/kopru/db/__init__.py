@@ -10,6 +10,7 @@ tenant data and are reached with `platform_transaction`.
 from kopru.db.engine import (
     database_urls,
     dispose,
+    enter_tenant,
     migrate,
     platform_transaction,
     scoped,
@@ -20,6 +21,7 @@ from kopru.db.engine import (
 __all__ = [
     "database_urls",
     "dispose",
+    "enter_tenant",
     "migrate",
     "platform_transaction",
     "scoped",

@@ -108,15 +108,27 @@ class TenantTx:
         )
 
 
-@asynccontextmanager
-async def tenant_transaction(tenant_id: uuid.UUID, *, actor: str) -> AsyncIterator[TenantTx]:
+_SET_TENANT = None
+
+
+async def enter_tenant(conn: "AsyncConnection", tenant_id: uuid.UUID) -> None:
+    """Scope the rest of this transaction to one tenant (a bound parameter, local to
+    the transaction: the pooled connection forgets it at commit or rollback)."""
+    global _SET_TENANT
     if not isinstance(tenant_id, uuid.UUID):
         raise TypeError("tenant_id must be a UUID")
-    from sqlalchemy import text
+    if _SET_TENANT is None:
+        from sqlalchemy import text
 
+        _SET_TENANT = text("select set_config('app.tenant_id', :tid, true)")
+    await conn.execute(_SET_TENANT, {"tid": str(tenant_id)})
+
+
+@asynccontextmanager
+async def tenant_transaction(tenant_id: uuid.UUID, *, actor: str) -> AsyncIterator[TenantTx]:
     eng = await _ensure_engine()
     async with eng.begin() as conn:
-        await conn.execute(text("select set_config('app.tenant_id', :tid, true)"), {"tid": str(tenant_id)})
+        await enter_tenant(conn, tenant_id)
         yield TenantTx(conn, tenant_id, actor)
 
 

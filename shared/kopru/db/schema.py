@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
-    BigInteger, Column, DateTime, LargeBinary, MetaData, Table, Text,
+    BigInteger, Column, DateTime, Integer, LargeBinary, MetaData, Table, Text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
@@ -108,5 +108,22 @@ outbox = Table(
     Column("published_at", DateTime(timezone=True)),
 )
 
+refresh_tokens = Table(
+    "refresh_tokens", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("family_id", UUID(as_uuid=True), nullable=False),
+    Column("parent_id", UUID(as_uuid=True)),
+    Column("generation", Integer, nullable=False),
+    Column("token_hash", LargeBinary, nullable=False),
+    Column("client_id", Text, nullable=False),
+    Column("user_id", UUID(as_uuid=True), nullable=False),
+    Column("scopes", ARRAY(Text), nullable=False),
+    Column("created_at", DateTime(timezone=True)),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
 # tables whose rows belong to one tenant (and carry an RLS policy)
-TENANT_TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox")
+TENANT_TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox", "refresh_tokens")

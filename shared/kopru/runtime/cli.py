@@ -78,13 +78,38 @@ def _keys_rotate(args: argparse.Namespace) -> int:
 
 
 def _client_create(args: argparse.Namespace) -> int:
-    from kopru.admin import create_platform_client
+    import uuid
 
-    if not args.platform:
-        print("only --platform clients are created here; tenant admins create theirs over HTTP", file=sys.stderr)
+    from kopru import admin
+
+    if args.platform == bool(args.tenant):
+        print("say either --platform or --tenant TENANT_ID", file=sys.stderr)
         return 2
-    cid, secret = create_platform_client(args.name)
+    if args.platform:
+        cid, secret = admin.create_platform_client(args.name)
+    else:
+        cid, secret = admin.create_tenant_client_admin(uuid.UUID(args.tenant), args.name, args.scope)
     print(json.dumps({"client_id": cid, "client_secret": secret}))
+    return 0
+
+
+def _client_list(args: argparse.Namespace) -> int:
+    import uuid
+
+    from kopru import admin
+
+    for c in admin.list_clients_admin(uuid.UUID(args.tenant) if args.tenant else None):
+        print(json.dumps(c))
+    return 0
+
+
+def _client_revoke(args: argparse.Namespace) -> int:
+    from kopru import admin
+
+    if not admin.revoke_client_admin(args.client_id):
+        print(f"no client {args.client_id}", file=sys.stderr)
+        return 1
+    print(json.dumps({"revoked": args.client_id}))
     return 0
 
 
@@ -131,10 +156,18 @@ def main(argv: list[str] | None = None) -> int:
     kr.set_defaults(func=_keys_rotate)
 
     client = sub.add_parser("client").add_subparsers(dest="client_cmd", required=True)
-    cc = client.add_parser("create")
+    cc = client.add_parser("create", help="create an API client (its secret is printed once)")
     cc.add_argument("--platform", action="store_true", help="a platform operator client")
+    cc.add_argument("--tenant", help="the tenant id, for a tenant's client")
     cc.add_argument("--name", required=True)
+    cc.add_argument("--scope", action="append", help="repeatable; default: every tenant scope")
     cc.set_defaults(func=_client_create)
+    cl = client.add_parser("list", help="platform clients, or a tenant's with --tenant")
+    cl.add_argument("--tenant")
+    cl.set_defaults(func=_client_list)
+    cr = client.add_parser("revoke", help="revoke a client (and its refresh tokens)")
+    cr.add_argument("client_id")
+    cr.set_defaults(func=_client_revoke)
 
     sub.add_parser("functions", help="list the registered functions").set_defaults(func=_functions)
 

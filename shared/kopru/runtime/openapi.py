@@ -56,7 +56,9 @@ def render() -> dict[str, Any]:
             }
             params = [p.strip("{}") for p in route.path.split("/") if p.startswith("{")]
             if params:
-                op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}} for p in params]
+                op["parameters"] = [{"name": p, "in": "path", "required": True,
+                                     "schema": {"type": "string", "format": "uuid"} if p == "id" else {"type": "string"}}
+                                    for p in params]
             if doc.auth == "bearer":
                 op["security"] = [{"bearer": []}]
             elif doc.auth == "client":
@@ -77,7 +79,8 @@ def render() -> dict[str, Any]:
                                    "client_id": {"type": "string"}, "client_secret": {"type": "string"}}}}}}
             for status in doc.responses:
                 if status < 400:
-                    op["responses"][str(status)] = {"description": "OK" if status == 200 else "Created", "content": {"application/json": {}}}
+                    op["responses"][str(status)] = ({"description": "No content"} if status == 204 else
+                        {"description": "OK" if status == 200 else "Created", "content": {"application/json": {}}})
                 elif doc.auth == "client":
                     op["responses"][str(status)] = {"description": "RFC 6749 error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OAuthError"}}}}
                 else:

@@ -116,3 +116,8 @@ class OnboardedOut(BaseModel):
     client_id: str
     client_secret: str
     admin_user_id: UUID
+
+
+class ClientIn(Strict):
+    name: str = Field(min_length=1, max_length=100)
+    scopes: Optional[list[str]] = Field(default=None, max_length=20)

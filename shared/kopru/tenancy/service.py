@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from kopru.errors import KopruError
-from kopru.text import tr_casefold
+from kopru.text import fold_email
 
 ONBOARDED = "kopru.tenant.onboarded.v1"
 
@@ -62,7 +62,7 @@ async def onboard_tenant(principal, body) -> dict[str, Any]:
         ))
         await tx.execute(users.insert().values(
             id=user_id, tenant_id=tenant_id, email=body.admin.email,
-            email_fold=tr_casefold(body.admin.email), password_hash=password_hash, role="admin",
+            email_fold=fold_email(body.admin.email), password_hash=password_hash, role="admin",
         ))
         client_id, client_secret = await create_tenant_client(tx, "default")
         await tx.audit("tenant.onboarded", target=str(tenant_id),

@@ -1,0 +1,103 @@
+"""Redis-backed limits: the access-token denylist, per-tenant rate limits (GCRA) and
+throttling of failed password attempts."""
+
+from __future__ import annotations
+
+import time
+
+from kopru.errors import KopruError
+
+# GCRA (generic cell rate algorithm), atomically in Redis. KEYS[1] the tenant's key;
+# ARGV: emission interval (ms), burst tolerance (ms), now (ms). Returns {allowed, retry_after_ms}.
+_GCRA = """
+local tat = tonumber(redis.call('GET', KEYS[1]) or ARGV[3])
+local now = tonumber(ARGV[3])
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+if tat < now then tat = now end
+local new_tat = tat + interval
+local allow_at = new_tat - burst - interval
+if allow_at > now then
+  return {0, allow_at - now}
+end
+redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(burst + interval))
+return {1, 0}
+"""
+_gcra_script = None
+
+
+def _deny_key(jti: str) -> str:
+    return f"kopru:deny:{jti}"
+
+
+async def deny(jti: str, expires_at: int) -> None:
+    from kopru.redis import client
+
+    ttl = max(1, expires_at - int(time.time()) + 60)  # + leeway: a token is refused as long as it could pass
+    await client().set(_deny_key(jti), b"1", ex=ttl)
+
+
+async def is_denied(jti: str) -> bool:
+    from kopru.redis import client
+
+    return bool(await client().exists(_deny_key(jti)))
+
+
+async def check_rate(tenant_id: str, per_minute: int) -> None:
+    """Allow `per_minute` requests a minute with a burst of a tenth of that."""
+    global _gcra_script
+    from kopru.redis import client
+
+    r = client()
+    if _gcra_script is None:
+        _gcra_script = r.register_script(_GCRA)
+    interval = 60_000 / per_minute
+    burst = max(interval, interval * per_minute / 10)
+    allowed, retry_ms = await _gcra_script(keys=[f"kopru:rl:{tenant_id}"],
+                                           args=[interval, burst, int(time.time() * 1000)], client=r)
+    if not allowed:
+        retry = max(1, int(-(-int(retry_ms) // 1000)))
+        raise KopruError("auth.rate_limited", headers={"Retry-After": str(retry)})
+
+
+# failed passwords: per user and per IP, in a sliding 15-minute window
+FAIL_WINDOW = 15 * 60
+MAX_FAILS_USER = 5
+MAX_FAILS_IP = 30
+
+
+async def login_blocked(user_key: str, ip: str | None) -> int:
+    """Seconds to wait before another attempt is allowed (0 when allowed)."""
+    from kopru.redis import client
+
+    r = client()
+    keys = [f"kopru:fail:u:{user_key}"] + ([f"kopru:fail:ip:{ip}"] if ip else [])
+    async with r.pipeline(transaction=False) as p:
+        for k in keys:
+            p.get(k)
+            p.ttl(k)
+        res = await p.execute()
+    limits = [MAX_FAILS_USER, MAX_FAILS_IP]
+    wait = 0
+    for i, _ in enumerate(keys):
+        count, ttl = res[2 * i], res[2 * i + 1]
+        if count is not None and int(count) >= limits[i]:
+            wait = max(wait, int(ttl) if ttl and ttl > 0 else FAIL_WINDOW)
+    return wait
+
+
+async def record_login_failure(user_key: str, ip: str | None) -> None:
+    from kopru.redis import client
+
+    r = client()
+    async with r.pipeline(transaction=True) as p:
+        for k in [f"kopru:fail:u:{user_key}"] + ([f"kopru:fail:ip:{ip}"] if ip else []):
+            p.set(k, 0, ex=FAIL_WINDOW, nx=True)  # the window starts at the first failure
+            p.incr(k)
+        await p.execute()
+
+
+async def clear_login_failures(user_key: str) -> None:
+    from kopru.redis import client
+
+    await client().delete(f"kopru:fail:u:{user_key}")

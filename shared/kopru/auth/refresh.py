@@ -1,0 +1,151 @@
+"""Refresh tokens: opaque, single use, rotated on every use, grouped in families.
+
+Presenting a spent token revokes its whole family and emits
+kopru.auth.token_reuse_detected.v1; the only exception is the immediately previous
+token within GRACE seconds of its rotation (two tabs refreshing at once), which
+gets a sibling of the newest token instead. Older generations never do.
+
+Format: rt_<tenant id, 32 hex>_<256 random bits>. Only a SHA-256 of it is stored;
+the tenant part lets the transaction enter the tenant before looking it up.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from kopru.auth.crypto import hash_secret
+
+REFRESH_TTL = timedelta(days=30)
+GRACE = timedelta(seconds=10)
+REUSE_EVENT = "kopru.auth.token_reuse_detected.v1"
+_FORMAT = re.compile(r"^rt_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$")
+
+
+class InvalidGrant(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Rotated:
+    tenant_id: uuid.UUID
+    user_id: uuid.UUID
+    scopes: list[str]
+    refresh_token: str
+
+
+def tenant_of(token: str) -> uuid.UUID | None:
+    m = _FORMAT.fullmatch(token)
+    return uuid.UUID(m.group(1)) if m else None
+
+
+def _new_token(tenant_id: uuid.UUID) -> str:
+    return f"rt_{tenant_id.hex}_{secrets.token_urlsafe(32)}"
+
+
+async def issue(tx, *, client_id: str, user_id: uuid.UUID, scopes: list[str],
+                family_id: uuid.UUID | None = None, parent_id: uuid.UUID | None = None, generation: int = 0,
+                expires_at: datetime | None = None) -> str:
+    from kopru.db.schema import refresh_tokens as rt
+
+    token = _new_token(tx.tenant_id)
+    await tx.execute(rt.insert().values(
+        id=uuid.uuid4(), tenant_id=tx.tenant_id, family_id=family_id or uuid.uuid4(), parent_id=parent_id,
+        generation=generation, token_hash=hash_secret(token), client_id=client_id, user_id=user_id,
+        scopes=scopes, expires_at=expires_at or datetime.now(timezone.utc) + REFRESH_TTL,
+    ))
+    return token
+
+
+async def rotate(client_id: str, client_tenant: uuid.UUID | None, token: str) -> Rotated:
+    """Spend `token` and return its successor, or raise InvalidGrant (after revoking
+    the family when the token was already spent)."""
+    from sqlalchemy import func, select, update
+
+    from kopru.db import tenant_transaction
+    from kopru.db.schema import refresh_tokens as rt
+
+    tenant_id = tenant_of(token)
+    if tenant_id is None or tenant_id != client_tenant:
+        raise InvalidGrant("unknown refresh token")
+    reuse = False
+    async with tenant_transaction(tenant_id, actor=client_id) as tx:
+        row = (await tx.execute(
+            select(rt).where(rt.c.token_hash == hash_secret(token)).with_for_update()
+        )).first()
+        if row is None:
+            raise InvalidGrant("unknown refresh token")
+        if row.client_id != client_id:
+            raise InvalidGrant("the refresh token was issued to another client")
+        now = datetime.now(timezone.utc)
+        if row.revoked_at is not None:
+            raise InvalidGrant("the refresh token was revoked")
+        if row.expires_at <= now:
+            raise InvalidGrant("the refresh token expired")
+        if row.used_at is not None:
+            newest = (await tx.execute(
+                select(func.max(rt.c.generation)).where(rt.c.family_id == row.family_id)
+            )).scalar()
+            if now - row.used_at <= GRACE and row.generation == newest - 1:
+                pass  # two tabs: the immediately previous token, just rotated: a sibling below
+            else:
+                reuse = True
+                await tx.execute(update(rt).where(rt.c.family_id == row.family_id).where(rt.c.revoked_at.is_(None))
+                                 .values(revoked_at=now))
+                await tx.audit("auth.refresh_reuse_detected", target=str(row.family_id),
+                               details={"client_id": client_id, "generation": row.generation})
+                await tx.emit(REUSE_EVENT, {
+                    "family_id": str(row.family_id), "client_id": client_id, "user_id": str(row.user_id),
+                    "generation": row.generation, "detected_at": now.isoformat(),
+                }, subject=str(row.user_id), source="/kopru/token")
+        if not reuse:
+            if row.used_at is None:
+                await tx.execute(update(rt).where(rt.c.id == row.id).values(used_at=now))
+            successor = await issue(tx, client_id=client_id, user_id=row.user_id, scopes=list(row.scopes),
+                                    family_id=row.family_id, parent_id=row.id, generation=row.generation + 1,
+                                    expires_at=row.expires_at)  # a family never outlives its first token
+    if reuse:
+        raise InvalidGrant("the refresh token was already used; its family is revoked")
+    return Rotated(tenant_id, row.user_id, list(row.scopes), successor)
+
+
+async def revoke_family(client_id: str, client_tenant: uuid.UUID | None, token: str) -> bool:
+    from sqlalchemy import func, select, update
+
+    from kopru.db import tenant_transaction
+    from kopru.db.schema import refresh_tokens as rt
+
+    tenant_id = tenant_of(token)
+    if tenant_id is None or tenant_id != client_tenant:
+        return False
+    async with tenant_transaction(tenant_id, actor=client_id) as tx:
+        row = (await tx.execute(select(rt.c.family_id, rt.c.client_id).where(rt.c.token_hash == hash_secret(token)))).first()
+        if row is None or row.client_id != client_id:
+            return False
+        await tx.execute(update(rt).where(rt.c.family_id == row.family_id).where(rt.c.revoked_at.is_(None))
+                         .values(revoked_at=func.now()))
+        await tx.audit("auth.refresh_revoked", target=str(row.family_id), details={"client_id": client_id})
+    return True
+
+
+async def describe(client_tenant: uuid.UUID | None, is_operator: bool, token: str) -> dict | None:
+    """Introspection of a refresh token: None when it is not active for this caller."""
+    from sqlalchemy import select
+
+    from kopru.db import tenant_transaction
+    from kopru.db.schema import refresh_tokens as rt
+
+    tenant_id = tenant_of(token)
+    if tenant_id is None or (not is_operator and tenant_id != client_tenant):
+        return None
+    async with tenant_transaction(tenant_id, actor="introspect") as tx:
+        row = (await tx.execute(select(rt).where(rt.c.token_hash == hash_secret(token)))).first()
+    now = datetime.now(timezone.utc)
+    if row is None or row.used_at is not None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    return {"active": True, "token_type": "refresh_token", "client_id": row.client_id, "sub": str(row.user_id),
+            "scope": " ".join(sorted(row.scopes)), "tenant_id": str(tenant_id),
+            "exp": int(row.expires_at.timestamp()), "iat": int(row.created_at.timestamp())}
