@@ -2,6 +2,7 @@
 answered with its code while nothing at all is written."""
 
 import json
+import re
 import uuid
 
 import pytest
@@ -38,7 +39,8 @@ async def test_onboard_then_read_back(client, operator_token, db):
     ev = db.execute("select type, source, data, extensions from outbox where tenant_id = %s", (tid,)).fetchone()
     assert ev[0] == "kopru.tenant.onboarded.v1" and ev[1] == "/kopru/tenant-onboarding"
     assert ev[2]["subdomain"] == body["subdomain"]
-    assert ev[3] == {"tenantid": tid, "partitionkey": tid}
+    assert {k: ev[3][k] for k in ("tenantid", "partitionkey")} == {"tenantid": tid, "partitionkey": tid}
+    assert re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-01", ev[3]["traceparent"])  # a trace starts at the edge
     assert "yonetici" not in json.dumps(ev[2])  # no personal data in the event
 
     r = await client("tenant-onboarding").get(f"/tenants/{tid}", headers=bearer(operator_token))
@@ -168,3 +170,12 @@ async def test_unknown_routes_and_methods(client, operator_token):
     assert r.status_code == 405 and r.headers["allow"] == "GET"
     r = await client("tenant-onboarding").get("/tenants/not-a-uuid", headers=bearer(operator_token))
     assert r.status_code == 404
+
+
+async def test_the_callers_trace_continues_into_the_event(client, operator_token, db):
+    tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    r = await client("tenant-onboarding").post("/tenants", json=tenant_body(),
+                                               headers={**bearer(operator_token), "traceparent": tp})
+    assert r.status_code == 201
+    ext = db.execute("select extensions from outbox where tenant_id = %s", (r.json()["tenant"]["id"],)).fetchone()[0]
+    assert ext["traceparent"].split("-")[1] == "4bf92f3577b34da6a3ce929d0e0e4736"

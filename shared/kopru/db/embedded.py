@@ -21,6 +21,7 @@ _redis = None
 
 APP_ROLE = "kopru_app"
 OWNER_ROLE = "kopru_owner"
+RELAY_ROLE = "kopru_relay"
 DATABASE = "kopru"
 
 
@@ -57,6 +58,11 @@ def stop_postgres() -> None:
             _pg = None
 
 
+def relay_url(app_url: str) -> str:
+    """The relay role's URL on the same embedded server."""
+    return app_url.replace(f"://{APP_ROLE}@", f"://{RELAY_ROLE}@", 1)
+
+
 def bootstrap(super_uri: str) -> tuple[str, str]:
     """Create the database and the two roles (idempotent). Returns (app_url, owner_url).
 
@@ -66,7 +72,7 @@ def bootstrap(super_uri: str) -> tuple[str, str]:
 
     sock = _socket_dir(super_uri)
     with psycopg.connect(super_uri, autocommit=True) as conn:
-        for role, extra in ((OWNER_ROLE, ""), (APP_ROLE, " NOBYPASSRLS")):
+        for role, extra in ((OWNER_ROLE, ""), (APP_ROLE, " NOBYPASSRLS"), (RELAY_ROLE, " NOBYPASSRLS")):
             exists = conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()
             if not exists:
                 conn.execute(f"create role {role} login{extra}")
@@ -78,7 +84,7 @@ def bootstrap(super_uri: str) -> tuple[str, str]:
         conn.execute("select pg_reload_conf()")
     with psycopg.connect(f"postgresql://postgres@/{DATABASE}?host={sock}", autocommit=True) as conn:
         conn.execute(f"revoke create on schema public from public")
-        conn.execute(f"grant usage on schema public to {APP_ROLE}")
+        conn.execute(f"grant usage on schema public to {APP_ROLE}, {RELAY_ROLE}")
         conn.execute(f"alter schema public owner to {OWNER_ROLE}")
     app = f"postgresql+psycopg://{APP_ROLE}@/{DATABASE}?host={sock}"
     owner = f"postgresql+psycopg://{OWNER_ROLE}@/{DATABASE}?host={sock}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import uuid
 from contextlib import asynccontextmanager
@@ -38,6 +39,18 @@ def database_urls() -> tuple[str, str | None]:
                 _run_migrations(owner)
                 _urls = (app, owner)
         return _urls
+
+
+def relay_database_url() -> str:
+    """The outbox relay's role (reads every tenant's pending outbox rows, nothing else)."""
+    url = os.environ.get("RELAY_DATABASE_URL")
+    if url:
+        return _driver(url)
+    if settings().database_url:
+        raise RuntimeError("RELAY_DATABASE_URL is required when DATABASE_URL is set")
+    from kopru.db import embedded
+
+    return embedded.relay_url(database_urls()[0])
 
 
 def _driver(url: str) -> str:

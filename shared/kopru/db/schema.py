@@ -125,5 +125,15 @@ refresh_tokens = Table(
     Column("revoked_at", DateTime(timezone=True)),
 )
 
+inbox = Table(
+    "inbox", metadata,
+    Column("consumer", Text, primary_key=True),
+    Column("source", Text, primary_key=True),
+    Column("event_id", Text, primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("type", Text, nullable=False),
+    Column("processed_at", DateTime(timezone=True)),
+)
+
 # tables whose rows belong to one tenant (and carry an RLS policy)
-TENANT_TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox", "refresh_tokens")
+TENANT_TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox", "refresh_tokens", "inbox")

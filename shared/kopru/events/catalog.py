@@ -5,6 +5,7 @@ the local bus, the Kafka topics and the deployment manifests: written once."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -32,13 +33,54 @@ class Topic:
 
 
 @dataclass(frozen=True)
+class DeliveryPolicy:
+    """Knative's delivery spec: retry count, linear or exponential backoff from a delay."""
+
+    retry: int
+    backoff_policy: str  # "linear" | "exponential"
+    backoff_delay: float  # seconds (ISO 8601 duration in the catalog)
+    timeout: float
+
+    def delay(self, attempt: int) -> float:
+        """Wait before retry number `attempt` (1-based), as Knative computes it."""
+        if self.backoff_policy == "linear":
+            return self.backoff_delay * attempt
+        return self.backoff_delay * (2 ** (attempt - 1))
+
+
+@dataclass(frozen=True)
 class Catalog:
     events: dict[str, EventType]
     topics: dict[str, Topic]
+    delivery: DeliveryPolicy
+    dead_letter_prefix: str
 
     def consumers_of(self, type_: str) -> tuple[str, ...]:
         et = self.events.get(type_)
         return et.consumers if et else ()
+
+    def consumed_by(self, function: str) -> dict[str, tuple[str, ...]]:
+        """topic -> event types of it that `function` consumes."""
+        out: dict[str, list[str]] = {}
+        for et in self.events.values():
+            if function in et.consumers:
+                out.setdefault(et.topic, []).append(et.type)
+        return {k: tuple(sorted(v)) for k, v in out.items()}
+
+    def consumers(self) -> tuple[str, ...]:
+        return tuple(sorted({c for et in self.events.values() for c in et.consumers}))
+
+    def dead_letter_topic(self, function: str) -> str:
+        return self.dead_letter_prefix + function
+
+
+def iso_seconds(duration: str) -> float:
+    """PT0.2S / PT5M / PT1H -> seconds (the subset of ISO 8601 Knative uses)."""
+    m = re.fullmatch(r"PT(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?", duration)
+    if not m or not any(m.groups()):
+        raise ValueError(f"not an ISO 8601 duration: {duration}")
+    h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+    return h * 3600 + mi * 60 + s
 
 
 @lru_cache(maxsize=1)
@@ -55,7 +97,11 @@ def load_catalog(root: Path = CATALOG_DIR) -> Catalog:
             type=type_, topic=e["topic"], producer=e["producer"], consumers=tuple(e.get("consumers", ())),
             schema_path=root / "schemas" / f"{type_}.json",
         )
-    return Catalog(events, topics)
+    d = raw["delivery"]
+    policy = DeliveryPolicy(int(d["retry"]), d["backoffPolicy"], iso_seconds(d["backoffDelay"]), iso_seconds(d["timeout"]))
+    if policy.backoff_policy not in ("linear", "exponential"):
+        raise ValueError("backoffPolicy must be linear or exponential")
+    return Catalog(events, topics, policy, raw["deadLetterTopicPrefix"])
 
 
 @lru_cache(maxsize=None)

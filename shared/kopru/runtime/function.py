@@ -11,6 +11,7 @@ import json
 import re
 import time
 import uuid
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -189,6 +190,28 @@ class EventCall:
     def data(self) -> Any:
         return self.event.data
 
+    def once(self):
+        """A transaction in the event's tenant that records the event in this
+        function's inbox. Yields None for a duplicate (already processed): the caller
+        does nothing and the delivery is acknowledged."""
+        return _inbox_transaction(self)
+
+
+@asynccontextmanager
+async def _inbox_transaction(ecall: "EventCall"):
+    from sqlalchemy.dialects.postgresql import insert
+
+    from kopru.db import tenant_transaction
+    from kopru.db.schema import inbox
+
+    async with tenant_transaction(ecall.tenant_id, actor=f"event:{ecall.function.name}") as tx:
+        fresh = (await tx.execute(
+            insert(inbox).values(consumer=ecall.function.name, source=str(ecall.event["source"]),
+                                 event_id=str(ecall.event["id"]), tenant_id=ecall.tenant_id, type=ecall.type)
+            .on_conflict_do_nothing().returning(inbox.c.event_id)
+        )).first()
+        yield tx if fresh is not None else None
+
 
 EventHandler = Callable[[EventCall], Awaitable[Any]]
 
@@ -247,29 +270,20 @@ class Function:
         started = time.perf_counter()
         tenant_id_var.set(None)
         event_id_var.set(None)
-        traceparent = request.headers.get("traceparent")
-        trace_id_var.set(_trace_id(traceparent))
+        trace_id_var.set(None)
+        current_traceparent.set(None)
         current_source.set(f"/kopru/{self.name}")
-        current_traceparent.set(traceparent if _trace_id(traceparent) else None)
         try:
             if path == "/healthz" and method in ("GET", "HEAD"):
                 return json_response({"status": "ok", "function": self.name})
+            from kopru.tracing import span
+
             if path == "/" and method == "POST":
-                return await self._deliver_event(request)
-            allowed: list[str] = []
-            for route, rx, handler in self._compiled:
-                m = rx.match(path)
-                if not m:
-                    continue
-                if route.method != method:
-                    allowed.append(route.method)
-                    continue
-                call = Call(request, self, m.groupdict(), lang)
-                result = await handler(call)
-                return result if isinstance(result, Response) else json_response(result)
-            if allowed:
-                raise KopruError("request.method_not_allowed", headers={"Allow": ", ".join(sorted(set(allowed)))})
-            raise KopruError("request.not_found")
+                tp = request.headers.get("ce-traceparent") or request.headers.get("traceparent")
+                with span(f"{self.name} event", tp, "CONSUMER"):
+                    return await self._deliver_event(request)
+            with span(f"{self.name} {method}", request.headers.get("traceparent")):
+                return await self._route(request, method, path, lang)
         except KopruError as err:
             if err.http_status >= 500:
                 log.error("request failed", extra={"fields": {"code": err.code, "path": path}})
@@ -281,6 +295,22 @@ class Function:
             dt = (time.perf_counter() - started) * 1000
             if dt > 1000:
                 log.warning("slow request", extra={"fields": {"function": self.name, "path": path, "ms": round(dt)}})
+
+    async def _route(self, request: "Request", method: str, path: str, lang: str) -> Response:
+        allowed: list[str] = []
+        for route, rx, handler in self._compiled:
+            m = rx.match(path)
+            if not m:
+                continue
+            if route.method != method:
+                allowed.append(route.method)
+                continue
+            call = Call(request, self, m.groupdict(), lang)
+            result = await handler(call)
+            return result if isinstance(result, Response) else json_response(result)
+        if allowed:
+            raise KopruError("request.method_not_allowed", headers={"Allow": ", ".join(sorted(set(allowed)))})
+        raise KopruError("request.not_found")
 
     async def _deliver_event(self, request: "Request") -> Response:
         from cloudevents.http import from_http
@@ -298,15 +328,18 @@ class Function:
             if not event.get(attr):
                 raise KopruError("cloudevent.malformed", detail=f"missing required attribute {attr}")
         event_id_var.set(str(event["id"]))
-        tp = event.get("traceparent")
-        if _trace_id(tp):
-            trace_id_var.set(_trace_id(tp))
-            current_traceparent.set(tp)
         handler = self.consumes.get(event["type"])
         if handler is None:
             raise KopruError("cloudevent.unsupported_type", detail=f"{self.name} consumes: {', '.join(sorted(self.consumes)) or 'nothing'}")
         ecall = EventCall(event, self)
         tenant_id_var.set(str(ecall.tenant_id))
+        from kopru.events.catalog import load_catalog, schema_errors
+
+        if event["type"] in load_catalog().events:
+            problems = schema_errors(event["type"], event.data)
+            if problems:
+                # not retried; the paths name fields, never their values
+                raise KopruError("cloudevent.invalid_data", errors=[{"field": p} for p in problems[:20]])
         result = await handler(ecall)
         if isinstance(result, Response):
             return result
@@ -326,15 +359,6 @@ def _safe_reason(exc: Exception) -> str:
     """Why the SDK refused the event, from its exception type only: the SDK's own
     messages can quote the payload, which may hold personal data."""
     return _CE_REASONS.get(type(exc).__name__, "unreadable CloudEvent")
-
-
-def _trace_id(traceparent: str | None) -> str | None:
-    if not traceparent:
-        return None
-    parts = traceparent.split("-")
-    if len(parts) == 4 and len(parts[1]) == 32:
-        return parts[1]
-    return None
 
 
 _logging_ready = False

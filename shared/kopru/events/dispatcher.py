@@ -1,0 +1,159 @@
+"""The dispatcher (`kopru dispatch`): Kafka -> functions, as Knative's KafkaSource does it.
+
+One consumer group per consuming function (`kopru-<function>`), subscribed to the
+topics of the event types it consumes. Records of one partition are delivered one
+at a time, in order (the next waits for the sink's answer); partitions proceed in
+parallel. The offset is committed only after the sink answered (or the record was
+dead-lettered). A partition being worked on is paused, and the consumer keeps
+polling, so a long handler never gets it kicked out of its group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from kopru.events.catalog import DeliveryPolicy, load_catalog
+from kopru.events.delivery import Outcome, Sender, dead_letter_attributes, deliver
+from kopru.logs import get_logger
+
+log = get_logger("kopru.dispatcher")
+
+
+def http_sender(client: Any, url: str) -> Sender:
+    """POST binary-mode CloudEvents with an httpx.AsyncClient (to a URL, or to an
+    ASGI app through httpx.ASGITransport)."""
+
+    async def send(headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+        r = await client.post(url, headers=headers, content=body)
+        return r.status_code, r.content
+
+    return send
+
+
+@dataclass
+class FunctionConsumer:
+    function: str
+    bootstrap: str
+    sender: Sender
+    destination: str
+    policy: DeliveryPolicy | None = None
+    group: str | None = None
+    delivered: int = 0
+    dead_lettered: int = 0
+    _tasks: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        cat = load_catalog()
+        self.topics = cat.consumed_by(self.function)
+        self.types = frozenset(t for ts in self.topics.values() for t in ts)
+        self.policy = self.policy or cat.delivery
+        self.group = self.group or f"kopru-{self.function}"
+        self.dlq_topic = cat.dead_letter_topic(self.function)
+
+    async def run(self, stop: asyncio.Event, producer) -> None:
+        from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
+
+        consumer_ref: dict[str, Any] = {}
+        outer = self
+
+        class Drain(ConsumerRebalanceListener):
+            async def on_partitions_revoked(self, revoked):
+                # let in-flight deliveries of revoked partitions finish and commit
+                pending = [t for tp, t in outer._tasks.items() if tp in revoked]
+                if pending:
+                    await asyncio.wait(pending, timeout=outer.policy.timeout)
+
+            async def on_partitions_assigned(self, assigned):
+                pass
+
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, group_id=self.group, enable_auto_commit=False,
+            auto_offset_reset="earliest", max_poll_interval_ms=300_000, session_timeout_ms=10_000,
+            heartbeat_interval_ms=3_000, isolation_level="read_committed",
+        )
+        consumer.subscribe(list(self.topics), listener=Drain())
+        consumer_ref["c"] = consumer
+        await consumer.start()
+        try:
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=100, max_records=500)
+                for tp, records in batches.items():
+                    consumer.pause(tp)
+                    self._tasks[tp] = asyncio.create_task(self._drain(consumer, tp, records))
+                for tp, task in list(self._tasks.items()):
+                    if task.done():
+                        del self._tasks[tp]
+                        exc = task.exception()
+                        if exc is not None:
+                            log.error("partition worker failed; its records will be redelivered",
+                                      extra={"fields": {"topic": tp.topic, "partition": tp.partition,
+                                                        "error": type(exc).__name__}})
+                            consumer.seek_to_committed(tp)
+                        if tp in consumer.assignment():
+                            consumer.resume(tp)
+            if self._tasks:
+                await asyncio.wait(list(self._tasks.values()), timeout=self.policy.timeout)
+        finally:
+            await consumer.stop()
+
+    async def _drain(self, consumer, tp, records) -> None:
+        from aiokafka.structs import OffsetAndMetadata
+
+        for rec in records:
+            await self.handle(rec, producer=self._producer)
+            await consumer.commit({tp: OffsetAndMetadata(rec.offset + 1, "")})
+
+    async def handle(self, rec, producer) -> Outcome | None:
+        """Deliver one record; dead-letter it when it can't be. Returns the outcome
+        (None for a record of a type this function doesn't consume)."""
+        from kopru.events.envelope import MalformedRecord, from_kafka, to_http
+
+        headers = list(rec.headers or ())
+        try:
+            event = from_kafka(headers, rec.key, rec.value)
+        except MalformedRecord as exc:
+            # never retried; logged without its payload
+            log.warning("malformed record dead-lettered", extra={"fields": {
+                "topic": rec.topic, "partition": rec.partition, "offset": rec.offset, "reason": str(exc)}})
+            outcome = Outcome(False, 400, 0, str(exc).encode())
+            await self._dead_letter(producer, rec, headers, outcome)
+            return outcome
+        if event["type"] not in self.types:
+            return None
+        http_headers, body = to_http(event)
+        outcome = await deliver(self.sender, http_headers, body, self.policy)
+        if outcome.delivered:
+            self.delivered += 1
+        else:
+            await self._dead_letter(producer, rec, headers, outcome)
+        return outcome
+
+    async def _dead_letter(self, producer, rec, headers, outcome: Outcome) -> None:
+        extra = [(f"ce_{k}", v.encode()) for k, v in dead_letter_attributes(outcome, self.destination).items()]
+        await producer.send_and_wait(self.dlq_topic, value=rec.value, key=rec.key,
+                                     headers=[h for h in headers if not h[0].startswith("ce_knativeerror")] + extra)
+        self.dead_lettered += 1
+
+    _producer: Any = None
+
+
+async def run_dispatcher(bootstrap: str, sinks: dict[str, tuple[Sender, str]], stop: asyncio.Event) -> list[FunctionConsumer]:
+    """Run one consumer per function in `sinks` ({function: (sender, destination)}) until stop."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    await producer.start()
+    consumers = []
+    try:
+        for fn, (sender, dest) in sinks.items():
+            c = FunctionConsumer(fn, bootstrap, sender, dest)
+            if not c.topics:
+                continue
+            c._producer = producer
+            consumers.append(c)
+        await asyncio.gather(*(c.run(stop, producer) for c in consumers))
+    finally:
+        await producer.stop()
+    return consumers
