@@ -22,11 +22,12 @@ class InProcessBus:
     senders: dict[str, Sender]  # function -> sender
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
     delivered: int = 0
+    catalog: Any = None  # default: the repository's catalog
 
     async def publish_batch(self, records) -> None:
         from kopru.events.envelope import from_kafka, to_http
 
-        cat = load_catalog()
+        cat = self.catalog or load_catalog()
         for _topic, key, headers, value in records:  # in order: one tenant's events stay ordered
             event = from_kafka(headers, key, value)
             http_headers, body = to_http(event)

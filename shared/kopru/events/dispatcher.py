@@ -40,12 +40,13 @@ class FunctionConsumer:
     destination: str
     policy: DeliveryPolicy | None = None
     group: str | None = None
+    catalog: Any = None  # default: the repository's catalog
     delivered: int = 0
     dead_lettered: int = 0
     _tasks: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        cat = load_catalog()
+        cat = self.catalog or load_catalog()
         self.topics = cat.consumed_by(self.function)
         self.types = frozenset(t for ts in self.topics.values() for t in ts)
         self.policy = self.policy or cat.delivery
@@ -139,7 +140,9 @@ class FunctionConsumer:
     _producer: Any = None
 
 
-async def run_dispatcher(bootstrap: str, sinks: dict[str, tuple[Sender, str]], stop: asyncio.Event) -> list[FunctionConsumer]:
+async def run_dispatcher(bootstrap: str, sinks: dict[str, tuple[Sender, str]], stop: asyncio.Event,
+                         catalog: Any = None, policy: DeliveryPolicy | None = None,
+                         started: list | None = None) -> list[FunctionConsumer]:
     """Run one consumer per function in `sinks` ({function: (sender, destination)}) until stop."""
     from aiokafka import AIOKafkaProducer
 
@@ -148,11 +151,13 @@ async def run_dispatcher(bootstrap: str, sinks: dict[str, tuple[Sender, str]], s
     consumers = []
     try:
         for fn, (sender, dest) in sinks.items():
-            c = FunctionConsumer(fn, bootstrap, sender, dest)
+            c = FunctionConsumer(fn, bootstrap, sender, dest, policy=policy, catalog=catalog)
             if not c.topics:
                 continue
             c._producer = producer
             consumers.append(c)
+        if started is not None:
+            started.extend(consumers)
         await asyncio.gather(*(c.run(stop, producer) for c in consumers))
     finally:
         await producer.stop()

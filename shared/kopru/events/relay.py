@@ -51,8 +51,9 @@ class KafkaPublisher:
 
 
 class Relay:
-    def __init__(self, publisher: Publisher):
+    def __init__(self, publisher: Publisher, catalog=None):
         self.publisher = publisher
+        self.catalog = catalog
         self._engine = None
         self._select = None
 
@@ -80,7 +81,7 @@ class Relay:
         from kopru.events.catalog import load_catalog
         from kopru.events.envelope import from_outbox, to_kafka
 
-        cat = load_catalog()
+        cat = self.catalog or load_catalog()
         async with self._eng().begin() as conn:
             locked = (await conn.execute(text("select pg_try_advisory_xact_lock(:k)"), {"k": LOCK_KEY})).scalar()
             if not locked:

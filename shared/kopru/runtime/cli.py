@@ -40,13 +40,23 @@ def _dev(args: argparse.Namespace) -> int:
         async def serve() -> None:
             import asyncio
 
+            from kopru.runtime.eventing import start_eventing
+
             task = asyncio.create_task(server.serve())
             while not server.started and not task.done():
                 await asyncio.sleep(0.02)
-            if server.started:
-                print(f"kopru dev ready at http://{args.host}:{args.port} "
-                      f"(functions: {', '.join(sorted(gateway.apps))})", flush=True)
-            await task
+            if not server.started:
+                await task
+                return
+            stop = asyncio.Event()
+            eventing, mode = await start_eventing(gateway.apps, stop)
+            print(f"kopru dev ready at http://{args.host}:{args.port} "
+                  f"(functions: {', '.join(sorted(gateway.apps))}; events: {mode})", flush=True)
+            try:
+                await task
+            finally:
+                stop.set()
+                await eventing()
 
         import asyncio
 
@@ -113,6 +123,91 @@ def _client_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _topics_apply(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from kopru.events.topics import apply
+
+    bootstrap = args.bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not bootstrap:
+        print("KAFKA_BOOTSTRAP_SERVERS (or --bootstrap) is required", file=sys.stderr)
+        return 2
+    created = asyncio.run(apply(bootstrap, args.replication))
+    print(json.dumps({"created": created}))
+    return 0
+
+
+def _relay(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from kopru.events.relay import KafkaPublisher, Relay
+    from kopru.logs import configure
+
+    configure(os.environ.get("KOPRU_LOG_LEVEL", "INFO"))
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not bootstrap:
+        print("KAFKA_BOOTSTRAP_SERVERS is required", file=sys.stderr)
+        return 2
+
+    async def run() -> None:
+        pub = KafkaPublisher(bootstrap)
+        await pub.start()
+        relay = Relay(pub)
+        try:
+            if args.once:
+                while await relay.run_once():
+                    pass
+            else:
+                await relay.run(_stop_on_signals())
+        finally:
+            await relay.dispose()
+            await pub.stop()
+
+    asyncio.run(run())
+    return 0
+
+
+def _stop_on_signals():
+    import asyncio
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    import asyncio
+
+    import httpx
+
+    from kopru.events.catalog import load_catalog
+    from kopru.events.dispatcher import http_sender, run_dispatcher
+    from kopru.logs import configure
+
+    configure(os.environ.get("KOPRU_LOG_LEVEL", "INFO"))
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not bootstrap:
+        print("KAFKA_BOOTSTRAP_SERVERS is required", file=sys.stderr)
+        return 2
+    template = os.environ.get("KOPRU_SINK_TEMPLATE", "http://127.0.0.1:8080/function/{name}/")
+    explicit = dict(s.split("=", 1) for s in args.sink or [])
+    names = args.function or list(load_catalog().consumers())
+
+    async def run() -> None:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as client:
+            sinks = {}
+            for name in names:
+                url = explicit.get(name) or template.format(name=name)
+                sinks[name] = (http_sender(client, url), url)
+            await run_dispatcher(bootstrap, sinks, _stop_on_signals())
+
+    asyncio.run(run())
+    return 0
+
+
 def _functions(args: argparse.Namespace) -> int:
     from kopru.runtime.registry import functions
 
@@ -170,6 +265,21 @@ def main(argv: list[str] | None = None) -> int:
     cr.set_defaults(func=_client_revoke)
 
     sub.add_parser("functions", help="list the registered functions").set_defaults(func=_functions)
+
+    tp = sub.add_parser("topics").add_subparsers(dest="topics_cmd", required=True)
+    ta = tp.add_parser("apply", help="create the catalog's topics (and dead-letter topics) on the broker")
+    ta.add_argument("--bootstrap")
+    ta.add_argument("--replication", type=int, default=1)
+    ta.set_defaults(func=_topics_apply)
+
+    rl = sub.add_parser("relay", help="publish the outbox to Kafka (KAFKA_BOOTSTRAP_SERVERS)")
+    rl.add_argument("--once", action="store_true", help="drain what is pending, then exit (for a scheduled job)")
+    rl.set_defaults(func=_relay)
+
+    dp = sub.add_parser("dispatch", help="deliver Kafka records to the functions, as KafkaSource does")
+    dp.add_argument("--function", action="append", help="only these consuming functions (default: all)")
+    dp.add_argument("--sink", action="append", help="NAME=URL (default: $KOPRU_SINK_TEMPLATE)")
+    dp.set_defaults(func=_dispatch)
 
     oa = sub.add_parser("openapi", help="render docs/openapi.json from the registry")
     oa.add_argument("--check", action="store_true", help="exit 1 when the committed file is stale")
