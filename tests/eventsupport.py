@@ -13,6 +13,7 @@ PROBE_SOURCE = textwrap.dedent('''
     from starlette.responses import Response
 
     fn = Function("probe")
+    # subdomain "always-fail": 500 every time; "flaky-three": 503 three times, then fine
     fn.fail = {}        # event id -> how many more times to answer 503
     fn.always_fail = set()
     fn.calls = []
@@ -21,8 +22,11 @@ PROBE_SOURCE = textwrap.dedent('''
     async def onboarded(ev):
         eid = ev.event["id"]
         fn.calls.append(eid)
-        if eid in fn.always_fail or ev.data.get("plan") == "always-fail":
+        sub = ev.data.get("subdomain")
+        if eid in fn.always_fail or sub == "always-fail":
             return Response(status_code=500)
+        if sub == "flaky-three" and fn.calls.count(eid) <= 3:
+            return Response(status_code=503)
         if fn.fail.get(eid, 0) > 0:
             fn.fail[eid] -= 1
             return Response(status_code=503)
@@ -59,7 +63,7 @@ def probe_catalog(**delivery):
     return dataclasses.replace(cat, events=events, delivery=policy)
 
 
-async def emit_onboarded(tenant_id, n: int = 1, plan: str = "trial", per_tx: int = 200) -> list[str]:
+async def emit_onboarded(tenant_id, n: int = 1, subdomain: str = "probe-x", per_tx: int = 200) -> list[str]:
     """n onboarded events for an existing tenant, written through the outbox."""
     import datetime
 
@@ -73,7 +77,7 @@ async def emit_onboarded(tenant_id, n: int = 1, plan: str = "trial", per_tx: int
         async with tenant_transaction(tenant_id, actor="test") as tx:
             for _ in range(min(per_tx, n - done)):
                 ids.append(await tx.emit("kopru.tenant.onboarded.v1", {
-                    "tenant_id": str(tenant_id), "subdomain": "probe-x", "plan": plan, "language": "tr-TR",
+                    "tenant_id": str(tenant_id), "subdomain": subdomain, "plan": "trial", "language": "tr-TR",
                     "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat()}))
                 done += 1
     return ids

@@ -159,9 +159,9 @@ async def test_bus_retries_transient_failures_and_dead_letters_the_rest(probe, o
     bus = InProcessBus(senders, catalog=probe_catalog(backoff_delay=0.01))
     relay = Relay(bus, catalog=probe_catalog())
     await drain(relay)
-    flaky, doomed, fine = await emit_onboarded(t["id"], 3)
-    fn.fail[flaky] = 3
-    fn.always_fail.add(doomed)
+    flaky = (await emit_onboarded(t["id"], 1, subdomain="flaky-three"))[0]
+    doomed = (await emit_onboarded(t["id"], 1, subdomain="always-fail"))[0]
+    fine = (await emit_onboarded(t["id"], 1))[0]
     await drain(relay)
     eff = await effects(db, t["id"])
     assert eff.get(flaky) == 1 and eff.get(fine) == 1 and doomed not in eff

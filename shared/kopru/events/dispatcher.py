@@ -91,7 +91,7 @@ class FunctionConsumer:
                             log.error("partition worker failed; its records will be redelivered",
                                       extra={"fields": {"topic": tp.topic, "partition": tp.partition,
                                                         "error": type(exc).__name__}})
-                            consumer.seek_to_committed(tp)
+                            await consumer.seek_to_committed(tp)
                         if tp in consumer.assignment():
                             consumer.resume(tp)
             if self._tasks:

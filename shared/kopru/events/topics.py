@@ -6,16 +6,16 @@ from __future__ import annotations
 from kopru.events.catalog import load_catalog
 
 
-def wanted_topics() -> dict[str, tuple[int, int]]:
+def wanted_topics(catalog=None) -> dict[str, tuple[int, int]]:
     """name -> (partitions, retention.ms)"""
-    cat = load_catalog()
+    cat = catalog or load_catalog()
     out = {t.name: (t.partitions, t.retention_ms) for t in cat.topics.values()}
     for fn in cat.consumers():
         out[cat.dead_letter_topic(fn)] = (1, 30 * 24 * 3600 * 1000)
     return out
 
 
-async def apply(bootstrap: str, replication: int = 1) -> list[str]:
+async def apply(bootstrap: str, replication: int = 1, catalog=None) -> list[str]:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from aiokafka.errors import TopicAlreadyExistsError
 
@@ -25,7 +25,7 @@ async def apply(bootstrap: str, replication: int = 1) -> list[str]:
     try:
         existing = set(await admin.list_topics())
         new = [NewTopic(name, p, replication, topic_configs={"retention.ms": str(r)})
-               for name, (p, r) in wanted_topics().items() if name not in existing]
+               for name, (p, r) in wanted_topics(catalog).items() if name not in existing]
         if new:
             try:
                 await admin.create_topics(new)
