@@ -100,11 +100,19 @@ class FunctionConsumer:
             await consumer.stop()
 
     async def _drain(self, consumer, tp, records) -> None:
+        """Deliver a partition's records one by one, then commit once: every offset
+        committed has been answered. A crash before the commit redelivers the batch,
+        which the consumers' inboxes make harmless."""
         from aiokafka.structs import OffsetAndMetadata
 
-        for rec in records:
-            await self.handle(rec, producer=self._producer)
-            await consumer.commit({tp: OffsetAndMetadata(rec.offset + 1, "")})
+        last = None
+        try:
+            for rec in records:
+                await self.handle(rec, producer=self._producer)
+                last = rec.offset
+        finally:
+            if last is not None:
+                await consumer.commit({tp: OffsetAndMetadata(last + 1, "")})
 
     async def handle(self, rec, producer) -> Outcome | None:
         """Deliver one record; dead-letter it when it can't be. Returns the outcome
