@@ -157,4 +157,7 @@ def revoke_client_admin(client_id: str) -> bool:
             conn.execute(update(rt).where(rt.c.client_id == client_id).where(rt.c.revoked_at.is_(None))
                          .values(revoked_at=func.now()))
     eng.dispose()
+    from kopru.auth.clients import forget_client
+
+    forget_client(client_id)  # this process; others within KOPRU_CLIENT_CACHE_TTL
     return bool(n)

@@ -29,7 +29,8 @@ class Settings:
     max_body_bytes: int
     access_token_ttl: int
     log_level: str
-    env: str  # "dev", "test" or "prod"
+    env: str
+    client_cache_ttl: float  # "dev", "test" or "prod"
 
     @property
     def embedded(self) -> bool:
@@ -52,6 +53,7 @@ def settings() -> Settings:
         access_token_ttl=_int("KOPRU_ACCESS_TOKEN_TTL", 900),
         log_level=os.environ.get("KOPRU_LOG_LEVEL", "INFO"),
         env=os.environ.get("KOPRU_ENV", "dev"),
+        client_cache_ttl=float(os.environ.get("KOPRU_CLIENT_CACHE_TTL", "5")),
     )
 
 

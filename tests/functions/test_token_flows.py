@@ -227,3 +227,25 @@ async def test_key_rotation_publishes_before_signing_and_keeps_old_keys(client, 
     # tokens signed by retired keys still verify until they expire
     r = await client("tenant-onboarding").get("/tenants/00000000-0000-4000-8000-000000000000", headers=bearer(old_tok))
     assert r.status_code == 404
+
+
+async def test_client_cache_honours_revocation_by_another_process_within_its_ttl(client, onboard, db):
+    from kopru.auth import clients
+
+    t = await onboard()
+    await grant(client, t["client_id"], t["client_secret"])  # cached now
+    # revoked elsewhere (another instance, the CLI): this instance still has it cached ...
+    db.execute("update api_clients set revoked_at = now() where client_id = %s", (t["client_id"],))
+    r = await client("token").post("/oauth2/token", data={"grant_type": "client_credentials"},
+                                   auth=(t["client_id"], t["client_secret"]))
+    assert r.status_code == 200
+    # ... a wrong secret is still refused from the cache ...
+    r = await client("token").post("/oauth2/token", data={"grant_type": "client_credentials"},
+                                   auth=(t["client_id"], t["client_secret"] + "x"))
+    assert r.status_code == 401
+    # ... and once the TTL passed, the revocation holds
+    expires, secret_hash, cached = clients._CACHE[t["client_id"]]
+    clients._CACHE[t["client_id"]] = (expires - 3600, secret_hash, cached)  # the TTL has passed
+    r = await client("token").post("/oauth2/token", data={"grant_type": "client_credentials"},
+                                   auth=(t["client_id"], t["client_secret"]))
+    assert r.status_code == 401

@@ -18,16 +18,20 @@ async def authenticate(authorization: str | None) -> Principal:
 
     try:
         principal = await verify_access_token(token.strip())
-        if await limits.is_denied(principal.token_id):
-            raise KopruError("auth.token_revoked")
     except KopruError as err:
         err.headers.setdefault("WWW-Authenticate", 'Bearer realm="kopru", error="invalid_token"')
         raise
+    per_minute = None
     if principal.tenant_id is not None:
         from kopru.tenancy.plans import PLANS
 
-        plan = PLANS.get(principal.plan or "trial", PLANS["trial"])
-        await limits.check_rate(str(principal.tenant_id), plan.requests_per_minute)
+        per_minute = PLANS.get(principal.plan or "trial", PLANS["trial"]).requests_per_minute
+    try:
+        await limits.admit(principal.token_id, str(principal.tenant_id) if principal.tenant_id else None, per_minute)
+    except KopruError as err:
+        if err.code == "auth.token_revoked":
+            err.headers.setdefault("WWW-Authenticate", 'Bearer realm="kopru", error="invalid_token"')
+        raise
     return principal
 
 

@@ -73,21 +73,51 @@ def _statements() -> dict[str, Any]:
     return _LOOKUP
 
 
-async def authenticate_client(client_id: str, secret: str) -> AuthenticatedClient | None:
-    """None for any failure: unknown id, wrong secret, revoked (callers can't tell which).
+# Client records read for the token endpoint, kept KOPRU_CLIENT_CACHE_TTL seconds (5): a
+# serverless token function would otherwise pay a database transaction per grant.
+# A revoked client can thus still get tokens for at most that long on a warm
+# instance (its earlier access tokens live up to 15 minutes anyway); revoking
+# through this process forgets it at once.
+_CACHE: dict[str, tuple[float, bytes, AuthenticatedClient]] = {}
 
-    One transaction: the platform directory says which tenant owns the id, then the
-    transaction enters that tenant and RLS shows its client row."""
-    from kopru.db import enter_tenant, platform_transaction
+
+def forget_client(client_id: str) -> None:
+    _CACHE.pop(client_id, None)
+
+
+async def authenticate_client(client_id: str, secret: str) -> AuthenticatedClient | None:
+    """None for any failure: unknown id, wrong secret, revoked (callers can't tell which)."""
+    import time
+
+    from kopru.config import settings
 
     if not (0 < len(client_id) <= 64) or not (0 < len(secret) <= 128):
         return None
+    hit = _CACHE.get(client_id)
+    now = time.monotonic()
+    if hit is None or hit[0] < now:
+        found = await _load_client(client_id)
+        if found is None:
+            hash_secret(secret)  # the same work as a hit, so timing does not reveal ids
+            return None
+        hit = (now + settings().client_cache_ttl, *found)
+        _CACHE[client_id] = hit
+        if len(_CACHE) > 10_000:
+            _CACHE.clear()
+    _, secret_hash, client = hit
+    return client if secret_matches(secret, secret_hash) else None
+
+
+async def _load_client(client_id: str) -> tuple[bytes, AuthenticatedClient] | None:
+    """One transaction: the platform directory says which tenant owns the id, then the
+    transaction enters that tenant and RLS shows its client row. None when unknown or revoked."""
+    from kopru.db import enter_tenant, platform_transaction
+
     st = _statements()
     plan = None
     async with platform_transaction() as conn:
         entry = (await conn.execute(st["dir"], {"cid": client_id})).first()
         if entry is None:
-            hash_secret(secret)  # the same work as a hit, so timing does not reveal ids
             return None
         if entry.tenant_id is None:
             row = (await conn.execute(st["platform"], {"cid": client_id})).first()
@@ -95,9 +125,9 @@ async def authenticate_client(client_id: str, secret: str) -> AuthenticatedClien
             await enter_tenant(conn, entry.tenant_id)
             row = (await conn.execute(st["tenant"], {"cid": client_id})).first()
             plan = row.plan if row is not None else None
-    if row is None or row.revoked_at is not None or not secret_matches(secret, row.secret_hash):
+    if row is None or row.revoked_at is not None:
         return None
-    return AuthenticatedClient(client_id, entry.tenant_id, frozenset(row.scopes), plan)
+    return bytes(row.secret_hash), AuthenticatedClient(client_id, entry.tenant_id, frozenset(row.scopes), plan)
 
 
 # -- tenant admins manage their own clients ------------------------------------
@@ -152,6 +182,7 @@ async def revoke_client(principal, tenant_id: uuid.UUID, client_id: str) -> None
                                .values(revoked_at=func.now()))
         if res.rowcount == 0:
             raise KopruError("auth.client_not_found")
+        forget_client(client_id)
         await tx.execute(update(rt).where(rt.c.client_id == client_id).where(rt.c.revoked_at.is_(None))
                          .values(revoked_at=func.now()))
         await tx.audit("client.revoked", target=client_id)

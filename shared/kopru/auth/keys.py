@@ -87,6 +87,9 @@ class KeyCache:
         self._lock = asyncio.Lock()
 
     def clear(self) -> None:
+        from kopru.auth.tokens import forget_verified
+
+        forget_verified()
         self._verify.clear()
         self._signing = None
         self._loaded_at = 0.0
@@ -103,7 +106,12 @@ class KeyCache:
                 select(sk.c.kid, sk.c.alg, sk.c.public_jwk, sk.c.signs_from, sk.c.retired_at, sk.c.expires_at)
                 .where((sk.c.expires_at.is_(None)) | (sk.c.expires_at > now))
             )).all()
-        self._verify = {r.kid: VerifyKey(r.kid, r.alg, _public_from_jwk(r.public_jwk), dict(r.public_jwk)) for r in rows}
+        fresh = {r.kid: VerifyKey(r.kid, r.alg, _public_from_jwk(r.public_jwk), dict(r.public_jwk)) for r in rows}
+        if set(fresh) != set(self._verify):
+            from kopru.auth.tokens import forget_verified
+
+            forget_verified()  # a key left the set: its tokens must be checked again
+        self._verify = fresh
         self._loaded_at = time.monotonic()
 
     async def verify_key(self, kid: str) -> VerifyKey | None:
