@@ -197,3 +197,27 @@ async def test_garbage_bearer(client):
     for token in ("", "abc", "a.b.c", "Bearer"):
         r = await client("tenant-onboarding").get("/tenants/x", headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 401
+
+
+async def test_a_cached_verification_still_expires(client, operator):
+    import asyncio
+
+    from kopru.auth.tokens import verify_access_token
+    from kopru.errors import KopruError
+
+    _, _, claims = await _valid_parts(client, operator)
+    claims["exp"] = int(time.time()) - 28  # inside the 30 s leeway, for 2 more seconds
+    tok = await _sign_with_real_key({}, claims)
+    assert (await verify_access_token(tok)).token_id == claims["jti"]  # verified and cached
+    await asyncio.sleep(3)
+    with pytest.raises(KopruError) as e:
+        await verify_access_token(tok)
+    assert e.value.code == "auth.token_expired"
+
+
+async def test_strict_base64_and_shape(client, operator):
+    tok = (await grant(client, operator["client_id"], operator["client_secret"]))["access_token"]
+    h, p, s = tok.split(".")
+    for bad in (f"{h}.{p}.{s}=", f"{h}.{p}!.{s}", f"{h}.{p}", f"{h}.{p}.{s}.x", f"{h}=.{p}.{s}"):
+        r = await _get(client, bad)
+        assert r.status_code == 401, bad

@@ -62,7 +62,9 @@ def forget_verified() -> None:
 
 
 def _b64(part: str) -> bytes:
-    # strict base64url: a token with stray characters or padding is not ours
+    # strict base64url without padding (RFC 7515 2): anything else is not our token
+    if "=" in part:
+        raise KopruError("auth.invalid_token")
     try:
         return binascii.a2b_base64((part + "=" * (-len(part) % 4)).translate(_URLSAFE), strict_mode=True)
     except (binascii.Error, ValueError):
