@@ -312,18 +312,38 @@ class Function:
             raise KopruError("request.method_not_allowed", headers={"Allow": ", ".join(sorted(set(allowed)))})
         raise KopruError("request.not_found")
 
+    def _from_openfaas(self, headers, raw: bytes):
+        """The OpenFaaS connectors: cron-connector (X-Topic: cron-function, no event)
+        and kafka-connector (the record with X-Kafka-* headers)."""
+        if headers.get("x-topic") == "cron-function":
+            from datetime import datetime, timezone
+
+            from cloudevents.http import CloudEvent
+
+            if len(self.consumes) != 1:
+                raise KopruError("cloudevent.unsupported_type", detail="a scheduled function consumes exactly one type")
+            (type_,) = self.consumes
+            minute = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+            # one id per function and minute: a tick delivered twice is one tick
+            return CloudEvent({"id": f"{self.name}-{minute:%Y%m%dT%H%MZ}", "source": "/kopru/schedule",
+                               "type": type_, "time": minute.isoformat()}, {"scheduled_at": minute.isoformat()})
+        return _openfaas_kafka(headers, raw)
+
     async def _deliver_event(self, request: "Request") -> Response:
         from cloudevents.http import from_http
 
         raw = await read_body(request, self.max_body_bytes)
         headers = request.headers
         ctype = headers.get("content-type", "").lower()
-        if "ce-specversion" not in headers and not ctype.startswith("application/cloudevents"):
+        if "ce-specversion" in headers or ctype.startswith("application/cloudevents"):
+            try:
+                event = from_http(dict(headers), raw)
+            except Exception as exc:  # the SDK raises several unrelated types
+                raise KopruError("cloudevent.malformed", detail=_safe_reason(exc)) from None
+        elif headers.get("x-topic"):
+            event = self._from_openfaas(headers, raw)
+        else:
             raise KopruError("cloudevent.malformed", detail="neither binary (ce-* headers) nor structured (application/cloudevents+json) mode")
-        try:
-            event = from_http(dict(headers), raw)
-        except Exception as exc:  # the SDK raises several unrelated types
-            raise KopruError("cloudevent.malformed", detail=_safe_reason(exc)) from None
         for attr in ("id", "source", "type", "specversion"):
             if not event.get(attr):
                 raise KopruError("cloudevent.malformed", detail=f"missing required attribute {attr}")
@@ -353,6 +373,27 @@ _CE_REASONS = {
     "DataUnmarshallerError": "the data could not be decoded",
     "InvalidHeadersFormat": "the ce-* headers are malformed",
 }
+
+
+def _openfaas_kafka(headers, raw: bytes):
+    """OpenFaaS's kafka-connector posts the record value as the body, each Kafka
+    header as X-Kafka-<name>, the key as X-Kafka-Key (base64 when X-Kafka-Key-Enc: b64).
+    Our records are binary-mode CloudEvents, so the ce_ headers rebuild the event."""
+    import base64
+
+    from kopru.events.envelope import MalformedRecord, from_kafka
+
+    kafka_headers = [(k[len("x-kafka-"):], v.encode()) for k, v in headers.items()
+                     if k.startswith("x-kafka-") and k not in ("x-kafka-key", "x-kafka-key-enc",
+                                                               "x-kafka-partition", "x-kafka-offset")]
+    key = headers.get("x-kafka-key")
+    key_bytes = None
+    if key is not None:
+        key_bytes = base64.b64decode(key) if headers.get("x-kafka-key-enc") == "b64" else key.encode()
+    try:
+        return from_kafka(kafka_headers, key_bytes, raw)
+    except MalformedRecord as exc:
+        raise KopruError("cloudevent.malformed", detail=str(exc)) from None
 
 
 def _safe_reason(exc: Exception) -> str:
