@@ -352,7 +352,8 @@ class Function:
         if handler is None:
             raise KopruError("cloudevent.unsupported_type", detail=f"{self.name} consumes: {', '.join(sorted(self.consumes)) or 'nothing'}")
         ecall = EventCall(event, self)
-        tenant_id_var.set(str(ecall.tenant_id))
+        if event.get("tenantid") is not None:  # a schedule's tick has none; handlers that need one ask
+            tenant_id_var.set(str(ecall.tenant_id))
         from kopru.events.catalog import load_catalog, schema_errors
 
         if event["type"] in load_catalog().events:
