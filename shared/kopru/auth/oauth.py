@@ -198,28 +198,38 @@ async def _refresh_grant(form: dict[str, str], client):
     return _token_response(access, expires_in, scopes, rotated.refresh_token)
 
 
+async def _client_and_token(call):
+    """RFC 7009/7662 requests: an authenticated client and the `token` it names."""
+    form = await _read_form(call)
+    client = await _client(call, form)
+    token = form.get("token")
+    if not token:
+        raise OAuthError("invalid_request", "token is required")
+    return client, token, client.tenant_id is None and "platform:admin" in client.scopes
+
+
+async def _access_principal(token: str):
+    from kopru.auth.tokens import verify_access_token
+
+    try:
+        return await verify_access_token(token)
+    except KopruError:
+        return None
+
+
 async def revoke_endpoint(call):
     """RFC 7009: always 200 for a well-formed request by an authenticated client;
     a token that is unknown, invalid or not the client's is simply not revoked."""
     from kopru.auth import limits
     from kopru.auth.refresh import revoke_family
-    from kopru.auth.tokens import verify_access_token
 
     try:
-        form = await _read_form(call)
-        client = await _client(call, form)
-        token = form.get("token")
-        if not token:
-            raise OAuthError("invalid_request", "token is required")
+        client, token, is_operator = await _client_and_token(call)
         if token.startswith("rt_"):
             await revoke_family(client.client_id, client.tenant_id, token)
         else:
-            try:
-                p = await verify_access_token(token)
-            except KopruError:
-                p = None
-            if p is not None and (p.client_id == client.client_id or
-                                  (client.tenant_id is None and "platform:admin" in client.scopes)):
+            p = await _access_principal(token)
+            if p is not None and (p.client_id == client.client_id or is_operator):
                 await limits.deny(p.token_id, p.expires_at)
         return json_response({}, 200, NO_STORE)
     except OAuthError as err:
@@ -230,23 +240,14 @@ async def introspect_endpoint(call):
     """RFC 7662, for confidential clients. A tenant's client sees only its tenant's tokens."""
     from kopru.auth import limits
     from kopru.auth.refresh import describe
-    from kopru.auth.tokens import verify_access_token
     from kopru.config import settings
 
     try:
-        form = await _read_form(call)
-        client = await _client(call, form)
-        token = form.get("token")
-        if not token:
-            raise OAuthError("invalid_request", "token is required")
-        is_operator = client.tenant_id is None and "platform:admin" in client.scopes
+        client, token, is_operator = await _client_and_token(call)
         if token.startswith("rt_"):
             return json_response(await describe(client.tenant_id, is_operator, token) or {"active": False}, 200, NO_STORE)
-        try:
-            p = await verify_access_token(token)
-        except KopruError:
-            return json_response({"active": False}, 200, NO_STORE)
-        if (not is_operator and p.tenant_id != client.tenant_id) or await limits.is_denied(p.token_id):
+        p = await _access_principal(token)
+        if p is None or (not is_operator and p.tenant_id != client.tenant_id) or await limits.is_denied(p.token_id):
             return json_response({"active": False}, 200, NO_STORE)
         s = settings()
         body = {"active": True, "token_type": "access_token", "scope": " ".join(sorted(p.scopes)),

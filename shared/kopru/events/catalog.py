@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -49,11 +49,23 @@ class DeliveryPolicy:
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """A function woken on a cron schedule (PingSource on Knative, cron-connector on
+    OpenFaaS, `kopru dev` locally) with an event of `type`, evaluated in `timezone`."""
+
+    function: str
+    cron: str  # five fields: minute hour day-of-month month day-of-week
+    type: str
+    timezone: str = "Europe/Istanbul"
+
+
+@dataclass(frozen=True)
 class Catalog:
     events: dict[str, EventType]
     topics: dict[str, Topic]
     delivery: DeliveryPolicy
     dead_letter_prefix: str
+    schedules: dict[str, Schedule] = field(default_factory=dict)  # function -> its schedule
 
     def consumers_of(self, type_: str) -> tuple[str, ...]:
         et = self.events.get(type_)
@@ -101,7 +113,42 @@ def load_catalog(root: Path = CATALOG_DIR) -> Catalog:
     policy = DeliveryPolicy(int(d["retry"]), d["backoffPolicy"], iso_seconds(d["backoffDelay"]), iso_seconds(d["timeout"]))
     if policy.backoff_policy not in ("linear", "exponential"):
         raise ValueError("backoffPolicy must be linear or exponential")
-    return Catalog(events, topics, policy, raw["deadLetterTopicPrefix"])
+    return Catalog(events, topics, policy, raw["deadLetterTopicPrefix"], _schedules(raw.get("schedules", {})))
+
+
+_CRON_FIELD = re.compile(r"(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*")
+_CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+
+
+def _cron_ok(fields: list[str]) -> bool:
+    if len(fields) != 5:
+        return False
+    for f, (lo, hi) in zip(fields, _CRON_RANGES):
+        if not _CRON_FIELD.fullmatch(f):
+            return False
+        for part in f.split(","):
+            for n in re.findall(r"\d+", part.split("/")[0]):
+                if not lo <= int(n) <= hi:
+                    return False
+    return True
+
+
+def _schedules(raw: dict[str, Any]) -> dict[str, Schedule]:
+    """`"schedules": {"<function>": {"cron": "0 3 * * *", "type": "...", "timezone": "..."}}`"""
+    from zoneinfo import ZoneInfo
+
+    out = {}
+    for function, s in raw.items():
+        if function.startswith("$"):
+            continue
+        cron, type_ = s["cron"], s["type"]
+        fields = cron.split()
+        if not _cron_ok(fields):
+            raise ValueError(f"schedule of {function}: not a five-field numeric cron expression: {cron!r}")
+        tz = s.get("timezone", Schedule.timezone)
+        ZoneInfo(tz)  # raises for an unknown zone
+        out[function] = Schedule(function, " ".join(fields), type_, tz)
+    return out
 
 
 @lru_cache(maxsize=None)

@@ -231,6 +231,47 @@ def _openapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def _deploy(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from kopru.config import REPO_ROOT
+    from kopru.deploy import RenderError, default_settings, differences, render, write
+
+    registry = catalog = None
+    if args.functions:
+        from kopru.runtime.registry import functions
+
+        registry = functions(Path(args.functions).resolve())
+    if args.events:
+        from kopru.events.catalog import load_catalog
+
+        catalog = load_catalog(Path(args.events).resolve())
+    root = Path(args.root).resolve() if args.root else REPO_ROOT
+    try:
+        rendered = render(args.target, registry, catalog, default_settings(args.image))
+    except RenderError as exc:
+        print(f"kopru deploy render {args.target}: {exc}", file=sys.stderr)
+        return 2
+    for fn in rendered.plan.skipped_schedules:
+        print(f"note: events/catalog.json schedules {fn}, which is not in the registry: nothing rendered for it",
+              file=sys.stderr)
+    if args.check:
+        stale = differences(rendered, root)
+        if stale:
+            print(f"deployment files are stale; run `kopru deploy render {args.target}`:", file=sys.stderr)
+            for line in stale:
+                print(f"  {line}", file=sys.stderr)
+            return 1
+        print(f"{args.target}: {len(rendered.files)} file(s) current")
+        return 0
+    changed = write(rendered, root)
+    for rel in changed:
+        print(f"wrote {rel}" if (root / rel).exists() else f"removed {rel}")
+    if not changed:
+        print(f"{args.target}: {len(rendered.files)} file(s) already current")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="kopru")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -284,6 +325,16 @@ def main(argv: list[str] | None = None) -> int:
     oa = sub.add_parser("openapi", help="render docs/openapi.json from the registry")
     oa.add_argument("--check", action="store_true", help="exit 1 when the committed file is stale")
     oa.set_defaults(func=_openapi)
+
+    dep = sub.add_parser("deploy").add_subparsers(dest="deploy_cmd", required=True)
+    dr = dep.add_parser("render", help="render infra/knative/ or stack.yml from the registry and the catalog")
+    dr.add_argument("target", choices=["knative", "openfaas"])
+    dr.add_argument("--check", action="store_true", help="exit 1 (and list them) when the files on disk differ")
+    dr.add_argument("--image", help="the image every workload runs (default: registry.example.com/kopru:<version>)")
+    dr.add_argument("--functions", help=argparse.SUPPRESS)  # another functions/ folder (tests)
+    dr.add_argument("--events", help=argparse.SUPPRESS)  # another events/ catalog folder (tests)
+    dr.add_argument("--root", help=argparse.SUPPRESS)  # write/compare under another root (tests)
+    dr.set_defaults(func=_deploy)
 
     args = p.parse_args(argv)
     try:

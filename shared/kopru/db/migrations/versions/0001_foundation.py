@@ -6,23 +6,14 @@ Create Date: 2026-11-26
 """
 from alembic import op
 
+from kopru.db.rls import tenant_table
+
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
 
 APP = "kopru_app"
-
-
-def tenant_table(name: str, column: str = "tenant_id") -> None:
-    """Every tenant-owned table: RLS enabled and FORCEd, one policy on the tenant
-    the transaction set, for reads and for writes."""
-    op.execute(f"alter table {name} enable row level security")
-    op.execute(f"alter table {name} force row level security")
-    op.execute(
-        f"create policy tenant_isolation on {name} "
-        f"using ({column} = kopru_current_tenant()) with check ({column} = kopru_current_tenant())"
-    )
 
 
 def upgrade() -> None:
@@ -51,7 +42,7 @@ def upgrade() -> None:
         )
         """
     )
-    tenant_table("tenants", "id")
+    tenant_table(op, "tenants", "id")
 
     # platform directories: no personal data, no tenant rows; they answer
     # "which tenant owns this subdomain / client id" before a tenant is known
@@ -87,7 +78,7 @@ def upgrade() -> None:
         )
         """
     )
-    tenant_table("users")
+    tenant_table(op, "users")
     op.execute(
         """
         create table api_clients (
@@ -101,7 +92,7 @@ def upgrade() -> None:
         )
         """
     )
-    tenant_table("api_clients")
+    tenant_table(op, "api_clients")
     op.execute(
         """
         create table platform_clients (
@@ -141,7 +132,7 @@ def upgrade() -> None:
         )
         """
     )
-    tenant_table("audit_log")
+    tenant_table(op, "audit_log")
     op.execute("create index audit_log_tenant_at on audit_log (tenant_id, at)")
     op.execute(
         """
@@ -169,7 +160,7 @@ def upgrade() -> None:
         )
         """
     )
-    tenant_table("outbox")
+    tenant_table(op, "outbox")
     op.execute("create index outbox_pending on outbox (id) where published_at is null")
 
     # the application role owns nothing and gets only what it needs

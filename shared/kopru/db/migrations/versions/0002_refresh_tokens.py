@@ -6,6 +6,8 @@ Create Date: 2026-11-26
 """
 from alembic import op
 
+from kopru.db.rls import tenant_table
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -33,12 +35,7 @@ def upgrade() -> None:
         """
     )
     op.execute("create index refresh_tokens_family on refresh_tokens (tenant_id, family_id)")
-    op.execute("alter table refresh_tokens enable row level security")
-    op.execute("alter table refresh_tokens force row level security")
-    op.execute(
-        "create policy tenant_isolation on refresh_tokens "
-        "using (tenant_id = kopru_current_tenant()) with check (tenant_id = kopru_current_tenant())"
-    )
+    tenant_table(op, "refresh_tokens")
     op.execute("grant select, insert, update on refresh_tokens to kopru_app")
 
 

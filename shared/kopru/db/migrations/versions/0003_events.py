@@ -10,6 +10,8 @@ Create Date: 2026-11-26
 """
 from alembic import op
 
+from kopru.db.rls import tenant_table
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -42,12 +44,7 @@ def upgrade() -> None:
         )
         """
     )
-    op.execute("alter table inbox enable row level security")
-    op.execute("alter table inbox force row level security")
-    op.execute(
-        "create policy tenant_isolation on inbox "
-        "using (tenant_id = kopru_current_tenant()) with check (tenant_id = kopru_current_tenant())"
-    )
+    tenant_table(op, "inbox")
     op.execute("grant select, insert on inbox to kopru_app")
 
 

@@ -1,0 +1,357 @@
+"""`kopru deploy render knative`: the Kubernetes objects for Knative Serving and
+Eventing (with eventing-kafka-broker's KafkaSource/KafkaSink) and Strimzi.
+
+infra/knative/
+  base/namespace.yaml          Namespace
+  base/config.yaml             ConfigMap (non-secret environment)
+  secrets/secrets.template.yaml  Secret templates, placeholders only (not applied as is)
+  kafka/topics.yaml            Strimzi KafkaTopic per catalog topic and per dead-letter topic
+  jobs/migrate.yaml            Job: kopru db migrate (owner role)
+  jobs/keys-rotate.yaml        CronJob: kopru keys rotate (monthly)
+  relay/outbox-relay.yaml      Deployment: kopru relay
+  functions/<name>.yaml        Service; for a consumer its KafkaSink (dead letters) and
+                               KafkaSource; for a scheduled function its PingSource
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from kopru.deploy.plan import FunctionPlan, Plan
+from kopru.deploy.settings import TIMEZONE, DeploySettings, SECRETS
+from kopru.deploy.yamlout import sorted_map
+from kopru.events.catalog import Catalog
+
+Doc = dict[str, Any]
+
+KNATIVE_SERVICE = "serving.knative.dev/v1"
+KAFKA_SOURCE = "sources.knative.dev/v1"
+PING_SOURCE = "sources.knative.dev/v1"
+KAFKA_SINK = "eventing.knative.dev/v1alpha1"
+KAFKA_TOPIC = "kafka.strimzi.io/v1"
+UID = 10001  # the image's non-root user (infra/docker/Dockerfile)
+
+
+def labels(s: DeploySettings, name: str, component: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/managed-by": "kopru-deploy",
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/part-of": "kopru",
+        "app.kubernetes.io/version": s.version,
+    }
+
+
+def meta(s: DeploySettings, name: str, component: str, namespace: str | None = None, **extra: Any) -> Doc:
+    m: Doc = {"name": name, "namespace": namespace or s.namespace, "labels": labels(s, name, component)}
+    m.update(extra)
+    return m
+
+
+def resource_name(topic: str) -> str:
+    """A Kafka topic name as a Kubernetes object name (a DNS-1123 subdomain)."""
+    return re.sub(r"[^a-z0-9.-]+", "-", topic.lower()).strip("-.")
+
+
+def container_security() -> Doc:
+    return {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "runAsNonRoot": True,
+        "runAsUser": UID,
+        "runAsGroup": UID,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def env_from(s: DeploySettings, *secrets: str) -> list[Doc]:
+    return [{"configMapRef": {"name": s.config_map}}] + [{"secretRef": {"name": n}} for n in secrets]
+
+
+def timeout_seconds(s: DeploySettings, catalog: Catalog, fn: str) -> int:
+    t = s.profile(fn).timeout_seconds
+    return t if t is not None else max(1, math.ceil(catalog.delivery.timeout))
+
+
+def iso_duration(seconds: float) -> str:
+    text = f"{seconds:.3f}".rstrip("0").rstrip(".")
+    return f"PT{text}S"
+
+
+# -- per function --------------------------------------------------------------
+
+def service(s: DeploySettings, catalog: Catalog, f: FunctionPlan) -> Doc:
+    p = s.profile(f.name)
+    m = meta(s, f.name, "function")
+    if not f.http:
+        # events only: reachable inside the cluster (by its sources), not from outside
+        m["labels"]["networking.knative.dev/visibility"] = "cluster-local"
+    probe = {"httpGet": {"path": "/healthz"}}
+    return {
+        "apiVersion": KNATIVE_SERVICE,
+        "kind": "Service",
+        "metadata": m,
+        "spec": {"template": {
+            "metadata": {
+                "labels": labels(s, f.name, "function"),
+                "annotations": {
+                    "autoscaling.knative.dev/class": "kpa.autoscaling.knative.dev",
+                    "autoscaling.knative.dev/metric": "concurrency",
+                    "autoscaling.knative.dev/min-scale": "0",
+                    "autoscaling.knative.dev/max-scale": str(p.max_scale),
+                    "autoscaling.knative.dev/target": str(p.target),
+                },
+            },
+            "spec": {
+                "containerConcurrency": p.container_concurrency,
+                "timeoutSeconds": timeout_seconds(s, catalog, f.name),
+                "enableServiceLinks": False,
+                "containers": [{
+                    "name": "function",
+                    "image": s.image,
+                    "ports": [{"name": "http1", "containerPort": 8080}],
+                    "env": [
+                        {"name": "FUNCTION_TARGET", "value": "handle"},
+                        {"name": "FUNCTION_SOURCE", "value": f.source},
+                    ],
+                    "envFrom": env_from(s, "kopru-secrets"),
+                    "readinessProbe": dict(probe, periodSeconds=5, failureThreshold=3),
+                    "livenessProbe": dict(probe, periodSeconds=10, failureThreshold=3, timeoutSeconds=2),
+                    "resources": {
+                        "requests": {"cpu": p.cpu_request, "memory": p.memory_request},
+                        "limits": {"cpu": p.cpu_limit, "memory": p.memory_limit},
+                    },
+                    # gunicorn keeps its worker heartbeat files in /tmp: the root
+                    # filesystem stays writable, the user is not root
+                    "securityContext": container_security(),
+                }],
+            },
+        }},
+    }
+
+
+def service_ref(f: FunctionPlan) -> Doc:
+    return {"ref": {"apiVersion": KNATIVE_SERVICE, "kind": "Service", "name": f.name}}
+
+
+def dead_letter_sink(s: DeploySettings, f: FunctionPlan) -> Doc:
+    assert f.dead_letter_topic
+    return {
+        "apiVersion": KAFKA_SINK,
+        "kind": "KafkaSink",
+        "metadata": meta(s, f"{f.name}-deadletter", "dead-letter"),
+        "spec": {
+            "topic": f.dead_letter_topic,
+            "bootstrapServers": [s.kafka_bootstrap],
+            "contentMode": "binary",
+        },
+    }
+
+
+def kafka_source(s: DeploySettings, catalog: Catalog, f: FunctionPlan) -> Doc:
+    d = catalog.delivery
+    m = meta(s, f"{f.name}-events", "event-source")
+    m["annotations"] = {"kopru.dev/event-types": ",".join(f.types)}
+    return {
+        "apiVersion": KAFKA_SOURCE,
+        "kind": "KafkaSource",
+        "metadata": m,
+        "spec": {
+            "bootstrapServers": [s.kafka_bootstrap],
+            "topics": list(f.topics),
+            "consumerGroup": f.consumer_group,
+            "initialOffset": "earliest",
+            # one partition's records one at a time (per-tenant order)
+            "ordering": "ordered",
+            "delivery": {
+                "retry": d.retry,
+                "backoffPolicy": d.backoff_policy,
+                "backoffDelay": iso_duration(d.backoff_delay),
+                "timeout": iso_duration(d.timeout),
+                "deadLetterSink": {"ref": {"apiVersion": KAFKA_SINK, "kind": "KafkaSink",
+                                           "name": f"{f.name}-deadletter"}},
+            },
+            "sink": service_ref(f),
+        },
+    }
+
+
+def ping_source(s: DeploySettings, f: FunctionPlan) -> Doc:
+    sch = f.schedule
+    assert sch is not None
+    m = meta(s, f"{f.name}-schedule", "schedule")
+    m["annotations"] = {"kopru.dev/event-type": sch.type}
+    return {
+        "apiVersion": PING_SOURCE,
+        "kind": "PingSource",
+        "metadata": m,
+        "spec": {
+            "schedule": sch.cron,
+            "timezone": sch.timezone,
+            "contentType": "application/json",
+            "data": json.dumps({"type": sch.type, "schedule": sch.cron, "timezone": sch.timezone},
+                               separators=(",", ":")),
+            "sink": service_ref(f),
+        },
+    }
+
+
+# -- shared objects ------------------------------------------------------------
+
+def namespace(s: DeploySettings) -> Doc:
+    return {"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": s.namespace, "labels": labels(s, s.namespace, "namespace")}}
+
+
+def config_map(s: DeploySettings) -> Doc:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta(s, s.config_map, "config"),
+            "data": sorted_map(s.config())}
+
+
+def secret_templates(s: DeploySettings) -> list[Doc]:
+    out = []
+    for name in sorted(SECRETS):
+        m = meta(s, name, "secret")
+        m["annotations"] = {"kopru.dev/template": "placeholders only: fill in a copy outside the repository"}
+        out.append({"apiVersion": "v1", "kind": "Secret", "metadata": m, "type": "Opaque",
+                    "stringData": sorted_map(SECRETS[name])})
+    return out
+
+
+def kafka_topics(s: DeploySettings, catalog: Catalog, plan: Plan) -> list[Doc]:
+    from kopru.events.topics import wanted_topics
+
+    wanted = wanted_topics(catalog)
+    topics: dict[str, tuple[int, int]] = {t.name: (t.partitions, t.retention_ms) for t in catalog.topics.values()}
+    for f in plan.consumers:
+        assert f.dead_letter_topic
+        topics[f.dead_letter_topic] = wanted.get(f.dead_letter_topic, (1, 30 * 24 * 3600 * 1000))
+    out = []
+    for name in sorted(topics):
+        partitions, retention = topics[name]
+        m = meta(s, resource_name(name), "kafka-topic", namespace=s.kafka_namespace)
+        m["labels"]["strimzi.io/cluster"] = s.kafka_cluster
+        m["labels"] = sorted_map(m["labels"])
+        out.append({
+            "apiVersion": KAFKA_TOPIC,
+            "kind": "KafkaTopic",
+            "metadata": m,
+            "spec": {
+                "topicName": name,
+                "partitions": partitions,
+                "replicas": s.topic_replicas,
+                "config": {
+                    "cleanup.policy": "delete",
+                    "min.insync.replicas": s.min_insync_replicas,
+                    "retention.ms": retention,
+                },
+            },
+        })
+    return out
+
+
+def pod_spec(s: DeploySettings, name: str, args: list[str], secrets: tuple[str, ...], restart: str,
+             cpu: str = "50m", memory: str = "128Mi") -> Doc:
+    return {
+        "restartPolicy": restart,
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": {"runAsNonRoot": True, "runAsUser": UID, "runAsGroup": UID,
+                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [{
+            "name": name,
+            "image": s.image,
+            "args": args,  # the image's ENTRYPOINT runs them
+            "envFrom": env_from(s, *secrets),
+            "resources": {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": "256Mi"}},
+            "securityContext": dict(container_security(), readOnlyRootFilesystem=True),
+        }],
+    }
+
+
+def relay(s: DeploySettings) -> Doc:
+    name = "outbox-relay"
+    lab = labels(s, name, "relay")
+    selector = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "kopru"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": meta(s, name, "relay"),
+        "spec": {
+            "replicas": s.relay_replicas,
+            "selector": {"matchLabels": selector},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 1}},
+            "template": {
+                "metadata": {"labels": lab},
+                "spec": dict(pod_spec(s, "relay", ["kopru", "relay"], ("kopru-relay",), "Always"),
+                             terminationGracePeriodSeconds=30),
+            },
+        },
+    }
+
+
+def migrate_job(s: DeploySettings) -> Doc:
+    name = "db-migrate"
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": meta(s, name, "migrations"),
+        "spec": {
+            "backoffLimit": 2,
+            "activeDeadlineSeconds": 900,
+            "ttlSecondsAfterFinished": 86400,
+            "template": {
+                "metadata": {"labels": labels(s, name, "migrations")},
+                "spec": pod_spec(s, "migrate", ["kopru", "db", "migrate"], ("kopru-secrets", "kopru-admin"), "Never"),
+            },
+        },
+    }
+
+
+def keys_rotate_cronjob(s: DeploySettings) -> Doc:
+    name = "keys-rotate"
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": meta(s, name, "key-rotation"),
+        "spec": {
+            "schedule": s.key_rotation_cron,
+            "timeZone": TIMEZONE,
+            "concurrencyPolicy": "Forbid",
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 3,
+            "jobTemplate": {"spec": {
+                "backoffLimit": 2,
+                "activeDeadlineSeconds": 600,
+                "template": {
+                    "metadata": {"labels": labels(s, name, "key-rotation")},
+                    "spec": pod_spec(s, "rotate", ["kopru", "keys", "rotate"], ("kopru-secrets", "kopru-admin"),
+                                     "Never"),
+                },
+            }},
+        },
+    }
+
+
+def render(plan: Plan, catalog: Catalog, s: DeploySettings) -> dict[str, list[Doc]]:
+    """relative path (under infra/knative/) -> its documents."""
+    files: dict[str, list[Doc]] = {
+        "base/namespace.yaml": [namespace(s)],
+        "base/config.yaml": [config_map(s)],
+        "secrets/secrets.template.yaml": secret_templates(s),
+        "kafka/topics.yaml": kafka_topics(s, catalog, plan),
+        "jobs/migrate.yaml": [migrate_job(s)],
+        "jobs/keys-rotate.yaml": [keys_rotate_cronjob(s)],
+        "relay/outbox-relay.yaml": [relay(s)],
+    }
+    for f in plan.functions:
+        docs = [service(s, catalog, f)]
+        if f.topics:
+            docs += [dead_letter_sink(s, f), kafka_source(s, catalog, f)]
+        if f.schedule is not None:
+            docs.append(ping_source(s, f))
+        files[f"functions/{f.name}.yaml"] = docs
+    return files
