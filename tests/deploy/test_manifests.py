@@ -1,0 +1,159 @@
+"""Every rendered manifest validates against its schema: custom resources against
+the CRD copies in infra/crds/, core objects against kubernetes-validate's, plus our
+checks of what only the platforms' webhooks would see. Both the committed files and
+a fixture rendering with a Kafka consumer and a scheduled function (kinds the
+repository's functions do not use yet) are checked."""
+
+from __future__ import annotations
+
+import pytest
+
+from kopru.deploy import default_settings, render
+from tests.deploy.schemas import REPO, all_problems, crd_schemas
+
+
+def _docs(rendered) -> list[dict]:
+    import yaml
+
+    return [d for text in rendered.files.values() for d in yaml.safe_load_all(text) if d]
+
+
+@pytest.fixture(scope="module")
+def fixture_docs(fixture_registry, fixture_catalog) -> list[dict]:
+    return _docs(render("knative", fixture_registry, fixture_catalog))
+
+
+def by_kind(docs, kind):
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+def test_the_crd_copies_serve_every_kind_we_render():
+    served = set(crd_schemas())
+    for key in [("serving.knative.dev/v1", "Service"), ("sources.knative.dev/v1", "KafkaSource"),
+                ("sources.knative.dev/v1", "PingSource"), ("eventing.knative.dev/v1alpha1", "KafkaSink"),
+                ("kafka.strimzi.io/v1", "KafkaTopic"), ("openfaas.com/v1", "Function"),
+                ("eventing.knative.dev/v1", "Trigger"), ("eventing.knative.dev/v1", "Broker")]:
+        assert key in served, key
+
+
+def test_committed_manifests_validate(knative_docs):
+    assert all_problems(knative_docs) == []
+    kinds = {d["kind"] for d in knative_docs}
+    assert {"Namespace", "ConfigMap", "Secret", "Deployment", "Job", "CronJob", "Service", "KafkaTopic"} <= kinds
+
+
+def test_consumers_and_schedules_validate(fixture_docs):
+    kinds = {d["kind"] for d in fixture_docs}
+    assert {"KafkaSource", "KafkaSink", "PingSource"} <= kinds
+    assert all_problems(fixture_docs) == []
+
+
+def test_one_service_per_function_scaling_to_zero(knative_files):
+    from kopru.runtime.registry import functions
+
+    services = {d["metadata"]["name"]: d for docs in knative_files.values() for d in docs if d["kind"] == "Service"}
+    assert set(services) == set(functions())
+    for name, svc in services.items():
+        tmpl = svc["spec"]["template"]
+        ann = tmpl["metadata"]["annotations"]
+        assert ann["autoscaling.knative.dev/min-scale"] == "0"
+        assert int(ann["autoscaling.knative.dev/max-scale"]) >= 1
+        assert int(ann["autoscaling.knative.dev/target"]) > 0
+        assert all(isinstance(v, str) for v in ann.values())
+        c = tmpl["spec"]["containers"][0]
+        env = {e["name"]: e["value"] for e in c["env"]}
+        assert env["FUNCTION_TARGET"] == "handle"
+        assert (REPO / env["FUNCTION_SOURCE"]).is_file(), env["FUNCTION_SOURCE"]
+        assert env["FUNCTION_SOURCE"] == f"functions/{functions()[name].folder}/main.py"
+        assert c["readinessProbe"]["httpGet"]["path"] == c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert {"configMapRef": {"name": "kopru-config"}} in c["envFrom"]
+        assert {"secretRef": {"name": "kopru-secrets"}} in c["envFrom"]
+        assert c["resources"]["requests"] and c["resources"]["limits"]
+        assert isinstance(tmpl["spec"]["containerConcurrency"], int) and tmpl["spec"]["timeoutSeconds"] > 0
+
+
+def test_references_resolve(fixture_docs, fixture_catalog):
+    """Sources point at Services that exist, dead letters at KafkaSinks writing to
+    the function's dead-letter topic, topics exist as KafkaTopics, envFrom names the
+    rendered ConfigMap and Secrets; one image everywhere."""
+    services, sinks = by_kind(fixture_docs, "Service"), by_kind(fixture_docs, "KafkaSink")
+    topics = {d["spec"]["topicName"] for d in fixture_docs if d["kind"] == "KafkaTopic"}
+    configmaps, secrets = by_kind(fixture_docs, "ConfigMap"), by_kind(fixture_docs, "Secret")
+    sources = by_kind(fixture_docs, "KafkaSource")
+    assert set(sources) == {"sms-send-events"}
+    for src in sources.values():
+        spec = src["spec"]
+        fn = spec["sink"]["ref"]["name"]
+        assert fn in services and spec["sink"]["ref"]["kind"] == "Service"
+        assert spec["consumerGroup"] == f"kopru-{fn}"
+        assert spec["ordering"] == "ordered"
+        assert spec["topics"] == ["kopru.sms", "kopru.tenant"]
+        assert set(spec["topics"]) <= topics
+        d = spec["delivery"]
+        assert (d["retry"], d["backoffPolicy"], d["backoffDelay"], d["timeout"]) == (5, "exponential", "PT0.2S", "PT30S")
+        dls = sinks[d["deadLetterSink"]["ref"]["name"]]
+        assert dls["spec"]["topic"] == fixture_catalog.dead_letter_topic(fn) == f"kopru.deadletter.{fn}"
+        assert dls["spec"]["topic"] in topics
+    pings = by_kind(fixture_docs, "PingSource")
+    assert set(pings) == {"retention-purge-schedule"}
+    ping = pings["retention-purge-schedule"]["spec"]
+    assert (ping["schedule"], ping["timezone"]) == ("0 3 * * *", "Europe/Istanbul")
+    assert ping["sink"]["ref"]["name"] == "retention-purge"
+    # an events-only function is not exposed outside the cluster
+    assert services["retention-purge"]["metadata"]["labels"]["networking.knative.dev/visibility"] == "cluster-local"
+    assert "networking.knative.dev/visibility" not in services["token"]["metadata"]["labels"]
+    images = set()
+    for d in fixture_docs:
+        spec = d.get("spec", {})
+        pod = (spec.get("template") or spec.get("jobTemplate", {}).get("spec", {}).get("template") or {}).get("spec")
+        for c in (pod or {}).get("containers", []):
+            images.add(c["image"])
+            for ref in c.get("envFrom", []):
+                if "configMapRef" in ref:
+                    assert ref["configMapRef"]["name"] in configmaps
+                else:
+                    assert ref["secretRef"]["name"] in secrets
+    assert images == {default_settings().image}
+
+
+def test_topics_cover_the_catalog_and_dead_letters(fixture_docs, fixture_catalog):
+    topics = {d["spec"]["topicName"]: d for d in fixture_docs if d["kind"] == "KafkaTopic"}
+    assert set(topics) == set(fixture_catalog.topics) | {"kopru.deadletter.sms-send"}
+    for name, t in fixture_catalog.topics.items():
+        assert topics[name]["spec"]["partitions"] == t.partitions
+        assert topics[name]["spec"]["config"]["retention.ms"] == t.retention_ms
+        assert topics[name]["metadata"]["labels"]["strimzi.io/cluster"] == "kopru"
+
+
+def test_secret_template_has_no_real_values(knative_files):
+    docs = knative_files["infra/knative/secrets/secrets.template.yaml"]
+    assert {d["kind"] for d in docs} == {"Secret"}
+    for d in docs:
+        assert "data" not in d
+        for key, value in d["stringData"].items():
+            assert "<" in value and ">" in value, f"{d['metadata']['name']}.{key} looks like a real value"
+    # secrets are not in the directories an operator applies wholesale
+    for rel, docs in knative_files.items():
+        if not rel.startswith("infra/knative/secrets/"):
+            assert all(d["kind"] != "Secret" for d in docs), rel
+
+
+def test_workloads_run_as_non_root(fixture_docs):
+    for d in fixture_docs:
+        spec = d.get("spec", {})
+        pod = (spec.get("template") or spec.get("jobTemplate", {}).get("spec", {}).get("template") or {}).get("spec")
+        for c in (pod or {}).get("containers", []):
+            sc = c["securityContext"]
+            assert sc["runAsNonRoot"] is True and sc["runAsUser"] != 0 and sc["allowPrivilegeEscalation"] is False
+
+
+def test_operator_jobs_run_the_cli(knative_files):
+    job = knative_files["infra/knative/jobs/migrate.yaml"][0]
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["kopru", "db", "migrate"]
+    cron = knative_files["infra/knative/jobs/keys-rotate.yaml"][0]
+    assert cron["spec"]["timeZone"] == "Europe/Istanbul"
+    assert cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"] == ["kopru", "keys", "rotate"]
+    relay = knative_files["infra/knative/relay/outbox-relay.yaml"][0]
+    assert relay["kind"] == "Deployment"
+    assert relay["spec"]["template"]["spec"]["containers"][0]["args"] == ["kopru", "relay"]
+    assert {"secretRef": {"name": "kopru-relay"}} in relay["spec"]["template"]["spec"]["containers"][0]["envFrom"]
