@@ -94,6 +94,23 @@ async def test_real_function_refuses_event_types_it_does_not_consume(client):
     assert r.status_code == 400 and r.json()["code"] == "cloudevent.unsupported_type"
 
 
+async def test_other_consumers_catalog_types_are_acknowledged_not_dead_lettered(client):
+    # a KafkaSource forwards every record of its topics; a type of the catalog that this
+    # function doesn't consume must not come back as a 4xx (Knative would dead-letter it)
+    r = await client("tenant-onboarding").post("/", headers=ce_headers(**{"ce-type": "kopru.tenant.onboarded.v1"}),
+                                               content="{}")
+    assert r.status_code == 204 and r.headers["x-kopru-ignored"]
+
+
+async def test_knative_pingsource_tick_becomes_the_scheduled_type(probe):
+    c, fn = probe
+    h = ce_headers(**{"ce-type": "dev.knative.sources.ping", "ce-source": "/apis/v1/namespaces/kopru/pingsources/p",
+                      "ce-tenantid": None})
+    r = await c.post("/", headers=h, content=json.dumps({"scheduled": True}))
+    assert r.status_code == 204
+    assert fn.received[-1] == (h["ce-id"], None, {"scheduled": True})
+
+
 IMPORT_CHECK = textwrap.dedent('''
     import asyncio, json, socket, sys
     connects = []

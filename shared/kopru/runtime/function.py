@@ -320,14 +320,24 @@ class Function:
 
             from cloudevents.http import CloudEvent
 
-            if len(self.consumes) != 1:
-                raise KopruError("cloudevent.unsupported_type", detail="a scheduled function consumes exactly one type")
-            (type_,) = self.consumes
+            type_ = self._scheduled_type()
             minute = datetime.now(timezone.utc).replace(second=0, microsecond=0)
             # one id per function and minute: a tick delivered twice is one tick
             return CloudEvent({"id": f"{self.name}-{minute:%Y%m%dT%H%MZ}", "source": "/kopru/schedule",
                                "type": type_, "time": minute.isoformat()}, {"scheduled_at": minute.isoformat()})
         return _openfaas_kafka(headers, raw)
+
+    def _scheduled_type(self) -> str:
+        """The event type this function's schedule delivers (catalog `schedules`), or
+        its only consumed type."""
+        from kopru.events.catalog import load_catalog
+
+        sched = load_catalog().schedules.get(self.name)
+        if sched is not None and sched.type in self.consumes:
+            return sched.type
+        if len(self.consumes) == 1:
+            return next(iter(self.consumes))
+        raise KopruError("cloudevent.unsupported_type", detail="no schedule is declared for this function")
 
     async def _deliver_event(self, request: "Request") -> Response:
         from cloudevents.http import from_http
@@ -348,8 +358,17 @@ class Function:
             if not event.get(attr):
                 raise KopruError("cloudevent.malformed", detail=f"missing required attribute {attr}")
         event_id_var.set(str(event["id"]))
+        if event["type"] == PING_TYPE:
+            # Knative's PingSource: its tick becomes the schedule's own event type
+            event["type"] = self._scheduled_type()
         handler = self.consumes.get(event["type"])
         if handler is None:
+            from kopru.events.catalog import load_catalog
+
+            if event["type"] in load_catalog().events:
+                # a KafkaSource delivers every record of its topics: other consumers'
+                # types are acknowledged and ignored (a 4xx would dead-letter them)
+                return Response(status_code=204, headers={"X-Kopru-Ignored": "not consumed here"})
             raise KopruError("cloudevent.unsupported_type", detail=f"{self.name} consumes: {', '.join(sorted(self.consumes)) or 'nothing'}")
         ecall = EventCall(event, self)
         if event.get("tenantid") is not None:  # a schedule's tick has none; handlers that need one ask
@@ -403,6 +422,7 @@ def _safe_reason(exc: Exception) -> str:
     return _CE_REASONS.get(type(exc).__name__, "unreadable CloudEvent")
 
 
+PING_TYPE = "dev.knative.sources.ping"
 _logging_ready = False
 
 

@@ -1,0 +1,220 @@
+"""The personal-data register: every table and column that holds personal data,
+with its data category, the data subject it belongs to, how long it is kept and
+what erasure does to it.
+
+Export, erasure and the retention purge walk this one register, so a table cannot
+be forgotten by one of them. `tests/kvkk/test_register.py` compares it with the
+live database: a column whose name suggests personal data (`looks_personal`) must
+be registered here or explained in `NOT_PERSONAL`, and every registered column
+must exist.
+
+Conventions:
+- `SubjectLink.column` names the column holding the subject's id; `None` means the
+  row itself is the subject (its `id`). `SubjectLink.where` is an SQL predicate over
+  the row for tables whose rows are personal only sometimes (a tenant is a person
+  when its tax number is a TCKN).
+- `Retention.anchor` is an SQL expression over the row from which `days` run; when
+  it has passed, the purpose has ended and the erasure action applies, except for
+  a column under a legal hold, which is kept for the hold's years after that.
+- Erasure `shred` is crypto-shredding: the column is AES-GCM ciphertext under the
+  subject's data key, and `kopru.kvkk.subjects.destroy_subject_key` makes every copy
+  unreadable at once (the row, events, exports, backups).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterator, Literal
+
+from kopru.kvkk.vocabulary import ALL_CATEGORIES
+
+SubjectKind = Literal["customer", "user", "tenant"]
+Action = Literal["delete", "anonymise", "shred", "keep"]
+
+
+@dataclass(frozen=True)
+class LegalHold:
+    """Another law that makes the controller keep the data (KVKK Art. 7 does not apply
+    while it runs)."""
+
+    name: str
+    law: str
+    years: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Erasure:
+    action: Action
+    hold: LegalHold | None = None
+
+    def __post_init__(self) -> None:
+        if (self.action == "keep") != (self.hold is not None):
+            raise ValueError("erasure 'keep' needs a legal hold, and only 'keep' takes one")
+
+
+DELETE = Erasure("delete")
+ANONYMISE = Erasure("anonymise")  # set to NULL (or a neutral value) in place; the row stays
+SHRED = Erasure("shred")
+
+
+def keep(hold: LegalHold) -> Erasure:
+    return Erasure("keep", hold)
+
+
+@dataclass(frozen=True)
+class SubjectLink:
+    kind: SubjectKind
+    column: str | None = None  # None: the row is the subject
+    where: str | None = None  # SQL: the row holds personal data only when this holds
+
+
+@dataclass(frozen=True)
+class Retention:
+    rule: str
+    description: str
+    days: int | None = None
+    anchor: str | None = None  # SQL over the row; None: kept until the subject's erasure
+
+
+@dataclass(frozen=True)
+class PersonalColumn:
+    name: str
+    category: str
+    erasure: Erasure
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.category not in ALL_CATEGORIES:
+            raise ValueError(f"{self.name}: unknown data category {self.category!r}")
+
+
+@dataclass(frozen=True)
+class PersonalTable:
+    name: str
+    subject: SubjectLink
+    retention: Retention
+    columns: tuple[PersonalColumn, ...]
+    note: str = ""
+
+
+# -- legal holds -------------------------------------------------------------------
+
+COMMERCIAL_BOOKS = LegalHold(
+    "commercial_books", "TTK md. 82; VUK md. 253", 10,
+    "Ticari defterler ve belgeler 10 yıl saklanır / commercial books and records are kept for 10 years",
+)
+CONSENT_PROOF = LegalHold(
+    "commercial_message_consent_proof",
+    "6563 sayılı Kanun; Ticari İletişim ve Ticari Elektronik İletiler Hakkında Yönetmelik", 3,
+    "Onay kayıtları, onayın geçerliliği sona erdikten sonra 3 yıl saklanır / consent records are kept "
+    "for 3 years after the consent ends",
+)
+HOLDS = {h.name: h for h in (COMMERCIAL_BOOKS, CONSENT_PROOF)}
+
+
+# -- the register ------------------------------------------------------------------
+
+REGISTER: tuple[PersonalTable, ...] = (
+    PersonalTable(
+        "data_subjects",
+        SubjectLink("customer"),
+        Retention("subject_until_erased",
+                  "Kept while the tenant processes the person's data; removed by an erasure application "
+                  "(KVKK md. 7, 11) or once nothing of the subject remains."),
+        (
+            PersonalColumn("phone_enc", "contact", SHRED, "E.164, under the subject key"),
+            PersonalColumn("email_enc", "contact", SHRED, "NFC + casefold, under the subject key"),
+            PersonalColumn("tckn_enc", "identity", SHRED, "under the subject key"),
+            PersonalColumn("phone_bidx", "contact", ANONYMISE, "keyed blind index; cleared with the key"),
+            PersonalColumn("email_bidx", "contact", ANONYMISE, "keyed blind index; cleared with the key"),
+            PersonalColumn("tckn_bidx", "identity", ANONYMISE, "keyed blind index; cleared with the key"),
+        ),
+        note="The tenant's customers: the people it texts and invoices.",
+    ),
+    PersonalTable(
+        "consents",
+        SubjectLink("customer", "subject_id"),
+        Retention("consent_validity",
+                  "Valid until expires_at (granted_at + retention_days) or withdrawal; the record proving "
+                  "it is then kept under the commercial-message consent hold.",
+                  days=0, anchor="coalesce(withdrawn_at, expires_at)"),
+        (
+            PersonalColumn("ip_enc", "transaction_security", SHRED, "the request's IP, under the subject key"),
+            PersonalColumn("user_agent_enc", "transaction_security", SHRED, "under the subject key"),
+            PersonalColumn("purpose", "marketing", keep(CONSENT_PROOF)),
+            PersonalColumn("legal_basis", "marketing", keep(CONSENT_PROOF)),
+            PersonalColumn("data_categories", "marketing", keep(CONSENT_PROOF)),
+            PersonalColumn("channel", "marketing", keep(CONSENT_PROOF)),
+            PersonalColumn("iys_type", "marketing", keep(CONSENT_PROOF)),
+            PersonalColumn("iys_recipient_type", "marketing", keep(CONSENT_PROOF)),
+            PersonalColumn("iys_source", "marketing", keep(CONSENT_PROOF)),
+            PersonalColumn("text_sha256", "marketing", keep(CONSENT_PROOF), "the text itself is not personal"),
+            PersonalColumn("granted_at", "marketing", keep(CONSENT_PROOF)),
+            PersonalColumn("expires_at", "marketing", keep(CONSENT_PROOF)),
+            PersonalColumn("withdrawn_at", "marketing", keep(CONSENT_PROOF)),
+            PersonalColumn("withdrawal_channel", "marketing", keep(CONSENT_PROOF)),
+        ),
+        note="The consent ledger: never deleted by the application role; grants and withdrawals are proof.",
+    ),
+    PersonalTable(
+        "users",
+        SubjectLink("user"),
+        Retention("staff_account", "The tenant's own staff accounts: kept while the account exists."),
+        (
+            PersonalColumn("email", "contact", DELETE),
+            PersonalColumn("email_fold", "contact", DELETE),
+            PersonalColumn("password_hash", "transaction_security", DELETE, "argon2id; never returned"),
+        ),
+    ),
+    PersonalTable(
+        "tenants",
+        SubjectLink("tenant", where="tax_number_kind = 'TCKN'"),
+        Retention("tenant_contract", "Kept while the tenant is a customer; then under the commercial-books hold."),
+        (
+            PersonalColumn("tax_number", "identity", keep(COMMERCIAL_BOOKS), "a sole trader's TCKN"),
+            PersonalColumn("name", "identity", keep(COMMERCIAL_BOOKS), "a sole trader's trade name carries their name"),
+        ),
+        note="Personal only for sole traders (tax_number_kind = 'TCKN'); a company's VKN and name are not.",
+    ),
+)
+
+# Columns whose names look personal but are not, and why.
+NOT_PERSONAL: dict[tuple[str, str], str] = {
+    ("api_clients", "name"): "a label the tenant gives an API client",
+    ("platform_clients", "name"): "a label for an operator client",
+    ("signing_keys", "private_key_enc"): "token-signing key material, sealed by the master key",
+}
+
+_PERSONAL_TOKENS = (
+    "phone", "msisdn", "gsm", "mobile", "email", "mail", "tckn", "national", "name", "surname", "address",
+    "ip", "user_agent", "agent", "body", "message", "iban", "card", "pan", "birth", "dob", "gender",
+    "passport", "tax_number", "recipient", "password", "location", "geo", "latitude", "longitude",
+)
+_PERSONAL = re.compile(r"(?:^|_)(?:%s)(?:_|$)" % "|".join(sorted(_PERSONAL_TOKENS, key=len, reverse=True)))
+
+
+def looks_personal(column: str) -> bool:
+    """A column whose name suggests personal data: a personal word as one of its
+    underscore-separated parts, or any `*_enc` (encrypted) column."""
+    c = column.lower()
+    return c.endswith("_enc") or bool(_PERSONAL.search(c))
+
+
+def table(name: str) -> PersonalTable | None:
+    for t in REGISTER:
+        if t.name == name:
+            return t
+    return None
+
+
+def registered_columns() -> Iterator[tuple[PersonalTable, PersonalColumn]]:
+    for t in REGISTER:
+        for c in t.columns:
+            yield t, c
+
+
+def is_registered(table_name: str, column: str) -> bool:
+    t = table(table_name)
+    return t is not None and any(c.name == column for c in t.columns)

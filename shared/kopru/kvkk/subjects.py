@@ -1,0 +1,247 @@
+"""Data subjects: a tenant's customers, found by keyed blind indexes and stored only
+encrypted, with envelope encryption.
+
+    master key (KOPRU_MASTER_KEY)
+      └─ seals the tenant key        (tenant_keys.wrapped_key, aad = tenant id)
+           ├─ derives the index key  (HMAC(tenant key, "kopru/bidx/v1"))
+           └─ seals each subject key (data_subjects.wrapped_key, aad = subject id)
+                └─ encrypts the subject's fields (AES-256-GCM, aad = subject id + field name)
+
+Blind index = HMAC-SHA256(index key, "<kind>:<normalised value>"): equal identifiers
+of one tenant give equal indexes (unique per tenant), and nothing links the same
+person across tenants. Destroying the subject key (crypto-shredding) makes every
+copy of the subject's ciphertext unreadable: rows, event payloads, exports, backups.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from kopru.errors import KopruError
+from kopru.kvkk.identifiers import KINDS, InvalidIdentifier, Kind, normalise
+
+_VERSION = b"\x01"
+_NONCE = 12
+_INDEX_INFO = b"kopru/bidx/v1"
+
+
+def seal_with(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = secrets.token_bytes(_NONCE)
+    return _VERSION + nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+
+
+def open_with(key: bytes, blob: bytes, aad: bytes) -> bytes:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    blob = bytes(blob)
+    if blob[:1] != _VERSION:
+        raise ValueError("unknown ciphertext version")
+    return AESGCM(key).decrypt(blob[1:1 + _NONCE], blob[1 + _NONCE:], aad)
+
+
+def field_aad(subject_id: uuid.UUID, name: str) -> bytes:
+    return f"{subject_id}:{name}".encode()
+
+
+def encrypt_field(key: bytes, subject_id: uuid.UUID, name: str, value: str) -> bytes:
+    return seal_with(key, value.encode("utf-8"), field_aad(subject_id, name))
+
+
+def decrypt_field(key: bytes, subject_id: uuid.UUID, name: str, blob: bytes | None) -> str | None:
+    if blob is None:
+        return None
+    return open_with(key, blob, field_aad(subject_id, name)).decode("utf-8")
+
+
+@dataclass(frozen=True)
+class TenantKeys:
+    tenant_id: uuid.UUID
+    key: bytes = field(repr=False)
+    index_key: bytes = field(repr=False)
+
+    def bidx(self, kind: Kind, normalised: str) -> bytes:
+        return hmac.new(self.index_key, f"{kind}:{normalised}".encode("utf-8"), hashlib.sha256).digest()
+
+    def wrap(self, subject_id: uuid.UUID, subject_key: bytes) -> bytes:
+        return seal_with(self.key, subject_key, str(subject_id).encode())
+
+    def unwrap(self, subject_id: uuid.UUID, wrapped: bytes) -> bytes:
+        return open_with(self.key, wrapped, str(subject_id).encode())
+
+
+async def tenant_keys(tx) -> TenantKeys:
+    """The transaction's tenant key, created on first use (32 random bytes sealed by
+    the master key with aad = tenant id)."""
+    from sqlalchemy import select
+    from sqlalchemy.dialects.postgresql import insert
+
+    from kopru.auth.crypto import seal, unseal
+    from kopru.db.schema import tenant_keys as tk
+
+    aad = str(tx.tenant_id).encode()
+    wrapped = (await tx.execute(select(tk.c.wrapped_key).where(tk.c.tenant_id == tx.tenant_id))).scalar()
+    if wrapped is None:
+        await tx.execute(insert(tk).values(tenant_id=tx.tenant_id, wrapped_key=seal(secrets.token_bytes(32), aad))
+                         .on_conflict_do_nothing(index_elements=["tenant_id"]))
+        # a concurrent first use may have won: read whichever key is stored
+        wrapped = (await tx.execute(select(tk.c.wrapped_key).where(tk.c.tenant_id == tx.tenant_id))).scalar_one()
+    key = unseal(bytes(wrapped), aad)
+    return TenantKeys(tx.tenant_id, key, hmac.new(key, _INDEX_INFO, hashlib.sha256).digest())
+
+
+@dataclass(frozen=True)
+class SubjectRef:
+    id: uuid.UUID
+    key: bytes | None = field(repr=False)  # None once the key is destroyed
+    created: bool = False
+    added: tuple[str, ...] = ()  # identifiers merged into an existing subject
+
+
+def normalised_identifiers(subject_in: Any) -> dict[str, str]:
+    """{kind: normalised value} of the identifiers given (attributes or dict keys
+    phone/email/tckn); at least one is required."""
+    out: dict[str, str] = {}
+    for kind in KINDS:
+        raw = subject_in.get(kind) if isinstance(subject_in, dict) else getattr(subject_in, kind, None)
+        if raw is not None:
+            try:
+                out[kind] = normalise(kind, raw)
+            except InvalidIdentifier as exc:
+                raise KopruError(exc.code) from None
+    if not out:
+        raise KopruError("subject.identifier_missing")
+    return out
+
+
+async def find_or_create_subject(tx, subject_in: Any) -> SubjectRef:
+    """The one subject these identifiers name, created when none exists and completed
+    with identifiers it lacked (phone and e-mail of one person become one subject).
+
+    Refused with subject.identifiers_conflict rather than guessed when the identifiers
+    point to two different subjects, or one of them differs from what the subject
+    already has (a second phone for the same e-mail)."""
+    from sqlalchemy import or_, select, update
+    from sqlalchemy.dialects.postgresql import insert
+    from sqlalchemy.exc import IntegrityError
+
+    from kopru.db.schema import data_subjects as ds
+
+    ids = normalised_identifiers(subject_in)
+    keys = await tenant_keys(tx)
+    bidx = {k: keys.bidx(k, v) for k, v in ids.items()}
+    for _ in range(3):
+        rows = (await tx.execute(
+            select(ds.c.id, ds.c.wrapped_key, ds.c.phone_bidx, ds.c.email_bidx, ds.c.tckn_bidx)
+            .where(or_(*(ds.c[f"{k}_bidx"] == b for k, b in bidx.items())))
+            .with_for_update()
+        )).all()
+        if len({r.id for r in rows}) > 1:
+            raise KopruError("subject.identifiers_conflict")
+        if not rows:
+            sid = uuid.uuid4()
+            skey = secrets.token_bytes(32)
+            values: dict[str, Any] = {"id": sid, "tenant_id": tx.tenant_id, "wrapped_key": keys.wrap(sid, skey)}
+            for k, v in ids.items():
+                values[f"{k}_bidx"] = bidx[k]
+                values[f"{k}_enc"] = encrypt_field(skey, sid, k, v)
+            made = (await tx.execute(insert(ds).values(**values).on_conflict_do_nothing().returning(ds.c.id))).first()
+            if made is None:
+                continue  # a concurrent request created it: look again
+            return SubjectRef(sid, skey, created=True, added=tuple(ids))
+        row = rows[0]
+        if row.wrapped_key is None:  # shredding clears the indexes, so this is not reached normally
+            raise KopruError("subject.identifiers_conflict")
+        skey = keys.unwrap(row.id, bytes(row.wrapped_key))
+        changes: dict[str, Any] = {}
+        for k, v in ids.items():
+            have = getattr(row, f"{k}_bidx")
+            if have is None:
+                changes[f"{k}_bidx"] = bidx[k]
+                changes[f"{k}_enc"] = encrypt_field(skey, row.id, k, v)
+            elif bytes(have) != bidx[k]:
+                raise KopruError("subject.identifiers_conflict")
+        if changes:
+            try:
+                async with tx.conn.begin_nested():
+                    await tx.execute(update(ds).where(ds.c.id == row.id).values(**changes))
+            except IntegrityError:
+                continue  # a concurrent request gave that identifier to another subject: decide again
+        added = tuple(k for k in ids if f"{k}_bidx" in changes)
+        return SubjectRef(row.id, skey, added=added)
+    raise KopruError("unavailable", detail="subject look-up kept racing; retry")
+
+
+async def find_subject(tx, kind: Kind, value: str) -> SubjectRef | None:
+    """The subject an identifier names (value normalised here), or None."""
+    from sqlalchemy import select
+
+    from kopru.db.schema import data_subjects as ds
+
+    try:
+        norm = normalise(kind, value)
+    except InvalidIdentifier:
+        return None
+    keys = await tenant_keys(tx)
+    row = (await tx.execute(
+        select(ds.c.id, ds.c.wrapped_key).where(ds.c[f"{kind}_bidx"] == keys.bidx(kind, norm))
+    )).first()
+    if row is None:
+        return None
+    return SubjectRef(row.id, keys.unwrap(row.id, bytes(row.wrapped_key)) if row.wrapped_key is not None else None)
+
+
+async def subject_key(tx, subject_id: uuid.UUID) -> bytes | None:
+    """The subject's data key, or None when the subject is unknown or shredded."""
+    from sqlalchemy import select
+
+    from kopru.db.schema import data_subjects as ds
+
+    wrapped = (await tx.execute(select(ds.c.wrapped_key).where(ds.c.id == subject_id))).scalar()
+    if wrapped is None:
+        return None
+    return (await tenant_keys(tx)).unwrap(subject_id, bytes(wrapped))
+
+
+async def decrypt_subject(tx, subject_id: uuid.UUID) -> dict[str, Any] | None:
+    """The subject's identifiers in clear, or None once its key is destroyed (or it
+    does not exist in this tenant)."""
+    from sqlalchemy import select
+
+    from kopru.db.schema import data_subjects as ds
+
+    row = (await tx.execute(
+        select(ds.c.wrapped_key, ds.c.phone_enc, ds.c.email_enc, ds.c.tckn_enc).where(ds.c.id == subject_id)
+    )).first()
+    if row is None or row.wrapped_key is None:
+        return None
+    key = (await tenant_keys(tx)).unwrap(subject_id, bytes(row.wrapped_key))
+    out: dict[str, Any] = {"id": subject_id}
+    for k in KINDS:
+        out[k] = decrypt_field(key, subject_id, k, getattr(row, f"{k}_enc"))
+    return out
+
+
+async def destroy_subject_key(tx, subject_id: uuid.UUID) -> bool:
+    """Crypto-shredding: drop the subject's wrapped key (and its blind indexes, which
+    would still let a known identifier be tested). Every ciphertext under that key,
+    wherever a copy sits, becomes unreadable. False when unknown or already done."""
+    from sqlalchemy import func, update
+
+    from kopru.db.schema import data_subjects as ds
+
+    done = (await tx.execute(
+        update(ds).where(ds.c.id == subject_id).where(ds.c.wrapped_key.is_not(None))
+        .values(wrapped_key=None, key_destroyed_at=func.now(), phone_bidx=None, email_bidx=None, tckn_bidx=None)
+        .returning(ds.c.id)
+    )).first()
+    if done is None:
+        return False
+    await tx.audit("subject.key_destroyed", target=str(subject_id))
+    return True
