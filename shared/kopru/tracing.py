@@ -28,13 +28,30 @@ def new_traceparent() -> str:
     return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
 
 
+def _sdk_installed() -> bool:
+    """Whether an OpenTelemetry SDK was configured (the API alone records nothing)."""
+    from opentelemetry import trace
+
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
 @contextmanager
 def span(name: str, traceparent: str | None = None, kind: str = "SERVER") -> Iterator[str]:
     """Continue the trace of `traceparent` (or start one); yields the traceparent that
     work inside this span passes on."""
+    tp = traceparent if valid(traceparent) else (current_traceparent.get() or new_traceparent())
+    if not _sdk_installed():
+        # API only: no span is recorded, so carry the trace id without the machinery
+        t1 = current_traceparent.set(tp)
+        t2 = trace_id_var.set(tp.split("-")[1])
+        try:
+            yield tp
+        finally:
+            current_traceparent.reset(t1)
+            trace_id_var.reset(t2)
+        return
     from opentelemetry import propagate, trace
 
-    tp = traceparent if valid(traceparent) else (current_traceparent.get() or new_traceparent())
     ctx = propagate.extract({"traceparent": tp})
     tracer = trace.get_tracer("kopru")
     with tracer.start_as_current_span(name, context=ctx, kind=getattr(trace.SpanKind, kind)):

@@ -124,7 +124,7 @@ async def test_outbox_to_bus_to_inbox_survives_a_relay_crash(probe, onboard, db)
     app, fn = probe
     await drain(Relay(InProcessBus({}), catalog=probe_catalog()))  # what earlier tests left pending
     t = await onboard()
-    senders, clients = asgi_senders({"probe": app})
+    senders = asgi_senders({"probe": app})
     bus = InProcessBus(senders, catalog=probe_catalog(backoff_delay=0.01))
     relay = Relay(bus, catalog=probe_catalog())
     ids = await emit_onboarded(t["id"], 5)
@@ -144,8 +144,6 @@ async def test_outbox_to_bus_to_inbox_survives_a_relay_crash(probe, onboard, db)
     eff = await effects(db, t["id"])
     assert all(eff.get(i) == 1 for i in ids), eff  # delivered twice, effective once
     await relay.dispose()
-    for c in clients.values():
-        await c.aclose()
 
 
 async def test_bus_retries_transient_failures_and_dead_letters_the_rest(probe, onboard, db):
@@ -155,7 +153,7 @@ async def test_bus_retries_transient_failures_and_dead_letters_the_rest(probe, o
 
     app, fn = probe
     t = await onboard()
-    senders, clients = asgi_senders({"probe": app})
+    senders = asgi_senders({"probe": app})
     bus = InProcessBus(senders, catalog=probe_catalog(backoff_delay=0.01))
     relay = Relay(bus, catalog=probe_catalog())
     await drain(relay)
@@ -169,8 +167,6 @@ async def test_bus_retries_transient_failures_and_dead_letters_the_rest(probe, o
     dl = [d for d in bus.dead_letters if d["event_id"] == doomed]
     assert dl and dl[0]["knativeerrorcode"] == "500" and dl[0]["topic"] == "kopru.deadletter.probe"
     await relay.dispose()
-    for c in clients.values():
-        await c.aclose()
 
 
 async def test_only_one_relay_works_at_a_time(onboard):

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from kopru.events.dispatcher import http_sender, run_dispatcher
+from kopru.events.dispatcher import run_dispatcher
 from kopru.events.relay import KafkaPublisher, Relay
 from tests.eventsupport import emit_onboarded, probe_app, probe_catalog
 from tests.helpers import bearer
@@ -22,9 +22,8 @@ def probe(tmp_path_factory):
 @pytest.fixture
 async def running(kafka, probe):
     """Relay (outbox -> Kafka) and dispatcher (Kafka -> probe) running in the background."""
-    import httpx
-
     from kopru.events.topics import apply
+    from kopru.runtime.eventing import asgi_sender
 
     await apply(kafka["bootstrap"], catalog=CATALOG)
     app, fn = probe
@@ -32,11 +31,10 @@ async def running(kafka, probe):
     pub = KafkaPublisher(kafka["bootstrap"])
     await pub.start()
     relay = Relay(pub, catalog=CATALOG)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://probe")
     consumers = []
     tasks = [
         asyncio.create_task(relay.run(stop, idle=0.2)),
-        asyncio.create_task(run_dispatcher(kafka["bootstrap"], {"probe": (http_sender(client, "/"), "/function/probe/")},
+        asyncio.create_task(run_dispatcher(kafka["bootstrap"], {"probe": (asgi_sender(app), "/function/probe/")},
                                            stop, catalog=CATALOG, started=consumers)),
     ]
     yield {"fn": fn, "relay": relay, "publisher": pub, "consumers": consumers, "stop": stop, "tasks": tasks}
@@ -46,7 +44,6 @@ async def running(kafka, probe):
         t.result()  # a crashed relay or dispatcher fails the test
     await relay.dispose()
     await pub.stop()
-    await client.aclose()
 
 
 def effect_counts(db, tenant_id) -> dict[str, int]:
@@ -172,16 +169,15 @@ async def test_relay_killed_between_publish_and_mark(kafka, probe, onboard, db):
     await pub.stop()
     assert db.execute("select count(*) from outbox where tenant_id = %s and published_at is null",
                       (str(t["id"]),)).fetchone()[0] == 21
-    import httpx
+    from kopru.runtime.eventing import asgi_sender
 
     app, fn = probe
     stop = asyncio.Event()
     pub = KafkaPublisher(kafka["bootstrap"])
     await pub.start()
     relay = Relay(pub, catalog=CATALOG)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://probe")
     tasks = [asyncio.create_task(relay.run(stop, idle=0.2)),
-             asyncio.create_task(run_dispatcher(kafka["bootstrap"], {"probe": (http_sender(client, "/"), "d")},
+             asyncio.create_task(run_dispatcher(kafka["bootstrap"], {"probe": (asgi_sender(app), "d")},
                                                 stop, catalog=CATALOG))]
     try:
         await wait_until(lambda: set(ids) <= set(effect_counts(db, t["id"])), 90, "20 effects")
@@ -194,7 +190,6 @@ async def test_relay_killed_between_publish_and_mark(kafka, probe, onboard, db):
         await asyncio.wait(tasks, timeout=30)
         await relay.dispose()
         await pub.stop()
-        await client.aclose()
 
 
 async def test_broker_restart_while_5000_events_flow(running, kafka, onboard, db):

@@ -181,3 +181,56 @@ async def test_openfaas_cron_connector_tick(probe):
     assert r.status_code == 204
     eid, tenant, data = fn.received[-1]
     assert re.fullmatch(r"ce-probe-\d{8}T\d{4}Z", eid) and tenant is None and "scheduled_at" in data
+
+
+SDK_CHECK = textwrap.dedent('''
+    import asyncio, json, sys
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+
+    from kopru.runtime import Function
+    from kopru.events import current_traceparent
+    fn = Function("sdk-probe")
+    seen = []
+
+    @fn.on_event("kopru.test.ping.v1")
+    async def ping(ev):
+        seen.append(current_traceparent.get())
+
+    async def main():
+        from starlette.requests import Request
+        body = b"{}"
+        headers = [(b"ce-specversion", b"1.0"), (b"ce-id", b"1"), (b"ce-source", b"/t"), (b"ce-type", b"kopru.test.ping.v1"),
+                   (b"ce-traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+                   (b"content-type", b"application/json")]
+        scope = {"type": "http", "method": "POST", "path": "/", "headers": headers, "query_string": b""}
+        async def receive():
+            return {"type": "http.request", "body": body, "more_body": False}
+        r = await fn(Request(scope, receive))
+        return r.status_code
+    status = asyncio.run(main())
+    spans = exporter.get_finished_spans()
+    print(json.dumps({"status": status, "seen": seen,
+                      "spans": [{"name": s.name, "trace": format(s.context.trace_id, "032x"),
+                                 "span": format(s.context.span_id, "016x"),
+                                 "parent": format(s.parent.span_id, "016x") if s.parent else None} for s in spans]}))
+''')
+
+
+def test_spans_are_recorded_when_an_sdk_is_configured():
+    out = subprocess.run([sys.executable, "-c", SDK_CHECK], cwd=REPO, capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "KOPRU_LOG_LEVEL": "ERROR"})
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["status"] == 204
+    (span,) = res["spans"]
+    assert span["trace"] == "4bf92f3577b34da6a3ce929d0e0e4736" and span["parent"] == "00f067aa0ba902b7"
+    # work inside the span passes on the child span, in the same trace
+    assert res["seen"] == [f"00-{span['trace']}-{span['span']}-01"]

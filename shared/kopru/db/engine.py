@@ -112,16 +112,31 @@ class TenantTx:
 
     async def audit(self, action: str, target: str | None = None, details: dict[str, Any] | None = None) -> None:
         """Append to the tenant's audit log (the application role may only insert)."""
-        from kopru.db.schema import audit_log
-
-        await self.conn.execute(
-            audit_log.insert().values(
-                tenant_id=self.tenant_id, actor=self.actor, action=action, target=target, details=details or {}
-            )
-        )
+        await self.conn.execute(statement("audit_insert"), {
+            "tenant_id": self.tenant_id, "actor": self.actor, "action": action, "target": target,
+            "details": details or {}})
 
 
 _SET_TENANT = None
+_STATEMENTS: dict[str, Any] = {}
+
+
+def statement(name: str):
+    """Hot-path statements, built once per process: building a SQLAlchemy construct
+    costs more than executing its cached SQL."""
+    st = _STATEMENTS.get(name)
+    if st is None:
+        from sqlalchemy.dialects.postgresql import insert
+
+        from kopru.db.schema import audit_log, inbox, outbox
+
+        _STATEMENTS.update({
+            "audit_insert": audit_log.insert(),
+            "outbox_insert": outbox.insert(),
+            "inbox_claim": insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id),
+        })
+        st = _STATEMENTS[name]
+    return st
 
 
 async def enter_tenant(conn: "AsyncConnection", tenant_id: uuid.UUID) -> None:

@@ -18,7 +18,7 @@ async def write_outbox(tx, type_: str, data: dict[str, Any], *, subject: str | N
                        source: str | None = None) -> str:
     """Record an event in the outbox inside the caller's transaction: it is published
     if and only if the transaction commits."""
-    from kopru.db.schema import outbox
+    from kopru.db.engine import statement
     from kopru.events.catalog import load_catalog, schema_errors
 
     if type_ not in load_catalog().events:
@@ -34,10 +34,9 @@ async def write_outbox(tx, type_: str, data: dict[str, Any], *, subject: str | N
     tp = current_traceparent.get()
     if tp:
         ext["traceparent"] = tp
-    await tx.execute(outbox.insert().values(
-        tenant_id=tx.tenant_id, event_id=event_id, type=type_, source=source, subject=subject,
-        data=data, extensions=ext,
-    ))
+    await tx.execute(statement("outbox_insert"), {
+        "tenant_id": tx.tenant_id, "event_id": event_id, "type": type_, "source": source, "subject": subject,
+        "data": data, "extensions": ext})
     return str(event_id)
 
 

@@ -199,17 +199,13 @@ class EventCall:
 
 @asynccontextmanager
 async def _inbox_transaction(ecall: "EventCall"):
-    from sqlalchemy.dialects.postgresql import insert
-
     from kopru.db import tenant_transaction
-    from kopru.db.schema import inbox
+    from kopru.db.engine import statement
 
     async with tenant_transaction(ecall.tenant_id, actor=f"event:{ecall.function.name}") as tx:
-        fresh = (await tx.execute(
-            insert(inbox).values(consumer=ecall.function.name, source=str(ecall.event["source"]),
-                                 event_id=str(ecall.event["id"]), tenant_id=ecall.tenant_id, type=ecall.type)
-            .on_conflict_do_nothing().returning(inbox.c.event_id)
-        )).first()
+        fresh = (await tx.execute(statement("inbox_claim"), {
+            "consumer": ecall.function.name, "source": str(ecall.event["source"]),
+            "event_id": str(ecall.event["id"]), "tenant_id": ecall.tenant_id, "type": ecall.type})).first()
         yield tx if fresh is not None else None
 
 
