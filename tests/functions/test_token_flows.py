@@ -249,3 +249,24 @@ async def test_client_cache_honours_revocation_by_another_process_within_its_ttl
     r = await client("token").post("/oauth2/token", data={"grant_type": "client_credentials"},
                                    auth=(t["client_id"], t["client_secret"]))
     assert r.status_code == 401
+
+
+async def test_rs256_keys_sign_and_verify_too(client, operator, onboard):
+    from kopru import admin
+    from kopru.auth.keys import CACHE
+
+    await asyncio.to_thread(admin.rotate_signing_key, "RS256", immediate=True)
+    CACHE.clear()
+    try:
+        tok = (await grant(client, operator["client_id"], operator["client_secret"]))["access_token"]
+        header = jwt.get_unverified_header(tok)
+        assert header["alg"] == "RS256"
+        jwks = (await client("token").get("/.well-known/jwks.json")).json()
+        rsa = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
+        assert rsa["kty"] == "RSA" and "d" not in rsa
+        assert jwt.decode(tok, jwt.PyJWK(rsa).key, algorithms=["RS256"], audience="kopru")["scope"] == "platform:admin"
+        r = await client("tenant-onboarding").get("/tenants/00000000-0000-4000-8000-000000000000", headers=bearer(tok))
+        assert r.status_code == 404  # authenticated by our own verifier
+    finally:
+        await asyncio.to_thread(admin.rotate_signing_key, "EdDSA", immediate=True)
+        CACHE.clear()
