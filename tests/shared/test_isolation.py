@@ -100,8 +100,31 @@ TENANT_SCOPED = {
     ("tenant-onboarding", "GET", "/tenants/{id}/clients"),
     ("tenant-onboarding", "POST", "/tenants/{id}/clients"),
     ("tenant-onboarding", "DELETE", "/tenants/{id}/clients/{client_id}"),
+    ("consent-record", "POST", "/consents/{id}/withdraw"),
+    ("consent-record", "GET", "/consents"),
 }
 CLIENT_AUTH = {("token", "POST", "/oauth2/introspect"), ("token", "POST", "/oauth2/revoke")}
+# routes that create in the caller's own tenant: nothing in the request can name another
+# tenant (a tenant_id field is an unknown field, refused), and B is left untouched
+OWN_TENANT_ONLY = {("consent-record", "POST", "/consents")}
+
+CONSENT = {"subject": {"phone": "+905321234567"}, "purpose": "marketing", "legal_basis": "explicit_consent",
+           "data_categories": ["contact"], "channel": "web", "consent_text": "İzin metni", "retention_days": 30}
+
+
+async def _tenant_b_objects(client, b) -> dict:
+    """Objects of tenant B that routes take by id (not B's tenant id)."""
+    r = await client("consent-record").post("/consents", json=CONSENT, headers=bearer(b["token"]))
+    assert r.status_code == 201, r.text
+    return {"consent_id": r.json()["id"], "phone": CONSENT["subject"]["phone"]}
+
+
+# (url, body) for routes that need B's objects, or a valid body to get past validation
+REQUESTS = {
+    ("consent-record", "POST", "/consents/{id}/withdraw"):
+        lambda b, o: (f"/consents/{o['consent_id']}/withdraw", {"channel": "web"}),
+    ("consent-record", "GET", "/consents"): lambda b, o: ("/consents?subject=" + o["phone"].replace("+", "%2B"), None),
+}
 
 
 async def test_every_route_keeps_tenant_b_out_of_tenant_a_reach(client, onboard, db):
@@ -110,10 +133,13 @@ async def test_every_route_keeps_tenant_b_out_of_tenant_a_reach(client, onboard,
     a, b = await onboard(), await onboard()
     before = db.execute("select count(*) from api_clients where tenant_id = %s and revoked_at is null",
                         (str(b["id"]),)).fetchone()[0]
+    b_objects = await _tenant_b_objects(client, b)
+    b_consents = db.execute("select count(*) from consents where tenant_id = %s and withdrawn_at is null",
+                            (str(b["id"]),)).fetchone()[0]
     for info in functions().values():
         for method, path in info.routes:
             key = (info.name, method, path)
-            assert key in PUBLIC | OPERATOR_ONLY | TENANT_SCOPED | CLIENT_AUTH, \
+            assert key in PUBLIC | OPERATOR_ONLY | TENANT_SCOPED | CLIENT_AUTH | OWN_TENANT_ONLY, \
                 f"{key}: decide how this route is isolated and add it to this test"
             if key in PUBLIC:
                 continue
@@ -122,14 +148,24 @@ async def test_every_route_keeps_tenant_b_out_of_tenant_a_reach(client, onboard,
                                                  auth=(a["client_id"], a["client_secret"]))
                 assert r.status_code == 200 and r.json().get("active") in (None, False), key
                 continue
-            url = path.replace("{id}", str(b["id"])).replace("{client_id}", b["client_id"])
-            r = await client(info.name).request(method, url, headers=bearer(a["token"]),
-                                                json={"name": "x"} if method in ("POST", "PUT", "PATCH") else None)
+            if key in OWN_TENANT_ONLY:
+                r = await client(info.name).request(method, path, headers=bearer(a["token"]),
+                                                    json={**CONSENT, "tenant_id": str(b["id"])})
+                assert r.status_code == 422 and r.json()["code"] == "request.validation_failed", (key, r.text)
+                continue
+            if key in REQUESTS:
+                url, body = REQUESTS[key](b, b_objects)
+            else:
+                url = path.replace("{id}", str(b["id"])).replace("{client_id}", b["client_id"])
+                body = {"name": "x"} if method in ("POST", "PUT", "PATCH") else None
+            r = await client(info.name).request(method, url, headers=bearer(a["token"]), json=body)
             assert r.status_code in (403, 404), (key, r.status_code)
             assert b["tenant"]["subdomain"] not in r.text and b["client_id"] not in r.text
     # and B is untouched: its client still works, its token is still live
     after = db.execute("select count(*) from api_clients where tenant_id = %s and revoked_at is null",
                        (str(b["id"]),)).fetchone()[0]
     assert after == before
+    assert db.execute("select count(*) from consents where tenant_id = %s and withdrawn_at is null",
+                      (str(b["id"]),)).fetchone()[0] == b_consents
     r = await client("tenant-onboarding").get(f"/tenants/{b['id']}", headers=bearer(b["token"]))
     assert r.status_code == 200

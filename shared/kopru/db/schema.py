@@ -92,6 +92,10 @@ audit_log = Table(
     Column("action", Text, nullable=False),
     Column("target", Text),
     Column("details", JSONB, nullable=False),
+    # the per-tenant hash chain (migration 0004; filled by a trigger, see kopru.kvkk.audit)
+    Column("seq", BigInteger),
+    Column("prev_hash", LargeBinary),
+    Column("hash", LargeBinary),
 )
 
 outbox = Table(
@@ -135,5 +139,60 @@ inbox = Table(
     Column("processed_at", DateTime(timezone=True)),
 )
 
+# -- KVKK (migration 0004; kopru.kvkk) -------------------------------------------
+
+tenant_keys = Table(
+    "tenant_keys", metadata,
+    Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    Column("wrapped_key", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True)),
+)
+
+data_subjects = Table(
+    "data_subjects", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("phone_bidx", LargeBinary),
+    Column("email_bidx", LargeBinary),
+    Column("tckn_bidx", LargeBinary),
+    Column("wrapped_key", LargeBinary),
+    Column("phone_enc", LargeBinary),
+    Column("email_enc", LargeBinary),
+    Column("tckn_enc", LargeBinary),
+    Column("key_destroyed_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True)),
+)
+
+consent_texts = Table(
+    "consent_texts", metadata,
+    Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    Column("sha256", LargeBinary, primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True)),
+)
+
+consents = Table(
+    "consents", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("subject_id", UUID(as_uuid=True), nullable=False),
+    Column("purpose", Text, nullable=False),
+    Column("legal_basis", Text, nullable=False),
+    Column("data_categories", ARRAY(Text), nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("iys_type", Text),
+    Column("iys_recipient_type", Text),
+    Column("iys_source", Text),
+    Column("text_sha256", LargeBinary, nullable=False),
+    Column("ip_enc", LargeBinary),
+    Column("user_agent_enc", LargeBinary),
+    Column("granted_at", DateTime(timezone=True)),
+    Column("retention_days", Integer, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("withdrawn_at", DateTime(timezone=True)),
+    Column("withdrawal_channel", Text),
+)
+
 # tables whose rows belong to one tenant (and carry an RLS policy)
-TENANT_TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox", "refresh_tokens", "inbox")
+TENANT_TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox", "refresh_tokens", "inbox",
+                 "tenant_keys", "data_subjects", "consent_texts", "consents")

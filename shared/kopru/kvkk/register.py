@@ -185,6 +185,7 @@ NOT_PERSONAL: dict[tuple[str, str], str] = {
     ("api_clients", "name"): "a label the tenant gives an API client",
     ("platform_clients", "name"): "a label for an operator client",
     ("signing_keys", "private_key_enc"): "token-signing key material, sealed by the master key",
+    ("tenants", "tax_number_kind"): "'VKN' or 'TCKN': says which tenant rows are personal, not whose",
 }
 
 _PERSONAL_TOKENS = (

@@ -197,6 +197,20 @@ async def find_subject(tx, kind: Kind, value: str) -> SubjectRef | None:
     return SubjectRef(row.id, keys.unwrap(row.id, bytes(row.wrapped_key)) if row.wrapped_key is not None else None)
 
 
+async def get_subject(tx, subject_id: uuid.UUID) -> SubjectRef | None:
+    """The subject with this id in the transaction's tenant, or None."""
+    from sqlalchemy import select
+
+    from kopru.db.schema import data_subjects as ds
+
+    row = (await tx.execute(select(ds.c.id, ds.c.wrapped_key).where(ds.c.id == subject_id))).first()
+    if row is None:
+        return None
+    if row.wrapped_key is None:
+        return SubjectRef(row.id, None)
+    return SubjectRef(row.id, (await tenant_keys(tx)).unwrap(row.id, bytes(row.wrapped_key)))
+
+
 async def subject_key(tx, subject_id: uuid.UUID) -> bytes | None:
     """The subject's data key, or None when the subject is unknown or shredded."""
     from sqlalchemy import select

@@ -272,6 +272,26 @@ def _deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit_verify(args: argparse.Namespace) -> int:
+    import uuid
+
+    from kopru.kvkk.audit import verify
+
+    try:
+        tenant = uuid.UUID(args.tenant) if args.tenant else None
+    except ValueError:
+        print("--tenant must be a tenant id (UUID)", file=sys.stderr)
+        return 2
+    reports = verify(tenant)
+    for rep in reports:
+        print(json.dumps(rep.as_dict()))
+    broken = [r for r in reports if not r.ok]
+    if broken:
+        print(f"audit chain broken for {len(broken)} of {len(reports)} tenant(s)", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="kopru")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -335,6 +355,11 @@ def main(argv: list[str] | None = None) -> int:
     dr.add_argument("--events", help=argparse.SUPPRESS)  # another events/ catalog folder (tests)
     dr.add_argument("--root", help=argparse.SUPPRESS)  # write/compare under another root (tests)
     dr.set_defaults(func=_deploy)
+
+    au = sub.add_parser("audit").add_subparsers(dest="audit_cmd", required=True)
+    av = au.add_parser("verify", help="recompute the audit log's hash chains; report the first broken entry")
+    av.add_argument("--tenant", help="one tenant id (default: every tenant)")
+    av.set_defaults(func=_audit_verify)
 
     args = p.parse_args(argv)
     try:

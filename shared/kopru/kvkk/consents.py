@@ -1,0 +1,210 @@
+"""The consent ledger: one row per consent (one purpose each), withdrawals recorded on
+the row and never deleted, the exact text shown stored once per version and named by
+its SHA-256, the request's IP and user agent encrypted under the subject's key.
+
+Every grant and withdrawal writes an audit entry (ids only) and an event that carries
+no personal data (subject id, purpose and the like)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime
+from typing import Any
+
+from kopru.errors import KopruError
+from kopru.kvkk.identifiers import InvalidIdentifier, Kind, detect, mask
+from kopru.kvkk.vocabulary import CONSENT_BASES, LEGAL_BASES
+
+RECORDED = "kopru.consent.recorded.v1"
+WITHDRAWN = "kopru.consent.withdrawn.v1"
+USER_AGENT_MAX = 512
+
+
+def _local(dt: datetime) -> str:
+    from kopru.text import to_business_time
+
+    return to_business_time(dt).isoformat()
+
+
+def _utc(dt: datetime) -> str:
+    from datetime import timezone
+
+    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+async def record_consent(tx, body, *, ip: str | None = None, user_agent: str | None = None) -> dict[str, Any]:
+    """Record one consent (body: kopru.kvkk.models.ConsentIn) in the caller's tenant
+    transaction. Returns the id and expires_at (stored in UTC, answered in
+    Europe/Istanbul)."""
+    from sqlalchemy import func
+    from sqlalchemy.dialects.postgresql import insert
+
+    from kopru.db.schema import consent_texts, consents
+    from kopru.kvkk.subjects import encrypt_field, find_or_create_subject
+
+    subject = await find_or_create_subject(tx, body.subject)
+    consent_id = uuid.uuid4()
+    text_hash = hashlib.sha256(body.consent_text.encode("utf-8")).digest()
+    await tx.execute(insert(consent_texts).values(tenant_id=tx.tenant_id, sha256=text_hash, text=body.consent_text)
+                     .on_conflict_do_nothing(index_elements=["tenant_id", "sha256"]))
+    row = (await tx.execute(consents.insert().values(
+        id=consent_id, tenant_id=tx.tenant_id, subject_id=subject.id, purpose=body.purpose,
+        legal_basis=body.legal_basis, data_categories=list(body.data_categories), channel=body.channel,
+        iys_type=body.iys.type if body.iys else None,
+        iys_recipient_type=body.iys.recipient_type if body.iys else None,
+        iys_source=body.iys.source if body.iys else None,
+        text_sha256=text_hash,
+        ip_enc=encrypt_field(subject.key, subject.id, f"consents.ip:{consent_id}", ip) if ip else None,
+        user_agent_enc=(encrypt_field(subject.key, subject.id, f"consents.user_agent:{consent_id}", user_agent[:USER_AGENT_MAX])
+                        if user_agent else None),
+        granted_at=func.now(), retention_days=body.retention_days,
+        expires_at=func.now() + func.make_interval(0, 0, 0, body.retention_days),
+    ).returning(consents.c.granted_at, consents.c.expires_at))).one()
+    await tx.audit("consent.recorded", target=str(consent_id), details={"subject_id": str(subject.id)})
+    await tx.emit(RECORDED, {
+        "consent_id": str(consent_id), "subject_id": str(subject.id), "purpose": body.purpose,
+        "legal_basis": body.legal_basis, "data_categories": list(body.data_categories), "channel": body.channel,
+        "iys": ({"type": body.iys.type, "recipient_type": body.iys.recipient_type, "source": body.iys.source}
+                if body.iys else None),
+        "text_sha256": text_hash.hex(), "retention_days": body.retention_days,
+        "granted_at": _utc(row.granted_at), "expires_at": _utc(row.expires_at),
+    }, subject=str(consent_id))
+    return {
+        "id": consent_id, "subject_id": subject.id, "purpose": body.purpose, "legal_basis": body.legal_basis,
+        "text_sha256": text_hash.hex(), "granted_at": _local(row.granted_at), "expires_at": _local(row.expires_at),
+    }
+
+
+async def withdraw_consent(tx, consent_id: uuid.UUID, channel: str | None = None) -> dict[str, Any]:
+    """Record the withdrawal on the consent (the grant stays as proof). Another tenant's
+    consent is invisible (RLS): consent.not_found. A second withdrawal: 409."""
+    from sqlalchemy import func, select, update
+
+    from kopru.db.schema import consents as c
+
+    row = (await tx.execute(
+        select(c.c.subject_id, c.c.purpose, c.c.iys_type, c.c.withdrawn_at).where(c.c.id == consent_id).with_for_update()
+    )).first()
+    if row is None:
+        raise KopruError("consent.not_found")
+    if row.withdrawn_at is not None:
+        raise KopruError("consent.already_withdrawn")
+    withdrawn_at = (await tx.execute(
+        update(c).where(c.c.id == consent_id).values(withdrawn_at=func.now(), withdrawal_channel=channel)
+        .returning(c.c.withdrawn_at)
+    )).scalar_one()
+    await tx.audit("consent.withdrawn", target=str(consent_id), details={"subject_id": str(row.subject_id)})
+    await tx.emit(WITHDRAWN, {
+        "consent_id": str(consent_id), "subject_id": str(row.subject_id), "purpose": row.purpose,
+        "iys_type": row.iys_type, "channel": channel, "withdrawn_at": _utc(withdrawn_at),
+    }, subject=str(consent_id))
+    return {"id": consent_id, "status": "withdrawn", "withdrawn_at": _local(withdrawn_at)}
+
+
+def _status(row, now: datetime) -> str:
+    if row.withdrawn_at is not None:
+        return "withdrawn"
+    return "active" if row.expires_at > now else "expired"
+
+
+async def consent_history(tx, subject: str) -> dict[str, Any]:
+    """The subject's consents and the history of grants and withdrawals, oldest
+    first. `subject` is the subject's id or a phone, e-mail or TCKN string (which one
+    is detected); identifiers come back masked, never in full.
+
+    A query string ends up in proxies' access logs: callers that hold the subject id
+    (every consent response carries it) should query by id, not by phone or e-mail."""
+    from sqlalchemy import func, select
+
+    from kopru.db.schema import consents as c
+    from kopru.kvkk.subjects import decrypt_subject, find_subject, get_subject
+
+    try:
+        ref = await get_subject(tx, uuid.UUID(subject.strip()))
+    except ValueError:  # not a subject id: a phone, e-mail or TCKN
+        try:
+            kind, value = detect(subject)
+        except InvalidIdentifier as exc:
+            raise KopruError(exc.code) from None
+        ref = await find_subject(tx, kind, value)
+    if ref is None:
+        raise KopruError("subject.not_found")
+    clear = await decrypt_subject(tx, ref.id)
+    now = (await tx.execute(select(func.now()))).scalar_one()
+    rows = (await tx.execute(select(c).where(c.c.subject_id == ref.id).order_by(c.c.granted_at, c.c.id))).all()
+    items, history = [], []
+    for r in rows:
+        items.append({
+            "id": r.id, "purpose": r.purpose, "legal_basis": r.legal_basis,
+            "legal_basis_ref": LEGAL_BASES[r.legal_basis].ref, "data_categories": list(r.data_categories),
+            "channel": r.channel,
+            "iys": ({"type": r.iys_type, "recipient_type": r.iys_recipient_type, "source": r.iys_source}
+                    if r.iys_type else None),
+            "text_sha256": bytes(r.text_sha256).hex(), "retention_days": r.retention_days,
+            "granted_at": _local(r.granted_at), "expires_at": _local(r.expires_at),
+            "withdrawn_at": _local(r.withdrawn_at) if r.withdrawn_at else None,
+            "withdrawal_channel": r.withdrawal_channel, "status": _status(r, now),
+        })
+        history.append((r.granted_at, {"event": "granted", "consent_id": r.id, "purpose": r.purpose,
+                                       "channel": r.channel, "at": _local(r.granted_at)}))
+        if r.withdrawn_at is not None:
+            history.append((r.withdrawn_at, {"event": "withdrawn", "consent_id": r.id, "purpose": r.purpose,
+                                             "channel": r.withdrawal_channel, "at": _local(r.withdrawn_at)}))
+    history.sort(key=lambda h: h[0])
+    kinds: tuple[Kind, ...] = ("phone", "email", "tckn")
+    return {
+        "subject": {"id": ref.id, "erased": clear is None,
+                    **{k: mask(k, clear[k]) if clear else None for k in kinds}},
+        "consents": items,
+        "history": [h for _, h in history],
+    }
+
+
+async def active_consent(tx, phone: str, iys_type: str = "MESAJ", purpose: str = "marketing") -> bool:
+    """Whether the person behind this phone number (any accepted form) has a consent
+    for `purpose` that is explicit consent, for this İYS channel type (None: any),
+    neither withdrawn nor expired, and whose subject is not erased. The check SMS
+    makes before a commercial message."""
+    from sqlalchemy import exists, func, select
+
+    from kopru.db.schema import consents as c
+    from kopru.kvkk.subjects import find_subject
+
+    ref = await find_subject(tx, "phone", phone)
+    if ref is None or ref.key is None:
+        return False
+    q = (select(c.c.id).where(c.c.subject_id == ref.id, c.c.purpose == purpose,
+                              c.c.legal_basis.in_(sorted(CONSENT_BASES)),
+                              c.c.withdrawn_at.is_(None), c.c.expires_at > func.now()))
+    if iys_type is not None:
+        q = q.where(c.c.iys_type == iys_type)
+    return bool((await tx.execute(select(exists(q)))).scalar())
+
+
+# -- the route-level calls: scope check, the caller's tenant, the library -----------
+
+async def record(principal, body, *, ip: str | None, user_agent: str | None) -> dict[str, Any]:
+    from kopru.db import scoped
+
+    principal.require_scope("consent:write")
+    async with scoped(principal) as tx:
+        return await record_consent(tx, body, ip=ip, user_agent=user_agent)
+
+
+async def withdraw(principal, consent_id: uuid.UUID, channel: str | None) -> dict[str, Any]:
+    from kopru.db import scoped
+
+    principal.require_scope("consent:write")
+    async with scoped(principal) as tx:
+        return await withdraw_consent(tx, consent_id, channel)
+
+
+async def history(principal, subject: str | None) -> dict[str, Any]:
+    from kopru.db import scoped
+
+    principal.require_scope("consent:read")
+    if not subject:
+        raise KopruError("subject.query_invalid")
+    async with scoped(principal) as tx:
+        return await consent_history(tx, subject)

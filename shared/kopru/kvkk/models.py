@@ -1,0 +1,147 @@
+"""Request bodies of the consent routes (imported by the handlers that need them).
+
+Domain rules raise ValueError("<catalog code>") so the caller gets that rule's own
+code; the rejected value is never echoed (it may be personal data)."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from kopru.kvkk.identifiers import InvalidIdentifier, normalise_email, normalise_phone, normalise_tckn
+from kopru.kvkk.vocabulary import (
+    ALL_CATEGORIES, CONSENT_BASES, LEGAL_BASES, PURPOSES, SPECIAL_BASES, SPECIAL_CATEGORIES,
+)
+
+Channel = Literal["web", "mobile", "call_center", "in_person", "email", "sms"]
+IysType = Literal["MESAJ", "ARAMA", "EPOSTA"]
+IysRecipientType = Literal["BIREYSEL", "TACIR"]
+IysSource = Literal[
+    "HS_FIZIKSEL_ORTAM", "HS_ISLAK_IMZA", "HS_WEB", "HS_CAGRI_MERKEZI", "HS_SOSYAL_MEDYA", "HS_EPOSTA",
+    "HS_MESAJ", "HS_MOBIL", "HS_EORTAM", "HS_ETKINLIK", "HS_2015", "HS_ATM", "HS_KARAR",
+]
+
+# "marketing,analytics", "marketing and analytics", "pazarlama ve analiz", "a+b", "a/b"…
+_JOINED = re.compile(r"\s*(?:[,;/&+|]|\band\b|\bve\b|\bile\b)\s*", re.IGNORECASE)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class SubjectIn(Strict):
+    """Who the consent is from: at least one of phone, e-mail, TCKN (normalised here)."""
+
+    phone: Optional[str] = Field(default=None, max_length=32, description="any Turkish form or E.164")
+    email: Optional[str] = Field(default=None, max_length=254)
+    tckn: Optional[str] = Field(default=None, max_length=11)
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: Optional[str]) -> Optional[str]:
+        return None if v is None else _norm(normalise_phone, v)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: Optional[str]) -> Optional[str]:
+        return None if v is None else _norm(normalise_email, v)
+
+    @field_validator("tckn")
+    @classmethod
+    def _tckn(cls, v: Optional[str]) -> Optional[str]:
+        return None if v is None else _norm(normalise_tckn, v)
+
+    @model_validator(mode="after")
+    def _one(self) -> "SubjectIn":
+        if self.phone is None and self.email is None and self.tckn is None:
+            raise ValueError("subject.identifier_missing")
+        return self
+
+
+def _norm(fn, v: str) -> str:
+    try:
+        return fn(v)
+    except InvalidIdentifier as exc:
+        raise ValueError(exc.code) from None
+
+
+class IysIn(Strict):
+    type: IysType
+    recipient_type: IysRecipientType
+    source: IysSource
+
+
+class ConsentIn(Strict):
+    """One consent for one purpose. `legal_basis` names map to KVKK articles: see
+    kopru.kvkk.vocabulary.LEGAL_BASES (explicit_consent = Art. 5(1); contract = Art.
+    5(2)(c); special_* = Art. 6(3) for special categories)."""
+
+    subject: SubjectIn
+    purpose: str = Field(max_length=200, description="one of: " + ", ".join(PURPOSES))
+    legal_basis: str = Field(max_length=64, description="one of: " + ", ".join(LEGAL_BASES))
+    data_categories: list[str] = Field(min_length=1, max_length=len(ALL_CATEGORIES),
+                                       description="of: " + ", ".join(ALL_CATEGORIES))
+    channel: Channel
+    consent_text: str = Field(min_length=1, max_length=20_000, description="the exact text shown")
+    retention_days: int = Field(ge=1, le=3650)
+    iys: Optional[IysIn] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_bundled(cls, data):
+        # several purposes in one request: an array of consents, a "purposes" list,
+        # or a list given as the purpose
+        if isinstance(data, list) and len(data) > 1:
+            raise ValueError("consent.bundled")
+        if isinstance(data, dict) and ("purposes" in data or isinstance(data.get("purpose"), list)):
+            raise ValueError("consent.bundled")
+        return data
+
+    @field_validator("purpose")
+    @classmethod
+    def _purpose(cls, v: str) -> str:
+        if v in PURPOSES:
+            return v
+        if len([p for p in _JOINED.split(v.strip()) if p]) > 1:
+            raise ValueError("consent.bundled")
+        raise ValueError("consent.purpose_unknown")
+
+    @field_validator("legal_basis")
+    @classmethod
+    def _basis(cls, v: str) -> str:
+        if v not in LEGAL_BASES:
+            raise ValueError("consent.legal_basis_unknown")
+        return v
+
+    @field_validator("data_categories")
+    @classmethod
+    def _categories(cls, v: list[str]) -> list[str]:
+        if any(c not in ALL_CATEGORIES for c in v):
+            raise ValueError("consent.data_category_unknown")
+        return sorted(set(v))
+
+    @field_validator("consent_text")
+    @classmethod
+    def _text(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("consent.text_missing")
+        return v  # stored exactly as shown: its SHA-256 is the version
+
+    @model_validator(mode="after")
+    def _coherent(self) -> "ConsentIn":
+        special = any(c in SPECIAL_CATEGORIES for c in self.data_categories)
+        if special and self.legal_basis not in SPECIAL_BASES:
+            raise ValueError("consent.special_category_basis")
+        if self.iys is not None:
+            if self.legal_basis not in CONSENT_BASES:
+                raise ValueError("consent.iys_requires_consent")
+            needs = "email" if self.iys.type == "EPOSTA" else "phone"
+            if getattr(self.subject, needs) is None:
+                raise ValueError("consent.iys_address_missing")
+        return self
+
+
+class WithdrawIn(Strict):
+    channel: Channel
