@@ -54,6 +54,7 @@ def test_kopru_dev_on_embedded_defaults(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err[-2000:]
+    assert "Traceback" not in err, err[-2000:]  # a clean stop, not a torn-down loop
     lines = out.splitlines()
     assert any(l.startswith("kopru dev ready at http://127.0.0.1:") for l in lines)
     assert sum("KOPRU_OPERATOR_CLIENT_SECRET=" in l for l in lines) == 1

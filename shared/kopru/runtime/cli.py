@@ -35,13 +35,27 @@ def _dev(args: argparse.Namespace) -> int:
                   flush=True)
         gateway = build_gateway()
         config = uvicorn.Config(gateway, host=args.host, port=args.port, log_level="warning", lifespan="on")
-        server = uvicorn.Server(config)
+
+        class Server(uvicorn.Server):
+            # our own Ctrl-C handling: uvicorn's re-raises the signal after its shutdown,
+            # which would tear the event loop (relay, dispatcher) down mid-flight
+            def capture_signals(self):
+                import contextlib
+
+                return contextlib.nullcontext()
+
+        server = Server(config)
 
         async def serve() -> None:
             import asyncio
 
             from kopru.runtime.eventing import start_eventing
 
+            import signal
+
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
             task = asyncio.create_task(server.serve())
             while not server.started and not task.done():
                 await asyncio.sleep(0.02)
@@ -60,10 +74,7 @@ def _dev(args: argparse.Namespace) -> int:
 
         import asyncio
 
-        try:
-            asyncio.run(serve())
-        except KeyboardInterrupt:
-            pass  # uvicorn re-raises the Ctrl-C it already handled with a clean shutdown
+        asyncio.run(serve())
         print("kopru dev stopped", flush=True)
         return 0 if server.started else 1
     finally:
