@@ -71,6 +71,8 @@ CATALOG: dict[str, ErrorSpec] = {
     "consent.iys_address_missing": ErrorSpec(422, "İYS izin türü için gereken adres yok: MESAJ ve ARAMA telefon, EPOSTA e-posta ister.", "The İYS consent type needs its address: MESAJ and ARAMA need a phone, EPOSTA an e-mail."),
     "consent.not_found": ErrorSpec(404, "Rıza kaydı bulunamadı.", "Consent not found."),
     "consent.already_withdrawn": ErrorSpec(409, "Bu rıza zaten geri alınmış.", "This consent has already been withdrawn."),
+    # sms
+    "sms.message_too_long": ErrorSpec(422, "Mesaj Netgsm'in izin verdiği uzunluğu aşıyor (en çok 6 parça).", "The message is longer than Netgsm accepts (at most 6 parts)."),
     # platform
     "internal": ErrorSpec(500, "Beklenmeyen bir hata oluştu; kayıt altına alındı.", "An unexpected error occurred; it has been logged."),
     "unavailable": ErrorSpec(503, "Hizmet geçici olarak kullanılamıyor.", "The service is temporarily unavailable."),
