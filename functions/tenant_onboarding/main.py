@@ -76,5 +76,19 @@ async def delete_client(call: Call):
     return Response(status_code=204)
 
 
+@fn.route("PUT", "/tenants/{id}/integrations/netgsm",
+          summary="Netgsm settings: checked against Netgsm (its sender names), password sealed, never returned (tenant:admin)",
+          body="kopru.sms.models:NetgsmSettingsIn", responses=(200, 401, 403, 404, 422, 429, 503))
+async def put_netgsm(call: Call):
+    from kopru.sms.models import NetgsmSettingsIn
+    from kopru.sms.service import save_netgsm_settings
+
+    principal = await call.principal()
+    tenant_id = _tenant_id(call)
+    principal.tenant_for(tenant_id)
+    body = await call.json(NetgsmSettingsIn)
+    return json_response(await save_netgsm_settings(principal, tenant_id, body), 200, {"Cache-Control": "no-store"})
+
+
 async def handle(request):
     return await fn(request)

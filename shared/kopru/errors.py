@@ -72,6 +72,14 @@ CATALOG: dict[str, ErrorSpec] = {
     "consent.not_found": ErrorSpec(404, "Rıza kaydı bulunamadı.", "Consent not found."),
     "consent.already_withdrawn": ErrorSpec(409, "Bu rıza zaten geri alınmış.", "This consent has already been withdrawn."),
     # sms
+    "sms.not_found": ErrorSpec(404, "SMS bulunamadı.", "SMS not found."),
+    "sms.invalid_number": ErrorSpec(422, "Alıcı numarası geçerli bir cep telefonu numarası değil.", "The recipient is not a valid mobile number."),
+    "sms.iys_no_consent": ErrorSpec(422, "Ticari ileti için bu numaraya ait geçerli bir İYS (MESAJ) onayı yok; gönderilmedi.", "No active İYS (MESAJ) consent for this number: the commercial message was not sent."),
+    "sms.recipient_type_required": ErrorSpec(422, "Ticari iletilerde recipient_type (BIREYSEL ya da TACIR) zorunludur.", "Commercial messages need recipient_type (BIREYSEL or TACIR)."),
+    "sms.not_configured": ErrorSpec(409, "Netgsm ayarları yapılmamış.", "Netgsm is not configured for this tenant."),
+    "sms.idempotency_conflict": ErrorSpec(409, "Bu Idempotency-Key başka bir istekle kullanılmış.", "This Idempotency-Key was used for a different request."),
+    "netgsm.credentials_invalid": ErrorSpec(422, "Netgsm kullanıcı adı ya da şifresi hatalı.", "The Netgsm user code or password is wrong."),
+    "netgsm.unavailable": ErrorSpec(503, "Netgsm'e şu an ulaşılamıyor; daha sonra deneyin.", "Netgsm cannot be reached now; try again later."),
     "sms.message_too_long": ErrorSpec(422, "Mesaj Netgsm'in izin verdiği uzunluğu aşıyor (en çok 6 parça).", "The message is longer than Netgsm accepts (at most 6 parts)."),
     # platform
     "internal": ErrorSpec(500, "Beklenmeyen bir hata oluştu; kayıt altına alındı.", "An unexpected error occurred; it has been logged."),

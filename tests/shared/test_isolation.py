@@ -102,14 +102,21 @@ TENANT_SCOPED = {
     ("tenant-onboarding", "DELETE", "/tenants/{id}/clients/{client_id}"),
     ("consent-record", "POST", "/consents/{id}/withdraw"),
     ("consent-record", "GET", "/consents"),
+    ("tenant-onboarding", "PUT", "/tenants/{id}/integrations/netgsm"),
+    ("sms-send", "GET", "/sms/{id}"),
 }
 CLIENT_AUTH = {("token", "POST", "/oauth2/introspect"), ("token", "POST", "/oauth2/revoke")}
 # routes that create in the caller's own tenant: nothing in the request can name another
 # tenant (a tenant_id field is an unknown field, refused), and B is left untouched
-OWN_TENANT_ONLY = {("consent-record", "POST", "/consents")}
-
 CONSENT = {"subject": {"phone": "+905321234567"}, "purpose": "marketing", "legal_basis": "explicit_consent",
            "data_categories": ["contact"], "channel": "web", "consent_text": "İzin metni", "retention_days": 30}
+
+# routes whose request cannot name another tenant at all: trying to is an unknown field (422)
+OWN_TENANT_ONLY = {
+    ("consent-record", "POST", "/consents"): CONSENT,
+    ("sms-send", "POST", "/sms"): {"to": "+905321234567", "message": "Merhaba", "kind": "transactional"},
+    ("sms-send", "POST", "/sms/estimate"): {"message": "Merhaba"},
+}
 
 
 async def _tenant_b_objects(client, b) -> dict:
@@ -139,7 +146,7 @@ async def test_every_route_keeps_tenant_b_out_of_tenant_a_reach(client, onboard,
     for info in functions().values():
         for method, path in info.routes:
             key = (info.name, method, path)
-            assert key in PUBLIC | OPERATOR_ONLY | TENANT_SCOPED | CLIENT_AUTH | OWN_TENANT_ONLY, \
+            assert key in PUBLIC | OPERATOR_ONLY | TENANT_SCOPED | CLIENT_AUTH | set(OWN_TENANT_ONLY), \
                 f"{key}: decide how this route is isolated and add it to this test"
             if key in PUBLIC:
                 continue
@@ -150,7 +157,7 @@ async def test_every_route_keeps_tenant_b_out_of_tenant_a_reach(client, onboard,
                 continue
             if key in OWN_TENANT_ONLY:
                 r = await client(info.name).request(method, path, headers=bearer(a["token"]),
-                                                    json={**CONSENT, "tenant_id": str(b["id"])})
+                                                    json={**OWN_TENANT_ONLY[key], "tenant_id": str(b["id"])})
                 assert r.status_code == 422 and r.json()["code"] == "request.validation_failed", (key, r.text)
                 continue
             if key in REQUESTS:

@@ -193,6 +193,46 @@ consents = Table(
     Column("withdrawal_channel", Text),
 )
 
+tenant_integrations = Table(
+    "tenant_integrations", metadata,
+    Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    Column("provider", Text, primary_key=True),
+    Column("settings", JSONB, nullable=False),
+    Column("secret_enc", LargeBinary, nullable=False),
+    Column("updated_at", DateTime(timezone=True)),
+)
+
+sms_messages = Table(
+    "sms_messages", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("subject_id", UUID(as_uuid=True), nullable=False),
+    Column("body_enc", LargeBinary, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("recipient_type", Text),
+    Column("encoding", Text, nullable=False),
+    Column("segments", Integer, nullable=False),
+    Column("characters", Integer, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("error_code", Text),
+    Column("idempotency_key", Text),
+    Column("attempts", Integer, nullable=False),
+    Column("netgsm_jobid", Text),
+    Column("scheduled_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
+)
+
+sms_status_history = Table(
+    "sms_status_history", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("sms_id", UUID(as_uuid=True), nullable=False),
+    Column("status", Text, nullable=False),
+    Column("code", Text),
+    Column("at", DateTime(timezone=True)),
+)
+
 # tables whose rows belong to one tenant (and carry an RLS policy)
 TENANT_TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox", "refresh_tokens", "inbox",
-                 "tenant_keys", "data_subjects", "consent_texts", "consents")
+                 "tenant_keys", "data_subjects", "consent_texts", "consents", "tenant_integrations", "sms_messages", "sms_status_history")

@@ -159,6 +159,16 @@ REGISTER: tuple[PersonalTable, ...] = (
         note="The consent ledger: never deleted by the application role; grants and withdrawals are proof.",
     ),
     PersonalTable(
+        "sms_messages",
+        SubjectLink("customer", "subject_id"),
+        Retention("sms_body", "Message bodies are kept 90 days after sending for the tenant's support, then "
+                  "destroyed; the subject's key shreds them at once.", days=90, anchor="created_at"),
+        (
+            PersonalColumn("body_enc", "contact", SHRED, "the message text, under the subject key"),
+        ),
+        note="The recipient is the subject (data_subjects); the number is not stored here.",
+    ),
+    PersonalTable(
         "users",
         SubjectLink("user"),
         Retention("staff_account", "The tenant's own staff accounts: kept while the account exists."),
@@ -185,6 +195,8 @@ NOT_PERSONAL: dict[tuple[str, str], str] = {
     ("api_clients", "name"): "a label the tenant gives an API client",
     ("platform_clients", "name"): "a label for an operator client",
     ("signing_keys", "private_key_enc"): "token-signing key material, sealed by the master key",
+    ("sms_messages", "recipient_type"): "BIREYSEL or TACIR: İYS's class of recipient, not who it is",
+    ("tenant_integrations", "secret_enc"): "the tenant's Netgsm API password, sealed by the master key: a secret",
     ("tenants", "tax_number_kind"): "'VKN' or 'TCKN': says which tenant rows are personal, not whose",
 }
 

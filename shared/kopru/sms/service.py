@@ -1,0 +1,222 @@
+"""Sending SMS through Netgsm: the rules behind the sms-send routes and its consumer.
+
+Exactly one send per message: the message id is the idempotency key, written (with
+status `sending`) before the call and the Netgsm jobid after it. A redelivered event
+for a message already sent is acknowledged without a call; a retry after a failure
+between the call and the write sends again with the same key (the simulator, and any
+provider that honours the key, drops the duplicate; Netgsm's REST v2 documents no
+such key: see the note in kopru.connectors.netgsm).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+import uuid
+from typing import Any
+
+from kopru.errors import KopruError
+
+REQUESTED, SENT, FAILED = "kopru.sms.requested.v1", "kopru.sms.sent.v1", "kopru.sms.failed.v1"
+IYS_FILTER = {"BIREYSEL": "11", "TACIR": "12"}
+
+
+def _is_mobile(e164: str) -> bool:
+    import phonenumbers
+
+    kind = phonenumbers.number_type(phonenumbers.parse(e164, None))
+    return kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
+async def _history(tx, sms_id: uuid.UUID, status: str, code: str | None = None) -> None:
+    from kopru.db.schema import sms_status_history as h
+
+    await tx.execute(h.insert().values(tenant_id=tx.tenant_id, sms_id=sms_id, status=status, code=code))
+
+
+async def request_sms(principal, body, idempotency_key: str | None) -> dict[str, Any]:
+    """Accept an SMS (202): checks, İYS consent, one row per recipient, one event each."""
+    from sqlalchemy import select
+
+    from kopru.db import scoped
+    from kopru.db.schema import sms_messages as sm, tenant_integrations as ti
+    from kopru.kvkk import InvalidIdentifier, active_consent, find_or_create_subject, normalise
+    from kopru.kvkk.subjects import encrypt_field
+    from kopru.sms.encoding import estimate
+
+    principal.require_scope("sms:send")
+    text = unicodedata.normalize("NFC", body.message)
+    est = estimate(text)
+    numbers = [body.to] if isinstance(body.to, str) else list(body.to)
+    try:
+        phones = [normalise("phone", n) for n in numbers]
+    except InvalidIdentifier:
+        raise KopruError("sms.invalid_number") from None
+    if not all(_is_mobile(p) for p in phones):
+        raise KopruError("sms.invalid_number", detail="not a mobile number")
+    if idempotency_key is not None and (len(idempotency_key) > 100 or len(numbers) > 1):
+        raise KopruError("request.validation_failed", detail="Idempotency-Key: at most 100 characters, one recipient")
+    async with scoped(principal) as tx:
+        if (await tx.execute(select(ti.c.provider).where(ti.c.provider == "netgsm"))).first() is None:
+            raise KopruError("sms.not_configured")
+        if idempotency_key is not None:
+            prior = (await tx.execute(select(sm.c.id, sm.c.status).where(sm.c.idempotency_key == idempotency_key))).first()
+            if prior is not None:
+                return {"id": prior.id, "ids": [prior.id], "status": prior.status, **est.as_dict(), "replayed": True}
+        if body.kind == "commercial":
+            for p in phones:
+                if not await active_consent(tx, p, "MESAJ"):
+                    raise KopruError("sms.iys_no_consent")
+        ids = []
+        for p in phones:
+            ref = await find_or_create_subject(tx, {"phone": p})
+            key = ref.key
+            sms_id = uuid.uuid4()
+            await tx.execute(sm.insert().values(
+                id=sms_id, tenant_id=tx.tenant_id, subject_id=ref.id,
+                body_enc=encrypt_field(key, ref.id, "sms_body", text), kind=body.kind,
+                recipient_type=body.recipient_type, encoding=est.encoding, segments=est.segments,
+                characters=est.characters, status="queued", idempotency_key=idempotency_key,
+                scheduled_at=body.scheduled_at))
+            await _history(tx, sms_id, "queued")
+            await tx.emit(REQUESTED, {"sms_id": str(sms_id)}, subject=str(sms_id))
+            ids.append(sms_id)
+    return {"id": ids[0], "ids": ids, "status": "queued", **est.as_dict()}
+
+
+async def get_sms(principal, sms_id: uuid.UUID) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from kopru.db import scoped
+    from kopru.db.schema import sms_messages as sm, sms_status_history as h
+
+    principal.require_scope("sms:read")
+    async with scoped(principal) as tx:
+        row = (await tx.execute(select(sm).where(sm.c.id == sms_id))).first()
+        if row is None:
+            raise KopruError("sms.not_found")
+        hist = (await tx.execute(select(h.c.status, h.c.code, h.c.at).where(h.c.sms_id == sms_id).order_by(h.c.id))).all()
+    return {
+        "id": row.id, "kind": row.kind, "status": row.status, "error_code": row.error_code,
+        "encoding": row.encoding, "segments": row.segments, "characters": row.characters,
+        "netgsm_jobid": row.netgsm_jobid, "created_at": row.created_at,
+        "history": [{"status": r.status, "code": r.code, "at": r.at} for r in hist],
+    }
+
+
+async def save_netgsm_settings(principal, tenant_id: uuid.UUID, body) -> dict[str, Any]:
+    """Check the credentials against Netgsm (its header list) and store them; the
+    password is sealed under the master key and never returned."""
+    import json
+
+    from sqlalchemy.dialects.postgresql import insert
+
+    from kopru.auth.crypto import seal
+    from kopru.connectors import netgsm
+    from kopru.db import scoped
+    from kopru.db.schema import tenant_integrations as ti
+
+    principal.require_scope("tenant:admin")
+    principal.tenant_for(tenant_id)
+    creds = netgsm.Credentials(body.usercode, body.password)
+    try:
+        async with netgsm.NetgsmClient() as c:
+            headers = await c.msgheaders(creds)
+    except netgsm.PermanentError:
+        raise KopruError("netgsm.credentials_invalid") from None
+    except netgsm.TransientError:
+        raise KopruError("netgsm.unavailable") from None
+    if body.msgheader not in headers:
+        raise KopruError("request.validation_failed", detail="msgheader is not registered on this Netgsm account",
+                         errors=[{"field": "msgheader", "type": "value_error", "message": "not registered"}])
+    secret = json.dumps({"password": body.password, "appkey": body.appkey}).encode()
+    settings_ = {"usercode": body.usercode, "msgheader": body.msgheader}
+    async with scoped(principal, tenant_id) as tx:
+        await tx.execute(insert(ti).values(
+            tenant_id=tenant_id, provider="netgsm", settings=settings_,
+            secret_enc=seal(secret, aad=f"{tenant_id}:netgsm".encode()),
+        ).on_conflict_do_update(index_elements=["tenant_id", "provider"],
+                                set_={"settings": settings_, "secret_enc": seal(secret, aad=f"{tenant_id}:netgsm".encode())}))
+        await tx.audit("integration.netgsm.saved", target="netgsm", details={"msgheader": body.msgheader})
+    return {"provider": "netgsm", "usercode": body.usercode, "msgheader": body.msgheader, "msgheaders": headers}
+
+
+async def _credentials(tx):
+    import json
+
+    from sqlalchemy import select
+
+    from kopru.auth.crypto import unseal
+    from kopru.connectors import netgsm
+    from kopru.db.schema import tenant_integrations as ti
+
+    row = (await tx.execute(select(ti.c.settings, ti.c.secret_enc).where(ti.c.provider == "netgsm"))).first()
+    if row is None:
+        return None, None
+    secret = json.loads(unseal(bytes(row.secret_enc), aad=f"{tx.tenant_id}:netgsm".encode()))
+    return netgsm.Credentials(row.settings["usercode"], secret["password"]), row.settings["msgheader"]
+
+
+async def deliver(ev) -> str:
+    """Handle kopru.sms.requested.v1: send once. Returns "sent", "failed", "skipped";
+    raises KopruError("netgsm.unavailable") (503: redelivered with backoff) when Netgsm
+    could not be reached."""
+    from sqlalchemy import func, select, update
+
+    from kopru.connectors import netgsm
+    from kopru.db import tenant_transaction
+    from kopru.db.schema import sms_messages as sm
+    from kopru.kvkk import decrypt_subject, subject_key
+    from kopru.kvkk.subjects import decrypt_field
+
+    sms_id = uuid.UUID(ev.data["sms_id"])
+    actor = "event:sms-send"
+    # 1. claim: record the attempt (and its key, the message id) before any call
+    async with tenant_transaction(ev.tenant_id, actor=actor) as tx:
+        row = (await tx.execute(select(sm).where(sm.c.id == sms_id).with_for_update())).first()
+        if row is None or row.status not in ("queued", "sending"):
+            return "skipped"  # unknown here, or already sent/failed: a redelivery
+        creds, header = await _credentials(tx)
+        key = await subject_key(tx, row.subject_id)
+        who = await decrypt_subject(tx, row.subject_id)
+        if creds is None or key is None or not who or not who.get("phone"):
+            code = "sms.not_configured" if creds is None else "subject.erased"
+            await tx.execute(update(sm).where(sm.c.id == sms_id).values(status="failed", error_code=code, updated_at=func.now()))
+            await _history(tx, sms_id, "failed", code)
+            await tx.emit(FAILED, {"sms_id": str(sms_id), "code": code}, subject=str(sms_id))
+            return "failed"
+        text = decrypt_field(key, row.subject_id, "sms_body", row.body_enc)
+        await tx.execute(update(sm).where(sm.c.id == sms_id).values(status="sending", attempts=sm.c.attempts + 1,
+                                                                     updated_at=func.now()))
+        if row.status == "queued":
+            await _history(tx, sms_id, "sending")
+    # 2. the call, outside any transaction
+    from kopru.sms.encoding import estimate
+
+    iysfilter = IYS_FILTER.get(row.recipient_type or "", "0") if row.kind == "commercial" else "0"
+    try:
+        async with netgsm.NetgsmClient() as c:
+            res = await c.send(creds, header, [(text, who["phone"])], iysfilter=iysfilter,
+                               idempotency_key=str(sms_id), encoding=estimate(text).netgsm_encoding or None,
+                               startdate=row.scheduled_at)
+    except netgsm.PermanentError as err:
+        code = f"netgsm.{err.code}"
+        async with tenant_transaction(ev.tenant_id, actor=actor) as tx:
+            await tx.execute(update(sm).where(sm.c.id == sms_id).values(status="failed", error_code=code, updated_at=func.now()))
+            await _history(tx, sms_id, "failed", code)
+            await tx.emit(FAILED, {"sms_id": str(sms_id), "code": code}, subject=str(sms_id))
+        return "failed"
+    except (netgsm.TransientError, netgsm.InvalidRequest) as err:
+        if isinstance(err, netgsm.InvalidRequest):
+            async with tenant_transaction(ev.tenant_id, actor=actor) as tx:
+                await tx.execute(update(sm).where(sm.c.id == sms_id).values(status="failed", error_code="sms.invalid_number"))
+                await _history(tx, sms_id, "failed", "sms.invalid_number")
+                await tx.emit(FAILED, {"sms_id": str(sms_id), "code": "sms.invalid_number"}, subject=str(sms_id))
+            return "failed"
+        raise KopruError("netgsm.unavailable") from None
+    # 3. the jobid, after the call
+    async with tenant_transaction(ev.tenant_id, actor=actor) as tx:
+        await tx.execute(update(sm).where(sm.c.id == sms_id).values(status="sent", netgsm_jobid=res.jobid,
+                                                                     updated_at=func.now()))
+        await _history(tx, sms_id, "sent", "00")
+        await tx.emit(SENT, {"sms_id": str(sms_id), "jobid": res.jobid, "segments": row.segments}, subject=str(sms_id))
+    return "sent"

@@ -1,0 +1,173 @@
+"""sms-send end to end: POST /sms -> outbox -> relay -> bus -> the consumer -> Netgsm
+(the simulator, over real HTTP on loopback) -> status, with the İYS rule, the bad
+inputs, and the fault cases that must never send twice."""
+
+import os
+
+import pytest
+
+from tests.helpers import bearer
+
+PHONE = "0532 123 45 67"
+USER, PASSWORD = "8501234567", "s3cret-netgsm"
+
+
+@pytest.fixture(scope="module")
+def netgsm():
+    from kopru.connectors.netgsm.simulator import NetgsmSimulator, serve
+
+    sim = NetgsmSimulator()
+    sim.add_account(USER, PASSWORD, msgheaders=["KOPRU", "ANADOLU"])
+    with serve(sim.app if hasattr(sim, "app") else sim) as url:
+        old = os.environ.get("NETGSM_BASE_URL")
+        os.environ["NETGSM_BASE_URL"] = url
+        yield sim
+        if old is None:
+            os.environ.pop("NETGSM_BASE_URL", None)
+        else:
+            os.environ["NETGSM_BASE_URL"] = old
+
+
+@pytest.fixture
+async def tenant(client, onboard, netgsm):
+    t = await onboard()
+    r = await client("tenant-onboarding").put(f"/tenants/{t['id']}/integrations/netgsm", headers=bearer(t["token"]),
+                                              json={"usercode": USER, "password": PASSWORD, "msgheader": "ANADOLU"})
+    assert r.status_code == 200, r.text
+    assert "password" not in r.text and PASSWORD not in r.text and "ANADOLU" in r.json()["msgheaders"]
+    return t
+
+
+async def drain(apps):
+    from kopru.events.bus import InProcessBus
+    from kopru.events.relay import Relay
+    from kopru.runtime.eventing import asgi_senders
+
+    relay = Relay(InProcessBus(asgi_senders({"sms-send": apps["sms-send"]})))
+    while await relay.run_once():
+        pass
+    await relay.dispose()
+
+
+def sent_to(netgsm, number="5321234567"):
+    return [m for m in netgsm.messages if m.no == number]
+
+
+async def test_send_end_to_end(client, apps, tenant, netgsm, db):
+    before = len(netgsm.messages)
+    r = await client("sms-send").post("/sms", headers=bearer(tenant["token"]),
+                                      json={"to": PHONE, "message": "Siparişiniz yola çıktı.", "kind": "transactional"})
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert body["status"] == "queued" and body["encoding"] == "GSM7_TR" and body["segments"] == 1
+    # nothing in clear at rest: not the number, not the text
+    row = db.execute("select * from sms_messages where id = %s", (body["id"],)).fetchone()
+    assert "Siparişiniz" not in str(row) and "5321234567" not in str(row)
+    await drain(apps)
+    got = (await client("sms-send").get(f"/sms/{body['id']}", headers=bearer(tenant["token"]))).json()
+    assert got["status"] == "sent" and got["netgsm_jobid"]
+    assert [h["status"] for h in got["history"]] == ["queued", "sending", "sent"]
+    assert len(netgsm.messages) == before + 1
+    m = netgsm.messages[-1]
+    assert m.msg == "Siparişiniz yola çıktı." and m.no == "5321234567" and m.iysfilter == "0"
+    assert m.msgheader == "ANADOLU" and m.encoding == "TR" and m.idempotency_key == body["id"]
+
+
+async def test_redelivery_and_crash_between_call_and_write_send_once(client, apps, tenant, netgsm, monkeypatch):
+    """Netgsm fails transiently, the event is redelivered; then the process "dies" right
+    after Netgsm accepted the message and before the status write. One message."""
+    from kopru.connectors.netgsm import NetgsmClient
+
+    real_send = NetgsmClient.send
+    crashed = []
+
+    async def send_then_die(self, *a, **kw):
+        res = await real_send(self, *a, **kw)
+        if not crashed:
+            crashed.append(res.jobid)
+            raise RuntimeError("killed between the call and the status write")
+        return res
+
+    monkeypatch.setattr(NetgsmClient, "send", send_then_die)
+    netgsm.fail_next(http_status=500, endpoint="send")
+    before = len(netgsm.messages)
+    r = await client("sms-send").post("/sms", headers=bearer(tenant["token"]),
+                                      json={"to": "+90 532 765 43 21", "message": "Kod: 1234", "kind": "transactional"})
+    sms_id = r.json()["id"]
+    await drain(apps)  # 500 -> retried; accepted, "crash" -> retried; same key -> the simulator drops it
+    got = (await client("sms-send").get(f"/sms/{sms_id}", headers=bearer(tenant["token"]))).json()
+    assert got["status"] == "sent"
+    assert len(netgsm.messages) == before + 1 and netgsm.messages[-1].idempotency_key == sms_id
+    # the same event once more (a redelivery): acknowledged, no call
+    from kopru.runtime.eventing import asgi_sender
+
+    send = asgi_sender(apps["sms-send"])
+    status, _ = await send({"ce-specversion": "1.0", "ce-id": "redelivered-1", "ce-source": "/kopru/sms-send",
+                            "ce-type": "kopru.sms.requested.v1", "ce-tenantid": str(tenant["id"]),
+                            "content-type": "application/json"}, ('{"sms_id": "%s"}' % sms_id).encode())
+    assert status == 204 and len(netgsm.messages) == before + 1
+
+
+async def test_permanent_netgsm_error_fails_without_retry(client, apps, tenant, netgsm):
+    netgsm.fail_next(code="40", endpoint="send")
+    before = len(netgsm.messages)
+    r = await client("sms-send").post("/sms", headers=bearer(tenant["token"]),
+                                      json={"to": PHONE, "message": "Merhaba", "kind": "transactional"})
+    await drain(apps)
+    got = (await client("sms-send").get(f"/sms/{r.json()['id']}", headers=bearer(tenant["token"]))).json()
+    assert got["status"] == "failed" and got["error_code"] == "netgsm.40"
+    assert len(netgsm.messages) == before
+
+
+async def test_commercial_needs_an_iys_consent(client, apps, tenant, netgsm, db):
+    msg = {"to": "05551112233", "message": "Kampanya!", "kind": "commercial", "recipient_type": "BIREYSEL"}
+    n = db.execute("select count(*) from sms_messages").fetchone()[0]
+    r = await client("sms-send").post("/sms", headers=bearer(tenant["token"]), json=msg)
+    assert r.status_code == 422 and r.json()["code"] == "sms.iys_no_consent"
+    assert db.execute("select count(*) from sms_messages").fetchone()[0] == n
+    consent = {"subject": {"phone": "+905551112233"}, "purpose": "marketing", "legal_basis": "explicit_consent",
+               "data_categories": ["contact"], "channel": "web", "consent_text": "Kampanya iletileri", "retention_days": 365,
+               "iys": {"type": "MESAJ", "recipient_type": "BIREYSEL", "source": "HS_WEB"}}
+    assert (await client("consent-record").post("/consents", json=consent, headers=bearer(tenant["token"]))).status_code == 201
+    r = await client("sms-send").post("/sms", headers=bearer(tenant["token"]), json=msg)
+    assert r.status_code == 202
+    await drain(apps)
+    assert sent_to(netgsm, "5551112233")[-1].iysfilter == "11"
+
+
+@pytest.mark.parametrize("body,status,code", [
+    ({"to": "12345", "message": "x", "kind": "transactional"}, 422, "sms.invalid_number"),
+    ({"to": "0212 123 45 67", "message": "x", "kind": "transactional"}, 422, "sms.invalid_number"),  # a landline
+    ({"to": PHONE, "message": "x", "kind": "commercial"}, 422, "sms.recipient_type_required"),
+    ({"to": PHONE, "message": "x" * 1200, "kind": "transactional"}, 422, "sms.message_too_long"),
+    ({"to": PHONE, "message": "x", "kind": "spam"}, 422, "request.validation_failed"),
+    ({"to": PHONE, "message": "x", "kind": "transactional", "from": "X"}, 422, "request.validation_failed"),
+    ({"to": 5321234567, "message": "x", "kind": "transactional"}, 422, "request.validation_failed"),
+])
+async def test_bad_sms_requests(client, tenant, db, body, status, code):
+    n = db.execute("select count(*) from sms_messages").fetchone()[0]
+    r = await client("sms-send").post("/sms", headers=bearer(tenant["token"]), json=body)
+    assert r.status_code == status and r.json()["code"] == code, r.text
+    assert db.execute("select count(*) from sms_messages").fetchone()[0] == n
+
+
+async def test_idempotency_key_replays_the_first_answer(client, apps, tenant, netgsm):
+    h = {**bearer(tenant["token"]), "Idempotency-Key": "order-42-shipped"}
+    body = {"to": PHONE, "message": "Kargonuz yolda", "kind": "transactional"}
+    first = (await client("sms-send").post("/sms", headers=h, json=body)).json()
+    again = (await client("sms-send").post("/sms", headers=h, json=body)).json()
+    assert again["id"] == first["id"] and again.get("replayed") is True
+
+
+async def test_not_configured_and_wrong_credentials(client, onboard, netgsm):
+    t = await onboard()
+    r = await client("sms-send").post("/sms", headers=bearer(t["token"]), json={"to": PHONE, "message": "x", "kind": "otp"})
+    assert r.status_code == 409 and r.json()["code"] == "sms.not_configured"
+    r = await client("tenant-onboarding").put(f"/tenants/{t['id']}/integrations/netgsm", headers=bearer(t["token"]),
+                                              json={"usercode": USER, "password": "wrong", "msgheader": "KOPRU"})
+    assert r.status_code == 422 and r.json()["code"] == "netgsm.credentials_invalid"
+
+
+async def test_estimate(client, tenant):
+    r = await client("sms-send").post("/sms/estimate", headers=bearer(tenant["token"]), json={"message": "Şişli'de buluşalım 😊"})
+    assert r.status_code == 200 and r.json()["encoding"] == "UCS2" and r.json()["segments"] == 1
