@@ -76,6 +76,7 @@ CATALOG: dict[str, ErrorSpec] = {
     "sms.invalid_number": ErrorSpec(422, "Alıcı numarası geçerli bir cep telefonu numarası değil.", "The recipient is not a valid mobile number."),
     "sms.iys_no_consent": ErrorSpec(422, "Ticari ileti için bu numaraya ait geçerli bir İYS (MESAJ) onayı yok; gönderilmedi.", "No active İYS (MESAJ) consent for this number: the commercial message was not sent."),
     "sms.recipient_type_required": ErrorSpec(422, "Ticari iletilerde recipient_type (BIREYSEL ya da TACIR) zorunludur.", "Commercial messages need recipient_type (BIREYSEL or TACIR)."),
+    "sms.otp_invalid": ErrorSpec(422, "OTP mesajı tek SMS olmalı, Türkçe karakter içermemeli ve zamanlanamaz.", "An OTP must fit one SMS, use no Turkish letters and cannot be scheduled."),
     "sms.not_configured": ErrorSpec(409, "Netgsm ayarları yapılmamış.", "Netgsm is not configured for this tenant."),
     "sms.idempotency_conflict": ErrorSpec(409, "Bu Idempotency-Key başka bir istekle kullanılmış.", "This Idempotency-Key was used for a different request."),
     "netgsm.credentials_invalid": ErrorSpec(422, "Netgsm kullanıcı adı ya da şifresi hatalı.", "The Netgsm user code or password is wrong."),

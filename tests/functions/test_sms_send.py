@@ -18,7 +18,7 @@ def netgsm():
 
     sim = NetgsmSimulator()
     sim.add_account(USER, PASSWORD, msgheaders=["KOPRU", "ANADOLU"])
-    with serve(sim.app if hasattr(sim, "app") else sim) as url:
+    with serve(sim) as url:
         old = os.environ.get("NETGSM_BASE_URL")
         os.environ["NETGSM_BASE_URL"] = url
         yield sim
@@ -171,3 +171,17 @@ async def test_not_configured_and_wrong_credentials(client, onboard, netgsm):
 async def test_estimate(client, tenant):
     r = await client("sms-send").post("/sms/estimate", headers=bearer(tenant["token"]), json={"message": "Şişli'de buluşalım 😊"})
     assert r.status_code == 200 and r.json()["encoding"] == "UCS2" and r.json()["segments"] == 1
+
+
+async def test_otp_goes_through_netgsms_otp_service(client, apps, tenant, netgsm):
+    r = await client("sms-send").post("/sms", headers=bearer(tenant["token"]),
+                                      json={"to": PHONE, "message": "Dogrulama kodunuz: 482913", "kind": "otp"})
+    assert r.status_code == 202
+    await drain(apps)
+    got = (await client("sms-send").get(f"/sms/{r.json()['id']}", headers=bearer(tenant["token"]))).json()
+    assert got["status"] == "sent"
+    assert netgsm.messages[-1].kind == "otp" and netgsm.messages[-1].msg == "Dogrulama kodunuz: 482913"
+    # Turkish letters or two segments do not fit the OTP service
+    r = await client("sms-send").post("/sms", headers=bearer(tenant["token"]),
+                                      json={"to": PHONE, "message": "Doğrulama kodunuz: 482913", "kind": "otp"})
+    assert r.status_code == 422 and r.json()["code"] == "sms.otp_invalid"

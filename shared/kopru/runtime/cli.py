@@ -25,6 +25,15 @@ def _dev(args: argparse.Namespace) -> int:
         if s.redis_url is None:
             os.environ["REDIS_URL"] = embedded.redis_url(s.data_dir)
         admin.ensure_signing_key()
+        netgsm_sim = None
+        if not os.environ.get("NETGSM_BASE_URL"):
+            # no real Netgsm configured: the simulator, on loopback, speaks its protocol
+            from kopru.connectors.netgsm.simulator import dev_simulator, serve
+
+            netgsm_sim = serve(dev_simulator())
+            os.environ["NETGSM_BASE_URL"] = netgsm_sim.__enter__()
+            print(f"netgsm simulator at {os.environ['NETGSM_BASE_URL']} (user kopru-dev / kopru-dev, header KOPRU)",
+                  flush=True)
         cid = os.environ.get("KOPRU_OPERATOR_CLIENT_ID")
         secret = os.environ.get("KOPRU_OPERATOR_CLIENT_SECRET")
         if cid and secret:
@@ -78,6 +87,8 @@ def _dev(args: argparse.Namespace) -> int:
         print("kopru dev stopped", flush=True)
         return 0 if server.started else 1
     finally:
+        if "netgsm_sim" in locals() and netgsm_sim is not None:
+            netgsm_sim.__exit__(None, None, None)
         embedded.stop_redis()
         if s.embedded and not args.keep_running:
             embedded.stop_postgres()

@@ -41,9 +41,18 @@ class SmsIn(Strict):
         return v
 
     @model_validator(mode="after")
-    def _commercial(self):
+    def _kind_rules(self):
         if self.kind == "commercial" and self.recipient_type is None:
             raise ValueError("sms.recipient_type_required")
+        if self.kind == "otp":
+            import unicodedata
+
+            from kopru.sms.encoding import estimate
+
+            est = estimate(unicodedata.normalize("NFC", self.message))
+            # Netgsm's OTP service: one SMS, GSM 7-bit, no Turkish letters, not schedulable
+            if est.encoding != "GSM7" or est.segments != 1 or self.scheduled_at is not None:
+                raise ValueError("sms.otp_invalid")
         return self
 
 

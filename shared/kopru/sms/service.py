@@ -195,9 +195,12 @@ async def deliver(ev) -> str:
     iysfilter = IYS_FILTER.get(row.recipient_type or "", "0") if row.kind == "commercial" else "0"
     try:
         async with netgsm.NetgsmClient() as c:
-            res = await c.send(creds, header, [(text, who["phone"])], iysfilter=iysfilter,
-                               idempotency_key=str(sms_id), encoding=estimate(text).netgsm_encoding or None,
-                               startdate=row.scheduled_at)
+            if row.kind == "otp":  # Netgsm's OTP service: delivered first, one SMS
+                res = await c.send_otp(creds, header, text, who["phone"], idempotency_key=str(sms_id))
+            else:
+                res = await c.send(creds, header, [(text, who["phone"])], iysfilter=iysfilter,
+                                   idempotency_key=str(sms_id), encoding=estimate(text).netgsm_encoding or None,
+                                   startdate=row.scheduled_at)
     except netgsm.PermanentError as err:
         code = f"netgsm.{err.code}"
         async with tenant_transaction(ev.tenant_id, actor=actor) as tx:
