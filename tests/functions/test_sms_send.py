@@ -185,3 +185,26 @@ async def test_otp_goes_through_netgsms_otp_service(client, apps, tenant, netgsm
     r = await client("sms-send").post("/sms", headers=bearer(tenant["token"]),
                                       json={"to": PHONE, "message": "Doğrulama kodunuz: 482913", "kind": "otp"})
     assert r.status_code == 422 and r.json()["code"] == "sms.otp_invalid"
+
+
+async def test_delivery_reports_move_messages_to_delivered_or_failed(client, apps, tenant, netgsm, db):
+    from kopru.sms.service import poll_reports
+
+    ids = []
+    for number in ("05321110001", "05321110002", "05321110003"):
+        r = await client("sms-send").post("/sms", headers=bearer(tenant["token"]),
+                                          json={"to": number, "message": "Bilgi", "kind": "transactional"})
+        ids.append(r.json()["id"])
+    await drain(apps)
+    jobs = [(await client("sms-send").get(f"/sms/{i}", headers=bearer(tenant["token"]))).json()["netgsm_jobid"] for i in ids]
+    netgsm.set_status(jobs[0], 1)   # delivered
+    netgsm.set_status(jobs[1], 16)  # İYS rejected
+    netgsm.set_status(jobs[2], 0)   # still pending
+    counts = await poll_reports()
+    assert counts["delivered"] >= 1 and counts["failed"] >= 1
+    got = [(await client("sms-send").get(f"/sms/{i}", headers=bearer(tenant["token"]))).json() for i in ids]
+    assert [g["status"] for g in got] == ["delivered", "failed", "sent"]
+    assert got[1]["error_code"] == "netgsm.report.16"
+    types = [r[0] for r in db.execute("select type from outbox where tenant_id = %s and subject = any(%s)",
+                                      (str(tenant["id"]), ids[:2])).fetchall()]
+    assert "kopru.sms.delivered.v1" in types and "kopru.sms.failed.v1" in types

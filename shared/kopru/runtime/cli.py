@@ -230,6 +230,23 @@ def _dispatch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sms_poll(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from kopru.sms.service import poll_reports
+
+    async def run():
+        from kopru.db import dispose
+
+        try:
+            return await poll_reports()
+        finally:
+            await dispose()
+
+    print(json.dumps(asyncio.run(run())))
+    return 0
+
+
 def _functions(args: argparse.Namespace) -> int:
     from kopru.runtime.registry import functions
 
@@ -348,6 +365,10 @@ def main(argv: list[str] | None = None) -> int:
     cr.set_defaults(func=_client_revoke)
 
     sub.add_parser("functions", help="list the registered functions").set_defaults(func=_functions)
+
+    sms = sub.add_parser("sms").add_subparsers(dest="sms_cmd", required=True)
+    sms.add_parser("poll-reports", help="move sent SMS to delivered/failed from Netgsm's reports (run on a schedule)") \
+        .set_defaults(func=_sms_poll)
 
     tp = sub.add_parser("topics").add_subparsers(dest="topics_cmd", required=True)
     ta = tp.add_parser("apply", help="create the catalog's topics (and dead-letter topics) on the broker")

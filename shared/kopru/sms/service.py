@@ -223,3 +223,57 @@ async def deliver(ev) -> str:
         await _history(tx, sms_id, "sent", "00")
         await tx.emit(SENT, {"sms_id": str(sms_id), "jobid": res.jobid, "segments": row.segments}, subject=str(sms_id))
     return "sent"
+
+
+DELIVERED = "kopru.sms.delivered.v1"
+POLL_BATCH = 500
+
+
+async def poll_reports() -> dict[str, int]:
+    """`kopru sms poll-reports` (run on a schedule: a CronJob, cron): for every tenant
+    with Netgsm, ask for the reports of its sent messages and move them to delivered or failed (with Netgsm's status, İYS
+    rejections 16/17 among them). Counts what changed."""
+    from sqlalchemy import func, select, update
+
+    from kopru.connectors import netgsm
+    from kopru.db import platform_transaction, tenant_transaction
+    from kopru.db.schema import sms_messages as sm, tenant_directory
+
+    async with platform_transaction() as conn:
+        tenant_ids = (await conn.execute(select(tenant_directory.c.tenant_id))).scalars().all()
+    counts = {"delivered": 0, "failed": 0, "pending": 0}
+    for tenant_id in tenant_ids:
+        async with tenant_transaction(tenant_id, actor="schedule:sms-report") as tx:
+            creds, _ = await _credentials(tx)
+            if creds is None:
+                continue
+            rows = (await tx.execute(select(sm.c.id, sm.c.netgsm_jobid).where(sm.c.status == "sent")
+                                     .where(sm.c.netgsm_jobid.is_not(None)).limit(POLL_BATCH))).all()
+        if not rows:
+            continue
+        try:
+            async with netgsm.NetgsmClient() as c:
+                entries = await c.report(creds, sorted({r.netgsm_jobid for r in rows}))
+        except (netgsm.TransientError, netgsm.PermanentError):
+            continue  # the next tick asks again
+        by_job = {e.jobid: e for e in entries}
+        async with tenant_transaction(tenant_id, actor="schedule:sms-report") as tx:
+            for r in rows:
+                e = by_job.get(r.netgsm_jobid)
+                if e is None or not e.status.final:
+                    counts["pending"] += 1
+                    continue
+                if e.status.outcome == "delivered":
+                    await tx.execute(update(sm).where(sm.c.id == r.id).values(status="delivered", updated_at=func.now()))
+                    await _history(tx, r.id, "delivered", str(e.status_code))
+                    await tx.emit(DELIVERED, {"sms_id": str(r.id), "jobid": r.netgsm_jobid}, subject=str(r.id),
+                                  source="/kopru/sms-send")
+                    counts["delivered"] += 1
+                else:
+                    code = f"netgsm.report.{e.status_code}"
+                    await tx.execute(update(sm).where(sm.c.id == r.id).values(status="failed", error_code=code,
+                                                                               updated_at=func.now()))
+                    await _history(tx, r.id, "failed", code)
+                    await tx.emit(FAILED, {"sms_id": str(r.id), "code": code}, subject=str(r.id), source="/kopru/sms-send")
+                    counts["failed"] += 1
+    return counts
