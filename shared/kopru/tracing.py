@@ -36,19 +36,26 @@ def _sdk_installed() -> bool:
 
 
 @contextmanager
+def _carry(traceparent: str) -> Iterator[str]:
+    """Make `traceparent` the one that events and logs inside this block carry."""
+    t1 = current_traceparent.set(traceparent)
+    t2 = trace_id_var.set(traceparent.split("-")[1])
+    try:
+        yield traceparent
+    finally:
+        current_traceparent.reset(t1)
+        trace_id_var.reset(t2)
+
+
+@contextmanager
 def span(name: str, traceparent: str | None = None, kind: str = "SERVER") -> Iterator[str]:
     """Continue the trace of `traceparent` (or start one); yields the traceparent that
     work inside this span passes on."""
     tp = traceparent if valid(traceparent) else (current_traceparent.get() or new_traceparent())
     if not _sdk_installed():
         # API only: no span is recorded, so carry the trace id without the machinery
-        t1 = current_traceparent.set(tp)
-        t2 = trace_id_var.set(tp.split("-")[1])
-        try:
-            yield tp
-        finally:
-            current_traceparent.reset(t1)
-            trace_id_var.reset(t2)
+        with _carry(tp) as out:
+            yield out
         return
     from opentelemetry import propagate, trace
 
@@ -57,11 +64,5 @@ def span(name: str, traceparent: str | None = None, kind: str = "SERVER") -> Ite
     with tracer.start_as_current_span(name, context=ctx, kind=getattr(trace.SpanKind, kind)):
         carrier: dict[str, str] = {}
         propagate.inject(carrier)
-        out = carrier.get("traceparent") if valid(carrier.get("traceparent")) else tp
-        t1 = current_traceparent.set(out)
-        t2 = trace_id_var.set(out.split("-")[1])
-        try:
+        with _carry(carrier["traceparent"] if valid(carrier.get("traceparent")) else tp) as out:
             yield out
-        finally:
-            current_traceparent.reset(t1)
-            trace_id_var.reset(t2)
