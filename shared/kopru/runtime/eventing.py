@@ -71,6 +71,9 @@ async def start_eventing(apps: dict[str, Any], stop: asyncio.Event) -> tuple[Cal
         mode = "in-process bus"
     relay = Relay(publisher)
     tasks.append(asyncio.create_task(relay.run(stop)))
+    from kopru.events.schedule import run_schedules
+
+    tasks.append(asyncio.create_task(run_schedules(senders, stop)))
 
     async def shutdown() -> None:
         stop.set()
