@@ -63,18 +63,23 @@ def test_kopru_dev_on_embedded_defaults(tmp_path):
     assert not (tmp_path / "data" / "pg" / "postmaster.pid").exists()
 
 
-def test_function_under_functions_framework(services, operator):
+def _serve_function(source: str, services) -> tuple[subprocess.Popen, int]:
     from kopru.auth.crypto import master_key
 
     port = free_port()
     env = dict(os.environ)
     env.update(DATABASE_URL=services["app_url"], KOPRU_MASTER_KEY=__import__("base64").b64encode(master_key()).decode())
     proc = subprocess.Popen(
-        [str(BIN / "functions-framework"), "--asgi", "--source", "functions/token/main.py", "--target", "handle",
+        [str(BIN / "functions-framework"), "--asgi", "--source", source, "--target", "handle",
          "--port", str(port), "--host", "127.0.0.1"],
         env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_for(f"http://127.0.0.1:{port}/healthz", proc, 30)
+    return proc, port
+
+
+def test_function_under_functions_framework(services, operator):
+    proc, port = _serve_function("functions/token/main.py", services)
     try:
-        wait_for(f"http://127.0.0.1:{port}/healthz", proc, 30)
         r = httpx.post(f"http://127.0.0.1:{port}/oauth2/token", data={"grant_type": "client_credentials"},
                        auth=(operator["client_id"], operator["client_secret"]), timeout=10)
         assert r.status_code == 200 and r.json()["token_type"] == "Bearer"
@@ -83,3 +88,20 @@ def test_function_under_functions_framework(services, operator):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+async def test_tenant_onboarding_under_functions_framework(services, onboard):
+    """functions/tenant_onboarding/main.py as its image serves it: a tenant reads itself."""
+    import asyncio
+
+    t = await onboard()
+    proc, port = await asyncio.to_thread(_serve_function, "functions/tenant_onboarding/main.py", services)
+    try:
+        async with httpx.AsyncClient(timeout=10) as c:
+            r = await c.get(f"http://127.0.0.1:{port}/tenants/{t['id']}", headers={"Authorization": f"Bearer {t['token']}"})
+            assert r.status_code == 200 and r.json()["subdomain"] == t["tenant"]["subdomain"]
+            r = await c.post(f"http://127.0.0.1:{port}/", content=b"not an event")
+            assert r.status_code == 400 and r.json()["code"] == "cloudevent.malformed"
+    finally:
+        proc.terminate()
+        await asyncio.to_thread(proc.wait, 20)
