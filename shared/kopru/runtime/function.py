@@ -17,6 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from kopru.errors import KopruError, negotiate_language, validation_error
@@ -280,6 +281,9 @@ class Function:
                     return await self._deliver_event(request)
             with span(f"{self.name} {method}", request.headers.get("traceparent")):
                 return await self._route(request, method, path, lang)
+        except ClientDisconnect:
+            # the caller went away mid-request: nobody to answer, nothing to log as an error
+            return Response(status_code=499)
         except KopruError as err:
             if err.http_status >= 500:
                 log.error("request failed", extra={"fields": {"code": err.code, "path": path}})

@@ -194,13 +194,13 @@ async def deliver(ev) -> str:
 
     iysfilter = IYS_FILTER.get(row.recipient_type or "", "0") if row.kind == "commercial" else "0"
     try:
-        async with netgsm.NetgsmClient() as c:
-            if row.kind == "otp":  # Netgsm's OTP service: delivered first, one SMS
-                res = await c.send_otp(creds, header, text, who["phone"], idempotency_key=str(sms_id))
-            else:
-                res = await c.send(creds, header, [(text, who["phone"])], iysfilter=iysfilter,
-                                   idempotency_key=str(sms_id), encoding=estimate(text).netgsm_encoding or None,
-                                   startdate=row.scheduled_at)
+        c = netgsm.NetgsmClient.shared()
+        if row.kind == "otp":  # Netgsm's OTP service: delivered first, one SMS
+            res = await c.send_otp(creds, header, text, who["phone"], idempotency_key=str(sms_id))
+        else:
+            res = await c.send(creds, header, [(text, who["phone"])], iysfilter=iysfilter,
+                               idempotency_key=str(sms_id), encoding=estimate(text).netgsm_encoding or None,
+                               startdate=row.scheduled_at)
     except netgsm.PermanentError as err:
         code = f"netgsm.{err.code}"
         async with tenant_transaction(ev.tenant_id, actor=actor) as tx:
@@ -252,8 +252,7 @@ async def poll_reports() -> dict[str, int]:
         if not rows:
             continue
         try:
-            async with netgsm.NetgsmClient() as c:
-                entries = await c.report(creds, sorted({r.netgsm_jobid for r in rows}))
+            entries = await netgsm.NetgsmClient.shared().report(creds, sorted({r.netgsm_jobid for r in rows}))
         except (netgsm.TransientError, netgsm.PermanentError):
             continue  # the next tick asks again
         by_job = {e.jobid: e for e in entries}
