@@ -416,3 +416,42 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     line = lambda r: "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
     return "\n".join([line(header), "  ".join("-" * w for w in widths), *(line(r) for r in rows)])
+
+
+# wrk's per-status counting and the one JSON line every wrk-driven benchmark parses
+# (`KOPRU_JSON {...}`); a script defines `threads` and `expect` before it.
+WRK_REPORT_LUA = r"""
+function init(args)
+  statuses = {}
+  bad_body = 0
+end
+
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+  if expect and (body == nil or not string.find(body, expect, 1, true)) then
+    bad_body = bad_body + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local agg, bad = {}, 0
+  for _, t in ipairs(threads) do
+    local s = t:get("statuses") or {}
+    for k, v in pairs(s) do agg[k] = (agg[k] or 0) + v end
+    bad = bad + (t:get("bad_body") or 0)
+  end
+  local parts = {}
+  for k, v in pairs(agg) do parts[#parts + 1] = string.format('"%d":%d', k, v) end
+  local e = summary.errors
+  io.write(string.format(
+    'KOPRU_JSON {"duration_us":%d,"requests":%d,"bytes":%d,' ..
+    '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
+    '"statuses":{%s},"bad_body":%d,' ..
+    '"latency_us":{"mean":%.1f,"stdev":%.1f,"max":%d,"p50":%d,"p90":%d,"p99":%d}}\n',
+    summary.duration, summary.requests, summary.bytes,
+    e.connect, e.read, e.write, e.status, e.timeout,
+    table.concat(parts, ","), bad,
+    latency.mean, latency.stdev, latency.max,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99)))
+end
+"""

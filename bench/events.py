@@ -79,6 +79,7 @@ from bench.common import (
     tree_cpu_times,
     write_results,
 )
+from tests.kafkabroker import KafkaBroker
 
 NAME = "events"
 GOAL_RATIO = 0.5
@@ -90,49 +91,6 @@ EFFECT = "probe.onboarded"
 
 
 # -- the broker -------------------------------------------------------------------------------
-
-class KafkaBroker:
-    """scripts/kafka as a subprocess (as tests/conftest.py runs it), in its own session."""
-
-    def __init__(self, data_dir: Path, port: int, log_path: Path):
-        self.data_dir, self.port, self.log_path = data_dir, port, log_path
-        self.bootstrap = f"127.0.0.1:{port}"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 300) -> None:
-        import selectors
-
-        env = dict(os.environ, KAFKA_PORT=str(self.port), KAFKA_DATA_DIR=str(self.data_dir))
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "wb") as err:
-            self.proc = subprocess.Popen([str(REPO_ROOT / "scripts" / "kafka")], env=env, stdout=subprocess.PIPE,
-                                         stderr=err, stdin=subprocess.DEVNULL, text=True, start_new_session=True)
-        sel = selectors.DefaultSelector()
-        sel.register(self.proc.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if sel.select(timeout=1):
-                line = self.proc.stdout.readline()
-                if line.startswith("kafka ready at"):
-                    return
-            if self.proc.poll() is not None:
-                break
-        self.stop()
-        tail = "\n".join(self.log_path.read_text(errors="replace").splitlines()[-30:]) if self.log_path.exists() else ""
-        raise RuntimeError(f"the Kafka broker did not start (scripts/kafka):\n{tail}")
-
-    def stop(self) -> None:
-        import signal
-
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
 
 # -- small helpers ----------------------------------------------------------------------------
 

@@ -71,6 +71,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
+    WRK_REPORT_LUA,
     REPO_ROOT,
     Server,
     bench_data_dir,
@@ -89,6 +90,7 @@ from bench.common import (
     tree_cpu_times,
     write_results,
 )
+from tests.kafkabroker import KafkaBroker
 
 NAME = "sms"
 HELLO_SOURCE = REPO_ROOT / "bench" / "hello" / "main.py"
@@ -146,46 +148,6 @@ def simulator_worker(port: int) -> int:
 
 # -- the Kafka broker ----------------------------------------------------------------------------
 
-class KafkaBroker:
-    """scripts/kafka as a subprocess in its own session (as bench/events.py runs it)."""
-
-    def __init__(self, data_dir: Path, port: int, log_path: Path):
-        self.data_dir, self.port, self.log_path = data_dir, port, log_path
-        self.bootstrap = f"127.0.0.1:{port}"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 300) -> None:
-        import selectors
-
-        env = dict(os.environ, KAFKA_PORT=str(self.port), KAFKA_DATA_DIR=str(self.data_dir))
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "wb") as err:
-            self.proc = subprocess.Popen([str(REPO_ROOT / "scripts" / "kafka")], env=env, stdout=subprocess.PIPE,
-                                         stderr=err, stdin=subprocess.DEVNULL, text=True, start_new_session=True)
-        sel = selectors.DefaultSelector()
-        sel.register(self.proc.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if sel.select(timeout=1):
-                if self.proc.stdout.readline().startswith("kafka ready at"):
-                    return
-            if self.proc.poll() is not None:
-                break
-        self.stop()
-        tail = "\n".join(self.log_path.read_text(errors="replace").splitlines()[-30:]) if self.log_path.exists() else ""
-        raise RuntimeError(f"the Kafka broker did not start (scripts/kafka):\n{tail}")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-
 # -- wrk --------------------------------------------------------------------------------------------
 
 LUA_COMMON = r"""
@@ -197,40 +159,7 @@ function setup(thread)
   thread:set("offset", (#threads - 1) * 1000000)
 end
 
-function init(args)
-  statuses = {}
-  bad_body = 0
-end
-
-function response(status, headers, body)
-  statuses[status] = (statuses[status] or 0) + 1
-  if expect and (body == nil or not string.find(body, expect, 1, true)) then
-    bad_body = bad_body + 1
-  end
-end
-
-function done(summary, latency, requests)
-  local agg, bad = {}, 0
-  for _, t in ipairs(threads) do
-    local s = t:get("statuses") or {}
-    for k, v in pairs(s) do agg[k] = (agg[k] or 0) + v end
-    bad = bad + (t:get("bad_body") or 0)
-  end
-  local parts = {}
-  for k, v in pairs(agg) do parts[#parts + 1] = string.format('"%d":%d', k, v) end
-  local e = summary.errors
-  io.write(string.format(
-    'KOPRU_JSON {"duration_us":%d,"requests":%d,"bytes":%d,' ..
-    '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
-    '"statuses":{%s},"bad_body":%d,' ..
-    '"latency_us":{"mean":%.1f,"stdev":%.1f,"max":%d,"p50":%d,"p90":%d,"p99":%d}}\n',
-    summary.duration, summary.requests, summary.bytes,
-    e.connect, e.read, e.write, e.status, e.timeout,
-    table.concat(parts, ","), bad,
-    latency.mean, latency.stdev, latency.max,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99)))
-end
-"""
+""" + WRK_REPORT_LUA
 
 # POST /sms: the tenants' bearer tokens in turn, a distinct mobile number per request
 LUA_SMS = r"""

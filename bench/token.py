@@ -68,6 +68,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from bench.common import (
+    WRK_REPORT_LUA,
     REPO_ROOT,
     Server,
     bench_data_dir,
@@ -108,39 +109,6 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-function init(args)
-  statuses = {}
-  bad_body = 0
-end
-
-function response(status, headers, body)
-  statuses[status] = (statuses[status] or 0) + 1
-  if expect and (body == nil or not string.find(body, expect, 1, true)) then
-    bad_body = bad_body + 1
-  end
-end
-
-function done(summary, latency, requests)
-  local agg, bad = {}, 0
-  for _, t in ipairs(threads) do
-    local s = t:get("statuses") or {}
-    for k, v in pairs(s) do agg[k] = (agg[k] or 0) + v end
-    bad = bad + (t:get("bad_body") or 0)
-  end
-  local parts = {}
-  for k, v in pairs(agg) do parts[#parts + 1] = string.format('"%%d":%%d', k, v) end
-  local e = summary.errors
-  io.write(string.format(
-    'KOPRU_JSON {"duration_us":%%d,"requests":%%d,"bytes":%%d,' ..
-    '"errors":{"connect":%%d,"read":%%d,"write":%%d,"status":%%d,"timeout":%%d},' ..
-    '"statuses":{%%s},"bad_body":%%d,' ..
-    '"latency_us":{"mean":%%.1f,"stdev":%%.1f,"max":%%d,"p50":%%d,"p90":%%d,"p99":%%d}}\n',
-    summary.duration, summary.requests, summary.bytes,
-    e.connect, e.read, e.write, e.status, e.timeout,
-    table.concat(parts, ","), bad,
-    latency.mean, latency.stdev, latency.max,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99)))
-end
 """
 
 
@@ -154,7 +122,7 @@ def lua_script(method: str, body: str | None, headers: dict[str, str], expect: s
         "body": f"wrk.body = {_lua_str(body)}" if body is not None else "",
         "headers": "\n".join(f"wrk.headers[{_lua_str(k)}] = {_lua_str(v)}" for k, v in headers.items()),
         "expect": _lua_str(expect) if expect else "nil",
-    }
+    } + WRK_REPORT_LUA
 
 
 @dataclass

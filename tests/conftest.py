@@ -143,47 +143,6 @@ def onboard(client, operator_token):
     return make
 
 
-class KafkaBroker:
-    """scripts/kafka as a subprocess: a real single-node KRaft broker on loopback."""
-
-    def __init__(self, data_dir: Path, port: int):
-        self.data_dir, self.port, self.proc = data_dir, port, None
-        self.bootstrap = f"127.0.0.1:{port}"
-
-    def start(self, timeout: float = 240) -> None:
-        import selectors
-        import subprocess
-        import time
-
-        env = dict(os.environ, KAFKA_PORT=str(self.port), KAFKA_DATA_DIR=str(self.data_dir))
-        self.proc = subprocess.Popen([str(REPO / "scripts" / "kafka")], env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-        sel = selectors.DefaultSelector()
-        sel.register(self.proc.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if sel.select(timeout=1):
-                line = self.proc.stdout.readline()
-                if line.startswith("kafka ready at"):
-                    return
-            if self.proc.poll() is not None:
-                break
-        err = self.proc.stderr.read() if self.proc.poll() is not None else ""
-        self.stop()
-        pytest.fail(f"the Kafka broker did not start (scripts/kafka): {err[-3000:]}")
-
-    def stop(self) -> None:
-        import signal
-
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except Exception:
-                self.proc.kill()
-        self.proc = None
-
-
 @pytest.fixture(scope="session")
 def kafka(services):
     """A real Apache Kafka broker (KAFKA_BOOTSTRAP_SERVERS, or one started here).
@@ -201,8 +160,13 @@ def kafka(services):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
+        from tests.kafkabroker import KafkaBroker
+
         broker = KafkaBroker(Path(tempfile.mkdtemp(prefix="kopru-kafka-")), port)
-        broker.start()
+        try:
+            broker.start()
+        except RuntimeError as exc:
+            pytest.fail(str(exc))
         bootstrap = broker.bootstrap
     asyncio.run(apply(bootstrap))
     yield {"bootstrap": bootstrap, "broker": broker}
