@@ -157,6 +157,9 @@ async def test_idempotency_key_replays_the_first_answer(client, apps, tenant, ne
     first = (await client("sms-send").post("/sms", headers=h, json=body)).json()
     again = (await client("sms-send").post("/sms", headers=h, json=body)).json()
     assert again["id"] == first["id"] and again.get("replayed") is True
+    # the same key with another message is refused, not mistaken for a replay
+    r = await client("sms-send").post("/sms", headers=h, json={**body, "message": "Başka bir mesaj"})
+    assert r.status_code == 409 and r.json()["code"] == "sms.idempotency_conflict"
 
 
 async def test_not_configured_and_wrong_credentials(client, onboard, netgsm):

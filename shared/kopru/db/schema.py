@@ -216,6 +216,7 @@ sms_messages = Table(
     Column("status", Text, nullable=False),
     Column("error_code", Text),
     Column("idempotency_key", Text),
+    Column("request_sha256", LargeBinary),
     Column("attempts", Integer, nullable=False),
     Column("netgsm_jobid", Text),
     Column("scheduled_at", DateTime(timezone=True)),

@@ -165,6 +165,8 @@ REGISTER: tuple[PersonalTable, ...] = (
                   "destroyed; the subject's key shreds them at once.", days=90, anchor="created_at"),
         (
             PersonalColumn("body_enc", "contact", SHRED, "the message text, under the subject key"),
+            PersonalColumn("request_sha256", "contact", ANONYMISE,
+                           "SHA-256 of the request (number, text) behind an Idempotency-Key; cleared on erasure"),
         ),
         note="The recipient is the subject (data_subjects); the number is not stored here.",
     ),

@@ -10,6 +10,8 @@ such key: see the note in kopru.connectors.netgsm).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import unicodedata
 import uuid
 from typing import Any
@@ -55,12 +57,19 @@ async def request_sms(principal, body, idempotency_key: str | None) -> dict[str,
         raise KopruError("sms.invalid_number", detail="not a mobile number")
     if idempotency_key is not None and (len(idempotency_key) > 100 or len(numbers) > 1):
         raise KopruError("request.validation_failed", detail="Idempotency-Key: at most 100 characters, one recipient")
+    # what the key stands for: the same key with another request is a conflict, not a replay
+    fingerprint = hashlib.sha256(json.dumps(
+        [phones, text, body.kind, body.recipient_type, body.scheduled_at.isoformat() if body.scheduled_at else None],
+        ensure_ascii=False).encode()).digest()
     async with scoped(principal) as tx:
         if (await tx.execute(select(ti.c.provider).where(ti.c.provider == "netgsm"))).first() is None:
             raise KopruError("sms.not_configured")
         if idempotency_key is not None:
-            prior = (await tx.execute(select(sm.c.id, sm.c.status).where(sm.c.idempotency_key == idempotency_key))).first()
+            prior = (await tx.execute(select(sm.c.id, sm.c.status, sm.c.request_sha256)
+                                      .where(sm.c.idempotency_key == idempotency_key))).first()
             if prior is not None:
+                if bytes(prior.request_sha256 or b"") != fingerprint:
+                    raise KopruError("sms.idempotency_conflict")
                 return {"id": prior.id, "ids": [prior.id], "status": prior.status, **est.as_dict(), "replayed": True}
         if body.kind == "commercial":
             for p in phones:
@@ -76,6 +85,7 @@ async def request_sms(principal, body, idempotency_key: str | None) -> dict[str,
                 body_enc=encrypt_field(key, ref.id, "sms_body", text), kind=body.kind,
                 recipient_type=body.recipient_type, encoding=est.encoding, segments=est.segments,
                 characters=est.characters, status="queued", idempotency_key=idempotency_key,
+                request_sha256=fingerprint,
                 scheduled_at=body.scheduled_at))
             await _history(tx, sms_id, "queued")
             await tx.emit(REQUESTED, {"sms_id": str(sms_id)}, subject=str(sms_id))
