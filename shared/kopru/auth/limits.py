@@ -7,26 +7,9 @@ import time
 
 from kopru.errors import KopruError
 
-# GCRA (generic cell rate algorithm), atomically in Redis. KEYS[1] the tenant's key;
-# ARGV: emission interval (ms), burst tolerance (ms), now (ms). Returns {allowed, retry_after_ms}.
-_GCRA = """
-local tat = tonumber(redis.call('GET', KEYS[1]) or ARGV[3])
-local now = tonumber(ARGV[3])
-local interval = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-if tat < now then tat = now end
-local new_tat = tat + interval
-local allow_at = new_tat - burst - interval
-if allow_at > now then
-  return {0, allow_at - now}
-end
-redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(burst + interval))
-return {1, 0}
-"""
-_gcra_script = None
-
 # One round trip per authenticated request: the denylist and the tenant's GCRA.
-# KEYS[1] deny key, KEYS[2] rate key ("" for no limit); ARGV as _GCRA.
+# KEYS[1] deny key ("" for none), KEYS[2] rate key ("" for no limit);
+# ARGV: emission interval (ms), burst tolerance (ms), now (ms).
 # Returns {denied, allowed, retry_after_ms}.
 _ADMIT = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return {1, 0, 0} end
@@ -45,23 +28,29 @@ return {0, 1, 0}
 _admit_script = None
 
 
-def _gcra_args(per_minute: int) -> list:
-    interval = 60_000 / per_minute
-    burst = max(interval, interval * per_minute / 10)
-    return [interval, burst, int(time.time() * 1000)]
-
-
-async def admit(jti: str, tenant_id: str | None, per_minute: int | None) -> None:
-    """Refuse a revoked token (401) or a tenant over its rate (429), in one round trip."""
+def _script():
     global _admit_script
     from kopru.redis import client
 
     r = client()
     if _admit_script is None:
         _admit_script = r.register_script(_ADMIT)
+    return _admit_script, r
+
+
+def _gcra_args(per_minute: int) -> list:
+    interval = 60_000 / per_minute
+    burst = max(interval, interval * per_minute / 10)
+    return [interval, burst, int(time.time() * 1000)]
+
+
+async def admit(jti: str | None, tenant_id: str | None, per_minute: int | None) -> None:
+    """Refuse a revoked token (401) or a tenant over its rate (429), in one round trip
+    (GCRA: the generic cell rate algorithm, atomically in Redis)."""
+    script, r = _script()
     rate_key = f"kopru:rl:{tenant_id}" if tenant_id and per_minute else ""
-    denied, allowed, retry_ms = await _admit_script(
-        keys=[_deny_key(jti), rate_key], args=_gcra_args(per_minute or 1), client=r)
+    denied, allowed, retry_ms = await script(
+        keys=[_deny_key(jti) if jti else "", rate_key], args=_gcra_args(per_minute or 1), client=r)
     if denied:
         raise KopruError("auth.token_revoked")
     if not allowed:
@@ -87,17 +76,8 @@ async def is_denied(jti: str) -> bool:
 
 
 async def check_rate(tenant_id: str, per_minute: int) -> None:
-    """Allow `per_minute` requests a minute with a burst of a tenth of that."""
-    global _gcra_script
-    from kopru.redis import client
-
-    r = client()
-    if _gcra_script is None:
-        _gcra_script = r.register_script(_GCRA)
-    allowed, retry_ms = await _gcra_script(keys=[f"kopru:rl:{tenant_id}"], args=_gcra_args(per_minute), client=r)
-    if not allowed:
-        retry = max(1, int(-(-int(retry_ms) // 1000)))
-        raise KopruError("auth.rate_limited", headers={"Retry-After": str(retry)})
+    """The rate limit alone (no token to check)."""
+    await admit(None, tenant_id, per_minute)
 
 
 # failed passwords: per user and per IP, in a sliding 15-minute window
