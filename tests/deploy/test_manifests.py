@@ -80,14 +80,15 @@ def test_references_resolve(fixture_docs, fixture_catalog):
     topics = {d["spec"]["topicName"] for d in fixture_docs if d["kind"] == "KafkaTopic"}
     configmaps, secrets = by_kind(fixture_docs, "ConfigMap"), by_kind(fixture_docs, "Secret")
     sources = by_kind(fixture_docs, "KafkaSource")
-    assert set(sources) == {"sms-send-events"}
+    topics_of = {"sms-send": ["kopru.sms", "kopru.tenant"], "data-export": ["kopru.kvkk"], "data-erasure": ["kopru.kvkk"]}
+    assert set(sources) == {f"{fn}-events" for fn in topics_of}
     for src in sources.values():
         spec = src["spec"]
         fn = spec["sink"]["ref"]["name"]
         assert fn in services and spec["sink"]["ref"]["kind"] == "Service"
         assert spec["consumerGroup"] == f"kopru-{fn}"
         assert spec["ordering"] == "ordered"
-        assert spec["topics"] == ["kopru.sms", "kopru.tenant"]
+        assert spec["topics"] == topics_of[fn]
         assert set(spec["topics"]) <= topics
         d = spec["delivery"]
         assert (d["retry"], d["backoffPolicy"], d["backoffDelay"], d["timeout"]) == (5, "exponential", "PT0.2S", "PT30S")
@@ -118,7 +119,8 @@ def test_references_resolve(fixture_docs, fixture_catalog):
 
 def test_topics_cover_the_catalog_and_dead_letters(fixture_docs, fixture_catalog):
     topics = {d["spec"]["topicName"]: d for d in fixture_docs if d["kind"] == "KafkaTopic"}
-    assert set(topics) == set(fixture_catalog.topics) | {"kopru.deadletter.sms-send"}
+    assert set(topics) == set(fixture_catalog.topics) | {f"kopru.deadletter.{fn}" for fn in
+                                                         ("sms-send", "data-export", "data-erasure")}
     for name, t in fixture_catalog.topics.items():
         assert topics[name]["spec"]["partitions"] == t.partitions
         assert topics[name]["spec"]["config"]["retention.ms"] == t.retention_ms

@@ -125,11 +125,12 @@ def test_a_schedule_renders_only_for_an_existing_function(fixture_registry, fixt
     assert not any("PingSource" in text for text in absent.files.values())
     stack = yaml.safe_load(render("openfaas", reg, fixture_catalog).files["stack.yml"])
     assert "retention-purge" not in stack["functions"]
-    # the repository's own catalog schedules the purge before the function exists
+    # the repository's own catalog schedules the purge, and the function exists
     from kopru.events.catalog import load_catalog
 
     assert "retention-purge" in load_catalog().schedules
-    assert render("knative").plan.skipped_schedules == ("retention-purge",)
+    assert render("knative").plan.skipped_schedules == ()
+    assert "kind: PingSource" in render("knative").files["infra/knative/functions/retention-purge.yaml"]
 
 
 def test_openfaas_triggers(fixture_registry, fixture_catalog):
@@ -201,11 +202,11 @@ def test_fixture_function_needs_no_renderer_change(fixture_registry, fixture_cat
     """A function the renderer has never heard of gets every object from its
     declaration alone."""
     reg = dict(fixture_registry)
-    reg["data-export"] = FunctionInfo(name="data-export", source=REPO / "functions" / "data_export" / "main.py",
-                                      routes=(("POST", "/exports"),), consumes=())
+    reg["breach-notice"] = FunctionInfo(name="breach-notice", source=REPO / "functions" / "breach_notice" / "main.py",
+                                        routes=(("POST", "/breaches"),), consumes=())
     r = render("knative", reg, fixture_catalog)
-    (svc,) = yaml.safe_load_all(r.files["infra/knative/functions/data-export.yaml"])
+    (svc,) = yaml.safe_load_all(r.files["infra/knative/functions/breach-notice.yaml"])
     env = {e["name"]: e["value"] for e in svc["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env == {"FUNCTION_TARGET": "handle", "FUNCTION_SOURCE": "functions/data_export/main.py"}
+    assert env == {"FUNCTION_TARGET": "handle", "FUNCTION_SOURCE": "functions/breach_notice/main.py"}
     stack = yaml.safe_load(render("openfaas", reg, fixture_catalog).files["stack.yml"])
-    assert stack["functions"]["data-export"]["environment"]["FUNCTION_SOURCE"] == "functions/data_export/main.py"
+    assert stack["functions"]["breach-notice"]["environment"]["FUNCTION_SOURCE"] == "functions/breach_notice/main.py"

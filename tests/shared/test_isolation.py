@@ -93,7 +93,9 @@ async def test_tenant_does_not_outlive_its_transaction_on_a_pooled_connection(on
 
 # Every route of every function, called with tenant A's credentials on tenant B's
 # ids and tokens. The test must know each route: a new route fails here until listed.
-PUBLIC = {("token", "POST", "/oauth2/token"), ("token", "GET", "/.well-known/jwks.json")}
+PUBLIC = {("token", "POST", "/oauth2/token"), ("token", "GET", "/.well-known/jwks.json"),
+          # a signed link (tests/kvkk/test_export.py: it opens only its own export, and expires)
+          ("data-export", "GET", "/exports/{id}/download")}
 OPERATOR_ONLY = {("tenant-onboarding", "POST", "/tenants")}
 TENANT_SCOPED = {
     ("tenant-onboarding", "GET", "/tenants/{id}"),
@@ -104,6 +106,10 @@ TENANT_SCOPED = {
     ("consent-record", "GET", "/consents"),
     ("tenant-onboarding", "PUT", "/tenants/{id}/integrations/netgsm"),
     ("sms-send", "GET", "/sms/{id}"),
+    ("data-export", "POST", "/exports"),
+    ("data-export", "GET", "/exports/{id}"),
+    ("data-erasure", "POST", "/erasures"),
+    ("data-erasure", "GET", "/erasures/{id}"),
 }
 CLIENT_AUTH = {("token", "POST", "/oauth2/introspect"), ("token", "POST", "/oauth2/revoke")}
 # routes that create in the caller's own tenant: nothing in the request can name another
@@ -123,7 +129,13 @@ async def _tenant_b_objects(client, b) -> dict:
     """Objects of tenant B that routes take by id (not B's tenant id)."""
     r = await client("consent-record").post("/consents", json=CONSENT, headers=bearer(b["token"]))
     assert r.status_code == 201, r.text
-    return {"consent_id": r.json()["id"], "phone": CONSENT["subject"]["phone"]}
+    consent = r.json()
+    out = {"consent_id": consent["id"], "subject_id": consent["subject_id"], "phone": CONSENT["subject"]["phone"]}
+    for fn, path in (("data-export", "/exports"), ("data-erasure", "/erasures")):
+        r = await client(fn).post(path, json={"subject": {"id": consent["subject_id"]}}, headers=bearer(b["token"]))
+        assert r.status_code == 202, r.text
+        out[path] = r.json()["id"]
+    return out
 
 
 # (url, body) for routes that need B's objects, or a valid body to get past validation
@@ -131,6 +143,11 @@ REQUESTS = {
     ("consent-record", "POST", "/consents/{id}/withdraw"):
         lambda b, o: (f"/consents/{o['consent_id']}/withdraw", {"channel": "web"}),
     ("consent-record", "GET", "/consents"): lambda b, o: ("/consents?subject=" + o["phone"].replace("+", "%2B"), None),
+    # B's subject, by id and by phone: not found in A's tenant, nothing opened
+    ("data-export", "POST", "/exports"): lambda b, o: ("/exports", {"subject": {"id": o["subject_id"]}}),
+    ("data-erasure", "POST", "/erasures"): lambda b, o: ("/erasures", {"subject": {"phone": o["phone"]}}),
+    ("data-export", "GET", "/exports/{id}"): lambda b, o: (f"/exports/{o['/exports']}", None),
+    ("data-erasure", "GET", "/erasures/{id}"): lambda b, o: (f"/erasures/{o['/erasures']}", None),
 }
 
 
@@ -174,5 +191,9 @@ async def test_every_route_keeps_tenant_b_out_of_tenant_a_reach(client, onboard,
     assert after == before
     assert db.execute("select count(*) from consents where tenant_id = %s and withdrawn_at is null",
                       (str(b["id"]),)).fetchone()[0] == b_consents
+    # A's attempts on B's subject opened nothing anywhere
+    count = "select count(*) from subject_requests where tenant_id = %s"
+    assert db.execute(count, (str(a["id"]),)).fetchone()[0] == 0
+    assert db.execute(count, (str(b["id"]),)).fetchone()[0] == 2
     r = await client("tenant-onboarding").get(f"/tenants/{b['id']}", headers=bearer(b["token"]))
     assert r.status_code == 200

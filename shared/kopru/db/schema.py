@@ -234,6 +234,53 @@ sms_status_history = Table(
     Column("at", DateTime(timezone=True)),
 )
 
+# -- KVKK applications, destruction records, breaches (migration 0007) ----------------
+
+subject_requests = Table(
+    "subject_requests", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("subject_id", UUID(as_uuid=True), nullable=False),
+    Column("status", Text, nullable=False),
+    Column("requested_by", Text, nullable=False),
+    Column("requested_at", DateTime(timezone=True)),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("completed_at", DateTime(timezone=True)),
+    Column("object_key", Text),
+    Column("link_expires_at", DateTime(timezone=True)),
+    Column("report", JSONB),
+)
+
+destruction_records = Table(
+    "destruction_records", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("run_id", UUID(as_uuid=True), nullable=False),
+    Column("rule", Text, nullable=False),
+    Column("table_name", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("cutoff", DateTime(timezone=True)),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("keep_until", DateTime(timezone=True)),
+)
+
+breaches = Table(
+    "breaches", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("controller_tenant_id", UUID(as_uuid=True)),
+    Column("occurred_at", DateTime(timezone=True)),
+    Column("discovered_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    Column("deadline_at", DateTime(timezone=True), nullable=False),
+    Column("reported_at", DateTime(timezone=True)),
+    Column("details", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True)),
+)
+
 # tables whose rows belong to one tenant (and carry an RLS policy)
 TENANT_TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox", "refresh_tokens", "inbox",
-                 "tenant_keys", "data_subjects", "consent_texts", "consents", "tenant_integrations", "sms_messages", "sms_status_history")
+                 "tenant_keys", "data_subjects", "consent_texts", "consents", "tenant_integrations", "sms_messages", "sms_status_history",
+                 "subject_requests", "destruction_records")

@@ -145,3 +145,32 @@ class ConsentIn(Strict):
 
 class WithdrawIn(Strict):
     channel: Channel
+
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+class SubjectRefIn(SubjectIn):
+    """The subject an application is about: its id (every consent and SMS answer
+    carries it; the only handle left once it is erased), or a phone, e-mail or TCKN."""
+
+    id: Optional[str] = Field(default=None, max_length=36, description="the subject id")
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not _UUID.match(v):
+            raise ValueError("not a UUID")
+        return v
+
+    @model_validator(mode="after")
+    def _one(self) -> "SubjectRefIn":
+        if self.id is None and self.phone is None and self.email is None and self.tckn is None:
+            raise ValueError("subject.identifier_missing")
+        return self
+
+
+class ApplicationIn(Strict):
+    """A data subject's application (KVKK md. 11): the same `subject` object as a consent."""
+
+    subject: SubjectRefIn

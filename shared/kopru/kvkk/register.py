@@ -72,10 +72,16 @@ class SubjectLink:
 
 @dataclass(frozen=True)
 class Retention:
+    """How long rows are kept. When `anchor` + `days` has passed, the retention purge
+    applies `expire`: "delete" removes the row; "clear" clears the columns that no
+    legal hold keeps (the row stays) and removes the row once the longest hold has
+    also run out."""
+
     rule: str
     description: str
     days: int | None = None
     anchor: str | None = None  # SQL over the row; None: kept until the subject's erasure
+    expire: Literal["delete", "clear"] = "clear"
 
 
 @dataclass(frozen=True)
@@ -84,10 +90,30 @@ class PersonalColumn:
     category: str
     erasure: Erasure
     note: str = ""
+    # for `*_enc` columns: the field name its ciphertext is bound to (AES-GCM aad with
+    # the subject id), formatted with the row's columns: "sms_body", "consents.ip:{id}"
+    field: str | None = None
+    # the column holds the key of an object in the export store, not the data itself:
+    # erasure and the purge delete the object, then clear the column
+    store_object: bool = False
 
     def __post_init__(self) -> None:
         if self.category not in ALL_CATEGORIES:
             raise ValueError(f"{self.name}: unknown data category {self.category!r}")
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """A third party the rows' data goes to (KVKK md. 10(1)(c), 11(1)(ç), 11(1)(f)):
+    who, why, which rows (`where`, SQL) and when (`at`, SQL), and whether it has an API
+    through which an erasure can be passed on."""
+
+    recipient: str
+    purpose: str
+    where: str
+    at: str
+    erasure_api: str | None = None
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,6 +123,16 @@ class PersonalTable:
     retention: Retention
     columns: tuple[PersonalColumn, ...]
     note: str = ""
+    disclosures: tuple[Disclosure, ...] = ()
+
+    @property
+    def link(self) -> str:
+        """The column that holds the subject's id."""
+        return self.subject.column or "id"
+
+    @property
+    def holds(self) -> tuple[LegalHold, ...]:
+        return tuple({c.erasure.hold.name: c.erasure.hold for c in self.columns if c.erasure.hold}.values())
 
 
 # -- legal holds -------------------------------------------------------------------
@@ -124,9 +160,9 @@ REGISTER: tuple[PersonalTable, ...] = (
                   "Kept while the tenant processes the person's data; removed by an erasure application "
                   "(KVKK md. 7, 11) or once nothing of the subject remains."),
         (
-            PersonalColumn("phone_enc", "contact", SHRED, "E.164, under the subject key"),
-            PersonalColumn("email_enc", "contact", SHRED, "NFC + casefold, under the subject key"),
-            PersonalColumn("tckn_enc", "identity", SHRED, "under the subject key"),
+            PersonalColumn("phone_enc", "contact", SHRED, "E.164, under the subject key", field="phone"),
+            PersonalColumn("email_enc", "contact", SHRED, "NFC + casefold, under the subject key", field="email"),
+            PersonalColumn("tckn_enc", "identity", SHRED, "under the subject key", field="tckn"),
             PersonalColumn("phone_bidx", "contact", ANONYMISE, "keyed blind index; cleared with the key"),
             PersonalColumn("email_bidx", "contact", ANONYMISE, "keyed blind index; cleared with the key"),
             PersonalColumn("tckn_bidx", "identity", ANONYMISE, "keyed blind index; cleared with the key"),
@@ -141,8 +177,10 @@ REGISTER: tuple[PersonalTable, ...] = (
                   "it is then kept under the commercial-message consent hold.",
                   days=0, anchor="coalesce(withdrawn_at, expires_at)"),
         (
-            PersonalColumn("ip_enc", "transaction_security", SHRED, "the request's IP, under the subject key"),
-            PersonalColumn("user_agent_enc", "transaction_security", SHRED, "under the subject key"),
+            PersonalColumn("ip_enc", "transaction_security", SHRED, "the request's IP, under the subject key",
+                           field="consents.ip:{id}"),
+            PersonalColumn("user_agent_enc", "transaction_security", SHRED, "under the subject key",
+                           field="consents.user_agent:{id}"),
             PersonalColumn("purpose", "marketing", keep(CONSENT_PROOF)),
             PersonalColumn("legal_basis", "marketing", keep(CONSENT_PROOF)),
             PersonalColumn("data_categories", "marketing", keep(CONSENT_PROOF)),
@@ -161,14 +199,34 @@ REGISTER: tuple[PersonalTable, ...] = (
     PersonalTable(
         "sms_messages",
         SubjectLink("customer", "subject_id"),
-        Retention("sms_body", "Message bodies are kept 90 days after sending for the tenant's support, then "
-                  "destroyed; the subject's key shreds them at once.", days=90, anchor="created_at"),
+        Retention("sms_90_days", "A message (its text and its delivery record) is kept 90 days for the tenant's "
+                  "support and Netgsm billing disputes, then destroyed; an erasure shreds the text at once.",
+                  days=90, anchor="created_at", expire="delete"),
         (
-            PersonalColumn("body_enc", "contact", SHRED, "the message text, under the subject key"),
+            PersonalColumn("body_enc", "contact", SHRED, "the message text, under the subject key", field="sms_body"),
             PersonalColumn("request_sha256", "contact", ANONYMISE,
                            "SHA-256 of the request (number, text) behind an Idempotency-Key; cleared on erasure"),
         ),
         note="The recipient is the subject (data_subjects); the number is not stored here.",
+        disclosures=(
+            Disclosure("Netgsm İletişim ve Bilgi Teknolojileri A.Ş.",
+                       "SMS gönderimi (telefon numarası ve mesaj metni) / SMS delivery (number and text)",
+                       where="netgsm_jobid is not null", at="updated_at", erasure_api=None,
+                       note="Netgsm has no erasure API; its copy is kept under its own retention as an "
+                            "electronic communications operator (5809 s. Kanun). Ask it in writing."),
+        ),
+    ),
+    PersonalTable(
+        "subject_requests",
+        SubjectLink("customer", "subject_id"),
+        Retention("export_link", "An export is the subject's data in one file: it is deleted as soon as its "
+                  "link expires (7 days by default); the application record stays as proof it was answered.",
+                  days=0, anchor="link_expires_at", expire="clear"),
+        (
+            PersonalColumn("object_key", "identity", Erasure("delete"),
+                           "the export document in the object store", store_object=True),
+        ),
+        note="The subject's own applications (KVKK md. 11, 13): access (export) and erasure.",
     ),
     PersonalTable(
         "users",
@@ -199,6 +257,7 @@ NOT_PERSONAL: dict[tuple[str, str], str] = {
     ("signing_keys", "private_key_enc"): "token-signing key material, sealed by the master key",
     ("sms_messages", "recipient_type"): "BIREYSEL or TACIR: İYS's class of recipient, not who it is",
     ("tenant_integrations", "secret_enc"): "the tenant's Netgsm API password, sealed by the master key: a secret",
+    ("destruction_records", "table_name"): "which table a purge batch destroyed rows of",
     ("tenants", "tax_number_kind"): "'VKN' or 'TCKN': says which tenant rows are personal, not whose",
 }
 

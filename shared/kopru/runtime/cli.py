@@ -331,6 +331,152 @@ def _audit_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _purge(args: argparse.Namespace) -> int:
+    import asyncio
+    import uuid
+
+    from kopru.kvkk.purge import purge
+
+    try:
+        tenant = uuid.UUID(args.tenant) if args.tenant else None
+    except ValueError:
+        print("--tenant must be a tenant id (UUID)", file=sys.stderr)
+        return 2
+
+    async def run():
+        from kopru.db import dispose
+
+        try:
+            return await purge(dry_run=args.dry_run, tenant_id=tenant, batch=args.batch)
+        finally:
+            await dispose()
+
+    report = asyncio.run(run())
+    print(json.dumps(report.as_dict(), ensure_ascii=False, indent=1))
+    return 0
+
+
+def _breach(args: argparse.Namespace) -> int:
+    import uuid
+    from datetime import datetime
+
+    from pydantic import ValidationError
+
+    from kopru.errors import KopruError
+    from kopru.kvkk import breach
+
+    def out(b):
+        if args.json:
+            print(json.dumps(b, default=str, ensure_ascii=False, indent=1))
+        else:
+            print(breach.render_notification(b), end="")
+            state = "bildirildi" if b["reported_at"] else f"kalan süre: {b['hours_left']} saat"
+            print(f"\n# ihlal {b['id']}: son gün {b['deadline_at'].isoformat()} ({state})", file=sys.stderr)
+
+    try:
+        if args.breach_cmd == "record":
+            raw = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()
+            out(breach.record_breach(breach.BreachIn.model_validate_json(raw)))
+        elif args.breach_cmd == "show":
+            out(breach.get_breach(uuid.UUID(args.id)))
+        elif args.breach_cmd == "reported":
+            at = datetime.fromisoformat(args.at) if args.at else None
+            out(breach.mark_reported(uuid.UUID(args.id), at, args.delay_reason))
+        else:
+            for b in breach.list_breaches():
+                print(json.dumps({k: b[k] for k in ("id", "discovered_at", "deadline_at", "reported_at", "late")},
+                                 default=str))
+    except ValidationError as exc:
+        for e in exc.errors(include_input=False, include_url=False):
+            print(f"{'.'.join(str(x) for x in e['loc']) or '(body)'}: {e['msg']}", file=sys.stderr)
+        return 2
+    except (KopruError, ValueError) as exc:
+        print(f"error: {exc}{': ' + exc.detail if isinstance(exc, KopruError) and exc.detail else ''}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _einvoice_print_findings(findings, out) -> None:
+    for f in findings:
+        where = f" [satır/line {f['line']}]" if f.get("line") else ""
+        print(f"{f['severity'].upper():7} {f['rule']}{where}: {f['message_tr']}", file=out)
+        print(f"        (en) {f['message_en']}", file=out)
+        if f.get("location"):
+            print(f"        at {f['location']}", file=out)
+
+
+def _einvoice_render(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from kopru.einvoice.models import Invoice
+    from kopru.errors import CATALOG, FIELD_MESSAGES, KopruError
+
+    raw = sys.stdin.buffer.read() if args.input == "-" else open(args.input, "rb").read()
+    try:
+        invoice = Invoice.model_validate_json(raw)
+    except ValidationError as exc:
+        for e in exc.errors(include_input=False, include_url=False, include_context=False):
+            code = str(e.get("msg", "")).removeprefix("Value error, ")
+            tr, en = (CATALOG[code].tr, CATALOG[code].en) if code in CATALOG else \
+                FIELD_MESSAGES.get(e["type"], ("Değer geçersiz.", "Invalid value."))
+            name = code if code in CATALOG else e["type"]
+            print(f"{'.'.join(str(x) for x in e['loc']) or '(invoice)'}: {name}: {tr} / {en}", file=sys.stderr)
+        return 2
+    try:
+        if args.p12 or args.test_certificate:
+            from kopru.einvoice.sign import load_signing_key, render_signed, test_certificate
+
+            if args.test_certificate:
+                tc = test_certificate()
+                key = load_signing_key(tc.p12, tc.password)
+            else:
+                password = os.environ.get(args.password_env, "") if args.password_env else ""
+                key = load_signing_key(open(args.p12, "rb").read(), password.encode() or None)
+            xml = render_signed(invoice, key).xml
+        else:
+            from kopru.einvoice.render import render
+
+            xml = render(invoice)
+    except KopruError as exc:
+        print(f"{exc.code}: {CATALOG[exc.code].tr} / {CATALOG[exc.code].en}", file=sys.stderr)
+        return 2
+    if not args.no_validate:
+        from kopru.einvoice.validate import validate
+
+        report = validate(xml)
+        problems = [f for f in report.findings if f["severity"] != "info"]
+        _einvoice_print_findings(problems, sys.stderr)
+        if not report.valid:
+            print(f"invalid: {len(report.errors)} error(s); nothing written ({report.rule_package['validator']} "
+                  f"{report.rule_package['validator_version']})", file=sys.stderr)
+            return 1
+    sys.stdout.buffer.write(xml)
+    sys.stdout.buffer.flush()
+    return 0
+
+
+def _einvoice_validate(args: argparse.Namespace) -> int:
+    from kopru.einvoice.validate import RULE_PACKAGE_VERSION, validate
+    from kopru.einvoice.xmlsafe import MAX_BYTES
+
+    if args.file == "-":
+        data = sys.stdin.buffer.read(MAX_BYTES + 1)
+    else:
+        with open(args.file, "rb") as fh:
+            data = fh.read(MAX_BYTES + 1)  # validate refuses anything longer
+    report = validate(data, kind=args.kind)
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=1))
+    else:
+        shown = [f for f in report.findings if args.verbose or f["severity"] != "info"]
+        state = "GEÇERLİ / VALID" if report.valid else "GEÇERSİZ / INVALID"
+        print(f"{args.file}: {state}: {len(report.errors)} error(s), {len(report.warnings)} warning(s) "
+              f"[{report.kind or '-'} {report.profile or ''} {report.type or ''}] "
+              f"({RULE_PACKAGE_VERSION}, {report.duration_ms:.1f} ms)")
+        _einvoice_print_findings(shown, sys.stdout)
+    return 0 if report.valid else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="kopru")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -403,6 +549,45 @@ def main(argv: list[str] | None = None) -> int:
     av = au.add_parser("verify", help="recompute the audit log's hash chains; report the first broken entry")
     av.add_argument("--tenant", help="one tenant id (default: every tenant)")
     av.set_defaults(func=_audit_verify)
+
+    ei = sub.add_parser("einvoice").add_subparsers(dest="einvoice_cmd", required=True)
+    er = ei.add_parser("render", help="render an invoice (JSON, with its `supplier`) as UBL-TR XML on stdout")
+    er.add_argument("input", help="the invoice as JSON (kopru.einvoice.models.Invoice), or - for standard input")
+    er.add_argument("--no-validate", action="store_true", help="write the XML without validating it first")
+    er.add_argument("--p12", help="sign with this PKCS#12 (XAdES-BES)")
+    er.add_argument("--password-env", help="name of the environment variable holding the PKCS#12 password")
+    er.add_argument("--test-certificate", action="store_true", help="sign with a throw-away self-signed certificate")
+    er.set_defaults(func=_einvoice_render)
+    ev = ei.add_parser("validate", help="validate a UBL-TR file: UBL 2.1 XSD, GİB schematron, arithmetic")
+    ev.add_argument("file", help="the XML file, or - for standard input")
+    ev.add_argument("--kind", choices=["fatura", "earsiv", "irsaliye", "irsaliye-yaniti", "uygulama-yaniti", "zarf"],
+                    help="the document kind (default: from the root element and cbc:ProfileID)")
+    ev.add_argument("--json", action="store_true", help="the report as JSON")
+    ev.add_argument("--verbose", "-v", action="store_true", help="also list informational findings")
+    ev.set_defaults(func=_einvoice_validate)
+
+    pg = sub.add_parser("purge", help="run the retention purge now (what the retention-purge schedule does)")
+    pg.add_argument("--dry-run", action="store_true", help="count what is due per rule and tenant; change nothing")
+    pg.add_argument("--tenant", help="one tenant id (default: every tenant)")
+    pg.add_argument("--batch", type=int, help="rows per batch (default KOPRU_PURGE_BATCH or 2000)")
+    pg.set_defaults(func=_purge)
+
+    kv = sub.add_parser("kvkk").add_subparsers(dest="kvkk_cmd", required=True)
+    br = kv.add_parser("breach", help="the breach register: record, show, list, mark reported (72-hour deadline)") \
+        .add_subparsers(dest="breach_cmd", required=True)
+    brr = br.add_parser("record", help="record a breach from a JSON file (see kopru.kvkk.breach.BreachIn)")
+    brr.add_argument("--file", required=True, help="the breach as JSON, or - for standard input")
+    brs = br.add_parser("show", help="render the Board notification (Turkish) of a breach")
+    brs.add_argument("id")
+    brp = br.add_parser("reported", help="record that the Board was notified")
+    brp.add_argument("id")
+    brp.add_argument("--at", help="when (ISO 8601 with zone; default now)")
+    brp.add_argument("--delay-reason", help="required when past the 72-hour deadline")
+    br.add_parser("list", help="every breach, with its deadline")
+    for x in (brr, brs, brp):
+        x.add_argument("--json", action="store_true", help="the record as JSON instead of the notification text")
+    for x in br.choices.values():
+        x.set_defaults(func=_breach)
 
     args = p.parse_args(argv)
     try:

@@ -1,0 +1,417 @@
+"""A data subject's applications (KVKK md. 11, 13): access (export) and erasure.
+
+Both walk the personal-data register (kopru.kvkk.register), so a table registered
+there is exported, erased and purged alike.
+
+- Opening an application checks the subject belongs to the caller's tenant (another
+  tenant's subject is simply not found), writes the application with its due date
+  (30 days, counted in Europe/Istanbul, to the end of that day) and emits the
+  request event in the same transaction. The work runs on the event.
+- The export collects every registered row of the subject (encrypted fields
+  decrypted with the subject key), its consents and the texts it was shown, the third
+  parties its data went to (the register's disclosures), and the audit entries about
+  it; with a short summary in Turkish. It is stored in the export store with a link
+  of limited life.
+- The erasure withdraws the subject's open consents, deletes its exports, clears
+  every registered field whose erasure action is shred/anonymise/delete, keeps what a
+  legal hold keeps (and says until when and why), records which third parties had the
+  data and whether the erasure could be passed on to them, and destroys the subject
+  key: every copy of its ciphertext (rows, event payloads, backups) becomes unreadable.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, time, timedelta, timezone
+from typing import Any
+
+from kopru.errors import KopruError
+
+EXPORT_REQUESTED = "kopru.export.requested.v1"
+EXPORT_READY = "kopru.export.ready.v1"
+ERASURE_REQUESTED = "kopru.erasure.requested.v1"
+ERASURE_COMPLETED = "kopru.erasure.completed.v1"
+DUE_DAYS = 30  # KVKK md. 13(2)
+FORMAT = "kopru.kvkk.export.v1"
+
+
+def due_at(requested_at: datetime, days: int = DUE_DAYS) -> datetime:
+    """The end (23:59:59.999999 Istanbul time) of the day `days` days after the day the
+    application arrived, counted in Europe/Istanbul."""
+    from kopru.text import business_tz
+
+    tz = business_tz()
+    day = requested_at.astimezone(tz).date() + timedelta(days=days)
+    return datetime.combine(day, time.max, tzinfo=tz)
+
+
+def link_ttl() -> int:
+    import os
+
+    return int(os.environ.get("KOPRU_EXPORT_LINK_TTL", str(7 * 24 * 3600)))
+
+
+def _local(dt: datetime | None) -> str | None:
+    from kopru.text import to_business_time
+
+    return to_business_time(dt).isoformat() if dt else None
+
+
+def _utc(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _jsonable(v: Any) -> Any:
+    from decimal import Decimal
+
+    if isinstance(v, datetime):
+        return _local(v)
+    if isinstance(v, (uuid.UUID, Decimal)):
+        return str(v)
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+# -- opening and reading ------------------------------------------------------------
+
+async def _resolve_subject(tx, subject_in) -> uuid.UUID:
+    from kopru.kvkk.subjects import find_subject, get_subject
+
+    if subject_in.id is not None:
+        ref = await get_subject(tx, uuid.UUID(subject_in.id))
+        refs = [ref] if ref else []
+    else:
+        refs = []
+        for kind in ("phone", "email", "tckn"):
+            value = getattr(subject_in, kind)
+            if value is not None:
+                r = await find_subject(tx, kind, value)
+                if r is not None:
+                    refs.append(r)
+    if not refs:
+        raise KopruError("subject.not_found")
+    if len({r.id for r in refs}) > 1:
+        raise KopruError("subject.identifiers_conflict")
+    return refs[0].id
+
+
+async def open_application(principal, kind: str, body) -> dict[str, Any]:
+    """POST /exports and POST /erasures (kvkk:requests)."""
+    from sqlalchemy import func, select
+
+    from kopru.db import scoped
+    from kopru.db.schema import data_subjects as ds, subject_requests as sr
+
+    principal.require_scope("kvkk:requests")
+    async with scoped(principal) as tx:
+        subject_id = await _resolve_subject(tx, body.subject)
+        if kind == "erasure":
+            erased = (await tx.execute(select(ds.c.key_destroyed_at).where(ds.c.id == subject_id))).scalar()
+            if erased is not None:
+                raise KopruError("kvkk.subject_erased")
+        # one open application of a kind per subject: a double click is not two applications
+        await tx.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"kvkk:{kind}:{subject_id}", 0))))
+        if (await tx.execute(select(sr.c.id).where(sr.c.subject_id == subject_id, sr.c.kind == kind,
+                                                    sr.c.status == "pending"))).first() is not None:
+            raise KopruError("kvkk.request_open")
+        now = (await tx.execute(select(func.now()))).scalar_one()
+        req_id = uuid.uuid4()
+        due = due_at(now)
+        await tx.execute(sr.insert().values(id=req_id, tenant_id=tx.tenant_id, kind=kind, subject_id=subject_id,
+                                            status="pending", requested_by=principal.subject, requested_at=now,
+                                            due_at=due))
+        await tx.audit(f"kvkk.{kind}.requested", target=str(req_id), details={"subject_id": str(subject_id)})
+        await tx.emit(EXPORT_REQUESTED if kind == "export" else ERASURE_REQUESTED,
+                      {"request_id": str(req_id), "subject_id": str(subject_id), "due_at": _utc(due)},
+                      subject=str(req_id))
+    return {"id": req_id, "kind": kind, "subject_id": subject_id, "status": "pending",
+            "requested_at": _local(now), "due_at": _local(due), "due_date": due.date().isoformat()}
+
+
+async def read_application(principal, kind: str, request_id: uuid.UUID) -> dict[str, Any]:
+    """GET /exports/{id} and GET /erasures/{id}: status, due date, and the export's
+    link (a new one each time, never longer-lived than the export itself)."""
+    from sqlalchemy import func, select
+
+    from kopru.db import scoped
+    from kopru.db.schema import subject_requests as sr
+
+    principal.require_scope("kvkk:requests")
+    async with scoped(principal) as tx:
+        row = (await tx.execute(select(sr).where(sr.c.id == request_id, sr.c.kind == kind))).first()
+        if row is None:
+            raise KopruError("kvkk.request_not_found")
+        now = (await tx.execute(select(func.now()))).scalar_one()
+    out: dict[str, Any] = {
+        "id": row.id, "kind": row.kind, "subject_id": row.subject_id, "status": row.status,
+        "requested_at": _local(row.requested_at), "due_at": _local(row.due_at),
+        "due_date": row.due_at.astimezone(_tz()).date().isoformat(), "completed_at": _local(row.completed_at),
+        "overdue": row.status == "pending" and now > row.due_at,
+    }
+    if kind == "export":
+        out["url"] = None
+        out["link_expires_at"] = _local(row.link_expires_at)
+        if row.status == "ready" and row.object_key and row.link_expires_at and row.link_expires_at > now:
+            from kopru.kvkk.store import export_store
+
+            out["url"] = export_store().link(row.object_key, row.link_expires_at.timestamp(), str(row.id))
+        elif row.status == "ready":
+            out["status"] = "expired"
+    else:
+        out["report"] = row.report
+    return out
+
+
+def _tz():
+    from kopru.text import business_tz
+
+    return business_tz()
+
+
+# -- the export -----------------------------------------------------------------------
+
+def _table(name: str):
+    from kopru.db.schema import metadata
+
+    return metadata.tables[name]
+
+
+async def collect(tx, subject_id: uuid.UUID) -> dict[str, Any]:
+    """Everything the tenant holds about the subject, from the register: the data
+    document of an export (without the application block)."""
+    from sqlalchemy import func, or_, select, text
+
+    from kopru.db.schema import audit_log as al, consent_texts as ct, tenants
+    from kopru.kvkk.register import REGISTER
+    from kopru.kvkk.subjects import decrypt_field, subject_key
+
+    key = await subject_key(tx, subject_id)
+    records: dict[str, list[dict[str, Any]]] = {}
+    row_ids: list[str] = [str(subject_id)]
+    third_parties: list[dict[str, Any]] = []
+    for t in REGISTER:
+        if t.subject.kind != "customer":
+            continue
+        tbl = _table(t.name)
+        spec = {c.name: c for c in t.columns}
+        order = [tbl.c[c] for c in ("created_at", "granted_at", "requested_at") if c in tbl.c][:1] + [tbl.c[tbl.primary_key.columns.keys()[0]]]
+        rows = (await tx.execute(select(tbl).where(tbl.c[t.link] == subject_id).order_by(*order))).mappings().all()
+        items = []
+        for r in rows:
+            item: dict[str, Any] = {}
+            for col, val in r.items():
+                pc = spec.get(col)
+                if col == "tenant_id" or (pc is not None and pc.store_object):
+                    continue
+                if col.endswith("_enc"):
+                    name = col[:-4]
+                    if pc is not None and pc.field and key is not None and val is not None:
+                        item[name] = decrypt_field(key, subject_id, pc.field.format(**r), bytes(val))
+                    else:
+                        item[name] = None
+                elif isinstance(val, (bytes, memoryview)):
+                    if col.endswith("sha256") and t.name == "consents":
+                        item[col] = bytes(val).hex()  # names the consent text's version
+                    continue  # blind indexes, wrapped keys, fingerprints: not the subject's data
+                else:
+                    item[col] = _jsonable(val)
+            items.append(item)
+            if "id" in r and r["id"] != subject_id:
+                row_ids.append(str(r["id"]))
+        records[t.name] = items
+        for d in t.disclosures:
+            agg = (await tx.execute(text(
+                f"select count(*) as n, min({d.at}) as first, max({d.at}) as last from {t.name} "
+                f"where {t.link} = :sid and ({d.where})"), {"sid": subject_id})).one()
+            if agg.n:
+                third_parties.append({"recipient": d.recipient, "purpose": d.purpose, "records": agg.n,
+                                      "first": _local(agg.first), "last": _local(agg.last), "source": t.name})
+    hashes = sorted({bytes.fromhex(c["text_sha256"]) for c in records.get("consents", []) if c.get("text_sha256")})
+    texts = {}
+    if hashes:
+        for r in (await tx.execute(select(ct.c.sha256, ct.c.text).where(ct.c.sha256.in_(hashes)))).all():
+            texts[bytes(r.sha256).hex()] = r.text
+    audit = (await tx.execute(
+        select(al.c.seq, al.c.at, al.c.actor, al.c.action, al.c.target)
+        .where(or_(al.c.target.in_(row_ids), al.c.details["subject_id"].astext == str(subject_id)))
+        .order_by(al.c.seq)
+    )).all()
+    controller = (await tx.execute(select(tenants.c.name, tenants.c.verbis_no).where(tenants.c.id == tx.tenant_id))).one()
+    subject = (records.get("data_subjects") or [{}])[0]
+    now = (await tx.execute(select(func.now()))).scalar_one()
+    return {
+        "controller": {"name": controller.name, "verbis_no": controller.verbis_no},
+        "subject": {"id": str(subject_id), "phone": subject.get("phone"), "email": subject.get("email"),
+                    "tckn": subject.get("tckn"), "erased": key is None},
+        "records": records,
+        "consent_texts": texts,
+        "third_parties": third_parties,
+        "audit": [{"seq": a.seq, "at": _local(a.at), "actor": a.actor, "action": a.action, "target": a.target}
+                  for a in audit],
+        "register": {t.name: {"retention": t.retention.description,
+                              "categories": sorted({c.category for c in t.columns}),
+                              "legal_holds": [h.law for h in t.holds]}
+                     for t in REGISTER if t.subject.kind == "customer"},
+        "generated_at": _local(now),
+    }
+
+
+def summary_tr(doc: dict[str, Any]) -> str:
+    """A short human summary in Turkish of what the export holds."""
+    from kopru.text import format_date
+
+    rec = doc["records"]
+    consents = rec.get("consents", [])
+    active = sum(1 for c in consents if c.get("withdrawn_at") is None)
+    parts = [
+        f"Bu belge, {doc['controller']['name']} (veri sorumlusu) tarafından, 6698 sayılı Kişisel Verilerin "
+        f"Korunması Kanunu'nun 11. maddesi kapsamındaki başvurunuz üzerine hazırlanmıştır.",
+    ]
+    if doc["subject"]["erased"]:
+        parts.append("Kişisel verileriniz silinmiştir; aşağıda yalnız yasal saklama yükümlülüğü kapsamında "
+                     "tutulan kayıtlar yer almaktadır.")
+    parts.append(f"Hakkınızda {len(consents)} rıza kaydı ({active} tanesi geri alınmamış), "
+                 f"{len(rec.get('sms_messages', []))} SMS kaydı ve {len(doc['audit'])} işlem kaydı bulunmaktadır.")
+    if doc["third_parties"]:
+        tp = "; ".join(f"{p['recipient']} ({p['records']} kayıt, {format_date(datetime.fromisoformat(p['first']))}"
+                       f" – {format_date(datetime.fromisoformat(p['last']))})" for p in doc["third_parties"])
+        parts.append(f"Verileriniz şu üçüncü kişilere aktarılmıştır: {tp}.")
+    else:
+        parts.append("Verileriniz üçüncü kişilere aktarılmamıştır.")
+    parts.append("Verilerinizin düzeltilmesini, silinmesini ya da işlenmesine itirazınızı aynı kanaldan "
+                 "iletebilirsiniz (KVKK md. 11).")
+    return " ".join(parts)
+
+
+async def run_export(ev) -> None:
+    """kopru.export.requested.v1: build, store, mark ready, emit kopru.export.ready.v1.
+    A redelivery after the commit does nothing; one before it rewrites the same object."""
+    from sqlalchemy import func, select, update
+
+    from kopru.db.schema import subject_requests as sr
+    from kopru.kvkk.store import export_store
+
+    req_id = uuid.UUID(ev.data["request_id"])
+    async with ev.once() as tx:
+        if tx is None:
+            return
+        row = (await tx.execute(select(sr).where(sr.c.id == req_id).with_for_update())).first()
+        if row is None or row.kind != "export" or row.status != "pending":
+            return
+        doc = await collect(tx, row.subject_id)
+        doc = {"format": FORMAT,
+               "application": {"id": str(req_id), "requested_at": _local(row.requested_at),
+                               "due_at": _local(row.due_at)},
+               "summary_tr": "", **doc}
+        doc["summary_tr"] = summary_tr(doc)
+        raw = json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
+        key = f"{tx.tenant_id}/{req_id}.json"
+        store = export_store()
+        import anyio.to_thread
+
+        await anyio.to_thread.run_sync(store.put, key, raw)
+        now = (await tx.execute(select(func.now()))).scalar_one()
+        expires = now + timedelta(seconds=link_ttl())
+        await tx.execute(update(sr).where(sr.c.id == req_id).values(
+            status="ready", completed_at=now, object_key=key, link_expires_at=expires))
+        await tx.audit("kvkk.export.ready", target=str(req_id), details={"subject_id": str(row.subject_id)})
+        await tx.emit(EXPORT_READY, {"request_id": str(req_id), "subject_id": str(row.subject_id),
+                                     "link_expires_at": _utc(expires), "bytes": len(raw)}, subject=str(req_id))
+
+
+# -- the erasure ----------------------------------------------------------------------
+
+async def erase_subject(tx, subject_id: uuid.UUID) -> dict[str, Any]:
+    """Erase one subject of the transaction's tenant as the register says; returns the
+    report (ids, tables, columns, counts, holds: no personal data)."""
+    from sqlalchemy import func, or_, select, text, update
+
+    from kopru.db.schema import consents as c, subject_requests as sr
+    from kopru.kvkk.consents import WITHDRAWN
+    from kopru.kvkk.register import REGISTER
+    from kopru.kvkk.store import export_store
+    from kopru.kvkk.subjects import destroy_subject_key
+
+    now = (await tx.execute(select(func.now()))).scalar_one()
+    # 1. the erasure ends every purpose: open consents are withdrawn (the grant stays as proof)
+    withdrawn = (await tx.execute(
+        update(c).where(c.c.subject_id == subject_id, c.c.withdrawn_at.is_(None))
+        .values(withdrawn_at=now).returning(c.c.id, c.c.purpose, c.c.iys_type)
+    )).all()
+    for w in withdrawn:
+        await tx.emit(WITHDRAWN, {"consent_id": str(w.id), "subject_id": str(subject_id), "purpose": w.purpose,
+                                  "iys_type": w.iys_type, "channel": None, "withdrawn_at": _utc(now)},
+                      subject=str(w.id))
+    cleared: list[dict[str, Any]] = []
+    kept: list[dict[str, Any]] = []
+    third: list[dict[str, Any]] = []
+    store = None
+    for t in REGISTER:
+        if t.subject.kind != "customer":
+            continue
+        tbl = _table(t.name)
+        mine = tbl.c[t.link] == subject_id
+        # objects in the export store first, then their keys
+        for col in (pc for pc in t.columns if pc.store_object):
+            keys = (await tx.execute(select(tbl.c[col.name]).where(mine, tbl.c[col.name].is_not(None)))).scalars().all()
+            if keys:
+                store = store or export_store()
+                import anyio.to_thread
+
+                for k in keys:
+                    await anyio.to_thread.run_sync(store.delete, k)
+        clear = [pc.name for pc in t.columns if pc.erasure.action in ("shred", "anonymise", "delete")]
+        if clear:
+            n = (await tx.execute(update(tbl).where(mine, or_(*(tbl.c[x].is_not(None) for x in clear)))
+                                  .values({x: None for x in clear}))).rowcount
+            cleared.append({"table": t.name, "columns": clear, "rows": n,
+                            "action": "shredded" if any(pc.erasure.action == "shred" for pc in t.columns
+                                                        if pc.name in clear) else "cleared"})
+        for hold in t.holds:
+            cols = [pc.name for pc in t.columns if pc.erasure.hold is not None and pc.erasure.hold.name == hold.name]
+            anchor = t.retention.anchor or "created_at"
+            agg = (await tx.execute(text(
+                f"select count(*) as n, max({anchor}) + make_interval(years => :y) as until "
+                f"from {t.name} where {t.link} = :sid"), {"sid": subject_id, "y": hold.years})).one()
+            if agg.n:
+                kept.append({"table": t.name, "columns": cols, "rows": agg.n, "hold": hold.name, "law": hold.law,
+                             "until": _local(agg.until), "reason": hold.reason})
+        for d in t.disclosures:
+            agg = (await tx.execute(text(
+                f"select count(*) as n, min({d.at}) as first, max({d.at}) as last from {t.name} "
+                f"where {t.link} = :sid and ({d.where})"), {"sid": subject_id})).one()
+            if agg.n:
+                third.append({"recipient": d.recipient, "records": agg.n, "first": _local(agg.first),
+                              "last": _local(agg.last), "notified": False if d.erasure_api is None else True,
+                              "how": d.erasure_api or "no erasure API", "note": d.note})
+    await tx.execute(update(sr).where(sr.c.subject_id == subject_id, sr.c.kind == "export",
+                                      sr.c.status == "ready").values(status="expired"))
+    key_destroyed = await destroy_subject_key(tx, subject_id)
+    return {"subject_id": str(subject_id), "completed_at": _local(now), "key_destroyed": key_destroyed,
+            "consents_withdrawn": len(withdrawn), "cleared": cleared, "kept": kept, "third_parties": third}
+
+
+async def run_erasure(ev) -> None:
+    """kopru.erasure.requested.v1: erase, store the report, emit kopru.erasure.completed.v1."""
+    from sqlalchemy import func, select, update
+
+    from kopru.db.schema import subject_requests as sr
+
+    req_id = uuid.UUID(ev.data["request_id"])
+    async with ev.once() as tx:
+        if tx is None:
+            return
+        row = (await tx.execute(select(sr).where(sr.c.id == req_id).with_for_update())).first()
+        if row is None or row.kind != "erasure" or row.status != "pending":
+            return
+        report = await erase_subject(tx, row.subject_id)
+        now = (await tx.execute(select(func.now()))).scalar_one()
+        await tx.execute(update(sr).where(sr.c.id == req_id).values(status="completed", completed_at=now,
+                                                                     report=report))
+        await tx.audit("kvkk.erasure.completed", target=str(req_id), details={"subject_id": str(row.subject_id)})
+        await tx.emit(ERASURE_COMPLETED, {
+            "request_id": str(req_id), "subject_id": str(row.subject_id), "completed_at": _utc(now),
+            "cleared": sum(x["rows"] for x in report["cleared"]), "kept": sum(x["rows"] for x in report["kept"]),
+        }, subject=str(req_id))

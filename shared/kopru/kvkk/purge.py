@@ -1,0 +1,191 @@
+"""The retention purge: destroys what is past its retention, as the personal-data
+register says, in short batches, with a destruction record per batch.
+
+Rules come from the register (kopru.kvkk.register), one or more per table:
+- `delete`: rows whose anchor + days has passed are deleted (`Retention.expire =
+  "delete"`, e.g. SMS after 90 days);
+- `clear`: the columns no legal hold keeps are set to NULL (`expire = "clear"`, e.g. a
+  consent's IP and user agent once it ended); the row itself is deleted once its
+  longest legal hold has run out too (`delete` after the hold);
+- `delete_object`: a column naming an object in the export store: the object is
+  deleted, then the column cleared (an export once its link expired).
+
+Each batch is one short transaction in one tenant: pick at most `batch` due rows by
+ctid with `FOR UPDATE SKIP LOCKED` (rows a request holds are left for the next batch),
+act on them, and insert the destruction record (what, how many, which rule, the
+cutoff, when), kept at least 3 years. No lock is held across batches, so a purge of a
+million rows never blocks a request for longer than one batch. The cutoffs are fixed
+when the run starts: a row that becomes due during the run waits for the next one.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+Action = Literal["delete", "clear", "delete_object"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    table: str
+    rule: str
+    action: Action
+    due: str  # SQL predicate over the row, with :cutoff
+    days: int
+    hold_years: int = 0
+    columns: tuple[str, ...] = ()
+
+    def cutoff(self, now: datetime) -> datetime:
+        years = now.replace(year=now.year - self.hold_years) if self.hold_years else now
+        return years - timedelta(days=self.days)
+
+
+@dataclass
+class Outcome:
+    tenant_id: uuid.UUID
+    table: str
+    rule: str
+    action: str
+    cutoff: datetime
+    rows: int = 0
+    batches: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"tenant_id": str(self.tenant_id), "table": self.table, "rule": self.rule, "action": self.action,
+                "cutoff": self.cutoff.isoformat(), "rows": self.rows, "batches": self.batches}
+
+
+@dataclass
+class PurgeReport:
+    run_id: uuid.UUID
+    dry_run: bool
+    started_at: datetime
+    outcomes: list[Outcome] = field(default_factory=list)
+    complete: bool = True
+    longest_batch_ms: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"run_id": str(self.run_id), "dry_run": self.dry_run, "started_at": self.started_at.isoformat(),
+                "complete": self.complete, "rows": sum(o.rows for o in self.outcomes),
+                "longest_batch_ms": round(self.longest_batch_ms, 2),
+                "outcomes": [o.as_dict() for o in self.outcomes if o.rows or self.dry_run]}
+
+
+def rules() -> list[Rule]:
+    """The purge's rules, derived from the register."""
+    from kopru.kvkk.register import REGISTER
+
+    out: list[Rule] = []
+    for t in REGISTER:
+        r = t.retention
+        if r.days is None or r.anchor is None:
+            continue
+        due = f"({r.anchor}) < :cutoff"
+        for pc in t.columns:
+            if pc.store_object:
+                out.append(Rule(t.name, r.rule, "delete_object", f"{due} and {pc.name} is not null", r.days,
+                                columns=(pc.name,)))
+        if r.expire == "delete":
+            out.append(Rule(t.name, r.rule, "delete", due, r.days))
+            continue
+        clear = tuple(pc.name for pc in t.columns if pc.erasure.action != "keep" and not pc.store_object)
+        if clear:
+            any_left = " or ".join(f"{c} is not null" for c in clear)
+            out.append(Rule(t.name, r.rule, "clear", f"{due} and ({any_left})", r.days, columns=clear))
+        if t.holds:
+            longest = max(t.holds, key=lambda h: h.years)
+            out.append(Rule(t.name, f"{r.rule}+{longest.name}", "delete", due, r.days, hold_years=longest.years))
+    return out
+
+
+def batch_size() -> int:
+    return int(os.environ.get("KOPRU_PURGE_BATCH", "2000"))
+
+
+async def _tenants(only: uuid.UUID | None) -> list[uuid.UUID]:
+    from sqlalchemy import select
+
+    from kopru.db import platform_transaction
+    from kopru.db.schema import tenant_directory
+
+    if only is not None:
+        return [only]
+    async with platform_transaction() as conn:
+        return list((await conn.execute(select(tenant_directory.c.tenant_id).order_by(tenant_directory.c.tenant_id)))
+                    .scalars().all())
+
+
+async def _batch(tx, rule: Rule, cutoff: datetime, n: int) -> int:
+    from sqlalchemy import text
+
+    pick = f"array(select ctid from {rule.table} where {rule.due} limit :n for update skip locked)"
+    params = {"cutoff": cutoff, "n": n}
+    if rule.action == "delete":
+        return (await tx.execute(text(f"delete from {rule.table} where ctid = any({pick})"), params)).rowcount
+    if rule.action == "clear":
+        sets = ", ".join(f"{c} = null" for c in rule.columns)
+        return (await tx.execute(text(f"update {rule.table} set {sets} where ctid = any({pick})"), params)).rowcount
+    # delete_object: the objects first (a crash leaves a key whose object is gone: deleting again is harmless)
+    import anyio.to_thread
+
+    from kopru.kvkk.store import export_store
+
+    col = rule.columns[0]
+    keys = (await tx.execute(text(f"select ctid, {col} from {rule.table} where ctid = any({pick})"), params)).all()
+    store = export_store()
+    for k in keys:
+        await anyio.to_thread.run_sync(store.delete, k[1])
+    if not keys:
+        return 0
+    return (await tx.execute(text(f"update {rule.table} set {col} = null where ctid = any(cast(:ids as tid[]))"),
+                             {"ids": [k[0] for k in keys]})).rowcount
+
+
+async def purge(*, dry_run: bool = False, tenant_id: uuid.UUID | None = None, budget_s: float | None = None,
+                batch: int | None = None, now: datetime | None = None) -> PurgeReport:
+    """Run every rule for every tenant (or one). `budget_s`: stop starting new batches
+    after this many seconds (the report says complete=False; the next tick goes on)."""
+    from sqlalchemy import func, select, text
+
+    from kopru.db import platform_transaction, tenant_transaction
+    from kopru.db.schema import destruction_records as dr
+
+    n = batch or batch_size()
+    if now is None:
+        async with platform_transaction() as conn:
+            now = (await conn.execute(select(func.now()))).scalar_one()
+    report = PurgeReport(uuid.uuid4(), dry_run, now)
+    deadline = time.monotonic() + budget_s if budget_s else None
+    for tid in await _tenants(tenant_id):
+        for rule in rules():
+            cutoff = rule.cutoff(now)
+            out = Outcome(tid, rule.table, rule.rule, rule.action, cutoff)
+            report.outcomes.append(out)
+            if dry_run:
+                async with tenant_transaction(tid, actor="schedule:retention-purge") as tx:
+                    out.rows = (await tx.execute(text(f"select count(*) from {rule.table} where {rule.due}"),
+                                                 {"cutoff": cutoff})).scalar_one()
+                continue
+            while True:
+                if deadline is not None and time.monotonic() > deadline:
+                    report.complete = False
+                    return report
+                started = time.perf_counter()
+                async with tenant_transaction(tid, actor="schedule:retention-purge") as tx:
+                    t0 = (await tx.execute(select(func.clock_timestamp()))).scalar_one()
+                    done = await _batch(tx, rule, cutoff, n)
+                    if done:
+                        await tx.execute(dr.insert().values(
+                            tenant_id=tid, run_id=report.run_id, rule=rule.rule, table_name=rule.table,
+                            action=rule.action, rows=done, cutoff=cutoff, started_at=t0))
+                report.longest_batch_ms = max(report.longest_batch_ms, (time.perf_counter() - started) * 1000)
+                out.rows += done
+                out.batches += 1 if done else 0
+                if done < n:
+                    break
+    return report
