@@ -1,0 +1,114 @@
+"""The breach register: 72 hours from discovery, the Board's form in Turkish, a late
+notification needs its reason, bad records refused (library and `kopru kvkk breach`)."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from contextlib import redirect_stderr, redirect_stdout
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from pydantic import ValidationError
+
+from kopru.errors import KopruError
+from kopru.kvkk import breach
+from kopru.runtime.cli import main
+
+
+def body(**over) -> dict:
+    b = {
+        "discovered_at": "2026-11-20T09:15:00+03:00",
+        "occurred_at": "2026-11-19T23:40:00+03:00",
+        "how_discovered": "Erişim kayıtlarında olağandışı toplu sorgu alarmı",
+        "source": "external",
+        "description": "Sızdırılmış bir API anahtarıyla SMS gönderim kayıtları sorgulandı.",
+        "categories": ["contact", "customer_transaction"],
+        "subjects_affected": 1250,
+        "records_affected": 3400,
+        "subject_groups": ["customers"],
+        "consequences": "Telefon numaralarının istenmeyen aramalar için kullanılması riski.",
+        "measures_taken": "Anahtar iptal edildi, tüm istemci sırları yenilendi.",
+        "measures_planned": "İstemci başına IP kısıtı.",
+        "contact": {"name": "Ayşe Yılmaz", "title": "KVKK irtibat kişisi", "email": "kvkk@anadolu.com.tr"},
+    }
+    b.update(over)
+    return b
+
+
+async def test_deadline_is_72_hours_from_discovery_and_the_form_is_rendered_in_turkish(services, onboard):
+    t = await onboard()
+    b = breach.record_breach(breach.BreachIn.model_validate({**body(), "controller_tenant_id": str(t["id"])}))
+    assert b["deadline_at"] - b["discovered_at"] == timedelta(hours=72)
+    assert b["deadline_at"] == datetime(2026, 11, 23, 6, 15, tzinfo=timezone.utc)
+    assert b["late"] is True and b["reported_at"] is None  # today is past 23 November
+    text = breach.render_notification(b)
+    for heading in ("KİŞİSEL VERİ İHLAL BİLDİRİMİ", "1. Veri sorumlusu", "2. İhlale ilişkin bilgiler",
+                    "3. İhlalden etkilenen kişisel veriler", "4. Etkilenen ilgili kişiler", "5. İhlalin olası sonuçları",
+                    "6. Alınan ve alınması planlanan tedbirler", "7. İlgili kişilere bildirim", "8. Bildirim süresi"):
+        assert heading in text
+    assert t["tenant"]["name"] in text and "Dış kaynaklı" in text and "İletişim, Müşteri işlem" in text
+    assert "İlgili kişi sayısı: 1250" in text and "Müşteriler" in text
+    assert "72 saatlik sürenin sonu: 23.11.2026 09:15" in text  # shown in Istanbul time
+    assert "Gecikme nedeni: BELİRTİLMELİ" in text
+    # reported late: only with a reason, which the notification then carries
+    with pytest.raises(KopruError):
+        breach.mark_reported(uuid.UUID(b["id"]))
+    done = breach.mark_reported(uuid.UUID(b["id"]), delay_reason="Etkilenen kişilerin tespiti 4 gün sürdü.")
+    assert done["reported_at"] is not None and done["hours_left"] is None
+    assert "Gecikme nedeni: Etkilenen kişilerin tespiti 4 gün sürdü." in breach.render_notification(done)
+
+
+def test_reported_in_time_needs_no_reason(services):
+    now = datetime.now(timezone.utc)
+    b = breach.record_breach(breach.BreachIn.model_validate(body(
+        discovered_at=(now - timedelta(hours=5)).isoformat(), occurred_at=(now - timedelta(hours=9)).isoformat())))
+    assert 66 <= b["hours_left"] <= 67 and b["late"] is False
+    done = breach.mark_reported(uuid.UUID(b["id"]))
+    assert done["late"] is False and "Gecikme nedeni" not in breach.render_notification(done)
+    assert "Köprü (veri işleyen sıfatıyla)" in breach.render_notification(done)
+
+
+@pytest.mark.parametrize("over", [
+    {"occurred_at": "2026-11-21T00:00:00+03:00"},                 # after its discovery
+    {"discovered_at": "2026-11-20T09:15:00"},                      # no time zone
+    {"discovered_at": (datetime.now(timezone.utc) + timedelta(days=2)).isoformat()},  # in the future
+    {"categories": ["contact", "shoe_size"]},
+    {"categories": []},
+    {"subjects_affected": -1},
+    {"subject_groups": ["aliens"]},
+    {"subjects_notified": True},                                   # notified, but how?
+    {"source": "both"},
+    {"ended_at": "2026-11-01T00:00:00+03:00"},                     # ends before it began
+])
+def test_bad_breach_records_are_refused(over):
+    with pytest.raises(ValidationError):
+        breach.BreachIn.model_validate(body(**over))
+
+
+def test_cli_record_show_list(services, tmp_path):
+    f = tmp_path / "breach.json"
+    f.write_text(json.dumps(body(), ensure_ascii=False), encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        assert main(["kvkk", "breach", "record", "--file", str(f), "--json"]) == 0
+    rec = json.loads(out.getvalue())
+    assert rec["deadline_at"].startswith("2026-11-23")
+    out = io.StringIO()
+    with redirect_stdout(out), redirect_stderr(io.StringIO()):
+        assert main(["kvkk", "breach", "show", rec["id"]]) == 0
+    assert out.getvalue().startswith("KİŞİSEL VERİ İHLAL BİLDİRİMİ")
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["kvkk", "breach", "list"]) == 0
+    assert rec["id"] in out.getvalue()
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(body(categories=["shoe_size"])), encoding="utf-8")
+    err = io.StringIO()
+    with redirect_stderr(err):
+        assert main(["kvkk", "breach", "record", "--file", str(bad)]) == 2
+    assert "categories" in err.getvalue()
+    (tmp_path / "broken.json").write_text("{not json", encoding="utf-8")
+    with redirect_stderr(io.StringIO()):
+        assert main(["kvkk", "breach", "record", "--file", str(tmp_path / "broken.json")]) == 2

@@ -1,0 +1,134 @@
+"""The retention purge: removes only what is due, in batches, with a destruction
+record per batch; `kopru purge --dry-run` counts without changing anything; the
+retention-purge function runs it on its schedule's tick; a consent that is still
+proof cannot be deleted by anyone."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from contextlib import redirect_stdout
+
+import psycopg
+import pytest
+
+from kopru.db import tenant_transaction
+from tests.kvkk.conftest import consent_body
+
+
+def _sms(db, tenant_id, subject_id, days_old: int) -> str:
+    sid = str(uuid.uuid4())
+    db.execute("insert into sms_messages (id, tenant_id, subject_id, body_enc, kind, encoding, segments, characters, "
+               "status, created_at) values (%s, %s, %s, %s, 'transactional', 'GSM7', 1, 10, 'delivered', "
+               "now() - make_interval(days => %s))", (sid, str(tenant_id), subject_id, b"\x01cipher", days_old))
+    db.execute("insert into sms_status_history (tenant_id, sms_id, status) values (%s, %s, 'delivered')",
+               (str(tenant_id), sid))
+    return sid
+
+
+@pytest.fixture
+async def aged(onboard, consents_api, db):
+    """A tenant with SMS of several ages and consents ended long ago, lately, or not yet."""
+    t = await onboard()
+    ids = {}
+    for name, purpose in (("ended", "marketing"), ("ancient", "analytics"), ("active", "transactional")):
+        r = await consents_api.record(t["token"], consent_body(purpose=purpose, iys=None))
+        assert r.status_code == 201, r.text
+        ids[name] = r.json()["id"]
+    subject = r.json()["subject_id"]
+    db.execute("update consents set expires_at = now() - interval '1 day' where id = %s", (ids["ended"],))
+    db.execute("update consents set granted_at = now() - interval '4 years 1 day', "
+               "expires_at = now() - interval '3 years 1 day' where id = %s", (ids["ancient"],))
+    sms = {d: _sms(db, t["id"], subject, d) for d in (89, 91, 400)}
+    return t, ids, sms
+
+
+def _state(db, tid):
+    return {
+        "sms": {r[0] for r in db.execute("select id::text from sms_messages where tenant_id = %s", (str(tid),))},
+        "history": db.execute("select count(*) from sms_status_history where tenant_id = %s", (str(tid),)).fetchone()[0],
+        "consents": {r[0]: r[1] for r in db.execute("select id::text, ip_enc is not null from consents where tenant_id = %s",
+                                                   (str(tid),))},
+    }
+
+
+async def test_purge_removes_only_what_is_due_with_a_record_per_batch(aged, onboard, consents_api, db):
+    from kopru.kvkk.purge import purge
+
+    t, ids, sms = aged
+    other = await onboard()  # another tenant's young data stays
+    assert (await consents_api.record(other["token"])).status_code == 201
+    before_other = _state(db, other["id"])
+
+    dry = await purge(dry_run=True, tenant_id=t["id"])
+    due = {(o.table, o.action): o.rows for o in dry.outcomes}
+    assert due[("sms_messages", "delete")] == 2
+    assert due[("consents", "clear")] == 2 and due[("consents", "delete")] == 1
+    assert _state(db, t["id"])["sms"] == set(sms.values())  # the dry run changed nothing
+
+    rep = await purge(tenant_id=t["id"], batch=1)
+    assert rep.complete
+    after = _state(db, t["id"])
+    assert after["sms"] == {sms[89]} and after["history"] == 1  # the history went with its message
+    assert after["consents"] == {ids["ended"]: False, ids["active"]: True}  # ancient: deleted
+    records = db.execute("select rule, table_name, action, rows, keep_until - finished_at from destruction_records "
+                         "where run_id = %s order by id", (str(rep.run_id),)).fetchall()
+    # batch = 1: one record per row destroyed
+    assert sorted((r[0], r[1], r[2], r[3]) for r in records) == sorted([
+        ("sms_90_days", "sms_messages", "delete", 1), ("sms_90_days", "sms_messages", "delete", 1),
+        ("consent_validity", "consents", "clear", 1), ("consent_validity", "consents", "clear", 1),
+        ("consent_validity+commercial_message_consent_proof", "consents", "delete", 1),
+    ])
+    assert all(r[4].days >= 3 * 365 for r in records)
+    assert _state(db, other["id"]) == before_other
+    # a second run finds nothing due
+    again = await purge(tenant_id=t["id"])
+    assert sum(o.rows for o in again.outcomes) == 0
+
+
+async def test_a_consent_that_is_still_proof_cannot_be_deleted(aged, services):
+    t, ids, _ = aged
+    from sqlalchemy import text
+
+    with pytest.raises(Exception) as err:
+        async with tenant_transaction(t["id"], actor="test") as tx:
+            await tx.execute(text("delete from consents where id = :id"), {"id": ids["ended"]})
+    assert "proof until 3 years" in str(err.value)
+
+
+async def test_kopru_purge_dry_run_cli(aged):
+    from kopru.runtime.cli import main
+
+    t, _, sms = aged
+    import asyncio
+
+    out = io.StringIO()
+    with redirect_stdout(out):  # the command runs its own event loop, as from a shell
+        assert await asyncio.to_thread(main, ["purge", "--dry-run", "--tenant", str(t["id"])]) == 0
+    rep = json.loads(out.getvalue())
+    assert rep["dry_run"] is True and rep["rows"] == 5
+    assert {(o["table"], o["action"], o["rows"]) for o in rep["outcomes"] if o["rows"]} == {
+        ("sms_messages", "delete", 2), ("consents", "clear", 2), ("consents", "delete", 1)}
+
+
+async def test_the_function_purges_on_its_schedule_tick(aged, client, db):
+    """A Knative PingSource tick (binary mode) wakes retention-purge; the OpenFaaS
+    cron-connector's plain POST does the same."""
+    t, ids, sms = aged
+    r = await client("retention-purge").post("/", content=b"", headers={
+        "ce-specversion": "1.0", "ce-id": str(uuid.uuid4()), "ce-source": "/apis/v1/namespaces/kopru/pingsources/x",
+        "ce-type": "dev.knative.sources.ping", "content-type": "application/json"})
+    assert r.status_code == 200, r.text
+    assert r.json()["complete"] is True and r.json()["rows"] >= 5
+    assert _state(db, t["id"])["sms"] == {sms[89]}
+    r = await client("retention-purge").post("/", content=b"", headers={"X-Topic": "cron-function"})
+    assert r.status_code == 200 and r.json()["complete"] is True
+
+
+def test_app_role_cannot_touch_destruction_records(services, aged):
+    with psycopg.connect(services["app_url"].replace("+psycopg", ""), autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("delete from destruction_records")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select * from breaches")
