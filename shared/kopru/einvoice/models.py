@@ -1,0 +1,368 @@
+"""The e-invoice input (issue 6) and its arithmetic.
+
+`Invoice` is the body of `POST /einvoices` and the input of `kopru einvoice render`.
+Domain rules raise `ValueError("<catalog code>")` so that a 422 names the rule.
+
+Money is `Decimal` throughout and follows GİB's arithmetic: every line amount is
+rounded half-up to 2 places on its own line, and the document totals are sums of
+those rounded line amounts (`Invoice.totals()`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+import datetime as _dt
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal, Optional
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from kopru.einvoice import codes
+
+Profile = Literal["TEMELFATURA", "TICARIFATURA", "EARSIVFATURA", "IHRACAT"]
+InvoiceType = Literal["SATIS", "IADE", "TEVKIFAT", "ISTISNA", "OZELMATRAH", "IHRACKAYITLI"]
+
+NUMBER_RE = re.compile(r"^[A-Z0-9]{3}20\d{2}\d{9}$")
+CENT = Decimal("0.01")
+HUNDRED = Decimal(100)
+
+# the profiles GİB allows an IADE (return) invoice under, of those we issue
+# (schematron InvoiceTypeCodeCheck-2 also lists ILAC_TIBBICIHAZ, YATIRIMTESVIK, IDIS, KAMU)
+IADE_PROFILES = frozenset({"TEMELFATURA", "EARSIVFATURA"})
+# invoice types that may carry KDV withholding (GeneralWithholdingTaxTotalCheck-1, of ours)
+WITHHOLDING_TYPES = frozenset({"TEVKIFAT", "IADE"})
+# exemption code group -> the invoice types GİB allows it with (TaxExemptionReasonCodeCheck-3/4/5)
+EXEMPTION_TYPES = {
+    "ISTISNA": frozenset({"ISTISNA", "IADE", "IHRACKAYITLI"}),
+    "OZELMATRAH": frozenset({"OZELMATRAH", "IADE"}),
+    "IHRACKAYITLI": frozenset({"IHRACKAYITLI", "IADE"}),
+}
+
+
+def q2(d: Decimal) -> Decimal:
+    """Half-up to kuruş, as GİB rounds each line amount."""
+    return d.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _places(d: Decimal) -> int:
+    exp = d.as_tuple().exponent
+    return -exp if isinstance(exp, int) and exp < 0 else 0
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Address(_Base):
+    street: Optional[str] = Field(None, max_length=255, description="street, building and door number")
+    district: str = Field(min_length=1, max_length=100, description="ilçe (cbc:CitySubdivisionName)")
+    city: str = Field(min_length=1, max_length=100, description="il (cbc:CityName)")
+    postal_code: Optional[str] = Field(None, max_length=20)
+    country: str = Field("Türkiye", min_length=1, max_length=100)
+
+
+class Party(_Base):
+    """A company (`vkn` + `name` + `tax_office`) or a person (`tckn` + `first_name` +
+    `family_name`; `name` then optional, e.g. a sole proprietor's trade name)."""
+
+    vkn: Optional[str] = Field(None, description="10-digit Vergi Kimlik Numarası")
+    name: Optional[str] = Field(None, min_length=1, max_length=255)
+    tax_office: Optional[str] = Field(None, min_length=1, max_length=100)
+    tckn: Optional[str] = Field(None, description="11-digit T.C. Kimlik Numarası")
+    first_name: Optional[str] = Field(None, min_length=1, max_length=100)
+    family_name: Optional[str] = Field(None, min_length=1, max_length=100)
+    address: Address
+    email: Optional[str] = Field(None, max_length=255)
+    phone: Optional[str] = Field(None, max_length=32)
+
+    @field_validator("vkn")
+    @classmethod
+    def _vkn(cls, v: Optional[str]) -> Optional[str]:
+        from kopru.tenancy.identifiers import vkn_valid
+
+        if v is not None and not vkn_valid(v):
+            raise ValueError("einvoice.vkn_invalid")
+        return v
+
+    @field_validator("tckn")
+    @classmethod
+    def _tckn(cls, v: Optional[str]) -> Optional[str]:
+        from kopru.tenancy.identifiers import tckn_valid
+
+        if v is not None and not tckn_valid(v):
+            raise ValueError("einvoice.tckn_invalid")
+        return v
+
+    @model_validator(mode="after")
+    def _identity(self) -> "Party":
+        if (self.vkn is None) == (self.tckn is None):
+            raise ValueError("einvoice.party_identity_invalid")
+        if self.vkn is not None:
+            if not self.name or not self.tax_office or self.first_name or self.family_name:
+                raise ValueError("einvoice.party_identity_invalid")
+        elif not self.first_name or not self.family_name:
+            raise ValueError("einvoice.party_identity_invalid")
+        return self
+
+    @property
+    def scheme(self) -> str:
+        return "VKN" if self.vkn is not None else "TCKN"
+
+    @property
+    def identifier(self) -> str:
+        return self.vkn if self.vkn is not None else self.tckn  # type: ignore[return-value]
+
+
+class Line(_Base):
+    name: str = Field(min_length=1, max_length=500)
+    quantity: Decimal = Field(gt=0, max_digits=21)
+    unit_code: str = Field(description="UN/ECE rec. 20 code GİB allows: C62 (adet), KGM, LTR, HUR…")
+    unit_price: Decimal = Field(ge=0, max_digits=21)
+    kdv_rate: Decimal = Field(ge=0, le=100, description="KDV percentage: 0, 1, 10, 20…")
+    discount_rate: Optional[Decimal] = Field(None, gt=0, le=100, description="percentage of quantity × unit price")
+    discount_amount: Optional[Decimal] = Field(None, gt=0, max_digits=18)
+    withholding_code: Optional[str] = Field(None, description="GİB's KDV tevkifat code (6xx/8xx)")
+    withholding_rate: Optional[Decimal] = Field(
+        None, description="percentage withheld; only needed where GİB allows several for the code")
+    exemption_code: Optional[str] = Field(None, description="GİB's KDV exemption reason code (e.g. 301, 351)")
+    exemption_reason: Optional[str] = Field(None, min_length=1, max_length=500)
+
+    @field_validator("unit_code")
+    @classmethod
+    def _unit(cls, v: str) -> str:
+        if v not in codes.unit_codes():
+            raise ValueError("einvoice.unit_code_invalid")
+        return v
+
+    @field_validator("kdv_rate")
+    @classmethod
+    def _rate(cls, v: Decimal) -> Decimal:
+        if _places(v) > 2:
+            raise ValueError("einvoice.kdv_rate_invalid")
+        return v
+
+    @field_validator("discount_amount")
+    @classmethod
+    def _kurus(cls, v: Optional[Decimal]) -> Optional[Decimal]:
+        if v is not None and _places(v) > 2:
+            raise ValueError("einvoice.discount_invalid")
+        return v
+
+    @field_validator("exemption_code")
+    @classmethod
+    def _exemption(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and v not in codes.exemption_codes():
+            raise ValueError("einvoice.exemption_code_invalid")
+        return v
+
+    @model_validator(mode="after")
+    def _line_rules(self) -> "Line":
+        if self.discount_rate is not None and self.discount_amount is not None:
+            raise ValueError("einvoice.discount_conflict")
+        if self.discount_amount is not None and self.discount_amount > q2(self.quantity * self.unit_price):
+            raise ValueError("einvoice.discount_invalid")
+        if self.withholding_code is not None:
+            codes.withholding_rate(self.withholding_code, self.withholding_rate)  # raises the rule's code
+        elif self.withholding_rate is not None:
+            raise ValueError("einvoice.withholding_code_invalid")
+        if (self.exemption_code is None) != (self.exemption_reason is None):
+            raise ValueError("einvoice.exemption_missing")
+        return self
+
+    def amounts(self) -> "LineAmounts":
+        gross = q2(self.quantity * self.unit_price)
+        if self.discount_rate is not None:
+            discount = q2(gross * self.discount_rate / HUNDRED)
+        else:
+            discount = self.discount_amount or Decimal("0.00")
+        net = gross - discount
+        kdv = q2(net * self.kdv_rate / HUNDRED)
+        wh_rate = None
+        withholding = Decimal("0.00")
+        if self.withholding_code is not None:
+            wh_rate = codes.withholding_rate(self.withholding_code, self.withholding_rate)
+            withholding = q2(kdv * wh_rate / HUNDRED)
+        return LineAmounts(gross, q2(discount), q2(net), kdv, wh_rate, withholding)
+
+
+class BillingReference(_Base):
+    """The invoice this one refers to (for IADE: the invoice being returned)."""
+
+    number: str = Field(description="16 characters, e.g. ABC2026000000001")
+    date: _dt.date
+
+    @field_validator("number")
+    @classmethod
+    def _number(cls, v: str) -> str:
+        if not NUMBER_RE.fullmatch(v):
+            raise ValueError("einvoice.number_invalid")
+        return v
+
+
+class Invoice(_Base):
+    profile: Profile
+    type: InvoiceType
+    number: Optional[str] = Field(None, description="ABC2026000000001: 3-character series, year, 9-digit sequence")
+    uuid: Optional[UUID] = Field(None, description="the ETTN; a new uuid4 when omitted")
+    issue_date: _dt.date
+    issue_time: Optional[_dt.time] = None
+    currency: str = Field("TRY", description="ISO 4217 code from GİB's list")
+    exchange_rate: Optional[Decimal] = Field(None, gt=0, description="TRY per unit of currency; required when not TRY")
+    customer: Party
+    supplier: Optional[Party] = Field(None, description="used by `kopru einvoice render`; the service uses the tenant's")
+    lines: list[Line] = Field(min_length=1, max_length=5000)
+    billing_reference: Optional[BillingReference] = None
+    notes: list[str] = Field(default_factory=list, max_length=20)
+
+    @field_validator("number")
+    @classmethod
+    def _number(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not NUMBER_RE.fullmatch(v):
+            raise ValueError("einvoice.number_invalid")
+        return v
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, v: str) -> str:
+        if v not in codes.currency_codes():
+            raise ValueError("einvoice.currency_invalid")
+        return v
+
+    @field_validator("exchange_rate")
+    @classmethod
+    def _rate(cls, v: Optional[Decimal]) -> Optional[Decimal]:
+        # GİB: at most 15 digits before and 6 after the point (CurrencyCodeCheck-7)
+        if v is not None and (_places(v) > 6 or v >= Decimal("1e15")):
+            raise ValueError("einvoice.exchange_rate_invalid")
+        return v
+
+    @field_validator("notes")
+    @classmethod
+    def _notes(cls, v: list[str]) -> list[str]:
+        if any(not n or len(n) > 1000 for n in v):
+            raise ValueError("einvoice.note_invalid")
+        return v
+
+    @model_validator(mode="after")
+    def _document_rules(self) -> "Invoice":
+        if self.profile == "IHRACAT":
+            # IHRACAT needs the customs party, INCOTERMS, GTİP and transport mode per line:
+            # not in this input yet
+            raise ValueError("einvoice.profile_unsupported")
+        if self.number is not None and int(self.number[3:7]) != self.issue_date.year:
+            raise ValueError("einvoice.number_year_mismatch")
+        if self.currency != "TRY" and self.exchange_rate is None:
+            raise ValueError("einvoice.exchange_rate_missing")
+        if self.currency == "TRY" and self.exchange_rate is not None:
+            raise ValueError("einvoice.exchange_rate_unexpected")
+        if self.type == "IADE":
+            if self.profile not in IADE_PROFILES:
+                raise ValueError("einvoice.iade_profile_invalid")
+            if self.billing_reference is None:
+                raise ValueError("einvoice.billing_reference_missing")
+        withheld = [ln for ln in self.lines if ln.withholding_code is not None]
+        if withheld and self.type not in WITHHOLDING_TYPES:
+            raise ValueError("einvoice.withholding_type_mismatch")
+        if self.type == "TEVKIFAT" and not withheld:
+            raise ValueError("einvoice.withholding_missing")
+        groups = codes.exemption_groups()
+        for ln in self.lines:
+            if ln.kdv_rate == 0 and ln.exemption_code is None and self.type != "IADE":
+                raise ValueError("einvoice.exemption_missing")
+            if ln.exemption_code is None:
+                continue
+            if ln.kdv_rate != 0 and self.type != "OZELMATRAH":
+                raise ValueError("einvoice.exemption_unexpected")
+            for group, types in EXEMPTION_TYPES.items():
+                if ln.exemption_code in groups[group] and self.type not in types:
+                    raise ValueError("einvoice.exemption_type_mismatch")
+        return self
+
+    def totals(self) -> "Totals":
+        return compute_totals(self)
+
+
+# -- arithmetic ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LineAmounts:
+    gross: Decimal  # quantity × unit price, rounded
+    discount: Decimal
+    net: Decimal  # cbc:LineExtensionAmount
+    kdv: Decimal
+    withholding_rate: Optional[Decimal]
+    withholding: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class KdvGroup:
+    rate: Decimal
+    exemption_code: Optional[str]
+    exemption_reason: Optional[str]
+    taxable: Decimal
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class WithholdingGroup:
+    code: str
+    rate: Decimal
+    taxable: Decimal  # the KDV the percentage applies to
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    lines: tuple[LineAmounts, ...]
+    line_extension: Decimal  # Σ line net amounts
+    discounts: Decimal  # Σ line discounts (already inside the line net amounts)
+    tax_exclusive: Decimal
+    kdv: Decimal
+    tax_inclusive: Decimal
+    withholding: Decimal
+    payable: Decimal
+    kdv_groups: tuple[KdvGroup, ...]
+    withholding_groups: tuple[WithholdingGroup, ...]
+
+
+def compute_totals(invoice: Invoice) -> Totals:
+    """Line amounts rounded per line, document amounts summed from them; KDV grouped per
+    rate (and per exemption code where KDV is 0), withholding per code and rate."""
+    zero = Decimal("0.00")
+    lines = tuple(ln.amounts() for ln in invoice.lines)
+    kdv_groups: dict[tuple[Decimal, Optional[str]], list] = {}
+    wh_groups: dict[tuple[str, Decimal], list] = {}
+    for ln, a in zip(invoice.lines, lines):
+        key = (ln.kdv_rate, ln.exemption_code)
+        g = kdv_groups.setdefault(key, [ln.exemption_reason, zero, zero])
+        g[1] += a.net
+        g[2] += a.kdv
+        if ln.withholding_code is not None:
+            assert a.withholding_rate is not None
+            w = wh_groups.setdefault((ln.withholding_code, a.withholding_rate), [zero, zero])
+            w[0] += a.kdv
+            w[1] += a.withholding
+    line_extension = sum((a.net for a in lines), zero)
+    kdv = sum((a.kdv for a in lines), zero)
+    withholding = sum((a.withholding for a in lines), zero)
+    tax_inclusive = line_extension + kdv
+    return Totals(
+        lines=lines,
+        line_extension=line_extension,
+        discounts=sum((a.discount for a in lines), zero),
+        tax_exclusive=line_extension,
+        kdv=kdv,
+        tax_inclusive=tax_inclusive,
+        withholding=withholding,
+        payable=tax_inclusive - withholding,
+        kdv_groups=tuple(
+            KdvGroup(rate, code, g[0], g[1], g[2])
+            for (rate, code), g in sorted(kdv_groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))
+        ),
+        withholding_groups=tuple(
+            WithholdingGroup(code, rate, w[0], w[1]) for (code, rate), w in sorted(wh_groups.items())
+        ),
+    )
