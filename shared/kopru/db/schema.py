@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
-    BigInteger, Column, DateTime, Integer, LargeBinary, MetaData, Table, Text,
+    BigInteger, Column, Date, DateTime, Integer, LargeBinary, MetaData, Numeric, Table, Text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
@@ -280,7 +280,73 @@ breaches = Table(
     Column("created_at", DateTime(timezone=True)),
 )
 
+# -- e-invoices (migration 0008; kopru.einvoice.service) ------------------------------
+
+einvoice_series_counters = Table(
+    "einvoice_series_counters", metadata,
+    Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    Column("series", Text, primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("next_value", BigInteger, nullable=False),
+)
+
+einvoices = Table(
+    "einvoices", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("ettn", UUID(as_uuid=True), nullable=False),
+    Column("number", Text, nullable=False),
+    Column("series", Text, nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("profile", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("error_code", Text),
+    Column("gib_code", Text),
+    Column("answer", Text),
+    Column("receiver_alias", Text),
+    Column("subject_id", UUID(as_uuid=True)),
+    Column("customer_scheme", Text, nullable=False),
+    Column("customer_tax_number", Text, nullable=False),
+    Column("customer_name", Text, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("payable_amount", Numeric(23, 2), nullable=False),
+    Column("xml", LargeBinary, nullable=False),
+    Column("idempotency_key", Text),
+    Column("request_sha256", LargeBinary),
+    Column("issue_date", Date, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("submitted_at", DateTime(timezone=True)),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("answer_due_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
+)
+
+einvoice_status_history = Table(
+    "einvoice_status_history", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("einvoice_id", UUID(as_uuid=True), nullable=False),
+    Column("status", Text, nullable=False),
+    Column("code", Text),
+    Column("at", DateTime(timezone=True)),
+)
+
+# GİB's registered e-Fatura users: a platform table (public data, no tenant)
+efatura_users = Table(
+    "efatura_users", metadata,
+    Column("identifier", Text, primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("aliases", ARRAY(Text), nullable=False),
+    Column("user_type", Text),
+    Column("first_created", DateTime(timezone=True)),
+    Column("imported_at", DateTime(timezone=True)),
+)
+
 # tables whose rows belong to one tenant (and carry an RLS policy)
 TENANT_TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox", "refresh_tokens", "inbox",
                  "tenant_keys", "data_subjects", "consent_texts", "consents", "tenant_integrations", "sms_messages", "sms_status_history",
-                 "subject_requests", "destruction_records")
+                 "subject_requests", "destruction_records",
+                 "einvoice_series_counters", "einvoices", "einvoice_status_history")

@@ -217,6 +217,35 @@ REGISTER: tuple[PersonalTable, ...] = (
         ),
     ),
     PersonalTable(
+        "einvoices",
+        SubjectLink("customer", "subject_id", where="customer_scheme = 'TCKN'"),
+        Retention("invoice_books", "An issued invoice is a commercial record: kept 10 years from the end of the "
+                  "year it was issued (VUK md. 253, TTK md. 82), whatever the buyer asks; an erasure keeps it "
+                  "(and says until when); the retention purge removes it after that.",
+                  days=0, anchor="make_timestamptz(extract(year from issue_date)::int + 1, 1, 1, 0, 0, 0, "
+                                 "'Europe/Istanbul')", expire="clear"),
+        (
+            PersonalColumn("customer_tax_number", "identity", keep(COMMERCIAL_BOOKS), "a person buyer's TCKN"),
+            PersonalColumn("customer_name", "identity", keep(COMMERCIAL_BOOKS), "a person buyer's name"),
+            PersonalColumn("receiver_alias", "contact", keep(COMMERCIAL_BOOKS),
+                           "the buyer's e-Fatura mailbox alias (can name a sole trader)"),
+            PersonalColumn("xml", "customer_transaction", keep(COMMERCIAL_BOOKS),
+                           "the signed UBL-TR document: buyer's identity, address and what was bought"),
+            PersonalColumn("request_sha256", "customer_transaction", keep(COMMERCIAL_BOOKS),
+                           "SHA-256 of the request behind an Idempotency-Key"),
+        ),
+        note="Not encrypted under the subject key on purpose: the invoice must survive the buyer's erasure. "
+             "A company buyer (VKN) is not a data subject; a person (TCKN) is linked by subject_id.",
+        disclosures=(
+            Disclosure("Nilvera (e-Fatura özel entegratörü) / Gelir İdaresi Başkanlığı",
+                       "e-Fatura / e-Arşiv düzenleme ve GİB'e iletim (VUK 509 sıra no.lu Tebliğ) / "
+                       "issuing the invoice and passing it to GİB",
+                       where="submitted_at is not null", at="submitted_at", erasure_api=None,
+                       note="Invoices at the integrator and GİB are kept under the same legal retention; "
+                            "there is no erasure to pass on."),
+        ),
+    ),
+    PersonalTable(
         "subject_requests",
         SubjectLink("customer", "subject_id"),
         Retention("export_link", "An export is the subject's data in one file: it is deleted as soon as its "
@@ -257,6 +286,7 @@ NOT_PERSONAL: dict[tuple[str, str], str] = {
     ("signing_keys", "private_key_enc"): "token-signing key material, sealed by the master key",
     ("sms_messages", "recipient_type"): "BIREYSEL or TACIR: İYS's class of recipient, not who it is",
     ("tenant_integrations", "secret_enc"): "the tenant's Netgsm API password, sealed by the master key: a secret",
+    ("einvoices", "customer_scheme"): "'VKN' or 'TCKN': says which invoice rows are personal, not whose",
     ("destruction_records", "table_name"): "which table a purge batch destroyed rows of",
     ("tenants", "tax_number_kind"): "'VKN' or 'TCKN': says which tenant rows are personal, not whose",
 }
