@@ -16,7 +16,6 @@ mühür lives on a smart card or HSM and never leaves it; see docs/architecture.
 
 from __future__ import annotations
 
-import copy
 import datetime as _dt
 from base64 import b64encode
 from dataclasses import dataclass
@@ -78,12 +77,29 @@ def _signer_class():
     from signxml.xades import XAdESDataObjectFormat, XAdESSigner
 
     class _UblXAdESSigner(XAdESSigner):
+        # signxml copies the document twice per signature (serialise + re-parse) and digests
+        # the copy without the placeholder. We own the tree (render built it, or we parsed
+        # it), so it is signed in place, and the document digest is taken with the
+        # ds:Signature detached: exactly what the enveloped-signature transform removes.
+
         def get_root(self, data):
-            # signxml copies the document by serialising and re-parsing it (twice per
-            # signature); a root element copies faster and identically with deepcopy
             if isinstance(data, etree._Element) and data.getparent() is None:
-                return copy.deepcopy(data)
+                return data
             return super().get_root(data)
+
+        def _build_sig(self, sig_root, references, c14n_inputs, inclusive_ns_prefixes,
+                       exclude_c14n_transform_element=False):
+            parent = sig_root.getparent()
+            if parent is None:
+                return super()._build_sig(sig_root, references, c14n_inputs, inclusive_ns_prefixes,
+                                          exclude_c14n_transform_element)
+            index = parent.index(sig_root)
+            parent.remove(sig_root)
+            try:
+                return super()._build_sig(sig_root, references, c14n_inputs, inclusive_ns_prefixes,
+                                          exclude_c14n_transform_element)
+            finally:
+                parent.insert(index, sig_root)
 
         def __init__(self, signature_id: str, signing_time: _dt.datetime):
             super().__init__(
