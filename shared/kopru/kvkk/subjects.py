@@ -1,8 +1,8 @@
 """Data subjects: a tenant's customers, found by keyed blind indexes and stored only
 encrypted, with envelope encryption.
 
-    master key (KOPRU_MASTER_KEY)
-      └─ seals the tenant key        (tenant_keys.wrapped_key, aad = tenant id)
+    master key (KOPRU_MASTER_KEY), or AWS KMS (KOPRU_KMS_KEY_ID, via boto3)
+      └─ wraps the tenant key        (tenant_keys.wrapped_key, aad / encryption context = tenant id)
            ├─ derives the index key  (HMAC(tenant key, "kopru/bidx/v1"))
            └─ seals each subject key (data_subjects.wrapped_key, aad = subject id)
                 └─ encrypts the subject's fields (AES-256-GCM, aad = subject id + field name)
@@ -20,6 +20,7 @@ import hmac
 import secrets
 import uuid
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from kopru.errors import KopruError
@@ -76,24 +77,90 @@ class TenantKeys:
         return open_with(self.key, wrapped, str(subject_id).encode())
 
 
+_KMS = b"\x02"  # a tenant key wrapped by AWS KMS (version 1: sealed by the master key)
+_KEY_CACHE: dict[tuple[uuid.UUID, bytes], tuple[float, bytes]] = {}
+KEY_CACHE_TTL = 300.0
+
+
+def _kms_key_id() -> str | None:
+    import os
+
+    return os.environ.get("KOPRU_KMS_KEY_ID") or None
+
+
+@lru_cache(maxsize=1)
+def _kms():
+    import boto3
+
+    return boto3.client("kms")
+
+
+def reset_kms() -> None:
+    _kms.cache_clear()
+    _KEY_CACHE.clear()
+
+
+def _context(tenant_id: uuid.UUID) -> dict[str, str]:
+    return {"kopru:purpose": "tenant-key", "kopru:tenant": str(tenant_id)}
+
+
+def wrap_tenant_key(tenant_id: uuid.UUID, key: bytes) -> bytes:
+    """The stored form of a tenant key: AWS KMS Encrypt under KOPRU_KMS_KEY_ID (with the
+    tenant in the encryption context) when that is set, else sealed by the master key."""
+    from kopru.auth.crypto import seal
+
+    kms_key = _kms_key_id()
+    if kms_key:
+        out = _kms().encrypt(KeyId=kms_key, Plaintext=key, EncryptionContext=_context(tenant_id))
+        return _KMS + out["CiphertextBlob"]
+    return seal(key, str(tenant_id).encode())
+
+
+def unwrap_tenant_key(tenant_id: uuid.UUID, wrapped: bytes) -> bytes:
+    """Either form, whatever is configured now (keys made before KMS was turned on keep
+    working). Unwrapped keys are cached in process for KEY_CACHE_TTL seconds, so KMS is
+    asked once per tenant and warm instance, not once per request."""
+    import time
+
+    from kopru.auth.crypto import unseal
+
+    now = time.monotonic()
+    hit = _KEY_CACHE.get((tenant_id, wrapped))
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    if wrapped[:1] == _KMS:
+        key = _kms().decrypt(CiphertextBlob=wrapped[1:], EncryptionContext=_context(tenant_id))["Plaintext"]
+    else:
+        key = unseal(wrapped, str(tenant_id).encode())
+    if len(_KEY_CACHE) > 10_000:
+        _KEY_CACHE.clear()
+    _KEY_CACHE[(tenant_id, wrapped)] = (now + KEY_CACHE_TTL, key)
+    return key
+
+
 async def tenant_keys(tx) -> TenantKeys:
-    """The transaction's tenant key, created on first use (32 random bytes sealed by
-    the master key with aad = tenant id)."""
+    """The transaction's tenant key, created on first use (32 random bytes, wrapped by
+    AWS KMS or sealed by the master key: see wrap_tenant_key)."""
+    import anyio.to_thread
     from sqlalchemy import select
     from sqlalchemy.dialects.postgresql import insert
 
-    from kopru.auth.crypto import seal, unseal
     from kopru.db.schema import tenant_keys as tk
 
-    aad = str(tx.tenant_id).encode()
-    wrapped = (await tx.execute(select(tk.c.wrapped_key).where(tk.c.tenant_id == tx.tenant_id))).scalar()
+    tid = tx.tenant_id
+    wrapped = (await tx.execute(select(tk.c.wrapped_key).where(tk.c.tenant_id == tid))).scalar()
     if wrapped is None:
-        await tx.execute(insert(tk).values(tenant_id=tx.tenant_id, wrapped_key=seal(secrets.token_bytes(32), aad))
+        made = await anyio.to_thread.run_sync(wrap_tenant_key, tid, secrets.token_bytes(32))
+        await tx.execute(insert(tk).values(tenant_id=tid, wrapped_key=made)
                          .on_conflict_do_nothing(index_elements=["tenant_id"]))
         # a concurrent first use may have won: read whichever key is stored
-        wrapped = (await tx.execute(select(tk.c.wrapped_key).where(tk.c.tenant_id == tx.tenant_id))).scalar_one()
-    key = unseal(bytes(wrapped), aad)
-    return TenantKeys(tx.tenant_id, key, hmac.new(key, _INDEX_INFO, hashlib.sha256).digest())
+        wrapped = (await tx.execute(select(tk.c.wrapped_key).where(tk.c.tenant_id == tid))).scalar_one()
+    wrapped = bytes(wrapped)
+    if wrapped[:1] == _KMS and (tid, wrapped) not in _KEY_CACHE:
+        key = await anyio.to_thread.run_sync(unwrap_tenant_key, tid, wrapped)  # a network call to KMS
+    else:
+        key = unwrap_tenant_key(tid, wrapped)
+    return TenantKeys(tid, key, hmac.new(key, _INDEX_INFO, hashlib.sha256).digest())
 
 
 @dataclass(frozen=True)
