@@ -147,7 +147,8 @@ async def save_netgsm_settings(principal, tenant_id: uuid.UUID, body) -> dict[st
         ).on_conflict_do_update(index_elements=["tenant_id", "provider"],
                                 set_={"settings": settings_, "secret_enc": seal(secret, aad=f"{tenant_id}:netgsm".encode())}))
         await tx.audit("integration.netgsm.saved", target="netgsm", details={"msgheader": body.msgheader})
-    return {"provider": "netgsm", "usercode": body.usercode, "msgheader": body.msgheader, "msgheaders": headers}
+    return {"provider": "netgsm", "usercode": body.usercode, "msgheader": body.msgheader, "msgheaders": headers,
+            "report_url": report_push_url(tenant_id)}
 
 
 async def _credentials(tx):
@@ -239,11 +240,36 @@ DELIVERED = "kopru.sms.delivered.v1"
 POLL_BATCH = 500
 
 
+async def _apply_report(tx, sms_id: uuid.UUID, jobid: str, entry, counts: dict[str, int]) -> None:
+    """Move one sent message to delivered or failed from its report entry (polled or
+    pushed): its history, its event. A pending entry changes nothing."""
+    from sqlalchemy import func, update
+
+    from kopru.db.schema import sms_messages as sm
+
+    if entry is None or not entry.status.final:
+        counts["pending"] += 1
+        return
+    if entry.status.outcome == "delivered":
+        await tx.execute(update(sm).where(sm.c.id == sms_id).values(status="delivered", updated_at=func.now()))
+        await _history(tx, sms_id, "delivered", str(entry.status_code))
+        await tx.emit(DELIVERED, {"sms_id": str(sms_id), "jobid": jobid}, subject=str(sms_id),
+                      source="/kopru/sms-send")
+        counts["delivered"] += 1
+    else:
+        code = f"netgsm.report.{entry.status_code}"
+        await tx.execute(update(sm).where(sm.c.id == sms_id).values(status="failed", error_code=code,
+                                                                   updated_at=func.now()))
+        await _history(tx, sms_id, "failed", code)
+        await tx.emit(FAILED, {"sms_id": str(sms_id), "code": code}, subject=str(sms_id), source="/kopru/sms-send")
+        counts["failed"] += 1
+
+
 async def poll_reports() -> dict[str, int]:
-    """`kopru sms poll-reports` (run on a schedule: a CronJob, cron): for every tenant
-    with Netgsm, ask for the reports of its sent messages and move them to delivered or failed (with Netgsm's status, İYS
-    rejections 16/17 among them). Counts what changed."""
-    from sqlalchemy import func, select, update
+    """`kopru sms poll-reports` and the sms-report function's schedule: for every tenant
+    with Netgsm, ask for the reports of its sent messages and move them to delivered or
+    failed (with Netgsm's status, İYS rejections 16/17 among them). Counts what changed."""
+    from sqlalchemy import select
 
     from kopru.connectors import netgsm
     from kopru.db import platform_transaction, tenant_transaction
@@ -268,21 +294,98 @@ async def poll_reports() -> dict[str, int]:
         by_job = {e.jobid: e for e in entries}
         async with tenant_transaction(tenant_id, actor="schedule:sms-report") as tx:
             for r in rows:
-                e = by_job.get(r.netgsm_jobid)
-                if e is None or not e.status.final:
-                    counts["pending"] += 1
-                    continue
-                if e.status.outcome == "delivered":
-                    await tx.execute(update(sm).where(sm.c.id == r.id).values(status="delivered", updated_at=func.now()))
-                    await _history(tx, r.id, "delivered", str(e.status_code))
-                    await tx.emit(DELIVERED, {"sms_id": str(r.id), "jobid": r.netgsm_jobid}, subject=str(r.id),
-                                  source="/kopru/sms-send")
-                    counts["delivered"] += 1
-                else:
-                    code = f"netgsm.report.{e.status_code}"
-                    await tx.execute(update(sm).where(sm.c.id == r.id).values(status="failed", error_code=code,
-                                                                               updated_at=func.now()))
-                    await _history(tx, r.id, "failed", code)
-                    await tx.emit(FAILED, {"sms_id": str(r.id), "code": code}, subject=str(r.id), source="/kopru/sms-send")
-                    counts["failed"] += 1
+                await _apply_report(tx, r.id, r.netgsm_jobid, by_job.get(r.netgsm_jobid), counts)
+    return counts
+
+
+# -- pushed delivery reports ---------------------------------------------------------
+#
+# Netgsm posts delivery reports to a URL set in its panel. Its documents that we could
+# read do not give the push format, so Köprü takes what its report API returns for each
+# message (`{"jobid", "number", "status", "operator", "msglen", "deliveredDate",
+# "errorCode"}`), as one JSON object, a JSON array of them, or form fields of the same
+# names. The URL names the tenant and carries an HMAC of it under the master key (the
+# push cannot carry a bearer token): PUT /tenants/{id}/integrations/netgsm answers it.
+
+PUSH_MAX_ENTRIES = 1000
+
+
+def report_signature(tenant_id: uuid.UUID | str) -> str:
+    import base64
+    import hmac
+
+    from kopru.auth.crypto import master_key
+
+    key = hmac.new(master_key(), b"kopru/netgsm-report-push/v1", hashlib.sha256).digest()
+    mac = hmac.new(key, str(tenant_id).encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def report_push_url(tenant_id: uuid.UUID | str) -> str:
+    import os
+    from urllib.parse import urlencode
+
+    base = os.environ.get("KOPRU_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/")
+    return f"{base}/function/sms-report/sms/reports?" + urlencode({"tenant": str(tenant_id),
+                                                                  "sig": report_signature(tenant_id)})
+
+
+def _push_entries(raw: bytes, content_type: str) -> list[dict[str, Any]]:
+    from urllib.parse import parse_qsl
+
+    if "application/x-www-form-urlencoded" in content_type:
+        try:
+            return [dict(parse_qsl(raw.decode("utf-8"), strict_parsing=True))]
+        except (UnicodeDecodeError, ValueError):
+            raise KopruError("request.malformed_json", detail="not form data") from None
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        raise KopruError("request.malformed_json") from None
+    items = data if isinstance(data, list) else [data]
+    if not items or len(items) > PUSH_MAX_ENTRIES or not all(isinstance(i, dict) for i in items):
+        raise KopruError("request.validation_failed", detail="a report object or a list of at most 1000")
+    for i in items:
+        if not isinstance(i.get("jobid"), (str, int)) or str(i["jobid"]).strip() == "" \
+                or not isinstance(i.get("status"), (str, int)):
+            raise KopruError("request.validation_failed", detail="each report needs jobid and status")
+    return items
+
+
+async def accept_pushed_reports(tenant: str | None, sig: str | None, raw: bytes, content_type: str) -> dict[str, int]:
+    """POST /sms/reports on sms-report: apply pushed reports to the tenant's sent
+    messages with those jobids (another tenant's jobids are invisible, RLS). Unknown
+    jobids are counted, not refused: Netgsm should not retry them."""
+    import hmac
+
+    from sqlalchemy import select
+
+    from kopru.connectors import netgsm
+    from kopru.db import tenant_transaction
+    from kopru.db.schema import sms_messages as sm
+
+    try:
+        tenant_id = uuid.UUID(tenant or "")
+    except ValueError:
+        raise KopruError("sms.report_push_forbidden") from None
+    if not hmac.compare_digest(report_signature(tenant_id), sig or ""):
+        raise KopruError("sms.report_push_forbidden")
+    entries = [netgsm.parse_report_entry(i) for i in _push_entries(raw, content_type)]
+    counts = {"delivered": 0, "failed": 0, "pending": 0, "unknown": 0, "repeated": 0}
+    async with tenant_transaction(tenant_id, actor="netgsm:report-push") as tx:
+        rows = (await tx.execute(select(sm.c.id, sm.c.netgsm_jobid, sm.c.status)
+                                 .where(sm.c.netgsm_jobid.in_(sorted({e.jobid for e in entries})))
+                                 .with_for_update())).all()
+        by_job = {r.netgsm_jobid: r for r in rows}
+        done = {r.netgsm_jobid for r in rows if r.status != "sent"}
+        for e in entries:
+            r = by_job.get(e.jobid)
+            if r is None:
+                counts["unknown"] += 1
+            elif e.jobid in done:
+                counts["repeated"] += 1  # already delivered/failed: a repeated push changes nothing
+            else:
+                await _apply_report(tx, r.id, e.jobid, e, counts)
+                if e.status.final:
+                    done.add(e.jobid)
     return counts

@@ -28,6 +28,7 @@ from kopru.connectors.netgsm.client import (
     SendResult,
     base_url_from_env,
     msgheaders,
+    parse_report_entry,
     report,
     send,
     send_otp,
@@ -39,5 +40,5 @@ from kopru.connectors.netgsm.numbers import from_netgsm, to_netgsm
 __all__ = [
     "CODES", "DEFAULT_BASE_URL", "IDEMPOTENCY_HEADER", "IYS_FILTERS", "PATHS", "Credentials", "InvalidRequest",
     "NetgsmClient", "NetgsmError", "PermanentError", "ReportEntry", "ReportStatus", "RetryPolicy", "SendResult",
-    "TransientError", "base_url_from_env", "from_netgsm", "msgheaders", "report", "send", "send_otp", "to_netgsm",
+    "TransientError", "base_url_from_env", "from_netgsm", "msgheaders", "parse_report_entry", "report", "send", "send_otp", "to_netgsm",
 ]

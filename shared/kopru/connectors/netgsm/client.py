@@ -108,6 +108,21 @@ class ReportEntry:
     error_code: int | None = None
 
 
+def parse_report_entry(j: dict[str, Any]) -> ReportEntry:
+    """One entry of a report's `jobs` (and of a pushed delivery report, which Köprü
+    takes in the same shape: see kopru.sms.service.accept_pushed_reports)."""
+    return ReportEntry(
+        jobid=str(j.get("jobid", "") or ""),
+        status=ReportStatus.parse(j.get("status")),
+        status_code=_int(j.get("status")),
+        number=from_netgsm(j.get("number")),
+        operator=_int(j.get("operator")),
+        msglen=_int(j.get("msglen")),
+        delivered_at=j.get("deliveredDate") or None,
+        error_code=_int(j.get("errorCode")),
+    )
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Exponential backoff with full jitter; only TransientError is retried."""
@@ -293,19 +308,7 @@ class NetgsmClient:
                                     extra={"jobs": len(ids), "page": page})
             jobs = data.get("jobs") if codes.normalise(data.get("code")) == codes.SUCCESS else None
             jobs = jobs if isinstance(jobs, list) else []
-            for j in jobs:
-                if not isinstance(j, dict):
-                    continue
-                out.append(ReportEntry(
-                    jobid=str(j.get("jobid", "")),
-                    status=ReportStatus.parse(j.get("status")),
-                    status_code=_int(j.get("status")),
-                    number=from_netgsm(j.get("number")),
-                    operator=_int(j.get("operator")),
-                    msglen=_int(j.get("msglen")),
-                    delivered_at=j.get("deliveredDate") or None,
-                    error_code=_int(j.get("errorCode")),
-                ))
+            out.extend(parse_report_entry(j) for j in jobs if isinstance(j, dict))
             if len(jobs) < REPORT_PAGE_SIZE:
                 break
         return out
