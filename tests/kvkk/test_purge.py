@@ -67,7 +67,7 @@ async def test_purge_removes_only_what_is_due_with_a_record_per_batch(aged, onbo
     assert due[("consents", "clear")] == 2 and due[("consents", "delete")] == 1
     assert _state(db, t["id"])["sms"] == set(sms.values())  # the dry run changed nothing
 
-    rep = await purge(tenant_id=t["id"], batch=1)
+    rep = await purge(tenant_id=t["id"], batch=1, adaptive=False)
     assert rep.complete
     after = _state(db, t["id"])
     assert after["sms"] == {sms[89]} and after["history"] == 1  # the history went with its message
@@ -132,3 +132,13 @@ def test_app_role_cannot_touch_destruction_records(services, aged):
             conn.execute("delete from destruction_records")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("select * from breaches")
+
+
+def test_batches_adapt_to_keep_locks_short():
+    from kopru.kvkk.purge import MAX_BATCH, MIN_BATCH, next_batch
+
+    assert next_batch(1000, 90.0, 40.0) == 500      # too long: halve
+    assert next_batch(1000, 10.0, 40.0) == 1500     # well under: grow by half
+    assert next_batch(1000, 30.0, 40.0) == 1000     # near the target: keep
+    assert next_batch(MIN_BATCH, 500.0, 40.0) == MIN_BATCH
+    assert next_batch(MAX_BATCH, 1.0, 40.0) == MAX_BATCH

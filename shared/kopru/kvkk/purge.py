@@ -104,7 +104,25 @@ def rules() -> list[Rule]:
 
 
 def batch_size() -> int:
-    return int(os.environ.get("KOPRU_PURGE_BATCH", "2000"))
+    return int(os.environ.get("KOPRU_PURGE_BATCH", "1000"))
+
+
+def batch_target_ms() -> float:
+    return float(os.environ.get("KOPRU_PURGE_BATCH_MS", "40"))
+
+
+MIN_BATCH, MAX_BATCH = 50, 20_000
+
+
+def next_batch(n: int, took_ms: float, target_ms: float) -> int:
+    """Adapt the batch to the time it took: halve it when a batch held its locks longer
+    than the target, grow it by half while it stays under half the target. Row sizes,
+    cascades, indexes and load vary; the lock time is what must stay short."""
+    if took_ms > target_ms:
+        return max(MIN_BATCH, n // 2)
+    if took_ms < target_ms / 2:
+        return min(MAX_BATCH, n + n // 2)
+    return n
 
 
 async def _tenants(only: uuid.UUID | None) -> list[uuid.UUID]:
@@ -147,15 +165,18 @@ async def _batch(tx, rule: Rule, cutoff: datetime, n: int) -> int:
 
 
 async def purge(*, dry_run: bool = False, tenant_id: uuid.UUID | None = None, budget_s: float | None = None,
-                batch: int | None = None, now: datetime | None = None) -> PurgeReport:
+                batch: int | None = None, now: datetime | None = None, adaptive: bool = True) -> PurgeReport:
     """Run every rule for every tenant (or one). `budget_s`: stop starting new batches
-    after this many seconds (the report says complete=False; the next tick goes on)."""
+    after this many seconds (the report says complete=False; the next tick goes on).
+    `batch`: the first batch size; later ones adapt to keep each batch's transaction
+    near KOPRU_PURGE_BATCH_MS (40 ms) unless `adaptive` is False."""
     from sqlalchemy import func, select, text
 
     from kopru.db import platform_transaction, tenant_transaction
     from kopru.db.schema import destruction_records as dr
 
-    n = batch or batch_size()
+    first = batch or batch_size()
+    target = batch_target_ms()
     if now is None:
         async with platform_transaction() as conn:
             now = (await conn.execute(select(func.now()))).scalar_one()
@@ -166,6 +187,7 @@ async def purge(*, dry_run: bool = False, tenant_id: uuid.UUID | None = None, bu
             cutoff = rule.cutoff(now)
             out = Outcome(tid, rule.table, rule.rule, rule.action, cutoff)
             report.outcomes.append(out)
+            n = first
             if dry_run:
                 async with tenant_transaction(tid, actor="schedule:retention-purge") as tx:
                     out.rows = (await tx.execute(text(f"select count(*) from {rule.table} where {rule.due}"),
@@ -183,9 +205,12 @@ async def purge(*, dry_run: bool = False, tenant_id: uuid.UUID | None = None, bu
                         await tx.execute(dr.insert().values(
                             tenant_id=tid, run_id=report.run_id, rule=rule.rule, table_name=rule.table,
                             action=rule.action, rows=done, cutoff=cutoff, started_at=t0))
-                report.longest_batch_ms = max(report.longest_batch_ms, (time.perf_counter() - started) * 1000)
+                took = (time.perf_counter() - started) * 1000
+                report.longest_batch_ms = max(report.longest_batch_ms, took)
                 out.rows += done
                 out.batches += 1 if done else 0
                 if done < n:
                     break
+                if adaptive:
+                    n = next_batch(n, took, target)
     return report
