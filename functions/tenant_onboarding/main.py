@@ -90,5 +90,20 @@ async def put_netgsm(call: Call):
     return json_response(await save_netgsm_settings(principal, tenant_id, body), 200, {"Cache-Control": "no-store"})
 
 
+@fn.route("PUT", "/tenants/{id}/integrations/nilvera",
+          summary="e-Invoice settings: Nilvera API key (checked), series, address, optional PKCS#12; secrets sealed, "
+                  "never returned (tenant:admin)",
+          body="kopru.einvoice.settings:NilveraSettingsIn", responses=(200, 401, 403, 404, 422, 429, 503))
+async def put_nilvera(call: Call):
+    from kopru.einvoice.service import save_nilvera_settings
+    from kopru.einvoice.settings import NilveraSettingsIn
+
+    principal = await call.principal()
+    tenant_id = _tenant_id(call)
+    principal.tenant_for(tenant_id)
+    body = await call.json(NilveraSettingsIn)
+    return json_response(await save_nilvera_settings(principal, tenant_id, body), 200, {"Cache-Control": "no-store"})
+
+
 async def handle(request):
     return await fn(request)

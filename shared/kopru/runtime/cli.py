@@ -477,6 +477,45 @@ def _einvoice_validate(args: argparse.Namespace) -> int:
     return 0 if report.valid else 1
 
 
+def _einvoice_poll(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from kopru.einvoice.service import poll_statuses
+
+    async def run():
+        from kopru.db import dispose
+
+        try:
+            return await poll_statuses()
+        finally:
+            await dispose()
+
+    print(json.dumps(asyncio.run(run())))
+    return 0
+
+
+def _einvoice_users_import(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from kopru.einvoice.service import forget_cached_users, import_users
+
+    out = import_users(args.file)
+
+    async def forget():
+        from kopru import redis as kredis
+
+        try:
+            return await forget_cached_users()
+        finally:
+            for c in list(kredis._clients.values()):
+                await c.aclose()
+            kredis._clients.clear()
+
+    out["cache_cleared"] = asyncio.run(forget())
+    print(json.dumps(out))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="kopru")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -565,6 +604,12 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--json", action="store_true", help="the report as JSON")
     ev.add_argument("--verbose", "-v", action="store_true", help="also list informational findings")
     ev.set_defaults(func=_einvoice_validate)
+    ei.add_parser("poll", help="move submitted invoices on from Nilvera's status (run on a schedule)") \
+        .set_defaults(func=_einvoice_poll)
+    eu = ei.add_parser("users", help="GİB's registered e-Fatura user list").add_subparsers(dest="users_cmd", required=True)
+    eui = eu.add_parser("import", help="import the list from a CSV: identifier,title,alias,first_created")
+    eui.add_argument("file")
+    eui.set_defaults(func=_einvoice_users_import)
 
     pg = sub.add_parser("purge", help="run the retention purge now (what the retention-purge schedule does)")
     pg.add_argument("--dry-run", action="store_true", help="count what is due per rule and tenant; change nothing")

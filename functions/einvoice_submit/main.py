@@ -1,0 +1,66 @@
+"""einvoice-submit: UBL-TR e-Fatura / e-Arşiv invoices, numbered, signed, validated with
+GİB's rules, submitted through Nilvera and followed to the answer.
+
+    functions-framework --asgi --source functions/einvoice_submit/main.py --target handle
+"""
+
+from uuid import UUID
+
+from kopru.errors import KopruError
+from kopru.runtime import Call, EventCall, Function, json_response
+
+fn = Function("einvoice-submit", max_body_bytes=512 * 1024)
+
+
+def _id(call: Call) -> UUID:
+    try:
+        return UUID(call.path_params["id"])
+    except ValueError:
+        raise KopruError("einvoice.not_found") from None
+
+
+@fn.route("POST", "/einvoices",
+          summary="Issue an invoice (202): numbered, signed, validated; submitted on kopru.einvoice.requested.v1 "
+                  "(einvoice:write). Optional Idempotency-Key header",
+          body="kopru.einvoice.models:Invoice", responses=(202, 400, 401, 403, 409, 413, 415, 422, 429))
+async def issue(call: Call):
+    from kopru.einvoice.models import Invoice
+    from kopru.einvoice.service import request_invoice
+
+    principal = await call.principal()
+    principal.require_scope("einvoice:write")
+    body = await call.json(Invoice)
+    out = await request_invoice(principal, body, call.headers.get("idempotency-key"))
+    return json_response(out, 202, {"Location": f"/einvoices/{out['id']}"})
+
+
+@fn.route("GET", "/einvoices/{id}", summary="An invoice's status and its history (einvoice:read)",
+          responses=(200, 401, 403, 404, 429))
+async def read(call: Call):
+    from kopru.einvoice.service import get_invoice
+
+    principal = await call.principal()
+    return await get_invoice(principal, _id(call))
+
+
+@fn.route("GET", "/einvoices/{id}/xml", summary="The signed UBL-TR document (application/xml; einvoice:read)",
+          responses=(200, 401, 403, 404, 429))
+async def xml(call: Call):
+    from starlette.responses import Response
+
+    from kopru.einvoice.service import get_xml
+
+    principal = await call.principal()
+    doc = await get_xml(principal, _id(call))
+    return Response(doc, media_type="application/xml")
+
+
+@fn.on_event("kopru.einvoice.requested.v1")
+async def requested(ev: EventCall):
+    from kopru.einvoice.service import submit
+
+    await submit(ev)
+
+
+async def handle(request):
+    return await fn(request)

@@ -1,0 +1,551 @@
+"""Issuing e-invoices: the rules behind the einvoice-submit routes, its consumer and
+the status poll.
+
+- `request_invoice` (POST /einvoices): routes the invoice (e-Fatura to a buyer on GİB's
+  registered-user list, else e-Arşiv), takes the next number of the tenant's series in
+  the same transaction as the insert (a row lock on the counter: a rolled-back request
+  burns no number, a number is never handed out twice), renders, signs with the tenant's
+  certificate, validates with GİB's XSD + schematron (nothing is written when it fails),
+  stores the signed document and emits kopru.einvoice.requested.v1.
+- `submit` (the consumer): uploads the document through Nilvera. The ETTN is the
+  idempotency key: a redelivered event for an invoice already submitted does nothing,
+  and an upload of an ETTN Nilvera already holds comes back `already_submitted` (no
+  second invoice). A transient failure raises (503: redelivered with backoff).
+- `poll_statuses` (`kopru einvoice poll`, on a schedule): moves submitted invoices to
+  accepted / rejected / failed from Nilvera's status (GİB's 1150/1160/1163 and the
+  buyer's KABUL/RED), and tracks a TICARIFATURA's 8-day answer window.
+
+What a real mali mühür needs: the tenant's qualified seal certificate lives on a
+smart card or an HSM (PKCS#11), not in a PKCS#12: signing would go through a PKCS#11
+session (or the integrator's own signing service: Nilvera signs for tenants that let it)
+instead of `load_signing_key`. The PKCS#12 upload covers e-imza/mali mühür exports and
+dev/test.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import hashlib
+import json
+import uuid
+from typing import Any
+
+from kopru.errors import KopruError
+from kopru.logs import get_logger
+
+log = get_logger("kopru.einvoice")
+
+REQUESTED = "kopru.einvoice.requested.v1"
+SUBMITTED = "kopru.einvoice.submitted.v1"
+ACCEPTED = "kopru.einvoice.accepted.v1"
+REJECTED = "kopru.einvoice.rejected.v1"
+SOURCE = "/kopru/einvoice-submit"
+PROVIDER = "nilvera"
+ANSWER_WINDOW = _dt.timedelta(days=8)  # TICARIFATURA: the buyer answers within 8 days of delivery
+CACHE_TTL_S = 600
+CACHE_PREFIX = "kopru:efu:"
+POLL_BATCH = 500
+OPEN = ("queued", "submitting", "submitted")
+
+
+# -- the registered-user list ---------------------------------------------------------------
+
+def _cache_key(identifier: str) -> str:
+    # a keyed hash: a TCKN is personal data and does not go into Redis as is
+    return CACHE_PREFIX + hashlib.blake2b(identifier.encode(), key=b"kopru-efatura-users", digest_size=16).hexdigest()
+
+
+async def registered_user(identifier: str) -> dict[str, Any] | None:
+    """GİB's registered-user entry of a VKN/TCKN from the local copy (`efatura_users`),
+    cached in Redis for CACHE_TTL_S: {"alias": default PK alias, "aliases": [...]} or
+    None when not registered (an e-Arşiv buyer)."""
+    from sqlalchemy import select
+
+    from kopru import redis as kredis
+    from kopru.db import platform_transaction
+    from kopru.db.schema import efatura_users as eu
+
+    key = _cache_key(identifier)
+    r = kredis.client()
+    try:
+        hit = await r.get(key)
+    except Exception:  # Redis down: the database answers
+        hit = None
+    if hit is not None:
+        got = json.loads(hit)
+        return got or None
+    async with platform_transaction() as conn:
+        row = (await conn.execute(select(eu.c.aliases).where(eu.c.identifier == identifier))).first()
+    out = {"alias": _default_alias(row.aliases), "aliases": list(row.aliases)} if row and row.aliases else {}
+    try:
+        await r.set(key, json.dumps(out), ex=CACHE_TTL_S)
+    except Exception:
+        pass
+    return out or None
+
+
+def _default_alias(aliases) -> str | None:
+    for a in aliases:
+        if "defaultpk@" in a.lower():
+            return a
+    return aliases[0] if aliases else None
+
+
+async def forget_cached_users() -> int:
+    """Drop the cached look-ups (after an import)."""
+    from kopru import redis as kredis
+
+    r = kredis.client()
+    n = 0
+    async for k in r.scan_iter(match=CACHE_PREFIX + "*", count=1000):
+        n += await r.delete(k)
+    return n
+
+
+def import_users(path: str) -> dict[str, int]:
+    """`kopru einvoice users import FILE`: load GİB's registered e-Fatura user list into
+    `efatura_users` (owner role; upsert, so an import is repeatable).
+
+    The file accepted here is a simple UTF-8 CSV with a header row
+    `identifier,title,alias,first_created` and one row per alias (a user with several PK
+    aliases has several rows; the `defaultpk` alias, or else the first, is the default).
+    `first_created` is ISO 8601 (optional).
+
+    GİB's real list ("Kayıtlı Kullanıcı Listesi", downloaded by integrators from
+    GİB's e-Fatura portal as a zipped XML of `User` elements with `Identifier`, `Title`,
+    `Type`, `FirstCreationTime` and per document type `Documents/Document/Alias` entries
+    holding `Name`, `CreationTime` and `DeletionTime`) needs an adapter that: reads the zip
+    stream by stream (hundreds of MB unzipped; an iterparse, never a DOM), keeps only
+    Invoice (not DespatchAdvice) PK aliases without a DeletionTime, and does the same
+    upsert; plus removing users no longer listed (a full import, not a delta). Not done.
+    """
+    import csv
+
+    from sqlalchemy import text
+
+    from kopru.admin import _owner_engine
+
+    users: dict[str, dict[str, Any]] = {}
+    bad = 0
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        for row in csv.DictReader(f):
+            ident = (row.get("identifier") or "").strip()
+            alias = (row.get("alias") or "").strip()
+            if not ident.isdigit() or len(ident) not in (10, 11) or not alias.startswith("urn:mail:"):
+                bad += 1
+                continue
+            u = users.setdefault(ident, {"title": (row.get("title") or "").strip() or ident, "aliases": [],
+                                         "first": (row.get("first_created") or "").strip() or None})
+            if alias not in u["aliases"]:
+                u["aliases"].append(alias)
+    eng = _owner_engine()
+    try:
+        with eng.begin() as conn:
+            for ident, u in users.items():
+                aliases = sorted(u["aliases"], key=lambda a: "defaultpk@" not in a.lower())
+                conn.execute(text(
+                    "insert into efatura_users (identifier, title, aliases, first_created, imported_at) "
+                    "values (:i, :t, :a, cast(:f as timestamptz), now()) on conflict (identifier) do update "
+                    "set title = excluded.title, aliases = excluded.aliases, first_created = excluded.first_created, "
+                    "imported_at = now()"), {"i": ident, "t": u["title"], "a": aliases, "f": u["first"]})
+    finally:
+        eng.dispose()
+    return {"users": len(users), "skipped_rows": bad}
+
+
+# -- settings ---------------------------------------------------------------------------------
+
+def _aad(tenant_id: uuid.UUID) -> bytes:
+    return f"{tenant_id}:{PROVIDER}".encode()
+
+
+async def save_nilvera_settings(principal, tenant_id: uuid.UUID, body) -> dict[str, Any]:
+    """Check the API key with Nilvera (its company call) and the certificate (it must
+    open with its password), then store them sealed under the master key; secrets are
+    never returned."""
+    from sqlalchemy.dialects.postgresql import insert
+
+    from kopru.auth.crypto import seal
+    from kopru.connectors import nilvera
+    from kopru.db import scoped
+    from kopru.db.schema import tenant_integrations as ti
+
+    principal.require_scope("tenant:admin")
+    principal.tenant_for(tenant_id)
+    cert_info = None
+    if body.p12 is not None:
+        from kopru.einvoice.sign import load_signing_key
+
+        try:
+            p12 = base64.b64decode(body.p12, validate=True)
+        except ValueError:
+            raise KopruError("einvoice.certificate_invalid") from None
+        key = load_signing_key(p12, body.p12_password or None)
+        cert = key.certificate
+        cert_info = {"serial_number": format(cert.serial_number, "x"),
+                     "not_after": cert.not_valid_after_utc.isoformat()}
+    elif body.p12_password is not None:
+        raise KopruError("request.validation_failed", detail="p12_password without p12")
+    try:
+        async with nilvera.NilveraClient(body.api_key) as c:
+            await c.company()
+    except (nilvera.PermanentError, nilvera.InvalidRequest):
+        raise KopruError("nilvera.credentials_invalid") from None
+    except nilvera.TransientError:
+        raise KopruError("nilvera.unavailable") from None
+    secret = json.dumps({"api_key": body.api_key, "p12": body.p12, "p12_password": body.p12_password}).encode()
+    settings_ = {"series": body.series, "address": body.address.model_dump(mode="json"),
+                 "first_name": body.first_name, "family_name": body.family_name,
+                 "email": body.email, "phone": body.phone, "certificate": cert_info}
+    sealed = seal(secret, aad=_aad(tenant_id))
+    async with scoped(principal, tenant_id) as tx:
+        await tx.execute(insert(ti).values(tenant_id=tenant_id, provider=PROVIDER, settings=settings_, secret_enc=sealed)
+                         .on_conflict_do_update(index_elements=["tenant_id", "provider"],
+                                                set_={"settings": settings_, "secret_enc": sealed}))
+        await tx.audit("integration.nilvera.saved", target=PROVIDER,
+                       details={"series": body.series, "certificate": cert_info is not None})
+    return {"provider": PROVIDER, "series": body.series, "address": settings_["address"], "certificate": cert_info}
+
+
+async def _integration(tx) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    from sqlalchemy import select
+
+    from kopru.auth.crypto import unseal
+    from kopru.db.schema import tenant_integrations as ti
+
+    row = (await tx.execute(select(ti.c.settings, ti.c.secret_enc).where(ti.c.provider == PROVIDER))).first()
+    if row is None:
+        return None
+    return dict(row.settings), json.loads(unseal(bytes(row.secret_enc), aad=_aad(tx.tenant_id)))
+
+
+def _signing_key(secret: dict[str, Any], supplier_id: str):
+    from kopru.config import settings
+    from kopru.einvoice.sign import load_signing_key, test_certificate
+
+    if secret.get("p12"):
+        return load_signing_key(base64.b64decode(secret["p12"]), secret.get("p12_password") or None)
+    if settings().env in ("dev", "test"):
+        tc = test_certificate(vkn=supplier_id)
+        return load_signing_key(tc.p12, tc.password)
+    raise KopruError("einvoice.certificate_missing")
+
+
+async def _supplier(tx, conf: dict[str, Any]):
+    from sqlalchemy import select
+
+    from kopru.db.schema import tenants
+    from kopru.einvoice.models import Party
+
+    t = (await tx.execute(select(tenants.c.name, tenants.c.tax_number, tenants.c.tax_number_kind,
+                                 tenants.c.tax_office).where(tenants.c.id == tx.tenant_id))).one()
+    common = {"address": conf["address"], "email": conf.get("email"), "phone": conf.get("phone")}
+    if t.tax_number_kind == "VKN":
+        return Party.model_validate({"vkn": t.tax_number, "name": t.name, "tax_office": t.tax_office, **common})
+    first, _, family = t.name.rpartition(" ")
+    return Party.model_validate({"tckn": t.tax_number, "name": t.name, "tax_office": t.tax_office,
+                                 "first_name": conf.get("first_name") or first or t.name,
+                                 "family_name": conf.get("family_name") or family, **common})
+
+
+# -- POST /einvoices ------------------------------------------------------------------------
+
+async def _history(tx, einvoice_id: uuid.UUID, status: str, code: str | None = None) -> None:
+    from kopru.db.schema import einvoice_status_history as h
+
+    await tx.execute(h.insert().values(tenant_id=tx.tenant_id, einvoice_id=einvoice_id, status=status, code=code))
+
+
+async def _next_number(tx, series: str, year: int) -> str:
+    """The next number of the series for the year, under the counter's row lock (held
+    until this transaction ends: concurrent requests queue here, a rollback gives the
+    number back)."""
+    from sqlalchemy import update
+    from sqlalchemy.dialects.postgresql import insert
+
+    from kopru.db.schema import einvoice_series_counters as c
+
+    await tx.execute(insert(c).values(tenant_id=tx.tenant_id, series=series, year=year, next_value=1)
+                     .on_conflict_do_nothing())
+    n = (await tx.execute(update(c).where(c.c.series == series, c.c.year == year)
+                          .values(next_value=c.c.next_value + 1).returning(c.c.next_value - 1))).scalar_one()
+    if n > 999_999_999:
+        raise KopruError("einvoice.series_exhausted")
+    return f"{series}{year}{n:09d}"
+
+
+async def _reserve_given(tx, number: str) -> None:
+    """A number the caller chose: refused if taken; the counter moves past it so the
+    series never hands it out again."""
+    from sqlalchemy import func, select
+    from sqlalchemy.dialects.postgresql import insert
+
+    from kopru.db.schema import einvoice_series_counters as c, einvoices as e
+
+    series, year, seq = number[:3], int(number[3:7]), int(number[7:])
+    await tx.execute(insert(c).values(tenant_id=tx.tenant_id, series=series, year=year, next_value=seq + 1)
+                     .on_conflict_do_update(index_elements=["tenant_id", "series", "year"],
+                                            set_={"next_value": func.greatest(c.c.next_value, seq + 1)}))
+    if (await tx.execute(select(e.c.id).where(e.c.number == number))).first() is not None:
+        raise KopruError("einvoice.number_taken")
+
+
+def _route(profile: str, user: dict[str, Any] | None) -> tuple[str, str | None]:
+    if profile == "EARSIVFATURA":
+        if user is not None:
+            raise KopruError("einvoice.buyer_registered")
+        return "earsiv", None
+    if user is None:
+        raise KopruError("einvoice.buyer_not_registered")
+    return "efatura", user["alias"]
+
+
+def _build(invoice, supplier, key, ettn: uuid.UUID, number: str) -> tuple[bytes, Any]:
+    """Render, sign and validate (CPU work, run in a thread): the signed document and its totals."""
+    from kopru.einvoice.sign import render_signed
+    from kopru.einvoice.validate import raise_for_report, validate
+
+    doc = render_signed(invoice, key, supplier, ettn=ettn, number=number)
+    raise_for_report(validate(doc.xml))
+    return doc.xml, doc.totals
+
+
+async def request_invoice(principal, invoice, idempotency_key: str | None) -> dict[str, Any]:
+    """Accept an invoice (202); see the module docstring."""
+    import anyio.to_thread
+
+    from sqlalchemy import select
+
+    from kopru.db import scoped
+    from kopru.db.schema import einvoices as e
+    from kopru.kvkk import find_or_create_subject
+
+    principal.require_scope("einvoice:write")
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 100:
+        raise KopruError("request.validation_failed", detail="Idempotency-Key: 1 to 100 characters")
+    if invoice.supplier is not None:
+        raise KopruError("request.validation_failed", detail="supplier comes from the tenant's profile",
+                         errors=[{"field": "supplier", "type": "value_error", "message": "not allowed here"}])
+    fingerprint = hashlib.sha256(invoice.model_dump_json().encode()).digest()
+    cust = invoice.customer
+    user = await registered_user(cust.identifier)
+    kind, alias = _route(invoice.profile, user)
+    async with scoped(principal) as tx:
+        if idempotency_key is not None:
+            prior = (await tx.execute(select(e.c.id, e.c.ettn, e.c.number, e.c.status, e.c.request_sha256)
+                                      .where(e.c.idempotency_key == idempotency_key))).first()
+            if prior is not None:
+                if bytes(prior.request_sha256 or b"") != fingerprint:
+                    raise KopruError("einvoice.idempotency_conflict")
+                return {"id": prior.id, "uuid": prior.ettn, "number": prior.number, "status": prior.status,
+                        "replayed": True}
+        got = await _integration(tx)
+        if got is None:
+            raise KopruError("einvoice.not_configured")
+        conf, secret = got
+        supplier = await _supplier(tx, conf)
+        key = _signing_key(secret, supplier.identifier)
+        ettn = invoice.uuid or uuid.uuid4()
+        if (await tx.execute(select(e.c.id).where(e.c.ettn == ettn))).first() is not None:
+            raise KopruError("einvoice.uuid_taken")
+        if invoice.number is not None:
+            number = invoice.number
+            await _reserve_given(tx, number)
+        else:
+            number = await _next_number(tx, conf["series"], invoice.issue_date.year)
+        xml, totals = await anyio.to_thread.run_sync(_build, invoice, supplier, key, ettn, number)
+        subject_id = None
+        if cust.scheme == "TCKN":
+            subject_id = (await find_or_create_subject(tx, {"tckn": cust.tckn})).id
+        name = cust.name if cust.vkn is not None else f"{cust.first_name} {cust.family_name}"
+        inv_id = uuid.uuid4()
+        await tx.execute(e.insert().values(
+            id=inv_id, tenant_id=tx.tenant_id, ettn=ettn, number=number, series=number[:3], year=int(number[3:7]),
+            profile=invoice.profile, type=invoice.type, kind=kind, status="queued", receiver_alias=alias,
+            subject_id=subject_id, customer_scheme=cust.scheme, customer_tax_number=cust.identifier,
+            customer_name=name, currency=invoice.currency, payable_amount=totals.payable, xml=xml,
+            idempotency_key=idempotency_key, request_sha256=fingerprint, issue_date=invoice.issue_date, attempts=0))
+        await _history(tx, inv_id, "queued")
+        await tx.emit(REQUESTED, {"einvoice_id": str(inv_id), "ettn": str(ettn)}, subject=str(inv_id))
+        await tx.audit("einvoice.requested", target=str(inv_id), details={"number": number, "kind": kind})
+    return {"id": inv_id, "uuid": ettn, "number": number, "status": "queued", "kind": kind,
+            "profile": invoice.profile, "payable_amount": str(totals.payable), "currency": invoice.currency}
+
+
+async def get_invoice(principal, einvoice_id: uuid.UUID) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from kopru.db import scoped
+    from kopru.db.schema import einvoice_status_history as h, einvoices as e
+
+    principal.require_scope("einvoice:read")
+    cols = [c for c in e.c if c.name not in ("xml", "request_sha256", "customer_tax_number", "customer_name",
+                                             "receiver_alias", "subject_id", "tenant_id")]
+    async with scoped(principal) as tx:
+        row = (await tx.execute(select(*cols).where(e.c.id == einvoice_id))).mappings().first()
+        if row is None:
+            raise KopruError("einvoice.not_found")
+        hist = (await tx.execute(select(h.c.status, h.c.code, h.c.at).where(h.c.einvoice_id == einvoice_id)
+                                 .order_by(h.c.id))).all()
+    out = dict(row)
+    out["uuid"] = out.pop("ettn")
+    out["payable_amount"] = str(out["payable_amount"])
+    out["history"] = [{"status": r.status, "code": r.code, "at": r.at} for r in hist]
+    return out
+
+
+async def get_xml(principal, einvoice_id: uuid.UUID) -> bytes:
+    from sqlalchemy import select
+
+    from kopru.db import scoped
+    from kopru.db.schema import einvoices as e
+
+    principal.require_scope("einvoice:read")
+    async with scoped(principal) as tx:
+        xml = (await tx.execute(select(e.c.xml).where(e.c.id == einvoice_id))).scalar()
+    if xml is None:
+        raise KopruError("einvoice.not_found")
+    return bytes(xml)
+
+
+# -- the consumer -----------------------------------------------------------------------------
+
+async def _finish(tx, row_id: uuid.UUID, ettn, status: str, code: str | None, **values: Any) -> None:
+    from sqlalchemy import func, update
+
+    from kopru.db.schema import einvoices as e
+
+    await tx.execute(update(e).where(e.c.id == row_id).values(status=status, updated_at=func.now(), **values))
+    await _history(tx, row_id, status, code)
+    data = {"einvoice_id": str(row_id), "ettn": str(ettn)}
+    if status == "accepted":
+        await tx.emit(ACCEPTED, {**data, "code": code}, subject=str(row_id), source=SOURCE)
+    elif status in ("rejected", "failed"):
+        await tx.emit(REJECTED, {**data, "status": status, "code": code or status}, subject=str(row_id), source=SOURCE)
+
+
+async def submit(ev) -> str:
+    """kopru.einvoice.requested.v1: upload once. Returns "submitted", "failed" or
+    "skipped"; raises KopruError("nilvera.unavailable") (503: redelivered with backoff)
+    when Nilvera could not be reached."""
+    from sqlalchemy import func, select, update
+
+    from kopru.connectors import nilvera
+    from kopru.db import tenant_transaction
+    from kopru.db.schema import einvoices as e
+
+    inv_id = uuid.UUID(ev.data["einvoice_id"])
+    actor = "event:einvoice-submit"
+    # 1. claim: the row says where it is; the ETTN is the key at Nilvera
+    async with tenant_transaction(ev.tenant_id, actor=actor) as tx:
+        row = (await tx.execute(select(e.c.id, e.c.ettn, e.c.kind, e.c.status, e.c.xml, e.c.receiver_alias)
+                                .where(e.c.id == inv_id).with_for_update())).first()
+        if row is None or row.status not in ("queued", "submitting"):
+            return "skipped"  # unknown here, or already submitted: a redelivery
+        got = await _integration(tx)
+        if got is None:
+            await _finish(tx, inv_id, row.ettn, "failed", "einvoice.not_configured", error_code="einvoice.not_configured")
+            return "failed"
+        api_key = got[1]["api_key"]
+        await tx.execute(update(e).where(e.c.id == inv_id).values(status="submitting", attempts=e.c.attempts + 1,
+                                                                   updated_at=func.now()))
+        if row.status == "queued":
+            await _history(tx, inv_id, "submitting")
+    # 2. the upload, outside any transaction
+    ettn = str(row.ettn)
+    try:
+        async with nilvera.NilveraClient(api_key) as c:
+            if row.kind == "efatura":
+                res = await c.send_einvoice(bytes(row.xml), ettn, row.receiver_alias)
+            else:
+                res = await c.send_earchive(bytes(row.xml), ettn)
+    except nilvera.TransientError:
+        raise KopruError("nilvera.unavailable") from None
+    except (nilvera.PermanentError, nilvera.InvalidRequest) as err:
+        code = f"nilvera.{err.code}"
+        async with tenant_transaction(ev.tenant_id, actor=actor) as tx:
+            await _finish(tx, inv_id, row.ettn, "failed", code, error_code=code)
+        return "failed"
+    # 3. record it
+    async with tenant_transaction(ev.tenant_id, actor=actor) as tx:
+        await tx.execute(update(e).where(e.c.id == inv_id, e.c.status == "submitting")
+                         .values(status="submitted", submitted_at=func.now(), updated_at=func.now()))
+        await _history(tx, inv_id, "submitted", "already_submitted" if res.already_submitted else None)
+        await tx.emit(SUBMITTED, {"einvoice_id": str(inv_id), "ettn": ettn, "kind": row.kind,
+                                  "already_submitted": res.already_submitted}, subject=str(inv_id), source=SOURCE)
+    return "submitted"
+
+
+# -- the status poll --------------------------------------------------------------------------
+
+def _failure_code(st) -> str:
+    if st.gib_code is not None:
+        return f"gib.{st.gib_code}"  # 1150 schematron, 1160 XSD, 1163 duplicate at GİB, ...
+    return f"nilvera.{st.code}"
+
+
+async def poll_statuses(now: _dt.datetime | None = None) -> dict[str, int]:
+    """`kopru einvoice poll` (run on a schedule): for every tenant with Nilvera, ask for
+    the status of each submitted invoice and move it on. Counts what changed."""
+    from sqlalchemy import func, select, update
+
+    from kopru.connectors import nilvera
+    from kopru.connectors.nilvera import codes as nc
+    from kopru.db import platform_transaction, tenant_transaction
+    from kopru.db.schema import einvoices as e, tenant_directory
+
+    async with platform_transaction() as conn:
+        tenant_ids = (await conn.execute(select(tenant_directory.c.tenant_id))).scalars().all()
+    counts = {"accepted": 0, "rejected": 0, "failed": 0, "pending": 0, "awaiting_answer": 0}
+    actor = "schedule:einvoice-poll"
+    for tenant_id in tenant_ids:
+        async with tenant_transaction(tenant_id, actor=actor) as tx:
+            got = await _integration(tx)
+            if got is None:
+                continue
+            rows = (await tx.execute(select(e.c.id, e.c.ettn, e.c.kind, e.c.profile, e.c.gib_code, e.c.delivered_at,
+                                            e.c.answer_due_at).where(e.c.status == "submitted")
+                                     .order_by(e.c.submitted_at).limit(POLL_BATCH))).all()
+            clock = now or (await tx.execute(select(func.now()))).scalar_one()
+        if not rows:
+            continue
+        seen = []
+        async with nilvera.NilveraClient(got[1]["api_key"]) as c:
+            for r in rows:
+                kind = nc.EINVOICE if r.kind == "efatura" else nc.EARCHIVE
+                try:
+                    seen.append((r, await c.get_status(kind, str(r.ettn), profile=r.profile)))
+                except (nilvera.TransientError, nilvera.PermanentError):
+                    counts["pending"] += 1  # the next tick asks again
+        async with tenant_transaction(tenant_id, actor=actor) as tx:
+            for r, st in seen:
+                if st.outcome == nc.ACCEPTED or (st.outcome == nc.DELIVERED and st.final):
+                    await _finish(tx, r.id, r.ettn, "accepted", st.code, gib_code=st.code, answer=st.answer,
+                                  delivered_at=func.coalesce(e.c.delivered_at, clock))
+                    counts["accepted"] += 1
+                elif st.outcome == nc.REJECTED:
+                    await _finish(tx, r.id, r.ettn, "rejected", nc.RED, answer=nc.RED, error_code="einvoice.answer_red")
+                    counts["rejected"] += 1
+                elif st.final:  # failed, duplicate at GİB (1163), cancelled
+                    code = _failure_code(st)
+                    await _finish(tx, r.id, r.ettn, "failed", code, gib_code=st.code, error_code=code)
+                    counts["failed"] += 1
+                elif st.awaiting_answer:  # a TICARIFATURA at the buyer: the 8-day window runs
+                    if r.delivered_at is None:
+                        await tx.execute(update(e).where(e.c.id == r.id).values(
+                            gib_code=st.code, delivered_at=clock, answer_due_at=clock + ANSWER_WINDOW,
+                            updated_at=func.now()))
+                        await _history(tx, r.id, "submitted", "awaiting_answer")
+                    elif r.answer_due_at is not None and clock > r.answer_due_at:
+                        # no answer in the window: GİB's portal no longer takes one; the invoice stands
+                        await _finish(tx, r.id, r.ettn, "accepted", "answer_window_elapsed")
+                        counts["accepted"] += 1
+                        continue
+                    counts["awaiting_answer"] += 1
+                else:
+                    if st.code != r.gib_code:
+                        await tx.execute(update(e).where(e.c.id == r.id).values(gib_code=st.code, updated_at=func.now()))
+                        await _history(tx, r.id, "submitted", st.code)
+                    counts["pending"] += 1
+    return counts
