@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime, time, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 from kopru.errors import KopruError
@@ -63,8 +64,8 @@ def _utc(dt: datetime) -> str:
 
 
 def _jsonable(v: Any) -> Any:
-    from decimal import Decimal
-
+    if v is None or isinstance(v, (str, int, float, bool)):
+        return v
     if isinstance(v, datetime):
         return _local(v)
     if isinstance(v, (uuid.UUID, Decimal)):
@@ -181,15 +182,15 @@ def _table(name: str):
 async def collect(tx, subject_id: uuid.UUID) -> dict[str, Any]:
     """Everything the tenant holds about the subject, from the register: the data
     document of an export (without the application block)."""
-    from sqlalchemy import func, or_, select, text
+    from sqlalchemy import LargeBinary, func, or_, select, text
 
     from kopru.db.schema import audit_log as al, consent_texts as ct, tenants
     from kopru.kvkk.register import REGISTER
-    from kopru.kvkk.subjects import decrypt_field, subject_key
+    from kopru.kvkk.subjects import FieldCipher, subject_key
 
     key = await subject_key(tx, subject_id)
+    cipher = FieldCipher(key, subject_id) if key is not None else None
     records: dict[str, list[dict[str, Any]]] = {}
-    row_ids: list[str] = [str(subject_id)]
     third_parties: list[dict[str, Any]] = []
     for t in REGISTER:
         if t.subject.kind != "customer":
@@ -198,28 +199,37 @@ async def collect(tx, subject_id: uuid.UUID) -> dict[str, Any]:
         spec = {c.name: c for c in t.columns}
         order = [tbl.c[c] for c in ("created_at", "granted_at", "requested_at") if c in tbl.c][:1] + [tbl.c[tbl.primary_key.columns.keys()[0]]]
         rows = (await tx.execute(select(tbl).where(tbl.c[t.link] == subject_id).order_by(*order))).mappings().all()
+        # per column, once per table: what to do with its values
+        plan: list[tuple[str, str, Any]] = []
+        for col in tbl.c.keys():
+            pc = spec.get(col)
+            if col == "tenant_id" or (pc is not None and pc.store_object):
+                continue
+            if col.endswith("_enc"):
+                field = pc.field if pc is not None else None
+                plan.append((col, "enc", (col[:-4], field, field is not None and "{" in field)))
+            elif isinstance(tbl.c[col].type, LargeBinary):
+                if col.endswith("sha256") and t.name == "consents":
+                    plan.append((col, "hex", None))  # names the consent text's version
+                # other bytes (blind indexes, wrapped keys, fingerprints) are not the subject's data
+            else:
+                plan.append((col, "value", None))
         items = []
         for r in rows:
             item: dict[str, Any] = {}
-            for col, val in r.items():
-                pc = spec.get(col)
-                if col == "tenant_id" or (pc is not None and pc.store_object):
-                    continue
-                if col.endswith("_enc"):
-                    name = col[:-4]
-                    if pc is not None and pc.field and key is not None and val is not None:
-                        item[name] = decrypt_field(key, subject_id, pc.field.format(**r), bytes(val))
+            for col, how, extra in plan:
+                val = r[col]
+                if how == "value":
+                    item[col] = _jsonable(val)
+                elif how == "hex":
+                    item[col] = bytes(val).hex() if val is not None else None
+                else:
+                    name, field, templated = extra
+                    if cipher is not None and field and val is not None:
+                        item[name] = cipher.decrypt(field.format(**r) if templated else field, val)
                     else:
                         item[name] = None
-                elif isinstance(val, (bytes, memoryview)):
-                    if col.endswith("sha256") and t.name == "consents":
-                        item[col] = bytes(val).hex()  # names the consent text's version
-                    continue  # blind indexes, wrapped keys, fingerprints: not the subject's data
-                else:
-                    item[col] = _jsonable(val)
             items.append(item)
-            if "id" in r and r["id"] != subject_id:
-                row_ids.append(str(r["id"]))
         records[t.name] = items
         for d in t.disclosures:
             agg = (await tx.execute(text(
@@ -233,9 +243,11 @@ async def collect(tx, subject_id: uuid.UUID) -> dict[str, Any]:
     if hashes:
         for r in (await tx.execute(select(ct.c.sha256, ct.c.text).where(ct.c.sha256.in_(hashes)))).all():
             texts[bytes(r.sha256).hex()] = r.text
+    # every entry about the subject names it: as its target, or in details (consents,
+    # applications, key destruction all write subject_id there)
     audit = (await tx.execute(
         select(al.c.seq, al.c.at, al.c.actor, al.c.action, al.c.target)
-        .where(or_(al.c.target.in_(row_ids), al.c.details["subject_id"].astext == str(subject_id)))
+        .where(or_(al.c.target == str(subject_id), al.c.details["subject_id"].astext == str(subject_id)))
         .order_by(al.c.seq)
     )).all()
     controller = (await tx.execute(select(tenants.c.name, tenants.c.verbis_no).where(tenants.c.id == tx.tenant_id))).one()

@@ -55,6 +55,24 @@ def encrypt_field(key: bytes, subject_id: uuid.UUID, name: str, value: str) -> b
     return seal_with(key, value.encode("utf-8"), field_aad(subject_id, name))
 
 
+class FieldCipher:
+    """decrypt_field for many fields of one subject: the AES-GCM key schedule once."""
+
+    def __init__(self, key: bytes, subject_id: uuid.UUID) -> None:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        self._aes = AESGCM(key)
+        self._prefix = f"{subject_id}:"
+
+    def decrypt(self, name: str, blob: bytes | None) -> str | None:
+        if blob is None:
+            return None
+        blob = bytes(blob)
+        if blob[:1] != _VERSION:
+            raise ValueError("unknown ciphertext version")
+        return self._aes.decrypt(blob[1:1 + _NONCE], blob[1 + _NONCE:], (self._prefix + name).encode()).decode("utf-8")
+
+
 def decrypt_field(key: bytes, subject_id: uuid.UUID, name: str, blob: bytes | None) -> str | None:
     if blob is None:
         return None
