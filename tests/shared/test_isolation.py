@@ -95,7 +95,10 @@ async def test_tenant_does_not_outlive_its_transaction_on_a_pooled_connection(on
 # ids and tokens. The test must know each route: a new route fails here until listed.
 PUBLIC = {("token", "POST", "/oauth2/token"), ("token", "GET", "/.well-known/jwks.json"),
           # a signed link (tests/kvkk/test_export.py: it opens only its own export, and expires)
-          ("data-export", "GET", "/exports/{id}/download")}
+          ("data-export", "GET", "/exports/{id}/download"),
+          # Netgsm's push: a per-tenant signed URL (tests/functions/test_sms_report.py: another tenant's
+          # signature is refused, and a tenant's valid URL cannot reach another tenant's messages)
+          ("sms-report", "POST", "/sms/reports")}
 OPERATOR_ONLY = {("tenant-onboarding", "POST", "/tenants")}
 TENANT_SCOPED = {
     ("tenant-onboarding", "GET", "/tenants/{id}"),
@@ -105,6 +108,9 @@ TENANT_SCOPED = {
     ("consent-record", "POST", "/consents/{id}/withdraw"),
     ("consent-record", "GET", "/consents"),
     ("tenant-onboarding", "PUT", "/tenants/{id}/integrations/netgsm"),
+    ("tenant-onboarding", "PUT", "/tenants/{id}/integrations/nilvera"),
+    ("einvoice-submit", "GET", "/einvoices/{id}"),
+    ("einvoice-submit", "GET", "/einvoices/{id}/xml"),
     ("sms-send", "GET", "/sms/{id}"),
     ("data-export", "POST", "/exports"),
     ("data-export", "GET", "/exports/{id}"),
@@ -122,6 +128,11 @@ OWN_TENANT_ONLY = {
     ("consent-record", "POST", "/consents"): CONSENT,
     ("sms-send", "POST", "/sms"): {"to": "+905321234567", "message": "Merhaba", "kind": "transactional"},
     ("sms-send", "POST", "/sms/estimate"): {"message": "Merhaba"},
+    ("einvoice-submit", "POST", "/einvoices"): {
+        "profile": "TEMELFATURA", "type": "SATIS", "issue_date": "2026-11-20",
+        "customer": {"vkn": "1234567026", "name": "Alıcı A.Ş.", "tax_office": "Kadıköy",
+                     "address": {"district": "Kadıköy", "city": "İstanbul"}},
+        "lines": [{"name": "Hizmet", "quantity": "1", "unit_code": "C62", "unit_price": "10", "kdv_rate": "20"}]},
 }
 
 
