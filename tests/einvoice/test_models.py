@@ -189,7 +189,8 @@ def test_schema_order_errors_are_xsd_findings():
     report = validate(_mutated("temel_satis", swap))
     assert not report.valid
     xsd = [f for f in report.errors if f["source"] == "xsd"]
-    assert xsd and xsd[0]["message_en"].startswith("Schema (XSD) error: ")
+    assert xsd and xsd[0]["message_en"].startswith("Schema (XSD) error: Element ")
+    assert xsd[0]["message_tr"] == "Şema (XSD) hatası: " + xsd[0]["message_en"].removeprefix("Schema (XSD) error: ")
 
 
 def test_code_lists_come_from_gibs_schematron_lists():

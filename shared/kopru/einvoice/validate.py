@@ -166,13 +166,16 @@ def _location(konum: Optional[str]) -> Optional[str]:
 
 
 def _finding(b) -> dict[str, Any]:
+    message_tr = b.mesaj
+    if b.kaynak == "xsd" and b.kod != "xsd-ozet":
+        message_tr = f"Şema (XSD) hatası: {b.mesaj}"  # libxml2 reports in English
     return {
         "rule": b.kod,
         "source": _SOURCE.get(b.kaynak, b.kaynak),
         "severity": _SEVERITY.get(b.seviye, b.seviye),
         "location": _location(b.konum),
         "line": b.satir,
-        "message_tr": b.mesaj,
+        "message_tr": message_tr,
         "message_en": english(b.kod, b.mesaj, b.kaynak, b.seviye),
         "fix_tr": b.duzeltme,
     }
