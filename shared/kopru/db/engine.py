@@ -1,31 +1,36 @@
 """Engines, the tenant-scoped transaction, and migrations.
 
 The application engine is SQLAlchemy's synchronous engine on psycopg (a QueuePool),
-and every statement runs in a worker thread (`anyio.to_thread.run_sync`); handlers
+and every statement runs in a worker thread of the engine's own; handlers
 see an awaitable connection (`AsyncConn`: execute, exec_driver_sql, scalar,
 scalars, begin_nested, run_sync). SQLAlchemy's asyncio extension would cost a cold
 start its import (it pulls sqlalchemy.orm and greenlet: about 7 MiB and a third of
 SQLAlchemy's import time) for no gain here: a transaction's statements are
 sequential, and a thread hop costs about what a greenlet switch into the async
-driver does.
+driver does. A transaction first takes one of the pool's slots in the event loop
+(an asyncio semaphore as large as the pool), so a worker thread never waits for a
+pooled connection and statements of open transactions always find a thread.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import os
 import threading
 import uuid
+import weakref
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
-from anyio.to_thread import run_sync
-
 from kopru.config import settings
 from kopru.logs import get_logger
 
 if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
     from sqlalchemy.engine import Connection, Engine
 
 log = get_logger("kopru.db")
@@ -34,6 +39,9 @@ _urls_lock = threading.Lock()
 _urls: tuple[str, str | None] | None = None
 _engine_lock = threading.Lock()
 _app_engine: "Engine | None" = None
+POOL_SIZE, MAX_OVERFLOW, POOL_TIMEOUT = 5, 10, 30.0
+_executor: "ThreadPoolExecutor | None" = None
+_slots: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = weakref.WeakKeyDictionary()
 
 
 def database_urls() -> tuple[str, str | None]:
@@ -84,8 +92,9 @@ def _engine() -> "Engine":
                 app_url, _ = database_urls()
                 _app_engine = create_engine(
                     app_url,
-                    pool_size=5,
-                    max_overflow=10,
+                    pool_size=POOL_SIZE,
+                    max_overflow=MAX_OVERFLOW,
+                    pool_timeout=POOL_TIMEOUT,
                     pool_recycle=1800,
                     # statements are prepared server-side after a few uses (psycopg's default)
                 )
@@ -100,10 +109,55 @@ async def _ensure_engine() -> "Engine":
     return _app_engine
 
 
+def _threads() -> "ThreadPoolExecutor":
+    global _executor
+    if _executor is None:
+        with _engine_lock:
+            if _executor is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                _executor = ThreadPoolExecutor(POOL_SIZE + MAX_OVERFLOW, thread_name_prefix="kopru-db")
+    return _executor
+
+
 async def _run(fn: Callable[..., Any], *args: Any) -> Any:
-    """fn(*args) in a worker thread. Not abandoned on cancellation: a connection
-    is never used by two threads at once, and always goes back to the pool."""
-    return await run_sync(fn, *args)
+    """fn(*args) in one of the engine's threads (with this task's context variables).
+    Not abandoned on cancellation: the caller waits for the thread before the
+    cancellation goes on, so a connection is never used by two threads at once and
+    always goes back to the pool."""
+    fut = asyncio.get_running_loop().run_in_executor(_threads(), contextvars.copy_context().run, fn, *args)
+    try:
+        return await asyncio.shield(fut)
+    except asyncio.CancelledError:
+        while not fut.done():
+            try:
+                await asyncio.wait((fut,))
+            except asyncio.CancelledError:
+                pass
+        if not fut.cancelled():
+            fut.exception()  # retrieved: the cancellation is what goes on
+        raise
+
+
+async def _take_slot() -> asyncio.Semaphore:
+    """One of the pool's connections for this transaction, waited for in the event
+    loop (a thread never blocks in the pool); SQLAlchemy's pool TimeoutError after
+    POOL_TIMEOUT seconds, as the pool itself would raise."""
+    loop = asyncio.get_running_loop()
+    sem = _slots.get(loop)
+    if sem is None:
+        sem = _slots[loop] = asyncio.Semaphore(POOL_SIZE + MAX_OVERFLOW)
+    if not sem.locked():
+        await sem.acquire()
+        return sem
+    try:
+        await asyncio.wait_for(sem.acquire(), POOL_TIMEOUT)
+    except asyncio.TimeoutError:
+        from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+        raise PoolTimeout(f"no database connection free within {POOL_TIMEOUT:.0f} s "
+                          f"(pool_size {POOL_SIZE} + max_overflow {MAX_OVERFLOW})") from None
+    return sem
 
 
 async def dispose() -> None:
@@ -189,13 +243,17 @@ def _finish(conn: "Connection", ok: bool) -> None:
 @asynccontextmanager
 async def _transaction(tenant_id: uuid.UUID | None) -> AsyncIterator[AsyncConn]:
     eng = await _ensure_engine()
-    conn = await _run(_connect, eng, tenant_id)
+    slot = await _take_slot()
     try:
-        yield AsyncConn(conn)
-    except BaseException:
-        await _run(_finish, conn, False)
-        raise
-    await _run(_finish, conn, True)
+        conn = await _run(_connect, eng, tenant_id)
+        try:
+            yield AsyncConn(conn)
+        except BaseException:
+            await _run(_finish, conn, False)
+            raise
+        await _run(_finish, conn, True)
+    finally:
+        slot.release()
 
 
 @dataclass
