@@ -11,8 +11,10 @@ with the clock started just before Popen, measuring
   (a) start -> first successful GET /healthz (hello: GET /), polled every 5 ms;
   (b) start -> first successful real request of the function (token: a
       client_credentials grant; tenant-onboarding: GET /tenants/{id} with an operator
-      token; hello: GET / again; a function the bench doesn't know: none, healthz
-      only, marked so);
+      token; consent-record, data-export, data-erasure: a read of a consent, an export,
+      an erasure made in the set-up, with a tenant token; sms-send: POST /sms/estimate
+      with a tenant token; hello: GET / again; a function the bench doesn't know: none,
+      healthz only, marked so);
   (c) memory of the process tree (gunicorn master + uvicorn worker) right after (b):
       RSS summed over the processes (the headline), and PSS/USS for reference.
 
@@ -39,6 +41,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import quote
 
 from bench.common import (
     MiB,
@@ -103,10 +106,14 @@ class Context:
         self.timeout, self.log_dir = timeout, log_dir
         self._token: str | None = None
         self._token_expires = 0.0
-        self._tenant_id: str | None = None
+        self._tenant: dict[str, Any] | None = None
+        self._tenant_token: str | None = None
+        self._tenant_token_expires = 0.0
+        self._consent: dict[str, Any] | None = None
+        self._kvkk_ids: dict[str, str] = {}
 
-    def basic_auth(self) -> str:
-        raw = f"{self.client_id}:{self.client_secret}".encode()
+    def basic_auth(self, client_id: str | None = None, client_secret: str | None = None) -> str:
+        raw = f"{client_id or self.client_id}:{client_secret or self.client_secret}".encode()
         return "Basic " + base64.b64encode(raw).decode()
 
     def _serve(self, function: str, label: str) -> Server:
@@ -122,21 +129,55 @@ class Context:
             raise
         return srv
 
+    def _grant(self, basic: str) -> tuple[str, float]:
+        with self._serve("token", "grant") as srv:
+            _, r = srv.request("POST", "/oauth2/token", body=b"grant_type=client_credentials",
+                               headers={"Content-Type": "application/x-www-form-urlencoded",
+                                        "Authorization": basic})
+        body = r.json()
+        return body["access_token"], time.time() + float(body.get("expires_in", 900))
+
     def bearer(self) -> str:
         """An operator access token from the token function (fetched again near expiry)."""
         if self._token is None or time.time() > self._token_expires - TOKEN_MARGIN:
-            with self._serve("token", "grant") as srv:
-                _, r = srv.request("POST", "/oauth2/token", body=b"grant_type=client_credentials",
-                                   headers={"Content-Type": "application/x-www-form-urlencoded",
-                                            "Authorization": self.basic_auth()})
-            body = r.json()
-            self._token = body["access_token"]
-            self._token_expires = time.time() + float(body.get("expires_in", 900))
+            self._token, self._token_expires = self._grant(self.basic_auth())
         return self._token
 
+    def tenant_bearer(self) -> str:
+        """An access token of the bench tenant's first API client (every tenant scope)."""
+        if self._tenant_token is None or time.time() > self._tenant_token_expires - TOKEN_MARGIN:
+            t = self.tenant()
+            self._tenant_token, self._tenant_token_expires = self._grant(
+                self.basic_auth(t["client_id"], t["client_secret"]))
+        return self._tenant_token
+
+    def _post(self, function: str, path: str, payload: dict, token: str, expect: int) -> dict:
+        with self._serve(function, "create") as srv:
+            _, r = srv.request("POST", path, expect=expect,
+                               body=json.dumps(payload, ensure_ascii=False).encode(),
+                               headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+        return r.json()
+
+    def consent(self) -> dict[str, Any]:
+        """A consent of one subject (a phone number) in the bench tenant, through consent-record."""
+        if self._consent is None:
+            self._consent = self._post("consent-record", "/consents", BENCH_CONSENT, self.tenant_bearer(), 201)
+        return self._consent
+
+    def kvkk_application(self, function: str, path: str) -> str:
+        """The id of an export or erasure application for the consent's subject (opened
+        once; carried out only by an event consumer, which the bench doesn't run)."""
+        if function not in self._kvkk_ids:
+            subject = {"subject": {"id": self.consent()["subject_id"]}}
+            self._kvkk_ids[function] = self._post(function, path, subject, self.tenant_bearer(), 202)["id"]
+        return self._kvkk_ids[function]
+
     def tenant_id(self) -> str:
-        """A tenant created through POST /tenants on tenant-onboarding."""
-        if self._tenant_id is None:
+        return self.tenant()["tenant"]["id"]
+
+    def tenant(self) -> dict[str, Any]:
+        """A tenant created through POST /tenants on tenant-onboarding (its id and first API client)."""
+        if self._tenant is None:
             token = self.bearer()
             payload = {
                 "name": "Bench A.Ş.",
@@ -145,13 +186,13 @@ class Context:
                 "subdomain": "bench-" + secrets.token_hex(4),
                 "admin": {"email": "a@bench.com.tr", "password": "bench-password-123"},
             }
-            with self._serve("tenant-onboarding", "create") as srv:
-                _, r = srv.request("POST", "/tenants", expect=201,
-                                   body=json.dumps(payload, ensure_ascii=False).encode(),
-                                   headers={"Content-Type": "application/json",
-                                            "Authorization": f"Bearer {token}"})
-            self._tenant_id = r.json()["tenant"]["id"]
-        return self._tenant_id
+            self._tenant = self._post("tenant-onboarding", "/tenants", payload, token, 201)
+        return self._tenant
+
+
+BENCH_CONSENT = {"subject": {"phone": "+905321234567"}, "purpose": "marketing", "legal_basis": "explicit_consent",
+                 "data_categories": ["contact"], "channel": "web", "consent_text": "İzin metni",
+                 "retention_days": 30}
 
 
 def _expect_ok(r: HttpResult) -> None:
@@ -186,10 +227,45 @@ def _tenant_onboarding(ctx: Context) -> RealRequest:
                        check=check)
 
 
+def _json_check(what: str, ok: Callable[[Any], bool]) -> Callable[[HttpResult], None]:
+    def check(r: HttpResult) -> None:
+        if not ok(r.json()):
+            raise ValueError(f"{what}: {r.body[:200]!r}")
+
+    return check
+
+
+def _consent_record(ctx: Context) -> RealRequest:
+    subject = quote(BENCH_CONSENT["subject"]["phone"], safe="")
+    sid = ctx.consent()["subject_id"]
+    return RealRequest("GET", f"/consents?subject={subject}", headers={"Authorization": f"Bearer {ctx.tenant_bearer()}"},
+                       check=_json_check("not the bench subject's consents",
+                                         lambda b: str(b["subject"]["id"]) == str(sid) and bool(b["consents"])))
+
+
+def _kvkk_read(function: str, path: str) -> Callable[[Context], RealRequest]:
+    def build(ctx: Context) -> RealRequest:
+        app_id = ctx.kvkk_application(function, path)
+        return RealRequest("GET", f"{path}/{app_id}", headers={"Authorization": f"Bearer {ctx.tenant_bearer()}"},
+                           check=_json_check("another application", lambda b: str(b.get("id")) == app_id))
+
+    return build
+
+
+def _sms_send(ctx: Context) -> RealRequest:
+    return RealRequest("POST", "/sms/estimate", body=json.dumps({"message": "Merhaba"}).encode(),
+                       headers={"Content-Type": "application/json", "Authorization": f"Bearer {ctx.tenant_bearer()}"},
+                       check=_json_check("no estimate", lambda b: isinstance(b, dict) and "segments" in b))
+
+
 # The functions the bench knows a real request for; the others are measured on healthz only.
 REAL_REQUESTS: dict[str, tuple[str, Callable[[Context], RealRequest]]] = {
     "token": ("POST /oauth2/token (client_credentials)", _token),
     "tenant-onboarding": ("GET /tenants/{id} (operator token)", _tenant_onboarding),
+    "consent-record": ("GET /consents?subject=<phone> (tenant token)", _consent_record),
+    "data-export": ("GET /exports/{id} (tenant token)", _kvkk_read("data-export", "/exports")),
+    "data-erasure": ("GET /erasures/{id} (tenant token)", _kvkk_read("data-erasure", "/erasures")),
+    "sms-send": ("POST /sms/estimate (tenant token; no database)", _sms_send),
 }
 
 
