@@ -119,9 +119,10 @@ def test_a_schedule_whose_type_the_function_does_not_consume_is_refused(fixture_
 def test_a_schedule_renders_only_for_an_existing_function(fixture_registry, fixture_catalog):
     present = render("knative", fixture_registry, fixture_catalog)
     assert "kind: PingSource" in present.files["infra/knative/functions/retention-purge.yaml"]
-    reg = {k: v for k, v in fixture_registry.items() if k not in ("retention-purge", "sms-report")}
+    scheduled = ("retention-purge", "sms-report", "einvoice-status")
+    reg = {k: v for k, v in fixture_registry.items() if k not in scheduled}
     absent = render("knative", reg, fixture_catalog)
-    assert set(absent.plan.skipped_schedules) == {"retention-purge", "sms-report"}
+    assert set(absent.plan.skipped_schedules) == set(scheduled)
     assert not any("PingSource" in text for text in absent.files.values())
     stack = yaml.safe_load(render("openfaas", reg, fixture_catalog).files["stack.yml"])
     assert "retention-purge" not in stack["functions"]

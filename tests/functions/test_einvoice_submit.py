@@ -11,6 +11,7 @@ import copy
 import json
 import os
 import time
+import uuid
 
 import pytest
 
@@ -425,3 +426,69 @@ def test_users_import_cli(tmp_path, services):
                  "1234567034,Diğer A.Ş.,urn:mail:muhasebe@diger.com.tr,\n"
                  "1234567034,Diğer A.Ş.,urn:mail:defaultpk@diger.com.tr,\n", encoding="utf-8")
     assert main(["einvoice", "users", "import", str(f)]) == 0
+
+
+async def test_status_is_followed_on_the_schedule_tick(client, apps, tenant, nilvera):
+    """einvoice-status, woken by a Knative PingSource tick, moves a submitted invoice on."""
+    r = await post(client, tenant, body())
+    assert r.status_code == 202, r.text
+    inv = r.json()
+    await drain(apps)
+    for _ in range(8):
+        t = await client("einvoice-status").post("/", content=b"", headers={
+            "ce-specversion": "1.0", "ce-id": str(uuid.uuid4()), "ce-source": "/apis/v1/namespaces/kopru/pingsources/x",
+            "ce-type": "dev.knative.sources.ping", "content-type": "application/json"})
+        assert t.status_code == 200, t.text
+        if (await read(client, tenant, inv["id"]))["status"] == "accepted":
+            break
+    assert (await read(client, tenant, inv["id"]))["status"] == "accepted"
+
+
+async def drain_all(apps):
+    from kopru.events.bus import InProcessBus
+    from kopru.events.relay import Relay
+    from kopru.runtime.eventing import asgi_senders
+
+    relay = Relay(InProcessBus(asgi_senders(dict(apps))))
+    while await relay.run_once():
+        pass
+    await relay.dispose()
+
+
+async def test_a_buyers_erasure_keeps_the_invoice_under_the_books_hold(client, apps, tenant, nilvera, db):
+    """KVKK relies on this: a person's erasure must not destroy the invoices issued to them
+    (VUK md. 253, TTK md. 82); the export lists them, the erasure report says until when."""
+    r = await post(client, tenant, body(profile="EARSIVFATURA", customer=copy.deepcopy(PERSON),
+                                        lines=[line(name="Kulaklık", quantity="1", unit_price="899.90")]))
+    assert r.status_code == 202, r.text
+    inv = r.json()
+    await drain_all(apps)
+    subject_id = db.execute("select subject_id from einvoices where id = %s", (inv["id"],)).fetchone()[0]
+    r = await client("data-export").post("/exports", json={"subject": {"tckn": PERSON["tckn"]}},
+                                         headers=bearer(tenant["token"]))
+    assert r.status_code == 202, r.text
+    export_id = r.json()["id"]
+    await drain_all(apps)
+    got = (await client("data-export").get(f"/exports/{export_id}", headers=bearer(tenant["token"]))).json()
+    assert got["status"] == "ready", got
+    from urllib.parse import urlsplit
+
+    link = urlsplit(got["url"])
+    doc = (await client("data-export").get(link.path.removeprefix("/function/data-export") + "?" + link.query)).json()
+    [row] = doc["records"]["einvoices"]
+    assert row["id"] == inv["id"] and row["issue_date"] == "2026-11-20" and row["customer_tax_number"] == PERSON["tckn"]
+    assert any(p["recipient"].startswith("Nilvera") for p in doc["third_parties"])
+
+    r = await client("data-erasure").post("/erasures", json={"subject": {"id": str(subject_id)}},
+                                          headers=bearer(tenant["token"]))
+    assert r.status_code == 202, r.text
+    await drain_all(apps)
+    er = (await client("data-erasure").get(f"/erasures/{r.json()['id']}", headers=bearer(tenant["token"]))).json()
+    assert er["status"] == "completed"
+    [kept] = [k for k in er["report"]["kept"] if k["table"] == "einvoices"]
+    assert kept["hold"] == "commercial_books" and kept["rows"] == 1
+    assert kept["until"].startswith("2037-01-01")  # 10 years from the end of 2026, Istanbul time
+    still = db.execute("select customer_tax_number, xml is not null from einvoices where id = %s", (inv["id"],)).fetchone()
+    assert still == (PERSON["tckn"], True)
+    x = await client("einvoice-submit").get(f"/einvoices/{inv['id']}/xml", headers=bearer(tenant["token"]))
+    assert x.status_code == 200 and PERSON["tckn"].encode() in x.content

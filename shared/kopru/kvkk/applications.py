@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -68,6 +68,8 @@ def _jsonable(v: Any) -> Any:
         return v
     if isinstance(v, datetime):
         return _local(v)
+    if isinstance(v, date):
+        return v.isoformat()
     if isinstance(v, (uuid.UUID, Decimal)):
         return str(v)
     if isinstance(v, (list, tuple)):
