@@ -83,7 +83,7 @@ def bootstrap(super_uri: str) -> tuple[str, str]:
         conn.execute("alter system set max_connections = 200")
         conn.execute("select pg_reload_conf()")
     with psycopg.connect(f"postgresql://postgres@/{DATABASE}?host={sock}", autocommit=True) as conn:
-        conn.execute(f"revoke create on schema public from public")
+        conn.execute("revoke create on schema public from public")
         conn.execute(f"grant usage on schema public to {APP_ROLE}, {RELAY_ROLE}")
         conn.execute(f"alter schema public owner to {OWNER_ROLE}")
     app = f"postgresql+psycopg://{APP_ROLE}@/{DATABASE}?host={sock}"

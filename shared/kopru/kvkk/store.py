@@ -17,7 +17,11 @@ import os
 import time
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
+
+if TYPE_CHECKING:
+    from starlette.responses import Response
 
 S3_MAX_LINK = 7 * 24 * 3600
 
@@ -148,7 +152,7 @@ def link_valid(key: str, expires: str, signature: str, now: float | None = None)
     return hmac.compare_digest(sign_link(key, exp), signature or "")
 
 
-async def serve_download(request_id, query) -> "Response":
+async def serve_download(request_id, query) -> Response:
     """data-export's GET /exports/{id}/download: the local store's signed link. The
     signature covers the object key and the expiry; the key names the request, so a
     link opens its own export only. Once the purge or an erasure has destroyed the

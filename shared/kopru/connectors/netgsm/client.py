@@ -38,13 +38,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable, Sequence
 
+from kopru.connectors.common import READ_RETRY, RetryPolicy  # noqa: F401  (re-exported)
 from kopru.connectors.netgsm import codes
 from kopru.connectors.netgsm.codes import MSGHEADER, OTP, REPORT, SEND, ReportStatus
 from kopru.connectors.netgsm.errors import InvalidRequest, NetgsmError, PermanentError, TransientError
@@ -123,24 +123,6 @@ def parse_report_entry(j: dict[str, Any]) -> ReportEntry:
     )
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with full jitter; only TransientError is retried."""
-
-    attempts: int = 5
-    base_delay: float = 0.5
-    max_delay: float = 60.0
-
-    def delay(self, retry: int) -> float:
-        """Seconds to wait before retry number `retry` (1 for the first retry)."""
-        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (retry - 1)))
-
-    @staticmethod
-    def retryable(exc: BaseException) -> bool:
-        return isinstance(exc, TransientError)
-
-
-READ_RETRY = RetryPolicy(attempts=3, base_delay=0.2, max_delay=2.0)
 
 
 def _invalid(code: str, tr: str, en: str) -> InvalidRequest:

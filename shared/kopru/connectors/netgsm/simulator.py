@@ -39,13 +39,11 @@ import hmac
 import itertools
 import random
 import re
-import socket
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -505,32 +503,12 @@ def _parses(value: Any, fmt: str) -> bool:
         return False
 
 
-@contextmanager
-def serve(app, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "warning") -> Iterator[str]:
-    """Serve an ASGI app with uvicorn in a background thread; yields its base URL.
-    Port 0 takes a free one (the socket is bound before the server starts: no race)."""
-    import uvicorn
+def serve(app, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "warning"):
+    """`with serve(app) as base_url:` an ASGI app (the simulator) on loopback in a
+    background thread: kopru.connectors.common.serve."""
+    from kopru.connectors.common import serve as _serve
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    bound = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off",
-                            timeout_graceful_shutdown=1)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"serve-{bound}", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the simulator's server did not start")
-            time.sleep(0.01)
-        yield f"http://{host}:{bound}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
-        sock.close()
+    return _serve(app, host, port, log_level=log_level)
 
 
 def dev_simulator() -> NetgsmSimulator:

@@ -89,13 +89,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
 import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import quote
 
+from kopru.connectors.common import READ_RETRY, RetryPolicy  # noqa: F401  (re-exported)
 from kopru.connectors.nilvera import codes
 from kopru.connectors.nilvera.codes import (
     ALREADY,
@@ -317,23 +317,6 @@ def status_from_response(kind: str, uuid: str, body: Any, *, profile: str | None
                   profile=prof, detail=detail, answer_note=note, findings=findings)
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with full jitter; only TransientError is retried."""
-
-    attempts: int = 5
-    base_delay: float = 0.5
-    max_delay: float = 60.0
-
-    def delay(self, retry: int) -> float:
-        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (retry - 1)))
-
-    @staticmethod
-    def retryable(exc: BaseException) -> bool:
-        return isinstance(exc, TransientError)
-
-
-READ_RETRY = RetryPolicy(attempts=3, base_delay=0.2, max_delay=2.0)
 
 
 # -- request checks (refused before anything is sent; never echo the input) -------------------

@@ -47,7 +47,6 @@ import hmac
 import importlib
 import itertools
 import os
-import socket
 import threading
 import time
 import uuid as uuidlib
@@ -62,6 +61,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from kopru.connectors.common import Served, serve as _serve, start as _start
 from kopru.connectors.nilvera import codes
 from kopru.connectors.nilvera.codes import (
     COMPANY,
@@ -708,52 +708,16 @@ class _Dropped(Response):
 
 # -- serving ---------------------------------------------------------------------------------------
 
-@dataclass
-class Served:
-    """A running server: `url`, and `stop()` to end it."""
-
-    url: str
-    _server: Any = field(repr=False)
-    _thread: threading.Thread = field(repr=False)
-    _sock: socket.socket = field(repr=False)
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=5)
-        self._sock.close()
-
-
 def start(app, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "critical") -> Served:
-    """Serve an ASGI app with uvicorn in a background thread. Port 0 takes a free one (the
-    socket is bound before the server starts: no race)."""
-    import uvicorn
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    bound = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off", timeout_graceful_shutdown=1)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"nilvera-sim-{bound}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            sock.close()
-            raise RuntimeError("the simulator's server did not start")
-        time.sleep(0.01)
-    return Served(f"http://{host}:{bound}", server, thread, sock)
+    """Serve an ASGI app (the simulator) on loopback: kopru.connectors.common.start."""
+    return _start(app, host, port, log_level=log_level)
 
 
 @contextmanager
 def serve(app, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "critical") -> Iterator[str]:
-    """`with serve(sim) as base_url:` the same as `start`, stopped on exit (like the Netgsm one)."""
-    served = start(app, host, port, log_level=log_level)
-    try:
-        yield served.url
-    finally:
-        served.stop()
+    """`with serve(sim) as base_url:` (like the Netgsm one): kopru.connectors.common.serve."""
+    with _serve(app, host, port, log_level=log_level) as url:
+        yield url
 
 
 def dev_simulator() -> NilveraSimulator:

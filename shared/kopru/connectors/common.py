@@ -1,0 +1,82 @@
+"""What every connector shares: the retry policy for transient errors, and the loopback
+server its simulator runs on in `kopru dev` and the tests. Cheap to import: uvicorn
+and the socket machinery load when a server starts."""
+
+from __future__ import annotations
+
+import random
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter; only errors that say they are retryable
+    (each connector's TransientError) are retried."""
+
+    attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 60.0
+
+    def delay(self, retry: int) -> float:
+        """Seconds to wait before retry number `retry` (1 for the first retry)."""
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (retry - 1)))
+
+    @staticmethod
+    def retryable(exc: BaseException) -> bool:
+        return bool(getattr(exc, "retryable", False))
+
+
+READ_RETRY = RetryPolicy(attempts=3, base_delay=0.2, max_delay=2.0)
+
+
+@dataclass
+class Served:
+    """A running server: `url`, and `stop()` to end it."""
+
+    url: str
+    _server: Any = field(repr=False)
+    _thread: threading.Thread = field(repr=False)
+    _sock: socket.socket = field(repr=False)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=5)
+        self._sock.close()
+
+
+def start(app, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "warning") -> Served:
+    """Serve an ASGI app with uvicorn in a background thread. Port 0 takes a free one (the
+    socket is bound before the server starts: no race)."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    bound = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off", timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"serve-{bound}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            sock.close()
+            raise RuntimeError("the server did not start")
+        time.sleep(0.01)
+    return Served(f"http://{host}:{bound}", server, thread, sock)
+
+
+@contextmanager
+def serve(app, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "warning") -> Iterator[str]:
+    """`with serve(app) as base_url:` the same as `start`, stopped on exit."""
+    served = start(app, host, port, log_level=log_level)
+    try:
+        yield served.url
+    finally:
+        served.stop()
