@@ -40,7 +40,8 @@ def wait_for(url: str, proc: subprocess.Popen, timeout: float) -> float:
 def test_kopru_dev_on_embedded_defaults(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL", "KOPRU_MASTER_KEY", "NETGSM_BASE_URL")}
+           if k not in ("DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL", "KOPRU_MASTER_KEY", "NETGSM_BASE_URL",
+                        "NILVERA_BASE_URL")}
     env["KOPRU_DATA_DIR"] = str(tmp_path / "data")
     proc = subprocess.Popen([str(BIN / "kopru"), "dev", "--port", str(port)], env=env, cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -59,6 +60,7 @@ def test_kopru_dev_on_embedded_defaults(tmp_path):
     assert any(l.startswith("kopru dev ready at http://127.0.0.1:") for l in lines)
     assert sum("KOPRU_OPERATOR_CLIENT_SECRET=" in l for l in lines) == 1
     assert any(l.startswith("netgsm simulator at http://127.0.0.1:") for l in lines)  # no real Netgsm configured
+    assert any(l.startswith("nilvera simulator at http://127.0.0.1:") for l in lines)  # nor a real integrator
     # Ctrl-C stopped the embedded PostgreSQL too
     assert not (tmp_path / "data" / "pg" / "postmaster.pid").exists()
 

@@ -19,21 +19,29 @@ def _dev(args: argparse.Namespace) -> int:
     from kopru.runtime.gateway import build_gateway
 
     configure(settings().log_level)
+    import contextlib
+
+    from kopru.connectors.common import serve as serve_loopback
+
     s = settings()
+    simulators = contextlib.ExitStack()
     try:
         database_urls()  # embedded PostgreSQL, roles, migrations (or the external server)
         if s.redis_url is None:
             os.environ["REDIS_URL"] = embedded.redis_url(s.data_dir)
         admin.ensure_signing_key()
-        netgsm_sim = None
+        # no real Netgsm / Nilvera configured: their simulators, on loopback, speak their protocols
         if not os.environ.get("NETGSM_BASE_URL"):
-            # no real Netgsm configured: the simulator, on loopback, speaks its protocol
-            from kopru.connectors.netgsm.simulator import dev_simulator, serve
+            from kopru.connectors.netgsm.simulator import dev_simulator as netgsm_dev
 
-            netgsm_sim = serve(dev_simulator())
-            os.environ["NETGSM_BASE_URL"] = netgsm_sim.__enter__()
+            os.environ["NETGSM_BASE_URL"] = simulators.enter_context(serve_loopback(netgsm_dev()))
             print(f"netgsm simulator at {os.environ['NETGSM_BASE_URL']} (user kopru-dev / kopru-dev, header KOPRU)",
                   flush=True)
+        if not os.environ.get("NILVERA_BASE_URL"):
+            from kopru.connectors.nilvera.simulator import dev_simulator as nilvera_dev
+
+            os.environ["NILVERA_BASE_URL"] = simulators.enter_context(serve_loopback(nilvera_dev()))
+            print(f"nilvera simulator at {os.environ['NILVERA_BASE_URL']} (API key kopru-dev-nilvera)", flush=True)
         cid = os.environ.get("KOPRU_OPERATOR_CLIENT_ID")
         secret = os.environ.get("KOPRU_OPERATOR_CLIENT_SECRET")
         if cid and secret:
@@ -87,8 +95,7 @@ def _dev(args: argparse.Namespace) -> int:
         print("kopru dev stopped", flush=True)
         return 0 if server.started else 1
     finally:
-        if "netgsm_sim" in locals() and netgsm_sim is not None:
-            netgsm_sim.__exit__(None, None, None)
+        simulators.close()
         embedded.stop_redis()
         if s.embedded and not args.keep_running:
             embedded.stop_postgres()
