@@ -82,3 +82,34 @@ def ten_lines() -> dict[str, Any]:
              **({"discount_rate": "10"} if i % 3 == 0 else {}))
         for i in range(10)
     ])
+
+
+# IHRACAT: the foreign buyer and each line's export data; the customs authority is filled in
+EXPORT_BUYER: dict[str, Any] = {
+    "name": "Müller Handels GmbH", "tax_id": "DE123456789",
+    "address": {"street": "Lessingstraße 102", "city": "Berlin", "postal_code": "13158", "country_code": "DE",
+                "country": "Almanya"},
+}
+
+
+def export_line(**kw: Any) -> dict[str, Any]:
+    base = line(name="Pamuklu tişört", quantity="500", unit_code="C62", unit_price="4.25", kdv_rate="0",
+                exemption_code="301", exemption_reason="11/1-a Mal ihracatı", delivery_terms="FOB",
+                gtip="610910000011", package={"type_code": "CT", "quantity": 20, "id": "KPR-1"},
+                transport_mode="3")
+    base.update(kw)
+    return base
+
+
+def export_invoice(**kw: Any) -> dict[str, Any]:
+    base = invoice(profile="IHRACAT", type="ISTISNA", number="KPR2026000000008", currency="EUR",
+                   exchange_rate="37.1234", buyer=copy.deepcopy(EXPORT_BUYER),
+                   lines=[export_line(), export_line(name="Örme kazak", quantity="120", unit_price="11.90",
+                                                     gtip="611020100011", delivery_terms="FOB",
+                                                     package={"type_code": "CT", "quantity": 6})])
+    base.pop("customer")
+    base.update(kw)
+    return base
+
+
+CASES["ihracat"] = export_invoice()

@@ -56,7 +56,7 @@ def test_the_issue_cases_are_accepted():
     (invoice(exchange_rate="1"), "einvoice.exchange_rate_unexpected"),
     (invoice(currency="EUR", exchange_rate="36.1234567"), "einvoice.exchange_rate_invalid"),
     (invoice(type="IADE"), "einvoice.billing_reference_missing"),
-    (invoice(profile="IHRACAT"), "einvoice.profile_unsupported"),
+    (invoice(profile="IHRACAT"), "einvoice.export_customer_unexpected"),  # the customs party is filled in
     (invoice(lines=[line(discount_rate="10", discount_amount="5.00")]), "einvoice.discount_conflict"),
     (invoice(lines=[line(discount_amount="100.01")]), "einvoice.discount_invalid"),
     (invoice(lines=[line(discount_amount="1.005")]), "einvoice.discount_invalid"),

@@ -101,3 +101,24 @@ def withholding_rate(code: str, requested: Decimal | None = None) -> Decimal:
     if requested not in allowed:
         raise ValueError("einvoice.withholding_rate_invalid")
     return next(p for p in allowed if p == requested)
+
+
+@cache
+def delivery_terms() -> frozenset[str]:
+    """INCOTERMS codes GİB accepts in cac:DeliveryTerms/cbc:ID[@schemeID='INCOTERMS']
+    (DeliveryTermCodeList: EXW, FCA, FOB, CIF, DAP…)."""
+    return frozenset(code_list("DeliveryTermCodeList"))
+
+
+@cache
+def package_type_codes() -> frozenset[str]:
+    """UN/ECE rec. 21 package type codes GİB accepts in cbc:PackagingTypeCode
+    (PackageTypeCodeList: BX box, CT carton, PK package, PX pallet…)."""
+    return frozenset(code_list("PackageTypeCodeList"))
+
+
+@cache
+def transport_modes() -> frozenset[str]:
+    """UN/ECE rec. 19 transport mode codes GİB accepts in cbc:TransportModeCode
+    (TransportModeCodeList: 1 sea, 2 rail, 3 road, 4 air, 5 post, 7 fixed installation…)."""
+    return frozenset(code_list("TransportModeCodeList"))

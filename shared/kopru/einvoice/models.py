@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 import datetime as _dt
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 from typing import Literal, Optional
 from uuid import UUID
 
@@ -39,6 +40,22 @@ EXEMPTION_TYPES = {
     "OZELMATRAH": frozenset({"OZELMATRAH", "IADE"}),
     "IHRACKAYITLI": frozenset({"IHRACKAYITLI", "IADE"}),
 }
+
+# IHRACAT (export through customs). GİB's rules: the invoice is addressed to the customs
+# authority (AccountingCustomerParty VKN 1460415308, TaxFreeInvoiceCheck-1; its PK alias
+# urn:mail:ihracatpk@gtb.gov.tr takes IHRACAT only, IhracatYolcuBeraberCheck-2), the foreign
+# buyer goes in cac:BuyerCustomerParty (PARTYTYPE=EXPORT, IhracatYolcuBeraberCheck-4, with its
+# RegistrationName, OfficelTitleCheck-1), and every line carries INCOTERMS, a delivery address,
+# a transport mode and the GTİP (LineDeliveryCheck-1..4; codes from GİB's lists,
+# DeliveryCodeCheck-1..3). The customs party is filled in here, never by the caller.
+CUSTOMS_VKN = "1460415308"
+CUSTOMS_ALIAS = "urn:mail:ihracatpk@gtb.gov.tr"
+CUSTOMS_NAME = "Gümrük ve Ticaret Bakanlığı Gümrükler Genel Müdürlüğü- Bilgi İşlem Dairesi Başkanlığı"
+CUSTOMS_TAX_OFFICE = "Ulus"
+# an export invoice is an exemption invoice: 0 % KDV under 11/1-a KDVK (mal ihracatı)
+EXPORT_TYPES = frozenset({"ISTISNA"})
+EXPORT_EXEMPTIONS = frozenset({"301"})
+GTIP_RE = re.compile(r"^\d{12}$")
 
 
 def q2(d: Decimal) -> Decimal:
@@ -115,6 +132,49 @@ class Party(_Base):
         return self.vkn if self.vkn is not None else self.tckn  # type: ignore[return-value]
 
 
+class ForeignAddress(_Base):
+    """The foreign buyer's address (IHRACAT): the country is an ISO 3166 code from GİB's list, not TR."""
+
+    street: str = Field(min_length=1, max_length=255)
+    district: Optional[str] = Field(None, max_length=100)
+    city: str = Field(min_length=1, max_length=100)
+    postal_code: Optional[str] = Field(None, max_length=20)
+    country_code: str = Field(description="ISO 3166-1 alpha-2 code from GİB's CountryCodeList, not TR")
+    country: Optional[str] = Field(None, min_length=1, max_length=100, description="country name (default: the code)")
+
+    @field_validator("country_code")
+    @classmethod
+    def _country(cls, v: str) -> str:
+        if v == "TR" or v not in codes.country_codes():
+            raise ValueError("einvoice.export_buyer_country_invalid")
+        return v
+
+
+class ExportBuyer(_Base):
+    """The real (foreign) buyer of an IHRACAT invoice: cac:BuyerCustomerParty."""
+
+    name: str = Field(min_length=1, max_length=255, description="registered name (cbc:RegistrationName)")
+    address: ForeignAddress
+    tax_id: Optional[str] = Field(None, min_length=1, max_length=50, description="the buyer's foreign tax id, if any")
+    email: Optional[str] = Field(None, max_length=255)
+    phone: Optional[str] = Field(None, max_length=32)
+
+
+class Package(_Base):
+    """Kap bilgisi (IHRACAT): cac:TransportHandlingUnit/cac:ActualPackage."""
+
+    type_code: str = Field(description="kap cinsi: UN/ECE rec. 21 code from GİB's PackageTypeCodeList (BX, CT, PK, PX…)")
+    quantity: int = Field(gt=0, le=99_999_999, description="kap adedi")
+    id: Optional[str] = Field(None, min_length=1, max_length=35, description="kap numarası")
+
+    @field_validator("type_code")
+    @classmethod
+    def _type(cls, v: str) -> str:
+        if v not in codes.package_type_codes():
+            raise ValueError("einvoice.package_type_invalid")
+        return v
+
+
 class Line(_Base):
     name: str = Field(min_length=1, max_length=500)
     quantity: Decimal = Field(gt=0, max_digits=21)
@@ -128,6 +188,37 @@ class Line(_Base):
         None, description="percentage withheld; only needed where GİB allows several for the code")
     exemption_code: Optional[str] = Field(None, description="GİB's KDV exemption reason code (e.g. 301, 351)")
     exemption_reason: Optional[str] = Field(None, min_length=1, max_length=500)
+    # IHRACAT only (each required there)
+    delivery_terms: Optional[str] = Field(None, description="IHRACAT: INCOTERMS code from GİB's list (EXW, FCA, FOB, CIF…)")
+    gtip: Optional[str] = Field(None, description="IHRACAT: the 12-digit GTİP (customs tariff) code")
+    package: Optional[Package] = Field(None, description="IHRACAT: kap cinsi, adedi and numarası")
+    transport_mode: Optional[str] = Field(
+        None, description="IHRACAT: gönderilme şekli, GİB's code (1 sea, 2 rail, 3 road, 4 air, 5 post…)")
+
+    @field_validator("delivery_terms")
+    @classmethod
+    def _incoterms(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and v not in codes.delivery_terms():
+            raise ValueError("einvoice.delivery_terms_invalid")
+        return v
+
+    @field_validator("gtip")
+    @classmethod
+    def _gtip(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not GTIP_RE.fullmatch(v):
+            raise ValueError("einvoice.gtip_invalid")
+        return v
+
+    @field_validator("transport_mode")
+    @classmethod
+    def _transport(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and v not in codes.transport_modes():
+            raise ValueError("einvoice.transport_mode_invalid")
+        return v
+
+    @property
+    def has_export_data(self) -> bool:
+        return any(x is not None for x in (self.delivery_terms, self.gtip, self.package, self.transport_mode))
 
     @field_validator("unit_code")
     @classmethod
@@ -210,7 +301,9 @@ class Invoice(_Base):
     issue_time: Optional[_dt.time] = None
     currency: str = Field("TRY", description="ISO 4217 code from GİB's list")
     exchange_rate: Optional[Decimal] = Field(None, gt=0, description="TRY per unit of currency; required when not TRY")
-    customer: Party
+    customer: Optional[Party] = Field(
+        None, description="the buyer; required except for IHRACAT, whose customer is the customs authority (filled in)")
+    buyer: Optional[ExportBuyer] = Field(None, description="IHRACAT only: the foreign buyer")
     supplier: Optional[Party] = Field(None, description="used by `kopru einvoice render`; the service uses the tenant's")
     lines: list[Line] = Field(min_length=1, max_length=5000)
     billing_reference: Optional[BillingReference] = None
@@ -248,9 +341,12 @@ class Invoice(_Base):
     @model_validator(mode="after")
     def _document_rules(self) -> "Invoice":
         if self.profile == "IHRACAT":
-            # IHRACAT needs the customs party, INCOTERMS, GTİP and transport mode per line:
-            # not in this input yet
-            raise ValueError("einvoice.profile_unsupported")
+            self._export_rules()
+        else:
+            if self.customer is None:
+                raise ValueError("einvoice.customer_missing")
+            if self.buyer is not None or any(ln.has_export_data for ln in self.lines):
+                raise ValueError("einvoice.export_fields_unexpected")
         if self.number is not None and int(self.number[3:7]) != self.issue_date.year:
             raise ValueError("einvoice.number_year_mismatch")
         if self.currency != "TRY" and self.exchange_rate is None:
@@ -280,8 +376,45 @@ class Invoice(_Base):
                     raise ValueError("einvoice.exemption_type_mismatch")
         return self
 
+    def _export_rules(self) -> None:
+        """IHRACAT: the caller gives the foreign buyer and each line's export data; the
+        customs authority is the accounting customer (see CUSTOMS_VKN)."""
+        if self.customer is not None:
+            raise ValueError("einvoice.export_customer_unexpected")
+        if self.buyer is None:
+            raise ValueError("einvoice.export_buyer_missing")
+        if self.type not in EXPORT_TYPES:
+            raise ValueError("einvoice.export_type_invalid")
+        for ln in self.lines:
+            if ln.delivery_terms is None:
+                raise ValueError("einvoice.delivery_terms_missing")
+            if ln.gtip is None:
+                raise ValueError("einvoice.gtip_missing")
+            if ln.package is None:
+                raise ValueError("einvoice.package_missing")
+            if ln.transport_mode is None:
+                raise ValueError("einvoice.transport_mode_missing")
+            if ln.kdv_rate != 0 or ln.exemption_code not in EXPORT_EXEMPTIONS:
+                raise ValueError("einvoice.export_exemption_invalid")
+
+    @property
+    def accounting_customer(self) -> Party:
+        """cac:AccountingCustomerParty: the customs authority for IHRACAT, else the customer."""
+        if self.profile == "IHRACAT":
+            return customs_party()
+        assert self.customer is not None
+        return self.customer
+
     def totals(self) -> "Totals":
         return compute_totals(self)
+
+
+@cache
+def customs_party() -> Party:
+    """The customs authority an IHRACAT invoice is addressed to (GİB's registered user
+    1460415308, PK alias CUSTOMS_ALIAS)."""
+    return Party(vkn=CUSTOMS_VKN, name=CUSTOMS_NAME, tax_office=CUSTOMS_TAX_OFFICE,
+                 address=Address(district="Altındağ", city="Ankara"))
 
 
 # -- arithmetic ------------------------------------------------------------------

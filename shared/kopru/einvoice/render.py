@@ -18,7 +18,7 @@ from typing import Optional
 
 from lxml import etree
 
-from kopru.einvoice.models import Invoice, Party, Totals
+from kopru.einvoice.models import ExportBuyer, ForeignAddress, Invoice, Party, Totals
 
 NS_INV = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
 NS_CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
@@ -197,7 +197,9 @@ def build(invoice: Invoice, supplier: Optional[Party] = None, *, ettn: str | _uu
         _t(adr, _c("DocumentTypeCode"), "SEND_TYPE")
     _signature(root, supplier, number)
     _party(_Sub(root, _a("AccountingSupplierParty")), supplier)
-    _party(_Sub(root, _a("AccountingCustomerParty")), invoice.customer)
+    _party(_Sub(root, _a("AccountingCustomerParty")), invoice.accounting_customer)
+    if invoice.buyer is not None:
+        _buyer(_Sub(root, _a("BuyerCustomerParty")), invoice.buyer)
     if cur != "TRY":
         rate = _Sub(root, _a("PricingExchangeRate"))
         _t(rate, _c("SourceCurrencyCode"), cur)
@@ -216,7 +218,7 @@ def build(invoice: Invoice, supplier: Optional[Party] = None, *, ettn: str | _uu
     _amount(lmt, _c("TaxInclusiveAmount"), totals.tax_inclusive, cur)
     _amount(lmt, _c("PayableAmount"), totals.payable, cur)
     for i, (line, amounts) in enumerate(zip(invoice.lines, totals.lines), start=1):
-        _line(root, i, line, amounts, cur)
+        _line(root, i, line, amounts, cur, invoice.buyer)
     return root, ettn, number, totals
 
 
@@ -230,6 +232,57 @@ def _address(parent, party: Party) -> None:
     if a.postal_code:
         _t(addr, _c("PostalZone"), a.postal_code)
     _t(_Sub(addr, _a("Country")), _c("Name"), a.country)
+
+
+def _foreign_address(parent, tag: str, a: ForeignAddress) -> None:
+    addr = _Sub(parent, _a(tag))
+    _t(addr, _c("StreetName"), a.street)
+    # GİB's XSD requires cbc:CitySubdivisionName; a foreign address without a district gives the city
+    _t(addr, _c("CitySubdivisionName"), a.district or a.city)
+    _t(addr, _c("CityName"), a.city)
+    if a.postal_code:
+        _t(addr, _c("PostalZone"), a.postal_code)
+    country = _Sub(addr, _a("Country"))
+    _t(country, _c("IdentificationCode"), a.country_code)
+    _t(country, _c("Name"), a.country or a.country_code)
+
+
+def _buyer(parent, buyer: ExportBuyer) -> None:
+    """cac:BuyerCustomerParty of an IHRACAT invoice: PARTYTYPE=EXPORT
+    (IhracatYolcuBeraberCheck-4) and the registered name (OfficelTitleCheck-1); the foreign
+    tax id, if any, as the legal entity's CompanyID."""
+    p = _Sub(parent, _a("Party"))
+    _t(_Sub(p, _a("PartyIdentification")), _c("ID"), "EXPORT", schemeID="PARTYTYPE")
+    _t(_Sub(p, _a("PartyName")), _c("Name"), buyer.name)
+    _foreign_address(p, "PostalAddress", buyer.address)
+    legal = _Sub(p, _a("PartyLegalEntity"))
+    _t(legal, _c("RegistrationName"), buyer.name)
+    if buyer.tax_id:
+        _t(legal, _c("CompanyID"), buyer.tax_id)
+    if buyer.phone or buyer.email:
+        contact = _Sub(p, _a("Contact"))
+        if buyer.phone:
+            _t(contact, _c("Telephone"), buyer.phone)
+        if buyer.email:
+            _t(contact, _c("ElectronicMail"), buyer.email)
+
+
+def _delivery(parent, line, buyer: ExportBuyer) -> None:
+    """An IHRACAT line's cac:Delivery: delivery address (LineDeliveryCheck-2), INCOTERMS
+    (LineDeliveryCheck-1), GTİP (LineDeliveryCheck-4), transport mode (LineDeliveryCheck-3)
+    and the package (kap), in schema order."""
+    d = _Sub(parent, _a("Delivery"))
+    _foreign_address(d, "DeliveryAddress", buyer.address)
+    _t(_Sub(d, _a("DeliveryTerms")), _c("ID"), line.delivery_terms, schemeID="INCOTERMS")
+    sh = _Sub(d, _a("Shipment"))
+    _t(sh, _c("ID"), "")
+    _t(_Sub(sh, _a("GoodsItem")), _c("RequiredCustomsID"), line.gtip)
+    _t(_Sub(sh, _a("ShipmentStage")), _c("TransportModeCode"), line.transport_mode)
+    pkg = _Sub(_Sub(sh, _a("TransportHandlingUnit")), _a("ActualPackage"))
+    if line.package.id:
+        _t(pkg, _c("ID"), line.package.id)
+    _t(pkg, _c("Quantity"), str(line.package.quantity))
+    _t(pkg, _c("PackagingTypeCode"), line.package.type_code)
 
 
 def _party(parent, party: Party) -> None:
@@ -295,11 +348,13 @@ def _tax_total(root, totals: Totals, cur: str) -> None:
         _kdv_subtotal(tt, g.taxable, g.amount, g.rate, g.exemption_code, g.exemption_reason, cur)
 
 
-def _line(root, i: int, line, amounts, cur: str) -> None:
+def _line(root, i: int, line, amounts, cur: str, buyer: Optional[ExportBuyer] = None) -> None:
     el = _Sub(root, _a("InvoiceLine"))
     _t(el, _c("ID"), str(i))
     _t(el, _c("InvoicedQuantity"), _plain(line.quantity), unitCode=line.unit_code)
     _amount(el, _c("LineExtensionAmount"), amounts.net, cur)
+    if buyer is not None:
+        _delivery(el, line, buyer)
     if amounts.discount:
         ac = _Sub(el, _a("AllowanceCharge"))
         _t(ac, _c("ChargeIndicator"), "false")

@@ -2,7 +2,8 @@
 the status poll.
 
 - `request_invoice` (POST /einvoices): routes the invoice (e-Fatura to a buyer on GİB's
-  registered-user list, else e-Arşiv), takes the next number of the tenant's series in
+  registered-user list, else e-Arşiv; an IHRACAT invoice e-Fatura to the customs authority's
+  fixed alias urn:mail:ihracatpk@gtb.gov.tr), takes the next number of the tenant's series in
   the same transaction as the insert (a row lock on the counter: a rolled-back request
   burns no number, a number is never handed out twice), renders, signs with the tenant's
   certificate, validates with GİB's XSD + schematron (nothing is written when it fails),
@@ -292,6 +293,12 @@ async def _reserve_given(tx, number: str) -> None:
 
 
 def _route(profile: str, user: dict[str, Any] | None) -> tuple[str, str | None]:
+    if profile == "IHRACAT":
+        # an export invoice is an e-Fatura to the customs authority, whose GİB alias is fixed
+        # (IhracatYolcuBeraberCheck-2): no look-up in the local copy of GİB's list
+        from kopru.einvoice.models import CUSTOMS_ALIAS
+
+        return "efatura", CUSTOMS_ALIAS
     if profile == "EARSIVFATURA":
         if user is not None:
             raise KopruError("einvoice.buyer_registered")
@@ -328,8 +335,8 @@ async def request_invoice(principal, invoice, idempotency_key: str | None) -> di
         raise KopruError("request.validation_failed", detail="supplier comes from the tenant's profile",
                          errors=[{"field": "supplier", "type": "value_error", "message": "not allowed here"}])
     fingerprint = hashlib.sha256(invoice.model_dump_json().encode()).digest()
-    cust = invoice.customer
-    user = await registered_user(cust.identifier)
+    cust = invoice.accounting_customer  # IHRACAT: the customs authority
+    user = None if invoice.profile == "IHRACAT" else await registered_user(cust.identifier)
     kind, alias = _route(invoice.profile, user)
     async with scoped(principal) as tx:
         if idempotency_key is not None:
