@@ -159,6 +159,32 @@ async def test_earsivfatura_to_a_person_goes_earsiv(client, apps, tenant, nilver
     assert got["status"] == "accepted" and got["kind"] == "earsiv"
 
 
+async def test_ihracat_goes_efatura_to_the_customs_alias_and_is_accepted(client, apps, tenant, nilvera, db):
+    from kopru.einvoice.models import CUSTOMS_ALIAS, CUSTOMS_VKN
+    from tests.einvoice.samples import export_invoice
+
+    # Nilvera (GİB's list) knows the customs authority; the local copy of the list need not
+    nilvera.add_taxpayer(CUSTOMS_VKN, [CUSTOMS_ALIAS], title="Gümrük ve Ticaret Bakanlığı")
+    assert db.execute("select count(*) from efatura_users where identifier = %s", (CUSTOMS_VKN,)).fetchone()[0] == 0
+    b = export_invoice()
+    for k in ("number", "supplier"):
+        b.pop(k)
+    r = await post(client, tenant, b)
+    assert r.status_code == 202, r.text
+    out = r.json()
+    assert out["kind"] == "efatura" and out["profile"] == "IHRACAT" and out["currency"] == "EUR"
+    row = db.execute("select kind, receiver_alias, customer_scheme, customer_tax_number, subject_id from einvoices "
+                     "where id = %s", (out["id"],)).fetchone()
+    assert row == ("efatura", CUSTOMS_ALIAS, "VKN", CUSTOMS_VKN, None)
+    x = await client("einvoice-submit").get(f"/einvoices/{out['id']}/xml", headers=bearer(tenant["token"]))
+    assert b'schemeID="PARTYTYPE">EXPORT<' in x.content and b"<cbc:RequiredCustomsID>" in x.content
+    await drain(apps)
+    inv = nilvera.invoice(out["uuid"])
+    assert inv is not None and inv.kind == "einvoice" and inv.alias == CUSTOMS_ALIAS
+    got = await poll_until_final(client, tenant, out["id"])
+    assert got["status"] == "accepted" and got["gib_code"] == "1300"
+
+
 async def test_routing_refusals(client, tenant, db):
     n = db.execute("select count(*) from einvoices").fetchone()[0]
     r = await post(client, tenant, body(customer=copy.deepcopy(PERSON)))  # TEMELFATURA to an unregistered buyer
