@@ -109,7 +109,8 @@ async def the_purge(tid: uuid.UUID, batch: int) -> dict:
     secs = time.perf_counter() - t0
     rows = sum(o.rows for o in rep.outcomes if o.table == "sms_messages")
     return {"rows": rows, "seconds": secs, "rows_per_s": rows / secs, "longest_batch_ms": rep.longest_batch_ms,
-            "longest_lock_ms_db": rep.longest_lock_ms, "batches": len(rep.batch_ms), "batch_ms_p50": rep.batch_percentile(0.5),
+            "longest_lock_ms_db": rep.longest_lock_ms, "longest_lock_at": rep.longest_lock_at,
+            "batches": len(rep.batch_ms), "batch_ms_p50": rep.batch_percentile(0.5),
             "batch_ms_p99": rep.batch_percentile(0.99), "run_id": str(rep.run_id)}
 
 

@@ -71,6 +71,7 @@ class PurgeReport:
     longest_batch_ms: float = 0.0
     batch_ms: list[float] = field(default_factory=list, repr=False)
     longest_lock_ms: float = 0.0  # measured in the database: row locks taken -> the batch's last statement
+    longest_lock_at: tuple[str, int, int] | None = None  # (rule, batch number, rows) of that batch
 
     def batch_percentile(self, q: float) -> float:
         if not self.batch_ms:
@@ -82,7 +83,7 @@ class PurgeReport:
         return {"run_id": str(self.run_id), "dry_run": self.dry_run, "started_at": self.started_at.isoformat(),
                 "complete": self.complete, "rows": sum(o.rows for o in self.outcomes),
                 "longest_batch_ms": round(self.longest_batch_ms, 2), "batches": len(self.batch_ms),
-                "longest_lock_ms": round(self.longest_lock_ms, 2),
+                "longest_lock_ms": round(self.longest_lock_ms, 2), "longest_lock_at": self.longest_lock_at,
                 "batch_ms_p50": round(self.batch_percentile(0.5), 2),
                 "batch_ms_p99": round(self.batch_percentile(0.99), 2),
                 "outcomes": [o.as_dict() for o in self.outcomes if o.rows or self.dry_run]}
@@ -221,7 +222,10 @@ async def purge(*, dry_run: bool = False, tenant_id: uuid.UUID | None = None, bu
                             tenant_id=tid, run_id=report.run_id, rule=rule.rule, table_name=rule.table,
                             action=rule.action, rows=done, cutoff=cutoff, started_at=t0)
                             .returning(func.clock_timestamp() - t0))).scalar_one()
-                        report.longest_lock_ms = max(report.longest_lock_ms, held.total_seconds() * 1000)
+                        held_ms = held.total_seconds() * 1000
+                        if held_ms > report.longest_lock_ms:
+                            report.longest_lock_ms = held_ms
+                            report.longest_lock_at = (rule.rule, out.batches + 1, done)
                 took = (time.perf_counter() - started) * 1000
                 report.longest_batch_ms = max(report.longest_batch_ms, took)
                 report.batch_ms.append(took)
