@@ -80,3 +80,17 @@ def serve(app, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "warn
         yield served.url
     finally:
         served.stop()
+
+
+def run_simulator(make_app, prog: str, port: int, argv: list[str] | None = None) -> None:
+    """`python -m kopru.connectors.<service>.simulator [--host H] [--port N]`: serve a
+    connector's dev simulator in the foreground."""
+    import argparse
+
+    import uvicorn
+
+    p = argparse.ArgumentParser(prog=prog)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=port)
+    a = p.parse_args(argv)
+    uvicorn.run(make_app(), host=a.host, port=a.port, log_level="warning", access_log=False)

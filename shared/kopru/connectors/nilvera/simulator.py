@@ -736,15 +736,9 @@ def dev_simulator() -> NilveraSimulator:
 
 def main(argv: list[str] | None = None) -> None:
     """`python -m kopru.connectors.nilvera.simulator [--port N]`: serve the dev simulator."""
-    import argparse
+    from kopru.connectors.common import run_simulator
 
-    import uvicorn
-
-    p = argparse.ArgumentParser(prog="nilvera-simulator")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8098)
-    a = p.parse_args(argv)
-    uvicorn.run(dev_simulator(), host=a.host, port=a.port, log_level="warning", access_log=False)
+    run_simulator(dev_simulator, "nilvera-simulator", 8098, argv)
 
 
 if __name__ == "__main__":
