@@ -8,7 +8,6 @@ A service that cannot be started fails the session loudly; nothing is skipped.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import tempfile
 import uuid
@@ -173,3 +172,54 @@ def kafka(services):
     if broker:
         broker.stop()
         shutil.rmtree(broker.data_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def live_logs():
+    """Log lines formatted when emitted, as the real handler does (trace id from the context)."""
+    import logging
+
+    from kopru.logs import JsonFormatter
+
+    fmt, lines = JsonFormatter(), []
+
+    class Live(logging.Handler):
+        def emit(self, record):
+            lines.append(fmt.format(record))
+
+    handler = Live(level=logging.DEBUG)
+    logging.getLogger().addHandler(handler)
+    yield lines
+    logging.getLogger().removeHandler(handler)
+
+
+@pytest.fixture(scope="module")
+def netgsm():
+    """The Netgsm simulator over loopback HTTP, NETGSM_BASE_URL pointing at it."""
+    from kopru.connectors.netgsm.simulator import NetgsmSimulator, serve
+    from tests.helpers import NETGSM_PASSWORD, NETGSM_USER
+
+    sim = NetgsmSimulator()
+    sim.add_account(NETGSM_USER, NETGSM_PASSWORD, msgheaders=["KOPRU", "ANADOLU"])
+    with serve(sim) as url:
+        old = os.environ.get("NETGSM_BASE_URL")
+        os.environ["NETGSM_BASE_URL"] = url
+        yield sim
+        if old is None:
+            os.environ.pop("NETGSM_BASE_URL", None)
+        else:
+            os.environ["NETGSM_BASE_URL"] = old
+
+
+@pytest.fixture
+async def sms_tenant(client, onboard, netgsm):
+    """A new tenant with its Netgsm settings saved (checked against the simulator)."""
+    from tests.helpers import NETGSM_PASSWORD, NETGSM_USER, bearer
+
+    t = await onboard()
+    r = await client("tenant-onboarding").put(f"/tenants/{t['id']}/integrations/netgsm", headers=bearer(t["token"]),
+                                              json={"usercode": NETGSM_USER, "password": NETGSM_PASSWORD,
+                                                    "msgheader": "ANADOLU"})
+    assert r.status_code == 200, r.text
+    assert "password" not in r.text and NETGSM_PASSWORD not in r.text and "ANADOLU" in r.json()["msgheaders"]
+    return t

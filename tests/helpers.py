@@ -27,3 +27,25 @@ def tenant_body(**over) -> dict:
 
 def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
+
+
+# the Netgsm account the `netgsm` simulator fixture (tests/conftest.py) knows
+NETGSM_USER, NETGSM_PASSWORD = "8501234567", "s3cret-netgsm"
+
+
+async def drain(apps, only: tuple[str, ...] | None = None):
+    """Publish every pending outbox row to the in-process bus until none is left,
+    delivering to the functions `only` names (default: every function in `apps`).
+    Returns the bus (its dead_letters)."""
+    from kopru.events.bus import InProcessBus
+    from kopru.events.relay import Relay
+    from kopru.runtime.eventing import asgi_senders
+
+    bus = InProcessBus(asgi_senders({n: a for n, a in dict(apps).items() if only is None or n in only}))
+    relay = Relay(bus)
+    try:
+        while await relay.run_once():
+            pass
+    finally:
+        await relay.dispose()
+    return bus

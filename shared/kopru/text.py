@@ -56,6 +56,16 @@ def to_business_time(dt: datetime) -> datetime:
     return dt.astimezone(business_tz())
 
 
+def iso_business(dt: datetime | None) -> str | None:
+    """An instant as API answers show it: ISO 8601 in Europe/Istanbul (None stays None)."""
+    return to_business_time(dt).isoformat() if dt is not None else None
+
+
+def iso_utc(dt: datetime) -> str:
+    """An instant as events carry it: ISO 8601 in UTC with a Z."""
+    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
 def _group(digits: str, sep: str) -> str:
     out = []
     while len(digits) > 3:

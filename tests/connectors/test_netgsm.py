@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
@@ -440,20 +439,6 @@ async def test_otp_codes_are_classified(client, sim, code, error):
 
 
 # -- nothing personal or secret in the logs -------------------------------------------------------
-
-@pytest.fixture
-def live_logs():
-    """Log lines formatted when emitted, as the real handler does (trace id from the context)."""
-    fmt, lines = JsonFormatter(), []
-
-    class Live(logging.Handler):
-        def emit(self, record):
-            lines.append(fmt.format(record))
-
-    handler = Live(level=logging.DEBUG)
-    logging.getLogger().addHandler(handler)
-    yield lines
-    logging.getLogger().removeHandler(handler)
 
 
 async def test_no_number_text_or_password_in_logs_errors_or_reprs(base_url, sim, caplog, live_logs):

@@ -681,20 +681,6 @@ async def test_a_shared_http_pool_is_used_and_left_open(base_url):
 
 # -- nothing secret or personal in the logs -------------------------------------------------------------
 
-@pytest.fixture
-def live_logs():
-    """Log lines formatted when emitted, as the real handler does (trace id from the context)."""
-    fmt, lines = JsonFormatter(), []
-
-    class Live(logging.Handler):
-        def emit(self, record):
-            lines.append(fmt.format(record))
-
-    handler = Live(level=logging.DEBUG)
-    logging.getLogger().addHandler(handler)
-    yield lines
-    logging.getLogger().removeHandler(handler)
-
 
 async def test_no_api_key_xml_tax_number_or_alias_in_logs_errors_or_reprs(base_url, sim, caplog, live_logs):
     caplog.set_level(logging.DEBUG)

@@ -16,7 +16,7 @@ import uuid
 import pytest
 
 from tests.einvoice.samples import CUSTOMER, CUSTOMER_VKN, PERSON, SUPPLIER_VKN, line
-from tests.helpers import bearer
+from tests.helpers import bearer, drain as drain_all
 
 API_KEY = "nv-kopru-test-4b1e2f3a5c6d7e8f90a1b2c3"
 ALIAS = "urn:mail:defaultpk@alici-ticaret.com.tr"
@@ -80,14 +80,7 @@ async def _nothing_left_pending(apps, nilvera):
 
 
 async def drain(apps):
-    from kopru.events.bus import InProcessBus
-    from kopru.events.relay import Relay
-    from kopru.runtime.eventing import asgi_senders
-
-    relay = Relay(InProcessBus(asgi_senders({"einvoice-submit": apps["einvoice-submit"]})))
-    while await relay.run_once():
-        pass
-    await relay.dispose()
+    await drain_all(apps, only=("einvoice-submit",))
 
 
 async def post(client, t, b, **headers):
@@ -468,17 +461,6 @@ async def test_status_is_followed_on_the_schedule_tick(client, apps, tenant, nil
         if (await read(client, tenant, inv["id"]))["status"] == "accepted":
             break
     assert (await read(client, tenant, inv["id"]))["status"] == "accepted"
-
-
-async def drain_all(apps):
-    from kopru.events.bus import InProcessBus
-    from kopru.events.relay import Relay
-    from kopru.runtime.eventing import asgi_senders
-
-    relay = Relay(InProcessBus(asgi_senders(dict(apps))))
-    while await relay.run_once():
-        pass
-    await relay.dispose()
 
 
 async def test_a_buyers_erasure_keeps_the_invoice_under_the_books_hold(client, apps, tenant, nilvera, db):

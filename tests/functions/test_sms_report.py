@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.functions.test_sms_send import PASSWORD, USER, drain, netgsm, tenant  # noqa: F401  (fixtures)
-from tests.helpers import bearer
+from tests.functions.test_sms_send import drain
+from tests.helpers import NETGSM_PASSWORD as PASSWORD, NETGSM_USER as USER, bearer
 
 
 @pytest.fixture(scope="module")
@@ -50,20 +50,20 @@ async def _statuses(client, t, ids):
     return [(await client("sms-send").get(f"/sms/{i}", headers=bearer(t["token"]))).json() for i in ids]
 
 
-async def test_pushed_reports_move_each_message_once(client, apps, tenant, netgsm, served, db):  # noqa: F811
-    url = await _report_url(client, tenant, served)
-    ids, jobs = await _send(client, apps, tenant, ("05321110011", "05321110012", "05321110013"))
+async def test_pushed_reports_move_each_message_once(client, apps, sms_tenant, netgsm, served, db):
+    url = await _report_url(client, sms_tenant, served)
+    ids, jobs = await _send(client, apps, sms_tenant, ("05321110011", "05321110012", "05321110013"))
     netgsm.set_status(jobs[0], 1)   # delivered
     netgsm.set_status(jobs[1], 17)  # İYS error
     netgsm.set_status(jobs[2], 0)   # still pending
     assert await netgsm.push_reports(url, jobs) == 3
-    got = await _statuses(client, tenant, ids)
+    got = await _statuses(client, sms_tenant, ids)
     assert [g["status"] for g in got] == ["delivered", "failed", "sent"]
     assert got[1]["error_code"] == "netgsm.report.17"
     assert [h["status"] for h in got[0]["history"]] == ["queued", "sending", "sent", "delivered"]
     events = lambda: sorted(r[0] for r in db.execute(  # noqa: E731
         "select type from outbox where tenant_id = %s and subject = any(%s) and type <> 'kopru.sms.requested.v1' "
-        "and type <> 'kopru.sms.sent.v1'", (str(tenant["id"]), ids)).fetchall())
+        "and type <> 'kopru.sms.sent.v1'", (str(sms_tenant["id"]), ids)).fetchall())
     assert events() == ["kopru.sms.delivered.v1", "kopru.sms.failed.v1"]
     # Netgsm pushing the same reports again changes nothing
     r = httpx.post(url, json=[{"jobid": jobs[0], "status": 1}, {"jobid": jobs[1], "status": 17}])
@@ -73,12 +73,12 @@ async def test_pushed_reports_move_each_message_once(client, apps, tenant, netgs
     netgsm.set_status(jobs[2], 1)
     r = httpx.post(url, data={"jobid": jobs[2], "status": "1", "number": "905321110013"})
     assert r.status_code == 200 and r.json()["delivered"] == 1
-    assert (await _statuses(client, tenant, ids[2:]))[0]["status"] == "delivered"
+    assert (await _statuses(client, sms_tenant, ids[2:]))[0]["status"] == "delivered"
 
 
-async def test_bad_pushes_are_refused_and_other_tenants_untouched(client, apps, tenant, onboard, netgsm, served):  # noqa: F811
-    url = await _report_url(client, tenant, served)
-    ids, jobs = await _send(client, apps, tenant, ("05321110021",))
+async def test_bad_pushes_are_refused_and_other_tenants_untouched(client, apps, sms_tenant, onboard, netgsm, served):
+    url = await _report_url(client, sms_tenant, served)
+    ids, jobs = await _send(client, apps, sms_tenant, ("05321110021",))
     q = parse_qs(urlsplit(url).query)
     base = url.split("?")[0]
     # a forged or missing signature, another tenant's signature on this tenant
@@ -92,7 +92,7 @@ async def test_bad_pushes_are_refused_and_other_tenants_untouched(client, apps, 
     # tenant B's own valid URL cannot reach tenant A's message
     r = httpx.post(b_url, json={"jobid": jobs[0], "status": 1})
     assert r.status_code == 200 and r.json()["unknown"] == 1
-    assert (await _statuses(client, tenant, ids))[0]["status"] == "sent"
+    assert (await _statuses(client, sms_tenant, ids))[0]["status"] == "sent"
     # malformed and incomplete bodies
     r = httpx.post(url, content=b'{"jobid": ', headers={"content-type": "application/json"})
     assert r.status_code == 400 and r.json()["code"] == "request.malformed_json"
@@ -102,14 +102,14 @@ async def test_bad_pushes_are_refused_and_other_tenants_untouched(client, apps, 
     r = httpx.post(url, content=b"[" + b'{"jobid": "1", "status": 1},' * 20000 + b"{}]",
                    headers={"content-type": "application/json"})
     assert r.status_code == 413
-    assert (await _statuses(client, tenant, ids))[0]["status"] == "sent"
+    assert (await _statuses(client, sms_tenant, ids))[0]["status"] == "sent"
 
 
-async def test_reports_are_polled_on_the_schedule_tick(client, apps, tenant, netgsm):  # noqa: F811
-    ids, jobs = await _send(client, apps, tenant, ("05321110031",))
+async def test_reports_are_polled_on_the_schedule_tick(client, apps, sms_tenant, netgsm):
+    ids, jobs = await _send(client, apps, sms_tenant, ("05321110031",))
     netgsm.set_status(jobs[0], 1)
     r = await client("sms-report").post("/", content=b"", headers={
         "ce-specversion": "1.0", "ce-id": str(uuid.uuid4()), "ce-source": "/apis/v1/namespaces/kopru/pingsources/x",
         "ce-type": "dev.knative.sources.ping", "content-type": "application/json"})
     assert r.status_code == 200 and r.json()["delivered"] >= 1
-    assert (await _statuses(client, tenant, ids))[0]["status"] == "delivered"
+    assert (await _statuses(client, sms_tenant, ids))[0]["status"] == "delivered"

@@ -2,60 +2,24 @@
 (the simulator, over real HTTP on loopback) -> status, with the İYS rule, the bad
 inputs, and the fault cases that must never send twice."""
 
-import os
-
 import pytest
 
-from tests.helpers import bearer
+from tests.helpers import NETGSM_USER as USER, bearer, drain as drain_all
 
 PHONE = "0532 123 45 67"
-USER, PASSWORD = "8501234567", "s3cret-netgsm"
-
-
-@pytest.fixture(scope="module")
-def netgsm():
-    from kopru.connectors.netgsm.simulator import NetgsmSimulator, serve
-
-    sim = NetgsmSimulator()
-    sim.add_account(USER, PASSWORD, msgheaders=["KOPRU", "ANADOLU"])
-    with serve(sim) as url:
-        old = os.environ.get("NETGSM_BASE_URL")
-        os.environ["NETGSM_BASE_URL"] = url
-        yield sim
-        if old is None:
-            os.environ.pop("NETGSM_BASE_URL", None)
-        else:
-            os.environ["NETGSM_BASE_URL"] = old
-
-
-@pytest.fixture
-async def tenant(client, onboard, netgsm):
-    t = await onboard()
-    r = await client("tenant-onboarding").put(f"/tenants/{t['id']}/integrations/netgsm", headers=bearer(t["token"]),
-                                              json={"usercode": USER, "password": PASSWORD, "msgheader": "ANADOLU"})
-    assert r.status_code == 200, r.text
-    assert "password" not in r.text and PASSWORD not in r.text and "ANADOLU" in r.json()["msgheaders"]
-    return t
 
 
 async def drain(apps):
-    from kopru.events.bus import InProcessBus
-    from kopru.events.relay import Relay
-    from kopru.runtime.eventing import asgi_senders
-
-    relay = Relay(InProcessBus(asgi_senders({"sms-send": apps["sms-send"]})))
-    while await relay.run_once():
-        pass
-    await relay.dispose()
+    await drain_all(apps, only=("sms-send",))
 
 
 def sent_to(netgsm, number="5321234567"):
     return [m for m in netgsm.messages if m.no == number]
 
 
-async def test_send_end_to_end(client, apps, tenant, netgsm, db):
+async def test_send_end_to_end(client, apps, sms_tenant, netgsm, db):
     before = len(netgsm.messages)
-    r = await client("sms-send").post("/sms", headers=bearer(tenant["token"]),
+    r = await client("sms-send").post("/sms", headers=bearer(sms_tenant["token"]),
                                       json={"to": PHONE, "message": "Siparişiniz yola çıktı.", "kind": "transactional"})
     assert r.status_code == 202, r.text
     body = r.json()
@@ -64,7 +28,7 @@ async def test_send_end_to_end(client, apps, tenant, netgsm, db):
     row = db.execute("select * from sms_messages where id = %s", (body["id"],)).fetchone()
     assert "Siparişiniz" not in str(row) and "5321234567" not in str(row)
     await drain(apps)
-    got = (await client("sms-send").get(f"/sms/{body['id']}", headers=bearer(tenant["token"]))).json()
+    got = (await client("sms-send").get(f"/sms/{body['id']}", headers=bearer(sms_tenant["token"]))).json()
     assert got["status"] == "sent" and got["netgsm_jobid"]
     assert [h["status"] for h in got["history"]] == ["queued", "sending", "sent"]
     assert len(netgsm.messages) == before + 1
@@ -73,7 +37,7 @@ async def test_send_end_to_end(client, apps, tenant, netgsm, db):
     assert m.msgheader == "ANADOLU" and m.encoding == "TR" and m.idempotency_key == body["id"]
 
 
-async def test_redelivery_and_crash_between_call_and_write_send_once(client, apps, tenant, netgsm, monkeypatch):
+async def test_redelivery_and_crash_between_call_and_write_send_once(client, apps, sms_tenant, netgsm, monkeypatch):
     """Netgsm fails transiently, the event is redelivered; then the process "dies" right
     after Netgsm accepted the message and before the status write. One message."""
     from kopru.connectors.netgsm import NetgsmClient
@@ -91,11 +55,11 @@ async def test_redelivery_and_crash_between_call_and_write_send_once(client, app
     monkeypatch.setattr(NetgsmClient, "send", send_then_die)
     netgsm.fail_next(http_status=500, endpoint="send")
     before = len(netgsm.messages)
-    r = await client("sms-send").post("/sms", headers=bearer(tenant["token"]),
+    r = await client("sms-send").post("/sms", headers=bearer(sms_tenant["token"]),
                                       json={"to": "+90 532 765 43 21", "message": "Kod: 1234", "kind": "transactional"})
     sms_id = r.json()["id"]
     await drain(apps)  # 500 -> retried; accepted, "crash" -> retried; same key -> the simulator drops it
-    got = (await client("sms-send").get(f"/sms/{sms_id}", headers=bearer(tenant["token"]))).json()
+    got = (await client("sms-send").get(f"/sms/{sms_id}", headers=bearer(sms_tenant["token"]))).json()
     assert got["status"] == "sent"
     assert len(netgsm.messages) == before + 1 and netgsm.messages[-1].idempotency_key == sms_id
     # the same event once more (a redelivery): acknowledged, no call
@@ -103,33 +67,33 @@ async def test_redelivery_and_crash_between_call_and_write_send_once(client, app
 
     send = asgi_sender(apps["sms-send"])
     status, _ = await send({"ce-specversion": "1.0", "ce-id": "redelivered-1", "ce-source": "/kopru/sms-send",
-                            "ce-type": "kopru.sms.requested.v1", "ce-tenantid": str(tenant["id"]),
+                            "ce-type": "kopru.sms.requested.v1", "ce-tenantid": str(sms_tenant["id"]),
                             "content-type": "application/json"}, ('{"sms_id": "%s"}' % sms_id).encode())
     assert status == 204 and len(netgsm.messages) == before + 1
 
 
-async def test_permanent_netgsm_error_fails_without_retry(client, apps, tenant, netgsm):
+async def test_permanent_netgsm_error_fails_without_retry(client, apps, sms_tenant, netgsm):
     netgsm.fail_next(code="40", endpoint="send")
     before = len(netgsm.messages)
-    r = await client("sms-send").post("/sms", headers=bearer(tenant["token"]),
+    r = await client("sms-send").post("/sms", headers=bearer(sms_tenant["token"]),
                                       json={"to": PHONE, "message": "Merhaba", "kind": "transactional"})
     await drain(apps)
-    got = (await client("sms-send").get(f"/sms/{r.json()['id']}", headers=bearer(tenant["token"]))).json()
+    got = (await client("sms-send").get(f"/sms/{r.json()['id']}", headers=bearer(sms_tenant["token"]))).json()
     assert got["status"] == "failed" and got["error_code"] == "netgsm.40"
     assert len(netgsm.messages) == before
 
 
-async def test_commercial_needs_an_iys_consent(client, apps, tenant, netgsm, db):
+async def test_commercial_needs_an_iys_consent(client, apps, sms_tenant, netgsm, db):
     msg = {"to": "05551112233", "message": "Kampanya!", "kind": "commercial", "recipient_type": "BIREYSEL"}
     n = db.execute("select count(*) from sms_messages").fetchone()[0]
-    r = await client("sms-send").post("/sms", headers=bearer(tenant["token"]), json=msg)
+    r = await client("sms-send").post("/sms", headers=bearer(sms_tenant["token"]), json=msg)
     assert r.status_code == 422 and r.json()["code"] == "sms.iys_no_consent"
     assert db.execute("select count(*) from sms_messages").fetchone()[0] == n
     consent = {"subject": {"phone": "+905551112233"}, "purpose": "marketing", "legal_basis": "explicit_consent",
                "data_categories": ["contact"], "channel": "web", "consent_text": "Kampanya iletileri", "retention_days": 365,
                "iys": {"type": "MESAJ", "recipient_type": "BIREYSEL", "source": "HS_WEB"}}
-    assert (await client("consent-record").post("/consents", json=consent, headers=bearer(tenant["token"]))).status_code == 201
-    r = await client("sms-send").post("/sms", headers=bearer(tenant["token"]), json=msg)
+    assert (await client("consent-record").post("/consents", json=consent, headers=bearer(sms_tenant["token"]))).status_code == 201
+    r = await client("sms-send").post("/sms", headers=bearer(sms_tenant["token"]), json=msg)
     assert r.status_code == 202
     await drain(apps)
     assert sent_to(netgsm, "5551112233")[-1].iysfilter == "11"
@@ -144,15 +108,15 @@ async def test_commercial_needs_an_iys_consent(client, apps, tenant, netgsm, db)
     ({"to": PHONE, "message": "x", "kind": "transactional", "from": "X"}, 422, "request.validation_failed"),
     ({"to": 5321234567, "message": "x", "kind": "transactional"}, 422, "request.validation_failed"),
 ])
-async def test_bad_sms_requests(client, tenant, db, body, status, code):
+async def test_bad_sms_requests(client, sms_tenant, db, body, status, code):
     n = db.execute("select count(*) from sms_messages").fetchone()[0]
-    r = await client("sms-send").post("/sms", headers=bearer(tenant["token"]), json=body)
+    r = await client("sms-send").post("/sms", headers=bearer(sms_tenant["token"]), json=body)
     assert r.status_code == status and r.json()["code"] == code, r.text
     assert db.execute("select count(*) from sms_messages").fetchone()[0] == n
 
 
-async def test_idempotency_key_replays_the_first_answer(client, apps, tenant, netgsm):
-    h = {**bearer(tenant["token"]), "Idempotency-Key": "order-42-shipped"}
+async def test_idempotency_key_replays_the_first_answer(client, apps, sms_tenant, netgsm):
+    h = {**bearer(sms_tenant["token"]), "Idempotency-Key": "order-42-shipped"}
     body = {"to": PHONE, "message": "Kargonuz yolda", "kind": "transactional"}
     first = (await client("sms-send").post("/sms", headers=h, json=body)).json()
     again = (await client("sms-send").post("/sms", headers=h, json=body)).json()
@@ -171,43 +135,43 @@ async def test_not_configured_and_wrong_credentials(client, onboard, netgsm):
     assert r.status_code == 422 and r.json()["code"] == "netgsm.credentials_invalid"
 
 
-async def test_estimate(client, tenant):
-    r = await client("sms-send").post("/sms/estimate", headers=bearer(tenant["token"]), json={"message": "Şişli'de buluşalım 😊"})
+async def test_estimate(client, sms_tenant):
+    r = await client("sms-send").post("/sms/estimate", headers=bearer(sms_tenant["token"]), json={"message": "Şişli'de buluşalım 😊"})
     assert r.status_code == 200 and r.json()["encoding"] == "UCS2" and r.json()["segments"] == 1
 
 
-async def test_otp_goes_through_netgsms_otp_service(client, apps, tenant, netgsm):
-    r = await client("sms-send").post("/sms", headers=bearer(tenant["token"]),
+async def test_otp_goes_through_netgsms_otp_service(client, apps, sms_tenant, netgsm):
+    r = await client("sms-send").post("/sms", headers=bearer(sms_tenant["token"]),
                                       json={"to": PHONE, "message": "Dogrulama kodunuz: 482913", "kind": "otp"})
     assert r.status_code == 202
     await drain(apps)
-    got = (await client("sms-send").get(f"/sms/{r.json()['id']}", headers=bearer(tenant["token"]))).json()
+    got = (await client("sms-send").get(f"/sms/{r.json()['id']}", headers=bearer(sms_tenant["token"]))).json()
     assert got["status"] == "sent"
     assert netgsm.messages[-1].kind == "otp" and netgsm.messages[-1].msg == "Dogrulama kodunuz: 482913"
     # Turkish letters or two segments do not fit the OTP service
-    r = await client("sms-send").post("/sms", headers=bearer(tenant["token"]),
+    r = await client("sms-send").post("/sms", headers=bearer(sms_tenant["token"]),
                                       json={"to": PHONE, "message": "Doğrulama kodunuz: 482913", "kind": "otp"})
     assert r.status_code == 422 and r.json()["code"] == "sms.otp_invalid"
 
 
-async def test_delivery_reports_move_messages_to_delivered_or_failed(client, apps, tenant, netgsm, db):
+async def test_delivery_reports_move_messages_to_delivered_or_failed(client, apps, sms_tenant, netgsm, db):
     from kopru.sms.service import poll_reports
 
     ids = []
     for number in ("05321110001", "05321110002", "05321110003"):
-        r = await client("sms-send").post("/sms", headers=bearer(tenant["token"]),
+        r = await client("sms-send").post("/sms", headers=bearer(sms_tenant["token"]),
                                           json={"to": number, "message": "Bilgi", "kind": "transactional"})
         ids.append(r.json()["id"])
     await drain(apps)
-    jobs = [(await client("sms-send").get(f"/sms/{i}", headers=bearer(tenant["token"]))).json()["netgsm_jobid"] for i in ids]
+    jobs = [(await client("sms-send").get(f"/sms/{i}", headers=bearer(sms_tenant["token"]))).json()["netgsm_jobid"] for i in ids]
     netgsm.set_status(jobs[0], 1)   # delivered
     netgsm.set_status(jobs[1], 16)  # İYS rejected
     netgsm.set_status(jobs[2], 0)   # still pending
     counts = await poll_reports()
     assert counts["delivered"] >= 1 and counts["failed"] >= 1
-    got = [(await client("sms-send").get(f"/sms/{i}", headers=bearer(tenant["token"]))).json() for i in ids]
+    got = [(await client("sms-send").get(f"/sms/{i}", headers=bearer(sms_tenant["token"]))).json() for i in ids]
     assert [g["status"] for g in got] == ["delivered", "failed", "sent"]
     assert got[1]["error_code"] == "netgsm.report.16"
     types = [r[0] for r in db.execute("select type from outbox where tenant_id = %s and subject = any(%s)",
-                                      (str(tenant["id"]), ids[:2])).fetchall()]
+                                      (str(sms_tenant["id"]), ids[:2])).fetchall()]
     assert "kopru.sms.delivered.v1" in types and "kopru.sms.failed.v1" in types

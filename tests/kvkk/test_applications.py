@@ -17,9 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from kopru.kvkk.register import REGISTER
-from tests.functions.test_sms_send import netgsm, tenant  # noqa: F401  (fixtures)
 from tests.helpers import bearer
-from tests.kvkk.conftest import EMAIL, PHONE, consent_body
+from tests.kvkk.conftest import PHONE, consent_body
 
 OTHER_PHONE = "+905551112233"
 SMS_TEXT = "Siparişiniz kargoya verildi, takip no 4711."
@@ -104,15 +103,15 @@ async def _export(client, pump, token, subject) -> tuple[dict, dict]:
     return got, d.json()
 
 
-async def _setup(client, pump, tenant, onboard, consents_api):
+async def _setup(client, pump, sms_tenant, onboard, consents_api):
     """The subject: a consent (phone + e-mail), a sent SMS; beside it another subject of
     the same tenant and the same phone at another tenant."""
-    r = await consents_api.record(tenant["token"], headers={"User-Agent": "Mozilla/5.0 (kvkk-test)"})
+    r = await consents_api.record(sms_tenant["token"], headers={"User-Agent": "Mozilla/5.0 (kvkk-test)"})
     assert r.status_code == 201, r.text
     consent = r.json()
-    other = await consents_api.record(tenant["token"], consent_body(subject={"phone": OTHER_PHONE}, iys=None))
+    other = await consents_api.record(sms_tenant["token"], consent_body(subject={"phone": OTHER_PHONE}, iys=None))
     assert other.status_code == 201
-    r = await client("sms-send").post("/sms", headers=bearer(tenant["token"]),
+    r = await client("sms-send").post("/sms", headers=bearer(sms_tenant["token"]),
                                       json={"to": PHONE, "message": SMS_TEXT, "kind": "transactional"})
     assert r.status_code == 202, r.text
     sms_id = r.json()["id"]
@@ -123,9 +122,9 @@ async def _setup(client, pump, tenant, onboard, consents_api):
     return consent, other.json(), sms_id, b, b_consent.json()
 
 
-async def test_export_holds_every_registered_item_and_nothing_else(client, pump, tenant, onboard, consents_api, db):
-    consent, other, sms_id, b, b_consent = await _setup(client, pump, tenant, onboard, consents_api)
-    got, doc = await _export(client, pump, tenant["token"], {"phone": "0532 123 45 67"})
+async def test_export_holds_every_registered_item_and_nothing_else(client, pump, sms_tenant, onboard, consents_api, db):
+    consent, other, sms_id, b, b_consent = await _setup(client, pump, sms_tenant, onboard, consents_api)
+    got, doc = await _export(client, pump, sms_tenant["token"], {"phone": "0532 123 45 67"})
 
     assert doc["format"] == "kopru.kvkk.export.v1"
     assert doc["subject"] == {"id": consent["subject_id"], "phone": PHONE, "email": "ayse@example.com", "tckn": None, "erased": False}
@@ -141,7 +140,7 @@ async def test_export_holds_every_registered_item_and_nothing_else(client, pump,
     [tp] = doc["third_parties"]
     assert tp["recipient"].startswith("Netgsm") and tp["records"] == 1 and tp["source"] == "sms_messages"
     assert "Netgsm" in doc["summary_tr"] and "6698" in doc["summary_tr"]
-    assert doc["controller"]["name"] == tenant["tenant"]["name"]
+    assert doc["controller"]["name"] == sms_tenant["tenant"]["name"]
     # nothing of the other subject, nothing of tenant B
     raw = json.dumps(doc, ensure_ascii=False)
     for foreign in (OTHER_PHONE, other["subject_id"], other["id"], b_consent["id"], b_consent["subject_id"], str(b["id"])):
@@ -156,10 +155,10 @@ async def test_export_holds_every_registered_item_and_nothing_else(client, pump,
     assert ev[0]["bytes"] > 0 and "url" not in ev[0] and PHONE not in json.dumps(ev[0])
 
 
-async def test_export_link_is_signed_bound_and_limited(client, pump, tenant, consents_api, monkeypatch):
-    r = await consents_api.record(tenant["token"])
+async def test_export_link_is_signed_bound_and_limited(client, pump, sms_tenant, consents_api, monkeypatch):
+    r = await consents_api.record(sms_tenant["token"])
     assert r.status_code == 201
-    got, _ = await _export(client, pump, tenant["token"], {"id": r.json()["subject_id"]})
+    got, _ = await _export(client, pump, sms_tenant["token"], {"id": r.json()["subject_id"]})
     path = _link_path(got["url"])
     q = parse_qs(urlsplit(path).query)
     fn = client("data-export")
@@ -179,16 +178,16 @@ async def test_export_link_is_signed_bound_and_limited(client, pump, tenant, con
 
 
 async def test_erasure_keeps_only_what_legal_holds_keep_and_replays_reveal_nothing(
-        client, pump, tenant, onboard, consents_api, db, kafka, apps, netgsm):  # noqa: F811
-    consent, other, sms_id, b, _ = await _setup(client, pump, tenant, onboard, consents_api)
-    old_export, _ = await _export(client, pump, tenant["token"], {"email": "AYSE@example.com"})
+        client, pump, sms_tenant, onboard, consents_api, db, kafka, apps, netgsm):
+    consent, other, sms_id, b, _ = await _setup(client, pump, sms_tenant, onboard, consents_api)
+    old_export, _ = await _export(client, pump, sms_tenant["token"], {"email": "AYSE@example.com"})
     subject_id = consent["subject_id"]
 
-    r = await client("data-erasure").post("/erasures", json={"subject": {"phone": PHONE}}, headers=bearer(tenant["token"]))
+    r = await client("data-erasure").post("/erasures", json={"subject": {"phone": PHONE}}, headers=bearer(sms_tenant["token"]))
     assert r.status_code == 202, r.text
     erasure_id = r.json()["id"]
     await pump()
-    er = (await client("data-erasure").get(f"/erasures/{erasure_id}", headers=bearer(tenant["token"]))).json()
+    er = (await client("data-erasure").get(f"/erasures/{erasure_id}", headers=bearer(sms_tenant["token"]))).json()
     assert er["status"] == "completed", er
     rep = er["report"]
     assert rep["key_destroyed"] is True and rep["consents_withdrawn"] == 1
@@ -202,7 +201,7 @@ async def test_erasure_keeps_only_what_legal_holds_keep_and_replays_reveal_nothi
     assert PHONE not in json.dumps(er) and "ayse" not in json.dumps(er)
 
     # the store: the old export is gone, its link says so
-    old = await client("data-export").get(f"/exports/{old_export['id']}", headers=bearer(tenant["token"]))
+    old = await client("data-export").get(f"/exports/{old_export['id']}", headers=bearer(sms_tenant["token"]))
     assert old.json()["status"] == "expired" and old.json()["url"] is None
     r = await client("data-export").get(_link_path(old_export["url"]))
     assert r.status_code == 410 and r.json()["code"] == "kvkk.export_gone"
@@ -217,7 +216,7 @@ async def test_erasure_keeps_only_what_legal_holds_keep_and_replays_reveal_nothi
                       (other["subject_id"],)).fetchone()[0]
 
     # a new export (by the subject id: the identifiers no longer find it) holds only held items
-    _, doc = await _export(client, pump, tenant["token"], {"id": subject_id})
+    _, doc = await _export(client, pump, sms_tenant["token"], {"id": subject_id})
     assert doc["subject"]["erased"] is True and doc["subject"]["phone"] is None and doc["subject"]["email"] is None
     raw = json.dumps(doc, ensure_ascii=False)
     assert PHONE not in raw and "5321234567" not in raw and "ayse@example.com" not in raw and SMS_TEXT not in raw
@@ -231,11 +230,11 @@ async def test_erasure_keeps_only_what_legal_holds_keep_and_replays_reveal_nothi
     assert c["purpose"] == "marketing" and c["withdrawn_at"] is not None  # the proof, kept under its hold
 
     # a second erasure has nothing left to do
-    r = await client("data-erasure").post("/erasures", json={"subject": {"id": subject_id}}, headers=bearer(tenant["token"]))
+    r = await client("data-erasure").post("/erasures", json={"subject": {"id": subject_id}}, headers=bearer(sms_tenant["token"]))
     assert r.status_code == 409 and r.json()["code"] == "kvkk.subject_erased"
 
     # Kafka: the subject's old events carry nothing personal in clear …
-    records = await tenant_records(kafka["bootstrap"], tenant["id"])
+    records = await tenant_records(kafka["bootstrap"], sms_tenant["id"])
     mine = [r for r in records if subject_id.encode() in r.value or sms_id.encode() in r.value]
     types = {dict(r.headers)["ce_type"].decode() for r in mine}
     assert {"kopru.consent.recorded.v1", "kopru.sms.requested.v1", "kopru.sms.sent.v1",
@@ -249,7 +248,7 @@ async def test_erasure_keeps_only_what_legal_holds_keep_and_replays_reveal_nothi
     from kopru.runtime.eventing import asgi_senders
 
     sent_before = len(netgsm.messages)
-    outbox_before = db.execute("select count(*) from outbox where tenant_id = %s", (str(tenant["id"]),)).fetchone()[0]
+    outbox_before = db.execute("select count(*) from outbox where tenant_id = %s", (str(sms_tenant["id"]),)).fetchone()[0]
     bus = InProcessBus(asgi_senders(dict(apps)))
     for fresh in (False, True):
         batch = []
@@ -259,12 +258,12 @@ async def test_erasure_keeps_only_what_legal_holds_keep_and_replays_reveal_nothi
         await bus.publish_batch(batch)
     assert bus.dead_letters == []
     assert len(netgsm.messages) == sent_before
-    assert db.execute("select count(*) from outbox where tenant_id = %s", (str(tenant["id"]),)).fetchone()[0] == outbox_before
+    assert db.execute("select count(*) from outbox where tenant_id = %s", (str(sms_tenant["id"]),)).fetchone()[0] == outbox_before
     assert db.execute("select count(*) from subject_requests where subject_id = %s and status = 'ready'",
                       (subject_id,)).fetchone()[0] == 1  # the post-erasure export only
 
 
-async def test_export_to_s3_with_a_presigned_link(client, pump, tenant, consents_api, monkeypatch, tmp_path):
+async def test_export_to_s3_with_a_presigned_link(client, pump, sms_tenant, consents_api, monkeypatch, tmp_path):
     """The S3 store, on a moto server over HTTP: the object is written with server-side
     encryption and the link is a SigV4 presigned GET of limited life."""
     import socket
@@ -289,26 +288,26 @@ async def test_export_to_s3_with_a_presigned_link(client, pump, tenant, consents
         reset_store()
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name="eu-central-1")
         s3.create_bucket(Bucket="kvkk-exports", CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
-        r = await consents_api.record(tenant["token"])
+        r = await consents_api.record(sms_tenant["token"])
         r = await client("data-export").post("/exports", json={"subject": {"id": r.json()["subject_id"]}},
-                                             headers=bearer(tenant["token"]))
+                                             headers=bearer(sms_tenant["token"]))
         export_id = r.json()["id"]
         await pump()
-        got = (await client("data-export").get(f"/exports/{export_id}", headers=bearer(tenant["token"]))).json()
+        got = (await client("data-export").get(f"/exports/{export_id}", headers=bearer(sms_tenant["token"]))).json()
         url = urlsplit(got["url"])
         q = parse_qs(url.query)
-        assert url.netloc == f"127.0.0.1:{port}" and url.path == f"/kvkk-exports/tr/{tenant['id']}/{export_id}.json"
+        assert url.netloc == f"127.0.0.1:{port}" and url.path == f"/kvkk-exports/tr/{sms_tenant['id']}/{export_id}.json"
         assert q["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"] and 3500 <= int(q["X-Amz-Expires"][0]) <= 3600
         doc = httpx.get(got["url"]).json()
         assert doc["subject"]["phone"] == PHONE
-        head = s3.head_object(Bucket="kvkk-exports", Key=f"tr/{tenant['id']}/{export_id}.json")
+        head = s3.head_object(Bucket="kvkk-exports", Key=f"tr/{sms_tenant['id']}/{export_id}.json")
         assert head["ServerSideEncryption"] == "AES256"
         # (moto does not check signatures, so a forged one is not tried here: S3 itself refuses it)
         # the purge, once the link has expired, deletes the object
         from kopru.kvkk.purge import purge
 
         db_now = datetime.now(timezone.utc)
-        rep = await purge(tenant_id=tenant["id"], now=db_now.replace(year=db_now.year + 1))
+        rep = await purge(tenant_id=sms_tenant["id"], now=db_now.replace(year=db_now.year + 1))
         assert any(o.table == "subject_requests" and o.action == "delete_object" and o.rows == 1 for o in rep.outcomes)
         assert s3.list_objects_v2(Bucket="kvkk-exports").get("KeyCount", 0) == 0
     finally:

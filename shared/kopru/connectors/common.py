@@ -34,6 +34,19 @@ class RetryPolicy:
 READ_RETRY = RetryPolicy(attempts=3, base_delay=0.2, max_delay=2.0)
 
 
+def take_failure(lock: threading.Lock, failures: list, endpoint: str):
+    """A simulator's injected failure for a call to `endpoint` (each has `.endpoint`, None
+    for any, and `.remaining`), used up by one, or None."""
+    with lock:
+        for f in failures:
+            if f.endpoint in (None, endpoint):
+                f.remaining -= 1
+                if f.remaining <= 0:
+                    failures.remove(f)
+                return f
+    return None
+
+
 @dataclass
 class Served:
     """A running server: `url`, and `stop()` to end it."""

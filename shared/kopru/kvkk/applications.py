@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 from kopru.errors import KopruError
+from kopru.text import business_tz, iso_business, iso_utc
 
 EXPORT_REQUESTED = "kopru.export.requested.v1"
 EXPORT_READY = "kopru.export.ready.v1"
@@ -40,8 +41,6 @@ FORMAT = "kopru.kvkk.export.v1"
 def due_at(requested_at: datetime, days: int = DUE_DAYS) -> datetime:
     """The end (23:59:59.999999 Istanbul time) of the day `days` days after the day the
     application arrived, counted in Europe/Istanbul."""
-    from kopru.text import business_tz
-
     tz = business_tz()
     day = requested_at.astimezone(tz).date() + timedelta(days=days)
     return datetime.combine(day, time.max, tzinfo=tz)
@@ -53,21 +52,15 @@ def link_ttl() -> int:
     return int(os.environ.get("KOPRU_EXPORT_LINK_TTL", str(7 * 24 * 3600)))
 
 
-def _local(dt: datetime | None) -> str | None:
-    from kopru.text import to_business_time
-
-    return to_business_time(dt).isoformat() if dt else None
 
 
-def _utc(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def _jsonable(v: Any) -> Any:
     if v is None or isinstance(v, (str, int, float, bool)):
         return v
     if isinstance(v, datetime):
-        return _local(v)
+        return iso_business(v)
     if isinstance(v, date):
         return v.isoformat()
     if isinstance(v, (uuid.UUID, Decimal)):
@@ -127,10 +120,10 @@ async def open_application(principal, kind: str, body) -> dict[str, Any]:
                                             due_at=due))
         await tx.audit(f"kvkk.{kind}.requested", target=str(req_id), details={"subject_id": str(subject_id)})
         await tx.emit(EXPORT_REQUESTED if kind == "export" else ERASURE_REQUESTED,
-                      {"request_id": str(req_id), "subject_id": str(subject_id), "due_at": _utc(due)},
+                      {"request_id": str(req_id), "subject_id": str(subject_id), "due_at": iso_utc(due)},
                       subject=str(req_id))
     return {"id": req_id, "kind": kind, "subject_id": subject_id, "status": "pending",
-            "requested_at": _local(now), "due_at": _local(due), "due_date": due.date().isoformat()}
+            "requested_at": iso_business(now), "due_at": iso_business(due), "due_date": due.date().isoformat()}
 
 
 async def read_application(principal, kind: str, request_id: uuid.UUID) -> dict[str, Any]:
@@ -149,13 +142,13 @@ async def read_application(principal, kind: str, request_id: uuid.UUID) -> dict[
         now = (await tx.execute(select(func.now()))).scalar_one()
     out: dict[str, Any] = {
         "id": row.id, "kind": row.kind, "subject_id": row.subject_id, "status": row.status,
-        "requested_at": _local(row.requested_at), "due_at": _local(row.due_at),
-        "due_date": row.due_at.astimezone(_tz()).date().isoformat(), "completed_at": _local(row.completed_at),
+        "requested_at": iso_business(row.requested_at), "due_at": iso_business(row.due_at),
+        "due_date": row.due_at.astimezone(business_tz()).date().isoformat(), "completed_at": iso_business(row.completed_at),
         "overdue": row.status == "pending" and now > row.due_at,
     }
     if kind == "export":
         out["url"] = None
-        out["link_expires_at"] = _local(row.link_expires_at)
+        out["link_expires_at"] = iso_business(row.link_expires_at)
         if row.status == "ready" and row.object_key and row.link_expires_at and row.link_expires_at > now:
             from kopru.kvkk.store import export_store
 
@@ -165,12 +158,6 @@ async def read_application(principal, kind: str, request_id: uuid.UUID) -> dict[
     else:
         out["report"] = row.report
     return out
-
-
-def _tz():
-    from kopru.text import business_tz
-
-    return business_tz()
 
 
 # -- the export -----------------------------------------------------------------------
@@ -239,7 +226,7 @@ async def collect(tx, subject_id: uuid.UUID) -> dict[str, Any]:
                 f"where {t.link} = :sid and ({d.where})"), {"sid": subject_id})).one()
             if agg.n:
                 third_parties.append({"recipient": d.recipient, "purpose": d.purpose, "records": agg.n,
-                                      "first": _local(agg.first), "last": _local(agg.last), "source": t.name})
+                                      "first": iso_business(agg.first), "last": iso_business(agg.last), "source": t.name})
     hashes = sorted({bytes.fromhex(c["text_sha256"]) for c in records.get("consents", []) if c.get("text_sha256")})
     texts = {}
     if hashes:
@@ -262,13 +249,13 @@ async def collect(tx, subject_id: uuid.UUID) -> dict[str, Any]:
         "records": records,
         "consent_texts": texts,
         "third_parties": third_parties,
-        "audit": [{"seq": a.seq, "at": _local(a.at), "actor": a.actor, "action": a.action, "target": a.target}
+        "audit": [{"seq": a.seq, "at": iso_business(a.at), "actor": a.actor, "action": a.action, "target": a.target}
                   for a in audit],
         "register": {t.name: {"retention": t.retention.description,
                               "categories": sorted({c.category for c in t.columns}),
                               "legal_holds": [h.law for h in t.holds]}
                      for t in REGISTER if t.subject.kind == "customer"},
-        "generated_at": _local(now),
+        "generated_at": iso_business(now),
     }
 
 
@@ -316,8 +303,8 @@ async def run_export(ev) -> None:
             return
         doc = await collect(tx, row.subject_id)
         doc = {"format": FORMAT,
-               "application": {"id": str(req_id), "requested_at": _local(row.requested_at),
-                               "due_at": _local(row.due_at)},
+               "application": {"id": str(req_id), "requested_at": iso_business(row.requested_at),
+                               "due_at": iso_business(row.due_at)},
                "summary_tr": "", **doc}
         doc["summary_tr"] = summary_tr(doc)
         raw = json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
@@ -332,7 +319,7 @@ async def run_export(ev) -> None:
             status="ready", completed_at=now, object_key=key, link_expires_at=expires))
         await tx.audit("kvkk.export.ready", target=str(req_id), details={"subject_id": str(row.subject_id)})
         await tx.emit(EXPORT_READY, {"request_id": str(req_id), "subject_id": str(row.subject_id),
-                                     "link_expires_at": _utc(expires), "bytes": len(raw)}, subject=str(req_id))
+                                     "link_expires_at": iso_utc(expires), "bytes": len(raw)}, subject=str(req_id))
 
 
 # -- the erasure ----------------------------------------------------------------------
@@ -356,7 +343,7 @@ async def erase_subject(tx, subject_id: uuid.UUID) -> dict[str, Any]:
     )).all()
     for w in withdrawn:
         await tx.emit(WITHDRAWN, {"consent_id": str(w.id), "subject_id": str(subject_id), "purpose": w.purpose,
-                                  "iys_type": w.iys_type, "channel": None, "withdrawn_at": _utc(now)},
+                                  "iys_type": w.iys_type, "channel": None, "withdrawn_at": iso_utc(now)},
                       subject=str(w.id))
     cleared: list[dict[str, Any]] = []
     kept: list[dict[str, Any]] = []
@@ -391,19 +378,19 @@ async def erase_subject(tx, subject_id: uuid.UUID) -> dict[str, Any]:
                 f"from {t.name} where {t.link} = :sid"), {"sid": subject_id, "y": hold.years})).one()
             if agg.n:
                 kept.append({"table": t.name, "columns": cols, "rows": agg.n, "hold": hold.name, "law": hold.law,
-                             "until": _local(agg.until), "reason": hold.reason})
+                             "until": iso_business(agg.until), "reason": hold.reason})
         for d in t.disclosures:
             agg = (await tx.execute(text(
                 f"select count(*) as n, min({d.at}) as first, max({d.at}) as last from {t.name} "
                 f"where {t.link} = :sid and ({d.where})"), {"sid": subject_id})).one()
             if agg.n:
-                third.append({"recipient": d.recipient, "records": agg.n, "first": _local(agg.first),
-                              "last": _local(agg.last), "notified": False if d.erasure_api is None else True,
+                third.append({"recipient": d.recipient, "records": agg.n, "first": iso_business(agg.first),
+                              "last": iso_business(agg.last), "notified": False if d.erasure_api is None else True,
                               "how": d.erasure_api or "no erasure API", "note": d.note})
     await tx.execute(update(sr).where(sr.c.subject_id == subject_id, sr.c.kind == "export",
                                       sr.c.status == "ready").values(status="expired"))
     key_destroyed = await destroy_subject_key(tx, subject_id)
-    return {"subject_id": str(subject_id), "completed_at": _local(now), "key_destroyed": key_destroyed,
+    return {"subject_id": str(subject_id), "completed_at": iso_business(now), "key_destroyed": key_destroyed,
             "consents_withdrawn": len(withdrawn), "cleared": cleared, "kept": kept, "third_parties": third}
 
 
@@ -426,6 +413,6 @@ async def run_erasure(ev) -> None:
                                                                      report=report))
         await tx.audit("kvkk.erasure.completed", target=str(req_id), details={"subject_id": str(row.subject_id)})
         await tx.emit(ERASURE_COMPLETED, {
-            "request_id": str(req_id), "subject_id": str(row.subject_id), "completed_at": _utc(now),
+            "request_id": str(req_id), "subject_id": str(row.subject_id), "completed_at": iso_utc(now),
             "cleared": sum(x["rows"] for x in report["cleared"]), "kept": sum(x["rows"] for x in report["kept"]),
         }, subject=str(req_id))

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from kopru.errors import KopruError
+from kopru.text import iso_business, iso_utc
 from kopru.kvkk.identifiers import InvalidIdentifier, Kind, detect, mask
 from kopru.kvkk.vocabulary import CONSENT_BASES, LEGAL_BASES
 
@@ -21,16 +22,8 @@ WITHDRAWN = "kopru.consent.withdrawn.v1"
 USER_AGENT_MAX = 512
 
 
-def _local(dt: datetime) -> str:
-    from kopru.text import to_business_time
-
-    return to_business_time(dt).isoformat()
 
 
-def _utc(dt: datetime) -> str:
-    from datetime import timezone
-
-    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 async def record_consent(tx, body, *, ip: str | None = None, user_agent: str | None = None) -> dict[str, Any]:
@@ -68,11 +61,11 @@ async def record_consent(tx, body, *, ip: str | None = None, user_agent: str | N
         "iys": ({"type": body.iys.type, "recipient_type": body.iys.recipient_type, "source": body.iys.source}
                 if body.iys else None),
         "text_sha256": text_hash.hex(), "retention_days": body.retention_days,
-        "granted_at": _utc(row.granted_at), "expires_at": _utc(row.expires_at),
+        "granted_at": iso_utc(row.granted_at), "expires_at": iso_utc(row.expires_at),
     }, subject=str(consent_id))
     return {
         "id": consent_id, "subject_id": subject.id, "purpose": body.purpose, "legal_basis": body.legal_basis,
-        "text_sha256": text_hash.hex(), "granted_at": _local(row.granted_at), "expires_at": _local(row.expires_at),
+        "text_sha256": text_hash.hex(), "granted_at": iso_business(row.granted_at), "expires_at": iso_business(row.expires_at),
     }
 
 
@@ -97,9 +90,9 @@ async def withdraw_consent(tx, consent_id: uuid.UUID, channel: str | None = None
     await tx.audit("consent.withdrawn", target=str(consent_id), details={"subject_id": str(row.subject_id)})
     await tx.emit(WITHDRAWN, {
         "consent_id": str(consent_id), "subject_id": str(row.subject_id), "purpose": row.purpose,
-        "iys_type": row.iys_type, "channel": channel, "withdrawn_at": _utc(withdrawn_at),
+        "iys_type": row.iys_type, "channel": channel, "withdrawn_at": iso_utc(withdrawn_at),
     }, subject=str(consent_id))
-    return {"id": consent_id, "status": "withdrawn", "withdrawn_at": _local(withdrawn_at)}
+    return {"id": consent_id, "status": "withdrawn", "withdrawn_at": iso_business(withdrawn_at)}
 
 
 def _status(row, now: datetime) -> str:
@@ -142,15 +135,15 @@ async def consent_history(tx, subject: str) -> dict[str, Any]:
             "iys": ({"type": r.iys_type, "recipient_type": r.iys_recipient_type, "source": r.iys_source}
                     if r.iys_type else None),
             "text_sha256": bytes(r.text_sha256).hex(), "retention_days": r.retention_days,
-            "granted_at": _local(r.granted_at), "expires_at": _local(r.expires_at),
-            "withdrawn_at": _local(r.withdrawn_at) if r.withdrawn_at else None,
+            "granted_at": iso_business(r.granted_at), "expires_at": iso_business(r.expires_at),
+            "withdrawn_at": iso_business(r.withdrawn_at) if r.withdrawn_at else None,
             "withdrawal_channel": r.withdrawal_channel, "status": _status(r, now),
         })
         history.append((r.granted_at, {"event": "granted", "consent_id": r.id, "purpose": r.purpose,
-                                       "channel": r.channel, "at": _local(r.granted_at)}))
+                                       "channel": r.channel, "at": iso_business(r.granted_at)}))
         if r.withdrawn_at is not None:
             history.append((r.withdrawn_at, {"event": "withdrawn", "consent_id": r.id, "purpose": r.purpose,
-                                             "channel": r.withdrawal_channel, "at": _local(r.withdrawn_at)}))
+                                             "channel": r.withdrawal_channel, "at": iso_business(r.withdrawn_at)}))
     history.sort(key=lambda h: h[0])
     kinds: tuple[Kind, ...] = ("phone", "email", "tckn")
     return {

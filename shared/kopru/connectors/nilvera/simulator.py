@@ -456,14 +456,9 @@ class NilveraSimulator:
         await self._app(scope, receive, send)
 
     def _take_failure(self, endpoint: str) -> _Failure | None:
-        with self._lock:
-            for f in self._failures:
-                if f.endpoint in (None, endpoint):
-                    f.remaining -= 1
-                    if f.remaining <= 0:
-                        self._failures.remove(f)
-                    return f
-        return None
+        from kopru.connectors.common import take_failure
+
+        return take_failure(self._lock, self._failures, endpoint)
 
     def _account(self, request: Request) -> SimAccount | None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
