@@ -77,6 +77,7 @@ CATALOG: dict[str, ErrorSpec] = {
     "kvkk.subject_erased": ErrorSpec(409, "Bu ilgili kişinin verileri silinmiş; yalnız yasal saklama yükümlülüğü kapsamındaki kayıtlar kalmıştır.", "This data subject's data has been erased; only records under a legal hold remain."),
     "kvkk.link_invalid": ErrorSpec(403, "İndirme bağlantısı geçersiz ya da süresi dolmuş; başvurunun durumundan yeni bağlantı alın.", "The download link is invalid or has expired; get a new one from the application's status."),
     "kvkk.export_gone": ErrorSpec(410, "Dışa aktarım dosyası saklama süresi dolduğu için imha edildi.", "The export file was destroyed when its retention ended."),
+    "kvkk.breach_not_found": ErrorSpec(404, "İhlal kaydı bulunamadı.", "Breach record not found."),
     "kvkk.breach_invalid": ErrorSpec(422, "İhlal kaydı eksik ya da tutarsız.", "The breach record is incomplete or inconsistent."),
     # sms
     "sms.not_found": ErrorSpec(404, "SMS bulunamadı.", "SMS not found."),

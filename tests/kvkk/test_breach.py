@@ -112,3 +112,16 @@ def test_cli_record_show_list(services, tmp_path):
     (tmp_path / "broken.json").write_text("{not json", encoding="utf-8")
     with redirect_stderr(io.StringIO()):
         assert main(["kvkk", "breach", "record", "--file", str(tmp_path / "broken.json")]) == 2
+    for argv in (["record", "--file", str(tmp_path / "missing.json")], ["show", str(uuid.uuid4())], ["show", "nope"]):
+        err = io.StringIO()
+        with redirect_stderr(err):
+            assert main(["kvkk", "breach", *argv]) == 2, argv
+        assert err.getvalue().startswith("error: ") and "Traceback" not in err.getvalue()
+    assert "kvkk.breach_not_found" in _stderr_of(["show", str(uuid.uuid4())])
+
+
+def _stderr_of(argv) -> str:
+    err = io.StringIO()
+    with redirect_stderr(err):
+        main(["kvkk", "breach", *argv])
+    return err.getvalue()

@@ -25,6 +25,7 @@ dev/test.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as _dt
 import hashlib
@@ -320,8 +321,6 @@ def _build(invoice, supplier, key, ettn: uuid.UUID, number: str) -> tuple[bytes,
 
 async def request_invoice(principal, invoice, idempotency_key: str | None) -> dict[str, Any]:
     """Accept an invoice (202); see the module docstring."""
-    import anyio.to_thread
-
     from sqlalchemy import select
 
     from kopru.db import scoped
@@ -361,7 +360,7 @@ async def request_invoice(principal, invoice, idempotency_key: str | None) -> di
             await _reserve_given(tx, number)
         else:
             number = await _next_number(tx, conf["series"], invoice.issue_date.year)
-        xml, totals = await anyio.to_thread.run_sync(_build, invoice, supplier, key, ettn, number)
+        xml, totals = await asyncio.to_thread(_build, invoice, supplier, key, ettn, number)
         subject_id = None
         if cust.scheme == "TCKN":
             subject_id = (await find_or_create_subject(tx, {"tckn": cust.tckn})).id

@@ -21,6 +21,7 @@ there is exported, erased and purged alike.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import date, datetime, time, timedelta
@@ -310,9 +311,7 @@ async def run_export(ev) -> None:
         raw = json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
         key = f"{tx.tenant_id}/{req_id}.json"
         store = export_store()
-        import anyio.to_thread
-
-        await anyio.to_thread.run_sync(store.put, key, raw)
+        await asyncio.to_thread(store.put, key, raw)
         now = (await tx.execute(select(func.now()))).scalar_one()
         expires = now + timedelta(seconds=link_ttl())
         await tx.execute(update(sr).where(sr.c.id == req_id).values(
@@ -359,10 +358,8 @@ async def erase_subject(tx, subject_id: uuid.UUID) -> dict[str, Any]:
             keys = (await tx.execute(select(tbl.c[col.name]).where(mine, tbl.c[col.name].is_not(None)))).scalars().all()
             if keys:
                 store = store or export_store()
-                import anyio.to_thread
-
                 for k in keys:
-                    await anyio.to_thread.run_sync(store.delete, k)
+                    await asyncio.to_thread(store.delete, k)
         clear = [pc.name for pc in t.columns if pc.erasure.action in ("shred", "anonymise", "delete")]
         if clear:
             n = (await tx.execute(update(tbl).where(mine, or_(*(tbl.c[x].is_not(None) for x in clear)))

@@ -125,7 +125,7 @@ def mark_reported(breach_id: uuid.UUID, at: datetime | None = None, delay_reason
         with eng.begin() as conn:
             row = conn.execute(select(breaches).where(breaches.c.id == breach_id).with_for_update()).first()
             if row is None:
-                raise KopruError("request.not_found")
+                raise KopruError("kvkk.breach_not_found")
             details = dict(row.details)
             if delay_reason:
                 details["delay_reason"] = delay_reason
@@ -148,7 +148,7 @@ def get_breach(breach_id: uuid.UUID) -> dict[str, Any]:
         with eng.begin() as conn:
             row = conn.execute(select(breaches).where(breaches.c.id == breach_id)).first()
             if row is None:
-                raise KopruError("request.not_found")
+                raise KopruError("kvkk.breach_not_found")
             controller = None
             if row.controller_tenant_id is not None:
                 # the owner role passes RLS only with the tenant set

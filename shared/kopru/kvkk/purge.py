@@ -21,6 +21,7 @@ when the run starts: a row that becomes due during the run waits for the next on
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 import uuid
@@ -162,15 +163,13 @@ async def _batch(tx, rule: Rule, cutoff: datetime, n: int) -> int:
         sets = ", ".join(f"{c} = null" for c in rule.columns)
         return (await tx.execute(text(f"update {rule.table} set {sets} where ctid = any({pick})"), params)).rowcount
     # delete_object: the objects first (a crash leaves a key whose object is gone: deleting again is harmless)
-    import anyio.to_thread
-
     from kopru.kvkk.store import export_store
 
     col = rule.columns[0]
     keys = (await tx.execute(text(f"select ctid, {col} from {rule.table} where ctid = any({pick})"), params)).all()
     store = export_store()
     for k in keys:
-        await anyio.to_thread.run_sync(store.delete, k[1])
+        await asyncio.to_thread(store.delete, k[1])
     if not keys:
         return 0
     return (await tx.execute(text(f"update {rule.table} set {col} = null where ctid = any(cast(:ids as tid[]))"),

@@ -10,6 +10,7 @@ an HMAC of the master key over (object key, expiry), which that route checks.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -55,9 +56,6 @@ class LocalStore:
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
-    def exists(self, key: str) -> bool:
-        return self._path(key).exists()
-
     def link(self, key: str, expires_at: float, request_id: str) -> str:
         exp = int(expires_at)
         # the gateway's public address (`kopru dev`: 127.0.0.1:8080); the path is data-export's own route
@@ -94,9 +92,6 @@ class S3Store:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return None
             raise
-
-    def exists(self, key: str) -> bool:
-        return self.get(key) is not None
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
@@ -157,7 +152,6 @@ async def serve_download(request_id, query) -> Response:
     signature covers the object key and the expiry; the key names the request, so a
     link opens its own export only. Once the purge or an erasure has destroyed the
     object: 410."""
-    import anyio.to_thread
     from starlette.responses import Response
 
     from kopru.errors import KopruError
@@ -168,7 +162,7 @@ async def serve_download(request_id, query) -> Response:
     store = export_store()
     if store.kind != "local":
         raise KopruError("kvkk.request_not_found")
-    data = await anyio.to_thread.run_sync(store.get, key)
+    data = await asyncio.to_thread(store.get, key)
     if data is None:
         raise KopruError("kvkk.export_gone")
     return Response(data, 200, media_type="application/json", headers={

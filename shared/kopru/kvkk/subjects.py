@@ -15,6 +15,7 @@ copy of the subject's ciphertext unreadable: rows, event payloads, exports, back
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -159,7 +160,6 @@ def unwrap_tenant_key(tenant_id: uuid.UUID, wrapped: bytes) -> bytes:
 async def tenant_keys(tx) -> TenantKeys:
     """The transaction's tenant key, created on first use (32 random bytes, wrapped by
     AWS KMS or sealed by the master key: see wrap_tenant_key)."""
-    import anyio.to_thread
     from sqlalchemy import select
     from sqlalchemy.dialects.postgresql import insert
 
@@ -168,14 +168,14 @@ async def tenant_keys(tx) -> TenantKeys:
     tid = tx.tenant_id
     wrapped = (await tx.execute(select(tk.c.wrapped_key).where(tk.c.tenant_id == tid))).scalar()
     if wrapped is None:
-        made = await anyio.to_thread.run_sync(wrap_tenant_key, tid, secrets.token_bytes(32))
+        made = await asyncio.to_thread(wrap_tenant_key, tid, secrets.token_bytes(32))
         await tx.execute(insert(tk).values(tenant_id=tid, wrapped_key=made)
                          .on_conflict_do_nothing(index_elements=["tenant_id"]))
         # a concurrent first use may have won: read whichever key is stored
         wrapped = (await tx.execute(select(tk.c.wrapped_key).where(tk.c.tenant_id == tid))).scalar_one()
     wrapped = bytes(wrapped)
     if wrapped[:1] == _KMS and (tid, wrapped) not in _KEY_CACHE:
-        key = await anyio.to_thread.run_sync(unwrap_tenant_key, tid, wrapped)  # a network call to KMS
+        key = await asyncio.to_thread(unwrap_tenant_key, tid, wrapped)  # a network call to KMS
     else:
         key = unwrap_tenant_key(tid, wrapped)
     return TenantKeys(tid, key, hmac.new(key, _INDEX_INFO, hashlib.sha256).digest())

@@ -397,8 +397,13 @@ def _breach(args: argparse.Namespace) -> int:
         for e in exc.errors(include_input=False, include_url=False):
             print(f"{'.'.join(str(x) for x in e['loc']) or '(body)'}: {e['msg']}", file=sys.stderr)
         return 2
-    except (KopruError, ValueError) as exc:
-        print(f"error: {exc}{': ' + exc.detail if isinstance(exc, KopruError) and exc.detail else ''}", file=sys.stderr)
+    except KopruError as exc:
+        from kopru.errors import CATALOG
+
+        print(f"error: {exc.code}: {CATALOG[exc.code].en}{': ' + exc.detail if exc.detail else ''}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as exc:  # an unreadable file, an id that is not a UUID
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
 
