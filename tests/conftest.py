@@ -221,5 +221,23 @@ async def sms_tenant(client, onboard, netgsm):
                                               json={"usercode": NETGSM_USER, "password": NETGSM_PASSWORD,
                                                     "msgheader": "ANADOLU"})
     assert r.status_code == 200, r.text
-    assert "password" not in r.text and NETGSM_PASSWORD not in r.text and "ANADOLU" in r.json()["msgheaders"]
+    assert NETGSM_PASSWORD not in r.text and r.json()["secrets_set"] == ["password"]
+    assert "ANADOLU" in r.json()["msgheaders"]
     return t
+
+
+@pytest.fixture
+def work_settings(monkeypatch):
+    """Shorter leases and reconciliation waits for the integration core's fault tests."""
+    from kopru.config import reset_settings
+
+    def set_(lease: float | None = None, absent_after: float | None = None) -> None:
+        if lease is not None:
+            monkeypatch.setenv("KOPRU_OUTWARD_LEASE_SECONDS", str(lease))
+        if absent_after is not None:
+            monkeypatch.setenv("KOPRU_NETGSM_ABSENT_AFTER_SECONDS", str(absent_after))
+        reset_settings()
+
+    yield set_
+    monkeypatch.undo()
+    reset_settings()

@@ -14,9 +14,11 @@ fn = Function("einvoice-status", max_body_bytes=16 * 1024)
 
 @fn.on_event("kopru.einvoice.status_poll.v1")
 async def poll(ev: EventCall):
-    from kopru.einvoice.service import poll_statuses
+    from kopru.einvoice.service import poll_statuses, recover_stalled
 
-    return json_response(await poll_statuses(), 200)
+    # first take over what nobody is finishing (reconciled with the provider), then poll
+    recovered = await recover_stalled()
+    return json_response({**await poll_statuses(), "recovered": recovered}, 200)
 
 
 async def handle(request):

@@ -31,7 +31,10 @@ async def issue(call: Call):
     principal.require_scope("einvoice:write")
     body = await call.json(Invoice)
     out = await request_invoice(principal, body, call.headers.get("idempotency-key"))
-    return json_response(out, 202, {"Location": f"/einvoices/{out['id']}"})
+    headers = {"Location": f"/einvoices/{out['id']}"}
+    if out.get("replayed"):
+        headers["Idempotent-Replayed"] = "true"
+    return json_response(out, 202, headers)
 
 
 @fn.route("GET", "/einvoices/{id}", summary="An invoice's status and its history (einvoice:read)",

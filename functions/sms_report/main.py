@@ -27,9 +27,11 @@ async def pushed(call: Call):
 
 @fn.on_event("kopru.sms.report_poll.v1")
 async def poll(ev: EventCall):
-    from kopru.sms.service import poll_reports
+    from kopru.sms.service import poll_reports, recover_stalled
 
-    return json_response(await poll_reports(), 200)
+    # first take over what nobody is finishing (reconciled with the provider), then poll
+    recovered = await recover_stalled()
+    return json_response({**await poll_reports(), "recovered": recovered}, 200)
 
 
 async def handle(request):

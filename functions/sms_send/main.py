@@ -20,7 +20,10 @@ async def send(call: Call):
     principal = await call.principal()
     body = await call.json(SmsIn)
     out = await request_sms(principal, body, call.headers.get("idempotency-key"))
-    return json_response(out, 202, {"Location": f"/sms/{out['id']}"})
+    headers = {"Location": f"/sms/{out['id']}"}
+    if out.get("replayed"):
+        headers["Idempotent-Replayed"] = "true"
+    return json_response(out, 202, headers)
 
 
 @fn.route("POST", "/sms/estimate", summary="Encoding, segments and characters a message would use (sms:send)",

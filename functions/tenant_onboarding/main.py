@@ -76,33 +76,61 @@ async def delete_client(call: Call):
     return Response(status_code=204)
 
 
-@fn.route("PUT", "/tenants/{id}/integrations/netgsm",
-          summary="Netgsm settings: checked against Netgsm (its sender names), password sealed, never returned (tenant:admin)",
-          body="kopru.sms.models:NetgsmSettingsIn", responses=(200, 401, 403, 404, 422, 429, 503))
-async def put_netgsm(call: Call):
-    from kopru.sms.models import NetgsmSettingsIn
-    from kopru.sms.service import save_netgsm_settings
+# One pair of routes per provider of kopru.providers (each documented with its own body).
+def _integration_routes(name: str, title: str, model: str) -> None:
+    @fn.route("PUT", f"/tenants/{{id}}/integrations/{name}",
+              summary=f"{title} settings: checked with the provider, secrets sealed, never returned (tenant:admin)",
+              body=model, responses=(200, 401, 403, 404, 413, 415, 422, 429, 503))
+    async def put_settings(call: Call):
+        from kopru.db import scoped
+        from kopru.providers import provider
+        from kopru.work import integrations
 
-    principal = await call.principal()
-    tenant_id = _tenant_id(call)
-    principal.tenant_for(tenant_id)
-    body = await call.json(NetgsmSettingsIn)
-    return json_response(await save_netgsm_settings(principal, tenant_id, body), 200, {"Cache-Control": "no-store"})
+        principal = await call.principal()
+        principal.require_scope("tenant:admin")
+        tenant_id = principal.tenant_for(_tenant_id(call))
+        p = provider(name)
+        body = await call.json(p.body_model())
+        out = await integrations.save(lambda: scoped(principal, tenant_id), tenant_id, p, body)
+        return json_response(out, 200, {"Cache-Control": "no-store"})
+
+    @fn.route("GET", f"/tenants/{{id}}/integrations/{name}",
+              summary=f"{title} settings as stored, without secrets (tenant:admin)",
+              responses=(200, 401, 403, 404, 429))
+    async def get_settings(call: Call):
+        from kopru.db import scoped
+        from kopru.providers import provider
+        from kopru.work import integrations
+
+        principal = await call.principal()
+        principal.require_scope("tenant:admin")
+        tenant_id = principal.tenant_for(_tenant_id(call))
+        async with scoped(principal, tenant_id) as tx:
+            out = await integrations.read(tx, provider(name))
+        return json_response(out, 200, {"Cache-Control": "no-store"})
+
+    @fn.route("POST", f"/tenants/{{id}}/integrations/{name}/test",
+              summary=f"Test the stored {title} settings against the provider (tenant:admin)",
+              responses=(200, 401, 403, 404, 422, 429, 503))
+    async def test_settings(call: Call):
+        from kopru.db import scoped
+        from kopru.providers import provider
+        from kopru.work import integrations
+
+        principal = await call.principal()
+        principal.require_scope("tenant:admin")
+        tenant_id = principal.tenant_for(_tenant_id(call))
+        return await integrations.test_connection(lambda: scoped(principal, tenant_id), tenant_id, provider(name))
 
 
-@fn.route("PUT", "/tenants/{id}/integrations/nilvera",
-          summary="e-Invoice settings: Nilvera API key (checked), series, address, optional PKCS#12; secrets sealed, "
-                  "never returned (tenant:admin)",
-          body="kopru.einvoice.settings:NilveraSettingsIn", responses=(200, 401, 403, 404, 422, 429, 503))
-async def put_nilvera(call: Call):
-    from kopru.einvoice.service import save_nilvera_settings
-    from kopru.einvoice.settings import NilveraSettingsIn
+def _declare_integrations() -> None:
+    from kopru.providers import PROVIDERS
 
-    principal = await call.principal()
-    tenant_id = _tenant_id(call)
-    principal.tenant_for(tenant_id)
-    body = await call.json(NilveraSettingsIn)
-    return json_response(await save_nilvera_settings(principal, tenant_id, body), 200, {"Cache-Control": "no-store"})
+    for p in PROVIDERS.values():
+        _integration_routes(p.name, p.title, p.model)
+
+
+_declare_integrations()
 
 
 async def handle(request):

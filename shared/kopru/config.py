@@ -31,6 +31,8 @@ class Settings:
     log_level: str
     env: str
     client_cache_ttl: float  # "dev", "test" or "prod"
+    outward_lease_seconds: float = 60.0  # a claim on an outward call (kopru.work): longer than any provider time-out
+    netgsm_absent_after_seconds: float = 120.0  # no trace in Netgsm's report this long after an ambiguous send: never taken
 
     @property
     def embedded(self) -> bool:
@@ -54,6 +56,8 @@ def settings() -> Settings:
         log_level=os.environ.get("KOPRU_LOG_LEVEL", "INFO"),
         env=os.environ.get("KOPRU_ENV", "dev"),
         client_cache_ttl=float(os.environ.get("KOPRU_CLIENT_CACHE_TTL", "5")),
+        outward_lease_seconds=float(os.environ.get("KOPRU_OUTWARD_LEASE_SECONDS", "60")),
+        netgsm_absent_after_seconds=float(os.environ.get("KOPRU_NETGSM_ABSENT_AFTER_SECONDS", "120")),
     )
 
 

@@ -156,6 +156,13 @@ CATALOG: dict[str, ErrorSpec] = {
     "einvoice.certificate_missing": ErrorSpec(409, "İmza sertifikası (mali mühür, PKCS#12) yüklenmemiş.", "No signing certificate (mali mühür, PKCS#12) has been uploaded."),
     "nilvera.credentials_invalid": ErrorSpec(422, "Nilvera API anahtarı kabul edilmedi.", "The Nilvera API key was refused."),
     "nilvera.unavailable": ErrorSpec(503, "Nilvera'ya şu anda ulaşılamıyor; daha sonra yeniden denenecek.", "Nilvera cannot be reached right now; it will be retried."),
+    # the integration core (kopru.work)
+    "request.idempotency_key_invalid": ErrorSpec(400, "Idempotency-Key 1-100 yazdırılabilir ASCII karakter olmalı.", "Idempotency-Key must be 1 to 100 printable ASCII characters."),
+    "request.idempotency_conflict": ErrorSpec(409, "Bu Idempotency-Key başka bir istekle kullanılmış.", "This Idempotency-Key was used for a different request."),
+    "integration.unknown_provider": ErrorSpec(404, "Böyle bir entegrasyon sağlayıcısı yok.", "There is no such integration provider."),
+    "integration.not_configured": ErrorSpec(404, "Bu sağlayıcı için ayar yapılmamış.", "This provider is not configured for the tenant."),
+    "work.outcome_unknown": ErrorSpec(409, "Sağlayıcının yanıtı kayboldu ve sağlayıcıda iz bulunamadı; iki kez göndermemek için işlem operatör kararına bırakıldı.", "The provider's answer was lost and the provider shows no trace of it; parked for an operator rather than risk sending twice."),
+    "work.not_found": ErrorSpec(404, "Böyle bir dış çağrı kaydı yok.", "There is no such outward call."),
     # platform
     "internal": ErrorSpec(500, "Beklenmeyen bir hata oluştu; kayıt altına alındı.", "An unexpected error occurred; it has been logged."),
     "unavailable": ErrorSpec(503, "Hizmet geçici olarak kullanılamıyor.", "The service is temporarily unavailable."),

@@ -78,7 +78,7 @@ def key() -> str:
 
 async def send_one(client, text=TEXT, number=NUMBER, **kw):
     kw.setdefault("iysfilter", "0")
-    kw.setdefault("idempotency_key", key())
+    kw.setdefault("ref", key())
     creds = kw.pop("creds", CREDS)
     header = kw.pop("msgheader", "KOPRU")
     return await client.send(creds, header, [(text, number)], **kw)
@@ -89,25 +89,32 @@ async def send_one(client, text=TEXT, number=NUMBER, **kw):
 async def test_send_returns_a_jobid_and_netgsm_gets_what_it_documents(client, sim):
     k = key()
     start = datetime(2030, 1, 2, 7, 30, tzinfo=timezone.utc)  # 10:30 in Istanbul
-    res = await send_one(client, encoding="tr", idempotency_key=k, startdate=start)
-    assert res.jobid.isdigit() and res.code == "00" and res.recipients == 1 and res.idempotency_key == k
+    res = await send_one(client, encoding="tr", ref=k, startdate=start)
+    assert res.jobid.isdigit() and res.code == "00" and res.recipients == 1 and res.ref == k
     (m,) = sim.job(res.jobid)
     assert (m.no, m.msg, m.msgheader, m.encoding, m.iysfilter) == (NETGSM_NO, TEXT, "KOPRU", "TR", "0")
-    assert m.startdate == "020120301030" and m.idempotency_key == k
-    assert sim.calls[-1].idempotency_key == k and sim.calls[-1].usercode == USER
+    assert m.startdate == "020120301030"
+    assert sim.calls[-1].usercode == USER and sim.calls[-1].endpoint == "send"
 
 
 async def test_many_recipients_go_as_one_job(client, sim):
-    res = await client.send(CREDS, "KOPRU", [("a", NUMBER), ("b", NUMBER2)], iysfilter="11", idempotency_key=key())
+    res = await client.send(CREDS, "KOPRU", [("a", NUMBER), ("b", NUMBER2)], iysfilter="11", ref=key())
     assert res.recipients == 2
     assert sorted(m.no for m in sim.job(res.jobid)) == ["5321234567", "5339876543"]
 
 
-async def test_same_idempotency_key_sends_once_on_the_simulator(client, sim):
+async def test_netgsm_has_no_idempotency_key_a_repeat_is_a_second_message(client, sim, base_url):
+    """Like the real API: nothing in a send tells Netgsm it saw it before, and no header
+    of ours is sent (kopru.work reconciles instead); the inspection route lists both calls."""
+    import httpx
+
     k = key()
-    a = await send_one(client, idempotency_key=k)
-    b = await send_one(client, idempotency_key=k)
-    assert a.jobid == b.jobid and sim.count() == 1
+    a = await send_one(client, ref=k)
+    b = await send_one(client, ref=k)
+    assert a.jobid != b.jobid and sim.count() == 2
+    async with httpx.AsyncClient() as h:
+        seen = (await h.get(f"{base_url}/_simulator/calls")).json()["calls"]
+    assert [c["endpoint"] for c in seen][-2:] == ["send", "send"] and "password" not in str(seen)
 
 
 @pytest.mark.parametrize("code", SEND_PERMANENT)
@@ -149,18 +156,21 @@ async def test_http_500_is_transient_and_may_have_been_sent(client, sim):
     assert (await send_one(client)).jobid and sim.count() == 1
 
 
-async def test_a_timeout_is_transient_and_ambiguous_and_a_keyed_retry_sends_once(base_url, sim):
+async def test_a_timeout_is_transient_and_ambiguous_and_the_report_by_date_finds_it(base_url, sim):
     k = key()
     sim.fail_next(delay=1.5, endpoint="send")  # Netgsm takes it, answers too late
+    t_before = datetime.now(timezone.utc)
     async with NetgsmClient(base_url, timeout=0.4) as c:
         t0 = time.monotonic()
         with pytest.raises(TransientError) as ei:
-            await send_one(c, idempotency_key=k)
+            await send_one(c, ref=k)
         assert time.monotonic() - t0 < 1.4
         assert (ei.value.code, ei.value.ambiguous, ei.value.http_status) == ("timeout", True, None)
         assert sim.count() == 1  # it did go out: that is what "ambiguous" means
-        again = await send_one(c, idempotency_key=k)
-    assert sim.count() == 1 and again.jobid == sim.messages[0].jobid
+        from datetime import timedelta
+
+        found = await c.report_by_date(CREDS, t_before - timedelta(seconds=5), datetime.now(timezone.utc) + timedelta(seconds=5))
+    assert [(e.jobid, e.number, e.msglen) for e in found] == [(sim.messages[0].jobid, NUMBER, len(TEXT))]
 
 
 async def test_connection_refused_is_transient_and_certainly_not_sent():
@@ -245,7 +255,7 @@ async def test_bad_parameters_are_code_70_on_the_wire_and_refused_locally(base_u
     assert sim.count() == 0
     before = len(sim.calls)
     for kw, code in (({"iysfilter": "13"}, "netgsm.iysfilter_invalid"), ({"encoding": "UCS2"}, "netgsm.encoding_invalid"),
-                     ({"msgheader": "TWELVE-CHARS"}, "netgsm.msgheader_invalid"), ({"idempotency_key": ""}, "netgsm.idempotency_key_invalid"),
+                     ({"msgheader": "TWELVE-CHARS"}, "netgsm.msgheader_invalid"), ({"ref": ""}, "netgsm.ref_invalid"),
                      ({"text": "  "}, "netgsm.message_empty"), ({"startdate": datetime(2030, 1, 2)}, "netgsm.startdate_invalid"),
                      ({"creds": Credentials(USER, "")}, "netgsm.credentials_missing")):
         with pytest.raises(InvalidRequest) as ei:
@@ -310,13 +320,13 @@ async def test_an_undocumented_report_status_is_kept_as_unknown(client, sim):
 
 
 async def test_report_statuses_per_recipient_and_across_pages(client, sim):
-    res = await client.send(CREDS, "KOPRU", [("a", NUMBER), ("b", NUMBER2)], iysfilter="0", idempotency_key=key())
+    res = await client.send(CREDS, "KOPRU", [("a", NUMBER), ("b", NUMBER2)], iysfilter="0", ref=key())
     sim.set_status(res.jobid, 1, number=NUMBER2)
     sim.set_status(res.jobid, 16, number="5321234567")
     got = {e.number: e.status for e in await client.report(CREDS, [res.jobid])}
     assert got == {NUMBER: ReportStatus.IYS_REJECTED, NUMBER2: ReportStatus.DELIVERED}
     many = [("x", f"+90532{i:07d}") for i in range(150)]
-    big = await client.send(CREDS, "KOPRU", many, iysfilter="0", idempotency_key=key())
+    big = await client.send(CREDS, "KOPRU", many, iysfilter="0", ref=key())
     entries = await client.report(CREDS, [big.jobid])
     assert len(entries) == 150 and {e.number for e in entries} == {n for _, n in many}
     assert len([c for c in sim.calls if c.endpoint == "report"]) == 3  # pages 0, 1 (100 + 50) of the big job, plus the first
@@ -399,7 +409,7 @@ async def test_msgheaders_with_wrong_credentials_is_code_30(client, sim):
 async def test_module_functions_take_the_base_url_from_the_environment(base_url, monkeypatch):
     monkeypatch.setenv("NETGSM_BASE_URL", base_url + "/")
     assert await netgsm.msgheaders(CREDS) == ["KOPRU", "KOPRU TEST"]
-    res = await netgsm.send(CREDS, "KOPRU", [("a", NUMBER)], iysfilter="0", idempotency_key=key())
+    res = await netgsm.send(CREDS, "KOPRU", [("a", NUMBER)], iysfilter="0", ref=key())
     assert [e.jobid for e in await netgsm.report(CREDS, [res.jobid])] == [res.jobid]
     monkeypatch.delenv("NETGSM_BASE_URL")
     c = NetgsmClient()
@@ -411,10 +421,8 @@ async def test_module_functions_take_the_base_url_from_the_environment(base_url,
 
 async def test_otp_is_sent_through_the_otp_endpoint(client, sim):
     k = key()
-    res = await client.send_otp(CREDS, "KOPRU", "Dogrulama kodunuz: 482913", NUMBER, idempotency_key=k)
+    res = await client.send_otp(CREDS, "KOPRU", "Dogrulama kodunuz: 482913", NUMBER, ref=k)
     assert res.jobid and sim.count(kind="otp") == 1 and sim.count(kind="sms") == 0
-    again = await client.send_otp(CREDS, "KOPRU", "Dogrulama kodunuz: 482913", NUMBER, idempotency_key=k)
-    assert again.jobid == res.jobid and sim.count() == 1
 
 
 @pytest.mark.parametrize(("creds", "text", "code"), [
@@ -425,7 +433,7 @@ async def test_otp_is_sent_through_the_otp_endpoint(client, sim):
 ])
 async def test_otp_refusals_are_permanent(client, sim, creds, text, code):
     with pytest.raises(PermanentError) as ei:
-        await client.send_otp(creds, "KOPRU", text, NUMBER, idempotency_key=key())
+        await client.send_otp(creds, "KOPRU", text, NUMBER, ref=key())
     assert ei.value.code == code and ei.value.endpoint == "otp" and sim.count() == 0
     assert ei.value.en == CODES["otp"][code].en
 
@@ -434,7 +442,7 @@ async def test_otp_refusals_are_permanent(client, sim, creds, text, code):
 async def test_otp_codes_are_classified(client, sim, code, error):
     sim.fail_next(code=code, endpoint="otp")
     with pytest.raises(error) as ei:
-        await client.send_otp(CREDS, "KOPRU", "Kod: 1", NUMBER, idempotency_key=key())
+        await client.send_otp(CREDS, "KOPRU", "Kod: 1", NUMBER, ref=key())
     assert ei.value.code == code
 
 
@@ -453,7 +461,7 @@ async def test_no_number_text_or_password_in_logs_errors_or_reprs(base_url, sim,
         sim.set_status(res.jobid, 1)
         seen += [repr(e) for e in await c.report(CREDS, [res.jobid])]
         await c.msgheaders(CREDS)
-        await c.send_otp(CREDS, "KOPRU", "Kod 4711", NUMBER, idempotency_key=key())
+        await c.send_otp(CREDS, "KOPRU", "Kod 4711", NUMBER, ref=key())
         for fail in ({"code": "40"}, {"http_status": 500}, {"delay": 1.0}):
             sim.fail_next(endpoint="send", **fail)
             with pytest.raises(netgsm.NetgsmError) as ei:
@@ -503,7 +511,7 @@ SPAN_CHECK = textwrap.dedent('''
     async def main(url):
         async with NetgsmClient(url) as c:
             await c.msgheaders(Credentials("u", "p"))
-            await c.send(Credentials("u", "p"), "KOPRU", [("a", "+905321234567")], iysfilter="0", idempotency_key="k1")
+            await c.send(Credentials("u", "p"), "KOPRU", [("a", "+905321234567")], iysfilter="0", ref="k1")
 
     with serve(sim) as url:
         asyncio.run(main(url))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
-    BigInteger, Column, Date, DateTime, Integer, LargeBinary, MetaData, Numeric, Table, Text,
+    BigInteger, Boolean, Column, Date, DateTime, Integer, LargeBinary, MetaData, Numeric, Table, Text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
@@ -202,6 +202,37 @@ tenant_integrations = Table(
     Column("updated_at", DateTime(timezone=True)),
 )
 
+outward_calls = Table(
+    "outward_calls", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("provider", Text, nullable=False),
+    Column("operation", Text, nullable=False),
+    Column("ref", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("ambiguous", Boolean, nullable=False),
+    Column("ambiguous_since", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False),
+    Column("lease_token", UUID(as_uuid=True)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("external_ref", Text),
+    Column("code", Text),
+    Column("created_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
+)
+
+idempotent_requests = Table(
+    "idempotent_requests", metadata,
+    Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    Column("operation", Text, primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("fingerprint", LargeBinary, nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("response", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True)),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
 sms_messages = Table(
     "sms_messages", metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
@@ -349,4 +380,5 @@ efatura_users = Table(
 TENANT_TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox", "refresh_tokens", "inbox",
                  "tenant_keys", "data_subjects", "consent_texts", "consents", "tenant_integrations", "sms_messages", "sms_status_history",
                  "subject_requests", "destruction_records",
-                 "einvoice_series_counters", "einvoices", "einvoice_status_history")
+                 "einvoice_series_counters", "einvoices", "einvoice_status_history",
+                 "outward_calls", "idempotent_requests")

@@ -158,23 +158,13 @@ def import_users(path: str) -> dict[str, int]:
 
 # -- settings ---------------------------------------------------------------------------------
 
-def _aad(tenant_id: uuid.UUID) -> bytes:
-    return f"{tenant_id}:{PROVIDER}".encode()
-
-
-async def save_nilvera_settings(principal, tenant_id: uuid.UUID, body) -> dict[str, Any]:
-    """Check the API key with Nilvera (its company call) and the certificate (it must
-    open with its password), then store them sealed under the master key; secrets are
-    never returned."""
-    from sqlalchemy.dialects.postgresql import insert
-
-    from kopru.auth.crypto import seal
+async def check_nilvera(tenant_id: uuid.UUID, body):
+    """The Nilvera connection check (kopru.providers): the certificate must open with its
+    password, and Nilvera must take the API key (its company call). Stores the
+    certificate's serial and expiry with the public settings."""
     from kopru.connectors import nilvera
-    from kopru.db import scoped
-    from kopru.db.schema import tenant_integrations as ti
+    from kopru.work.integrations import Checked
 
-    principal.require_scope("tenant:admin")
-    principal.tenant_for(tenant_id)
     cert_info = None
     if body.p12 is not None:
         from kopru.einvoice.sign import load_signing_key
@@ -183,8 +173,7 @@ async def save_nilvera_settings(principal, tenant_id: uuid.UUID, body) -> dict[s
             p12 = base64.b64decode(body.p12, validate=True)
         except ValueError:
             raise KopruError("einvoice.certificate_invalid") from None
-        key = load_signing_key(p12, body.p12_password or None)
-        cert = key.certificate
+        cert = load_signing_key(p12, body.p12_password or None).certificate
         cert_info = {"serial_number": format(cert.serial_number, "x"),
                      "not_after": cert.not_valid_after_utc.isoformat()}
     elif body.p12_password is not None:
@@ -196,30 +185,13 @@ async def save_nilvera_settings(principal, tenant_id: uuid.UUID, body) -> dict[s
         raise KopruError("nilvera.credentials_invalid") from None
     except nilvera.TransientError:
         raise KopruError("nilvera.unavailable") from None
-    secret = json.dumps({"api_key": body.api_key, "p12": body.p12, "p12_password": body.p12_password}).encode()
-    settings_ = {"series": body.series, "address": body.address.model_dump(mode="json"),
-                 "first_name": body.first_name, "family_name": body.family_name,
-                 "email": body.email, "phone": body.phone, "certificate": cert_info}
-    sealed = seal(secret, aad=_aad(tenant_id))
-    async with scoped(principal, tenant_id) as tx:
-        await tx.execute(insert(ti).values(tenant_id=tenant_id, provider=PROVIDER, settings=settings_, secret_enc=sealed)
-                         .on_conflict_do_update(index_elements=["tenant_id", "provider"],
-                                                set_={"settings": settings_, "secret_enc": sealed}))
-        await tx.audit("integration.nilvera.saved", target=PROVIDER,
-                       details={"series": body.series, "certificate": cert_info is not None})
-    return {"provider": PROVIDER, "series": body.series, "address": settings_["address"], "certificate": cert_info}
+    return Checked(store={"certificate": cert_info})
 
 
 async def _integration(tx) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    from sqlalchemy import select
+    from kopru.work.integrations import load
 
-    from kopru.auth.crypto import unseal
-    from kopru.db.schema import tenant_integrations as ti
-
-    row = (await tx.execute(select(ti.c.settings, ti.c.secret_enc).where(ti.c.provider == PROVIDER))).first()
-    if row is None:
-        return None
-    return dict(row.settings), json.loads(unseal(bytes(row.secret_enc), aad=_aad(tx.tenant_id)))
+    return await load(tx, PROVIDER)
 
 
 def _signing_key(secret: dict[str, Any], supplier_id: str):
@@ -326,26 +298,19 @@ async def request_invoice(principal, invoice, idempotency_key: str | None) -> di
     from kopru.db import scoped
     from kopru.db.schema import einvoices as e
     from kopru.kvkk import find_or_create_subject
+    from kopru.work import idempotency
 
     principal.require_scope("einvoice:write")
-    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 100:
-        raise KopruError("request.validation_failed", detail="Idempotency-Key: 1 to 100 characters")
     if invoice.supplier is not None:
         raise KopruError("request.validation_failed", detail="supplier comes from the tenant's profile",
                          errors=[{"field": "supplier", "type": "value_error", "message": "not allowed here"}])
-    fingerprint = hashlib.sha256(invoice.model_dump_json().encode()).digest()
     cust = invoice.accounting_customer  # IHRACAT: the customs authority
     user = None if invoice.profile == "IHRACAT" else await registered_user(cust.identifier)
     kind, alias = _route(invoice.profile, user)
     async with scoped(principal) as tx:
-        if idempotency_key is not None:
-            prior = (await tx.execute(select(e.c.id, e.c.ettn, e.c.number, e.c.status, e.c.request_sha256)
-                                      .where(e.c.idempotency_key == idempotency_key))).first()
-            if prior is not None:
-                if bytes(prior.request_sha256 or b"") != fingerprint:
-                    raise KopruError("einvoice.idempotency_conflict")
-                return {"id": prior.id, "uuid": prior.ettn, "number": prior.number, "status": prior.status,
-                        "replayed": True}
+        slot = await idempotency.begin(tx, "POST /einvoices", idempotency_key, invoice.model_dump(mode="json"))
+        if slot.replay is not None:
+            return {**slot.replay[1], "replayed": True}
         got = await _integration(tx)
         if got is None:
             raise KopruError("einvoice.not_configured")
@@ -371,12 +336,14 @@ async def request_invoice(principal, invoice, idempotency_key: str | None) -> di
             profile=invoice.profile, type=invoice.type, kind=kind, status="queued", receiver_alias=alias,
             subject_id=subject_id, customer_scheme=cust.scheme, customer_tax_number=cust.identifier,
             customer_name=name, currency=invoice.currency, payable_amount=totals.payable, xml=xml,
-            idempotency_key=idempotency_key, request_sha256=fingerprint, issue_date=invoice.issue_date, attempts=0))
+            issue_date=invoice.issue_date, attempts=0))
         await _history(tx, inv_id, "queued")
         await tx.emit(REQUESTED, {"einvoice_id": str(inv_id), "ettn": str(ettn)}, subject=str(inv_id))
         await tx.audit("einvoice.requested", target=str(inv_id), details={"number": number, "kind": kind})
-    return {"id": inv_id, "uuid": ettn, "number": number, "status": "queued", "kind": kind,
-            "profile": invoice.profile, "payable_amount": str(totals.payable), "currency": invoice.currency}
+        out = {"id": str(inv_id), "uuid": str(ettn), "number": number, "status": "queued", "kind": kind,
+               "profile": invoice.profile, "payable_amount": str(totals.payable), "currency": invoice.currency}
+        await slot.save(202, out)
+    return out
 
 
 async def get_invoice(principal, einvoice_id: uuid.UUID) -> dict[str, Any]:
@@ -431,56 +398,118 @@ async def _finish(tx, row_id: uuid.UUID, ettn, status: str, code: str | None, **
         await tx.emit(REJECTED, {**data, "status": status, "code": code or status}, subject=str(row_id), source=SOURCE)
 
 
-async def submit(ev) -> str:
-    """kopru.einvoice.requested.v1: upload once. Returns "submitted", "failed" or
-    "skipped"; raises KopruError("nilvera.unavailable") (503: redelivered with backoff)
-    when Nilvera could not be reached."""
-    from sqlalchemy import func, select, update
+class InvoiceUpload:
+    """One invoice's upload to Nilvera as an outward call (kopru.work). The ETTN is our
+    reference at Nilvera: after an ambiguous attempt its status is asked first (found:
+    `submitted` without a second upload; unknown to Nilvera: proven absent, uploaded)."""
 
-    from kopru.connectors import nilvera
-    from kopru.db import tenant_transaction
-    from kopru.db.schema import einvoices as e
+    provider, operation = PROVIDER, "einvoice.upload"
+    unavailable_code = "nilvera.unavailable"
+    source = SOURCE
 
-    inv_id = uuid.UUID(ev.data["einvoice_id"])
-    actor = "event:einvoice-submit"
-    # 1. claim: the row says where it is; the ETTN is the key at Nilvera
-    async with tenant_transaction(ev.tenant_id, actor=actor) as tx:
-        row = (await tx.execute(select(e.c.id, e.c.ettn, e.c.kind, e.c.status, e.c.xml, e.c.receiver_alias)
-                                .where(e.c.id == inv_id).with_for_update())).first()
-        if row is None or row.status not in ("queued", "submitting"):
-            return "skipped"  # unknown here, or already submitted: a redelivery
+    def __init__(self, tenant_id: uuid.UUID, einvoice_id: uuid.UUID):
+        from kopru.config import settings
+
+        self.tenant_id, self.einvoice_id, self.ref = tenant_id, einvoice_id, str(einvoice_id)
+        self.lease_s = settings().outward_lease_seconds
+
+    async def prepare(self, tx, *, first: bool):
+        from sqlalchemy import func, select, update
+
+        from kopru.db.schema import einvoices as e
+        from kopru.work import Outcome
+
+        row = (await tx.execute(select(e.c.id, e.c.ettn, e.c.kind, e.c.status, e.c.xml, e.c.receiver_alias,
+                                       e.c.profile).where(e.c.id == self.einvoice_id).with_for_update())).first()
+        if row is None:
+            return Outcome.failed("einvoice.not_found")
+        if row.status not in ("queued", "submitting"):
+            return Outcome(row.status if row.status in ("failed", "unknown") else "succeeded", "already_recorded")
+        self.row = row
         got = await _integration(tx)
         if got is None:
-            await _finish(tx, inv_id, row.ettn, "failed", "einvoice.not_configured", error_code="einvoice.not_configured")
-            return "failed"
-        api_key = got[1]["api_key"]
-        await tx.execute(update(e).where(e.c.id == inv_id).values(status="submitting", attempts=e.c.attempts + 1,
-                                                                   updated_at=func.now()))
+            return Outcome.failed("einvoice.not_configured")
+        self.api_key = got[1]["api_key"]
+        await tx.execute(update(e).where(e.c.id == self.einvoice_id).values(
+            status="submitting", attempts=e.c.attempts + 1, updated_at=func.now()))
         if row.status == "queued":
-            await _history(tx, inv_id, "submitting")
-    # 2. the upload, outside any transaction
-    ettn = str(row.ettn)
-    try:
-        async with nilvera.NilveraClient(api_key) as c:
-            if row.kind == "efatura":
-                res = await c.send_einvoice(bytes(row.xml), ettn, row.receiver_alias)
-            else:
-                res = await c.send_earchive(bytes(row.xml), ettn)
-    except nilvera.TransientError:
-        raise KopruError("nilvera.unavailable") from None
-    except (nilvera.PermanentError, nilvera.InvalidRequest) as err:
-        code = f"nilvera.{err.code}"
-        async with tenant_transaction(ev.tenant_id, actor=actor) as tx:
-            await _finish(tx, inv_id, row.ettn, "failed", code, error_code=code)
-        return "failed"
-    # 3. record it
-    async with tenant_transaction(ev.tenant_id, actor=actor) as tx:
-        await tx.execute(update(e).where(e.c.id == inv_id, e.c.status == "submitting")
-                         .values(status="submitted", submitted_at=func.now(), updated_at=func.now()))
-        await _history(tx, inv_id, "submitted", "already_submitted" if res.already_submitted else None)
-        await tx.emit(SUBMITTED, {"einvoice_id": str(inv_id), "ettn": ettn, "kind": row.kind,
-                                  "already_submitted": res.already_submitted}, subject=str(inv_id), source=SOURCE)
-    return "submitted"
+            await _history(tx, self.einvoice_id, "submitting")
+        return None
+
+    async def call(self):
+        from kopru.connectors import nilvera
+        from kopru.work import Outcome, Transient
+
+        row, ettn = self.row, str(self.row.ettn)
+        try:
+            async with nilvera.NilveraClient(self.api_key) as c:
+                if row.kind == "efatura":
+                    res = await c.send_einvoice(bytes(row.xml), ettn, row.receiver_alias)
+                else:
+                    res = await c.send_earchive(bytes(row.xml), ettn)
+        except nilvera.TransientError as err:
+            raise Transient(f"nilvera.{err.code}", ambiguous=err.ambiguous) from None
+        except (nilvera.PermanentError, nilvera.InvalidRequest) as err:
+            return Outcome.failed(f"nilvera.{err.code}")
+        return Outcome.ok(ettn, "already_submitted" if res.already_submitted else None,
+                          detail={"already_submitted": res.already_submitted})
+
+    async def reconcile(self, *, quiet_for: float):
+        from kopru.connectors import nilvera
+        from kopru.connectors.nilvera import codes as nc
+        from kopru.work import Outcome, Transient
+
+        kind = nc.EINVOICE if self.row.kind == "efatura" else nc.EARCHIVE
+        try:
+            async with nilvera.NilveraClient(self.api_key) as c:
+                await c.get_status(kind, str(self.row.ettn), profile=self.row.profile)
+        except nilvera.DocumentNotFound:
+            return None  # Nilvera never took it: safe to upload
+        except nilvera.TransientError as err:
+            raise Transient(f"nilvera.{err.code}", ambiguous=True) from None
+        except (nilvera.PermanentError, nilvera.InvalidRequest):
+            return None
+        return Outcome.ok(str(self.row.ettn), "reconciled", detail={"already_submitted": True})
+
+    async def record(self, tx, outcome) -> None:
+        from sqlalchemy import func, update
+
+        from kopru.db.schema import einvoices as e
+
+        if getattr(self, "row", None) is None:
+            return  # no row of ours to move (gone, or ended before)
+        if outcome.state == "succeeded":
+            await tx.execute(update(e).where(e.c.id == self.einvoice_id)
+                             .values(status="submitted", submitted_at=func.now(), updated_at=func.now()))
+            await _history(tx, self.einvoice_id, "submitted", outcome.code)
+            await tx.emit(SUBMITTED, {"einvoice_id": self.ref, "ettn": str(self.row.ettn), "kind": self.row.kind,
+                                      "already_submitted": bool((outcome.detail or {}).get("already_submitted"))},
+                          subject=self.ref, source=SOURCE)
+        elif outcome.state == "unknown":
+            await tx.execute(update(e).where(e.c.id == self.einvoice_id).values(
+                status="unknown", error_code=outcome.code, updated_at=func.now()))
+            await _history(tx, self.einvoice_id, "unknown", outcome.code)
+        else:
+            await _finish(tx, self.einvoice_id, self.row.ettn, "failed", outcome.code, error_code=outcome.code)
+
+
+async def submit(ev) -> str:
+    """kopru.einvoice.requested.v1: upload once (kopru.work.perform). Returns the final
+    state, "done" (a redelivery: no call, no history, no event) or "busy"; raises
+    KopruError("nilvera.unavailable") (503: redelivered with backoff) when Nilvera could
+    not be reached."""
+    from kopru.work import perform
+
+    inv_id = uuid.UUID(ev.data["einvoice_id"])
+    return await perform(ev.tenant_id, InvoiceUpload(ev.tenant_id, inv_id), actor="event:einvoice-submit")
+
+
+async def recover_stalled() -> dict[str, int]:
+    """The sweep: uploads nobody is finishing are taken over (status asked first)."""
+    from kopru.work.sweep import recover
+
+    return await recover(PROVIDER, lambda tid, _op, ref: InvoiceUpload(tid, uuid.UUID(ref)),
+                         actor="schedule:einvoice-status")
 
 
 # -- the status poll --------------------------------------------------------------------------
@@ -498,24 +527,23 @@ async def poll_statuses(now: _dt.datetime | None = None) -> dict[str, int]:
 
     from kopru.connectors import nilvera
     from kopru.connectors.nilvera import codes as nc
-    from kopru.db import platform_transaction, tenant_transaction
-    from kopru.db.schema import einvoices as e, tenant_directory
+    from kopru.db import tenant_transaction
+    from kopru.db.schema import einvoices as e
+    from kopru.work.sweep import for_each_tenant
 
-    async with platform_transaction() as conn:
-        tenant_ids = (await conn.execute(select(tenant_directory.c.tenant_id))).scalars().all()
     counts = {"accepted": 0, "rejected": 0, "failed": 0, "pending": 0, "awaiting_answer": 0}
     actor = "schedule:einvoice-poll"
-    for tenant_id in tenant_ids:
+    async def one_tenant(tenant_id: uuid.UUID) -> None:
         async with tenant_transaction(tenant_id, actor=actor) as tx:
             got = await _integration(tx)
             if got is None:
-                continue
+                return
             rows = (await tx.execute(select(e.c.id, e.c.ettn, e.c.kind, e.c.profile, e.c.gib_code, e.c.delivered_at,
                                             e.c.answer_due_at).where(e.c.status == "submitted")
                                      .order_by(e.c.submitted_at).limit(POLL_BATCH))).all()
             clock = now or (await tx.execute(select(func.now()))).scalar_one()
         if not rows:
-            continue
+            return
         seen = []
         async with nilvera.NilveraClient(got[1]["api_key"]) as c:
             for r in rows:
@@ -554,4 +582,5 @@ async def poll_statuses(now: _dt.datetime | None = None) -> dict[str, int]:
                         await tx.execute(update(e).where(e.c.id == r.id).values(gib_code=st.code, updated_at=func.now()))
                         await _history(tx, r.id, "submitted", st.code)
                     counts["pending"] += 1
+    await for_each_tenant(one_tenant, name="einvoice-status")
     return counts

@@ -44,6 +44,7 @@ async def request_sms(principal, body, idempotency_key: str | None) -> dict[str,
     from kopru.kvkk import InvalidIdentifier, active_consent, find_or_create_subject, normalise
     from kopru.kvkk.subjects import encrypt_field
     from kopru.sms.encoding import estimate
+    from kopru.work import idempotency
 
     principal.require_scope("sms:send")
     text = unicodedata.normalize("NFC", body.message)
@@ -55,22 +56,14 @@ async def request_sms(principal, body, idempotency_key: str | None) -> dict[str,
         raise KopruError("sms.invalid_number") from None
     if not all(_is_mobile(p) for p in phones):
         raise KopruError("sms.invalid_number", detail="not a mobile number")
-    if idempotency_key is not None and (len(idempotency_key) > 100 or len(numbers) > 1):
-        raise KopruError("request.validation_failed", detail="Idempotency-Key: at most 100 characters, one recipient")
     # what the key stands for: the same key with another request is a conflict, not a replay
-    fingerprint = hashlib.sha256(json.dumps(
-        [phones, text, body.kind, body.recipient_type, body.scheduled_at.isoformat() if body.scheduled_at else None],
-        ensure_ascii=False).encode()).digest()
+    material = [phones, text, body.kind, body.recipient_type, body.scheduled_at.isoformat() if body.scheduled_at else None]
     async with scoped(principal) as tx:
+        slot = await idempotency.begin(tx, "POST /sms", idempotency_key, material)
+        if slot.replay is not None:
+            return {**slot.replay[1], "replayed": True}
         if (await tx.execute(select(ti.c.provider).where(ti.c.provider == "netgsm"))).first() is None:
             raise KopruError("sms.not_configured")
-        if idempotency_key is not None:
-            prior = (await tx.execute(select(sm.c.id, sm.c.status, sm.c.request_sha256)
-                                      .where(sm.c.idempotency_key == idempotency_key))).first()
-            if prior is not None:
-                if bytes(prior.request_sha256 or b"") != fingerprint:
-                    raise KopruError("sms.idempotency_conflict")
-                return {"id": prior.id, "ids": [prior.id], "status": prior.status, **est.as_dict(), "replayed": True}
         if body.kind == "commercial":
             for p in phones:
                 if not await active_consent(tx, p, "MESAJ"):
@@ -84,13 +77,13 @@ async def request_sms(principal, body, idempotency_key: str | None) -> dict[str,
                 id=sms_id, tenant_id=tx.tenant_id, subject_id=ref.id,
                 body_enc=encrypt_field(key, ref.id, "sms_body", text), kind=body.kind,
                 recipient_type=body.recipient_type, encoding=est.encoding, segments=est.segments,
-                characters=est.characters, status="queued", idempotency_key=idempotency_key,
-                request_sha256=fingerprint,
-                scheduled_at=body.scheduled_at))
+                characters=est.characters, status="queued", scheduled_at=body.scheduled_at))
             await _history(tx, sms_id, "queued")
             await tx.emit(REQUESTED, {"sms_id": str(sms_id)}, subject=str(sms_id))
             ids.append(sms_id)
-    return {"id": ids[0], "ids": ids, "status": "queued", **est.as_dict()}
+        out = {"id": str(ids[0]), "ids": [str(i) for i in ids], "status": "queued", **est.as_dict()}
+        await slot.save(202, out)
+    return out
 
 
 async def get_sms(principal, sms_id: uuid.UUID) -> dict[str, Any]:
@@ -113,24 +106,15 @@ async def get_sms(principal, sms_id: uuid.UUID) -> dict[str, Any]:
     }
 
 
-async def save_netgsm_settings(principal, tenant_id: uuid.UUID, body) -> dict[str, Any]:
-    """Check the credentials against Netgsm (its header list) and store them; the
-    password is sealed under the master key and never returned."""
-    import json
-
-    from sqlalchemy.dialects.postgresql import insert
-
-    from kopru.auth.crypto import seal
+async def check_netgsm(tenant_id: uuid.UUID, body):
+    """The Netgsm connection check (kopru.providers): the credentials against Netgsm's
+    sender-name list, and the chosen sender name among them."""
     from kopru.connectors import netgsm
-    from kopru.db import scoped
-    from kopru.db.schema import tenant_integrations as ti
+    from kopru.work.integrations import Checked
 
-    principal.require_scope("tenant:admin")
-    principal.tenant_for(tenant_id)
     creds = netgsm.Credentials(body.usercode, body.password)
     try:
-        async with netgsm.NetgsmClient() as c:
-            headers = await c.msgheaders(creds)
+        headers = await netgsm.NetgsmClient.shared().msgheaders(creds)
     except netgsm.PermanentError:
         raise KopruError("netgsm.credentials_invalid") from None
     except netgsm.TransientError:
@@ -138,102 +122,181 @@ async def save_netgsm_settings(principal, tenant_id: uuid.UUID, body) -> dict[st
     if body.msgheader not in headers:
         raise KopruError("request.validation_failed", detail="msgheader is not registered on this Netgsm account",
                          errors=[{"field": "msgheader", "type": "value_error", "message": "not registered"}])
-    secret = json.dumps({"password": body.password, "appkey": body.appkey}).encode()
-    settings_ = {"usercode": body.usercode, "msgheader": body.msgheader}
-    async with scoped(principal, tenant_id) as tx:
-        await tx.execute(insert(ti).values(
-            tenant_id=tenant_id, provider="netgsm", settings=settings_,
-            secret_enc=seal(secret, aad=f"{tenant_id}:netgsm".encode()),
-        ).on_conflict_do_update(index_elements=["tenant_id", "provider"],
-                                set_={"settings": settings_, "secret_enc": seal(secret, aad=f"{tenant_id}:netgsm".encode())}))
-        await tx.audit("integration.netgsm.saved", target="netgsm", details={"msgheader": body.msgheader})
-    return {"provider": "netgsm", "usercode": body.usercode, "msgheader": body.msgheader, "msgheaders": headers,
-            "report_url": report_push_url(tenant_id)}
+    return Checked(show={"msgheaders": headers})
+
+
+def netgsm_view(tenant_id: uuid.UUID, public: dict[str, Any]) -> dict[str, Any]:
+    """What a read of the Netgsm settings adds: the delivery-report push URL to set in Netgsm's panel."""
+    return {"report_url": report_push_url(tenant_id)}
 
 
 async def _credentials(tx):
-    import json
-
-    from sqlalchemy import select
-
-    from kopru.auth.crypto import unseal
     from kopru.connectors import netgsm
-    from kopru.db.schema import tenant_integrations as ti
+    from kopru.work.integrations import load
 
-    row = (await tx.execute(select(ti.c.settings, ti.c.secret_enc).where(ti.c.provider == "netgsm"))).first()
-    if row is None:
+    got = await load(tx, "netgsm")
+    if got is None:
         return None, None
-    secret = json.loads(unseal(bytes(row.secret_enc), aad=f"{tx.tenant_id}:netgsm".encode()))
-    return netgsm.Credentials(row.settings["usercode"], secret["password"]), row.settings["msgheader"]
+    conf, secret = got
+    return netgsm.Credentials(conf["usercode"], secret["password"]), conf["msgheader"]
+
+
+class SmsSend:
+    """One SMS at Netgsm as an outward call (kopru.work): claim -> call -> record.
+
+    Netgsm's REST v2 has no idempotency key and no client reference, so after an
+    ambiguous attempt (a time-out or 5xx on the send, or the process killed between
+    Netgsm's answer and our write) nothing is sent again before Netgsm's report is asked
+    by date and number: exactly one message of this length to this number since the SMS
+    was accepted, not already another SMS's job, is taken as this one (its jobid
+    recorded: `sent`, code `reconciled`); several, and the SMS is parked as `unknown`
+    (work.outcome_unknown) for an operator; none, and it is sent only once the attempt is
+    older than `netgsm_absent_after_seconds` (Netgsm lists a message in its report as soon
+    as it took it; the wait covers its queue), until then it is asked again later."""
+
+    provider, operation = "netgsm", "sms.send"
+    unavailable_code = "netgsm.unavailable"
+    source = "/kopru/sms-send"
+    RECONCILE_SLACK = 120  # seconds before acceptance and after now: clocks and Netgsm's own queue
+
+    def __init__(self, tenant_id: uuid.UUID, sms_id: uuid.UUID):
+        from kopru.config import settings
+
+        self.tenant_id, self.sms_id, self.ref = tenant_id, sms_id, str(sms_id)
+        self.lease_s = settings().outward_lease_seconds
+        self.absent_after = settings().netgsm_absent_after_seconds
+
+    async def prepare(self, tx, *, first: bool):
+        from sqlalchemy import func, select, update
+
+        from kopru.db.schema import sms_messages as sm
+        from kopru.kvkk import decrypt_subject, subject_key
+        from kopru.kvkk.subjects import decrypt_field
+        from kopru.work import Outcome
+        from kopru.work.integrations import load
+
+        row = (await tx.execute(select(sm).where(sm.c.id == self.sms_id).with_for_update())).first()
+        if row is None:
+            return Outcome.failed("sms.not_found")  # purged or never here: nothing to send, nothing to record
+        if row.status not in ("queued", "sending"):
+            return Outcome(row.status if row.status in ("failed", "unknown") else "succeeded", "already_recorded")
+        self.row = row
+        got = await load(tx, "netgsm")
+        key = await subject_key(tx, row.subject_id)
+        who = await decrypt_subject(tx, row.subject_id)
+        if got is None:
+            return Outcome.failed("sms.not_configured")
+        if key is None or not who or not who.get("phone"):
+            return Outcome.failed("subject.erased")
+        from kopru.connectors import netgsm
+
+        conf, secret = got
+        self.creds, self.header = netgsm.Credentials(conf["usercode"], secret["password"]), conf["msgheader"]
+        self.phone = who["phone"]
+        self.text = decrypt_field(key, row.subject_id, "sms_body", row.body_enc)
+        self.created_at = row.created_at
+        await tx.execute(update(sm).where(sm.c.id == self.sms_id).values(
+            status="sending", attempts=sm.c.attempts + 1, updated_at=func.now()))
+        if row.status == "queued":
+            await _history(tx, self.sms_id, "sending")
+        return None
+
+    async def call(self):
+        from kopru.connectors import netgsm
+        from kopru.sms.encoding import estimate
+        from kopru.work import Outcome, Transient
+
+        row = self.row
+        iysfilter = IYS_FILTER.get(row.recipient_type or "", "0") if row.kind == "commercial" else "0"
+        try:
+            c = netgsm.NetgsmClient.shared()
+            if row.kind == "otp":  # Netgsm's OTP service: delivered first, one SMS
+                res = await c.send_otp(self.creds, self.header, self.text, self.phone, ref=self.ref)
+            else:
+                res = await c.send(self.creds, self.header, [(self.text, self.phone)], iysfilter=iysfilter,
+                                   ref=self.ref, encoding=estimate(self.text).netgsm_encoding or None,
+                                   startdate=row.scheduled_at)
+        except netgsm.InvalidRequest:
+            return Outcome.failed("sms.invalid_number")
+        except netgsm.PermanentError as err:
+            return Outcome.failed(f"netgsm.{err.code}")
+        except netgsm.TransientError as err:
+            raise Transient(f"netgsm.{err.code}", ambiguous=err.ambiguous) from None
+        return Outcome.ok(res.jobid, "00")
+
+    async def reconcile(self, *, quiet_for: float):
+        from datetime import timedelta
+
+        from sqlalchemy import select
+
+        from kopru.connectors import netgsm
+        from kopru.db import tenant_transaction
+        from kopru.db.schema import sms_messages as sm
+        from kopru.text import now_utc
+        from kopru.work import Outcome, Transient
+
+        slack = timedelta(seconds=self.RECONCILE_SLACK)
+        try:
+            entries = await netgsm.NetgsmClient.shared().report_by_date(
+                self.creds, self.created_at - slack, now_utc() + slack)
+        except (netgsm.TransientError, netgsm.PermanentError) as err:
+            raise Transient(f"netgsm.{err.code}", ambiguous=True) from None
+        length = len(self.text)
+        found = {e.jobid for e in entries if e.number == self.phone and (e.msglen is None or e.msglen == length)}
+        if found:
+            async with tenant_transaction(self.tenant_id, actor="event:sms-send") as tx:
+                taken = set((await tx.execute(select(sm.c.netgsm_jobid).where(sm.c.netgsm_jobid.in_(sorted(found)))
+                                              .where(sm.c.id != self.sms_id))).scalars().all())
+            found -= taken
+        if len(found) == 1:
+            return Outcome.ok(found.pop(), "reconciled")
+        if found:
+            return Outcome.unknown()
+        if quiet_for < self.absent_after:
+            raise Transient("netgsm.reconcile_pending", ambiguous=True)
+        return None  # nothing at Netgsm long after the attempt: it never took it
+
+    async def record(self, tx, outcome) -> None:
+        from sqlalchemy import func, update
+
+        from kopru.db.schema import sms_messages as sm
+
+        if getattr(self, "row", None) is None:
+            return  # no row of ours to move (gone, or ended before)
+        if outcome.state == "succeeded":
+            await tx.execute(update(sm).where(sm.c.id == self.sms_id).values(
+                status="sent", netgsm_jobid=outcome.external_ref, updated_at=func.now()))
+            await _history(tx, self.sms_id, "sent", outcome.code)
+            await tx.emit(SENT, {"sms_id": self.ref, "jobid": outcome.external_ref, "segments": self.row.segments},
+                          subject=self.ref, source=SOURCE)
+            return
+        status = "unknown" if outcome.state == "unknown" else "failed"
+        await tx.execute(update(sm).where(sm.c.id == self.sms_id).values(
+            status=status, error_code=outcome.code, updated_at=func.now()))
+        await _history(tx, self.sms_id, status, outcome.code)
+        if status == "failed":  # an unknown one has its own event (kopru.work.outcome_unknown.v1)
+            await tx.emit(FAILED, {"sms_id": self.ref, "code": outcome.code}, subject=self.ref, source=SOURCE)
+
+
+SOURCE = "/kopru/sms-send"
 
 
 async def deliver(ev) -> str:
-    """Handle kopru.sms.requested.v1: send once. Returns "sent", "failed", "skipped";
-    raises KopruError("netgsm.unavailable") (503: redelivered with backoff) when Netgsm
-    could not be reached."""
-    from sqlalchemy import func, select, update
+    """Handle kopru.sms.requested.v1: send once (kopru.work.perform). Returns the final
+    state, "done" (a redelivery of an ended one: no call, no history, no event) or "busy"
+    (another delivery holds it now); raises KopruError("netgsm.unavailable") (503:
+    redelivered with backoff) when Netgsm could not be reached."""
+    from kopru.work import perform
 
-    from kopru.connectors import netgsm
-    from kopru.db import tenant_transaction
-    from kopru.db.schema import sms_messages as sm
-    from kopru.kvkk import decrypt_subject, subject_key
-    from kopru.kvkk.subjects import decrypt_field
+    return await perform(ev.tenant_id, SmsSend(ev.tenant_id, uuid.UUID(ev.data["sms_id"])), actor="event:sms-send")
 
-    sms_id = uuid.UUID(ev.data["sms_id"])
-    actor = "event:sms-send"
-    # 1. claim: record the attempt (and its key, the message id) before any call
-    async with tenant_transaction(ev.tenant_id, actor=actor) as tx:
-        row = (await tx.execute(select(sm).where(sm.c.id == sms_id).with_for_update())).first()
-        if row is None or row.status not in ("queued", "sending"):
-            return "skipped"  # unknown here, or already sent/failed: a redelivery
-        creds, header = await _credentials(tx)
-        key = await subject_key(tx, row.subject_id)
-        who = await decrypt_subject(tx, row.subject_id)
-        if creds is None or key is None or not who or not who.get("phone"):
-            code = "sms.not_configured" if creds is None else "subject.erased"
-            await tx.execute(update(sm).where(sm.c.id == sms_id).values(status="failed", error_code=code, updated_at=func.now()))
-            await _history(tx, sms_id, "failed", code)
-            await tx.emit(FAILED, {"sms_id": str(sms_id), "code": code}, subject=str(sms_id))
-            return "failed"
-        text = decrypt_field(key, row.subject_id, "sms_body", row.body_enc)
-        await tx.execute(update(sm).where(sm.c.id == sms_id).values(status="sending", attempts=sm.c.attempts + 1,
-                                                                     updated_at=func.now()))
-        if row.status == "queued":
-            await _history(tx, sms_id, "sending")
-    # 2. the call, outside any transaction
-    from kopru.sms.encoding import estimate
 
-    iysfilter = IYS_FILTER.get(row.recipient_type or "", "0") if row.kind == "commercial" else "0"
-    try:
-        c = netgsm.NetgsmClient.shared()
-        if row.kind == "otp":  # Netgsm's OTP service: delivered first, one SMS
-            res = await c.send_otp(creds, header, text, who["phone"], idempotency_key=str(sms_id))
-        else:
-            res = await c.send(creds, header, [(text, who["phone"])], iysfilter=iysfilter,
-                               idempotency_key=str(sms_id), encoding=estimate(text).netgsm_encoding or None,
-                               startdate=row.scheduled_at)
-    except netgsm.PermanentError as err:
-        code = f"netgsm.{err.code}"
-        async with tenant_transaction(ev.tenant_id, actor=actor) as tx:
-            await tx.execute(update(sm).where(sm.c.id == sms_id).values(status="failed", error_code=code, updated_at=func.now()))
-            await _history(tx, sms_id, "failed", code)
-            await tx.emit(FAILED, {"sms_id": str(sms_id), "code": code}, subject=str(sms_id))
-        return "failed"
-    except (netgsm.TransientError, netgsm.InvalidRequest) as err:
-        if isinstance(err, netgsm.InvalidRequest):
-            async with tenant_transaction(ev.tenant_id, actor=actor) as tx:
-                await tx.execute(update(sm).where(sm.c.id == sms_id).values(status="failed", error_code="sms.invalid_number"))
-                await _history(tx, sms_id, "failed", "sms.invalid_number")
-                await tx.emit(FAILED, {"sms_id": str(sms_id), "code": "sms.invalid_number"}, subject=str(sms_id))
-            return "failed"
-        raise KopruError("netgsm.unavailable") from None
-    # 3. the jobid, after the call
-    async with tenant_transaction(ev.tenant_id, actor=actor) as tx:
-        await tx.execute(update(sm).where(sm.c.id == sms_id).values(status="sent", netgsm_jobid=res.jobid,
-                                                                     updated_at=func.now()))
-        await _history(tx, sms_id, "sent", "00")
-        await tx.emit(SENT, {"sms_id": str(sms_id), "jobid": res.jobid, "segments": row.segments}, subject=str(sms_id))
-    return "sent"
+async def recover_stalled() -> dict[str, int]:
+    """The sweep: SMS whose send nobody is finishing (a holder killed mid-call, a
+    redelivery that never came) are taken over, reconciled with Netgsm first."""
+    from kopru.work.sweep import recover
+
+    return await recover("netgsm", lambda tid, _op, ref: SmsSend(tid, uuid.UUID(ref)), actor="schedule:sms-report")
 
 
 DELIVERED = "kopru.sms.delivered.v1"
@@ -272,29 +335,31 @@ async def poll_reports() -> dict[str, int]:
     from sqlalchemy import select
 
     from kopru.connectors import netgsm
-    from kopru.db import platform_transaction, tenant_transaction
-    from kopru.db.schema import sms_messages as sm, tenant_directory
+    from kopru.db import tenant_transaction
+    from kopru.db.schema import sms_messages as sm
+    from kopru.work.sweep import for_each_tenant
 
-    async with platform_transaction() as conn:
-        tenant_ids = (await conn.execute(select(tenant_directory.c.tenant_id))).scalars().all()
     counts = {"delivered": 0, "failed": 0, "pending": 0}
-    for tenant_id in tenant_ids:
+
+    async def one_tenant(tenant_id: uuid.UUID) -> None:
         async with tenant_transaction(tenant_id, actor="schedule:sms-report") as tx:
             creds, _ = await _credentials(tx)
             if creds is None:
-                continue
+                return
             rows = (await tx.execute(select(sm.c.id, sm.c.netgsm_jobid).where(sm.c.status == "sent")
                                      .where(sm.c.netgsm_jobid.is_not(None)).limit(POLL_BATCH))).all()
         if not rows:
-            continue
+            return
         try:
             entries = await netgsm.NetgsmClient.shared().report(creds, sorted({r.netgsm_jobid for r in rows}))
         except (netgsm.TransientError, netgsm.PermanentError):
-            continue  # the next tick asks again
+            return  # the next tick asks again
         by_job = {e.jobid: e for e in entries}
         async with tenant_transaction(tenant_id, actor="schedule:sms-report") as tx:
             for r in rows:
                 await _apply_report(tx, r.id, r.netgsm_jobid, by_job.get(r.netgsm_jobid), counts)
+
+    await for_each_tenant(one_tenant, name="sms-report")
     return counts
 
 

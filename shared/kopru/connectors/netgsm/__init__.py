@@ -5,7 +5,7 @@
     async with netgsm.NetgsmClient() as c:            # base URL from NETGSM_BASE_URL
         headers = await c.msgheaders(creds)            # "test connection"
         res = await c.send(creds, "KOPRU", [(text, "+905321234567")], iysfilter="0",
-                           encoding="TR", idempotency_key=key)
+                           encoding="TR", ref=key)
         entries = await c.report(creds, [res.jobid])
 
 Errors: `PermanentError` (fail, do not retry), `TransientError` (retry with backoff,
@@ -18,7 +18,6 @@ httpx is imported when a client is made, not when this package is imported.
 
 from kopru.connectors.netgsm.client import (
     DEFAULT_BASE_URL,
-    IDEMPOTENCY_HEADER,
     IYS_FILTERS,
     PATHS,
     Credentials,
@@ -38,7 +37,7 @@ from kopru.connectors.netgsm.errors import InvalidRequest, NetgsmError, Permanen
 from kopru.connectors.netgsm.numbers import from_netgsm, to_netgsm
 
 __all__ = [
-    "CODES", "DEFAULT_BASE_URL", "IDEMPOTENCY_HEADER", "IYS_FILTERS", "PATHS", "Credentials", "InvalidRequest",
+    "CODES", "DEFAULT_BASE_URL", "IYS_FILTERS", "PATHS", "Credentials", "InvalidRequest",
     "NetgsmClient", "NetgsmError", "PermanentError", "ReportEntry", "ReportStatus", "RetryPolicy", "SendResult",
     "TransientError", "base_url_from_env", "from_netgsm", "msgheaders", "parse_report_entry", "report", "send", "send_otp", "to_netgsm",
 ]

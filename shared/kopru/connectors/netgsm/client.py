@@ -19,18 +19,18 @@ Endpoints:
     GET  {base}/sms/rest/v2/msgheader  -> {code:"00", msgheaders:[...]}
 
 Idempotency: none of Netgsm's documents or clients shows an idempotency key or a
-client reference on send. Every send still carries ours, in the `X-Idempotency-Key`
-header: the simulator honours it (a repeated key returns the first jobid and sends
-nothing), the real API ignores a header it does not know. The real once-only guarantee
-is the caller's: record the key before the call and the jobid after (sms-send does
-that), and treat a `TransientError` with `ambiguous=True` as "may have been sent".
+client reference on send, so none is sent (and the simulator honours none): a repeated
+send is a second SMS. `ref` (our message id) only goes into the log line. The once-only
+guarantee is the caller's (kopru.work: claim before the call, record after, and after a
+`TransientError` with `ambiguous=True` or a lost answer, ask `report_by_date` before
+anything is sent again).
 
 This client never retries a send itself: whether to retry an ambiguous failure is the
 caller's decision. It retries the read-only calls (report, msgheader) a few times on a
 transient error, which cannot cause a second SMS.
 
 Logging: one line per call with the endpoint, HTTP status, Netgsm code, jobid, number of
-recipients, duration and idempotency key; never a number, a text or a credential.
+recipients, duration and our reference; never a number, a text or a credential.
 """
 
 from __future__ import annotations
@@ -56,7 +56,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("kopru.connectors.netgsm")
 
 DEFAULT_BASE_URL = "https://api.netgsm.com.tr"
-IDEMPOTENCY_HEADER = "X-Idempotency-Key"
 PATHS = {
     SEND: "/sms/rest/v2/send",
     OTP: "/sms/rest/v2/otp",
@@ -90,7 +89,7 @@ class SendResult:
     code: str
     description: str | None
     recipients: int
-    idempotency_key: str
+    ref: str
 
 
 @dataclass(frozen=True)
@@ -142,8 +141,8 @@ def _check_msgheader(h: str) -> str:
 
 def _check_key(key: str) -> str:
     if not isinstance(key, str) or not 0 < len(key) <= 255 or not key.isascii() or not key.isprintable():
-        raise _invalid("idempotency_key_invalid", "Tekrar koruma anahtarı 1-255 yazdırılabilir ASCII karakter olmalı.",
-                       "The idempotency key must be 1-255 printable ASCII characters.")
+        raise _invalid("ref_invalid", "Referans 1-255 yazdırılabilir ASCII karakter olmalı.",
+                       "The reference must be 1-255 printable ASCII characters.")
     return key
 
 
@@ -218,7 +217,7 @@ class NetgsmClient:
     # -- calls ---------------------------------------------------------------
 
     async def send(self, credentials: Credentials, msgheader: str, messages: Sequence[tuple[str, str]], *,
-                   iysfilter: str, idempotency_key: str, encoding: str | None = None,
+                   iysfilter: str, ref: str, encoding: str | None = None,
                    startdate: datetime | None = None, stopdate: datetime | None = None) -> SendResult:
         """Send `messages` [(text, E.164 number), ...] as one Netgsm job (n:n).
 
@@ -228,7 +227,7 @@ class NetgsmClient:
         startdate; without stopdate it keeps trying for 21 hours)."""
         _check_credentials(credentials)
         header = _check_msgheader(msgheader)
-        key = _check_key(idempotency_key)
+        key = _check_key(ref)
         iys = str(iysfilter).strip() if iysfilter is not None else ""
         if iys not in IYS_FILTERS:
             raise _invalid("iysfilter_invalid", "iysfilter 0, 11 ya da 12 olmalı.", "iysfilter must be 0, 11 or 12.")
@@ -251,21 +250,21 @@ class NetgsmClient:
             body["stopdate"] = _istanbul(stopdate, SEND_DATE_FORMAT, "stopdate")
         if self.appname:
             body["appname"] = self.appname
-        data = await self._call(SEND, credentials, json=body, idempotency_key=key, side_effect=True,
+        data = await self._call(SEND, credentials, json=body, ref=key, side_effect=True,
                                 extra={"recipients": len(items), "msgheader": header, "iysfilter": iys})
         return SendResult(data["jobid"], codes.SUCCESS, data.get("description"), len(items), key)
 
     async def send_otp(self, credentials: Credentials, msgheader: str, text: str, number: str, *,
-                       idempotency_key: str) -> SendResult:
+                       ref: str) -> SendResult:
         """One OTP SMS through Netgsm's OTP service (delivered within minutes, cannot be
         scheduled; one SMS long, no Turkish letters; needs an OTP package on the account)."""
         _check_credentials(credentials)
         header = _check_msgheader(msgheader)
-        key = _check_key(idempotency_key)
+        key = _check_key(ref)
         body: dict[str, Any] = {"msgheader": header, "msg": _check_text(text), "no": to_netgsm(number)}
         if self.appname:
             body["appname"] = self.appname
-        data = await self._call(OTP, credentials, json=body, idempotency_key=key, side_effect=True,
+        data = await self._call(OTP, credentials, json=body, ref=key, side_effect=True,
                                 extra={"recipients": 1, "msgheader": header})
         return SendResult(data["jobid"], codes.SUCCESS, data.get("description"), 1, key)
 
@@ -288,6 +287,28 @@ class NetgsmClient:
         for page in range(1000):
             data = await self._read(REPORT, credentials, json={**base, "pagenumber": page},
                                     extra={"jobs": len(ids), "page": page})
+            jobs = data.get("jobs") if codes.normalise(data.get("code")) == codes.SUCCESS else None
+            jobs = jobs if isinstance(jobs, list) else []
+            out.extend(parse_report_entry(j) for j in jobs if isinstance(j, dict))
+            if len(jobs) < REPORT_PAGE_SIZE:
+                break
+        return out
+
+    async def report_by_date(self, credentials: Credentials, startdate: datetime,
+                             stopdate: datetime) -> list[ReportEntry]:
+        """Every message the account sent between two instants (all pages): how an
+        ambiguous send is reconciled, since Netgsm takes no reference of ours. Code 60
+        (no records) is an empty list."""
+        _check_credentials(credentials)
+        base: dict[str, Any] = {"startdate": _istanbul(startdate, REPORT_DATE_FORMAT, "startdate"),
+                                "stopdate": _istanbul(stopdate, REPORT_DATE_FORMAT, "stopdate"),
+                                "pagesize": REPORT_PAGE_SIZE}
+        if self.appname:
+            base["appname"] = self.appname
+        out: list[ReportEntry] = []
+        for page in range(1000):
+            data = await self._read(REPORT, credentials, json={**base, "pagenumber": page},
+                                    extra={"by": "date", "page": page})
             jobs = data.get("jobs") if codes.normalise(data.get("code")) == codes.SUCCESS else None
             jobs = jobs if isinstance(jobs, list) else []
             out.extend(parse_report_entry(j) for j in jobs if isinstance(j, dict))
@@ -322,22 +343,21 @@ class NetgsmClient:
         raise AssertionError("unreachable")
 
     async def _call(self, endpoint: str, credentials: Credentials, *, method: str = "POST", json: Any = None,
-                    params: dict | None = None, idempotency_key: str | None = None, side_effect: bool = False,
+                    params: dict | None = None, ref: str | None = None, side_effect: bool = False,
                     extra: dict | None = None) -> dict:
         import httpx
 
         from kopru.tracing import span
 
         fields: dict[str, Any] = {"endpoint": endpoint, **(extra or {})}
-        if idempotency_key:
-            fields["idempotency_key"] = idempotency_key
-        headers = {IDEMPOTENCY_HEADER: idempotency_key} if idempotency_key else None
+        if ref:
+            fields["ref"] = ref
         t0 = time.perf_counter()
         with span(f"netgsm {endpoint}", kind="CLIENT"):
             try:
                 try:
                     resp = await self._http.request(
-                        method, PATHS[endpoint], json=json, params=params, headers=headers,
+                        method, PATHS[endpoint], json=json, params=params,
                         auth=httpx.BasicAuth(credentials.usercode, credentials.password),
                     )
                 except httpx.TimeoutException as e:
@@ -412,17 +432,17 @@ async def _client(client: NetgsmClient | None) -> AsyncIterator[NetgsmClient]:
 # Module-level calls: each opens a client for the one call unless one is passed in.
 
 async def send(credentials: Credentials, msgheader: str, messages: Sequence[tuple[str, str]], *, iysfilter: str,
-               idempotency_key: str, encoding: str | None = None, startdate: datetime | None = None,
+               ref: str, encoding: str | None = None, startdate: datetime | None = None,
                stopdate: datetime | None = None, client: NetgsmClient | None = None) -> SendResult:
     async with _client(client) as c:
-        return await c.send(credentials, msgheader, messages, iysfilter=iysfilter, idempotency_key=idempotency_key,
+        return await c.send(credentials, msgheader, messages, iysfilter=iysfilter, ref=ref,
                             encoding=encoding, startdate=startdate, stopdate=stopdate)
 
 
-async def send_otp(credentials: Credentials, msgheader: str, text: str, number: str, *, idempotency_key: str,
+async def send_otp(credentials: Credentials, msgheader: str, text: str, number: str, *, ref: str,
                    client: NetgsmClient | None = None) -> SendResult:
     async with _client(client) as c:
-        return await c.send_otp(credentials, msgheader, text, number, idempotency_key=idempotency_key)
+        return await c.send_otp(credentials, msgheader, text, number, ref=ref)
 
 
 async def report(credentials: Credentials, jobids: Iterable[str], *, startdate: datetime | None = None,

@@ -21,9 +21,11 @@ optional per-minute send and report limits (-> 80), OTP package (-> 60) and OTP 
 rules (-> 20) and number (-> 50), report queries with nothing to list (-> 60).
 Refusals answer HTTP 406 with `{"code", "description"}`, as Netgsm does.
 
-Beyond Netgsm: a send with an `X-Idempotency-Key` header already accepted for the same
-account returns the first answer and sends nothing (the real API has no such key and
-ignores the header). The push format of delivery reports is not in the documents we
+Like Netgsm, it has no idempotency key: every accepted send is a message, a repeat is a
+second one. Beyond Netgsm, for tests and people: `GET /_simulator/calls` (read-only)
+lists every call it received, refused and repeated ones included, in order, without
+credentials, numbers or texts; `GET /_simulator/messages` the messages it accepted
+(test data). The push format of delivery reports is not in the documents we
 had; the simulator posts one JSON object per message in the shape of a report's `jobs`
 entry (`jobid, number, status, operator, msglen, deliveredDate, errorCode`).
 
@@ -52,7 +54,6 @@ from starlette.routing import Route
 
 from kopru.text import business_tz
 
-IDEMPOTENCY_HEADER = "X-Idempotency-Key"
 SEND_DATE_FORMAT = "%d%m%Y%H%M"
 REPORT_DATE_FORMAT = "%d.%m.%Y %H:%M:%S"
 TURKISH_LETTERS = frozenset("çğıöşüÇĞİÖŞÜ")
@@ -99,7 +100,6 @@ class SimMessage:
     iysfilter: str | None = None
     startdate: str | None = None
     stopdate: str | None = None
-    idempotency_key: str | None = None
     accepted_at: float = field(default_factory=time.time)
     status: int = 0
     error_code: int = 0
@@ -117,9 +117,9 @@ class SimMessage:
 class SimCall:
     endpoint: str
     usercode: str | None
-    idempotency_key: str | None
     http_status: int
     code: str | None
+    at: float = field(default_factory=time.time)
 
 
 @dataclass
@@ -147,12 +147,13 @@ class NetgsmSimulator:
             Route("/sms/rest/v2/otp", self._otp, methods=["POST"]),
             Route("/sms/rest/v2/report", self._report, methods=["POST"]),
             Route("/sms/rest/v2/msgheader", self._msgheader, methods=["GET"]),
+            Route("/_simulator/calls", self._inspect_calls, methods=["GET"]),
+            Route("/_simulator/messages", self._inspect_messages, methods=["GET"]),
         ])
 
     def _reset_state(self) -> None:
         self._messages: list[SimMessage] = []
         self._failures: list[_Failure] = []
-        self._idem: dict[tuple[str, str], dict] = {}
         self._calls: list[SimCall] = []
         self._hits: dict[tuple[str, str], list[float]] = {}
         self._jobids = itertools.count(random.randint(10**9, 2 * 10**9))
@@ -181,7 +182,7 @@ class NetgsmSimulator:
             self._failures.clear()
 
     def reset(self) -> None:
-        """Forget messages, failures, idempotency keys and calls (accounts stay)."""
+        """Forget messages, failures and calls (accounts stay)."""
         with self._lock:
             self._reset_state()
 
@@ -284,15 +285,15 @@ class NetgsmSimulator:
     def _record(self, endpoint: str, request: Request, acct: SimAccount | None, http_status: int,
                 code: str | None) -> None:
         with self._lock:
-            self._calls.append(SimCall(endpoint, acct.usercode if acct else None,
-                                       request.headers.get(IDEMPOTENCY_HEADER), http_status, code))
+            self._calls.append(SimCall(endpoint, acct.usercode if acct else None, http_status, code))
 
     async def _injected(self, endpoint: str, request: Request, f: _Failure) -> Response:
+        if f.code is None:
+            self._record(endpoint, request, None, f.http_status or 500, None)  # counted when it arrives
         if f.delay:
             await asyncio.sleep(f.delay)
         if f.code is not None:
             return self._answer(endpoint, request, None, f.code, status=f.http_status, jobid=None)
-        self._record(endpoint, request, None, f.http_status or 500, None)
         return PlainTextResponse("Internal Server Error" if (f.http_status or 500) >= 500 else "Error",
                                  status_code=f.http_status or 500)
 
@@ -325,18 +326,24 @@ class NetgsmSimulator:
             return f, None, self._answer(endpoint, request, None, "30", jobid=None)
         return f, acct, None
 
+    # -- inspection (read-only; not part of Netgsm's API) -----------------------------
+
+    async def _inspect_calls(self, request: Request) -> Response:
+        return JSONResponse({"calls": [{"endpoint": c.endpoint, "usercode": c.usercode, "http_status": c.http_status,
+                                        "code": c.code, "at": c.at} for c in self.calls]})
+
+    async def _inspect_messages(self, request: Request) -> Response:
+        return JSONResponse({"messages": [{"jobid": m.jobid, "kind": m.kind, "usercode": m.usercode,
+                                           "msgheader": m.msgheader, "no": m.no, "msg": m.msg,
+                                           "status": m.status, "accepted_at": m.accepted_at}
+                                          for m in self.messages]})
+
     # -- endpoints -----------------------------------------------------------------
 
     async def _send(self, request: Request) -> Response:
         f, acct, early = await self._guard("send", request)
         if early is not None:
             return early
-        key = request.headers.get(IDEMPOTENCY_HEADER)
-        if key:
-            with self._lock:
-                seen = self._idem.get((acct.usercode, key))
-            if seen is not None:
-                return await self._delayed(f, self._answer("send", request, acct, "00", **seen))
         body = await self._json(request)
         code = self._check_send(acct, body)
         if code is None and self._limited(("send", acct.usercode), self.send_limit_per_minute):
@@ -353,10 +360,8 @@ class NetgsmSimulator:
                     jobid=jobid, kind="sms", usercode=acct.usercode, msgheader=body["msgheader"],
                     no=_NO.fullmatch(m["no"]).group(1), msg=m["msg"], encoding=enc,
                     iysfilter=str(body.get("iysfilter") or "") or None, startdate=body.get("startdate"),
-                    stopdate=body.get("stopdate"), idempotency_key=key))
+                    stopdate=body.get("stopdate")))
             extra = {"jobid": jobid}
-            if key:
-                self._idem[(acct.usercode, key)] = extra
         return await self._delayed(f, self._answer("send", request, acct, "00", **extra))
 
     def _check_send(self, acct: SimAccount, body: Any) -> str | None:
@@ -410,12 +415,6 @@ class NetgsmSimulator:
         f, acct, early = await self._guard("otp", request)
         if early is not None:
             return early
-        key = request.headers.get(IDEMPOTENCY_HEADER)
-        if key:
-            with self._lock:
-                seen = self._idem.get((acct.usercode, "otp:" + key))
-            if seen is not None:
-                return await self._delayed(f, self._answer("otp", request, acct, "00", **seen))
         body = await self._json(request)
         code = None
         if not isinstance(body, dict) or not all(isinstance(body.get(k), str) and body.get(k) for k in ("msgheader", "msg", "no")):
@@ -433,11 +432,8 @@ class NetgsmSimulator:
         jobid = str(next(self._jobids))
         with self._lock:
             self._messages.append(SimMessage(jobid=jobid, kind="otp", usercode=acct.usercode,
-                                             msgheader=body["msgheader"], no=body["no"], msg=body["msg"],
-                                             idempotency_key=key))
+                                             msgheader=body["msgheader"], no=body["no"], msg=body["msg"]))
             extra = {"jobId": jobid}  # the official client's OtpSmsResponse spells it jobId
-            if key:
-                self._idem[(acct.usercode, "otp:" + key)] = extra
         return await self._delayed(f, self._answer("otp", request, acct, "00", **extra))
 
     async def _report(self, request: Request) -> Response:

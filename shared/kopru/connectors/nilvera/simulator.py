@@ -324,6 +324,7 @@ class NilveraSimulator:
             Route("/earchive/send/xml", self._send_earchive, methods=["POST"]),
             Route("/einvoice/sale/{uuid}/status", self._status_einvoice, methods=["GET"]),
             Route("/earchive/invoices/{uuid}/status", self._status_earchive, methods=["GET"]),
+            Route("/_simulator/calls", self._inspect_calls, methods=["GET"]),
         ])
 
         async def case_insensitive(scope, receive, send):  # ASP.NET routes ignore case (Odoo sends /einvoice/sale/...)
@@ -449,6 +450,12 @@ class NilveraSimulator:
     def calls(self) -> list[SimCall]:
         with self._lock:
             return list(self._calls)
+
+    async def _inspect_calls(self, request: Request) -> Response:
+        """Read-only, not part of Nilvera's API: every call received, in order, refused and
+        repeated ones included (no keys, no documents)."""
+        return JSONResponse({"calls": [{"endpoint": c.endpoint, "account": c.account, "http_status": c.http_status,
+                                        "codes": list(c.codes), "uuid": c.uuid} for c in self.calls]})
 
     # -- ASGI ------------------------------------------------------------------------------------
 

@@ -1,0 +1,230 @@
+"""The integration core's promise, shown on the real parts: each thing asked of an
+outside service happens once. Counted as CALLS the simulator received (its inspection
+list, duplicates included), not as messages it kept.
+
+- 8 concurrent deliveries of one kopru.sms.requested.v1: one Netgsm call; redeliveries
+  after the end: no call, no history row, no event (the e-invoice twin is in
+  tests/functions/test_einvoice_submit.py).
+- kill -9 of a real sms-send process between Netgsm's answer and the status write, then a
+  new process and a redelivery: Netgsm's report is asked first, the message ends `sent`
+  with the jobid Netgsm gave, never sent twice.
+- kill -9 while Netgsm held a 500 (nothing taken): the redelivery waits until Netgsm's
+  report can prove absence, then sends once.
+- several candidates in Netgsm's report: parked `unknown` with its code and event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import REPO
+from tests.helpers import bearer, drain
+
+PHONE = "+90 532 111 22 33"
+NETGSM_NO = "5321112233"
+
+
+def _sends(netgsm) -> int:
+    return sum(1 for c in netgsm.calls if c.endpoint == "send")
+
+
+def _event(type_: str, tenant_id, data: dict, event_id: str | None = None) -> tuple[dict, bytes]:
+    return ({"ce-specversion": "1.0", "ce-id": event_id or str(uuid.uuid4()), "ce-source": "/test/redelivery",
+             "ce-type": type_, "ce-tenantid": str(tenant_id), "content-type": "application/json"},
+            json.dumps(data).encode())
+
+
+async def _queued_sms(client, tenant, text="Kargonuz yolda.", to=PHONE) -> str:
+    r = await client("sms-send").post("/sms", headers=bearer(tenant["token"]),
+                                      json={"to": to, "message": text, "kind": "transactional"})
+    assert r.status_code == 202, r.text
+    return r.json()["id"]
+
+
+async def _sms(client, tenant, sms_id) -> dict:
+    return (await client("sms-send").get(f"/sms/{sms_id}", headers=bearer(tenant["token"]))).json()
+
+
+def _outbox(db, type_: str, key: str, value: str) -> int:
+    return db.execute("select count(*) from outbox where type = %s and data->>%s = %s", (type_, key, value)).fetchone()[0]
+
+
+async def test_eight_concurrent_deliveries_of_one_sms_make_one_netgsm_call(client, apps, sms_tenant, netgsm, db):
+    from kopru.runtime.eventing import asgi_sender
+
+    await drain(apps, only=("sms-send",))
+    sms_id = await _queued_sms(client, sms_tenant)
+    before = _sends(netgsm)
+    netgsm.fail_next(delay=0.5, endpoint="send")  # Netgsm takes it and answers slowly: the others arrive meanwhile
+    send = asgi_sender(apps["sms-send"])
+    headers, body = _event("kopru.sms.requested.v1", sms_tenant["id"], {"sms_id": sms_id})
+    # the same event id eight times, and a republished copy with a fresh id
+    results = await asyncio.gather(*(send({**headers, "ce-id": headers["ce-id"] if i < 7 else str(uuid.uuid4())}, body)
+                                     for i in range(8)))
+    assert all(status == 204 for status, _ in results), results
+    assert _sends(netgsm) == before + 1
+    got = await _sms(client, sms_tenant, sms_id)
+    assert got["status"] == "sent" and [h["status"] for h in got["history"]] == ["queued", "sending", "sent"]
+    assert _outbox(db, "kopru.sms.sent.v1", "sms_id", sms_id) == 1
+    # the outbox's own event, and another redelivery, after the end: nothing at all
+    await drain(apps, only=("sms-send",))
+    status, _ = await send(*_event("kopru.sms.requested.v1", sms_tenant["id"], {"sms_id": sms_id}))
+    assert status == 204 and _sends(netgsm) == before + 1
+    again = await _sms(client, sms_tenant, sms_id)
+    assert again["history"] == got["history"] and _outbox(db, "kopru.sms.sent.v1", "sms_id", sms_id) == 1
+
+
+async def test_several_candidates_in_netgsm_report_park_the_sms_as_unknown(client, apps, sms_tenant, netgsm, db,
+                                                                          work_settings, monkeypatch):
+    """Two messages of the same length to the same number went out after the SMS was
+    accepted (say, through Netgsm's own panel) and our answer was lost: which one is ours
+    cannot be told, so nothing is sent and the SMS is parked for an operator."""
+    from kopru.connectors.netgsm import Credentials, NetgsmClient
+    from tests.helpers import NETGSM_PASSWORD, NETGSM_USER
+
+    work_settings(lease=30, absent_after=0)
+    await drain(apps, only=("sms-send",))
+    text = "Randevunuz yarın 10:00."
+    sms_id = await _queued_sms(client, sms_tenant, text=text, to="+90 532 111 22 44")
+    async with NetgsmClient(os.environ["NETGSM_BASE_URL"]) as c:
+        for _ in range(2):
+            await c.send(Credentials(NETGSM_USER, NETGSM_PASSWORD), "ANADOLU", [(text, "+905321112244")],
+                         iysfilter="0", ref="panel")
+    before = _sends(netgsm)
+    # our own attempt's answer is lost: Netgsm answers 500 (ambiguous) without taking it
+    netgsm.fail_next(http_status=500, endpoint="send")
+    await drain(apps, only=("sms-send",))
+    got = await _sms(client, sms_tenant, sms_id)
+    assert got["status"] == "unknown" and got["error_code"] == "work.outcome_unknown", got
+    assert _sends(netgsm) == before + 1  # the 500 only
+    assert db.execute("select count(*) from outbox where type = 'kopru.work.outcome_unknown.v1' and data->>'ref' = %s",
+                      (sms_id,)).fetchone()[0] == 1
+    assert _outbox(db, "kopru.sms.failed.v1", "sms_id", sms_id) == 0
+
+
+# -- kill -9 of a real function process ------------------------------------------------------------------
+
+class FunctionProcess:
+    """functions-framework serving one function, as its image does, on a free loopback port."""
+
+    def __init__(self, function: str, env: dict[str, str]):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        src = REPO / "functions" / function.replace("-", "_") / "main.py"
+        self.proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "functions-framework"), "--asgi", "--source", str(src),
+             "--target", "handle", "--host", "127.0.0.1", "--port", str(self.port)],
+            env={**os.environ, **env}, cwd=REPO,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        self.kill()
+        raise RuntimeError("the function process did not start")
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+@pytest.fixture
+def process_env(services):
+    from kopru.auth.crypto import master_key
+
+    return {"DATABASE_URL": services["app_url"], "KOPRU_MASTER_KEY": base64.b64encode(master_key()).decode(),
+            "REDIS_URL": os.environ["REDIS_URL"], "NETGSM_BASE_URL": os.environ["NETGSM_BASE_URL"],
+            "KOPRU_ENV": "test", "KOPRU_LOG_LEVEL": "WARNING", "KOPRU_OUTWARD_LEASE_SECONDS": "1"}
+
+
+async def _post_event(url: str, headers: dict, body: bytes, timeout: float = 10.0) -> int:
+    async with httpx.AsyncClient(timeout=timeout) as h:
+        return (await h.post(url + "/", headers=headers, content=body)).status_code
+
+
+async def _kill_during_send(fn: FunctionProcess, netgsm, headers, body, before: int) -> None:
+    """Deliver the event to the process and kill -9 it once Netgsm has the call."""
+    task = asyncio.create_task(_post_event(fn.url, headers, body))
+    deadline = time.monotonic() + 10
+    while _sends(netgsm) == before and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert _sends(netgsm) == before + 1, "the send never reached Netgsm"
+    fn.kill()
+    with pytest.raises(httpx.HTTPError):
+        await task
+
+
+async def test_kill_9_between_netgsm_answer_and_status_write_sends_once(client, apps, sms_tenant, netgsm, db,
+                                                                        process_env):
+    await drain(apps, only=("sms-send",))
+    sms_id = await _queued_sms(client, sms_tenant, text="Siparişiniz teslim edildi.", to="+90 532 111 22 55")
+    headers, body = _event("kopru.sms.requested.v1", sms_tenant["id"], {"sms_id": sms_id})
+    before, messages_before = _sends(netgsm), netgsm.count()
+    netgsm.fail_next(delay=3.0, endpoint="send")  # Netgsm takes it at once and answers 3 s later
+    fn = FunctionProcess("sms-send", {**process_env, "KOPRU_NETGSM_ABSENT_AFTER_SECONDS": "600"})
+    try:
+        await _kill_during_send(fn, netgsm, headers, body, before)
+    finally:
+        fn.kill()
+    assert netgsm.count() == messages_before + 1  # Netgsm has it; we never heard
+    assert (await _sms(client, sms_tenant, sms_id))["status"] == "sending"
+    await asyncio.sleep(1.2)  # the dead holder's lease runs out
+    fn = FunctionProcess("sms-send", process_env)
+    try:
+        assert await _post_event(fn.url, headers, body) == 204  # the redelivery
+        assert await _post_event(fn.url, headers, body) == 204  # and another
+    finally:
+        fn.kill()
+    got = await _sms(client, sms_tenant, sms_id)
+    jobid = [m.jobid for m in netgsm.messages if m.no == "5321112255"]
+    assert got["status"] == "sent" and [got["netgsm_jobid"]] == jobid, (got, jobid)
+    assert got["history"][-1]["code"] == "reconciled"
+    assert _sends(netgsm) == before + 1 and netgsm.count() == messages_before + 1
+    assert _outbox(db, "kopru.sms.sent.v1", "sms_id", sms_id) == 1
+
+
+async def test_kill_9_while_netgsm_held_a_500_sends_once_after_absence_is_proven(client, apps, sms_tenant, netgsm,
+                                                                                 process_env):
+    await drain(apps, only=("sms-send",))
+    sms_id = await _queued_sms(client, sms_tenant, text="Faturanız hazır.", to="+90 532 111 22 66")
+    headers, body = _event("kopru.sms.requested.v1", sms_tenant["id"], {"sms_id": sms_id})
+    before, messages_before = _sends(netgsm), netgsm.count()
+    netgsm.fail_next(http_status=500, delay=3.0, endpoint="send")  # nothing taken; the answer would be a 500
+    env = {**process_env, "KOPRU_NETGSM_ABSENT_AFTER_SECONDS": "3"}
+    fn = FunctionProcess("sms-send", env)
+    try:
+        await _kill_during_send(fn, netgsm, headers, body, before)
+    finally:
+        fn.kill()
+    await asyncio.sleep(1.2)
+    fn = FunctionProcess("sms-send", env)
+    try:
+        # too early to tell: Netgsm's report has nothing yet, nothing is sent, asked again later
+        assert await _post_event(fn.url, headers, body) == 503
+        assert _sends(netgsm) == before + 1
+        await asyncio.sleep(2.0)
+        assert await _post_event(fn.url, headers, body) == 204
+    finally:
+        fn.kill()
+    got = await _sms(client, sms_tenant, sms_id)
+    assert got["status"] == "sent" and _sends(netgsm) == before + 2
+    assert netgsm.count() == messages_before + 1
