@@ -16,7 +16,7 @@ import uuid
 import pytest
 
 from tests.einvoice.samples import CUSTOMER, CUSTOMER_VKN, PERSON, SUPPLIER_VKN, line
-from tests.helpers import bearer, drain as drain_all
+from tests.helpers import bearer, drain as drain_all, sender_auth
 
 API_KEY = "nv-kopru-test-4b1e2f3a5c6d7e8f90a1b2c3"
 ALIAS = "urn:mail:defaultpk@alici-ticaret.com.tr"
@@ -308,7 +308,7 @@ async def test_redelivery_and_crash_after_upload_create_one_invoice(client, apps
     assert got["status"] == "submitted" and crashed
     assert [h["code"] for h in got["history"] if h["status"] == "submitted"] == ["already_submitted"], nilvera.calls
     assert nilvera.count() == before + 1
-    send = asgi_sender(apps["einvoice-submit"])
+    send = asgi_sender(apps["einvoice-submit"], "einvoice-submit")
     status, _ = await send({"ce-specversion": "1.0", "ce-id": "redelivered-1", "ce-source": "/kopru/einvoice-submit",
                             "ce-type": "kopru.einvoice.requested.v1", "ce-tenantid": str(tenant["id"]),
                             "content-type": "application/json"},
@@ -456,7 +456,8 @@ async def test_status_is_followed_on_the_schedule_tick(client, apps, tenant, nil
     for _ in range(8):
         t = await client("einvoice-status").post("/", content=b"", headers={
             "ce-specversion": "1.0", "ce-id": str(uuid.uuid4()), "ce-source": "/apis/v1/namespaces/kopru/pingsources/x",
-            "ce-type": "dev.knative.sources.ping", "content-type": "application/json"})
+            "ce-type": "dev.knative.sources.ping", "content-type": "application/json",
+            **sender_auth("einvoice-status")})
         assert t.status_code == 200, t.text
         if (await read(client, tenant, inv["id"]))["status"] == "accepted":
             break
