@@ -325,3 +325,40 @@ async def test_an_unreachable_issuer_is_a_503_and_runs_nothing(oidc, client, db)
     # the sender may be genuine: retried by Knative, not dead-lettered; nothing ran
     assert r.status_code == 503 and r.json()["code"] == "unavailable"
     assert db_state(db) == before
+
+
+async def test_the_dispatchers_http_sender_and_the_ticker_carry_a_token(apps):
+    """`kopru dispatch` (http_sender) and the schedule ticker (`kopru events tick`,
+    `kopru dev`) post with the platform token: their ticks and events are let in."""
+    import asyncio
+    from datetime import datetime, timezone
+
+    import httpx
+
+    from kopru.events.catalog import load_catalog
+    from kopru.events.dispatcher import http_sender
+    from kopru.events.schedule import run_schedules
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=apps["retention-purge"]), base_url="http://f") as c:
+        headers, body = event_forms("retention-purge", str(uuid.uuid4()), str(uuid.uuid4()))["ping"]
+        status, answer = await http_sender(c, "/", "retention-purge")(headers, body)
+        assert status == 200, answer
+        # the wrong function's sender: refused
+        status, answer = await http_sender(c, "/", "sms-report")(headers, body)
+        assert status == 401 and json.loads(answer)["code"] == "cloudevent.unauthenticated"
+
+        stop, got = asyncio.Event(), []
+        send = http_sender(c, "/", "retention-purge")
+
+        async def ticked(h, b):
+            got.append((h, await send(h, b)))
+            stop.set()
+            return got[-1][1]
+
+        sched = load_catalog().schedules["retention-purge"]
+        hour, minute = int(sched.cron.split()[1]), int(sched.cron.split()[0])
+        at = datetime(2026, 3, 2, hour - 3, minute, tzinfo=timezone.utc)  # Europe/Istanbul is UTC+3
+        await asyncio.wait_for(run_schedules({"retention-purge": ticked}, stop, now=lambda: at), 30)
+    (h, (status, answer)), = got
+    assert status == 200, answer
+    assert jwt.decode(h["authorization"].split()[1], options={"verify_signature": False})["sub"] == "schedule"
