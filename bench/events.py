@@ -207,7 +207,7 @@ def split(n: int, tenants: list[uuid.UUID]) -> list[tuple[uuid.UUID, int]]:
     return [(t, base + (1 if i < extra else 0)) for i, t in enumerate(tenants)]
 
 
-def in_process_sender(app: Any) -> tuple[Any, str, Any]:
+def in_process_sender(app: Any, function: str = "probe") -> tuple[Any, str, Any]:
     """How tests/shared/test_events_kafka.py hands records to a function in process:
     kopru.runtime.eventing.asgi_sender when the code has it, else http_sender over
     httpx's ASGITransport. Returns (sender, description, closer or None)."""
@@ -216,13 +216,13 @@ def in_process_sender(app: Any) -> tuple[Any, str, Any]:
     except ImportError:
         asgi_sender = None
     if asgi_sender is not None:
-        return asgi_sender(app), "kopru.runtime.eventing.asgi_sender (ASGI call, no HTTP client)", None
+        return asgi_sender(app, function), "kopru.runtime.eventing.asgi_sender (ASGI call, no HTTP client)", None
     import httpx
 
     from kopru.events.dispatcher import http_sender
 
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://probe")
-    return http_sender(client, "/"), "http_sender over httpx.ASGITransport", client.aclose
+    return http_sender(client, "/", function), "http_sender over httpx.ASGITransport", client.aclose
 
 
 # -- the bench context ---------------------------------------------------------------------------
@@ -622,7 +622,8 @@ class Bench:
             d.mkdir(exist_ok=True)
             (d / "main.py").write_text(src)
             layer_apps[name] = create_asgi_app(target="handle", source=str(d / "main.py"))
-        senders = {name: in_process_sender(a) for name, a in (("probe", app), *layer_apps.items())}
+        senders = {name: in_process_sender(a, "probe" if name == "probe" else f"bench-{name}")
+                   for name, a in (("probe", app), *layer_apps.items())}
         consumer = FunctionConsumer("probe", self.bootstrap, senders["probe"][0], "/function/probe/",
                                     catalog=self.catalog)
         http_headers, body = to_http(from_kafka(record().headers, key, value))

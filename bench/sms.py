@@ -417,7 +417,7 @@ class Bench:
         # as `kopru dispatch` builds it: one client, http_sender to the function's URL
         client = httpx.AsyncClient(timeout=httpx.Timeout(30.0))
         url = self.urls["sms-send"] + "/"
-        sender = http_sender(client, url)
+        sender = http_sender(client, url, "sms-send")
         tasks = []
         if self.args.bus == "kafka":
             pub = KafkaPublisher(self.bootstrap)
@@ -722,6 +722,8 @@ async def _profile(source: Path, tenants: list[dict[str, Any]], n: int, sim_url:
     import httpx
     from functions_framework.aio import create_asgi_app
 
+    from kopru.events.ingress import bearer
+
     app = create_asgi_app("handle", str(source))
     start_no = secrets.randbelow(10**7)
     counter = [0]
@@ -756,7 +758,7 @@ async def _profile(source: Path, tenants: list[dict[str, Any]], n: int, sim_url:
             for sms_id, tid in it:
                 headers = {"ce-specversion": "1.0", "ce-id": str(uuid.uuid4()), "ce-source": "/kopru/sms-send",
                            "ce-type": REQUESTED, "ce-tenantid": str(tid), "ce-partitionkey": str(tid),
-                           "content-type": "application/json"}
+                           "content-type": "application/json", "authorization": bearer("sms-send", "bus")}
                 call = _asgi_call(app, "POST", "/", [(k.encode(), v.encode()) for k, v in headers.items()],
                                   json.dumps({"sms_id": sms_id}).encode())
                 status, body = await call()

@@ -49,3 +49,11 @@ async def drain(apps, only: tuple[str, ...] | None = None):
     finally:
         await relay.dispose()
     return bus
+
+
+def sender_auth(function: str, sender: str = "operator", ttl: int | None = None) -> dict:
+    """The Authorization header of a Köprü sender (kopru.events.ingress) for POST /
+    of `function`, as `kopru events token` prints it."""
+    from kopru.events.ingress import issue
+
+    return {"Authorization": f"Bearer {issue(function, sender, ttl)}"}

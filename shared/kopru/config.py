@@ -33,6 +33,13 @@ class Settings:
     client_cache_ttl: float  # "dev", "test" or "prod"
     outward_lease_seconds: float = 60.0  # a claim on an outward call (kopru.work): longer than any provider time-out
     netgsm_absent_after_seconds: float = 120.0  # no trace in Netgsm's report this long after an ambiguous send: never taken
+    # event ingress (kopru.events.ingress)
+    event_signing_key: str | None = None  # base64, >= 32 bytes; default: derived from the master key
+    event_token_ttl: int = 300  # seconds a platform sender token lives
+    oidc_issuers: tuple[str, ...] = ()  # Knative Eventing OIDC: trusted issuers (the cluster's SA token issuer)
+    event_audience: str = "serving.knative.dev/service/{namespace}/{function}"  # Knative's audience format
+    namespace: str = "kopru"  # the Kubernetes namespace the functions run in
+    oidc_ca_bundle: str | None = None  # CA file for the issuers' discovery and JWKS (e.g. the cluster CA)
 
     @property
     def embedded(self) -> bool:
@@ -58,6 +65,13 @@ def settings() -> Settings:
         client_cache_ttl=float(os.environ.get("KOPRU_CLIENT_CACHE_TTL", "5")),
         outward_lease_seconds=float(os.environ.get("KOPRU_OUTWARD_LEASE_SECONDS", "60")),
         netgsm_absent_after_seconds=float(os.environ.get("KOPRU_NETGSM_ABSENT_AFTER_SECONDS", "120")),
+        event_signing_key=os.environ.get("KOPRU_EVENT_SIGNING_KEY") or None,
+        event_token_ttl=_int("KOPRU_EVENT_TOKEN_TTL", 300),
+        oidc_issuers=tuple(u.strip() for u in os.environ.get("KOPRU_OIDC_ISSUERS", "").replace(",", " ").split()
+                           if u.strip()),
+        event_audience=os.environ.get("KOPRU_EVENT_AUDIENCE") or "serving.knative.dev/service/{namespace}/{function}",
+        namespace=os.environ.get("KOPRU_NAMESPACE") or "kopru",
+        oidc_ca_bundle=os.environ.get("KOPRU_OIDC_CA_BUNDLE") or None,
     )
 
 

@@ -33,6 +33,7 @@ CATALOG: dict[str, ErrorSpec] = {
     "cloudevent.unsupported_type": ErrorSpec(400, "Bu fonksiyon bu olay türünü işlemiyor.", "This function does not consume this event type."),
     "cloudevent.invalid_data": ErrorSpec(400, "Olay verisi şemasına uymuyor.", "The event data does not match its schema."),
     "cloudevent.missing_tenant": ErrorSpec(400, "Olayda tenantid uzantısı yok.", "The event has no tenantid extension."),
+    "cloudevent.unauthenticated": ErrorSpec(401, "Olay ya da zamanlama tetiği doğrulanabilir bir göndericiden gelmiyor: geçerli bir gönderici belirteci (Bearer) gerekli.", "The event or schedule tick does not come from a sender that can be verified: a valid sender token (Bearer) is required."),
     # auth
     "auth.missing_token": ErrorSpec(401, "Kimlik doğrulama gerekli.", "Authentication is required."),
     "auth.invalid_token": ErrorSpec(401, "Erişim belirteci geçersiz.", "The access token is invalid."),

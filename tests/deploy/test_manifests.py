@@ -161,3 +161,45 @@ def test_operator_jobs_run_the_cli(knative_files):
     assert relay["kind"] == "Deployment"
     assert relay["spec"]["template"]["spec"]["containers"][0]["args"] == ["kopru", "relay"]
     assert {"secretRef": {"name": "kopru-relay"}} in relay["spec"]["template"]["spec"]["containers"][0]["envFrom"]
+
+
+def test_event_only_functions_are_cluster_local_behind_a_network_policy(knative_docs, fixture_docs):
+    """Event ingress's second wall: an event-only function is not exposed outside the
+    cluster, and only the eventing/serving data planes and Köprü's namespace may open
+    a connection to its pods."""
+    from kopru.runtime.registry import functions
+
+    for docs, names in ((knative_docs, [n for n, f in functions().items() if not f.routes]), (fixture_docs, None)):
+        services, policies = by_kind(docs, "Service"), by_kind(docs, "NetworkPolicy")
+        event_only = names if names is not None else [
+            n for n, s in services.items() if s["metadata"]["labels"].get("networking.knative.dev/visibility")]
+        assert event_only
+        assert set(policies) == {f"{n}-ingress" for n in event_only}
+        for name in event_only:
+            assert services[name]["metadata"]["labels"]["networking.knative.dev/visibility"] == "cluster-local"
+            spec = policies[f"{name}-ingress"]["spec"]
+            assert spec["podSelector"] == {"matchLabels": {"serving.knative.dev/service": name}}
+            assert spec["policyTypes"] == ["Ingress"]
+            allowed = {p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for p in spec["ingress"][0]["from"]}
+            assert allowed == {"knative-eventing", "knative-serving", "kourier-system", "kopru"}
+        for name, svc in services.items():
+            if name not in event_only:
+                assert "networking.knative.dev/visibility" not in svc["metadata"]["labels"]
+
+
+def test_sources_ask_for_the_audience_the_function_verifies(fixture_docs, monkeypatch):
+    """With Knative's `authentication-oidc`, a source asks for a token with its sink's
+    audience; the function checks exactly that audience (kopru.events.ingress)."""
+    from kopru.config import reset_settings
+    from kopru.events.ingress import expected_audience
+
+    monkeypatch.setenv("KOPRU_NAMESPACE", "kopru")
+    reset_settings()
+    sources = [d for d in fixture_docs if d["kind"] in ("KafkaSource", "PingSource")]
+    assert {d["kind"] for d in sources} == {"KafkaSource", "PingSource"}
+    for d in sources:
+        sink = d["spec"]["sink"]
+        assert sink["audience"] == expected_audience(sink["ref"]["name"])
+    config = next(d for d in fixture_docs if d["kind"] == "ConfigMap")
+    assert config["data"]["KOPRU_NAMESPACE"] == "kopru"
+    reset_settings()

@@ -139,11 +139,15 @@ def test_openfaas_triggers(fixture_registry, fixture_catalog):
     assert stack["version"] == "1.0" and stack["provider"]["name"] == "openfaas"
     fns = stack["functions"]
     assert set(fns) == set(fixture_registry)
-    assert fns["sms-send"]["annotations"]["topic"] == "kopru.sms,kopru.tenant"
+    # no `topic` annotation: the connectors cannot send a sender token, Köprü's
+    # dispatcher and ticker deliver (kopru.deploy.openfaas)
+    assert not any("topic" in f["annotations"] or "schedule" in f["annotations"] for f in fns.values())
+    assert fns["sms-send"]["annotations"]["kopru.dev/event-topics"] == "kopru.sms,kopru.tenant"
     purge = fns["retention-purge"]["annotations"]
-    # 03:00 in Istanbul (UTC+3 all year) is 00:00 for the cron-connector, which runs in UTC
-    assert (purge["topic"], purge["schedule"]) == ("cron-function", "0 0 * * *")
-    assert "topic" not in fns["token"]["annotations"]
+    # 03:00 in Istanbul (UTC+3 all year) is 00:00 UTC
+    assert (purge["kopru.dev/schedule"], purge["kopru.dev/schedule-timezone"], purge["kopru.dev/schedule-utc"]) == (
+        "0 3 * * *", "Europe/Istanbul", "0 0 * * *")
+    assert not any(k.startswith("kopru.dev/") for k in fns["token"]["annotations"])
     for name, f in fns.items():
         assert f["lang"] == "dockerfile" and f["handler"] == "./infra/docker"
         assert f["environment"]["FUNCTION_SOURCE"] == f"functions/{fixture_registry[name].folder}/main.py"
@@ -162,7 +166,7 @@ def test_a_consumer_and_schedule_at_once_is_refused_on_openfaas(fixture_registry
                                               "sms-send": replace(fixture_catalog.schedules["retention-purge"],
                                                                   function="sms-send")})
     render("knative", reg, cat)  # Knative has a PingSource and a KafkaSource side by side
-    with pytest.raises(RenderError, match="either by the kafka-connector or by the cron-connector"):
+    with pytest.raises(RenderError, match="either by Kafka or by a schedule"):
         render("openfaas", reg, cat)
 
 

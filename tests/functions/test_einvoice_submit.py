@@ -16,7 +16,7 @@ import uuid
 import pytest
 
 from tests.einvoice.samples import CUSTOMER, CUSTOMER_VKN, PERSON, SUPPLIER_VKN, line
-from tests.helpers import bearer, drain as drain_all
+from tests.helpers import bearer, drain as drain_all, sender_auth
 
 API_KEY = "nv-kopru-test-4b1e2f3a5c6d7e8f90a1b2c3"
 ALIAS = "urn:mail:defaultpk@alici-ticaret.com.tr"
@@ -323,7 +323,7 @@ async def test_redelivery_and_crash_after_upload_create_one_invoice(client, apps
     assert [h["code"] for h in got["history"] if h["status"] == "submitted"] == ["reconciled"], nilvera.calls
     assert nilvera.count() == before + 1
     assert len(uploads()) == calls_before + 2  # the 500 and the one upload
-    send = asgi_sender(apps["einvoice-submit"])
+    send = asgi_sender(apps["einvoice-submit"], "einvoice-submit")
     status, _ = await send({"ce-specversion": "1.0", "ce-id": "redelivered-1", "ce-source": "/kopru/einvoice-submit",
                             "ce-type": "kopru.einvoice.requested.v1", "ce-tenantid": str(tenant["id"]),
                             "content-type": "application/json"},
@@ -344,7 +344,7 @@ async def test_eight_concurrent_deliveries_of_one_invoice_make_one_nilvera_uploa
     uploads = lambda: sum(1 for c in nilvera.calls if c.endpoint in ("einvoice.send", "earchive.send"))  # noqa: E731
     before = uploads()
     nilvera.fail_next(delay=0.5, endpoint="einvoice.send")  # taken, answered slowly: the others arrive meanwhile
-    send = asgi_sender(apps["einvoice-submit"])
+    send = asgi_sender(apps["einvoice-submit"], "einvoice-submit")
     headers = {"ce-specversion": "1.0", "ce-id": str(_uuid.uuid4()), "ce-source": "/test/redelivery",
                "ce-type": "kopru.einvoice.requested.v1", "ce-tenantid": str(tenant["id"]),
                "content-type": "application/json"}
@@ -501,7 +501,8 @@ async def test_status_is_followed_on_the_schedule_tick(client, apps, tenant, nil
     for _ in range(8):
         t = await client("einvoice-status").post("/", content=b"", headers={
             "ce-specversion": "1.0", "ce-id": str(uuid.uuid4()), "ce-source": "/apis/v1/namespaces/kopru/pingsources/x",
-            "ce-type": "dev.knative.sources.ping", "content-type": "application/json"})
+            "ce-type": "dev.knative.sources.ping", "content-type": "application/json",
+            **sender_auth("einvoice-status")})
         assert t.status_code == 200, t.text
         if (await read(client, tenant, inv["id"]))["status"] == "accepted":
             break

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.functions.test_sms_send import drain
-from tests.helpers import NETGSM_PASSWORD as PASSWORD, NETGSM_USER as USER, bearer
+from tests.helpers import NETGSM_PASSWORD as PASSWORD, NETGSM_USER as USER, bearer, sender_auth
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +110,6 @@ async def test_reports_are_polled_on_the_schedule_tick(client, apps, sms_tenant,
     netgsm.set_status(jobs[0], 1)
     r = await client("sms-report").post("/", content=b"", headers={
         "ce-specversion": "1.0", "ce-id": str(uuid.uuid4()), "ce-source": "/apis/v1/namespaces/kopru/pingsources/x",
-        "ce-type": "dev.knative.sources.ping", "content-type": "application/json"})
+        "ce-type": "dev.knative.sources.ping", "content-type": "application/json", **sender_auth("sms-report")})
     assert r.status_code == 200 and r.json()["delivered"] >= 1
     assert (await _statuses(client, sms_tenant, ids))[0]["status"] == "delivered"

@@ -92,7 +92,7 @@ async def test_ambiguous_5xx_then_crash_between_call_and_write_send_once(client,
     # the same event once more (a redelivery after sent): acknowledged, no call, no history, no event
     from kopru.runtime.eventing import asgi_sender
 
-    send = asgi_sender(apps["sms-send"])
+    send = asgi_sender(apps["sms-send"], "sms-send")
     status, _ = await send({"ce-specversion": "1.0", "ce-id": "redelivered-1", "ce-source": "/kopru/sms-send",
                             "ce-type": "kopru.sms.requested.v1", "ce-tenantid": str(sms_tenant["id"]),
                             "content-type": "application/json"}, ('{"sms_id": "%s"}' % sms2).encode())

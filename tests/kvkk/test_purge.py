@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from kopru.db import tenant_transaction
+from tests.helpers import sender_auth
 from tests.kvkk.conftest import consent_body
 
 
@@ -118,11 +119,12 @@ async def test_the_function_purges_on_its_schedule_tick(aged, client, db):
     t, ids, sms = aged
     r = await client("retention-purge").post("/", content=b"", headers={
         "ce-specversion": "1.0", "ce-id": str(uuid.uuid4()), "ce-source": "/apis/v1/namespaces/kopru/pingsources/x",
-        "ce-type": "dev.knative.sources.ping", "content-type": "application/json"})
+        "ce-type": "dev.knative.sources.ping", "content-type": "application/json", **sender_auth("retention-purge")})
     assert r.status_code == 200, r.text
     assert r.json()["complete"] is True and r.json()["rows"] >= 5
     assert _state(db, t["id"])["sms"] == {sms[89]}
-    r = await client("retention-purge").post("/", content=b"", headers={"X-Topic": "cron-function"})
+    r = await client("retention-purge").post("/", content=b"", headers={"X-Topic": "cron-function",
+                                                                              **sender_auth("retention-purge")})
     assert r.status_code == 200 and r.json()["complete"] is True
 
 

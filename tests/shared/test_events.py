@@ -10,6 +10,7 @@ from kopru.events import EventSchemaError
 from kopru.events.catalog import DeliveryPolicy, iso_seconds
 from kopru.events.delivery import deliver
 from tests.eventsupport import emit_onboarded, probe_app, probe_catalog
+from tests.helpers import sender_auth
 
 FAST = DeliveryPolicy(retry=5, backoff_policy="exponential", backoff_delay=0.01, timeout=5)
 
@@ -98,7 +99,7 @@ async def test_consuming_data_that_breaks_its_schema_is_a_400(probe):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://p") as c:
         r = await c.post("/", headers={
             "ce-specversion": "1.0", "ce-id": "x1", "ce-source": "/t", "ce-type": "kopru.tenant.onboarded.v1",
-            "ce-tenantid": str(uuid.uuid4()), "content-type": "application/json"},
+            "ce-tenantid": str(uuid.uuid4()), "content-type": "application/json", **sender_auth("probe")},
             content=b'{"tenant_id": "x", "phone": "+905321234567"}')
     assert r.status_code == 400 and r.json()["code"] == "cloudevent.invalid_data"
     assert "+905321234567" not in r.text

@@ -34,7 +34,7 @@ async def running(kafka, probe):
     consumers = []
     tasks = [
         asyncio.create_task(relay.run(stop, idle=0.2)),
-        asyncio.create_task(run_dispatcher(kafka["bootstrap"], {"probe": (asgi_sender(app), "/function/probe/")},
+        asyncio.create_task(run_dispatcher(kafka["bootstrap"], {"probe": (asgi_sender(app, "probe"), "/function/probe/")},
                                            stop, catalog=CATALOG, started=consumers)),
     ]
     yield {"fn": fn, "relay": relay, "publisher": pub, "consumers": consumers, "stop": stop, "tasks": tasks}
@@ -177,7 +177,7 @@ async def test_relay_killed_between_publish_and_mark(kafka, probe, onboard, db):
     await pub.start()
     relay = Relay(pub, catalog=CATALOG)
     tasks = [asyncio.create_task(relay.run(stop, idle=0.2)),
-             asyncio.create_task(run_dispatcher(kafka["bootstrap"], {"probe": (asgi_sender(app), "d")},
+             asyncio.create_task(run_dispatcher(kafka["bootstrap"], {"probe": (asgi_sender(app, "probe"), "d")},
                                                 stop, catalog=CATALOG))]
     try:
         await wait_until(lambda: set(ids) <= set(effect_counts(db, t["id"])), 90, "20 effects")

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import REPO
+from tests.helpers import sender_auth
 
 PROBE = textwrap.dedent('''
     from kopru.runtime import Function
@@ -39,7 +40,9 @@ def probe(tmp_path_factory):
     src.write_text(PROBE)
     app = create_asgi_app(target="handle", source=str(src))
     fn = registered()["ce-probe"]
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t"), fn
+    # a Köprü sender: its token on every request (tests/shared/test_ingress.py has the others)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
+                             headers=sender_auth("ce-probe", ttl=3600)), fn
 
 
 def ce_headers(**over):
@@ -90,15 +93,16 @@ async def test_malformed_cloudevents_get_a_400_that_does_not_echo_the_payload(pr
 
 
 async def test_real_function_refuses_event_types_it_does_not_consume(client):
-    r = await client("tenant-onboarding").post("/", headers=ce_headers(), content="{}")
+    r = await client("tenant-onboarding").post("/", headers={**ce_headers(), **sender_auth("tenant-onboarding")},
+                                               content="{}")
     assert r.status_code == 400 and r.json()["code"] == "cloudevent.unsupported_type"
 
 
 async def test_other_consumers_catalog_types_are_acknowledged_not_dead_lettered(client):
     # a KafkaSource forwards every record of its topics; a type of the catalog that this
     # function doesn't consume must not come back as a 4xx (Knative would dead-letter it)
-    r = await client("tenant-onboarding").post("/", headers=ce_headers(**{"ce-type": "kopru.tenant.onboarded.v1"}),
-                                               content="{}")
+    r = await client("tenant-onboarding").post("/", headers={**ce_headers(**{"ce-type": "kopru.tenant.onboarded.v1"}),
+                                                             **sender_auth("tenant-onboarding")}, content="{}")
     assert r.status_code == 204 and r.headers["x-kopru-ignored"]
 
 
@@ -210,6 +214,8 @@ SDK_CHECK = textwrap.dedent('''
         headers = [(b"ce-specversion", b"1.0"), (b"ce-id", b"1"), (b"ce-source", b"/t"), (b"ce-type", b"kopru.test.ping.v1"),
                    (b"ce-traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
                    (b"content-type", b"application/json")]
+        from kopru.events.ingress import issue
+        headers.append((b"authorization", ("Bearer " + issue("sdk-probe")).encode()))
         scope = {"type": "http", "method": "POST", "path": "/", "headers": headers, "query_string": b""}
         async def receive():
             return {"type": "http.request", "body": body, "more_body": False}

@@ -69,7 +69,7 @@ async def test_eight_concurrent_deliveries_of_one_sms_make_one_netgsm_call(clien
     sms_id = await _queued_sms(client, sms_tenant)
     before = _sends(netgsm)
     netgsm.fail_next(delay=0.5, endpoint="send")  # Netgsm takes it and answers slowly: the others arrive meanwhile
-    send = asgi_sender(apps["sms-send"])
+    send = asgi_sender(apps["sms-send"], "sms-send")
     headers, body = _event("kopru.sms.requested.v1", sms_tenant["id"], {"sms_id": sms_id})
     # the same event id eight times, and a republished copy with a fresh id
     results = await asyncio.gather(*(send({**headers, "ce-id": headers["ce-id"] if i < 7 else str(uuid.uuid4())}, body)
@@ -157,8 +157,11 @@ def process_env(services):
 
 
 async def _post_event(url: str, headers: dict, body: bytes, timeout: float = 10.0) -> int:
+    from tests.helpers import sender_auth
+
     async with httpx.AsyncClient(timeout=timeout) as h:
-        return (await h.post(url + "/", headers=headers, content=body)).status_code
+        return (await h.post(url + "/", headers={**headers, **sender_auth("sms-send", "dispatcher")},
+                             content=body)).status_code
 
 
 async def _kill_during_send(fn: FunctionProcess, netgsm, headers, body, before: int) -> None:

@@ -10,7 +10,15 @@ infra/knative/
   jobs/keys-rotate.yaml        CronJob: kopru keys rotate (monthly)
   relay/outbox-relay.yaml      Deployment: kopru relay
   functions/<name>.yaml        Service; for a consumer its KafkaSink (dead letters) and
-                               KafkaSource; for a scheduled function its PingSource
+                               KafkaSource; for a scheduled function its PingSource; for
+                               an event-only function a NetworkPolicy
+
+Event ingress (kopru.events.ingress): the sources set `sink.audience` to the
+Service's OIDC audience in Knative's format, so with Knative's
+`authentication-oidc` feature they send a token the function verifies. An
+event-only function is cluster-local and its pods take connections only from the
+eventing and serving data planes and Köprü's namespace: a second wall, not the
+only one (the sender token is checked either way).
 """
 
 from __future__ import annotations
@@ -133,8 +141,34 @@ def service(s: DeploySettings, catalog: Catalog, f: FunctionPlan) -> Doc:
     }
 
 
-def service_ref(f: FunctionPlan) -> Doc:
-    return {"ref": {"apiVersion": KNATIVE_SERVICE, "kind": "Service", "name": f.name}}
+def oidc_audience(s: DeploySettings, f: FunctionPlan) -> str:
+    """Knative's audience format, `<group>/<kind>/<namespace>/<name>` lower-cased
+    (knative/eventing pkg/auth GetAudience), for the function's Service: what
+    kopru.events.ingress expects by default (KOPRU_EVENT_AUDIENCE)."""
+    return f"serving.knative.dev/service/{s.namespace}/{f.name}".lower()
+
+
+def service_ref(s: DeploySettings, f: FunctionPlan) -> Doc:
+    # a Knative Service announces no audience of its own: the source is told it
+    return {"ref": {"apiVersion": KNATIVE_SERVICE, "kind": "Service", "name": f.name},
+            "audience": oidc_audience(s, f)}
+
+
+def network_policy(s: DeploySettings, f: FunctionPlan) -> Doc:
+    """Only the eventing and serving data planes and Köprü's own namespace may open a
+    connection to an event-only function's pods."""
+    allowed = sorted({*s.eventing_namespaces, *s.serving_namespaces, s.namespace})
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": meta(s, f"{f.name}-ingress", "network-policy"),
+        "spec": {
+            "podSelector": {"matchLabels": {"serving.knative.dev/service": f.name}},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
+                                  for ns in allowed]}],
+        },
+    }
 
 
 def dead_letter_sink(s: DeploySettings, f: FunctionPlan) -> Doc:
@@ -174,7 +208,7 @@ def kafka_source(s: DeploySettings, catalog: Catalog, f: FunctionPlan) -> Doc:
                 "deadLetterSink": {"ref": {"apiVersion": KAFKA_SINK, "kind": "KafkaSink",
                                            "name": f"{f.name}-deadletter"}},
             },
-            "sink": service_ref(f),
+            "sink": service_ref(s, f),
         },
     }
 
@@ -194,7 +228,7 @@ def ping_source(s: DeploySettings, f: FunctionPlan) -> Doc:
             "contentType": "application/json",
             "data": json.dumps({"type": sch.type, "schedule": sch.cron, "timezone": sch.timezone},
                                separators=(",", ":")),
-            "sink": service_ref(f),
+            "sink": service_ref(s, f),
         },
     }
 
@@ -353,5 +387,7 @@ def render(plan: Plan, catalog: Catalog, s: DeploySettings) -> dict[str, list[Do
             docs += [dead_letter_sink(s, f), kafka_source(s, catalog, f)]
         if f.schedule is not None:
             docs.append(ping_source(s, f))
+        if not f.http:
+            docs.append(network_policy(s, f))
         files[f"functions/{f.name}.yaml"] = docs
     return files

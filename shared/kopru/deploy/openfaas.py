@@ -8,9 +8,14 @@ functions into each build context. Values in `${VAR:-default}` form are filled i
 by faas-cli from the environment (its envsubst), so one file serves every
 installation.
 
-Triggers: the kafka-connector invokes a function whose `topic` annotation lists a
-topic; the cron-connector one annotated `topic: cron-function` with a `schedule`
-(evaluated in UTC, so an Europe/Istanbul schedule is shifted)."""
+Triggers: none of OpenFaaS's own. `POST /` accepts an event or a tick only with a
+sender token (kopru.events.ingress), and neither the kafka-connector nor the
+cron-connector can send one (connector-sdk's Invoker sets Content-Type, X-Topic
+and the connector's own headers, nothing configurable; the cron-connector posts an
+empty body), so no function carries the `topic` annotation they look for: Köprü's
+dispatcher (`kopru dispatch`) and ticker (`kopru events tick`) deliver through the
+gateway with tokens. The `kopru.dev/*` annotations say what each function receives
+(for people; no connector reads them)."""
 
 from __future__ import annotations
 
@@ -50,13 +55,15 @@ def function(s: DeploySettings, f: FunctionPlan) -> Doc:
         "com.openfaas.ready.http.path": "/healthz",
     }
     if f.topics and f.schedule is not None:
-        raise RenderError(f"{f.name}: on OpenFaaS a function is fed either by the kafka-connector or by the "
-                          "cron-connector (one `topic` annotation), not both")
+        raise RenderError(f"{f.name}: a function is fed either by Kafka or by a schedule, not both "
+                          "(split it in two, as sms-send/sms-report)")
     if f.topics:
-        annotations["topic"] = ",".join(f.topics)
+        annotations["kopru.dev/event-topics"] = ",".join(f.topics)  # delivered by `kopru dispatch`
     if f.schedule is not None:
-        annotations["topic"] = "cron-function"
-        annotations["schedule"] = to_utc(f.schedule.cron, f.schedule.timezone)
+        # ticked by `kopru events tick` in the schedule's own zone (UTC form for reference)
+        annotations["kopru.dev/schedule"] = f.schedule.cron
+        annotations["kopru.dev/schedule-timezone"] = f.schedule.timezone
+        annotations["kopru.dev/schedule-utc"] = to_utc(f.schedule.cron, f.schedule.timezone)
     return {
         "lang": "dockerfile",
         "handler": "./infra/docker",

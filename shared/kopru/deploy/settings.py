@@ -80,6 +80,12 @@ class DeploySettings:
     audience: str = "kopru"
     log_level: str = "INFO"
     key_rotation_cron: str = "0 4 1 * *"  # monthly, 04:00 Istanbul time
+    # who may open a connection to an event-only function's pods (NetworkPolicy): the
+    # eventing data plane (KafkaSource dispatcher, PingSource adapter, brokers), and
+    # Knative Serving's data path to a pod (the activator; the cluster-local gateway
+    # of the networking layer, Kourier here)
+    eventing_namespaces: tuple[str, ...] = ("knative-eventing",)
+    serving_namespaces: tuple[str, ...] = ("knative-serving", "kourier-system")
     profiles: dict[str, FunctionProfile] = field(default_factory=lambda: dict(PROFILES))
 
     @property
@@ -99,6 +105,8 @@ class DeploySettings:
             "KOPRU_ENV": "prod",
             "KOPRU_ISSUER": self.issuer,
             "KOPRU_LOG_LEVEL": self.log_level,
+            # the OIDC audience Knative sources ask for (kopru.events.ingress)
+            "KOPRU_NAMESPACE": self.namespace,
         }
 
 

@@ -21,11 +21,15 @@ from kopru.logs import get_logger
 log = get_logger("kopru.dispatcher")
 
 
-def http_sender(client: Any, url: str) -> Sender:
+def http_sender(client: Any, url: str, function: str, sender: str = "dispatcher") -> Sender:
     """POST binary-mode CloudEvents with an httpx.AsyncClient (to a URL, or to an
-    ASGI app through httpx.ASGITransport)."""
+    ASGI app through httpx.ASGITransport), carrying the platform's sender token for
+    `function` (kopru.events.ingress) unless the caller set an Authorization header."""
+    from kopru.events.ingress import bearer
 
     async def send(headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+        if not any(k.lower() == "authorization" for k in headers):
+            headers = {**headers, "authorization": bearer(function, sender)}
         r = await client.post(url, headers=headers, content=body)
         return r.status_code, r.content
 

@@ -54,6 +54,7 @@ async def run_schedules(senders: dict[str, Callable], stop: asyncio.Event, catal
     from zoneinfo import ZoneInfo
 
     from kopru.events.catalog import load_catalog
+    from kopru.events.ingress import bearer
     from kopru.text import now_utc
 
     cat = catalog or load_catalog()
@@ -67,7 +68,9 @@ async def run_schedules(senders: dict[str, Callable], stop: asyncio.Event, catal
                 continue
             last[fn] = local
             headers = {"ce-specversion": "1.0", "ce-id": f"{fn}-{local:%Y%m%dT%H%M%z}", "ce-source": "/kopru/schedule",
-                       "ce-type": sched.type, "ce-time": local.isoformat(), "content-type": "application/json"}
+                       "ce-type": sched.type, "ce-time": local.isoformat(), "content-type": "application/json",
+                       # the ticker's own sender token (the senders keep a caller's Authorization)
+                       "authorization": bearer(fn, "schedule")}
             await senders[fn](headers, json.dumps({"scheduled_at": local.isoformat()}).encode())
         try:
             await asyncio.wait_for(stop.wait(), timeout=max(1.0, 60 - clock().second + 0.5))

@@ -230,7 +230,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             sinks = {}
             for name in names:
                 url = explicit.get(name) or template.format(name=name)
-                sinks[name] = (http_sender(client, url), url)
+                sinks[name] = (http_sender(client, url, name), url)
             await run_dispatcher(bootstrap, sinks, _stop_on_signals())
 
     asyncio.run(run())
@@ -528,6 +528,45 @@ def _einvoice_users_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _events_token(args: argparse.Namespace) -> int:
+    from kopru.events.ingress import issue
+    from kopru.runtime.registry import functions
+
+    if args.function not in functions():
+        print(f"no function named {args.function!r} (kopru functions lists them)", file=sys.stderr)
+        return 2
+    if args.ttl is not None and not 1 <= args.ttl <= 86400:
+        print("--ttl must be between 1 and 86400 seconds", file=sys.stderr)
+        return 2
+    print(issue(args.function, "operator", args.ttl))
+    return 0
+
+
+def _events_tick(args: argparse.Namespace) -> int:
+    """The schedule ticker outside `kopru dev` (OpenFaaS: the cron-connector sends no
+    sender token), posting each scheduled function's tick to its URL with one."""
+    import asyncio
+
+    import httpx
+
+    from kopru.events.catalog import load_catalog
+    from kopru.events.dispatcher import http_sender
+    from kopru.events.schedule import run_schedules
+    from kopru.logs import configure
+
+    configure(os.environ.get("KOPRU_LOG_LEVEL", "INFO"))
+    template = os.environ.get("KOPRU_SINK_TEMPLATE", "http://127.0.0.1:8080/function/{name}/")
+
+    async def run() -> None:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as client:
+            senders = {name: http_sender(client, template.format(name=name), name, "schedule")
+                       for name in load_catalog().schedules}
+            await run_schedules(senders, _stop_on_signals())
+
+    asyncio.run(run())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="kopru")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -581,6 +620,14 @@ def main(argv: list[str] | None = None) -> int:
     dp.add_argument("--function", action="append", help="only these consuming functions (default: all)")
     dp.add_argument("--sink", action="append", help="NAME=URL (default: $KOPRU_SINK_TEMPLATE)")
     dp.set_defaults(func=_dispatch)
+
+    evs = sub.add_parser("events").add_subparsers(dest="events_cmd", required=True)
+    et = evs.add_parser("token", help="print a sender token for POST / of a function (kopru.events.ingress)")
+    et.add_argument("--function", required=True)
+    et.add_argument("--ttl", type=int, help="lifetime in seconds (default: KOPRU_EVENT_TOKEN_TTL, 300)")
+    et.set_defaults(func=_events_token)
+    evs.add_parser("tick", help="tick the catalog's schedules, posting to $KOPRU_SINK_TEMPLATE with sender tokens "
+                   "(OpenFaaS: instead of the cron-connector)").set_defaults(func=_events_tick)
 
     oa = sub.add_parser("openapi", help="render docs/openapi.json from the registry")
     oa.add_argument("--check", action="store_true", help="exit 1 when the committed file is stale")

@@ -314,7 +314,9 @@ class Function:
 
     def _from_openfaas(self, headers, raw: bytes):
         """The OpenFaaS connectors: cron-connector (X-Topic: cron-function, no event)
-        and kafka-connector (the record with X-Kafka-* headers)."""
+        and kafka-connector (the record with X-Kafka-* headers). Reached only after
+        the sender was verified (kopru.events.ingress): the stock connectors send no
+        token, so on OpenFaaS Köprü's dispatcher and ticker deliver (docs/deploy.md)."""
         if headers.get("x-topic") == "cron-function":
             from datetime import datetime, timezone
 
@@ -342,8 +344,12 @@ class Function:
     async def _deliver_event(self, request: "Request") -> Response:
         from cloudevents.http import from_http
 
-        raw = await read_body(request, self.max_body_bytes)
+        from kopru.events.ingress import verify_sender
+
         headers = request.headers
+        # who sent it, before anything of the event is read, run or trusted (tenantid)
+        await verify_sender(self.name, headers)
+        raw = await read_body(request, self.max_body_bytes)
         ctype = headers.get("content-type", "").lower()
         if "ce-specversion" in headers or ctype.startswith("application/cloudevents"):
             try:
@@ -400,6 +406,7 @@ def _openfaas_kafka(headers, raw: bytes):
     header as X-Kafka-<name>, the key as X-Kafka-Key (base64 when X-Kafka-Key-Enc: b64).
     Our records are binary-mode CloudEvents, so the ce_ headers rebuild the event."""
     import base64
+    import binascii
 
     from kopru.events.envelope import MalformedRecord, from_kafka
 
@@ -409,7 +416,13 @@ def _openfaas_kafka(headers, raw: bytes):
     key = headers.get("x-kafka-key")
     key_bytes = None
     if key is not None:
-        key_bytes = base64.b64decode(key) if headers.get("x-kafka-key-enc") == "b64" else key.encode()
+        if headers.get("x-kafka-key-enc") == "b64":
+            try:
+                key_bytes = base64.b64decode(key, validate=True)
+            except (binascii.Error, ValueError):
+                raise KopruError("cloudevent.malformed", detail="X-Kafka-Key is not valid base64") from None
+        else:
+            key_bytes = key.encode()
     try:
         return from_kafka(kafka_headers, key_bytes, raw)
     except MalformedRecord as exc:
