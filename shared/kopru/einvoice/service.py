@@ -162,7 +162,7 @@ def _aad(tenant_id: uuid.UUID) -> bytes:
     return f"{tenant_id}:{PROVIDER}".encode()
 
 
-async def save_nilvera_settings(principal, tenant_id: uuid.UUID, body) -> dict[str, Any]:
+async def save_nilvera_settings(ctx, body) -> dict[str, Any]:
     """Check the API key with Nilvera (its company call) and the certificate (it must
     open with its password), then store them sealed under the master key; secrets are
     never returned."""
@@ -170,11 +170,9 @@ async def save_nilvera_settings(principal, tenant_id: uuid.UUID, body) -> dict[s
 
     from kopru.auth.crypto import seal
     from kopru.connectors import nilvera
-    from kopru.db import scoped
     from kopru.db.schema import tenant_integrations as ti
 
-    principal.require_scope("tenant:admin")
-    principal.tenant_for(tenant_id)
+    tenant_id = ctx.tenant_id
     cert_info = None
     if body.p12 is not None:
         from kopru.einvoice.sign import load_signing_key
@@ -201,7 +199,7 @@ async def save_nilvera_settings(principal, tenant_id: uuid.UUID, body) -> dict[s
                  "first_name": body.first_name, "family_name": body.family_name,
                  "email": body.email, "phone": body.phone, "certificate": cert_info}
     sealed = seal(secret, aad=_aad(tenant_id))
-    async with scoped(principal, tenant_id) as tx:
+    async with ctx.transaction() as tx:
         await tx.execute(insert(ti).values(tenant_id=tenant_id, provider=PROVIDER, settings=settings_, secret_enc=sealed)
                          .on_conflict_do_update(index_elements=["tenant_id", "provider"],
                                                 set_={"settings": settings_, "secret_enc": sealed}))
@@ -319,15 +317,13 @@ def _build(invoice, supplier, key, ettn: uuid.UUID, number: str) -> tuple[bytes,
     return doc.xml, doc.totals
 
 
-async def request_invoice(principal, invoice, idempotency_key: str | None) -> dict[str, Any]:
+async def request_invoice(ctx, invoice, idempotency_key: str | None) -> dict[str, Any]:
     """Accept an invoice (202); see the module docstring."""
     from sqlalchemy import select
 
-    from kopru.db import scoped
     from kopru.db.schema import einvoices as e
     from kopru.kvkk import find_or_create_subject
 
-    principal.require_scope("einvoice:write")
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 100:
         raise KopruError("request.validation_failed", detail="Idempotency-Key: 1 to 100 characters")
     if invoice.supplier is not None:
@@ -337,7 +333,7 @@ async def request_invoice(principal, invoice, idempotency_key: str | None) -> di
     cust = invoice.accounting_customer  # IHRACAT: the customs authority
     user = None if invoice.profile == "IHRACAT" else await registered_user(cust.identifier)
     kind, alias = _route(invoice.profile, user)
-    async with scoped(principal) as tx:
+    async with ctx.transaction() as tx:
         if idempotency_key is not None:
             prior = (await tx.execute(select(e.c.id, e.c.ettn, e.c.number, e.c.status, e.c.request_sha256)
                                       .where(e.c.idempotency_key == idempotency_key))).first()
@@ -379,16 +375,14 @@ async def request_invoice(principal, invoice, idempotency_key: str | None) -> di
             "profile": invoice.profile, "payable_amount": str(totals.payable), "currency": invoice.currency}
 
 
-async def get_invoice(principal, einvoice_id: uuid.UUID) -> dict[str, Any]:
+async def get_invoice(ctx, einvoice_id: uuid.UUID) -> dict[str, Any]:
     from sqlalchemy import select
 
-    from kopru.db import scoped
     from kopru.db.schema import einvoice_status_history as h, einvoices as e
 
-    principal.require_scope("einvoice:read")
     cols = [c for c in e.c if c.name not in ("xml", "request_sha256", "customer_tax_number", "customer_name",
                                              "receiver_alias", "subject_id", "tenant_id")]
-    async with scoped(principal) as tx:
+    async with ctx.transaction() as tx:
         row = (await tx.execute(select(*cols).where(e.c.id == einvoice_id))).mappings().first()
         if row is None:
             raise KopruError("einvoice.not_found")
@@ -401,14 +395,12 @@ async def get_invoice(principal, einvoice_id: uuid.UUID) -> dict[str, Any]:
     return out
 
 
-async def get_xml(principal, einvoice_id: uuid.UUID) -> bytes:
+async def get_xml(ctx, einvoice_id: uuid.UUID) -> bytes:
     from sqlalchemy import select
 
-    from kopru.db import scoped
     from kopru.db.schema import einvoices as e
 
-    principal.require_scope("einvoice:read")
-    async with scoped(principal) as tx:
+    async with ctx.transaction() as tx:
         xml = (await tx.execute(select(e.c.xml).where(e.c.id == einvoice_id))).scalar()
     if xml is None:
         raise KopruError("einvoice.not_found")

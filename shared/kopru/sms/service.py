@@ -35,17 +35,15 @@ async def _history(tx, sms_id: uuid.UUID, status: str, code: str | None = None) 
     await tx.execute(h.insert().values(tenant_id=tx.tenant_id, sms_id=sms_id, status=status, code=code))
 
 
-async def request_sms(principal, body, idempotency_key: str | None) -> dict[str, Any]:
+async def request_sms(ctx, body, idempotency_key: str | None) -> dict[str, Any]:
     """Accept an SMS (202): checks, İYS consent, one row per recipient, one event each."""
     from sqlalchemy import select
 
-    from kopru.db import scoped
     from kopru.db.schema import sms_messages as sm, tenant_integrations as ti
     from kopru.kvkk import InvalidIdentifier, active_consent, find_or_create_subject, normalise
     from kopru.kvkk.subjects import encrypt_field
     from kopru.sms.encoding import estimate
 
-    principal.require_scope("sms:send")
     text = unicodedata.normalize("NFC", body.message)
     est = estimate(text)
     numbers = [body.to] if isinstance(body.to, str) else list(body.to)
@@ -61,7 +59,7 @@ async def request_sms(principal, body, idempotency_key: str | None) -> dict[str,
     fingerprint = hashlib.sha256(json.dumps(
         [phones, text, body.kind, body.recipient_type, body.scheduled_at.isoformat() if body.scheduled_at else None],
         ensure_ascii=False).encode()).digest()
-    async with scoped(principal) as tx:
+    async with ctx.transaction() as tx:
         if (await tx.execute(select(ti.c.provider).where(ti.c.provider == "netgsm"))).first() is None:
             raise KopruError("sms.not_configured")
         if idempotency_key is not None:
@@ -93,14 +91,12 @@ async def request_sms(principal, body, idempotency_key: str | None) -> dict[str,
     return {"id": ids[0], "ids": ids, "status": "queued", **est.as_dict()}
 
 
-async def get_sms(principal, sms_id: uuid.UUID) -> dict[str, Any]:
+async def get_sms(ctx, sms_id: uuid.UUID) -> dict[str, Any]:
     from sqlalchemy import select
 
-    from kopru.db import scoped
     from kopru.db.schema import sms_messages as sm, sms_status_history as h
 
-    principal.require_scope("sms:read")
-    async with scoped(principal) as tx:
+    async with ctx.transaction() as tx:
         row = (await tx.execute(select(sm).where(sm.c.id == sms_id))).first()
         if row is None:
             raise KopruError("sms.not_found")
@@ -113,7 +109,7 @@ async def get_sms(principal, sms_id: uuid.UUID) -> dict[str, Any]:
     }
 
 
-async def save_netgsm_settings(principal, tenant_id: uuid.UUID, body) -> dict[str, Any]:
+async def save_netgsm_settings(ctx, body) -> dict[str, Any]:
     """Check the credentials against Netgsm (its header list) and store them; the
     password is sealed under the master key and never returned."""
     import json
@@ -122,11 +118,9 @@ async def save_netgsm_settings(principal, tenant_id: uuid.UUID, body) -> dict[st
 
     from kopru.auth.crypto import seal
     from kopru.connectors import netgsm
-    from kopru.db import scoped
     from kopru.db.schema import tenant_integrations as ti
 
-    principal.require_scope("tenant:admin")
-    principal.tenant_for(tenant_id)
+    tenant_id = ctx.tenant_id
     creds = netgsm.Credentials(body.usercode, body.password)
     try:
         async with netgsm.NetgsmClient() as c:
@@ -140,7 +134,7 @@ async def save_netgsm_settings(principal, tenant_id: uuid.UUID, body) -> dict[st
                          errors=[{"field": "msgheader", "type": "value_error", "message": "not registered"}])
     secret = json.dumps({"password": body.password, "appkey": body.appkey}).encode()
     settings_ = {"usercode": body.usercode, "msgheader": body.msgheader}
-    async with scoped(principal, tenant_id) as tx:
+    async with ctx.transaction() as tx:
         await tx.execute(insert(ti).values(
             tenant_id=tenant_id, provider="netgsm", settings=settings_,
             secret_enc=seal(secret, aad=f"{tenant_id}:netgsm".encode()),
