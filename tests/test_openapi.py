@@ -25,3 +25,27 @@ def test_request_schema_refuses_unknown_fields():
     schema = render()["components"]["schemas"]["TenantIn"]
     assert schema["additionalProperties"] is False
     assert {"name", "tax_number", "tax_office", "subdomain", "admin"} <= set(schema["required"])
+
+
+def test_every_routes_scope_is_in_the_oauth2_scheme_and_on_its_operation():
+    from kopru.auth.scopes import OPERATOR_SCOPE, SCOPES
+    from kopru.runtime.openapi import TOKEN_URL
+    from kopru.runtime.registry import load_module
+
+    doc = render()
+    flow = doc["components"]["securitySchemes"]["oauth2"]["flows"]["clientCredentials"]
+    assert flow["scopes"].keys() == SCOPES.keys() and all(flow["scopes"].values())
+    # the token URL is the token function's own route, as served behind the gateway
+    assert TOKEN_URL in doc["paths"] and "post" in doc["paths"][TOKEN_URL]
+    seen = set()
+    for info in functions().values():
+        for route, rdoc in load_module(info.source).fn.docs.items():
+            op = doc["paths"][f"/function/{info.name}{route.path}"][route.method.lower()]
+            if rdoc.public:
+                assert all("oauth2" not in s for s in op["security"]), (info.name, route)
+                continue
+            want = OPERATOR_SCOPE if rdoc.operator else rdoc.scope
+            assert want in flow["scopes"]
+            assert op["security"] == [{"oauth2": [want]}], (info.name, route)
+            seen.add(want)
+    assert seen == set(SCOPES)  # no scope is declared that no route uses

@@ -13,27 +13,25 @@ fn = Function("consent-record", max_body_bytes=256 * 1024)  # room for a 20,000-
 
 
 @fn.route("POST", "/consents", summary="Record one consent for one purpose (consent:write)",
-          body="kopru.kvkk.models:ConsentIn", responses=(201, 400, 401, 403, 409, 413, 415, 422, 429))
+          body="kopru.kvkk.models:ConsentIn", responses=(201, 400, 401, 403, 409, 413, 415, 422, 429),
+          scope="consent:write", tenant="token")
 async def record(call: Call):
     from kopru.kvkk.consents import record
     from kopru.kvkk.models import ConsentIn
 
-    principal = await call.principal()
-    principal.require_scope("consent:write")
     body = await call.json(ConsentIn)
-    out = await record(principal, body, ip=call.client_ip, user_agent=call.headers.get("user-agent"))
+    out = await record(call.tenant, body, ip=call.client_ip, user_agent=call.headers.get("user-agent"))
     return json_response(out, 201, {"Cache-Control": "no-store"})
 
 
 @fn.route("POST", "/consents/{id}/withdraw",
           summary="Withdraw a consent; the grant is kept as proof (consent:write). Body optional: {\"channel\": …}",
-          body="kopru.kvkk.models:WithdrawIn", responses=(200, 400, 401, 403, 404, 409, 413, 415, 422, 429))
+          body="kopru.kvkk.models:WithdrawIn", responses=(200, 400, 401, 403, 404, 409, 413, 415, 422, 429),
+          scope="consent:write", tenant="token")
 async def withdraw(call: Call):
     from kopru.kvkk.consents import withdraw
     from kopru.kvkk.models import WithdrawIn
 
-    principal = await call.principal()
-    principal.require_scope("consent:write")
     try:
         consent_id = UUID(call.path_params["id"])
     except ValueError:
@@ -41,18 +39,17 @@ async def withdraw(call: Call):
     channel = None
     if await call.body():
         channel = (await call.json(WithdrawIn)).channel
-    out = await withdraw(principal, consent_id, channel)
+    out = await withdraw(call.tenant, consent_id, channel)
     return json_response(out, 200, {"Cache-Control": "no-store"})
 
 
 @fn.route("GET", "/consents",
           summary="A subject's consents and history: ?subject=<subject id, phone, e-mail or TCKN>; identifiers masked (consent:read)",
-          responses=(200, 401, 403, 404, 422, 429))
+          responses=(200, 401, 403, 404, 422, 429), scope="consent:read", tenant="token")
 async def history(call: Call):
     from kopru.kvkk.consents import history
 
-    principal = await call.principal()
-    out = await history(principal, call.query.get("subject"))
+    out = await history(call.tenant, call.query.get("subject"))
     return json_response(out, 200, {"Cache-Control": "no-store"})
 
 

@@ -14,28 +14,27 @@ fn = Function("data-erasure", max_body_bytes=16 * 1024)
 
 
 @fn.route("POST", "/erasures", summary="Open an erasure application for a subject; carried out on kopru.erasure.requested.v1 (kvkk:requests)",
-          body="kopru.kvkk.models:ApplicationIn", responses=(202, 401, 403, 404, 409, 413, 415, 422, 429))
+          body="kopru.kvkk.models:ApplicationIn", responses=(202, 401, 403, 404, 409, 413, 415, 422, 429),
+          scope="kvkk:requests", tenant="token")
 async def open_erasure(call: Call):
     from kopru.kvkk.applications import open_application
     from kopru.kvkk.models import ApplicationIn
 
-    principal = await call.principal()
     body = await call.json(ApplicationIn)
-    out = await open_application(principal, "erasure", body)
+    out = await open_application(call.tenant, "erasure", body)
     return json_response(out, 202, {"Location": f"/erasures/{out['id']}", "Cache-Control": "no-store"})
 
 
 @fn.route("GET", "/erasures/{id}", summary="An erasure's status (pending, completed), due date and report (kvkk:requests)",
-          responses=(200, 401, 403, 404, 429))
+          responses=(200, 401, 403, 404, 429), scope="kvkk:requests", tenant="token")
 async def read_erasure(call: Call):
     from kopru.kvkk.applications import read_application
 
-    principal = await call.principal()
     try:
         request_id = UUID(call.path_params["id"])
     except ValueError:
         raise KopruError("kvkk.request_not_found") from None
-    out = await read_application(principal, "erasure", request_id)
+    out = await read_application(call.tenant, "erasure", request_id)
     return json_response(out, 200, {"Cache-Control": "no-store"})
 
 

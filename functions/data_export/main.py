@@ -22,30 +22,29 @@ def _id(call: Call) -> UUID:
 
 
 @fn.route("POST", "/exports", summary="Open an access application for a subject; the document is built on kopru.export.requested.v1 (kvkk:requests)",
-          body="kopru.kvkk.models:ApplicationIn", responses=(202, 401, 403, 404, 409, 413, 415, 422, 429))
+          body="kopru.kvkk.models:ApplicationIn", responses=(202, 401, 403, 404, 409, 413, 415, 422, 429),
+          scope="kvkk:requests", tenant="token")
 async def open_export(call: Call):
     from kopru.kvkk.applications import open_application
     from kopru.kvkk.models import ApplicationIn
 
-    principal = await call.principal()
     body = await call.json(ApplicationIn)
-    out = await open_application(principal, "export", body)
+    out = await open_application(call.tenant, "export", body)
     return json_response(out, 202, {"Location": f"/exports/{out['id']}", "Cache-Control": "no-store"})
 
 
 @fn.route("GET", "/exports/{id}", summary="An export's status (pending, ready, expired), due date and, when ready, its link (kvkk:requests)",
-          responses=(200, 401, 403, 404, 429))
+          responses=(200, 401, 403, 404, 429), scope="kvkk:requests", tenant="token")
 async def read_export(call: Call):
     from kopru.kvkk.applications import read_application
 
-    principal = await call.principal()
-    out = await read_application(principal, "export", _id(call))
+    out = await read_application(call.tenant, "export", _id(call))
     return json_response(out, 200, {"Cache-Control": "no-store"})
 
 
 @fn.route("GET", "/exports/{id}/download",
           summary="The export document, through the signed link GET /exports/{id} gives (local store; S3 links go to S3)",
-          auth="none", responses=(200, 403, 404, 410))
+          public=True, responses=(200, 403, 404, 410))
 async def download(call: Call):
     from kopru.kvkk.store import serve_download
 

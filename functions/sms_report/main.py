@@ -15,7 +15,7 @@ fn = Function("sms-report", max_body_bytes=256 * 1024)
 @fn.route("POST", "/sms/reports",
           summary="Netgsm's delivery-report push (JSON object or array, or form fields, in the report API's shape); "
                   "the URL with ?tenant=&sig= is given by PUT /tenants/{id}/integrations/netgsm",
-          auth="none", responses=(200, 400, 403, 413, 422))
+          public=True, responses=(200, 400, 403, 413, 422))
 async def pushed(call: Call):
     from kopru.sms.service import accept_pushed_reports
 

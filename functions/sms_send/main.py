@@ -12,14 +12,14 @@ fn = Function("sms-send", max_body_bytes=64 * 1024)
 
 
 @fn.route("POST", "/sms", summary="Accept an SMS (202); sent on kopru.sms.requested.v1 (sms:send). Optional Idempotency-Key header",
-          body="kopru.sms.models:SmsIn", responses=(202, 401, 403, 409, 413, 415, 422, 429))
+          body="kopru.sms.models:SmsIn", responses=(202, 401, 403, 409, 413, 415, 422, 429),
+          scope="sms:send", tenant="token")
 async def send(call: Call):
     from kopru.sms.models import SmsIn
     from kopru.sms.service import request_sms
 
-    principal = await call.principal()
     body = await call.json(SmsIn)
-    out = await request_sms(principal, body, call.headers.get("idempotency-key"))
+    out = await request_sms(call.tenant, body, call.headers.get("idempotency-key"))
     headers = {"Location": f"/sms/{out['id']}"}
     if out.get("replayed"):
         headers["Idempotent-Replayed"] = "true"
@@ -27,13 +27,12 @@ async def send(call: Call):
 
 
 @fn.route("POST", "/sms/estimate", summary="Encoding, segments and characters a message would use (sms:send)",
-          body="kopru.sms.models:EstimateIn", responses=(200, 401, 403, 413, 415, 422, 429))
+          body="kopru.sms.models:EstimateIn", responses=(200, 401, 403, 413, 415, 422, 429),
+          scope="sms:send", tenant="token")
 async def estimate(call: Call):
     from kopru.sms.encoding import MessageTooLong, estimate
     from kopru.sms.models import EstimateIn
 
-    principal = await call.principal()
-    principal.require_scope("sms:send")
     body = await call.json(EstimateIn)
     import unicodedata
 
@@ -43,16 +42,16 @@ async def estimate(call: Call):
         raise KopruError("sms.message_too_long") from None
 
 
-@fn.route("GET", "/sms/{id}", summary="An SMS's status and its history (sms:read)", responses=(200, 401, 403, 404, 429))
+@fn.route("GET", "/sms/{id}", summary="An SMS's status and its history (sms:read)", responses=(200, 401, 403, 404, 429),
+          scope="sms:read", tenant="token")
 async def read(call: Call):
     from kopru.sms.service import get_sms
 
-    principal = await call.principal()
     try:
         sms_id = UUID(call.path_params["id"])
     except ValueError:
         raise KopruError("sms.not_found") from None
-    return await get_sms(principal, sms_id)
+    return await get_sms(call.tenant, sms_id)
 
 
 @fn.on_event("kopru.sms.requested.v1")

@@ -43,6 +43,8 @@ CATALOG: dict[str, ErrorSpec] = {
     "auth.insufficient_scope": ErrorSpec(403, "Belirtecin kapsamı bu işlem için yetersiz.", "The token's scope does not allow this."),
     "auth.rate_limited": ErrorSpec(429, "Çok fazla istek; lütfen biraz sonra tekrar deneyin.", "Too many requests; try again shortly."),
     "auth.unknown_scope": ErrorSpec(422, "Bilinmeyen kapsam istendi.", "An unknown scope was requested."),
+    "auth.scope_not_held": ErrorSpec(403, "Sahip olmadığınız bir kapsamı başka bir istemciye veremezsiniz.",
+                                     "You cannot grant a scope you do not hold yourself."),
     "auth.client_not_found": ErrorSpec(404, "API istemcisi bulunamadı.", "API client not found."),
     # tenants
     "tenant.not_found": ErrorSpec(404, "Kiracı bulunamadı.", "Tenant not found."),

@@ -9,21 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from kopru.auth.crypto import hash_secret, new_client_id, new_client_secret, secret_matches
+from kopru.auth.scopes import ROLE_SCOPES, TENANT_SCOPES
 from kopru.errors import KopruError
 
-# what a tenant's API client may be granted
-TENANT_SCOPES = frozenset(
-    {
-        "tenant:read", "tenant:admin", "sms:send", "sms:read", "einvoice:write", "einvoice:read",
-        "consent:write", "consent:read", "kvkk:requests",
-    }
-)
 DEFAULT_TENANT_SCOPES = tuple(sorted(TENANT_SCOPES))
-# what a tenant's human users get, by role
-ROLE_SCOPES = {
-    "admin": TENANT_SCOPES,
-    "member": frozenset({"tenant:read", "sms:read", "einvoice:read", "consent:read"}),
-}
+
+__all__ = ["DEFAULT_TENANT_SCOPES", "ROLE_SCOPES", "TENANT_SCOPES", "add_client", "list_clients", "revoke_client"]
 
 
 @dataclass(frozen=True)
@@ -131,15 +122,14 @@ async def _load_client(client_id: str) -> tuple[bytes, AuthenticatedClient] | No
 
 
 # -- tenant admins manage their own clients ------------------------------------
+# `ctx` is the TenantContext the runtime resolved for a tenant:admin route.
 
-async def list_clients(principal, tenant_id: uuid.UUID) -> list[dict[str, Any]]:
+async def list_clients(ctx) -> list[dict[str, Any]]:
     from sqlalchemy import select
 
-    from kopru.db import scoped
     from kopru.db.schema import api_clients as ac
 
-    principal.require_scope("tenant:admin")
-    async with scoped(principal, tenant_id) as tx:
+    async with ctx.transaction() as tx:
         rows = (await tx.execute(
             select(ac.c.client_id, ac.c.name, ac.c.scopes, ac.c.created_at, ac.c.revoked_at).order_by(ac.c.created_at)
         )).all()
@@ -147,19 +137,23 @@ async def list_clients(principal, tenant_id: uuid.UUID) -> list[dict[str, Any]]:
              "revoked_at": r.revoked_at} for r in rows]
 
 
-async def add_client(principal, tenant_id: uuid.UUID, name: str, scopes: list[str] | None) -> dict[str, Any]:
+async def add_client(ctx, name: str, scopes: list[str] | None) -> dict[str, Any]:
+    """A new API client of the tenant. It may be granted only scopes the caller holds
+    (a platform operator may grant any tenant scope); without `scopes`, it gets every
+    tenant scope the caller holds."""
     from sqlalchemy import func, select
 
-    from kopru.db import scoped
     from kopru.db.schema import api_clients as ac, tenants
     from kopru.tenancy.plans import PLANS
 
-    principal.require_scope("tenant:admin")
-    wanted = tuple(sorted(set(scopes))) if scopes else DEFAULT_TENANT_SCOPES
+    caller = ctx.principal
+    wanted = tuple(sorted(set(scopes))) if scopes else tuple(s for s in DEFAULT_TENANT_SCOPES if caller.holds(s))
     if not set(wanted) <= TENANT_SCOPES:
         raise KopruError("auth.unknown_scope")
-    async with scoped(principal, tenant_id) as tx:
-        plan = (await tx.execute(select(tenants.c.plan).where(tenants.c.id == tenant_id).with_for_update())).scalar()
+    if not all(caller.holds(s) for s in wanted):
+        raise KopruError("auth.scope_not_held")
+    async with ctx.transaction() as tx:
+        plan = (await tx.execute(select(tenants.c.plan).where(tenants.c.id == ctx.tenant_id).with_for_update())).scalar()
         if plan is None:
             raise KopruError("tenant.not_found")
         live = (await tx.execute(select(func.count()).select_from(ac).where(ac.c.revoked_at.is_(None)))).scalar()
@@ -170,14 +164,12 @@ async def add_client(principal, tenant_id: uuid.UUID, name: str, scopes: list[st
     return {"client_id": cid, "client_secret": secret, "name": name, "scopes": list(wanted)}
 
 
-async def revoke_client(principal, tenant_id: uuid.UUID, client_id: str) -> None:
+async def revoke_client(ctx, client_id: str) -> None:
     from sqlalchemy import func, update
 
-    from kopru.db import scoped
     from kopru.db.schema import api_clients as ac, refresh_tokens as rt
 
-    principal.require_scope("tenant:admin")
-    async with scoped(principal, tenant_id) as tx:
+    async with ctx.transaction() as tx:
         res = await tx.execute(update(ac).where(ac.c.client_id == client_id).where(ac.c.revoked_at.is_(None))
                                .values(revoked_at=func.now()))
         if res.rowcount == 0:

@@ -68,6 +68,12 @@ async def _client(call, form: dict[str, str]):
 
 
 def _scopes(requested: str | None, allowed: frozenset[str]) -> list[str]:
+    """What a token gets: the requested scopes (default: all), within what the client
+    was granted and what Köprü knows (kopru.auth.scopes: a scope dropped from the
+    table is never issued again, whatever a stored grant says)."""
+    from kopru.auth.scopes import SCOPES
+
+    allowed = frozenset(s for s in allowed if s in SCOPES)
     if requested is None or not requested.strip():
         return sorted(allowed)
     wanted = set(requested.split())

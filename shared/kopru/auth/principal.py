@@ -1,13 +1,13 @@
-"""Who is calling: built only from a verified access token."""
+"""Who is calling: built only from a verified access token; and the one tenant a
+request acts in, resolved once by the runtime from the route's declaration."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 
+from kopru.auth.scopes import OPERATOR_SCOPE
 from kopru.errors import KopruError
-
-OPERATOR_SCOPE = "platform:admin"
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,10 @@ class Principal:
         if scope not in self.scopes:
             raise KopruError("auth.insufficient_scope", detail=f"needs {scope}")
 
+    def holds(self, scope: str) -> bool:
+        """Whether this caller may pass `scope` on to a client it creates."""
+        return self.is_operator or scope in self.scopes
+
     def tenant_for(self, tenant_id: uuid.UUID | None = None) -> uuid.UUID:
         """The tenant a transaction may be scoped to.
 
@@ -48,3 +52,34 @@ class Principal:
         if tenant_id is not None and tenant_id != self.tenant_id:
             raise KopruError("tenant.not_found")
         return self.tenant_id
+
+
+@dataclass(frozen=True)
+class TenantContext:
+    """The tenant one request acts in, resolved once by the runtime (`call.tenant`):
+    the library opens its transaction with it and never looks at the tenant again."""
+
+    tenant_id: uuid.UUID
+    actor: str  # who is acting, for the audit log (the token's subject)
+    principal: Principal
+
+    def transaction(self):
+        """`async with ctx.transaction() as tx:` — a transaction in this tenant (RLS)."""
+        from kopru.db import tenant_transaction
+
+        return tenant_transaction(self.tenant_id, actor=self.actor)
+
+
+def resolve_tenant(principal: Principal, source: str | None, path_id: str | None) -> TenantContext | None:
+    """The tenant a route acts in, from where it says (`tenant=` on the route):
+    "token" = the caller's own; "path" = the `{id}` path parameter (a tenant may only
+    name itself, an operator must name one); None = no tenant (platform route)."""
+    if source is None:
+        return None
+    named = None
+    if source == "path":
+        try:
+            named = uuid.UUID(path_id or "")
+        except ValueError:
+            raise KopruError("tenant.not_found") from None
+    return TenantContext(principal.tenant_for(named), principal.subject, principal)

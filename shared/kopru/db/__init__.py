@@ -13,7 +13,6 @@ from kopru.db.engine import (
     enter_tenant,
     migrate,
     platform_transaction,
-    scoped,
     tenant_transaction,
     TenantTx,
 )
@@ -24,7 +23,6 @@ __all__ = [
     "enter_tenant",
     "migrate",
     "platform_transaction",
-    "scoped",
     "tenant_transaction",
     "TenantTx",
 ]

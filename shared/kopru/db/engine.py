@@ -328,12 +328,6 @@ async def tenant_transaction(tenant_id: uuid.UUID, *, actor: str) -> AsyncIterat
         yield TenantTx(conn, tenant_id, actor)
 
 
-def scoped(principal, tenant_id: uuid.UUID | None = None):
-    """The caller's tenant transaction: a tenant principal gets its own tenant only;
-    a platform operator must name one (see Principal.tenant_for)."""
-    return tenant_transaction(principal.tenant_for(tenant_id), actor=principal.subject)
-
-
 @asynccontextmanager
 async def platform_transaction() -> AsyncIterator[AsyncConn]:
     """A transaction with no tenant set: RLS hides every tenant row; only the

@@ -291,23 +291,21 @@ def _build(invoice, supplier, key, ettn: uuid.UUID, number: str) -> tuple[bytes,
     return doc.xml, doc.totals
 
 
-async def request_invoice(principal, invoice, idempotency_key: str | None) -> dict[str, Any]:
+async def request_invoice(ctx, invoice, idempotency_key: str | None) -> dict[str, Any]:
     """Accept an invoice (202); see the module docstring."""
     from sqlalchemy import select
 
-    from kopru.db import scoped
     from kopru.db.schema import einvoices as e
     from kopru.kvkk import find_or_create_subject
     from kopru.work import idempotency
 
-    principal.require_scope("einvoice:write")
     if invoice.supplier is not None:
         raise KopruError("request.validation_failed", detail="supplier comes from the tenant's profile",
                          errors=[{"field": "supplier", "type": "value_error", "message": "not allowed here"}])
     cust = invoice.accounting_customer  # IHRACAT: the customs authority
     user = None if invoice.profile == "IHRACAT" else await registered_user(cust.identifier)
     kind, alias = _route(invoice.profile, user)
-    async with scoped(principal) as tx:
+    async with ctx.transaction() as tx:
         slot = await idempotency.begin(tx, "POST /einvoices", idempotency_key, invoice.model_dump(mode="json"))
         if slot.replay is not None:
             return {**slot.replay[1], "replayed": True}
@@ -346,16 +344,14 @@ async def request_invoice(principal, invoice, idempotency_key: str | None) -> di
     return out
 
 
-async def get_invoice(principal, einvoice_id: uuid.UUID) -> dict[str, Any]:
+async def get_invoice(ctx, einvoice_id: uuid.UUID) -> dict[str, Any]:
     from sqlalchemy import select
 
-    from kopru.db import scoped
     from kopru.db.schema import einvoice_status_history as h, einvoices as e
 
-    principal.require_scope("einvoice:read")
     cols = [c for c in e.c if c.name not in ("xml", "request_sha256", "customer_tax_number", "customer_name",
                                              "receiver_alias", "subject_id", "tenant_id")]
-    async with scoped(principal) as tx:
+    async with ctx.transaction() as tx:
         row = (await tx.execute(select(*cols).where(e.c.id == einvoice_id))).mappings().first()
         if row is None:
             raise KopruError("einvoice.not_found")
@@ -368,14 +364,12 @@ async def get_invoice(principal, einvoice_id: uuid.UUID) -> dict[str, Any]:
     return out
 
 
-async def get_xml(principal, einvoice_id: uuid.UUID) -> bytes:
+async def get_xml(ctx, einvoice_id: uuid.UUID) -> bytes:
     from sqlalchemy import select
 
-    from kopru.db import scoped
     from kopru.db.schema import einvoices as e
 
-    principal.require_scope("einvoice:read")
-    async with scoped(principal) as tx:
+    async with ctx.transaction() as tx:
         xml = (await tx.execute(select(e.c.xml).where(e.c.id == einvoice_id))).scalar()
     if xml is None:
         raise KopruError("einvoice.not_found")

@@ -94,15 +94,13 @@ async def _resolve_subject(tx, subject_in) -> uuid.UUID:
     return refs[0].id
 
 
-async def open_application(principal, kind: str, body) -> dict[str, Any]:
-    """POST /exports and POST /erasures (kvkk:requests)."""
+async def open_application(ctx, kind: str, body) -> dict[str, Any]:
+    """POST /exports and POST /erasures (kvkk:requests), in the tenant `ctx` acts in."""
     from sqlalchemy import func, select
 
-    from kopru.db import scoped
     from kopru.db.schema import data_subjects as ds, subject_requests as sr
 
-    principal.require_scope("kvkk:requests")
-    async with scoped(principal) as tx:
+    async with ctx.transaction() as tx:
         subject_id = await _resolve_subject(tx, body.subject)
         if kind == "erasure":
             erased = (await tx.execute(select(ds.c.key_destroyed_at).where(ds.c.id == subject_id))).scalar()
@@ -117,7 +115,7 @@ async def open_application(principal, kind: str, body) -> dict[str, Any]:
         req_id = uuid.uuid4()
         due = due_at(now)
         await tx.execute(sr.insert().values(id=req_id, tenant_id=tx.tenant_id, kind=kind, subject_id=subject_id,
-                                            status="pending", requested_by=principal.subject, requested_at=now,
+                                            status="pending", requested_by=ctx.actor, requested_at=now,
                                             due_at=due))
         await tx.audit(f"kvkk.{kind}.requested", target=str(req_id), details={"subject_id": str(subject_id)})
         await tx.emit(EXPORT_REQUESTED if kind == "export" else ERASURE_REQUESTED,
@@ -127,16 +125,14 @@ async def open_application(principal, kind: str, body) -> dict[str, Any]:
             "requested_at": iso_business(now), "due_at": iso_business(due), "due_date": due.date().isoformat()}
 
 
-async def read_application(principal, kind: str, request_id: uuid.UUID) -> dict[str, Any]:
+async def read_application(ctx, kind: str, request_id: uuid.UUID) -> dict[str, Any]:
     """GET /exports/{id} and GET /erasures/{id}: status, due date, and the export's
     link (a new one each time, never longer-lived than the export itself)."""
     from sqlalchemy import func, select
 
-    from kopru.db import scoped
     from kopru.db.schema import subject_requests as sr
 
-    principal.require_scope("kvkk:requests")
-    async with scoped(principal) as tx:
+    async with ctx.transaction() as tx:
         row = (await tx.execute(select(sr).where(sr.c.id == request_id, sr.c.kind == kind))).first()
         if row is None:
             raise KopruError("kvkk.request_not_found")

@@ -175,29 +175,20 @@ async def active_consent(tx, phone: str, iys_type: str = "MESAJ", purpose: str =
     return bool((await tx.execute(select(exists(q)))).scalar())
 
 
-# -- the route-level calls: scope check, the caller's tenant, the library -----------
+# -- the route-level calls: the tenant the runtime resolved (TenantContext), the library --
 
-async def record(principal, body, *, ip: str | None, user_agent: str | None) -> dict[str, Any]:
-    from kopru.db import scoped
-
-    principal.require_scope("consent:write")
-    async with scoped(principal) as tx:
+async def record(ctx, body, *, ip: str | None, user_agent: str | None) -> dict[str, Any]:
+    async with ctx.transaction() as tx:
         return await record_consent(tx, body, ip=ip, user_agent=user_agent)
 
 
-async def withdraw(principal, consent_id: uuid.UUID, channel: str | None) -> dict[str, Any]:
-    from kopru.db import scoped
-
-    principal.require_scope("consent:write")
-    async with scoped(principal) as tx:
+async def withdraw(ctx, consent_id: uuid.UUID, channel: str | None) -> dict[str, Any]:
+    async with ctx.transaction() as tx:
         return await withdraw_consent(tx, consent_id, channel)
 
 
-async def history(principal, subject: str | None) -> dict[str, Any]:
-    from kopru.db import scoped
-
-    principal.require_scope("consent:read")
+async def history(ctx, subject: str | None) -> dict[str, Any]:
     if not subject:
         raise KopruError("subject.query_invalid")
-    async with scoped(principal) as tx:
+    async with ctx.transaction() as tx:
         return await consent_history(tx, subject)

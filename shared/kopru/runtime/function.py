@@ -71,6 +71,20 @@ class RouteDoc:
     body: str | None
     auth: str
     responses: tuple[int, ...]
+    scope: str | None = None  # the scope a bearer token must hold (operators pass)
+    tenant: str | None = None  # where the tenant comes from: "token", "path" ({id}) or None
+    operator: bool = False  # platform operators only
+    public: bool = False  # no bearer token ("none": anyone; "client": the endpoint authenticates the client)
+
+    @property
+    def security_scope(self) -> str | None:
+        """The scope a caller needs, as the OpenAPI document lists it."""
+        from kopru.auth.scopes import OPERATOR_SCOPE
+
+        return OPERATOR_SCOPE if self.operator else self.scope
+
+
+TENANT_SOURCES = ("token", "path", None)
 
 
 Handler = Callable[["Call"], Awaitable[Response | Any]]
@@ -86,6 +100,15 @@ class Call:
     lang: str
     _body: bytes | None = None
     _principal: Any = None
+    # the tenant this call acts in, resolved once by the runtime from the route's
+    # `tenant=` (a kopru.auth.principal.TenantContext); None on platform and public routes
+    tenant: Any = None
+
+    @property
+    def caller(self):
+        """The verified caller of a bearer route (the runtime authenticated it before
+        the handler ran); None on public routes."""
+        return self._principal
 
     @property
     def headers(self):
@@ -130,7 +153,8 @@ class Call:
         return out
 
     async def principal(self):
-        """The verified caller (from the bearer token); raises 401 when there is none."""
+        """The verified caller (from the bearer token); raises 401 when there is none.
+        The runtime calls this once, before the handler, on every bearer route."""
         if self._principal is None:
             from kopru.auth import authenticate
 
@@ -233,17 +257,55 @@ class Function:
 
     # -- declaration -------------------------------------------------------
     def route(self, method: str, path: str, *, summary: str = "", body: str | None = None,
-              auth: str = "bearer", responses: tuple[int, ...] = (200,)) -> Callable[[Handler], Handler]:
-        """Declare a route. `body` names the request model as "module:Class" (imported
-        only by the OpenAPI renderer and the handler itself); `auth` is "bearer",
-        "client" (OAuth client authentication) or "none"."""
+              auth: str = "bearer", responses: tuple[int, ...] = (200,), scope: str | None = None,
+              tenant: str | None = None, operator: bool = False, public: bool = False
+              ) -> Callable[[Handler], Handler]:
+        """Declare a route and who may call it. `body` names the request model as
+        "module:Class" (imported only by the OpenAPI renderer and the handler itself).
+
+        Every route says who may call it, exactly one of:
+        - `scope="sms:send", tenant="token"|"path"`: a bearer token holding the scope
+          (operators pass); the tenant is the caller's own ("token") or the `{id}` path
+          parameter ("path": a tenant may only name itself, an operator must name one);
+        - `operator=True` (optionally `tenant="path"`): platform operators only;
+        - `public=True`: no bearer token; `auth` is then "none" (default) or "client"
+          (the endpoint authenticates the OAuth client itself).
+        The runtime enforces it before the handler runs and hands the handler the
+        resolved tenant as `call.tenant`."""
+        from kopru.auth.scopes import OPERATOR_SCOPE, SCOPES
+
+        where = f"{self.name}: {method} {path}"
+        if public:
+            if scope is not None or tenant is not None or operator:
+                raise ValueError(f"{where}: a public route declares no scope, tenant or operator")
+            if auth == "bearer":
+                auth = "none"
+            if auth not in ("none", "client"):
+                raise ValueError(f"{where}: auth must be 'none' or 'client' on a public route")
+        else:
+            if auth != "bearer":
+                raise ValueError(f"{where}: auth={auth!r} is a public route: say public=True")
+            if operator == (scope is not None):
+                raise ValueError(f"{where}: declare who may call it: scope= (with tenant=), operator=True or public=True")
+            if tenant not in TENANT_SOURCES:
+                raise ValueError(f"{where}: tenant must be 'token', 'path' or None")
+            if scope is not None:
+                if scope not in SCOPES or scope == OPERATOR_SCOPE:
+                    raise ValueError(f"{where}: unknown scope {scope!r} (kopru.auth.scopes; operator routes say operator=True)")
+                if tenant is None:
+                    raise ValueError(f"{where}: a scoped route acts in a tenant: tenant='token' or 'path'")
+            elif tenant == "token":
+                raise ValueError(f"{where}: an operator has no tenant of its own: tenant='path' or None")
+            if tenant == "path" and "{id}" not in path:
+                raise ValueError(f"{where}: tenant='path' takes the tenant from {{id}}")
 
         def deco(fn: Handler) -> Handler:
             r = Route(method.upper(), path)
             if r in self.routes:
                 raise ValueError(f"{self.name}: route {method} {path} declared twice")
             self.routes[r] = fn
-            self.docs[r] = RouteDoc(summary or (fn.__doc__ or "").strip().split("\n")[0], body, auth, responses)
+            self.docs[r] = RouteDoc(summary or (fn.__doc__ or "").strip().split("\n")[0], body, auth, responses,
+                                    scope, tenant, operator, public)
             self._compiled.append((r, r.regex, fn))
             return fn
 
@@ -306,11 +368,29 @@ class Function:
                 allowed.append(route.method)
                 continue
             call = Call(request, self, m.groupdict(), lang)
+            await self._authorize(call, self.docs[route])
             result = await handler(call)
             return result if isinstance(result, Response) else json_response(result)
         if allowed:
             raise KopruError("request.method_not_allowed", headers={"Allow": ", ".join(sorted(set(allowed)))})
         raise KopruError("request.not_found")
+
+    @staticmethod
+    async def _authorize(call: Call, doc: RouteDoc) -> None:
+        """What the route declares, enforced before its handler runs: authenticate
+        once, check the scope (or the operator), resolve the tenant once."""
+        if doc.public:
+            return
+        principal = await call.principal()
+        if doc.operator:
+            principal.require_operator()
+        else:
+            principal.require_scope(doc.scope)
+        from kopru.auth.principal import resolve_tenant
+
+        call.tenant = resolve_tenant(principal, doc.tenant, call.path_params.get("id"))
+        if call.tenant is not None:
+            tenant_id_var.set(str(call.tenant.tenant_id))
 
     def _from_openfaas(self, headers, raw: bytes):
         """The OpenFaaS connectors: cron-connector (X-Topic: cron-function, no event)

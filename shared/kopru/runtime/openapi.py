@@ -11,6 +11,7 @@ from typing import Any
 from kopru.config import REPO_ROOT
 
 OPENAPI_PATH = REPO_ROOT / "docs" / "openapi.json"
+TOKEN_URL = "/function/token/oauth2/token"  # the token function's route behind the gateway
 
 PROBLEM = {
     "type": "object",
@@ -43,7 +44,10 @@ def render() -> dict[str, Any]:
     from kopru.errors import CATALOG
     from kopru.runtime.registry import functions, load_module
 
+    from kopru.auth.scopes import SCOPES
+
     paths: dict[str, Any] = {}
+    used_scopes: set[str] = set()
     schemas: dict[str, Any] = {"Problem": PROBLEM, "OAuthError": OAUTH_ERROR}
     for info in functions().values():
         fn = load_module(info.source).fn
@@ -60,7 +64,8 @@ def render() -> dict[str, Any]:
                                      "schema": {"type": "string", "format": "uuid"} if p == "id" else {"type": "string"}}
                                     for p in params]
             if doc.auth == "bearer":
-                op["security"] = [{"bearer": []}]
+                op["security"] = [{"oauth2": [doc.security_scope]}]
+                used_scopes.add(doc.security_scope)
             elif doc.auth == "client":
                 op["security"] = [{"clientBasic": []}, {}]
             else:
@@ -95,6 +100,9 @@ def render() -> dict[str, Any]:
                 "description": "Consumes: " + ", ".join(info.consumes),
                 "responses": {"204": {"description": "Handled"}, "400": {"description": "Malformed, unknown type or bad data (not retried)",
                               "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}}}}
+    unknown = used_scopes - set(SCOPES)
+    if unknown:
+        raise ValueError(f"routes use scopes missing from kopru.auth.scopes: {sorted(unknown)}")
     return {
         "openapi": "3.1.0",
         "info": {"title": "Köprü", "version": "0.1.0",
@@ -105,7 +113,16 @@ def render() -> dict[str, Any]:
         "components": {
             "schemas": dict(sorted(schemas.items())),
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "oauth2": {
+                    "type": "oauth2",
+                    "description": "Bearer access tokens (JWT) from the token function. A tenant client gets tokens for its "
+                                   "own tenant; `platform:admin` belongs to platform operators and passes every scope check.",
+                    "flows": {"clientCredentials": {
+                        # relative: resolved against the server (OpenAPI 3.1 §4.3); on Knative: /oauth2/token of the token service
+                        "tokenUrl": TOKEN_URL,
+                        "scopes": {name: f"{sc.en} — {sc.tr}" for name, sc in SCOPES.items()},
+                    }},
+                },
                 "clientBasic": {"type": "http", "scheme": "basic"},
             },
         },

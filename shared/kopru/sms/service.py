@@ -35,18 +35,16 @@ async def _history(tx, sms_id: uuid.UUID, status: str, code: str | None = None) 
     await tx.execute(h.insert().values(tenant_id=tx.tenant_id, sms_id=sms_id, status=status, code=code))
 
 
-async def request_sms(principal, body, idempotency_key: str | None) -> dict[str, Any]:
+async def request_sms(ctx, body, idempotency_key: str | None) -> dict[str, Any]:
     """Accept an SMS (202): checks, İYS consent, one row per recipient, one event each."""
     from sqlalchemy import select
 
-    from kopru.db import scoped
     from kopru.db.schema import sms_messages as sm, tenant_integrations as ti
     from kopru.kvkk import InvalidIdentifier, active_consent, find_or_create_subject, normalise
     from kopru.kvkk.subjects import encrypt_field
     from kopru.sms.encoding import estimate
     from kopru.work import idempotency
 
-    principal.require_scope("sms:send")
     text = unicodedata.normalize("NFC", body.message)
     est = estimate(text)
     numbers = [body.to] if isinstance(body.to, str) else list(body.to)
@@ -58,7 +56,7 @@ async def request_sms(principal, body, idempotency_key: str | None) -> dict[str,
         raise KopruError("sms.invalid_number", detail="not a mobile number")
     # what the key stands for: the same key with another request is a conflict, not a replay
     material = [phones, text, body.kind, body.recipient_type, body.scheduled_at.isoformat() if body.scheduled_at else None]
-    async with scoped(principal) as tx:
+    async with ctx.transaction() as tx:
         slot = await idempotency.begin(tx, "POST /sms", idempotency_key, material)
         if slot.replay is not None:
             return {**slot.replay[1], "replayed": True}
@@ -86,14 +84,12 @@ async def request_sms(principal, body, idempotency_key: str | None) -> dict[str,
     return out
 
 
-async def get_sms(principal, sms_id: uuid.UUID) -> dict[str, Any]:
+async def get_sms(ctx, sms_id: uuid.UUID) -> dict[str, Any]:
     from sqlalchemy import select
 
-    from kopru.db import scoped
     from kopru.db.schema import sms_messages as sm, sms_status_history as h
 
-    principal.require_scope("sms:read")
-    async with scoped(principal) as tx:
+    async with ctx.transaction() as tx:
         row = (await tx.execute(select(sm).where(sm.c.id == sms_id))).first()
         if row is None:
             raise KopruError("sms.not_found")

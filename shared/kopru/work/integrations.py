@@ -53,20 +53,22 @@ def _aad(tenant_id: uuid.UUID, provider: str) -> bytes:
     return f"{tenant_id}:{provider}".encode()
 
 
-async def save(ctx_tx_factory: Callable[[], Any], tenant_id: uuid.UUID, provider: Provider, body: Any) -> dict[str, Any]:
-    """Check, then store (sealed secrets) in a transaction from `ctx_tx_factory()`."""
+async def save(ctx, provider: Provider, body: Any) -> dict[str, Any]:
+    """Check, then store (sealed secrets) in the caller's tenant (`ctx`: the route's
+    verified TenantContext)."""
     from sqlalchemy.dialects.postgresql import insert
 
     from kopru.auth.crypto import seal
     from kopru.db.schema import tenant_integrations as ti
 
+    tenant_id = ctx.tenant_id
     check: Callable[[uuid.UUID, Any], Awaitable[Checked]] = provider.load(provider.check)
     checked = await check(tenant_id, body)
     data = body.model_dump(mode="json")
     secrets = {k: data.pop(k, None) for k in provider.secret_fields}
     public = {**data, **checked.store}
     sealed = seal(json.dumps(secrets).encode(), aad=_aad(tenant_id, provider.name))
-    async with ctx_tx_factory() as tx:
+    async with ctx.transaction() as tx:
         await tx.execute(insert(ti).values(tenant_id=tenant_id, provider=provider.name, settings=public,
                                            secret_enc=sealed)
                          .on_conflict_do_update(index_elements=["tenant_id", "provider"],
@@ -97,9 +99,10 @@ async def read(tx, provider: Provider) -> dict[str, Any]:
     return {**_view(provider, public, secrets), **await _extra(provider, tx.tenant_id, public)}
 
 
-async def test_connection(tx_factory: Callable[[], Any], tenant_id: uuid.UUID, provider: Provider) -> dict[str, Any]:
+async def test_connection(ctx, provider: Provider) -> dict[str, Any]:
     """Run the provider's check again with what is stored."""
-    async with tx_factory() as tx:
+    tenant_id = ctx.tenant_id
+    async with ctx.transaction() as tx:
         got = await load(tx, provider.name)
     if got is None:
         raise KopruError("integration.not_configured")

@@ -1,0 +1,49 @@
+"""Every OAuth scope Köprü knows, in one place: the route declarations
+(`@fn.route(..., scope=)`), the token endpoint's allowed-scope check, the client
+grants and the OpenAPI security scheme all read this table.
+
+A tenant scope opens routes in the caller's own tenant; `platform:admin` is held only
+by platform operator clients (no tenant) and passes every scope check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Scope:
+    name: str
+    tr: str
+    en: str
+
+
+OPERATOR_SCOPE = "platform:admin"
+
+_ALL = (
+    Scope("tenant:read", "Kiracının profilini okuma.", "Read the tenant's profile."),
+    Scope("tenant:admin", "Kiracının API istemcilerini ve entegrasyon ayarlarını yönetme.",
+          "Manage the tenant's API clients and integration settings."),
+    Scope("sms:send", "SMS gönderme ve mesajın kaç parça tutacağını hesaplama.", "Send SMS and estimate a message's segments."),
+    Scope("sms:read", "SMS durumunu ve geçmişini okuma.", "Read an SMS's status and history."),
+    Scope("einvoice:write", "e-Fatura / e-Arşiv fatura düzenleme.", "Issue e-Fatura / e-Arşiv invoices."),
+    Scope("einvoice:read", "Faturanın durumunu ve imzalı belgesini okuma.", "Read an invoice's status and signed document."),
+    Scope("consent:write", "Açık rıza kaydetme ve geri alma.", "Record and withdraw consents."),
+    Scope("consent:read", "İlgili kişinin rıza geçmişini okuma.", "Read a data subject's consent history."),
+    Scope("kvkk:requests", "İlgili kişi başvurularını (erişim, silme) açma ve izleme.",
+          "Open and follow data-subject applications (access, erasure)."),
+    Scope(OPERATOR_SCOPE, "Platform operatörü: kiracı oluşturma, her kiracıda işlem.",
+          "Platform operator: onboard tenants, act in any tenant."),
+)
+
+SCOPES: dict[str, Scope] = {s.name: s for s in _ALL}
+# what a tenant's API client may be granted (everything but the operator's scope)
+TENANT_SCOPES: frozenset[str] = frozenset(n for n in SCOPES if n != OPERATOR_SCOPE)
+# what a tenant's human users get, by role (further limited by the client they log in through)
+ROLE_SCOPES: dict[str, frozenset[str]] = {
+    "admin": TENANT_SCOPES,
+    "member": frozenset({"tenant:read", "sms:read", "einvoice:read", "consent:read"}),
+}
+
+
+def known(names) -> bool:
+    return all(n in SCOPES for n in names)
