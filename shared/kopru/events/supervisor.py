@@ -142,6 +142,10 @@ async def supervise(name: str, loop: Callable[[LoopHealth], Awaitable[None]], st
                     rand: Callable[[], float] = random.random) -> None:
     """Run `loop` until `stop` is set, restarting it after every exception. Never
     raises (but for cancellation); the loop's exceptions are all retrieved here."""
+    from kopru.logs import event_id_var, tenant_id_var, trace_id_var
+
+    for var in (tenant_id_var, event_id_var, trace_id_var):  # this task's copy: whoever started it is not its tenant
+        var.set(None)
     registry = REGISTRY if registry is None else registry
     backoff = backoff or Backoff()
     state = registry.register(name)
