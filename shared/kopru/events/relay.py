@@ -85,7 +85,7 @@ class Relay:
         """Publish one batch; returns how many rows were sent (0: nothing pending or
         another relay holds the lock). `after_publish` is a test hook between
         publishing and marking (where a crash must not lose anything)."""
-        from sqlalchemy import func, select, text, update
+        from sqlalchemy import func, literal_column, select, text, update
 
         from kopru.db.schema import outbox
         from kopru.events.catalog import load_catalog
@@ -97,7 +97,9 @@ class Relay:
             if not locked:
                 return 0
             rows = (await conn.execute(
-                select(outbox).where(outbox.c.published_at.is_(None)).order_by(outbox.c.id).limit(limit)
+                # each tenant's commit order (migration 0010); rows from before it first
+                select(outbox).where(outbox.c.published_at.is_(None))
+                .order_by(literal_column("commit_seq").asc().nulls_first(), outbox.c.id).limit(limit)
             )).all()
             if not rows:
                 return 0
