@@ -203,3 +203,13 @@ def test_sources_ask_for_the_audience_the_function_verifies(fixture_docs, monkey
     config = next(d for d in fixture_docs if d["kind"] == "ConfigMap")
     assert config["data"]["KOPRU_NAMESPACE"] == "kopru"
     reset_settings()
+
+
+def test_the_relay_deployment_probes_its_readiness(knative_files):
+    c = knative_files["infra/knative/relay/outbox-relay.yaml"][0]["spec"]["template"]["spec"]["containers"][0]
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert c["ports"] == [{"name": "health", "containerPort": 8081, "protocol": "TCP"}]
+    env = {e["name"]: e["value"] for e in c["env"]}
+    # the kubelet probes the pod's address, so the endpoint listens there, on the declared port
+    assert env == {"KOPRU_HEALTH_HOST": "0.0.0.0", "KOPRU_HEALTH_PORT": "8081"}

@@ -208,3 +208,145 @@ async def test_broker_restart_while_5000_events_flow(running, kafka, onboard, db
     inbox = db.execute("select count(*) from inbox where tenant_id = %s and consumer = 'probe' and event_id = any(%s)",
                        (str(t["id"]), ids)).fetchone()[0]
     assert inbox == 5000
+
+
+async def test_broker_restart_turns_the_dispatcher_unready_then_ready(kafka, probe, onboard, db):
+    """The supervised dispatcher's loop goes down while no broker answers and up once
+    it does again, without a restart of anything but the broker; every effect once."""
+    from kopru.events.supervisor import Backoff, Health, supervise
+    from kopru.events.topics import apply
+    from kopru.runtime.eventing import asgi_sender
+
+    if kafka["broker"] is None:
+        pytest.fail("this test restarts the broker: run it with the broker scripts/test starts")
+    await apply(kafka["bootstrap"], catalog=CATALOG)
+    app, fn = probe
+    reg = Health()
+    fast = Backoff(initial=0.2, maximum=2.0)
+    stop = asyncio.Event()
+    pub = KafkaPublisher(kafka["bootstrap"])
+    await pub.start()
+    relay = Relay(pub, catalog=CATALOG)
+
+    async def relay_loop(health):
+        await relay.run(stop, idle=0.2, health=health)
+
+    tasks = [
+        asyncio.create_task(supervise("relay", relay_loop, stop, registry=reg, backoff=fast)),
+        asyncio.create_task(run_dispatcher(kafka["bootstrap"], {"probe": (asgi_sender(app), "/function/probe/")},
+                                           stop, catalog=CATALOG, registry=reg, backoff=fast, probe_every=0.5)),
+    ]
+    t = await onboard()
+    try:
+        await wait_until(lambda: reg.ready() and "dispatcher:probe" in reg.snapshot(), 60, "loops up")
+        before = await emit_onboarded(t["id"], 50)
+        await wait_until(lambda: set(before) <= set(effect_counts(db, t["id"])), 60, "effects before the restart")
+        await asyncio.to_thread(kafka["broker"].stop)
+        await wait_until(lambda: "dispatcher:probe" in reg.down(), 30, "the dispatcher to go red")
+        assert reg.get("dispatcher:probe").last_error
+        during = await emit_onboarded(t["id"], 50)  # committed to the outbox while the broker is down
+        await asyncio.sleep(1)
+        await asyncio.to_thread(kafka["broker"].start)
+        await wait_until(lambda: reg.ready() and "dispatcher:probe" in reg.snapshot(), 120, "green again")
+        after = await emit_onboarded(t["id"], 50)
+        ids = before + during + after
+        await wait_until(lambda: set(ids) <= set(effect_counts(db, t["id"])), 120, "every effect")
+        await asyncio.sleep(1)
+        eff = effect_counts(db, t["id"])
+        assert all(eff[i] == 1 for i in ids)
+    finally:
+        stop.set()
+        done, pending = await asyncio.wait(tasks, timeout=30)
+        assert not pending
+        for task in done:
+            task.result()  # supervised: never raises
+        await relay.dispose()
+        await pub.stop()
+
+
+def _own_topic_catalog(topic: str):
+    """The probe catalog with onboarding events on a topic of their own (fresh offsets)."""
+    import dataclasses
+
+    from kopru.events.catalog import Topic
+
+    cat = probe_catalog(backoff_delay=0.05)
+    events = dict(cat.events)
+    events["kopru.tenant.onboarded.v1"] = dataclasses.replace(events["kopru.tenant.onboarded.v1"], topic=topic)
+    return dataclasses.replace(cat, events=events, topics={**cat.topics, topic: Topic(topic, 1, 3600_000)})
+
+
+async def test_dispatcher_cancelled_mid_batch_redelivers_from_the_first_unanswered_record(kafka, probe, onboard, db):
+    """The dispatcher is cancelled while a partition's batch is half delivered, then runs
+    again: every record's effect exactly once. Committing before delivery (the batch's
+    offsets on receipt, or a record's before its answer) loses the rest: this fails."""
+    import secrets
+
+    from aiokafka import AIOKafkaProducer
+
+    from kopru.events.dispatcher import FunctionConsumer
+    from kopru.events.topics import apply
+    from kopru.runtime.eventing import asgi_sender
+
+    cat = _own_topic_catalog(f"kopru.test-commit-{secrets.token_hex(4)}")
+    await apply(kafka["bootstrap"], catalog=cat)
+    app, fn = probe
+    t = await onboard()
+    ids = await emit_onboarded(t["id"], 30)
+    # publish exactly our 30 events onto the fresh topic (the outbox keeps other rows for other tests)
+    from psycopg.rows import namedtuple_row
+
+    from kopru.events.envelope import from_outbox, to_kafka
+
+    rows = db.cursor(row_factory=namedtuple_row).execute(
+        "select * from outbox where event_id = any(%s::uuid[]) order by id", (ids,)).fetchall()
+    assert len(rows) == 30
+    pub = KafkaPublisher(kafka["bootstrap"])
+    await pub.start()
+    await pub.publish_batch([(cat.events[r.type].topic, *to_kafka(from_outbox(r))) for r in rows])
+    await pub.stop()
+    real = asgi_sender(app)
+    cut = asyncio.Event()
+    answered = []
+
+    async def send_until_cut(headers, body):
+        if len(answered) == 12:  # the 13th record: the process dies before the function answers
+            cut.set()
+            await asyncio.sleep(3600)
+        status, out = await real(headers, body)
+        answered.append(headers["ce-id"])
+        return status, out
+
+    producer = AIOKafkaProducer(bootstrap_servers=kafka["bootstrap"])
+    await producer.start()
+    group = f"kopru-probe-{secrets.token_hex(4)}"
+    try:
+        first = FunctionConsumer("probe", kafka["bootstrap"], send_until_cut, "/function/probe/", catalog=cat,
+                                 group=group)
+        first._producer = producer
+        stop = asyncio.Event()
+        task = asyncio.create_task(first.run(stop, producer))
+        await asyncio.wait_for(cut.wait(), 60)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert answered == ids[:12]  # one partition, in order, cut in the middle
+        assert set(effect_counts(db, t["id"])) & set(ids) == set(ids[:12])
+
+        second = FunctionConsumer("probe", kafka["bootstrap"], real, "/function/probe/", catalog=cat, group=group)
+        second._producer = producer
+        stop = asyncio.Event()
+        task = asyncio.create_task(second.run(stop, producer))
+        try:
+            await wait_until(lambda: set(ids) <= set(effect_counts(db, t["id"])), 60, "every record's effect")
+            await asyncio.sleep(1)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
+        eff = effect_counts(db, t["id"])
+        assert all(eff[i] == 1 for i in ids)
+        # the answered prefix was committed: the second run started at the cut record
+        redelivered = [c for c in fn.calls if c in set(ids[:12])]
+        assert len(redelivered) == 12, "answered records were redelivered: their offsets were not committed"
+    finally:
+        await producer.stop()

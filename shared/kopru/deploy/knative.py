@@ -306,6 +306,24 @@ def pod_spec(s: DeploySettings, name: str, args: list[str], secrets: tuple[str, 
     }
 
 
+HEALTH_PORT = 8081  # `kopru relay` / `kopru dispatch`: GET /readyz and /healthz
+
+
+def with_health_probes(spec: Doc) -> Doc:
+    """The container serves its supervised loops' readiness (`--health-port`): bound on
+    the pod's address so the kubelet reaches it; /readyz turns 503 while a loop (the
+    relay's database or broker connection) is down, /healthz is liveness."""
+    c = spec["containers"][0]
+    c["env"] = [{"name": "KOPRU_HEALTH_HOST", "value": "0.0.0.0"},
+                {"name": "KOPRU_HEALTH_PORT", "value": str(HEALTH_PORT)}]
+    c["ports"] = [{"name": "health", "containerPort": HEALTH_PORT, "protocol": "TCP"}]
+    c["readinessProbe"] = {"httpGet": {"path": "/readyz", "port": "health"}, "periodSeconds": 5,
+                           "timeoutSeconds": 2, "failureThreshold": 2}
+    c["livenessProbe"] = {"httpGet": {"path": "/healthz", "port": "health"}, "periodSeconds": 10,
+                          "timeoutSeconds": 2, "failureThreshold": 3}
+    return spec
+
+
 def relay(s: DeploySettings) -> Doc:
     name = "outbox-relay"
     lab = labels(s, name, "relay")
@@ -320,7 +338,7 @@ def relay(s: DeploySettings) -> Doc:
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 1}},
             "template": {
                 "metadata": {"labels": lab},
-                "spec": dict(pod_spec(s, "relay", ["kopru", "relay"], ("kopru-relay",), "Always"),
+                "spec": dict(with_health_probes(pod_spec(s, "relay", ["kopru", "relay"], ("kopru-relay",), "Always")),
                              terminationGracePeriodSeconds=30),
             },
         },

@@ -57,10 +57,15 @@ class FunctionConsumer:
         self.group = self.group or f"kopru-{self.function}"
         self.dlq_topic = cat.dead_letter_topic(self.function)
 
-    async def run(self, stop: asyncio.Event, producer) -> None:
+    async def run(self, stop: asyncio.Event, producer, health=None, probe_every: float = 2.0,
+                  probe_timeout: float = 5.0) -> None:
+        """Consume until `stop` is set. An error ends the run (after the partitions'
+        workers were waited for or cancelled, their exceptions retrieved), and
+        `supervise` starts it again; nothing uncommitted is lost, it is redelivered.
+        aiokafka rides out a broker restart by itself, so every `probe_every` s the
+        cluster is asked for its metadata: `health` goes down while no broker answers."""
         from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 
-        consumer_ref: dict[str, Any] = {}
         outer = self
 
         class Drain(ConsumerRebalanceListener):
@@ -79,10 +84,15 @@ class FunctionConsumer:
             heartbeat_interval_ms=3_000, isolation_level="read_committed",
         )
         consumer.subscribe(list(self.topics), listener=Drain())
-        consumer_ref["c"] = consumer
-        await consumer.start()
+        self._tasks = {}
         try:
+            await consumer.start()
+            loop = asyncio.get_running_loop()
+            next_probe = loop.time()
             while not stop.is_set():
+                if health is not None and loop.time() >= next_probe:
+                    await self._probe(consumer, health, probe_timeout)
+                    next_probe = loop.time() + probe_every
                 batches = await consumer.getmany(timeout_ms=100, max_records=500)
                 for tp, records in batches.items():
                     consumer.pause(tp)
@@ -90,23 +100,49 @@ class FunctionConsumer:
                 for tp, task in list(self._tasks.items()):
                     if task.done():
                         del self._tasks[tp]
-                        exc = task.exception()
-                        if exc is not None:
+                        exc = None if task.cancelled() else task.exception()
+                        if exc is not None or task.cancelled():
                             log.error("partition worker failed; its records will be redelivered",
                                       extra={"fields": {"topic": tp.topic, "partition": tp.partition,
-                                                        "error": type(exc).__name__}})
+                                                        "error": type(exc).__name__ if exc else "CancelledError"}})
                             await consumer.seek_to_committed(tp)
                         if tp in consumer.assignment():
                             consumer.resume(tp)
             if self._tasks:
                 await asyncio.wait(list(self._tasks.values()), timeout=self.policy.timeout)
         finally:
+            await self._reap()
             await consumer.stop()
+
+    async def _probe(self, consumer, health, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(consumer.topics(), timeout)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # no broker answered: down, aiokafka keeps reconnecting
+            health.down(type(exc).__name__)
+        else:
+            health.up()
+
+    async def _reap(self) -> None:
+        """Cancel the partitions' workers still running (their records were not
+        committed: redelivered) and retrieve every worker's outcome."""
+        tasks = list(self._tasks.values())
+        self._tasks = {}
+        for t in tasks:
+            if not t.done():
+                t.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+            for t in tasks:
+                if not t.cancelled():
+                    t.exception()
 
     async def _drain(self, consumer, tp, records) -> None:
         """Deliver a partition's records one by one, then commit once: every offset
-        committed has been answered. A crash before the commit redelivers the batch,
-        which the consumers' inboxes make harmless."""
+        committed has been answered (delivered or dead-lettered). An error or a
+        cancellation mid-batch commits the answered prefix only; the rest is
+        redelivered, which the consumers' inboxes make harmless, and none is skipped."""
         from aiokafka.structs import OffsetAndMetadata
 
         last = None
@@ -152,25 +188,63 @@ class FunctionConsumer:
     _producer: Any = None
 
 
+class _SharedProducer:
+    """The dead-letter producer the consumers share, (re)started on demand: a broker
+    that is down at start-up fails the run, and `supervise` tries again."""
+
+    def __init__(self, bootstrap: str):
+        self.bootstrap = bootstrap
+        self.producer = None
+        self._lock = asyncio.Lock()
+
+    async def get(self):
+        async with self._lock:
+            if self.producer is None:
+                from aiokafka import AIOKafkaProducer
+
+                p = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all")
+                try:
+                    await p.start()
+                except BaseException:
+                    await p.stop()
+                    raise
+                self.producer = p
+            return self.producer
+
+    async def stop(self) -> None:
+        if self.producer is not None:
+            await self.producer.stop()
+            self.producer = None
+
+
 async def run_dispatcher(bootstrap: str, sinks: dict[str, tuple[Sender, str]], stop: asyncio.Event,
                          catalog: Any = None, policy: DeliveryPolicy | None = None,
-                         started: list | None = None) -> list[FunctionConsumer]:
-    """Run one consumer per function in `sinks` ({function: (sender, destination)}) until stop."""
-    from aiokafka import AIOKafkaProducer
+                         started: list | None = None, registry: Any = None, backoff: Any = None,
+                         probe_every: float = 2.0) -> list[FunctionConsumer]:
+    """Run one consumer per function in `sinks` ({function: (sender, destination)}) until
+    stop, each supervised as the loop `dispatcher:<function>` (restarted with backoff
+    after any error; its state in the health registry)."""
+    from kopru.events.supervisor import supervise
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
-    await producer.start()
+    shared = _SharedProducer(bootstrap)
     consumers = []
-    try:
-        for fn, (sender, dest) in sinks.items():
-            c = FunctionConsumer(fn, bootstrap, sender, dest, policy=policy, catalog=catalog)
-            if not c.topics:
-                continue
-            c._producer = producer
+    for fn, (sender, dest) in sinks.items():
+        c = FunctionConsumer(fn, bootstrap, sender, dest, policy=policy, catalog=catalog)
+        if c.topics:
             consumers.append(c)
-        if started is not None:
-            started.extend(consumers)
-        await asyncio.gather(*(c.run(stop, producer) for c in consumers))
+    if started is not None:
+        started.extend(consumers)
+
+    def loop(c: FunctionConsumer):
+        async def run(health) -> None:
+            producer = await shared.get()
+            c._producer = producer
+            await c.run(stop, producer, health=health, probe_every=probe_every)
+        return run
+
+    try:
+        await asyncio.gather(*(supervise(f"dispatcher:{c.function}", loop(c), stop, registry=registry,
+                                         backoff=backoff) for c in consumers))
     finally:
-        await producer.stop()
+        await shared.stop()
     return consumers

@@ -33,11 +33,20 @@ class KafkaPublisher:
     async def start(self) -> None:
         from aiokafka import AIOKafkaProducer
 
-        self._producer = AIOKafkaProducer(
+        producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all", linger_ms=2,
             request_timeout_ms=15000, retry_backoff_ms=200,
         )
-        await self._producer.start()
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()  # a broker down at start-up: the caller tries again
+            raise
+        self._producer = producer
+
+    @property
+    def started(self) -> bool:
+        return self._producer is not None
 
     async def stop(self) -> None:
         if self._producer is not None:
@@ -63,7 +72,8 @@ class Relay:
 
             from kopru.db.engine import relay_database_url
 
-            self._engine = create_async_engine(relay_database_url(), pool_size=2, max_overflow=0)
+            self._engine = create_async_engine(relay_database_url(), pool_size=2, max_overflow=0, pool_pre_ping=True,
+                                               pool_timeout=10)
         return self._engine
 
     async def dispose(self) -> None:
@@ -75,7 +85,7 @@ class Relay:
         """Publish one batch; returns how many rows were sent (0: nothing pending or
         another relay holds the lock). `after_publish` is a test hook between
         publishing and marking (where a crash must not lose anything)."""
-        from sqlalchemy import func, select, text, update
+        from sqlalchemy import func, literal_column, select, text, update
 
         from kopru.db.schema import outbox
         from kopru.events.catalog import load_catalog
@@ -87,7 +97,9 @@ class Relay:
             if not locked:
                 return 0
             rows = (await conn.execute(
-                select(outbox).where(outbox.c.published_at.is_(None)).order_by(outbox.c.id).limit(limit)
+                # each tenant's commit order (migration 0010); rows from before it first
+                select(outbox).where(outbox.c.published_at.is_(None))
+                .order_by(literal_column("commit_seq").asc().nulls_first(), outbox.c.id).limit(limit)
             )).all()
             if not rows:
                 return 0
@@ -102,26 +114,37 @@ class Relay:
                                .values(published_at=func.now()))
         return len(rows)
 
-    async def run(self, stop: asyncio.Event, idle: float = 1.0) -> None:
-        """Publish until `stop` is set; wakes on the outbox's NOTIFY, or every `idle` s."""
+    async def run(self, stop: asyncio.Event, idle: float = 1.0, health=None, probe_timeout: float = 5.0) -> None:
+        """Publish until `stop` is set; wakes on the outbox's NOTIFY, or every `idle` s.
+
+        Any database error ends the run (raised: `supervise` restarts it with backoff).
+        A LISTEN connection can die without a word (a half-open socket never raises):
+        every idle wake-up proves it alive with a round trip of at most `probe_timeout`
+        s, and a dead one ends the run too. `health` (a supervisor's LoopHealth) is
+        marked up once a batch went through."""
         import psycopg
 
         from kopru.db.engine import relay_database_url
 
         dsn = relay_database_url().replace("postgresql+psycopg://", "postgresql://")
-        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as listen:
-            await listen.execute("listen kopru_outbox")
-            gen = listen.notifies()
-            while not stop.is_set():
-                try:
+        try:
+            listen = await asyncio.wait_for(
+                psycopg.AsyncConnection.connect(dsn, autocommit=True, connect_timeout=max(2, int(probe_timeout))),
+                probe_timeout * 2)
+            async with listen:
+                await asyncio.wait_for(listen.execute("listen kopru_outbox"), probe_timeout)
+                while not stop.is_set():
                     n = await self.run_once()
-                except Exception:
-                    log.exception("relay batch failed; retrying")
-                    await asyncio.sleep(0.5)
-                    continue
-                if n == BATCH:
-                    continue
-                try:
-                    await asyncio.wait_for(anext(gen), timeout=idle)
-                except (asyncio.TimeoutError, StopAsyncIteration):
-                    gen = listen.notifies()
+                    if health is not None:
+                        health.up()
+                    if n == BATCH:
+                        continue
+                    woken = False
+                    async for _ in listen.notifies(timeout=idle, stop_after=1):
+                        woken = True
+                    if not woken and not stop.is_set():
+                        await asyncio.wait_for(listen.execute("select 1"), probe_timeout)
+        except BaseException:
+            # pooled connections may be dead too: the next run starts afresh
+            await asyncio.shield(self.dispose())
+            raise

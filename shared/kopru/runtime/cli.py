@@ -179,21 +179,61 @@ def _relay(args: argparse.Namespace) -> int:
         return 2
 
     async def run() -> None:
-        pub = KafkaPublisher(bootstrap)
-        await pub.start()
-        relay = Relay(pub)
-        try:
-            if args.once:
+        if args.once:
+            pub = KafkaPublisher(bootstrap)
+            await pub.start()
+            relay = Relay(pub)
+            try:
                 while await relay.run_once():
                     pass
-            else:
-                await relay.run(_stop_on_signals())
-        finally:
-            await relay.dispose()
-            await pub.stop()
+            finally:
+                await relay.dispose()
+                await pub.stop()
+            return
+        from kopru.events.supervisor import supervise
+
+        stop = _stop_on_signals()
+        pub = KafkaPublisher(bootstrap)
+        relay = Relay(pub)
+
+        async def loop(health) -> None:
+            if not pub.started:
+                await pub.start()  # a broker down at start-up: restarted with backoff
+            await relay.run(stop, health=health)
+
+        async with _health_endpoint(args):
+            try:
+                await supervise("relay", loop, stop)
+            finally:
+                await relay.dispose()
+                await pub.stop()
 
     asyncio.run(run())
     return 0
+
+
+def _health_endpoint(args: argparse.Namespace):
+    """Readiness (GET /readyz) and liveness (GET /healthz) of the supervised loops on
+    --health-host:--health-port (127.0.0.1:8081 by default; port 0 turns it off)."""
+    import contextlib
+
+    @contextlib.asynccontextmanager
+    async def serve():
+        if not args.health_port:
+            yield None
+            return
+        from kopru.events.supervisor import serve_health
+
+        server = await serve_health(args.health_host, args.health_port)
+        addr = server.sockets[0].getsockname()
+        print(json.dumps({"health": f"http://{addr[0]}:{addr[1]}/readyz"}), flush=True)
+        try:
+            yield server
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    return serve()
 
 
 def _stop_on_signals():
@@ -226,12 +266,13 @@ def _dispatch(args: argparse.Namespace) -> int:
     names = args.function or list(load_catalog().consumers())
 
     async def run() -> None:
-        async with httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as client:
+        stop = _stop_on_signals()
+        async with _health_endpoint(args), httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as client:
             sinks = {}
             for name in names:
                 url = explicit.get(name) or template.format(name=name)
                 sinks[name] = (http_sender(client, url, name), url)
-            await run_dispatcher(bootstrap, sinks, _stop_on_signals())
+            await run_dispatcher(bootstrap, sinks, stop)
 
     asyncio.run(run())
     return 0
@@ -620,6 +661,11 @@ def main(argv: list[str] | None = None) -> int:
     dp.add_argument("--function", action="append", help="only these consuming functions (default: all)")
     dp.add_argument("--sink", action="append", help="NAME=URL (default: $KOPRU_SINK_TEMPLATE)")
     dp.set_defaults(func=_dispatch)
+    for x in (rl, dp):
+        x.add_argument("--health-host", default=os.environ.get("KOPRU_HEALTH_HOST", "127.0.0.1"),
+                       help="address of the readiness endpoint (default $KOPRU_HEALTH_HOST or 127.0.0.1)")
+        x.add_argument("--health-port", type=int, default=int(os.environ.get("KOPRU_HEALTH_PORT", "8081")),
+                       help="port of GET /readyz and /healthz (default $KOPRU_HEALTH_PORT or 8081; 0: none)")
 
     evs = sub.add_parser("events").add_subparsers(dest="events_cmd", required=True)
     et = evs.add_parser("token", help="print a sender token for POST / of a function (kopru.events.ingress)")

@@ -54,9 +54,16 @@ def asgi_senders(apps: dict[str, Any]):
     return {name: asgi_sender(app, name) for name, app in apps.items()}
 
 
-async def start_eventing(apps: dict[str, Any], stop: asyncio.Event) -> tuple[Callable[[], Awaitable[None]], str]:
+async def start_eventing(apps: dict[str, Any], stop: asyncio.Event, *, registry: Any = None,
+                         backoff: Any = None) -> tuple[Callable[[], Awaitable[None]], str]:
+    """Start the relay, the dispatcher (with Kafka) and the schedule ticker, each a
+    supervised loop (`kopru.events.supervisor`): restarted with backoff after a
+    database or broker outage, its state in `registry` (default: the process's, which
+    the gateway's /readyz reads). Returns (shutdown, a description of the mode)."""
     from kopru.events.bus import InProcessBus
     from kopru.events.relay import KafkaPublisher, Relay
+    from kopru.events.schedule import run_schedules
+    from kopru.events.supervisor import supervise
 
     senders = asgi_senders(apps)
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
@@ -69,20 +76,33 @@ async def start_eventing(apps: dict[str, Any], stop: asyncio.Event) -> tuple[Cal
         publisher = KafkaPublisher(bootstrap)
         await publisher.start()
         sinks = {name: (s, f"/function/{name}/") for name, s in senders.items()}
-        tasks.append(asyncio.create_task(run_dispatcher(bootstrap, sinks, stop)))
+        tasks.append(asyncio.create_task(run_dispatcher(bootstrap, sinks, stop, registry=registry, backoff=backoff)))
         mode = f"kafka at {bootstrap}"
     else:
         publisher = InProcessBus(senders)
         mode = "in-process bus"
     relay = Relay(publisher)
-    tasks.append(asyncio.create_task(relay.run(stop)))
-    from kopru.events.schedule import run_schedules
 
-    tasks.append(asyncio.create_task(run_schedules(senders, stop)))
+    async def relay_loop(health) -> None:
+        await relay.run(stop, health=health)
+
+    async def ticker(health) -> None:
+        health.up()
+        await run_schedules(senders, stop)
+
+    tasks.append(asyncio.create_task(supervise("relay", relay_loop, stop, registry=registry, backoff=backoff)))
+    tasks.append(asyncio.create_task(supervise("schedules", ticker, stop, registry=registry, backoff=backoff)))
 
     async def shutdown() -> None:
         stop.set()
-        await asyncio.wait(tasks, timeout=10)
+        _, pending = await asyncio.wait(tasks, timeout=10)
+        for t in pending:
+            t.cancel()
+        if pending:
+            await asyncio.wait(pending)
+        for t in tasks:
+            if not t.cancelled():
+                t.exception()  # supervised loops never raise; retrieved all the same
         await relay.dispose()
         if isinstance(publisher, KafkaPublisher):
             await publisher.stop()

@@ -350,7 +350,14 @@ class Function:
             if err.http_status >= 500:
                 log.error("request failed", extra={"fields": {"code": err.code, "path": path}})
             return problem_response(err, lang)
-        except Exception:
+        except Exception as exc:
+            if _backing_service_down(exc):
+                # the database (or Redis) cannot be reached: a clean 503 the caller retries,
+                # logged by type only (driver messages name hosts and may quote values)
+                log.warning("backing service unavailable", extra={"fields": {
+                    "function": self.name, "method": method, "path": path, "error": type(exc).__name__}})
+                return problem_response(KopruError("unavailable", detail="a backing service cannot be reached; "
+                                                   "retry shortly", headers={"Retry-After": "5"}), lang)
             log.exception("unhandled error", extra={"fields": {"function": self.name, "method": method, "path": path}})
             return problem_response(KopruError("internal"), lang)
         finally:
@@ -470,6 +477,38 @@ class Function:
         if isinstance(result, Response):
             return result
         return Response(status_code=204)
+
+
+def _backing_service_down(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it) says the database or Redis cannot be reached:
+    psycopg's and SQLAlchemy's OperationalError and InterfaceError (connection refused,
+    server shutting down, connection lost), SQLAlchemy's pool time-out, Redis's
+    connection and time-out errors. Only modules already loaded are consulted."""
+    import sys
+
+    kinds: list[type] = []
+    pg = sys.modules.get("psycopg")
+    if pg is not None:
+        kinds += [pg.OperationalError, pg.InterfaceError]
+    sa = sys.modules.get("sqlalchemy.exc")
+    if sa is not None:
+        kinds += [sa.OperationalError, sa.InterfaceError, sa.TimeoutError]
+    rx = sys.modules.get("redis.exceptions")
+    if rx is not None:
+        kinds += [rx.ConnectionError, rx.TimeoutError]
+    if not kinds:
+        return False
+    seen = 0
+    cur: BaseException | None = exc
+    while cur is not None and seen < 8:
+        if isinstance(cur, tuple(kinds)):
+            if sa is not None and isinstance(cur, sa.DBAPIError) and pg is not None \
+                    and not isinstance(cur.orig, (pg.OperationalError, pg.InterfaceError)):
+                return False
+            return True
+        cur = cur.__cause__ or cur.__context__
+        seen += 1
+    return False
 
 
 _CE_REASONS = {

