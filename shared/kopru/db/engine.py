@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import os
 import threading
 import uuid
 import weakref
@@ -64,7 +63,7 @@ def database_urls() -> tuple[str, str | None]:
 
 def relay_database_url() -> str:
     """The outbox relay's role (reads every tenant's pending outbox rows, nothing else)."""
-    url = os.environ.get("RELAY_DATABASE_URL")
+    url = settings().relay_database_url
     if url:
         return _driver(url)
     if settings().database_url:

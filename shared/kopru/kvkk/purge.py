@@ -22,7 +22,6 @@ when the run starts: a row that becomes due during the run waits for the next on
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -118,11 +117,15 @@ def rules() -> list[Rule]:
 
 
 def batch_size() -> int:
-    return int(os.environ.get("KOPRU_PURGE_BATCH", "1000"))
+    from kopru.config import settings
+
+    return settings().purge_batch
 
 
 def batch_target_ms() -> float:
-    return float(os.environ.get("KOPRU_PURGE_BATCH_MS", "40"))
+    from kopru.config import settings
+
+    return settings().purge_batch_ms
 
 
 MIN_BATCH, MAX_BATCH = 50, 20_000
