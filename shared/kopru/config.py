@@ -53,6 +53,7 @@ class Settings:
     kms_key_id: str | None = None  # KOPRU_KMS_KEY_ID: AWS KMS key wrapping subject keys
     purge_batch: int = 1000  # KOPRU_PURGE_BATCH: rows per purge statement, at the start
     purge_batch_ms: float = 40.0  # KOPRU_PURGE_BATCH_MS: the batch duration the purge aims at
+    purge_budget_s: float = 240.0  # KOPRU_PURGE_BUDGET_S: a scheduled run stops starting batches after this
     # outside services (None: the provider's production URL)
     netgsm_base_url: str | None = None  # NETGSM_BASE_URL
     nilvera_base_url: str | None = None  # NILVERA_BASE_URL
@@ -98,6 +99,7 @@ def settings() -> Settings:
         kms_key_id=_str("KOPRU_KMS_KEY_ID"),
         purge_batch=_int("KOPRU_PURGE_BATCH", 1000),
         purge_batch_ms=_float("KOPRU_PURGE_BATCH_MS", 40.0),
+        purge_budget_s=_float("KOPRU_PURGE_BUDGET_S", 240.0),
         netgsm_base_url=_str("NETGSM_BASE_URL"),
         nilvera_base_url=_str("NILVERA_BASE_URL"),
         operator_client_id=_str("KOPRU_OPERATOR_CLIENT_ID"),
