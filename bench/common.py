@@ -1,6 +1,7 @@
 """Helpers shared by the benchmarks: free ports, spawning a function the way its
-image serves it and waiting for it, process-tree memory, median summaries, and the
-results file with a common envelope.
+image serves it and waiting for it, process-tree memory and CPU (`Cpu`), statistics
+(median summaries, percentiles), the load drivers (wrk, an in-process ASGI caller), and
+the results file with a common envelope. Each bench/<name>.py is one scenario on top.
 
 Benchmarks never use the developer's ./.kopru: their embedded PostgreSQL and Redis
 live under `bench_data_dir()`.
@@ -455,3 +456,163 @@ function done(summary, latency, requests)
     latency:percentile(50), latency:percentile(90), latency:percentile(99)))
 end
 """
+
+
+# -- statistics shared by the scenarios --------------------------------------------
+
+def rnd(x: float | None, nd: int = 2) -> float | None:
+    return None if x is None else round(x, nd)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    import math
+
+    if not values:
+        return None
+    s = sorted(values)
+    pos = (len(s) - 1) * q
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def fmt_summary(s: dict | None, nd: int = 1) -> str:
+    """"median (min-max)" of a `summarize()` result."""
+    return "-" if not s else f"{s['median']:.{nd}f} ({s['min']:.{nd}f}-{s['max']:.{nd}f})"
+
+
+def core_busy(a, b) -> float:
+    """Busy fraction of one CPU between two psutil.cpu_times snapshots."""
+    idle = (b.idle - a.idle) + (getattr(b, "iowait", 0) - getattr(a, "iowait", 0))
+    total = sum(b) - sum(a)
+    return 0.0 if total <= 0 else max(0.0, 1.0 - idle / total)
+
+
+class Cpu:
+    """CPU seconds of each process taking part between start() and stop(), with its
+    descendants (this process alone, without its children, when it is one of them);
+    with `cores`, also each core's busy fraction. wrk's own CPU comes from
+    RUSAGE_CHILDREN (run_wrk adds it to its result)."""
+
+    def __init__(self, pids: dict[str, int], *, cores: bool = False):
+        self.pids = pids
+        self.cores = cores
+        self._before: dict[str, dict[int, float]] = {}
+
+    @staticmethod
+    def _times(pid: int) -> dict[int, float]:
+        if pid == os.getpid():
+            t = os.times()
+            return {pid: t.user + t.system}
+        return tree_cpu_times(pid)
+
+    def start(self) -> None:
+        self._t0 = time.perf_counter()
+        if self.cores:
+            import psutil
+
+            self._cores0 = psutil.cpu_times(percpu=True)
+        self._before = {k: self._times(p) for k, p in self.pids.items()}
+
+    def stop(self) -> dict[str, Any]:
+        """{name: cpu seconds}; with `cores`, {"wall_s", "cpu_s": {...}, "core_busy": [...]}."""
+        after = {k: self._times(p) for k, p in self.pids.items()}
+        cpu_s = {k: round(cpu_delta(self._before.get(k, {}), after[k]), 3) for k in self.pids}
+        if not self.cores:
+            return cpu_s
+        import psutil
+
+        cores1 = psutil.cpu_times(percpu=True)
+        return {"wall_s": round(time.perf_counter() - self._t0, 3), "cpu_s": cpu_s,
+                "core_busy": [round(core_busy(a, b), 3) for a, b in zip(self._cores0, cores1)]}
+
+
+def short_path(path: str) -> str:
+    """A profile's file name without the interpreter's or the venv's prefix."""
+    for marker in ("site-packages/", "shared/", "lib/python3"):
+        i = path.find(marker)
+        if i >= 0:
+            rest = path[i + len(marker):]
+            return rest.split("/", 1)[1] if marker == "lib/python3" and "/" in rest else rest
+    return path
+
+
+# -- load drivers ------------------------------------------------------------------
+
+def asgi_call(app, method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes):
+    """One ASGI HTTP call into `app`, as uvicorn makes it: an async callable returning
+    (status, body)."""
+    import asyncio
+
+    raw = [(b"host", b"bench"), *headers, (b"content-length", str(len(body)).encode())]
+
+    async def call() -> tuple[int, bytes]:
+        scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
+                 "method": method, "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
+                 "query_string": b"", "headers": raw, "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8080)}
+        sent = False
+        status, chunks = [0], []
+
+        async def receive():
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await asyncio.sleep(3600)
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await app(scope, receive, send)
+        return status[0], b"".join(chunks)
+
+    return call
+
+
+def _wrk_cmd(wrk: str, url: str, script: Path, connections: int, duration: float, threads: int,
+             cpus: str | None, timeout_s: float) -> list[str]:
+    return pinned([wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s",
+                   "--timeout", f"{max(1, round(timeout_s))}s", "-s", str(script), url], cpus)
+
+
+def _wrk_result(returncode: int, out: str, err: str, before, after) -> dict[str, Any]:
+    """The KOPRU_JSON line our wrk scripts print, plus wrk's own CPU seconds."""
+    if returncode != 0:
+        raise RuntimeError(f"wrk exited {returncode}: {err.strip()[:500]}")
+    line = next((ln for ln in out.splitlines() if ln.startswith("KOPRU_JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"no summary in wrk's output:\n{out[-1500:]}\n{err[-500:]}")
+    res = json.loads(line[len("KOPRU_JSON "):])
+    res["client_cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return res
+
+
+def run_wrk(wrk: str, url: str, script: Path, *, connections: int, duration: float, threads: int,
+            cpus: str | None, timeout_s: float = 30.0) -> dict[str, Any]:
+    """wrk with a Lua script that prints KOPRU_JSON, pinned to `cpus`; blocks."""
+    import resource
+
+    cmd = _wrk_cmd(wrk, url, script, connections, duration, threads, cpus, timeout_s)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return _wrk_result(proc.returncode, proc.stdout, proc.stderr, before, after)
+
+
+async def run_wrk_async(wrk: str, url: str, script: Path, *, connections: int, duration: float, threads: int,
+                        cpus: str | None, timeout_s: float = 30.0) -> dict[str, Any]:
+    """run_wrk for a scenario whose own event loop keeps working meanwhile."""
+    import asyncio
+    import resource
+
+    cmd = _wrk_cmd(wrk, url, script, connections, duration, threads, cpus, timeout_s)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = await asyncio.create_subprocess_exec(*cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                                stdin=subprocess.DEVNULL)
+    out, err = await asyncio.wait_for(proc.communicate(), duration + 60)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return _wrk_result(proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"), before, after)

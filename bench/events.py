@@ -67,16 +67,18 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
+    Cpu,
+    percentile,
+    rnd as _r,
+    short_path as _short,
     REPO_ROOT,
     bench_data_dir,
-    cpu_delta,
     embedded_service_pids,
     free_port,
     prepare_services,
     stop_services,
     summarize,
     table,
-    tree_cpu_times,
     write_results,
 )
 from tests.kafkabroker import KafkaBroker
@@ -94,15 +96,6 @@ EFFECT = "probe.onboarded"
 
 # -- small helpers ----------------------------------------------------------------------------
 
-def percentile(values: list[float], q: float) -> float | None:
-    """Linear interpolation between closest ranks (numpy's default)."""
-    if not values:
-        return None
-    s = sorted(values)
-    pos = (len(s) - 1) * q
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
-
 
 def latency_stats(lat_s: list[float]) -> dict[str, float | None]:
     ms = [x * 1000 for x in lat_s]
@@ -115,37 +108,11 @@ def latency_stats(lat_s: list[float]) -> dict[str, float | None]:
     }
 
 
-def _r(x: float | None, nd: int = 2) -> float | None:
-    return None if x is None else round(x, nd)
-
-
 def partition_of(key: bytes, partitions: int) -> int:
     """aiokafka's DefaultPartitioner (the Java client's murmur2)."""
     from aiokafka.partitioner import murmur2
 
     return (murmur2(key) & 0x7FFFFFFF) % partitions
-
-
-class Cpu:
-    """CPU seconds of the processes that take part, between start() and stop(): this
-    process alone ("bench": relay, dispatcher, probe; its children, the broker script
-    among them, are not in it) and the others with their descendants."""
-
-    def __init__(self, pids: dict[str, int]):
-        self.pids = pids
-        self._before: dict[str, dict[int, float]] = {}
-
-    def _times(self, name: str, pid: int) -> dict[int, float]:
-        if pid == os.getpid():
-            t = os.times()
-            return {pid: t.user + t.system}
-        return tree_cpu_times(pid)
-
-    def start(self) -> None:
-        self._before = {k: self._times(k, p) for k, p in self.pids.items()}
-
-    def stop(self) -> dict[str, float]:
-        return {k: round(cpu_delta(self._before.get(k, {}), self._times(k, p)), 3) for k, p in self.pids.items()}
 
 
 # -- the emitter (a separate process) ----------------------------------------------------------------
@@ -772,14 +739,6 @@ class Bench:
 
 
 # -- profile digest -------------------------------------------------------------------------------
-
-def _short(filename: str) -> str:
-    for marker in ("site-packages/", "shared/", "lib/python3"):
-        i = filename.find(marker)
-        if i >= 0:
-            rest = filename[i + len(marker):]
-            return rest.split("/", 1)[1] if marker == "lib/python3" and "/" in rest else rest
-    return filename
 
 
 def digest(profile: cProfile.Profile, events: int, top: int) -> dict[str, Any]:

@@ -57,12 +57,9 @@ import asyncio
 import json
 import math
 import os
-import resource
 import secrets
 import shutil
 import signal
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -71,11 +68,17 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
+    Cpu,
+    asgi_call as _asgi_call,
+    fmt_summary as _fmt,
+    percentile,
+    rnd as _r,
+    run_wrk_async as run_wrk,
+    short_path as _short,
     WRK_REPORT_LUA,
     REPO_ROOT,
     Server,
     bench_data_dir,
-    cpu_delta,
     cpus_available,
     embedded_service_pids,
     free_port,
@@ -87,7 +90,6 @@ from bench.common import (
     stop_services,
     summarize,
     table,
-    tree_cpu_times,
     write_results,
 )
 from tests.kafkabroker import KafkaBroker
@@ -195,26 +197,6 @@ def hello_script() -> str:
     return LUA_HELLO + LUA_COMMON.replace("@EXPECT@", json.dumps("ok"))
 
 
-async def run_wrk(wrk: str, url: str, script: Path, *, connections: int, duration: float, threads: int,
-                  cpus: str | None) -> dict[str, Any]:
-    cmd = pinned([wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s", "--timeout", "30s",
-                  "-s", str(script), url], cpus)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = await asyncio.create_subprocess_exec(*cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                                stdin=subprocess.DEVNULL)
-    out, err = await asyncio.wait_for(proc.communicate(), duration + 60)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    text = out.decode(errors="replace")
-    if proc.returncode != 0:
-        raise RuntimeError(f"wrk exited {proc.returncode}: {err.decode(errors='replace').strip()[:500]}")
-    line = next((l for l in text.splitlines() if l.startswith("KOPRU_JSON ")), None)
-    if line is None:
-        raise RuntimeError(f"no summary in wrk's output:\n{text[-1500:]}\n{err.decode(errors='replace')[-500:]}")
-    res = json.loads(line[len("KOPRU_JSON "):])
-    res["client_cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return res
-
-
 def wrk_problems(res: dict[str, Any], ok: int) -> list[str]:
     """Why a wrk run's figure is void (empty: valid)."""
     out = []
@@ -233,18 +215,6 @@ def wrk_problems(res: dict[str, Any], ok: int) -> list[str]:
 
 # -- measurement helpers ---------------------------------------------------------------------------
 
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    s = sorted(values)
-    pos = (len(s) - 1) * q
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
-
-
-def _r(x: float | None, nd: int = 2) -> float | None:
-    return None if x is None else round(x, nd)
-
 
 def _rs(s: dict | None, nd: int) -> dict | None:
     return None if s is None else {k: (round(v, nd) if k != "n" else v) for k, v in s.items()}
@@ -254,44 +224,6 @@ def latency_ms(lat_s: list[float]) -> dict[str, float | None]:
     ms = [x * 1000 for x in lat_s]
     return {"p50": _r(percentile(ms, 0.5)), "p90": _r(percentile(ms, 0.9)), "p99": _r(percentile(ms, 0.99)),
             "max": _r(max(ms) if ms else None)}
-
-
-def _busy(a, b) -> float:
-    idle = (b.idle - a.idle) + (getattr(b, "iowait", 0) - getattr(a, "iowait", 0))
-    total = sum(b) - sum(a)
-    return 0.0 if total <= 0 else max(0.0, 1.0 - idle / total)
-
-
-class Cpu:
-    """CPU seconds of each process taking part between start() and stop() (with its
-    descendants; this process alone, as "bench"), wrk's through RUSAGE_CHILDREN (added
-    by the caller), and each core's busy fraction."""
-
-    def __init__(self, pids: dict[str, int]):
-        self.pids = pids
-
-    def _times(self, pid: int) -> dict[int, float]:
-        if pid == os.getpid():
-            t = os.times()
-            return {pid: t.user + t.system}
-        return tree_cpu_times(pid)
-
-    def start(self) -> None:
-        import psutil
-
-        self._t0 = time.perf_counter()
-        self._cores0 = psutil.cpu_times(percpu=True)
-        self._before = {k: self._times(p) for k, p in self.pids.items()}
-
-    def stop(self) -> dict[str, Any]:
-        import psutil
-
-        after = {k: self._times(p) for k, p in self.pids.items()}
-        cores1 = psutil.cpu_times(percpu=True)
-        wall = time.perf_counter() - self._t0
-        return {"wall_s": round(wall, 3),
-                "cpu_s": {k: round(cpu_delta(self._before[k], after[k]), 3) for k in self.pids},
-                "core_busy": [round(_busy(a, b), 3) for a, b in zip(self._cores0, cores1)]}
 
 
 def per_unit(cpu: dict[str, Any], n: int, unit_ms: bool = True) -> dict[str, float]:
@@ -486,7 +418,7 @@ class Bench:
         script.write_text(sms_script([t["token"] for t in self.tenants]), encoding="utf-8")
         script.chmod(0o600)
         t0 = (await self.q("select clock_timestamp()"))[0][0]
-        cpu = Cpu({k: v for k, v in self.cpu_pids.items() if k != "hello"})
+        cpu = Cpu({k: v for k, v in self.cpu_pids.items() if k != "hello"}, cores=True)
         cpu.start()
         res = await run_wrk(self.wrk, self.urls["sms-send"] + "/sms", script, connections=self.args.connections,
                             duration=seconds, threads=self.args.wrk_threads, cpus=self.client_cpu)
@@ -588,7 +520,7 @@ class Bench:
                 else:
                     await post(pooled, k)
 
-        cpu = Cpu(self.cpu_pids)
+        cpu = Cpu(self.cpu_pids, cores=True)
         cpu.start()
         t0 = time.perf_counter()
         try:
@@ -620,7 +552,7 @@ class Bench:
             for name, url, ok, server in targets:
                 pids = {k: v for k, v in self.cpu_pids.items() if k not in ("sms-send", "hello")}
                 pids["server"] = self.cpu_pids[server]
-                cpu = Cpu(pids)
+                cpu = Cpu(pids, cores=True)
                 cpu.start()
                 try:
                     res = await run_wrk(self.wrk, url, scripts[name], connections=self.args.connections,
@@ -654,44 +586,6 @@ class Bench:
 
 
 # -- profile (in process) ---------------------------------------------------------------------------------
-
-def _asgi_call(app, method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes):
-    raw = [(b"host", b"bench"), *headers, (b"content-length", str(len(body)).encode())]
-
-    async def call() -> tuple[int, bytes]:
-        scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
-                 "method": method, "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
-                 "query_string": b"", "headers": raw, "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8080)}
-        sent = False
-        status, chunks = [0], []
-
-        async def receive():
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await asyncio.sleep(3600)
-            return {"type": "http.disconnect"}
-
-        async def send(message):
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-
-        await app(scope, receive, send)
-        return status[0], b"".join(chunks)
-
-    return call
-
-
-def _short(path: str) -> str:
-    for marker in ("site-packages/", "shared/", "lib/python3"):
-        i = path.find(marker)
-        if i >= 0:
-            rest = path[i + len(marker):]
-            return rest.split("/", 1)[1] if marker == "lib/python3" and "/" in rest else rest
-    return path
 
 
 def _digest(prof, n: int, top: int = 15) -> dict[str, Any]:
@@ -975,10 +869,6 @@ def summarize_intake(intake: dict[str, Any] | None) -> dict[str, Any] | None:
     s, h = out.get("sms", {}).get("per_s"), out.get("hello", {}).get("per_s")
     out["ratio_sms_to_hello"] = _r(ratio(s["median"] if s else None, h["median"] if h else None), 4)
     return out
-
-
-def _fmt(s: dict | None, nd: int = 1) -> str:
-    return "-" if not s else f"{s['median']:.{nd}f} ({s['min']:.{nd}f}-{s['max']:.{nd}f})"
 
 
 def render(e2e: dict[str, Any], intake: dict[str, Any] | None, bus: str, cpus: dict[str, Any]) -> str:

@@ -57,10 +57,8 @@ import asyncio
 import base64
 import json
 import os
-import resource
 import secrets
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -68,6 +66,12 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from bench.common import (
+    asgi_call,
+    core_busy as _busy,
+    fmt_summary,
+    rnd as _r,
+    run_wrk,
+    short_path as _short,
     WRK_REPORT_LUA,
     REPO_ROOT,
     Server,
@@ -132,23 +136,6 @@ class LoadTarget:
     path: str
     script: Path
     baseline: bool = False
-
-
-def run_wrk(wrk: str, url: str, script: Path, *, connections: int, duration: float, threads: int,
-            cpus: str | None, timeout_s: float) -> dict[str, Any]:
-    cmd = pinned([wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s",
-                  f"--timeout", f"{max(1, round(timeout_s))}s", "-s", str(script), url], cpus)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        raise RuntimeError(f"wrk exited {proc.returncode}: {proc.stderr.strip()[:500]}")
-    line = next((l for l in proc.stdout.splitlines() if l.startswith("KOPRU_JSON ")), None)
-    if line is None:
-        raise RuntimeError(f"no summary in wrk's output:\n{proc.stdout[-1500:]}\n{proc.stderr[-500:]}")
-    out = json.loads(line[len("KOPRU_JSON "):])
-    out["client_cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return out
 
 
 # -- set-up ----------------------------------------------------------------------------------
@@ -329,13 +316,6 @@ def measure_http(args, env: dict[str, str], operator: tuple[str, str], sources: 
     finally:
         for srv in servers.values():
             srv.stop()
-
-
-def _busy(a, b) -> float:
-    """Busy fraction of one CPU between two psutil.cpu_times snapshots."""
-    idle = (b.idle - a.idle) + (getattr(b, "iowait", 0) - getattr(a, "iowait", 0))
-    total = sum(b) - sum(a)
-    return 0.0 if total <= 0 else max(0.0, 1.0 - idle / total)
 
 
 def summarize_http(targets: list[LoadTarget], runs: dict, connections: list[int],
@@ -649,43 +629,6 @@ async def _profile_grants(source: Path, auth: str, n: int, concurrency: int, out
             "top_self": top_self, "stats_file": str(out_dir / "grant.prof"), "text": str(out_dir / "grant-profile.txt")}
 
 
-def _short(path: str) -> str:
-    for marker in ("site-packages/", "shared/", "lib/python3"):
-        i = path.find(marker)
-        if i >= 0:
-            return path[i + len(marker):]
-    return path
-
-
-def _asgi_caller(app, method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes):
-    """One ASGI HTTP call into `app`, as uvicorn makes it; returns the status."""
-    raw = [(b"host", b"bench"), *headers, (b"content-length", str(len(body)).encode())]
-
-    async def call() -> int:
-        scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
-                 "method": method, "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
-                 "query_string": b"", "headers": raw, "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8080)}
-        sent = False
-        status = [0]
-
-        async def receive():
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await asyncio.sleep(3600)
-            return {"type": "http.disconnect"}
-
-        async def send(message):
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-
-        await app(scope, receive, send)
-        return status[0]
-
-    return call
-
-
 async def _breakdown(source: Path, auth: str, op_auth: str, batches: int, n: int) -> dict[str, Any]:
     """Where a grant's time goes, without a profiler: each piece called sequentially
     in process, CPU time of this process (process_time_ns) and wall time per call,
@@ -735,12 +678,12 @@ async def _breakdown(source: Path, auth: str, op_auth: str, batches: int, n: int
                                     "join tenants t on t.id = c.tenant_id where c.client_id = %s", (t_cid,))
             assert await cur.fetchone() is not None
 
-    hello = _asgi_caller(hello_app, "GET", "/", [], b"")
-    tenant_grant = _asgi_caller(token_app, "POST", "/oauth2/token", [*form, (b"authorization", auth.encode())], grant_body)
-    op_grant = _asgi_caller(token_app, "POST", "/oauth2/token", [*form, (b"authorization", op_auth.encode())], grant_body)
+    hello = asgi_call(hello_app, "GET", "/", [], b"")
+    tenant_grant = asgi_call(token_app, "POST", "/oauth2/token", [*form, (b"authorization", auth.encode())], grant_body)
+    op_grant = asgi_call(token_app, "POST", "/oauth2/token", [*form, (b"authorization", op_auth.encode())], grant_body)
 
     async def expect200(call) -> None:
-        st = await call()
+        st, _ = await call()
         if st != 200:
             raise RuntimeError(f"breakdown: HTTP {st}")
 
@@ -832,16 +775,9 @@ def profile_grants(source: Path, auth: str, n: int, concurrency: int, out_dir: P
 
 # -- report ---------------------------------------------------------------------------------------------------
 
-def _r(v: float | None, nd: int) -> float | None:
-    return None if v is None else round(v, nd)
-
 
 def _round(s: dict | None, nd: int) -> dict | None:
     return None if s is None else {k: (round(v, nd) if k != "n" else v) for k, v in s.items()}
-
-
-def _fmt(s: dict | None, nd: int = 0) -> str:
-    return "-" if not s else f"{s['median']:.{nd}f} ({s['min']:.{nd}f}-{s['max']:.{nd}f})"
 
 
 def render_http(http: dict, connections: list[int]) -> str:
@@ -852,7 +788,7 @@ def render_http(http: dict, connections: list[int]) -> str:
             g = x.get("goal")
             mark = "" if g is None else (" ok" if g["pass"] else " MISS")
             rows.append([
-                name + ("" if x["valid"] else " (INVALID)"), str(c), _fmt(x["rps"]),
+                name + ("" if x["valid"] else " (INVALID)"), str(c), fmt_summary(x["rps"], 0),
                 "-" if x.get("ratio_to_hello") is None else f"{x['ratio_to_hello']:.3f}x",
                 mark.strip() or "-",
                 "-" if not x["latency_p50_ms"] else f"{x['latency_p50_ms']['median']:.2f}",
@@ -882,7 +818,7 @@ def render_verify(v: dict) -> str:
             ok = e["us"]["median"] < GOAL_VERIFY_US
             extra = f"goal < {GOAL_VERIFY_US:.0f}: " + ("ok" if ok else "MISS")
         pc = e.get("per_call_us")
-        rows.append([k, _fmt(e["us"], 2), str(e["calls"]),
+        rows.append([k, fmt_summary(e["us"], 2), str(e["calls"]),
                      "-" if not pc else f"{pc['p50']:.1f}/{pc['p99']:.1f}",
                      "-" if e.get("ratio_to_hs256") is None else f"{e['ratio_to_hs256']:.2f}x",
                      "-" if e.get("ratio_to_ed25519") is None else f"{e['ratio_to_ed25519']:.2f}x", extra])
@@ -1078,7 +1014,7 @@ def main(argv: list[str] | None = None) -> int:
               "verify_access_token / authenticate: a token seen for the first time; *_repeat: the same token again")
         print()
     if profile and profile.get("breakdown"):
-        rows = [[k, _fmt(v["cpu_us"]), _fmt(v["wall_us"])] for k, v in profile["breakdown"].items()]
+        rows = [[k, fmt_summary(v["cpu_us"], 0), fmt_summary(v["wall_us"], 0)] for k, v in profile["breakdown"].items()]
         print(table(rows, ["grant path piece (in process, sequential)", "CPU us/call", "wall us/call"]))
         top = profile.get("top_self", [])[:12]
         print("cProfile, self time per grant (profiled, inflated):")

@@ -16,21 +16,59 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw else default
+
+
+def _str(name: str) -> str | None:
+    return os.environ.get(name) or None
+
+
 @dataclass(frozen=True)
 class Settings:
-    data_dir: Path
-    database_url: str | None  # the application role (never the table owner)
-    database_owner_url: str | None  # the owner role, for migrations only
-    redis_url: str | None
-    kafka_bootstrap_servers: str | None
-    master_key: str | None  # base64 32 bytes; wraps signing keys and secrets at rest
-    issuer: str
-    audience: str
-    max_body_bytes: int
-    access_token_ttl: int
-    log_level: str
-    env: str
-    client_cache_ttl: float  # "dev", "test" or "prod"
+    """Every setting Köprü reads from the environment (this module is the only reader;
+    tests/shared/test_layers.py checks it). Each field names its variable."""
+
+    data_dir: Path  # KOPRU_DATA_DIR
+    database_url: str | None  # DATABASE_URL: the application role (never the table owner)
+    database_owner_url: str | None  # DATABASE_OWNER_URL: the owner role, for migrations only
+    redis_url: str | None  # REDIS_URL
+    kafka_bootstrap_servers: str | None  # KAFKA_BOOTSTRAP_SERVERS
+    master_key: str | None  # KOPRU_MASTER_KEY: base64 32 bytes; wraps signing keys and secrets at rest
+    issuer: str  # KOPRU_ISSUER
+    audience: str  # KOPRU_AUDIENCE
+    max_body_bytes: int  # KOPRU_MAX_BODY_BYTES
+    access_token_ttl: int  # KOPRU_ACCESS_TOKEN_TTL
+    log_level: str  # KOPRU_LOG_LEVEL
+    env: str  # KOPRU_ENV: "dev", "test" or "prod"
+    client_cache_ttl: float  # KOPRU_CLIENT_CACHE_TTL
+    # the outbox relay's role (RELAY_DATABASE_URL; required with DATABASE_URL)
+    relay_database_url: str | None = None
+    # the public address of the gateway: signed export links, Netgsm's report push URL
+    public_url: str = "http://127.0.0.1:8080"  # KOPRU_PUBLIC_URL
+    # KVKK exports: "" (a folder in the data dir), a folder, or s3://bucket/prefix
+    export_store: str = ""  # KOPRU_EXPORT_STORE
+    export_link_ttl: int = 7 * 24 * 3600  # KOPRU_EXPORT_LINK_TTL, seconds
+    kms_key_id: str | None = None  # KOPRU_KMS_KEY_ID: AWS KMS key wrapping subject keys
+    purge_batch: int = 1000  # KOPRU_PURGE_BATCH: rows per purge statement, at the start
+    purge_batch_ms: float = 40.0  # KOPRU_PURGE_BATCH_MS: the batch duration the purge aims at
+    purge_budget_s: float = 240.0  # KOPRU_PURGE_BUDGET_S: a scheduled run stops starting batches after this
+    # outside services (None: the provider's production URL)
+    netgsm_base_url: str | None = None  # NETGSM_BASE_URL
+    nilvera_base_url: str | None = None  # NILVERA_BASE_URL
+    # the CLI and `kopru dev`
+    operator_client_id: str | None = None  # KOPRU_OPERATOR_CLIENT_ID
+    operator_client_secret: str | None = None  # KOPRU_OPERATOR_CLIENT_SECRET
+    sink_template: str = "http://127.0.0.1:8080/function/{name}/"  # KOPRU_SINK_TEMPLATE
+    port: int = 8080  # PORT
+    # the simulators' dev accounts (`kopru dev`)
+    netgsm_sim_usercode: str = "kopru-dev"  # NETGSM_SIM_USERCODE
+    netgsm_sim_password: str = "kopru-dev"  # NETGSM_SIM_PASSWORD
+    netgsm_sim_msgheaders: str = "KOPRU"  # NETGSM_SIM_MSGHEADERS, comma-separated
+    nilvera_sim_api_key: str = "kopru-dev-nilvera"  # NILVERA_SIM_API_KEY
+    nilvera_sim_vkn: str = "1234567890"  # NILVERA_SIM_VKN
+    nilvera_sim_taxpayers: str = ""  # NILVERA_SIM_TAXPAYERS, ";"-separated
     outward_lease_seconds: float = 60.0  # a claim on an outward call (kopru.work): longer than any provider time-out
     netgsm_absent_after_seconds: float = 120.0  # no trace in Netgsm's report this long after an ambiguous send: never taken
     # event ingress (kopru.events.ingress)
@@ -51,18 +89,38 @@ def settings() -> Settings:
     data_dir = Path(os.environ.get("KOPRU_DATA_DIR") or (Path.cwd() / ".kopru")).resolve()
     return Settings(
         data_dir=data_dir,
-        database_url=os.environ.get("DATABASE_URL") or None,
-        database_owner_url=os.environ.get("DATABASE_OWNER_URL") or None,
-        redis_url=os.environ.get("REDIS_URL") or None,
-        kafka_bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
-        master_key=os.environ.get("KOPRU_MASTER_KEY") or None,
+        database_url=_str("DATABASE_URL"),
+        database_owner_url=_str("DATABASE_OWNER_URL"),
+        redis_url=_str("REDIS_URL"),
+        kafka_bootstrap_servers=_str("KAFKA_BOOTSTRAP_SERVERS"),
+        master_key=_str("KOPRU_MASTER_KEY"),
         issuer=os.environ.get("KOPRU_ISSUER", "https://auth.kopru.local"),
         audience=os.environ.get("KOPRU_AUDIENCE", "kopru"),
         max_body_bytes=_int("KOPRU_MAX_BODY_BYTES", 1024 * 1024),
         access_token_ttl=_int("KOPRU_ACCESS_TOKEN_TTL", 900),
         log_level=os.environ.get("KOPRU_LOG_LEVEL", "INFO"),
         env=os.environ.get("KOPRU_ENV", "dev"),
-        client_cache_ttl=float(os.environ.get("KOPRU_CLIENT_CACHE_TTL", "5")),
+        client_cache_ttl=_float("KOPRU_CLIENT_CACHE_TTL", 5.0),
+        relay_database_url=_str("RELAY_DATABASE_URL"),
+        public_url=os.environ.get("KOPRU_PUBLIC_URL", "http://127.0.0.1:8080"),
+        export_store=os.environ.get("KOPRU_EXPORT_STORE", "").strip(),
+        export_link_ttl=_int("KOPRU_EXPORT_LINK_TTL", 7 * 24 * 3600),
+        kms_key_id=_str("KOPRU_KMS_KEY_ID"),
+        purge_batch=_int("KOPRU_PURGE_BATCH", 1000),
+        purge_batch_ms=_float("KOPRU_PURGE_BATCH_MS", 40.0),
+        purge_budget_s=_float("KOPRU_PURGE_BUDGET_S", 240.0),
+        netgsm_base_url=_str("NETGSM_BASE_URL"),
+        nilvera_base_url=_str("NILVERA_BASE_URL"),
+        operator_client_id=_str("KOPRU_OPERATOR_CLIENT_ID"),
+        operator_client_secret=_str("KOPRU_OPERATOR_CLIENT_SECRET"),
+        sink_template=os.environ.get("KOPRU_SINK_TEMPLATE", "http://127.0.0.1:8080/function/{name}/"),
+        port=_int("PORT", 8080),
+        netgsm_sim_usercode=os.environ.get("NETGSM_SIM_USERCODE", "kopru-dev"),
+        netgsm_sim_password=os.environ.get("NETGSM_SIM_PASSWORD", "kopru-dev"),
+        netgsm_sim_msgheaders=os.environ.get("NETGSM_SIM_MSGHEADERS", "KOPRU"),
+        nilvera_sim_api_key=os.environ.get("NILVERA_SIM_API_KEY", "kopru-dev-nilvera"),
+        nilvera_sim_vkn=os.environ.get("NILVERA_SIM_VKN", "1234567890"),
+        nilvera_sim_taxpayers=os.environ.get("NILVERA_SIM_TAXPAYERS") or "",
         outward_lease_seconds=float(os.environ.get("KOPRU_OUTWARD_LEASE_SECONDS", "60")),
         netgsm_absent_after_seconds=float(os.environ.get("KOPRU_NETGSM_ABSENT_AFTER_SECONDS", "120")),
         event_signing_key=os.environ.get("KOPRU_EVENT_SIGNING_KEY") or None,
@@ -73,6 +131,12 @@ def settings() -> Settings:
         namespace=os.environ.get("KOPRU_NAMESPACE") or "kopru",
         oidc_ca_bundle=os.environ.get("KOPRU_OIDC_CA_BUNDLE") or None,
     )
+
+
+def environment_value(name: str) -> str | None:
+    """One variable named at run time (the CLI's `--password-env NAME`): the only read of
+    the environment by a name that is not a field above."""
+    return os.environ.get(name)
 
 
 def reset_settings() -> None:

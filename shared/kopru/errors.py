@@ -28,6 +28,10 @@ CATALOG: dict[str, ErrorSpec] = {
     "request.unsupported_media_type": ErrorSpec(415, "Bu içerik türü desteklenmiyor.", "This content type is not supported."),
     "request.not_found": ErrorSpec(404, "İstenen adres bulunamadı.", "The requested route does not exist."),
     "request.method_not_allowed": ErrorSpec(405, "Bu adres bu yöntemi desteklemiyor.", "This route does not support this method."),
+    "request.control_characters": ErrorSpec(422, "Metin alanlarında kontrol karakteri (NUL ve benzerleri) olamaz; yalnızca sekme ve satır sonu kullanılabilir.", "Text fields cannot hold control characters (NUL and the like); only tab and line breaks are allowed."),
+    "request.invalid_unicode": ErrorSpec(400, "İstek geçerli UTF-8/Unicode değil (eşlenmemiş vekil karakter ya da bozuk bayt).", "The request is not valid UTF-8/Unicode (a lone surrogate or a malformed byte)."),
+    "request.too_deep": ErrorSpec(400, "JSON gövdesi izin verilenden daha derin iç içe (en çok 32 düzey).", "The JSON body is nested deeper than allowed (at most 32 levels)."),
+    "request.idempotency_key_invalid": ErrorSpec(400, "Idempotency-Key geçersiz: 1-100 yazdırılabilir ASCII karakter olmalı.", "Invalid Idempotency-Key: it must be 1 to 100 printable ASCII characters."),
     # cloudevents
     "cloudevent.malformed": ErrorSpec(400, "Geçerli bir CloudEvent değil.", "Not a valid CloudEvent."),
     "cloudevent.unsupported_type": ErrorSpec(400, "Bu fonksiyon bu olay türünü işlemiyor.", "This function does not consume this event type."),
@@ -87,6 +91,7 @@ CATALOG: dict[str, ErrorSpec] = {
     "sms.invalid_number": ErrorSpec(422, "Alıcı numarası geçerli bir cep telefonu numarası değil.", "The recipient is not a valid mobile number."),
     "sms.iys_no_consent": ErrorSpec(422, "Ticari ileti için bu numaraya ait geçerli bir İYS (MESAJ) onayı yok; gönderilmedi.", "No active İYS (MESAJ) consent for this number: the commercial message was not sent."),
     "sms.recipient_type_required": ErrorSpec(422, "Ticari iletilerde recipient_type (BIREYSEL ya da TACIR) zorunludur.", "Commercial messages need recipient_type (BIREYSEL or TACIR)."),
+    "sms.scheduled_at_out_of_range": ErrorSpec(422, "scheduled_at en çok bir dakika geçmişte ve en çok 365 gün ileride olabilir (saat dilimi belirtilmeli).", "scheduled_at must be at most one minute in the past and at most 365 days ahead (with a time zone)."),
     "sms.otp_invalid": ErrorSpec(422, "OTP mesajı tek SMS olmalı, Türkçe karakter içermemeli ve zamanlanamaz.", "An OTP must fit one SMS, use no Turkish letters and cannot be scheduled."),
     "sms.not_configured": ErrorSpec(409, "Netgsm ayarları yapılmamış.", "Netgsm is not configured for this tenant."),
     "sms.idempotency_conflict": ErrorSpec(409, "Bu Idempotency-Key başka bir istekle kullanılmış.", "This Idempotency-Key was used for a different request."),

@@ -5,7 +5,6 @@ embedded server and set REDIS_URL before anything asks for it."""
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from typing import Any
 
@@ -38,13 +37,13 @@ def client():
     if c is None:
         aioredis = _import_redis()
 
-        url = os.environ.get("REDIS_URL")
+        from kopru.config import settings
+
+        url = settings().redis_url
         if not url:
-            from kopru.config import settings
             from kopru.db import embedded
 
-            url = embedded.redis_url(settings().data_dir)
-            os.environ["REDIS_URL"] = url
+            url = embedded.redis_url(settings().data_dir)  # started once per process, then reused
         c = aioredis.from_url(url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30)
         _clients.clear()
         _clients[id(loop)] = c

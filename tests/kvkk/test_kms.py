@@ -46,6 +46,9 @@ def kms(monkeypatch):
     yield {"client": client, "key_id": key_id, "calls": calls}
     real_kms.cache_clear()
     subj._KEY_CACHE.clear()
+    from kopru.config import reset_settings
+
+    reset_settings()  # KOPRU_KMS_KEY_ID goes with the monkeypatch: read the environment again
     server.stop()
 
 

@@ -67,6 +67,7 @@ async def test_purge_removes_only_what_is_due_with_a_record_per_batch(aged, onbo
     assert due[("sms_messages", "delete")] == 2
     assert due[("consents", "clear")] == 2 and due[("consents", "delete")] == 1
     assert _state(db, t["id"])["sms"] == set(sms.values())  # the dry run changed nothing
+    assert _purged_events(db, t["id"]) == []  # and announced nothing
 
     rep = await purge(tenant_id=t["id"], batch=1, adaptive=False)
     assert rep.complete
@@ -83,9 +84,46 @@ async def test_purge_removes_only_what_is_due_with_a_record_per_batch(aged, onbo
     ])
     assert all(r[4].days >= 3 * 365 for r in records)
     assert _state(db, other["id"]) == before_other
-    # a second run finds nothing due
+    # one kopru.retention.purged.v1 for the run and tenant: counts per rule, nothing personal
+    events = _purged_events(db, t["id"])
+    assert len(events) == 1
+    data, source, subject = events[0]
+    assert (source, subject) == ("/kopru/retention-purge", str(rep.run_id))
+    assert data["run_id"] == str(rep.run_id) and data["complete"] is True and data["rows"] == 5
+    assert sorted((r["rule"], r["table"], r["action"], r["rows"], r["batches"]) for r in data["rules"]) == sorted([
+        ("sms_90_days", "sms_messages", "delete", 2, 2), ("consent_validity", "consents", "clear", 2, 2),
+        ("consent_validity+commercial_message_consent_proof", "consents", "delete", 1, 1)])
+    assert set(data) == {"run_id", "purged_at", "complete", "rows", "rules"}
+    assert all(set(r) == {"rule", "table", "action", "rows", "batches", "cutoff"} for r in data["rules"])
+    assert _purged_events(db, other["id"]) == []
+    # a second run finds nothing due, and announces nothing
     again = await purge(tenant_id=t["id"])
     assert sum(o.rows for o in again.outcomes) == 0
+    assert len(_purged_events(db, t["id"])) == 1
+
+
+def _purged_events(db, tid):
+    return [(r[0], r[1], r[2]) for r in db.execute(
+        "select data, source, subject from outbox where tenant_id = %s and type = 'kopru.retention.purged.v1' "
+        "order by id", (str(tid),))]
+
+
+async def test_a_purge_stopped_by_its_budget_announces_what_it_did(aged, db, monkeypatch):
+    from kopru.kvkk import purge as purge_mod
+
+    t, ids, sms = aged
+    clock = iter(range(0, 10_000, 10))  # every look at the clock is 10 s later
+    real = purge_mod.time.monotonic
+    monkeypatch.setattr(purge_mod.time, "monotonic", lambda: next(clock))
+    try:
+        rep = await purge_mod.purge(tenant_id=t["id"], batch=1, adaptive=False, budget_s=25)
+    finally:
+        monkeypatch.setattr(purge_mod.time, "monotonic", real)
+    assert rep.complete is False
+    done = sum(o.rows for o in rep.outcomes)
+    assert 1 <= done < 5
+    [(data, _, _)] = _purged_events(db, t["id"])
+    assert data["complete"] is False and data["rows"] == done
 
 
 async def test_a_consent_that_is_still_proof_cannot_be_deleted(aged, services):
@@ -123,6 +161,8 @@ async def test_the_function_purges_on_its_schedule_tick(aged, client, db):
     assert r.status_code == 200, r.text
     assert r.json()["complete"] is True and r.json()["rows"] >= 5
     assert _state(db, t["id"])["sms"] == {sms[89]}
+    [(data, source, _)] = _purged_events(db, t["id"])
+    assert source == "/kopru/retention-purge" and data["rows"] == 5
     r = await client("retention-purge").post("/", content=b"", headers={"X-Topic": "cron-function",
                                                                               **sender_auth("retention-purge")})
     assert r.status_code == 200 and r.json()["complete"] is True

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -23,6 +24,16 @@ PUBLISH_AHEAD = timedelta(minutes=5)  # >= JWKS cache max-age
 LEEWAY_SECONDS = 30
 REFRESH_MIN_INTERVAL = 10.0  # an unknown kid triggers at most one reload per 10 s
 CACHE_TTL = 300.0
+
+# Verified tokens (kopru.auth.tokens fills it), by their exact bytes: a client reuses its
+# token for many calls, and a hit only re-checks the clock. Bounded; emptied whenever the
+# key set changes, which is why it lives with the keys.
+VERIFIED: "OrderedDict[str, Any]" = OrderedDict()
+VERIFIED_MAX = 10_000
+
+
+def forget_verified() -> None:
+    VERIFIED.clear()
 
 
 @dataclass(frozen=True)
@@ -98,8 +109,6 @@ class KeyCache:
         self._lock = asyncio.Lock()
 
     def clear(self) -> None:
-        from kopru.auth.tokens import forget_verified
-
         forget_verified()
         self._verify.clear()
         self._signing = None
@@ -119,8 +128,6 @@ class KeyCache:
             )).all()
         fresh = {r.kid: VerifyKey(r.kid, r.alg, _public_from_jwk(r.public_jwk), dict(r.public_jwk)) for r in rows}
         if set(fresh) != set(self._verify):
-            from kopru.auth.tokens import forget_verified
-
             forget_verified()  # a key left the set: its tokens must be checked again
         self._verify = fresh
         self._loaded_at = time.monotonic()

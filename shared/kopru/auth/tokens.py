@@ -13,10 +13,12 @@ import json
 import secrets
 import time
 import uuid
-from collections import OrderedDict
 from typing import Any
 
-from kopru.auth.keys import CACHE, KID_RE, LEEWAY_SECONDS
+# the verified-token cache is the key cache's (emptied when the key set changes): keys
+# owns it, so the arrow runs tokens -> keys only
+from kopru.auth.keys import CACHE, KID_RE, LEEWAY_SECONDS, VERIFIED_MAX, forget_verified  # noqa: F401
+from kopru.auth.keys import VERIFIED as _VERIFIED
 from kopru.auth.principal import Principal
 from kopru.config import settings
 from kopru.errors import KopruError
@@ -54,12 +56,6 @@ async def issue_access_token(subject: str, tenant_id: uuid.UUID | None, scopes: 
     return token, ttl, jti
 
 
-# Verified tokens, by their exact bytes: a client reuses its token for many calls, and
-# a hit only re-checks the clock. Bounded; emptied whenever the key set changes.
-_VERIFIED: "OrderedDict[str, Principal]" = OrderedDict()
-VERIFIED_MAX = 10_000
-
-
 def _b64e(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
@@ -71,10 +67,6 @@ def _sign(key, signing_input: bytes) -> bytes:
     from cryptography.hazmat.primitives.asymmetric import padding
 
     return key.key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
-
-
-def forget_verified() -> None:
-    _VERIFIED.clear()
 
 
 def _b64(part: str) -> bytes:

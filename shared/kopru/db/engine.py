@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import os
 import threading
 import uuid
 import weakref
@@ -64,7 +63,7 @@ def database_urls() -> tuple[str, str | None]:
 
 def relay_database_url() -> str:
     """The outbox relay's role (reads every tenant's pending outbox rows, nothing else)."""
-    url = os.environ.get("RELAY_DATABASE_URL")
+    url = settings().relay_database_url
     if url:
         return _driver(url)
     if settings().database_url:
@@ -256,6 +255,16 @@ async def _transaction(tenant_id: uuid.UUID | None) -> AsyncIterator[AsyncConn]:
         slot.release()
 
 
+OutboxWriter = Callable[..., Any]
+_OUTBOX_WRITER: OutboxWriter | None = None
+
+
+def set_outbox_writer(writer: OutboxWriter) -> None:
+    """Called by kopru.events at import: how `TenantTx.emit` writes an event."""
+    global _OUTBOX_WRITER
+    _OUTBOX_WRITER = writer
+
+
 @dataclass
 class TenantTx:
     """A transaction in which RLS shows one tenant's rows and nothing else."""
@@ -269,10 +278,12 @@ class TenantTx:
 
     async def emit(self, type_: str, data: dict[str, Any], *, subject: str | None = None,
                    source: str | None = None) -> str:
-        """Write an event to the outbox in this transaction; returns its id."""
-        from kopru.events import write_outbox
-
-        return await write_outbox(self, type_, data, subject=subject, source=source)
+        """Write an event to the outbox in this transaction; returns its id. The writer
+        (catalog and schema checks, the CloudEvent extensions) is kopru.events', which
+        registers it when imported: the arrow runs events -> db, never back."""
+        if _OUTBOX_WRITER is None:
+            raise RuntimeError("no outbox writer: import kopru.events (kopru.runtime does) before emitting")
+        return await _OUTBOX_WRITER(self, type_, data, subject=subject, source=source)
 
     async def audit(self, action: str, target: str | None = None, details: dict[str, Any] | None = None) -> None:
         """Append to the tenant's audit log (the application role may only insert)."""

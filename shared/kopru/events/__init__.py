@@ -6,6 +6,8 @@ import contextvars
 import uuid
 from typing import Any
 
+from kopru.db.engine import set_outbox_writer, statement
+
 current_source: contextvars.ContextVar[str | None] = contextvars.ContextVar("kopru_event_source", default=None)
 current_traceparent: contextvars.ContextVar[str | None] = contextvars.ContextVar("kopru_traceparent", default=None)
 
@@ -18,7 +20,6 @@ async def write_outbox(tx, type_: str, data: dict[str, Any], *, subject: str | N
                        source: str | None = None) -> str:
     """Record an event in the outbox inside the caller's transaction: it is published
     if and only if the transaction commits."""
-    from kopru.db.engine import statement
     from kopru.events.catalog import load_catalog, schema_errors
 
     if type_ not in load_catalog().events:
@@ -39,5 +40,7 @@ async def write_outbox(tx, type_: str, data: dict[str, Any], *, subject: str | N
         "data": data, "extensions": ext})
     return str(event_id)
 
+
+set_outbox_writer(write_outbox)  # TenantTx.emit (kopru.db) writes through this
 
 __all__ = ["EventSchemaError", "current_source", "current_traceparent", "write_outbox"]

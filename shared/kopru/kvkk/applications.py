@@ -48,9 +48,9 @@ def due_at(requested_at: datetime, days: int = DUE_DAYS) -> datetime:
 
 
 def link_ttl() -> int:
-    import os
+    from kopru.config import settings
 
-    return int(os.environ.get("KOPRU_EXPORT_LINK_TTL", str(7 * 24 * 3600)))
+    return settings().export_link_ttl
 
 
 

@@ -22,7 +22,7 @@ when the run starts: a row that becomes due during the run waits for the next on
 from __future__ import annotations
 
 import asyncio
-import os
+import contextlib
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -118,11 +118,15 @@ def rules() -> list[Rule]:
 
 
 def batch_size() -> int:
-    return int(os.environ.get("KOPRU_PURGE_BATCH", "1000"))
+    from kopru.config import settings
+
+    return settings().purge_batch
 
 
 def batch_target_ms() -> float:
-    return float(os.environ.get("KOPRU_PURGE_BATCH_MS", "40"))
+    from kopru.config import settings
+
+    return settings().purge_batch_ms
 
 
 MIN_BATCH, MAX_BATCH = 50, 20_000
@@ -182,10 +186,9 @@ async def purge(*, dry_run: bool = False, tenant_id: uuid.UUID | None = None, bu
     after this many seconds (the report says complete=False; the next tick goes on).
     `batch`: the first batch size; later ones adapt to keep each batch's transaction
     near KOPRU_PURGE_BATCH_MS (40 ms) unless `adaptive` is False."""
-    from sqlalchemy import func, select, text
+    from sqlalchemy import func, select
 
-    from kopru.db import platform_transaction, tenant_transaction
-    from kopru.db.schema import destruction_records as dr
+    from kopru.db import platform_transaction
 
     first = batch or batch_size()
     target = batch_target_ms()
@@ -195,43 +198,88 @@ async def purge(*, dry_run: bool = False, tenant_id: uuid.UUID | None = None, bu
     report = PurgeReport(uuid.uuid4(), dry_run, now)
     deadline = time.monotonic() + budget_s if budget_s else None
     for tid in await _tenants(tenant_id):
-        for rule in rules():
-            cutoff = rule.cutoff(now)
-            out = Outcome(tid, rule.table, rule.rule, rule.action, cutoff)
-            report.outcomes.append(out)
-            n = first
-            if dry_run:
-                async with tenant_transaction(tid, actor="schedule:retention-purge") as tx:
-                    out.rows = (await tx.execute(text(f"select count(*) from {rule.table} where {rule.due}"),
-                                                 {"cutoff": cutoff})).scalar_one()
-                continue
-            while True:
-                if deadline is not None and time.monotonic() > deadline:
-                    report.complete = False
-                    return report
-                started = time.perf_counter()
-                async with tenant_transaction(tid, actor="schedule:retention-purge") as tx:
-                    # a batch need not wait for its WAL flush: after a crash, a lost batch (rows
-                    # and its destruction record together) is simply due again on the next run
-                    await tx.execute(text("set local synchronous_commit to off"))
-                    t0 = (await tx.execute(select(func.clock_timestamp()))).scalar_one()
-                    done = await _batch(tx, rule, cutoff, n)
-                    if done:
-                        held = (await tx.execute(dr.insert().values(
-                            tenant_id=tid, run_id=report.run_id, rule=rule.rule, table_name=rule.table,
-                            action=rule.action, rows=done, cutoff=cutoff, started_at=t0)
-                            .returning(func.clock_timestamp() - t0))).scalar_one()
-                        held_ms = held.total_seconds() * 1000
-                        if held_ms > report.longest_lock_ms:
-                            report.longest_lock_ms = held_ms
-                            report.longest_lock_at = (rule.rule, out.batches + 1, done)
-                took = (time.perf_counter() - started) * 1000
-                report.longest_batch_ms = max(report.longest_batch_ms, took)
-                report.batch_ms.append(took)
-                out.rows += done
-                out.batches += 1 if done else 0
-                if done < n:
-                    break
-                if adaptive:
-                    n = next_batch(n, took, target)
+        mine: list[Outcome] = []
+        try:
+            await _purge_tenant(tid, report, mine, now, first, target, deadline, dry_run, adaptive)
+        except BaseException:
+            if not dry_run:
+                with contextlib.suppress(Exception):  # the batches that did commit are still announced
+                    await _announce(tid, report, mine)
+            raise
+        if not dry_run:
+            await _announce(tid, report, mine)
+        if not report.complete:
+            return report
     return report
+
+
+async def _announce(tid: uuid.UUID, report: PurgeReport, mine: list[Outcome]) -> None:
+    """kopru.retention.purged.v1 for one tenant and run: counts per rule, written with
+    tx.emit in its own tenant transaction after the batches it counts have committed
+    (each batch is its own transaction; the counts are of committed batches only). A
+    crash between the last batch and this leaves the destruction records, which stay
+    the proof, without their announcement. This transaction commits synchronously, which
+    flushes the WAL of the batches before it (committed with synchronous_commit off): once
+    the announcement is durable, so is everything it counts. Nothing is announced when
+    nothing was purged."""
+    from kopru.db import tenant_transaction
+
+    done = [o for o in mine if o.rows]
+    if not done:
+        return
+    async with tenant_transaction(tid, actor="schedule:retention-purge") as tx:
+        await tx.emit("kopru.retention.purged.v1", {
+            "run_id": str(report.run_id), "purged_at": report.started_at.isoformat(),
+            "complete": report.complete, "rows": sum(o.rows for o in done),
+            "rules": [{"rule": o.rule, "table": o.table, "action": o.action, "rows": o.rows,
+                       "batches": o.batches, "cutoff": o.cutoff.isoformat()} for o in done]},
+            subject=str(report.run_id), source="/kopru/retention-purge")
+
+
+async def _purge_tenant(tid: uuid.UUID, report: PurgeReport, mine: list[Outcome], now: datetime, first: int,
+                        target: float, deadline: float | None, dry_run: bool, adaptive: bool) -> None:
+    from sqlalchemy import func, select, text
+
+    from kopru.db import tenant_transaction
+    from kopru.db.schema import destruction_records as dr
+
+    for rule in rules():
+        cutoff = rule.cutoff(now)
+        out = Outcome(tid, rule.table, rule.rule, rule.action, cutoff)
+        report.outcomes.append(out)
+        mine.append(out)
+        n = first
+        if dry_run:
+            async with tenant_transaction(tid, actor="schedule:retention-purge") as tx:
+                out.rows = (await tx.execute(text(f"select count(*) from {rule.table} where {rule.due}"),
+                                             {"cutoff": cutoff})).scalar_one()
+            continue
+        while True:
+            if deadline is not None and time.monotonic() > deadline:
+                report.complete = False
+                return
+            started = time.perf_counter()
+            async with tenant_transaction(tid, actor="schedule:retention-purge") as tx:
+                # a batch need not wait for its WAL flush: after a crash, a lost batch (rows
+                # and its destruction record together) is simply due again on the next run
+                await tx.execute(text("set local synchronous_commit to off"))
+                t0 = (await tx.execute(select(func.clock_timestamp()))).scalar_one()
+                done = await _batch(tx, rule, cutoff, n)
+                if done:
+                    held = (await tx.execute(dr.insert().values(
+                        tenant_id=tid, run_id=report.run_id, rule=rule.rule, table_name=rule.table,
+                        action=rule.action, rows=done, cutoff=cutoff, started_at=t0)
+                        .returning(func.clock_timestamp() - t0))).scalar_one()
+                    held_ms = held.total_seconds() * 1000
+                    if held_ms > report.longest_lock_ms:
+                        report.longest_lock_ms = held_ms
+                        report.longest_lock_at = (rule.rule, out.batches + 1, done)
+            took = (time.perf_counter() - started) * 1000
+            report.longest_batch_ms = max(report.longest_batch_ms, took)
+            report.batch_ms.append(took)
+            out.rows += done
+            out.batches += 1 if done else 0
+            if done < n:
+                break
+            if adaptive:
+                n = next_batch(n, took, target)

@@ -59,7 +59,9 @@ class LocalStore:
     def link(self, key: str, expires_at: float, request_id: str) -> str:
         exp = int(expires_at)
         # the gateway's public address (`kopru dev`: 127.0.0.1:8080); the path is data-export's own route
-        base = os.environ.get("KOPRU_PUBLIC_URL", "http://127.0.0.1:8080")
+        from kopru.config import settings
+
+        base = settings().public_url
         q = urlencode({"k": key, "e": exp, "s": sign_link(key, exp)})
         return f"{base.rstrip('/')}/function/data-export/exports/{quote(request_id)}/download?{q}"
 
@@ -114,7 +116,7 @@ def _s3_client():
 def export_store() -> LocalStore | S3Store:
     from kopru.config import settings
 
-    spec = os.environ.get("KOPRU_EXPORT_STORE", "").strip()
+    spec = settings().export_store
     if spec.startswith("s3://"):
         bucket, _, prefix = spec[5:].partition("/")
         return S3Store(bucket, prefix)
@@ -122,6 +124,10 @@ def export_store() -> LocalStore | S3Store:
 
 
 def reset_store() -> None:
+    """Forget the store (and the settings it was made from: tests that change the environment)."""
+    from kopru.config import reset_settings
+
+    reset_settings()
     export_store.cache_clear()
     _s3_client.cache_clear()
 

@@ -102,9 +102,9 @@ KEY_CACHE_TTL = 300.0
 
 
 def _kms_key_id() -> str | None:
-    import os
+    from kopru.config import settings
 
-    return os.environ.get("KOPRU_KMS_KEY_ID") or None
+    return settings().kms_key_id
 
 
 @lru_cache(maxsize=1)
@@ -115,6 +115,10 @@ def _kms():
 
 
 def reset_kms() -> None:
+    """Forget the KMS client (and the settings naming its key: tests that change the environment)."""
+    from kopru.config import reset_settings
+
+    reset_settings()
     _kms.cache_clear()
     _KEY_CACHE.clear()
 

@@ -132,6 +132,9 @@ class Call:
         ctype = self.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != "application/json" and not ctype.endswith("+json"):
             raise KopruError("request.unsupported_media_type", detail="expected application/json")
+        from kopru.runtime.inputs import check_idempotency_key
+
+        check_idempotency_key(self.headers.get("idempotency-key"))
         return parse_model(model, await self.body(), self.lang)
 
     async def form(self) -> dict[str, str]:
@@ -141,10 +144,15 @@ class Call:
         ctype = self.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != "application/x-www-form-urlencoded":
             raise KopruError("request.unsupported_media_type", detail="expected application/x-www-form-urlencoded")
+        from kopru.runtime.inputs import check_form, check_idempotency_key
+
+        check_idempotency_key(self.headers.get("idempotency-key"))
         try:
-            pairs = parse_qsl((await self.body()).decode("utf-8"), keep_blank_values=False, strict_parsing=False)
+            pairs = parse_qsl((await self.body()).decode("utf-8"), keep_blank_values=False, strict_parsing=False,
+                              errors="strict")
         except UnicodeDecodeError:
-            raise KopruError("request.validation_failed", detail="body is not UTF-8") from None
+            raise KopruError("request.invalid_unicode", detail="body is not UTF-8") from None
+        check_form(pairs, self.lang)
         out: dict[str, str] = {}
         for k, v in pairs:
             if k in out:
@@ -182,8 +190,13 @@ async def read_body(request: "Request", limit: int) -> bytes:
 
 
 def parse_model(model: type, raw: bytes, lang: str) -> Any:
+    """A JSON body validated by `model`, after the checks every body passes
+    (kopru.runtime.inputs: depth, UTF-8, surrogates, control characters)."""
     from pydantic import ValidationError
 
+    from kopru.runtime.inputs import check_json
+
+    check_json(raw, lang)
     try:
         return model.model_validate_json(raw, strict=True)
     except ValidationError as exc:

@@ -8,6 +8,12 @@ from typing import Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
+# The scheduling horizon. Netgsm's documents give none; a year ahead covers every
+# reminder an SME schedules, and a time a minute past (clock skew) still sends now.
+SCHEDULE_HORIZON_DAYS = 365
+SCHEDULE_PAST_SECONDS = 60
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
@@ -17,7 +23,11 @@ class SmsIn(Strict):
     message: str = Field(min_length=1, max_length=2000)
     kind: Literal["otp", "transactional", "commercial"]
     recipient_type: Optional[Literal["BIREYSEL", "TACIR"]] = None
-    scheduled_at: Optional[datetime] = None
+    scheduled_at: Optional[datetime] = Field(
+        default=None,
+        description="send later: an RFC 3339 date-time with its offset (e.g. 2026-11-20T09:30:00+03:00), at most "
+                    f"{SCHEDULE_PAST_SECONDS} seconds in the past and at most {SCHEDULE_HORIZON_DAYS} days ahead; "
+                    "otherwise 422 sms.scheduled_at_out_of_range. Not allowed for kind otp")
 
     @field_validator("to")
     @classmethod
@@ -25,6 +35,24 @@ class SmsIn(Strict):
         items = [v] if isinstance(v, str) else v
         if not 1 <= len(items) <= 50 or any(not isinstance(x, str) or len(x) > 32 for x in items):
             raise ValueError("sms.invalid_number")
+        return v
+
+    @field_validator("scheduled_at")
+    @classmethod
+    def _horizon(cls, v: Optional[datetime]) -> Optional[datetime]:
+        if v is None:
+            return v
+        from datetime import timedelta, timezone
+
+        if v.tzinfo is None or v.utcoffset() is None:
+            raise ValueError("sms.scheduled_at_out_of_range")
+        now = datetime.now(timezone.utc)
+        try:
+            at = v.astimezone(timezone.utc)
+        except OverflowError:  # 9999-12-31T23:59+...: past what a datetime holds in UTC
+            raise ValueError("sms.scheduled_at_out_of_range") from None
+        if not now - timedelta(seconds=SCHEDULE_PAST_SECONDS) <= at <= now + timedelta(days=SCHEDULE_HORIZON_DAYS):
+            raise ValueError("sms.scheduled_at_out_of_range")
         return v
 
     @field_validator("message")
