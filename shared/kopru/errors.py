@@ -165,7 +165,6 @@ CATALOG: dict[str, ErrorSpec] = {
     "nilvera.credentials_invalid": ErrorSpec(422, "Nilvera API anahtarı kabul edilmedi.", "The Nilvera API key was refused."),
     "nilvera.unavailable": ErrorSpec(503, "Nilvera'ya şu anda ulaşılamıyor; daha sonra yeniden denenecek.", "Nilvera cannot be reached right now; it will be retried."),
     # the integration core (kopru.work)
-    "request.idempotency_key_invalid": ErrorSpec(400, "Idempotency-Key 1-100 yazdırılabilir ASCII karakter olmalı.", "Idempotency-Key must be 1 to 100 printable ASCII characters."),
     "request.idempotency_conflict": ErrorSpec(409, "Bu Idempotency-Key başka bir istekle kullanılmış.", "This Idempotency-Key was used for a different request."),
     "integration.unknown_provider": ErrorSpec(404, "Böyle bir entegrasyon sağlayıcısı yok.", "There is no such integration provider."),
     "integration.not_configured": ErrorSpec(404, "Bu sağlayıcı için ayar yapılmamış.", "This provider is not configured for the tenant."),
