@@ -281,18 +281,7 @@ class NetgsmClient:
             base["startdate"] = _istanbul(startdate, REPORT_DATE_FORMAT, "startdate")
         if stopdate is not None:
             base["stopdate"] = _istanbul(stopdate, REPORT_DATE_FORMAT, "stopdate")
-        if self.appname:
-            base["appname"] = self.appname
-        out: list[ReportEntry] = []
-        for page in range(1000):
-            data = await self._read(REPORT, credentials, json={**base, "pagenumber": page},
-                                    extra={"jobs": len(ids), "page": page})
-            jobs = data.get("jobs") if codes.normalise(data.get("code")) == codes.SUCCESS else None
-            jobs = jobs if isinstance(jobs, list) else []
-            out.extend(parse_report_entry(j) for j in jobs if isinstance(j, dict))
-            if len(jobs) < REPORT_PAGE_SIZE:
-                break
-        return out
+        return await self._report_pages(credentials, base, {"jobs": len(ids)})
 
     async def report_by_date(self, credentials: Credentials, startdate: datetime,
                              stopdate: datetime) -> list[ReportEntry]:
@@ -303,12 +292,16 @@ class NetgsmClient:
         base: dict[str, Any] = {"startdate": _istanbul(startdate, REPORT_DATE_FORMAT, "startdate"),
                                 "stopdate": _istanbul(stopdate, REPORT_DATE_FORMAT, "stopdate"),
                                 "pagesize": REPORT_PAGE_SIZE}
+        return await self._report_pages(credentials, base, {"by": "date"})
+
+    async def _report_pages(self, credentials: Credentials, base: dict[str, Any], log_fields: dict) -> list[ReportEntry]:
+        """Every page of a report query (code 60, no records, is an empty page)."""
         if self.appname:
             base["appname"] = self.appname
         out: list[ReportEntry] = []
         for page in range(1000):
             data = await self._read(REPORT, credentials, json={**base, "pagenumber": page},
-                                    extra={"by": "date", "page": page})
+                                    extra={**log_fields, "page": page})
             jobs = data.get("jobs") if codes.normalise(data.get("code")) == codes.SUCCESS else None
             jobs = jobs if isinstance(jobs, list) else []
             out.extend(parse_report_entry(j) for j in jobs if isinstance(j, dict))
