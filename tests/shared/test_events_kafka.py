@@ -233,7 +233,7 @@ async def test_broker_restart_turns_the_dispatcher_unready_then_ready(kafka, pro
 
     tasks = [
         asyncio.create_task(supervise("relay", relay_loop, stop, registry=reg, backoff=fast)),
-        asyncio.create_task(run_dispatcher(kafka["bootstrap"], {"probe": (asgi_sender(app), "/function/probe/")},
+        asyncio.create_task(run_dispatcher(kafka["bootstrap"], {"probe": (asgi_sender(app, "probe"), "/function/probe/")},
                                            stop, catalog=CATALOG, registry=reg, backoff=fast, probe_every=0.5)),
     ]
     t = await onboard()
@@ -305,7 +305,7 @@ async def test_dispatcher_cancelled_mid_batch_redelivers_from_the_first_unanswer
     await pub.start()
     await pub.publish_batch([(cat.events[r.type].topic, *to_kafka(from_outbox(r))) for r in rows])
     await pub.stop()
-    real = asgi_sender(app)
+    real = asgi_sender(app, "probe")
     cut = asyncio.Event()
     answered = []
 
