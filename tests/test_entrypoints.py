@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import REPO
+from tests.helpers import sender_auth
 
 BIN = Path(sys.executable).parent
 
@@ -101,7 +102,10 @@ async def test_tenant_onboarding_under_functions_framework(services, onboard):
         async with httpx.AsyncClient(timeout=10) as c:
             r = await c.get(f"http://127.0.0.1:{port}/tenants/{t['id']}", headers={"Authorization": f"Bearer {t['token']}"})
             assert r.status_code == 200 and r.json()["subdomain"] == t["tenant"]["subdomain"]
+            # POST / over real HTTP: no sender token, 401; a Köprü sender's (same master key), then parsed
             r = await c.post(f"http://127.0.0.1:{port}/", content=b"not an event")
+            assert r.status_code == 401 and r.json()["code"] == "cloudevent.unauthenticated"
+            r = await c.post(f"http://127.0.0.1:{port}/", content=b"not an event", headers=sender_auth("tenant-onboarding"))
             assert r.status_code == 400 and r.json()["code"] == "cloudevent.malformed"
     finally:
         proc.terminate()
