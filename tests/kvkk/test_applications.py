@@ -209,7 +209,7 @@ async def test_erasure_keeps_only_what_legal_holds_keep_and_replays_reveal_nothi
     row = db.execute("select wrapped_key, phone_bidx, email_bidx, phone_enc, email_enc, key_destroyed_at "
                      "from data_subjects where id = %s", (subject_id,)).fetchone()
     assert row[:5] == (None,) * 5 and row[5] is not None
-    assert db.execute("select body_enc, request_sha256 from sms_messages where id = %s", (sms_id,)).fetchone() == (None, None)
+    assert db.execute("select body_enc from sms_messages where id = %s", (sms_id,)).fetchone() == (None,)
     assert db.execute("select ip_enc, user_agent_enc, purpose from consents where id = %s",
                       (consent["id"],)).fetchone() == (None, None, "marketing")
     assert db.execute("select wrapped_key is not null from data_subjects where id = %s",

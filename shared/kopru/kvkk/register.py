@@ -204,8 +204,6 @@ REGISTER: tuple[PersonalTable, ...] = (
                   days=90, anchor="created_at", expire="delete"),
         (
             PersonalColumn("body_enc", "contact", SHRED, "the message text, under the subject key", field="sms_body"),
-            PersonalColumn("request_sha256", "contact", ANONYMISE,
-                           "SHA-256 of the request (number, text) behind an Idempotency-Key; cleared on erasure"),
         ),
         note="The recipient is the subject (data_subjects); the number is not stored here.",
         disclosures=(
@@ -231,8 +229,6 @@ REGISTER: tuple[PersonalTable, ...] = (
                            "the buyer's e-Fatura mailbox alias (can name a sole trader)"),
             PersonalColumn("xml", "customer_transaction", keep(COMMERCIAL_BOOKS),
                            "the signed UBL-TR document: buyer's identity, address and what was bought"),
-            PersonalColumn("request_sha256", "customer_transaction", keep(COMMERCIAL_BOOKS),
-                           "SHA-256 of the request behind an Idempotency-Key"),
         ),
         note="Not encrypted under the subject key on purpose: the invoice must survive the buyer's erasure. "
              "A company buyer (VKN) is not a data subject; a person (TCKN) is linked by subject_id.",

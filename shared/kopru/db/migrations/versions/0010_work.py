@@ -57,6 +57,7 @@ def upgrade() -> None:
         )
         """
     )
+    op.execute("create index idempotent_requests_expiry on idempotent_requests (tenant_id, expires_at)")
     tenant_table(op, "idempotent_requests")
     op.execute("grant select, insert, update on outward_calls to kopru_app")
     op.execute("grant select, insert, update, delete on idempotent_requests to kopru_app")
@@ -68,12 +69,19 @@ def upgrade() -> None:
     op.execute("alter table sms_messages drop constraint sms_messages_status_check")
     op.execute("alter table sms_messages add constraint sms_messages_status_check "
                "check (status in ('queued', 'sending', 'sent', 'delivered', 'failed', 'unknown'))")
+    # Idempotency-Keys live in idempotent_requests now (keyed HMAC, 24 hours): the per-table
+    # copies go, with their plain SHA-256 of number + text
+    for t in ("sms_messages", "einvoices"):
+        op.execute(f"alter table {t} drop column idempotency_key, drop column request_sha256")
     op.execute("alter table einvoices drop constraint einvoices_status_check")
     op.execute("alter table einvoices add constraint einvoices_status_check "
                "check (status in ('queued', 'submitting', 'submitted', 'accepted', 'rejected', 'failed', 'unknown'))")
 
 
 def downgrade() -> None:
+    for t in ("sms_messages", "einvoices"):
+        op.execute(f"alter table {t} add column idempotency_key text, add column request_sha256 bytea")
+        op.execute(f"alter table {t} add unique (tenant_id, idempotency_key)")
     op.execute("alter table einvoices drop constraint einvoices_status_check")
     op.execute("alter table einvoices add constraint einvoices_status_check "
                "check (status in ('queued', 'submitting', 'submitted', 'accepted', 'rejected', 'failed'))")
