@@ -231,3 +231,22 @@ async def test_kill_9_while_netgsm_held_a_500_sends_once_after_absence_is_proven
     got = await _sms(client, sms_tenant, sms_id)
     assert got["status"] == "sent" and _sends(netgsm) == before + 2
     assert netgsm.count() == messages_before + 1
+
+
+async def test_an_sms_whose_event_never_arrives_is_sent_once_by_the_sweep(client, apps, sms_tenant, netgsm, db,
+                                                                          monkeypatch):
+    """The request records that a send is owed (a `pending` outward call) with the SMS
+    itself: when its event is lost or dead-lettered, the scheduled sweep sends it, and the
+    event arriving afterwards changes nothing."""
+    from kopru.sms.service import recover_stalled
+    from kopru.work import sweep
+
+    await drain(apps, only=("sms-send",))
+    sms_id = await _queued_sms(client, sms_tenant, text="Sepetiniz hazır.", to="+90 532 111 22 77")
+    assert db.execute("select state from outward_calls where ref = %s", (sms_id,)).fetchone() == ("pending",)
+    before = _sends(netgsm)
+    monkeypatch.setattr(sweep, "STALL_AFTER_S", 0)  # as if 5 minutes passed with no delivery
+    assert (await recover_stalled()).get("succeeded") == 1
+    assert (await _sms(client, sms_tenant, sms_id))["status"] == "sent" and _sends(netgsm) == before + 1
+    await drain(apps, only=("sms-send",))  # the event, late
+    assert _sends(netgsm) == before + 1 and _outbox(db, "kopru.sms.sent.v1", "sms_id", sms_id) == 1

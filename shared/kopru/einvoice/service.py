@@ -298,6 +298,7 @@ async def request_invoice(ctx, invoice, idempotency_key: str | None) -> dict[str
     from kopru.db.schema import einvoices as e
     from kopru.kvkk import find_or_create_subject
     from kopru.work import idempotency
+    from kopru.work.outward import intend
 
     if invoice.supplier is not None:
         raise KopruError("request.validation_failed", detail="supplier comes from the tenant's profile",
@@ -336,6 +337,7 @@ async def request_invoice(ctx, invoice, idempotency_key: str | None) -> dict[str
             customer_name=name, currency=invoice.currency, payable_amount=totals.payable, xml=xml,
             issue_date=invoice.issue_date, attempts=0))
         await _history(tx, inv_id, "queued")
+        await intend(tx, InvoiceUpload.provider, InvoiceUpload.operation, str(inv_id))
         await tx.emit(REQUESTED, {"einvoice_id": str(inv_id), "ettn": str(ettn)}, subject=str(inv_id))
         await tx.audit("einvoice.requested", target=str(inv_id), details={"number": number, "kind": kind})
         out = {"id": str(inv_id), "uuid": str(ettn), "number": number, "status": "queued", "kind": kind,
@@ -349,7 +351,7 @@ async def get_invoice(ctx, einvoice_id: uuid.UUID) -> dict[str, Any]:
 
     from kopru.db.schema import einvoice_status_history as h, einvoices as e
 
-    cols = [c for c in e.c if c.name not in ("xml", "request_sha256", "customer_tax_number", "customer_name",
+    cols = [c for c in e.c if c.name not in ("xml", "customer_tax_number", "customer_name",
                                              "receiver_alias", "subject_id", "tenant_id")]
     async with ctx.transaction() as tx:
         row = (await tx.execute(select(*cols).where(e.c.id == einvoice_id))).mappings().first()

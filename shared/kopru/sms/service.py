@@ -44,6 +44,7 @@ async def request_sms(ctx, body, idempotency_key: str | None) -> dict[str, Any]:
     from kopru.kvkk.subjects import encrypt_field
     from kopru.sms.encoding import estimate
     from kopru.work import idempotency
+    from kopru.work.outward import intend
 
     text = unicodedata.normalize("NFC", body.message)
     est = estimate(text)
@@ -77,6 +78,7 @@ async def request_sms(ctx, body, idempotency_key: str | None) -> dict[str, Any]:
                 recipient_type=body.recipient_type, encoding=est.encoding, segments=est.segments,
                 characters=est.characters, status="queued", scheduled_at=body.scheduled_at))
             await _history(tx, sms_id, "queued")
+            await intend(tx, SmsSend.provider, SmsSend.operation, str(sms_id))
             await tx.emit(REQUESTED, {"sms_id": str(sms_id)}, subject=str(sms_id))
             ids.append(sms_id)
         out = {"id": str(ids[0]), "ids": [str(i) for i in ids], "status": "queued", **est.as_dict()}

@@ -146,6 +146,13 @@ def _sql(name: str):
     return st
 
 
+async def intend(tx, provider: str, operation: str, ref: str) -> None:
+    """Record, in the transaction that asks for an effect, that it is owed (`pending`): if
+    its event is lost or dead-lettered before any attempt, the sweep still finds it."""
+    await tx.execute(_sql("insert"), {"id": uuid.uuid4(), "tid": tx.tenant_id, "provider": provider,
+                                      "operation": operation, "ref": ref})
+
+
 async def perform(tenant_id: uuid.UUID, effect: Effect, *, actor: str) -> str:
     """Bring one side effect to its end, at most one provider call per attempt and never
     a second after a success. Returns the final state, or "done" (it had ended before),
@@ -204,22 +211,3 @@ async def _finish(tx, call_id: uuid.UUID, tok: uuid.UUID, effect: Effect, outcom
                                                        "ref": effect.ref, "code": outcome.code or UNKNOWN_CODE},
                       subject=effect.ref, source=getattr(effect, "source", None))
     return True
-
-
-async def settle(tenant_id: uuid.UUID, provider: str, operation: str, ref: str, effect: Effect, *,
-                 outcome: Outcome, actor: str) -> bool:
-    """An operator's verdict on an `unknown` (or stalled) effect, e.g. after asking the
-    provider's support: recorded like any outcome."""
-    from kopru.db import tenant_transaction
-
-    async with tenant_transaction(tenant_id, actor=actor) as tx:
-        row = (await tx.execute(_sql("lock"), {"provider": provider, "operation": operation, "ref": ref})).first()
-        if row is None or row.state in (SUCCEEDED, FAILED):
-            return False
-        from sqlalchemy import text
-
-        await tx.execute(text("update outward_calls set state = 'pending', updated_at = now() where id = :id"),
-                         {"id": row.id})
-        ok = await _finish(tx, row.id, uuid.uuid4(), effect, outcome)
-        await tx.audit("work.settled", target=f"{provider}:{operation}:{ref}", details={"state": outcome.state})
-        return ok

@@ -11,7 +11,7 @@ from kopru.logs import get_logger
 
 log = get_logger("kopru.work")
 
-STALL_AFTER_S = 300  # a `pending` effect nobody retried for 5 minutes (its event was dead-lettered, say)
+STALL_AFTER_S = 300  # a `pending` effect nobody tried for 5 minutes (its event lost or dead-lettered, say)
 
 
 async def tenant_ids() -> list[uuid.UUID]:
