@@ -21,14 +21,12 @@ from typing import Any
 from kopru.errors import CATALOG, KopruError
 
 MAX_DEPTH = 32
-IDEMPOTENCY_KEY_MAX = 100
 
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # a JSON string, escapes included, without backtracking (the "unrolled loop")
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(rb"[^\[\]{}]")
-_PRINTABLE_ASCII = re.compile(r"[\x21-\x7e]+")
 
 
 def check_depth(raw: bytes, limit: int = MAX_DEPTH) -> None:
@@ -113,9 +111,8 @@ def check_form(pairs: list[tuple[str, str]], lang: str) -> None:
 
 
 def check_idempotency_key(value: str | None) -> None:
-    """An Idempotency-Key is stored and compared: 1 to 100 printable ASCII characters
-    (no spaces, no controls), as the IETF draft's examples and every provider use."""
-    if value is None:
-        return
-    if len(value) > IDEMPOTENCY_KEY_MAX or not _PRINTABLE_ASCII.fullmatch(value):
-        raise KopruError("request.idempotency_key_invalid")
+    """Refused before the body is read, by the one rule the idempotency mechanism keeps
+    (kopru.work.idempotency.check_key: 1 to 100 printable ASCII characters)."""
+    from kopru.work.idempotency import check_key
+
+    check_key(value)

@@ -29,7 +29,7 @@ MAX_KEY = 100
 def check_key(key: str | None) -> str | None:
     if key is None:
         return None
-    if not 1 <= len(key) <= MAX_KEY or not all(0x21 <= ord(c) <= 0x7E for c in key):
+    if not 1 <= len(key) <= MAX_KEY or not all(0x21 <= ord(c) <= 0x7E for c in key):  # printable, no spaces
         raise KopruError("request.idempotency_key_invalid")
     return key
 
@@ -73,9 +73,9 @@ async def begin(tx, operation: str, key: str | None, material: Any) -> Slot:
     slot = Slot(tx, operation, key, fp)
     if key is None:
         return slot
-    # an expired key is forgotten before it is looked at
-    await tx.execute(text("delete from idempotent_requests where operation = :op and key = :k and expires_at < now()"),
-                     {"op": operation, "k": key})
+    # expired keys of this tenant are forgotten before this one is looked at: nothing outlives
+    # its 24 hours by more than the tenant's next keyed request (index idempotent_requests_expiry)
+    await tx.execute(text("delete from idempotent_requests where expires_at < now()"))
     fresh = (await tx.execute(text(
         "insert into idempotent_requests (tenant_id, operation, key, fingerprint, status, response, expires_at) "
         "values (:t, :op, :k, :fp, 0, 'null'::jsonb, now() + make_interval(hours => :ttl)) "
