@@ -568,33 +568,14 @@ async def _profile_grants(source: Path, auth: str, n: int, concurrency: int, out
     from functions_framework.aio import create_asgi_app
 
     app = create_asgi_app("handle", str(source))
-    body = b"grant_type=client_credentials"
-    raw_headers = [(b"host", b"bench"), (b"content-type", b"application/x-www-form-urlencoded"),
-                   (b"authorization", auth.encode()), (b"content-length", str(len(body)).encode())]
+    grant = asgi_call(app, "POST", "/oauth2/token",
+                      [(b"content-type", b"application/x-www-form-urlencoded"), (b"authorization", auth.encode())],
+                      b"grant_type=client_credentials")
 
     async def one() -> None:
         # the ASGI call uvicorn would make, without a client library in the profile
-        scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
-                 "method": "POST", "scheme": "http", "path": "/oauth2/token", "raw_path": b"/oauth2/token",
-                 "root_path": "", "query_string": b"", "headers": raw_headers,
-                 "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8080)}
-        sent = False
-        status = []
-
-        async def receive():
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await asyncio.sleep(3600)
-            return {"type": "http.disconnect"}
-
-        async def send(message):
-            if message["type"] == "http.response.start":
-                status.append(message["status"])
-
-        await app(scope, receive, send)
-        if status != [200]:
+        status, _ = await grant()
+        if status != 200:
             raise RuntimeError(f"profile grant: HTTP {status}")
 
     async def worker(k: int) -> None:
