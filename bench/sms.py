@@ -995,6 +995,9 @@ def main(argv: list[str] | None = None) -> int:
         servers["simulator"].wait_ready("/_bench/count", timeout=60)
         sim_url = f"http://127.0.0.1:{sim_port}"
         os.environ["NETGSM_BASE_URL"] = sim_url  # for the in-process profile
+        from kopru.config import reset_settings
+
+        reset_settings()
         fenv = {**env, "NETGSM_BASE_URL": sim_url, "WORKERS": "1"}
         bootstrap = None
         if args.bus == "kafka":

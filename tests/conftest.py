@@ -202,13 +202,17 @@ def netgsm():
     sim = NetgsmSimulator()
     sim.add_account(NETGSM_USER, NETGSM_PASSWORD, msgheaders=["KOPRU", "ANADOLU"])
     with serve(sim) as url:
+        from kopru.config import reset_settings
+
         old = os.environ.get("NETGSM_BASE_URL")
         os.environ["NETGSM_BASE_URL"] = url
+        reset_settings()
         yield sim
         if old is None:
             os.environ.pop("NETGSM_BASE_URL", None)
         else:
             os.environ["NETGSM_BASE_URL"] = old
+        reset_settings()
 
 
 @pytest.fixture

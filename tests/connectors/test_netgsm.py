@@ -407,11 +407,15 @@ async def test_msgheaders_with_wrong_credentials_is_code_30(client, sim):
 
 
 async def test_module_functions_take_the_base_url_from_the_environment(base_url, monkeypatch):
+    from kopru.config import reset_settings
+
     monkeypatch.setenv("NETGSM_BASE_URL", base_url + "/")
+    reset_settings()
     assert await netgsm.msgheaders(CREDS) == ["KOPRU", "KOPRU TEST"]
     res = await netgsm.send(CREDS, "KOPRU", [("a", NUMBER)], iysfilter="0", ref=key())
     assert [e.jobid for e in await netgsm.report(CREDS, [res.jobid])] == [res.jobid]
     monkeypatch.delenv("NETGSM_BASE_URL")
+    reset_settings()
     c = NetgsmClient()
     assert c.base_url == "https://api.netgsm.com.tr"
     await c.aclose()

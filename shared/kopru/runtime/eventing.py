@@ -5,7 +5,6 @@ delivering to the same in-process function apps."""
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any, Awaitable, Callable
 
 
@@ -66,7 +65,9 @@ async def start_eventing(apps: dict[str, Any], stop: asyncio.Event, *, registry:
     from kopru.events.supervisor import supervise
 
     senders = asgi_senders(apps)
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    from kopru.config import settings
+
+    bootstrap = settings().kafka_bootstrap_servers
     tasks = []
     if bootstrap:
         from kopru.events.dispatcher import run_dispatcher

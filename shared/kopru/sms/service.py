@@ -388,7 +388,9 @@ def report_push_url(tenant_id: uuid.UUID | str) -> str:
     import os
     from urllib.parse import urlencode
 
-    base = os.environ.get("KOPRU_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/")
+    from kopru.config import settings
+
+    base = settings().public_url.rstrip("/")
     return f"{base}/function/sms-report/sms/reports?" + urlencode({"tenant": str(tenant_id),
                                                                   "sig": report_signature(tenant_id)})
 

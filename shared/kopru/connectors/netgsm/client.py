@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -70,7 +69,10 @@ REPORT_DATE_FORMAT = "%d.%m.%Y %H:%M:%S"  # dd.MM.yyyy HH:mm:ss, Europe/Istanbul
 
 
 def base_url_from_env() -> str:
-    return (os.environ.get("NETGSM_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+    """NETGSM_BASE_URL (through kopru.config), else Netgsm's production API."""
+    from kopru.config import settings
+
+    return (settings().netgsm_base_url or DEFAULT_BASE_URL).rstrip("/")
 
 
 @dataclass(frozen=True)

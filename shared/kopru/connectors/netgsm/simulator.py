@@ -508,9 +508,11 @@ def dev_simulator() -> NetgsmSimulator:
     import os
 
     sim = NetgsmSimulator()
-    sim.add_account(os.environ.get("NETGSM_SIM_USERCODE", "kopru-dev"),
-                    os.environ.get("NETGSM_SIM_PASSWORD", "kopru-dev"),
-                    [h.strip() for h in os.environ.get("NETGSM_SIM_MSGHEADERS", "KOPRU").split(",") if h.strip()])
+    from kopru.config import settings
+
+    s = settings()
+    sim.add_account(s.netgsm_sim_usercode, s.netgsm_sim_password,
+                    [h.strip() for h in s.netgsm_sim_msgheaders.split(",") if h.strip()])
     return sim
 
 

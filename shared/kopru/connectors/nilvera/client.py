@@ -88,7 +88,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -147,7 +146,10 @@ _DOC_UUID = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?UUID(?:\s[^>]*)?>\s*([^<\s]+)\
 
 
 def base_url_from_env() -> str:
-    return (os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
+    """NILVERA_BASE_URL (through kopru.config), else Nilvera's production API."""
+    from kopru.config import settings
+
+    return (settings().nilvera_base_url or DEFAULT_BASE_URL).rstrip("/")
 
 
 def document_uuid(xml: bytes) -> str | None:

@@ -46,7 +46,6 @@ import asyncio
 import hmac
 import importlib
 import itertools
-import os
 import threading
 import time
 import uuid as uuidlib
@@ -727,9 +726,11 @@ def dev_simulator() -> NilveraSimulator:
     dev defaults) and the registered buyers in NILVERA_SIM_TAXPAYERS
     ("VKN=alias[,alias];VKN=alias"). Validation through kopru.einvoice.validate if present."""
     sim = NilveraSimulator()
-    sim.add_account(os.environ.get("NILVERA_SIM_API_KEY", "kopru-dev-nilvera"),
-                    os.environ.get("NILVERA_SIM_VKN", "1234567890"), label="dev")
-    for item in (os.environ.get("NILVERA_SIM_TAXPAYERS") or "").split(";"):
+    from kopru.config import settings
+
+    s = settings()
+    sim.add_account(s.nilvera_sim_api_key, s.nilvera_sim_vkn, label="dev")
+    for item in s.nilvera_sim_taxpayers.split(";"):
         vkn, _, aliases = item.strip().partition("=")
         if vkn.strip() and aliases.strip():
             sim.add_taxpayer(vkn.strip(), [a.strip() for a in aliases.split(",") if a.strip()])
