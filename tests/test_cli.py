@@ -24,3 +24,52 @@ async def test_client_create_list_revoke(client, onboard, capsys):
     assert r.status_code == 401
     assert await asyncio.to_thread(main, ["client", "revoke", "kc_nope"]) == 1
     assert await asyncio.to_thread(main, ["client", "create", "--name", "x"]) == 2
+
+
+def test_dev_json_points_the_cli_at_kopru_devs_simulators_and_production_is_never_a_fallback(
+        services, monkeypatch, tmp_path):
+    """With kopru dev's embedded data, a provider without a URL is refused, never
+    production; a running `kopru dev` lends the CLI its simulators through dev.json; a
+    stale dev.json (its process gone) lends nothing."""
+    import os
+    import subprocess
+    import sys
+
+    import pytest
+
+    from kopru.config import reset_settings, settings
+    from kopru.connectors import netgsm, nilvera
+    from kopru.errors import KopruError
+    from kopru.runtime.cli import _use_dev_json
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for env in ("NETGSM_BASE_URL", "NILVERA_BASE_URL", "DATABASE_URL"):
+        monkeypatch.delenv(env, raising=False)
+    monkeypatch.setenv("KOPRU_DATA_DIR", str(data))
+    reset_settings()
+    try:
+        assert settings().embedded
+        for make in (lambda: netgsm.NetgsmClient(), lambda: nilvera.NilveraClient("k" * 16)):
+            with pytest.raises(KopruError) as e:
+                make()
+            assert e.value.code == "integration.no_dev_endpoint" and e.value.http_status == 503
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+        dev = {"gateway": "http://127.0.0.1:18080", "pid": int(dead.stdout), "providers": {
+            "netgsm": {"base_url": "http://127.0.0.1:18081", "simulator": True},
+            "nilvera": {"base_url": "http://127.0.0.1:18082", "simulator": True}}}
+        (data / "dev.json").write_text(json.dumps(dev))
+        _use_dev_json()
+        assert "NETGSM_BASE_URL" not in os.environ  # its process is gone: nothing lent
+        (data / "dev.json").write_text(json.dumps({**dev, "pid": os.getpid()}))
+        _use_dev_json()
+        assert netgsm.NetgsmClient().base_url == "http://127.0.0.1:18081"
+        assert settings().nilvera_base_url == "http://127.0.0.1:18082"
+        # an operator's real database: the providers' own production URLs
+        monkeypatch.delenv("NETGSM_BASE_URL")
+        monkeypatch.setenv("DATABASE_URL", "postgresql://kopru@db.invalid/kopru")
+        reset_settings()
+        assert netgsm.base_url_from_env() == netgsm.DEFAULT_BASE_URL
+    finally:
+        monkeypatch.undo()
+        reset_settings()

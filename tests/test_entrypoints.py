@@ -1,6 +1,7 @@
 """The real entry points, as separate processes: `kopru dev` on its embedded
 defaults, and one function under `functions-framework --asgi` as its image runs it."""
 
+import json
 import os
 import signal
 import socket
@@ -48,6 +49,18 @@ def test_kopru_dev_on_embedded_defaults(tmp_path):
     try:
         took = wait_for(f"http://127.0.0.1:{port}/function/tenant-onboarding/healthz", proc, 60)
         assert took < 30, f"dev took {took:.1f}s to answer"
+        # dev.json: the gateway and every provider's simulator, with its inspection route
+        dev_json = tmp_path / "data" / "dev.json"
+        deadline = time.monotonic() + 30
+        while not dev_json.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        dev = json.loads(dev_json.read_text())
+        assert dev["gateway"] == f"http://127.0.0.1:{port}" and dev["pid"] == proc.pid
+        assert set(dev["providers"]) == {"netgsm", "nilvera"}
+        for sim in dev["providers"].values():
+            assert sim["simulator"] is True and sim["base_url"].startswith("http://127.0.0.1:")
+            got = httpx.get(sim["calls"], timeout=5)
+            assert got.status_code == 200 and got.json()["calls"] == []  # nothing sent yet
         # the operator client printed once works against the gateway
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
@@ -61,6 +74,7 @@ def test_kopru_dev_on_embedded_defaults(tmp_path):
     assert sum("KOPRU_OPERATOR_CLIENT_SECRET=" in l for l in lines) == 1
     assert any(l.startswith("netgsm simulator at http://127.0.0.1:") for l in lines)  # no real Netgsm configured
     assert any(l.startswith("nilvera simulator at http://127.0.0.1:") for l in lines)  # nor a real integrator
+    assert not (tmp_path / "data" / "dev.json").exists()  # gone with it
     # Ctrl-C stopped the embedded PostgreSQL too
     assert not (tmp_path / "data" / "pg" / "postmaster.pid").exists()
 

@@ -168,6 +168,7 @@ CATALOG: dict[str, ErrorSpec] = {
     "request.idempotency_conflict": ErrorSpec(409, "Bu Idempotency-Key başka bir istekle kullanılmış.", "This Idempotency-Key was used for a different request."),
     "integration.unknown_provider": ErrorSpec(404, "Böyle bir entegrasyon sağlayıcısı yok.", "There is no such integration provider."),
     "integration.not_configured": ErrorSpec(404, "Bu sağlayıcı için ayar yapılmamış.", "This provider is not configured for the tenant."),
+    "integration.no_dev_endpoint": ErrorSpec(503, "Yerel geliştirme verisi kullanılıyor ve sağlayıcının simülatör adresi yok: gerçek sağlayıcıya gidilmez. kopru dev'i başlatın ya da adresi verin.", "Local development data is in use and the provider has no simulator URL: the real provider is never called. Start kopru dev or set its URL."),
     "work.outcome_unknown": ErrorSpec(409, "Sağlayıcının yanıtı kayboldu ve sağlayıcıda iz bulunamadı; iki kez göndermemek için işlem operatör kararına bırakıldı.", "The provider's answer was lost and the provider shows no trace of it; parked for an operator rather than risk sending twice."),
     "work.not_found": ErrorSpec(404, "Böyle bir dış çağrı kaydı yok.", "There is no such outward call."),
     # platform

@@ -415,10 +415,13 @@ async def test_module_functions_take_the_base_url_from_the_environment(base_url,
     res = await netgsm.send(CREDS, "KOPRU", [("a", NUMBER)], iysfilter="0", ref=key())
     assert [e.jobid for e in await netgsm.report(CREDS, [res.jobid])] == [res.jobid]
     monkeypatch.delenv("NETGSM_BASE_URL")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://kopru@db.invalid/kopru")  # production data: production API
     reset_settings()
     c = NetgsmClient()
     assert c.base_url == "https://api.netgsm.com.tr"
     await c.aclose()
+    monkeypatch.undo()
+    reset_settings()
 
 
 # -- OTP -----------------------------------------------------------------------------------

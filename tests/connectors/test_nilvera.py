@@ -668,10 +668,13 @@ async def test_the_base_url_comes_from_the_environment(base_url, monkeypatch):
     async with NilveraClient(API_KEY) as c:
         assert c.base_url == base_url and (await c.company()).tax_number == SELLER_VKN
     monkeypatch.delenv("NILVERA_BASE_URL")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://kopru@db.invalid/kopru")  # production data: production API
     reset_settings()
     c = NilveraClient(API_KEY)
     assert c.base_url == "https://api.nilvera.com" and nilvera.TEST_BASE_URL == "https://apitest.nilvera.com"
     await c.aclose()
+    monkeypatch.undo()
+    reset_settings()
     with pytest.raises(InvalidRequest):
         NilveraClient("")
 

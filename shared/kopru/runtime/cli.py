@@ -8,6 +8,49 @@ import os
 import sys
 
 
+DEV_JSON = "dev.json"
+DEV_URLS = {"netgsm": "NETGSM_BASE_URL", "nilvera": "NILVERA_BASE_URL"}
+
+
+def _write_dev_json(data_dir, gateway: str, simulated: set[str]) -> None:
+    """<data dir>/dev.json while `kopru dev` runs: the gateway and each provider's base
+    URL (a simulator's with its read-only inspection route), for the CLI and for people."""
+    import json
+
+    providers = {}
+    for name, env in DEV_URLS.items():
+        url = os.environ[env]
+        providers[name] = {"base_url": url, "simulator": name in simulated,
+                           **({"calls": url.rstrip("/") + "/_simulator/calls"} if name in simulated else {})}
+    tmp = data_dir / (DEV_JSON + ".tmp")
+    tmp.write_text(json.dumps({"gateway": gateway, "pid": os.getpid(), "providers": providers}, indent=2))
+    tmp.replace(data_dir / DEV_JSON)
+
+
+def _use_dev_json() -> None:
+    """A command run beside `kopru dev` reaches the providers it serves: their base URLs
+    from <data dir>/dev.json (unless set explicitly). Without it, the connectors refuse
+    production on embedded data (integration.no_dev_endpoint): never a fall-back."""
+    import json
+
+    from kopru.config import reset_settings, settings
+
+    path = settings().data_dir / DEV_JSON
+    try:
+        dev = json.loads(path.read_text())
+        os.kill(int(dev["pid"]), 0)  # still running?
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    changed = False
+    for name, env in DEV_URLS.items():
+        url = (dev.get("providers") or {}).get(name, {}).get("base_url")
+        if url and not os.environ.get(env):
+            os.environ[env] = url
+            changed = True
+    if changed:
+        reset_settings()
+
+
 def _dev(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -31,13 +74,16 @@ def _dev(args: argparse.Namespace) -> int:
             os.environ["REDIS_URL"] = embedded.redis_url(s.data_dir)
         admin.ensure_signing_key()
         # no real Netgsm / Nilvera configured: their simulators, on loopback, speak their protocols
+        simulated: set[str] = set()
         if not os.environ.get("NETGSM_BASE_URL"):
+            simulated.add("netgsm")
             from kopru.connectors.netgsm.simulator import dev_simulator as netgsm_dev
 
             os.environ["NETGSM_BASE_URL"] = simulators.enter_context(serve_loopback(netgsm_dev()))
             print(f"netgsm simulator at {os.environ['NETGSM_BASE_URL']} (user kopru-dev / kopru-dev, header KOPRU)",
                   flush=True)
         if not os.environ.get("NILVERA_BASE_URL"):
+            simulated.add("nilvera")
             from kopru.connectors.nilvera.simulator import dev_simulator as nilvera_dev
 
             os.environ["NILVERA_BASE_URL"] = simulators.enter_context(serve_loopback(nilvera_dev()))
@@ -84,6 +130,7 @@ def _dev(args: argparse.Namespace) -> int:
                 return
             stop = asyncio.Event()
             eventing, mode = await start_eventing(gateway.apps, stop)
+            _write_dev_json(s.data_dir, f"http://{args.host}:{args.port}", simulated)
             print(f"kopru dev ready at http://{args.host}:{args.port} "
                   f"(functions: {', '.join(sorted(gateway.apps))}; events: {mode})", flush=True)
             try:
@@ -98,6 +145,7 @@ def _dev(args: argparse.Namespace) -> int:
         print("kopru dev stopped", flush=True)
         return 0 if server.started else 1
     finally:
+        (s.data_dir / DEV_JSON).unlink(missing_ok=True)
         simulators.close()
         embedded.stop_redis()
         if s.embedded and not args.keep_running:
@@ -743,10 +791,20 @@ def main(argv: list[str] | None = None) -> int:
         x.set_defaults(func=_breach)
 
     args = p.parse_args(argv)
+    if args.func is not _dev:
+        _use_dev_json()
+    from kopru.errors import KopruError
+
     try:
         return args.func(args)
     except KeyboardInterrupt:
         return 130
+    except KopruError as exc:  # a refusal with its code, not a traceback
+        from kopru.errors import CATALOG
+
+        spec = CATALOG.get(exc.code)
+        print(f"{exc.code}: {spec.en if spec else ''}{' (' + exc.detail + ')' if exc.detail else ''}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

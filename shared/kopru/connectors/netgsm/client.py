@@ -69,10 +69,18 @@ REPORT_DATE_FORMAT = "%d.%m.%Y %H:%M:%S"  # dd.MM.yyyy HH:mm:ss, Europe/Istanbul
 
 
 def base_url_from_env() -> str:
-    """NETGSM_BASE_URL (through kopru.config), else Netgsm's production API."""
+    """NETGSM_BASE_URL (through kopru.config), else Netgsm's production API, but never
+    with kopru dev's embedded data: there a missing URL is a refusal, not production."""
     from kopru.config import settings
 
-    return (settings().netgsm_base_url or DEFAULT_BASE_URL).rstrip("/")
+    s = settings()
+    if s.netgsm_base_url:
+        return s.netgsm_base_url.rstrip("/")
+    if s.embedded:
+        from kopru.errors import KopruError
+
+        raise KopruError("integration.no_dev_endpoint", detail="NETGSM_BASE_URL is not set; start kopru dev")
+    return DEFAULT_BASE_URL
 
 
 @dataclass(frozen=True)

@@ -146,10 +146,18 @@ _DOC_UUID = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?UUID(?:\s[^>]*)?>\s*([^<\s]+)\
 
 
 def base_url_from_env() -> str:
-    """NILVERA_BASE_URL (through kopru.config), else Nilvera's production API."""
+    """NILVERA_BASE_URL (through kopru.config), else Nilvera's production API, but never
+    with kopru dev's embedded data: there a missing URL is a refusal, not production."""
     from kopru.config import settings
 
-    return (settings().nilvera_base_url or DEFAULT_BASE_URL).rstrip("/")
+    s = settings()
+    if s.nilvera_base_url:
+        return s.nilvera_base_url.rstrip("/")
+    if s.embedded:
+        from kopru.errors import KopruError
+
+        raise KopruError("integration.no_dev_endpoint", detail="NILVERA_BASE_URL is not set; start kopru dev")
+    return DEFAULT_BASE_URL
 
 
 def document_uuid(xml: bytes) -> str | None:
