@@ -15,6 +15,28 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in (
 )}
 
 
+# Every side effect kopru.work performs, by (provider, operation): the Effect class, made
+# with (tenant_id, our reference). The sweep and the operator's `kopru work` use it.
+EFFECTS: dict[tuple[str, str], str] = {
+    ("netgsm", "sms.send"): "kopru.sms.service:SmsSend",
+    ("nilvera", "einvoice.upload"): "kopru.einvoice.service:InvoiceUpload",
+}
+
+
+def effect(tenant_id, provider: str, operation: str, ref: str):
+    import importlib
+    import uuid
+
+    target = EFFECTS.get((provider, operation))
+    if target is None:
+        raise KopruError("work.not_found")
+    mod, _, name = target.partition(":")
+    try:
+        return getattr(importlib.import_module(mod), name)(tenant_id, uuid.UUID(ref))
+    except ValueError:
+        raise KopruError("work.not_found") from None
+
+
 def provider(name: str) -> Provider:
     p = PROVIDERS.get(name)
     if p is None:

@@ -87,32 +87,80 @@ async def test_eight_concurrent_deliveries_of_one_sms_make_one_netgsm_call(clien
     assert again["history"] == got["history"] and _outbox(db, "kopru.sms.sent.v1", "sms_id", sms_id) == 1
 
 
-async def test_several_candidates_in_netgsm_report_park_the_sms_as_unknown(client, apps, sms_tenant, netgsm, db,
-                                                                          work_settings, monkeypatch):
-    """Two messages of the same length to the same number went out after the SMS was
-    accepted (say, through Netgsm's own panel) and our answer was lost: which one is ours
-    cannot be told, so nothing is sent and the SMS is parked for an operator."""
+async def _park(client, apps, sms_tenant, netgsm, text: str, to: str, netgsm_no: str) -> str:
+    """An SMS parked `unknown`: two messages of its length to its number went out after it
+    was accepted (say, through Netgsm's own panel) and our own attempt's answer was lost
+    (a 500: ambiguous). Which one is ours cannot be told."""
     from kopru.connectors.netgsm import Credentials, NetgsmClient
     from tests.helpers import NETGSM_PASSWORD, NETGSM_USER
 
-    work_settings(lease=30, absent_after=0)
-    await drain(apps, only=("sms-send",))
-    text = "Randevunuz yarın 10:00."
-    sms_id = await _queued_sms(client, sms_tenant, text=text, to="+90 532 111 22 44")
+    sms_id = await _queued_sms(client, sms_tenant, text=text, to=to)
     async with NetgsmClient(os.environ["NETGSM_BASE_URL"]) as c:
         for _ in range(2):
-            await c.send(Credentials(NETGSM_USER, NETGSM_PASSWORD), "ANADOLU", [(text, "+905321112244")],
+            await c.send(Credentials(NETGSM_USER, NETGSM_PASSWORD), "ANADOLU", [(text, "+90" + netgsm_no)],
                          iysfilter="0", ref="panel")
-    before = _sends(netgsm)
-    # our own attempt's answer is lost: Netgsm answers 500 (ambiguous) without taking it
     netgsm.fail_next(http_status=500, endpoint="send")
     await drain(apps, only=("sms-send",))
+    return sms_id
+
+
+async def test_several_candidates_park_the_sms_as_unknown_and_an_operator_settles_it(
+        client, apps, sms_tenant, netgsm, db, work_settings, capsys):
+    """Parked: nothing sent, `unknown` with its code and its own event. Then the operator's
+    `kopru work parked | settle | resend`: a verdict is recorded once and audited; a resend
+    goes out once through the sweep."""
+    from kopru.runtime.cli import main
+    from kopru.work import sweep
+
+    work_settings(lease=30, absent_after=0)
+    await drain(apps, only=("sms-send",))
+    before = _sends(netgsm)
+    sms_id = await _park(client, apps, sms_tenant, netgsm, "Randevunuz yarın 10:00.", "+90 532 111 22 44", "5321112244")
     got = await _sms(client, sms_tenant, sms_id)
     assert got["status"] == "unknown" and got["error_code"] == "work.outcome_unknown", got
-    assert _sends(netgsm) == before + 1  # the 500 only
+    assert _sends(netgsm) == before + 3  # the two from the panel and our 500: nothing else
     assert db.execute("select count(*) from outbox where type = 'kopru.work.outcome_unknown.v1' and data->>'ref' = %s",
                       (sms_id,)).fetchone()[0] == 1
     assert _outbox(db, "kopru.sms.failed.v1", "sms_id", sms_id) == 0
+    # a redelivery of a parked SMS sends nothing
+    await drain(apps, only=("sms-send",))
+    from kopru.runtime.eventing import asgi_sender
+
+    status, _ = await asgi_sender(apps["sms-send"], "sms-send")(
+        *_event("kopru.sms.requested.v1", sms_tenant["id"], {"sms_id": sms_id}))
+    assert status == 204 and _sends(netgsm) == before + 3
+
+    tid = str(sms_tenant["id"])
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, ["work", "parked", "--tenant", tid]) == 0
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(p["provider"], p["operation"], p["ref"], p["code"]) for p in listed] == [
+        ("netgsm", "sms.send", sms_id, "work.outcome_unknown")]
+    jobid = [m.jobid for m in netgsm.messages if m.no == "5321112244"][0]
+    args = ["work", "settle", "--tenant", tid, "--provider", "netgsm", "--operation", "sms.send", "--ref", sms_id]
+    assert await asyncio.to_thread(main, [*args, "--failed", "Not A Code"]) == 2
+    assert await asyncio.to_thread(main, [*args, "--sent", jobid]) == 0
+    got = await _sms(client, sms_tenant, sms_id)
+    assert got["status"] == "sent" and got["netgsm_jobid"] == jobid
+    assert got["history"][-1]["status"] == "sent" and got["history"][-1]["code"] == "settled"
+    assert _outbox(db, "kopru.sms.sent.v1", "sms_id", sms_id) == 1
+    assert await asyncio.to_thread(main, [*args, "--sent", jobid]) == 1  # not parked any more: nothing changes
+    assert _outbox(db, "kopru.sms.sent.v1", "sms_id", sms_id) == 1
+    assert db.execute("select count(*) from audit_log where action = 'work.settled' and target = %s",
+                      (f"netgsm:sms.send:{sms_id}",)).fetchone()[0] == 1
+
+    # another one parked; the operator learns it never went out: resent once by the sweep
+    other = await _park(client, apps, sms_tenant, netgsm, "Kargonuz dağıtımda.", "+90 532 111 22 88", "5321112288")
+    assert (await _sms(client, sms_tenant, other))["status"] == "unknown"
+    sends = _sends(netgsm)
+    assert await asyncio.to_thread(main, ["work", "resend", "--tenant", tid, "--provider", "netgsm",
+                                          "--operation", "sms.send", "--ref", other]) == 0
+    from kopru.sms.service import recover_stalled
+
+    await recover_stalled()
+    assert (await _sms(client, sms_tenant, other))["status"] == "sent"
+    assert _sends(netgsm) == sends + 1
+    assert sweep.STALL_AFTER_S == 300  # the reopened effect was due at once, no clock games
 
 
 # -- kill -9 of a real function process ------------------------------------------------------------------

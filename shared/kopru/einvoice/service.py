@@ -419,7 +419,7 @@ class InvoiceUpload:
                                        e.c.profile).where(e.c.id == self.einvoice_id).with_for_update())).first()
         if row is None:
             return Outcome.failed("einvoice.not_found")
-        if row.status not in ("queued", "submitting"):
+        if row.status not in ("queued", "submitting", "unknown"):  # unknown: only an operator reaches it
             return Outcome(row.status if row.status in ("failed", "unknown") else "succeeded", "already_recorded")
         self.row = row
         got = await _integration(tx)

@@ -581,6 +581,50 @@ def _einvoice_validate(args: argparse.Namespace) -> int:
     return 0 if report.valid else 1
 
 
+def _work(args: argparse.Namespace) -> int:
+    """`kopru work parked|settle|resend`: an operator's verdict on side effects parked
+    `unknown` (the provider's answer was lost and it showed no single trace of them)."""
+    import asyncio
+    import re
+    import uuid
+
+    from kopru.errors import KopruError
+    from kopru.providers import effect
+    from kopru.work import outward
+    from kopru.work.sweep import tenant_ids
+
+    async def run() -> int:
+        from kopru.db import dispose
+
+        try:
+            if args.work_cmd == "parked":
+                tenants = [uuid.UUID(args.tenant)] if args.tenant else await tenant_ids()
+                for tid in tenants:
+                    for item in await outward.parked(tid):
+                        print(json.dumps(item, ensure_ascii=False))
+                return 0
+            tid = uuid.UUID(args.tenant)
+            actor = "operator:cli"
+            if args.work_cmd == "settle" and args.failed and not re.fullmatch(r"[a-z0-9_.]{1,64}", args.failed):
+                raise KopruError("request.validation_failed", detail="--failed: a code of a-z, 0-9, _ and .")
+            if args.work_cmd == "resend":
+                ok = await outward.reopen(tid, args.provider, args.operation, args.ref, actor=actor)
+            else:
+                eff = effect(tid, args.provider, args.operation, args.ref)
+                verdict = (outward.Outcome.ok(args.sent, "settled") if args.sent
+                           else outward.Outcome.failed(args.failed))
+                ok = await outward.settle(tid, eff, verdict, actor=actor)
+            print(json.dumps({"changed": ok}))
+            return 0 if ok else 1
+        finally:
+            await dispose()
+
+    try:
+        return asyncio.run(run())
+    except ValueError:
+        raise KopruError("work.not_found", detail="tenant and ref are UUIDs") from None
+
+
 def _einvoice_poll(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -697,6 +741,23 @@ def main(argv: list[str] | None = None) -> int:
     sms = sub.add_parser("sms").add_subparsers(dest="sms_cmd", required=True)
     sms.add_parser("poll-reports", help="move sent SMS to delivered/failed from Netgsm's reports (run on a schedule)") \
         .set_defaults(func=_sms_poll)
+
+    wk = sub.add_parser("work", help="side effects parked unknown: list them, record a verdict, or send again") \
+        .add_subparsers(dest="work_cmd", required=True)
+    wp = wk.add_parser("parked", help="every effect parked unknown (ids and codes only), one JSON line each")
+    wp.add_argument("--tenant")
+    ws = wk.add_parser("settle", help="record what the provider says happened (audited)")
+    wr = wk.add_parser("resend", help="it never reached the provider: owed again, sent by the next sweep (audited)")
+    for x in (ws, wr):
+        x.add_argument("--tenant", required=True)
+        x.add_argument("--provider", required=True)
+        x.add_argument("--operation", required=True)
+        x.add_argument("--ref", required=True, help="our reference (the SMS or invoice id)")
+    verdict = ws.add_mutually_exclusive_group(required=True)
+    verdict.add_argument("--sent", metavar="PROVIDER_ID", help="it went out: the provider's id for it (a Netgsm jobid)")
+    verdict.add_argument("--failed", metavar="CODE", help="it did not: the code to record")
+    for x in wk.choices.values():
+        x.set_defaults(func=_work)
 
     tp = sub.add_parser("topics").add_subparsers(dest="topics_cmd", required=True)
     ta = tp.add_parser("apply", help="create the catalog's topics (and dead-letter topics) on the broker")

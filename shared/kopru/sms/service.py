@@ -176,7 +176,7 @@ class SmsSend:
         row = (await tx.execute(select(sm).where(sm.c.id == self.sms_id).with_for_update())).first()
         if row is None:
             return Outcome.failed("sms.not_found")  # purged or never here: nothing to send, nothing to record
-        if row.status not in ("queued", "sending"):
+        if row.status not in ("queued", "sending", "unknown"):  # unknown: only an operator reaches it
             return Outcome(row.status if row.status in ("failed", "unknown") else "succeeded", "already_recorded")
         self.row = row
         got = await load(tx, "netgsm")

@@ -141,6 +141,10 @@ def _sql(name: str):
                 "lease_token = null, lease_until = null, updated_at = now() "
                 "where id = :id and (lease_token = :tok or state not in ('succeeded', 'failed', 'unknown')) "
                 "returning id"),
+            "settle": text(
+                "update outward_calls set state = :state, code = :code, external_ref = :xref, ambiguous = false, "
+                "ambiguous_since = null, lease_token = null, lease_until = null, updated_at = now() "
+                "where id = :id and state = 'unknown' returning id"),
         })
         st = _STATEMENTS[name]
     return st
@@ -199,10 +203,13 @@ async def perform(tenant_id: uuid.UUID, effect: Effect, *, actor: str) -> str:
     return outcome.state
 
 
-async def _finish(tx, call_id: uuid.UUID, tok: uuid.UUID, effect: Effect, outcome: Outcome) -> bool:
-    """Record the outcome once: not when another holder already ended it."""
-    done = (await tx.execute(_sql("finish"), {"id": call_id, "tok": tok, "state": outcome.state,
-                                              "code": outcome.code, "xref": outcome.external_ref})).first()
+async def _finish(tx, call_id: uuid.UUID, tok: uuid.UUID, effect: Effect, outcome: Outcome, *,
+                  operator: bool = False) -> bool:
+    """Record the outcome once: not when another holder already ended it (an operator's
+    verdict replaces `unknown`, which nothing else may)."""
+    done = (await tx.execute(_sql("settle" if operator else "finish"), {
+        "id": call_id, "tok": tok, "state": outcome.state, "code": outcome.code,
+        "xref": outcome.external_ref})).first()
     if done is None:
         return False
     await effect.record(tx, outcome)
@@ -211,3 +218,56 @@ async def _finish(tx, call_id: uuid.UUID, tok: uuid.UUID, effect: Effect, outcom
                                                        "ref": effect.ref, "code": outcome.code or UNKNOWN_CODE},
                       subject=effect.ref, source=getattr(effect, "source", None))
     return True
+
+
+# -- an operator's verdict on a parked effect ----------------------------------------------------
+
+async def parked(tenant_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The tenant's effects parked `unknown` (ids and codes only)."""
+    from sqlalchemy import text
+
+    from kopru.db import tenant_transaction
+
+    async with tenant_transaction(tenant_id, actor="operator:work") as tx:
+        rows = (await tx.execute(text(
+            "select provider, operation, ref, code, attempts, updated_at from outward_calls "
+            "where state = 'unknown' order by updated_at"))).mappings().all()
+    return [{"tenant_id": str(tenant_id), **{k: (v.isoformat() if hasattr(v, "isoformat") else v)
+                                             for k, v in r.items()}} for r in rows]
+
+
+async def settle(tenant_id: uuid.UUID, effect: Effect, outcome: Outcome, *, actor: str) -> bool:
+    """Record what an operator learnt of a parked effect (from the provider's support or
+    panel): `succeeded` with the provider's id, or `failed` with a code. Audited. False
+    when the effect is not parked (nothing changed)."""
+    from kopru.db import tenant_transaction
+
+    keys = {"provider": effect.provider, "operation": effect.operation, "ref": effect.ref}
+    async with tenant_transaction(tenant_id, actor=actor) as tx:
+        row = (await tx.execute(_sql("lock"), keys)).first()
+        if row is None or row.state != UNKNOWN:
+            return False
+        if await effect.prepare(tx, first=False) is not None:
+            return False  # the effect's own row cannot take it (gone, erased)
+        done = await _finish(tx, row.id, uuid.uuid4(), effect, outcome, operator=True)
+        await tx.audit("work.settled", target=f"{effect.provider}:{effect.operation}:{effect.ref}",
+                       details={"state": outcome.state, "code": outcome.code})
+        return done
+
+
+async def reopen(tenant_id: uuid.UUID, provider: str, operation: str, ref: str, *, actor: str) -> bool:
+    """An operator's word that a parked effect never reached the provider: it is owed again
+    (`pending`, no longer ambiguous), and the next delivery or sweep sends it. Audited."""
+    from sqlalchemy import text
+
+    from kopru.db import tenant_transaction
+
+    async with tenant_transaction(tenant_id, actor=actor) as tx:
+        done = (await tx.execute(text(
+            "update outward_calls set state = 'pending', ambiguous = false, ambiguous_since = null, code = null, "
+            "updated_at = now() - make_interval(secs => 86400) "  # due for the sweep at once
+            "where provider = :p and operation = :o and ref = :r and state = 'unknown' returning id"),
+            {"p": provider, "o": operation, "r": ref})).first()
+        if done is not None:
+            await tx.audit("work.reopened", target=f"{provider}:{operation}:{ref}", details={})
+        return done is not None
