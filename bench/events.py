@@ -21,7 +21,7 @@ Each repetition, raw first, then Köprü (interleaved, so drift hits both alike)
          a separate emitter process (the functions that emit events are other
          processes), while this process runs the Relay (KafkaPublisher) and
          run_dispatcher delivering to the probe function in process (wired as
-         tests/shared/test_events_kafka.py wires it: kopru.runtime.eventing's
+         tests/shared/test_events_kafka.py wires it: kopru_tools.eventing's
          asgi_sender, or httpx's ASGITransport in older code), which records an
          audit entry through its inbox.
          events/s = N / (first outbox created_at -> last audit_log.at);
@@ -176,14 +176,14 @@ def split(n: int, tenants: list[uuid.UUID]) -> list[tuple[uuid.UUID, int]]:
 
 def in_process_sender(app: Any, function: str = "probe") -> tuple[Any, str, Any]:
     """How tests/shared/test_events_kafka.py hands records to a function in process:
-    kopru.runtime.eventing.asgi_sender when the code has it, else http_sender over
+    kopru_tools.eventing.asgi_sender when the code has it, else http_sender over
     httpx's ASGITransport. Returns (sender, description, closer or None)."""
     try:
-        from kopru.runtime.eventing import asgi_sender
+        from kopru_tools.eventing import asgi_sender
     except ImportError:
         asgi_sender = None
     if asgi_sender is not None:
-        return asgi_sender(app, function), "kopru.runtime.eventing.asgi_sender (ASGI call, no HTTP client)", None
+        return asgi_sender(app, function), "kopru_tools.eventing.asgi_sender (ASGI call, no HTTP client)", None
     import httpx
 
     from kopru.events.dispatcher import http_sender

@@ -2,7 +2,7 @@
 ONE sms-send worker, against baselines measured in the same run.
 
 Set-up: the embedded PostgreSQL/Redis under <bench data dir>/sms; the Netgsm simulator
-(kopru.connectors.netgsm.simulator: NetgsmSimulator with one account, served by its
+(kopru_tools.simulators.netgsm: NetgsmSimulator with one account, served by its
 `serve()` helper, uvicorn) in its own process; a real Kafka broker (scripts/kafka, free
 port, temporary data dir) unless --bus inprocess; the functions served exactly as their
 images serve them (`functions-framework --asgi --source <main.py> --target handle`,
@@ -113,7 +113,7 @@ def simulator_worker(port: int) -> int:
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    from kopru.connectors.netgsm.simulator import NetgsmSimulator, serve
+    from kopru_tools.simulators.netgsm import NetgsmSimulator, serve
 
     sim = NetgsmSimulator()
     sim.add_account(USER, PASSWORD, msgheaders=[HEADER, "ANADOLU"])
@@ -356,7 +356,7 @@ class Bench:
             await pub.start()
             tasks.append(asyncio.create_task(run_dispatcher(self.bootstrap, {"sms-send": (sender, url)}, stop)))
         else:
-            from kopru.events.bus import InProcessBus
+            from kopru_tools.bus import InProcessBus
 
             pub = InProcessBus({"sms-send": sender})
         relay = Relay(pub)
@@ -929,7 +929,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tenants", type=int, default=6, help="tenants the requests rotate over (default 6)")
     p.add_argument("--bus", choices=("kafka", "inprocess"), default="kafka",
                    help="kafka: relay -> Kafka (scripts/kafka) -> run_dispatcher (default); inprocess: the relay "
-                        "delivers through kopru.events.bus.InProcessBus (one at a time)")
+                        "delivers through kopru_tools.bus.InProcessBus (one at a time)")
     p.add_argument("--profile", type=int, default=200, metavar="N",
                    help="cProfile N POST /sms and N deliveries in process (default 200; 0: skip)")
     p.add_argument("--skip-intake", action="store_true", help="only the end-to-end figures")
@@ -1093,7 +1093,7 @@ def main(argv: list[str] | None = None) -> int:
         "servers": "functions-framework --asgi --source <main.py> --target handle, WORKERS=1 (gunicorn + one uvicorn "
                    "worker); sms-send and hello under `taskset -c <server cpu>`; token and tenant-onboarding on the "
                    "client cpu (set-up only)",
-        "simulator": "kopru.connectors.netgsm.simulator.NetgsmSimulator (one account) served by its serve() "
+        "simulator": "kopru_tools.simulators.netgsm.NetgsmSimulator (one account) served by its serve() "
                      "(uvicorn, in a thread) in its own process on the client cpu; /_bench/ routes count/dump/reset; "
                      "NETGSM_BASE_URL points sms-send and tenant-onboarding at it",
         "tenants": "onboarded through POST /tenants (enterprise plan), one per partition of kopru.sms; Netgsm settings "
@@ -1103,7 +1103,7 @@ def main(argv: list[str] | None = None) -> int:
         "e2e": ("relay (kopru.events.relay.Relay + KafkaPublisher) and run_dispatcher (kopru dispatch's delivery: "
                 "http_sender over one httpx.AsyncClient to the served sms-send) in this process, real Kafka 4.1 from "
                 "scripts/kafka" if args.bus == "kafka" else
-                "relay (kopru.events.relay.Relay) publishing into kopru.events.bus.InProcessBus whose sender is "
+                "relay (kopru.events.relay.Relay) publishing into kopru_tools.bus.InProcessBus whose sender is "
                 "http_sender over httpx to the served sms-send (one delivery at a time)")
                + f"; wrk POSTs /sms for {args.e2e_seconds:g} s at the same time; messages/s = accepted rows / "
                  "(first created_at -> last simulator receipt); receipt = SimMessage.accepted_at",

@@ -73,14 +73,14 @@ def db(superuser_url):
 @pytest.fixture(scope="session")
 def apps(services):
     """Every function's ASGI app, exactly as `functions-framework --asgi` builds it."""
-    from kopru.runtime.gateway import build_gateway
+    from kopru_tools.gateway import build_gateway
 
     return build_gateway().apps
 
 
 @pytest.fixture(scope="session")
 def gateway(services):
-    from kopru.runtime.gateway import build_gateway
+    from kopru_tools.gateway import build_gateway
 
     return build_gateway()
 
@@ -196,7 +196,7 @@ def live_logs():
 @pytest.fixture(scope="module")
 def netgsm():
     """The Netgsm simulator over loopback HTTP, NETGSM_BASE_URL pointing at it."""
-    from kopru.connectors.netgsm.simulator import NetgsmSimulator, serve
+    from kopru_tools.simulators.netgsm import NetgsmSimulator, serve
     from tests.helpers import NETGSM_PASSWORD, NETGSM_USER
 
     sim = NetgsmSimulator()

@@ -37,9 +37,9 @@ async def drain(apps, only: tuple[str, ...] | None = None):
     """Publish every pending outbox row to the in-process bus until none is left,
     delivering to the functions `only` names (default: every function in `apps`).
     Returns the bus (its dead_letters)."""
-    from kopru.events.bus import InProcessBus
+    from kopru_tools.bus import InProcessBus
     from kopru.events.relay import Relay
-    from kopru.runtime.eventing import asgi_senders
+    from kopru_tools.eventing import asgi_senders
 
     bus = InProcessBus(asgi_senders({n: a for n, a in dict(apps).items() if only is None or n in only}))
     relay = Relay(bus)

@@ -2,7 +2,7 @@
 
 import json
 
-from kopru.runtime.cli import main
+from kopru_tools.cli import main
 from tests.helpers import grant
 
 
@@ -40,7 +40,7 @@ def test_dev_json_points_the_cli_at_kopru_devs_simulators_and_production_is_neve
     from kopru.config import reset_settings, settings
     from kopru.connectors import netgsm, nilvera
     from kopru.errors import KopruError
-    from kopru.runtime.cli import _use_dev_json
+    from kopru_tools.cli import _use_dev_json
 
     data = tmp_path / "data"
     data.mkdir()

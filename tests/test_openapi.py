@@ -5,7 +5,7 @@ import json
 
 from openapi_spec_validator import validate
 
-from kopru.runtime.openapi import OPENAPI_PATH, render, render_text
+from kopru_tools.openapi import OPENAPI_PATH, render, render_text
 from kopru.runtime.registry import functions
 
 
@@ -29,7 +29,7 @@ def test_request_schema_refuses_unknown_fields():
 
 def test_every_routes_scope_is_in_the_oauth2_scheme_and_on_its_operation():
     from kopru.auth.scopes import OPERATOR_SCOPE, SCOPES
-    from kopru.runtime.openapi import TOKEN_URL
+    from kopru_tools.openapi import TOKEN_URL
     from kopru.runtime.registry import load_module
 
     doc = render()

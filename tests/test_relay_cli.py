@@ -24,7 +24,7 @@ def start_relay(services, bootstrap: str, port: int) -> subprocess.Popen:
     env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=bootstrap, KOPRU_HEALTH_PORT=str(port),
                RELAY_DATABASE_URL=embedded.relay_url(services["app_url"]), KOPRU_LOG_LEVEL="WARNING")
     env.pop("KOPRU_HEALTH_HOST", None)
-    return subprocess.Popen([sys.executable, "-m", "kopru.runtime.cli", "relay"], env=env,
+    return subprocess.Popen([sys.executable, "-m", "kopru_tools.cli", "relay"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

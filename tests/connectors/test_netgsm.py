@@ -29,7 +29,7 @@ from kopru.connectors.netgsm import (
     RetryPolicy,
     TransientError,
 )
-from kopru.connectors.netgsm.simulator import NetgsmSimulator, serve
+from kopru_tools.simulators.netgsm import NetgsmSimulator, serve
 from kopru.logs import JsonFormatter
 
 REPO = Path(__file__).resolve().parents[2]
@@ -510,7 +510,7 @@ SPAN_CHECK = textwrap.dedent('''
     trace.set_tracer_provider(provider)
 
     from kopru.connectors.netgsm import Credentials, NetgsmClient
-    from kopru.connectors.netgsm.simulator import NetgsmSimulator, serve
+    from kopru_tools.simulators.netgsm import NetgsmSimulator, serve
 
     sim = NetgsmSimulator()
     sim.add_account("u", "p")

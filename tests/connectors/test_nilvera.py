@@ -32,7 +32,7 @@ from kopru.connectors.nilvera import (
     codes,
     status_from_response,
 )
-from kopru.connectors.nilvera.simulator import NilveraSimulator, adapt_findings, serve
+from kopru_tools.simulators.nilvera import NilveraSimulator, adapt_findings, serve
 from kopru.logs import JsonFormatter
 
 REPO = Path(__file__).resolve().parents[2]
@@ -758,7 +758,7 @@ SPAN_CHECK = textwrap.dedent('''
     trace.set_tracer_provider(provider)
 
     from kopru.connectors.nilvera import NilveraClient
-    from kopru.connectors.nilvera.simulator import NilveraSimulator, serve
+    from kopru_tools.simulators.nilvera import NilveraSimulator, serve
 
     sim = NilveraSimulator(validator=None)
     sim.add_account("k")

@@ -7,7 +7,7 @@ import copy
 
 import pytest
 
-from kopru.deploy import render
+from kopru_tools.deploy import render
 from tests.deploy.schemas import problems
 
 

@@ -150,6 +150,9 @@ def test_every_copy_source_exists_and_is_not_ignored(instructions):
     patterns = dockerignore(REPO / ".dockerignore")
     sources = copy_sources(instructions)
     assert "pyproject.toml" in sources and "shared/kopru" in sources
+    # of the tools, the image takes the operator's CLI only: no simulator, dev gateway or renderer
+    assert sorted(s for s in sources if s.startswith("shared/kopru_tools")) == [
+        "shared/kopru_tools/__init__.py", "shared/kopru_tools/cli.py"]
     for src in sources:
         assert (REPO / src).exists(), f"COPY source {src} does not exist"
         assert not ignored(src, patterns), f"COPY source {src} is excluded by .dockerignore"

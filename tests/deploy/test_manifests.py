@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from kopru.deploy import default_settings, render
+from kopru_tools.deploy import default_settings, render
 from tests.deploy.schemas import REPO, all_problems, crd_schemas
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import yaml
 
-from kopru.deploy import render
+from kopru_tools.deploy import render
 from tests.deploy.conftest import run_faas_cli
 from tests.deploy.schemas import REPO, problems
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kopru.deploy import RenderError, differences, make_plan, render, write
-from kopru.runtime.cli import main
+from kopru_tools.deploy import RenderError, differences, make_plan, render, write
+from kopru_tools.cli import main
 from kopru.runtime.registry import FunctionInfo
 from tests.deploy.conftest import fixture_catalog_dir
 from tests.deploy.schemas import REPO
@@ -37,7 +37,7 @@ def test_rendering_is_deterministic(target, fixture_registry, fixture_catalog):
 
 def _cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
     # a separate process: the fixture functions are real modules, loaded by the registry
-    return subprocess.run([sys.executable, "-m", "kopru.runtime.cli", "deploy", "render", *args],
+    return subprocess.run([sys.executable, "-m", "kopru_tools.cli", "deploy", "render", *args],
                           capture_output=True, text=True, timeout=120, cwd=cwd)
 
 
@@ -140,7 +140,7 @@ def test_openfaas_triggers(fixture_registry, fixture_catalog):
     fns = stack["functions"]
     assert set(fns) == set(fixture_registry)
     # no `topic` annotation: the connectors cannot send a sender token, Köprü's
-    # dispatcher and ticker deliver (kopru.deploy.openfaas)
+    # dispatcher and ticker deliver (kopru_tools.deploy.openfaas)
     assert not any("topic" in f["annotations"] or "schedule" in f["annotations"] for f in fns.values())
     assert fns["sms-send"]["annotations"]["kopru.dev/event-topics"] == "kopru.sms,kopru.tenant"
     purge = fns["retention-purge"]["annotations"]

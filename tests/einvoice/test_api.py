@@ -10,7 +10,7 @@ import pytest
 
 from kopru.einvoice.validate import RULE_PACKAGE, RULE_PACKAGE_VERSION, english, raise_for_report, validate
 from kopru.errors import KopruError
-from kopru.runtime.cli import main
+from kopru_tools.cli import main
 from tests.conftest import REPO
 from tests.einvoice.samples import CASES, invoice, line
 
@@ -59,7 +59,7 @@ def test_raise_for_report_is_a_422_listing_the_errors():
 def test_nothing_heavy_at_import():
     code = (
         "import json, sys\n"
-        "import kopru.runtime.cli, kopru.einvoice\n"
+        "import kopru_tools.cli, kopru.einvoice\n"
         "heavy = ['lxml', 'pydantic', 'signxml', 'saxonche', 'num2words', 'efatura_kontrol', 'cryptography']\n"
         "print(json.dumps(sorted(m for m in heavy if m in sys.modules)))\n"
     )

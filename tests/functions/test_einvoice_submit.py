@@ -34,7 +34,7 @@ def body(**kw) -> dict:
 
 @pytest.fixture(scope="module")
 def nilvera(services, tmp_path_factory):
-    from kopru.connectors.nilvera.simulator import NilveraSimulator, serve
+    from kopru_tools.simulators.nilvera import NilveraSimulator, serve
     from kopru.einvoice.service import import_users
 
     sim = NilveraSimulator()  # validates with kopru.einvoice.validate, as GİB would
@@ -296,7 +296,7 @@ async def test_redelivery_and_crash_after_upload_create_one_invoice(client, apps
 
     from kopru.connectors.nilvera import NilveraClient
     from kopru.einvoice.service import recover_stalled
-    from kopru.runtime.eventing import asgi_sender
+    from kopru_tools.eventing import asgi_sender
     from kopru.work import sweep
 
     work_settings(lease=1.5)
@@ -341,7 +341,7 @@ async def test_eight_concurrent_deliveries_of_one_invoice_make_one_nilvera_uploa
     import asyncio
     import uuid as _uuid
 
-    from kopru.runtime.eventing import asgi_sender
+    from kopru_tools.eventing import asgi_sender
 
     await drain(apps)
     out = (await post(client, tenant, body())).json()
@@ -487,7 +487,7 @@ async def test_without_a_certificate_outside_dev_signing_is_refused(client, tena
 
 
 def test_users_import_cli(tmp_path, services):
-    from kopru.runtime.cli import main
+    from kopru_tools.cli import main
 
     f = tmp_path / "u.csv"
     f.write_text("identifier,title,alias,first_created\n"

@@ -17,7 +17,7 @@ from tests.helpers import NETGSM_PASSWORD as PASSWORD, NETGSM_USER as USER, bear
 
 @pytest.fixture(scope="module")
 def served(apps):
-    from kopru.connectors.netgsm.simulator import serve
+    from kopru_tools.simulators.netgsm import serve
 
     with serve(apps["sms-report"]) as url:
         yield url

@@ -91,7 +91,7 @@ async def test_ambiguous_5xx_then_crash_between_call_and_write_send_once(client,
     assert [m.no for m in netgsm.messages].count("5327654322") == 1
     assert len(calls()) == before + 3
     # the same event once more (a redelivery after sent): acknowledged, no call, no history, no event
-    from kopru.runtime.eventing import asgi_sender
+    from kopru_tools.eventing import asgi_sender
 
     send = asgi_sender(apps["sms-send"], "sms-send")
     status, _ = await send({"ce-specversion": "1.0", "ce-id": "redelivered-1", "ce-source": "/kopru/sms-send",

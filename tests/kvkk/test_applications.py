@@ -38,9 +38,9 @@ class Tee:
 
 @pytest.fixture
 async def pump(apps, kafka):
-    from kopru.events.bus import InProcessBus
+    from kopru_tools.bus import InProcessBus
     from kopru.events.relay import KafkaPublisher, Relay
-    from kopru.runtime.eventing import asgi_senders
+    from kopru_tools.eventing import asgi_senders
 
     pub = KafkaPublisher(kafka["bootstrap"])
     await pub.start()
@@ -244,8 +244,8 @@ async def test_erasure_keeps_only_what_legal_holds_keep_and_replays_reveal_nothi
         for secret in (PHONE.encode(), b"5321234567", b"ayse@example.com", SMS_TEXT.encode()):
             assert secret not in blob
     # … and replaying them (as they were, and as new events a consumer never saw) does nothing personal
-    from kopru.events.bus import InProcessBus
-    from kopru.runtime.eventing import asgi_senders
+    from kopru_tools.bus import InProcessBus
+    from kopru_tools.eventing import asgi_senders
 
     sent_before = len(netgsm.messages)
     outbox_before = db.execute("select count(*) from outbox where tenant_id = %s", (str(sms_tenant["id"]),)).fetchone()[0]

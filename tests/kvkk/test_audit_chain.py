@@ -8,7 +8,7 @@ import pytest
 
 from kopru.db import tenant_transaction
 from kopru.kvkk.audit import entry_hash, verify
-from kopru.runtime.cli import main
+from kopru_tools.cli import main
 
 
 async def _entries(tenant_id, n: int) -> None:

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from kopru.errors import KopruError
 from kopru.kvkk import breach
-from kopru.runtime.cli import main
+from kopru_tools.cli import main
 
 
 def body(**over) -> dict:

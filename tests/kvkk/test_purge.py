@@ -137,7 +137,7 @@ async def test_a_consent_that_is_still_proof_cannot_be_deleted(aged, services):
 
 
 async def test_kopru_purge_dry_run_cli(aged):
-    from kopru.runtime.cli import main
+    from kopru_tools.cli import main
 
     t, _, sms = aged
     import asyncio

@@ -118,9 +118,9 @@ async def drain(relay):
 
 
 async def test_outbox_to_bus_to_inbox_survives_a_relay_crash(probe, onboard, db):
-    from kopru.events.bus import InProcessBus
+    from kopru_tools.bus import InProcessBus
     from kopru.events.relay import Relay
-    from kopru.runtime.eventing import asgi_senders
+    from kopru_tools.eventing import asgi_senders
 
     app, fn = probe
     await drain(Relay(InProcessBus({}), catalog=probe_catalog()))  # what earlier tests left pending
@@ -148,9 +148,9 @@ async def test_outbox_to_bus_to_inbox_survives_a_relay_crash(probe, onboard, db)
 
 
 async def test_bus_retries_transient_failures_and_dead_letters_the_rest(probe, onboard, db):
-    from kopru.events.bus import InProcessBus
+    from kopru_tools.bus import InProcessBus
     from kopru.events.relay import Relay
-    from kopru.runtime.eventing import asgi_senders
+    from kopru_tools.eventing import asgi_senders
 
     app, fn = probe
     t = await onboard()

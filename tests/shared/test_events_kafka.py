@@ -23,7 +23,7 @@ def probe(tmp_path_factory):
 async def running(kafka, probe):
     """Relay (outbox -> Kafka) and dispatcher (Kafka -> probe) running in the background."""
     from kopru.events.topics import apply
-    from kopru.runtime.eventing import asgi_sender
+    from kopru_tools.eventing import asgi_sender
 
     await apply(kafka["bootstrap"], catalog=CATALOG)
     app, fn = probe
@@ -169,7 +169,7 @@ async def test_relay_killed_between_publish_and_mark(kafka, probe, onboard, db):
     await pub.stop()
     assert db.execute("select count(*) from outbox where tenant_id = %s and published_at is null",
                       (str(t["id"]),)).fetchone()[0] == 21
-    from kopru.runtime.eventing import asgi_sender
+    from kopru_tools.eventing import asgi_sender
 
     app, fn = probe
     stop = asyncio.Event()
@@ -215,7 +215,7 @@ async def test_broker_restart_turns_the_dispatcher_unready_then_ready(kafka, pro
     it does again, without a restart of anything but the broker; every effect once."""
     from kopru.events.supervisor import Backoff, Health, supervise
     from kopru.events.topics import apply
-    from kopru.runtime.eventing import asgi_sender
+    from kopru_tools.eventing import asgi_sender
 
     if kafka["broker"] is None:
         pytest.fail("this test restarts the broker: run it with the broker scripts/test starts")
@@ -286,7 +286,7 @@ async def test_dispatcher_cancelled_mid_batch_redelivers_from_the_first_unanswer
 
     from kopru.events.dispatcher import FunctionConsumer
     from kopru.events.topics import apply
-    from kopru.runtime.eventing import asgi_sender
+    from kopru_tools.eventing import asgi_sender
 
     cat = _own_topic_catalog(f"kopru.test-commit-{secrets.token_hex(4)}")
     await apply(kafka["bootstrap"], catalog=cat)

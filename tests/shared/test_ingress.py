@@ -127,7 +127,7 @@ async def test_every_function_refuses_every_unverified_sender_and_runs_nothing(c
 async def test_a_token_from_the_cli_is_accepted(client, db):
     """`kopru events token --function NAME` (run as the operator would) lets a Ping tick
     into retention-purge, which then runs."""
-    out = subprocess.run([sys.executable, "-m", "kopru.runtime.cli", "events", "token", "--function", "retention-purge",
+    out = subprocess.run([sys.executable, "-m", "kopru_tools.cli", "events", "token", "--function", "retention-purge",
                           "--ttl", "120"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     token = out.stdout.strip()
@@ -141,7 +141,7 @@ async def test_a_token_from_the_cli_is_accepted(client, db):
     r = await client("sms-report").post("/", headers={**headers, "Authorization": f"Bearer {token}"}, content=body)
     assert_401(r)
     # an unknown function name: no token
-    out = subprocess.run([sys.executable, "-m", "kopru.runtime.cli", "events", "token", "--function", "nope"],
+    out = subprocess.run([sys.executable, "-m", "kopru_tools.cli", "events", "token", "--function", "nope"],
                          cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and not out.stdout
 
@@ -238,7 +238,7 @@ class Issuer:
 @pytest.fixture
 def oidc(monkeypatch):
     from kopru.config import reset_settings
-    from kopru.connectors.common import serve
+    from kopru_tools.simulators.common import serve
     from kopru.events.ingress import reset_issuers
 
     issuer = Issuer()

@@ -10,11 +10,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2] / "shared"
 PACKAGE = ROOT / "kopru"
+TOOLS = ROOT / "kopru_tools"
 
 
-def _modules() -> dict[str, Path]:
+def _modules(packages: tuple[Path, ...] = (PACKAGE, TOOLS)) -> dict[str, Path]:
     out = {}
-    for path in sorted(PACKAGE.rglob("*.py")):
+    for path in sorted(p for package in packages for p in package.rglob("*.py")):
         rel = path.relative_to(ROOT).with_suffix("")
         parts = list(rel.parts)
         if parts[-1] == "__init__":
@@ -145,7 +146,8 @@ def test_the_graph_sees_imports_inside_functions_and_submodules():
     graph = import_graph()
     # sanity: the scan finds what we know is there, or the next assertion proves nothing
     assert "kopru.errors" in graph["kopru.runtime.function"]
-    assert any(m.startswith("kopru.") for m in graph["kopru.runtime.cli"])
+    assert "kopru.work.outward" in graph["kopru.sms.service"]  # imported inside a function
+    assert any(m.startswith("kopru.") for m in graph["kopru_tools.cli"])
     assert len(graph) > 60
 
 
@@ -166,7 +168,7 @@ ENV_READER = "kopru.config"
 # operator_client_id/secret, sink_template, port, the simulators' accounts); switch each over
 # and remove it here (the test fails on a listed module that no longer reads the environment).
 ENV_PENDING = {
-    "kopru.runtime.cli",  # writes REDIS_URL and the simulators' URLs for `kopru dev`'s functions, then resets settings
+    "kopru_tools.cli",  # writes REDIS_URL and the simulators' URLs for `kopru dev`'s functions, then resets settings
 }
 
 
@@ -191,3 +193,35 @@ def test_only_the_settings_read_the_environment():
     assert not offenders, f"read the environment through kopru.config.settings() instead: {offenders}"
     switched = ENV_PENDING - set(readers)
     assert not switched, f"no longer read the environment: remove from ENV_PENDING: {sorted(switched)}"
+
+
+def test_the_library_never_imports_the_tools():
+    """What a function image imports (shared/kopru) never reaches the tools (the CLI, the
+    dev gateway and bus, the simulators, the renderers): they stay out of the image."""
+    offenders = {}
+    for name, path in _modules((PACKAGE,)).items():
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            mods = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if any(m == "kopru_tools" or m.startswith("kopru_tools.") for m in mods):
+                offenders.setdefault(name, []).append(node.lineno)
+    assert not offenders, offenders
+
+
+def test_importing_every_function_loads_no_tool():
+    """Each function's main.py as its image loads it, in a fresh interpreter: no module of
+    kopru_tools (nor uvicorn's server, which only a simulator or kopru dev would start)."""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import json, sys\n"
+            "from kopru.runtime.registry import function_sources, load_module\n"
+            "for name, src in function_sources().items():\n"
+            "    load_module(src)\n"
+            "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('kopru_tools', 'uvicorn.server')))))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, cwd=ROOT.parent)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.splitlines()[-1]) == []

@@ -52,8 +52,8 @@ async def until(cond, timeout: float, what: str, every: float = 0.1):
 
 async def test_postgres_restart_while_sms_requests_arrive(gateway, sms_tenant, netgsm, superuser_url):
     from kopru.events.supervisor import Backoff, Health
-    from kopru.runtime.eventing import start_eventing
-    from kopru.runtime.gateway import Gateway
+    from kopru_tools.eventing import start_eventing
+    from kopru_tools.gateway import Gateway
 
     reg = Health()
     gw = Gateway(gateway.apps, health=reg)

@@ -167,7 +167,7 @@ def test_readiness_answers():
 
 
 async def test_gateway_readyz_follows_the_loops_and_healthz_stays_liveness():
-    from kopru.runtime.gateway import Gateway
+    from kopru_tools.gateway import Gateway
 
     reg = Health()
     gw = Gateway({}, health=reg)

@@ -63,7 +63,7 @@ def _outbox(db, type_: str, key: str, value: str) -> int:
 
 
 async def test_eight_concurrent_deliveries_of_one_sms_make_one_netgsm_call(client, apps, sms_tenant, netgsm, db):
-    from kopru.runtime.eventing import asgi_sender
+    from kopru_tools.eventing import asgi_sender
 
     await drain(apps, only=("sms-send",))
     sms_id = await _queued_sms(client, sms_tenant)
@@ -109,7 +109,7 @@ async def test_several_candidates_park_the_sms_as_unknown_and_an_operator_settle
     """Parked: nothing sent, `unknown` with its code and its own event. Then the operator's
     `kopru work parked | settle | resend`: a verdict is recorded once and audited; a resend
     goes out once through the sweep."""
-    from kopru.runtime.cli import main
+    from kopru_tools.cli import main
     from kopru.work import sweep
 
     work_settings(lease=30, absent_after=0)
@@ -124,7 +124,7 @@ async def test_several_candidates_park_the_sms_as_unknown_and_an_operator_settle
     assert _outbox(db, "kopru.sms.failed.v1", "sms_id", sms_id) == 0
     # a redelivery of a parked SMS sends nothing
     await drain(apps, only=("sms-send",))
-    from kopru.runtime.eventing import asgi_sender
+    from kopru_tools.eventing import asgi_sender
 
     status, _ = await asgi_sender(apps["sms-send"], "sms-send")(
         *_event("kopru.sms.requested.v1", sms_tenant["id"], {"sms_id": sms_id}))

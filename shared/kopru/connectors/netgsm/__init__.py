@@ -11,7 +11,7 @@
 Errors: `PermanentError` (fail, do not retry), `TransientError` (retry with backoff,
 then dead-letter; `.ambiguous` says whether Netgsm may already have acted),
 `InvalidRequest` (refused before sending). The simulator is
-`kopru.connectors.netgsm.simulator` (imported on its own: it pulls in Starlette).
+`kopru_tools.simulators.netgsm` (imported on its own: it pulls in Starlette).
 
 httpx is imported when a client is made, not when this package is imported.
 """

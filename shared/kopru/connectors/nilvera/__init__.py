@@ -18,7 +18,7 @@ was not what the sender assumed), `TransientError` (retry with backoff, then dea
 `.ambiguous` says whether Nilvera may have taken a send: retrying is safe, the ETTN is
 the key), `InvalidRequest` (refused before sending).
 
-The simulator is `kopru.connectors.nilvera.simulator`. httpx is imported when a client is
+The simulator is `kopru_tools.simulators.nilvera`. httpx is imported when a client is
 made, not when this package is imported.
 """
 

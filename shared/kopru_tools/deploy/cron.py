@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from kopru.deploy.plan import RenderError
+from kopru_tools.deploy.plan import RenderError
 
 # Offsets are compared at these instants (winter, summer) of a fixed year, so the
 # result does not depend on the day the manifests are rendered.

@@ -60,7 +60,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from kopru.connectors.common import Served, serve as _serve, start as _start
+from kopru_tools.simulators.common import Served, serve as _serve, start as _start
 from kopru.connectors.nilvera import codes
 from kopru.connectors.nilvera.codes import (
     COMPANY,
@@ -462,7 +462,7 @@ class NilveraSimulator:
         await self._app(scope, receive, send)
 
     def _take_failure(self, endpoint: str) -> _Failure | None:
-        from kopru.connectors.common import take_failure
+        from kopru_tools.simulators.common import take_failure
 
         return take_failure(self._lock, self._failures, endpoint)
 
@@ -710,13 +710,13 @@ class _Dropped(Response):
 # -- serving ---------------------------------------------------------------------------------------
 
 def start(app, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "critical") -> Served:
-    """Serve an ASGI app (the simulator) on loopback: kopru.connectors.common.start."""
+    """Serve an ASGI app (the simulator) on loopback: kopru_tools.simulators.common.start."""
     return _start(app, host, port, log_level=log_level)
 
 
 @contextmanager
 def serve(app, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "critical") -> Iterator[str]:
-    """`with serve(sim) as base_url:` (like the Netgsm one): kopru.connectors.common.serve."""
+    """`with serve(sim) as base_url:` (like the Netgsm one): kopru_tools.simulators.common.serve."""
     with _serve(app, host, port, log_level=log_level) as url:
         yield url
 
@@ -738,8 +738,8 @@ def dev_simulator() -> NilveraSimulator:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m kopru.connectors.nilvera.simulator [--port N]`: serve the dev simulator."""
-    from kopru.connectors.common import run_simulator
+    """`python -m kopru_tools.simulators.nilvera [--port N]`: serve the dev simulator."""
+    from kopru_tools.simulators.common import run_simulator
 
     run_simulator(dev_simulator, "nilvera-simulator", 8098, argv)
 

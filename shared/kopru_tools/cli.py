@@ -59,12 +59,12 @@ def _dev(args: argparse.Namespace) -> int:
     from kopru.db import database_urls
     from kopru.db import embedded
     from kopru.logs import configure
-    from kopru.runtime.gateway import build_gateway
+    from kopru_tools.gateway import build_gateway
 
     configure(settings().log_level)
     import contextlib
 
-    from kopru.connectors.common import serve as serve_loopback
+    from kopru_tools.simulators.common import serve as serve_loopback
 
     s = settings()
     simulators = contextlib.ExitStack()
@@ -77,14 +77,14 @@ def _dev(args: argparse.Namespace) -> int:
         simulated: set[str] = set()
         if not os.environ.get("NETGSM_BASE_URL"):
             simulated.add("netgsm")
-            from kopru.connectors.netgsm.simulator import dev_simulator as netgsm_dev
+            from kopru_tools.simulators.netgsm import dev_simulator as netgsm_dev
 
             os.environ["NETGSM_BASE_URL"] = simulators.enter_context(serve_loopback(netgsm_dev()))
             print(f"netgsm simulator at {os.environ['NETGSM_BASE_URL']} (user kopru-dev / kopru-dev, header KOPRU)",
                   flush=True)
         if not os.environ.get("NILVERA_BASE_URL"):
             simulated.add("nilvera")
-            from kopru.connectors.nilvera.simulator import dev_simulator as nilvera_dev
+            from kopru_tools.simulators.nilvera import dev_simulator as nilvera_dev
 
             os.environ["NILVERA_BASE_URL"] = simulators.enter_context(serve_loopback(nilvera_dev()))
             print(f"nilvera simulator at {os.environ['NILVERA_BASE_URL']} (API key kopru-dev-nilvera)", flush=True)
@@ -115,7 +115,7 @@ def _dev(args: argparse.Namespace) -> int:
         async def serve() -> None:
             import asyncio
 
-            from kopru.runtime.eventing import start_eventing
+            from kopru_tools.eventing import start_eventing
 
             import signal
 
@@ -355,7 +355,7 @@ def _functions(args: argparse.Namespace) -> int:
 
 
 def _openapi(args: argparse.Namespace) -> int:
-    from kopru.runtime.openapi import OPENAPI_PATH, render_text
+    from kopru_tools.openapi import OPENAPI_PATH, render_text
 
     text = render_text()
     if args.check:
@@ -373,7 +373,7 @@ def _deploy(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from kopru.config import REPO_ROOT
-    from kopru.deploy import RenderError, default_settings, differences, render, write
+    from kopru_tools.deploy import RenderError, default_settings, differences, render, write
 
     registry = catalog = None
     if args.functions:

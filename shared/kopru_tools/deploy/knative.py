@@ -28,9 +28,9 @@ import math
 import re
 from typing import Any
 
-from kopru.deploy.plan import FunctionPlan, Plan
-from kopru.deploy.settings import TIMEZONE, DeploySettings, SECRETS
-from kopru.deploy.yamlout import sorted_map
+from kopru_tools.deploy.plan import FunctionPlan, Plan
+from kopru_tools.deploy.settings import TIMEZONE, DeploySettings, SECRETS
+from kopru_tools.deploy.yamlout import sorted_map
 from kopru.events.catalog import Catalog
 
 Doc = dict[str, Any]

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Mapping
 
 from kopru.config import REPO_ROOT
-from kopru.deploy import knative, openfaas
-from kopru.deploy.plan import Plan, make_plan
-from kopru.deploy.settings import DeploySettings, default_settings
-from kopru.deploy.yamlout import dump, dump_all
+from kopru_tools.deploy import knative, openfaas
+from kopru_tools.deploy.plan import Plan, make_plan
+from kopru_tools.deploy.settings import DeploySettings, default_settings
+from kopru_tools.deploy.yamlout import dump, dump_all
 from kopru.events.catalog import Catalog
 from kopru.runtime.registry import FunctionInfo
 

@@ -256,7 +256,7 @@ class NetgsmSimulator:
         await self._app(scope, receive, send)
 
     def _take_failure(self, endpoint: str) -> _Failure | None:
-        from kopru.connectors.common import take_failure
+        from kopru_tools.simulators.common import take_failure
 
         return take_failure(self._lock, self._failures, endpoint)
 
@@ -496,8 +496,8 @@ def _parses(value: Any, fmt: str) -> bool:
 
 def serve(app, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "warning"):
     """`with serve(app) as base_url:` an ASGI app (the simulator) on loopback in a
-    background thread: kopru.connectors.common.serve."""
-    from kopru.connectors.common import serve as _serve
+    background thread: kopru_tools.simulators.common.serve."""
+    from kopru_tools.simulators.common import serve as _serve
 
     return _serve(app, host, port, log_level=log_level)
 
@@ -517,8 +517,8 @@ def dev_simulator() -> NetgsmSimulator:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m kopru.connectors.netgsm.simulator [--port N]`: serve the dev simulator."""
-    from kopru.connectors.common import run_simulator
+    """`python -m kopru_tools.simulators.netgsm [--port N]`: serve the dev simulator."""
+    from kopru_tools.simulators.common import run_simulator
 
     run_simulator(dev_simulator, "netgsm-simulator", 8099, argv)
 

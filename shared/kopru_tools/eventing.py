@@ -59,7 +59,7 @@ async def start_eventing(apps: dict[str, Any], stop: asyncio.Event, *, registry:
     supervised loop (`kopru.events.supervisor`): restarted with backoff after a
     database or broker outage, its state in `registry` (default: the process's, which
     the gateway's /readyz reads). Returns (shutdown, a description of the mode)."""
-    from kopru.events.bus import InProcessBus
+    from kopru_tools.bus import InProcessBus
     from kopru.events.relay import KafkaPublisher, Relay
     from kopru.events.schedule import run_schedules
     from kopru.events.supervisor import supervise

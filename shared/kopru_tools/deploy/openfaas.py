@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kopru.deploy.cron import to_utc
-from kopru.deploy.plan import FunctionPlan, Plan, RenderError
-from kopru.deploy.settings import DeploySettings
-from kopru.deploy.yamlout import sorted_map
+from kopru_tools.deploy.cron import to_utc
+from kopru_tools.deploy.plan import FunctionPlan, Plan, RenderError
+from kopru_tools.deploy.settings import DeploySettings
+from kopru_tools.deploy.yamlout import sorted_map
 
 Doc = dict[str, Any]
 

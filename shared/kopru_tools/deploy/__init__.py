@@ -2,14 +2,14 @@
 (`kopru deploy render knative|openfaas [--check]`): Knative Serving/Eventing with
 Strimzi topics under infra/knative/, and the OpenFaaS stack.yml.
 
-    from kopru.deploy import render, differences, write
+    from kopru_tools.deploy import render, differences, write
     r = render("knative")            # registry + catalog of this repository
     differences(r)                   # [] when the files on disk are current
 """
 
-from kopru.deploy.plan import FunctionPlan, Plan, RenderError, make_plan
-from kopru.deploy.render import KNATIVE_DIR, STACK_FILE, TARGETS, Rendered, differences, render, write
-from kopru.deploy.settings import DeploySettings, FunctionProfile, default_settings
+from kopru_tools.deploy.plan import FunctionPlan, Plan, RenderError, make_plan
+from kopru_tools.deploy.render import KNATIVE_DIR, STACK_FILE, TARGETS, Rendered, differences, render, write
+from kopru_tools.deploy.settings import DeploySettings, FunctionProfile, default_settings
 
 __all__ = [
     "DeploySettings", "FunctionPlan", "FunctionProfile", "KNATIVE_DIR", "Plan", "RenderError", "Rendered",
