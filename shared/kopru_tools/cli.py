@@ -607,6 +607,8 @@ def _work(args: argparse.Namespace) -> int:
             actor = "operator:cli"
             if args.work_cmd == "settle" and args.failed and not re.fullmatch(r"[a-z0-9_.]{1,64}", args.failed):
                 raise KopruError("request.validation_failed", detail="--failed: a code of a-z, 0-9, _ and .")
+            if args.work_cmd == "settle" and args.sent and not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", args.sent):
+                raise KopruError("request.validation_failed", detail="--sent: the provider's id, 1-64 characters")
             if args.work_cmd == "resend":
                 ok = await outward.reopen(tid, args.provider, args.operation, args.ref, actor=actor)
             else:

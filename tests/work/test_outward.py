@@ -139,6 +139,7 @@ async def test_several_candidates_park_the_sms_as_unknown_and_an_operator_settle
     jobid = [m.jobid for m in netgsm.messages if m.no == "5321112244"][0]
     args = ["work", "settle", "--tenant", tid, "--provider", "netgsm", "--operation", "sms.send", "--ref", sms_id]
     assert await asyncio.to_thread(main, [*args, "--failed", "Not A Code"]) == 2
+    assert await asyncio.to_thread(main, [*args, "--sent", "x" * 65]) == 2
     assert await asyncio.to_thread(main, [*args, "--sent", jobid]) == 0
     got = await _sms(client, sms_tenant, sms_id)
     assert got["status"] == "sent" and got["netgsm_jobid"] == jobid
