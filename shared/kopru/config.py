@@ -62,6 +62,8 @@ class Settings:
     operator_client_secret: str | None = None  # KOPRU_OPERATOR_CLIENT_SECRET
     sink_template: str = "http://127.0.0.1:8080/function/{name}/"  # KOPRU_SINK_TEMPLATE
     port: int = 8080  # PORT
+    health_host: str = "127.0.0.1"  # KOPRU_HEALTH_HOST: `kopru relay|dispatch` readiness endpoint
+    health_port: int = 8081  # KOPRU_HEALTH_PORT (0: none)
     # the simulators' dev accounts (`kopru dev`)
     netgsm_sim_usercode: str = "kopru-dev"  # NETGSM_SIM_USERCODE
     netgsm_sim_password: str = "kopru-dev"  # NETGSM_SIM_PASSWORD
@@ -115,6 +117,8 @@ def settings() -> Settings:
         operator_client_secret=_str("KOPRU_OPERATOR_CLIENT_SECRET"),
         sink_template=os.environ.get("KOPRU_SINK_TEMPLATE", "http://127.0.0.1:8080/function/{name}/"),
         port=_int("PORT", 8080),
+        health_host=os.environ.get("KOPRU_HEALTH_HOST", "127.0.0.1"),
+        health_port=_int("KOPRU_HEALTH_PORT", 8081),
         netgsm_sim_usercode=os.environ.get("NETGSM_SIM_USERCODE", "kopru-dev"),
         netgsm_sim_password=os.environ.get("NETGSM_SIM_PASSWORD", "kopru-dev"),
         netgsm_sim_msgheaders=os.environ.get("NETGSM_SIM_MSGHEADERS", "KOPRU"),

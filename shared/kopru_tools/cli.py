@@ -8,6 +8,12 @@ import os
 import sys
 
 
+def _settings():
+    from kopru.config import settings
+
+    return settings()
+
+
 DEV_JSON = "dev.json"
 DEV_URLS = {"netgsm": "NETGSM_BASE_URL", "nilvera": "NILVERA_BASE_URL"}
 
@@ -17,9 +23,11 @@ def _write_dev_json(data_dir, gateway: str, simulated: set[str]) -> None:
     URL (a simulator's with its read-only inspection route), for the CLI and for people."""
     import json
 
+    from kopru.config import settings
+
     providers = {}
     for name, env in DEV_URLS.items():
-        url = os.environ[env]
+        url = getattr(settings(), f"{name}_base_url")
         providers[name] = {"base_url": url, "simulator": name in simulated,
                            **({"calls": url.rstrip("/") + "/_simulator/calls"} if name in simulated else {})}
     tmp = data_dir / (DEV_JSON + ".tmp")
@@ -44,8 +52,8 @@ def _use_dev_json() -> None:
     changed = False
     for name, env in DEV_URLS.items():
         url = (dev.get("providers") or {}).get(name, {}).get("base_url")
-        if url and not os.environ.get(env):
-            os.environ[env] = url
+        if url and not getattr(settings(), f"{name}_base_url"):
+            os.environ[env] = url  # the settings the functions and clients read, set for this process
             changed = True
     if changed:
         reset_settings()
@@ -75,24 +83,23 @@ def _dev(args: argparse.Namespace) -> int:
         admin.ensure_signing_key()
         # no real Netgsm / Nilvera configured: their simulators, on loopback, speak their protocols
         simulated: set[str] = set()
-        if not os.environ.get("NETGSM_BASE_URL"):
+        if not s.netgsm_base_url:
             simulated.add("netgsm")
             from kopru_tools.simulators.netgsm import dev_simulator as netgsm_dev
 
-            os.environ["NETGSM_BASE_URL"] = simulators.enter_context(serve_loopback(netgsm_dev()))
-            print(f"netgsm simulator at {os.environ['NETGSM_BASE_URL']} (user kopru-dev / kopru-dev, header KOPRU)",
+            url = os.environ["NETGSM_BASE_URL"] = simulators.enter_context(serve_loopback(netgsm_dev()))
+            print(f"netgsm simulator at {url} (user kopru-dev / kopru-dev, header KOPRU)",
                   flush=True)
-        if not os.environ.get("NILVERA_BASE_URL"):
+        if not s.nilvera_base_url:
             simulated.add("nilvera")
             from kopru_tools.simulators.nilvera import dev_simulator as nilvera_dev
 
-            os.environ["NILVERA_BASE_URL"] = simulators.enter_context(serve_loopback(nilvera_dev()))
-            print(f"nilvera simulator at {os.environ['NILVERA_BASE_URL']} (API key kopru-dev-nilvera)", flush=True)
+            url = os.environ["NILVERA_BASE_URL"] = simulators.enter_context(serve_loopback(nilvera_dev()))
+            print(f"nilvera simulator at {url} (API key kopru-dev-nilvera)", flush=True)
         from kopru.config import reset_settings
 
         reset_settings()  # the functions in this process read the simulators' URLs (and REDIS_URL) from settings
-        cid = os.environ.get("KOPRU_OPERATOR_CLIENT_ID")
-        secret = os.environ.get("KOPRU_OPERATOR_CLIENT_SECRET")
+        cid, secret = s.operator_client_id, s.operator_client_secret
         if cid and secret:
             admin.ensure_platform_client(cid, secret)
         else:
@@ -208,7 +215,7 @@ def _topics_apply(args: argparse.Namespace) -> int:
 
     from kopru.events.topics import apply
 
-    bootstrap = args.bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    bootstrap = args.bootstrap or _settings().kafka_bootstrap_servers
     if not bootstrap:
         print("KAFKA_BOOTSTRAP_SERVERS (or --bootstrap) is required", file=sys.stderr)
         return 2
@@ -223,8 +230,8 @@ def _relay(args: argparse.Namespace) -> int:
     from kopru.events.relay import KafkaPublisher, Relay
     from kopru.logs import configure
 
-    configure(os.environ.get("KOPRU_LOG_LEVEL", "INFO"))
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    configure(_settings().log_level)
+    bootstrap = _settings().kafka_bootstrap_servers
     if not bootstrap:
         print("KAFKA_BOOTSTRAP_SERVERS is required", file=sys.stderr)
         return 2
@@ -307,12 +314,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     from kopru.events.dispatcher import http_sender, run_dispatcher
     from kopru.logs import configure
 
-    configure(os.environ.get("KOPRU_LOG_LEVEL", "INFO"))
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    configure(_settings().log_level)
+    bootstrap = _settings().kafka_bootstrap_servers
     if not bootstrap:
         print("KAFKA_BOOTSTRAP_SERVERS is required", file=sys.stderr)
         return 2
-    template = os.environ.get("KOPRU_SINK_TEMPLATE", "http://127.0.0.1:8080/function/{name}/")
+    template = _settings().sink_template
     explicit = dict(s.split("=", 1) for s in args.sink or [])
     names = args.function or list(load_catalog().consumers())
 
@@ -534,7 +541,9 @@ def _einvoice_render(args: argparse.Namespace) -> int:
                 tc = test_certificate()
                 key = load_signing_key(tc.p12, tc.password)
             else:
-                password = os.environ.get(args.password_env, "") if args.password_env else ""
+                from kopru.config import environment_value
+
+                password = (environment_value(args.password_env) or "") if args.password_env else ""
                 key = load_signing_key(open(args.p12, "rb").read(), password.encode() or None)
             xml = render_signed(invoice, key).xml
         else:
@@ -692,8 +701,8 @@ def _events_tick(args: argparse.Namespace) -> int:
     from kopru.events.schedule import run_schedules
     from kopru.logs import configure
 
-    configure(os.environ.get("KOPRU_LOG_LEVEL", "INFO"))
-    template = os.environ.get("KOPRU_SINK_TEMPLATE", "http://127.0.0.1:8080/function/{name}/")
+    configure(_settings().log_level)
+    template = _settings().sink_template
 
     async def run() -> None:
         async with httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as client:
@@ -711,7 +720,7 @@ def main(argv: list[str] | None = None) -> int:
 
     d = sub.add_parser("dev", help="run every function in one process on embedded parts")
     d.add_argument("--host", default="127.0.0.1")
-    d.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
+    d.add_argument("--port", type=int, default=_settings().port)
     d.add_argument("--keep-running", action="store_true", help="leave the embedded PostgreSQL running on exit")
     d.set_defaults(func=_dev)
 
@@ -776,9 +785,9 @@ def main(argv: list[str] | None = None) -> int:
     dp.add_argument("--sink", action="append", help="NAME=URL (default: $KOPRU_SINK_TEMPLATE)")
     dp.set_defaults(func=_dispatch)
     for x in (rl, dp):
-        x.add_argument("--health-host", default=os.environ.get("KOPRU_HEALTH_HOST", "127.0.0.1"),
+        x.add_argument("--health-host", default=_settings().health_host,
                        help="address of the readiness endpoint (default $KOPRU_HEALTH_HOST or 127.0.0.1)")
-        x.add_argument("--health-port", type=int, default=int(os.environ.get("KOPRU_HEALTH_PORT", "8081")),
+        x.add_argument("--health-port", type=int, default=_settings().health_port,
                        help="port of GET /readyz and /healthz (default $KOPRU_HEALTH_PORT or 8081; 0: none)")
 
     evs = sub.add_parser("events").add_subparsers(dest="events_cmd", required=True)
