@@ -100,3 +100,15 @@ def format_date(d: date | datetime) -> str:
 def format_datetime(dt: datetime) -> str:
     local = to_business_time(dt)
     return f"{format_date(local)} {local.hour:02d}:{local.minute:02d}"
+
+
+def years_before(dt: datetime, years: int) -> datetime:
+    """The same wall-clock instant `years` calendar years earlier, in dt's own zone. 29
+    February becomes 28 February when that year has none: the earlier day, so a retention
+    hold computed with it is never shorter than the law's years. An aware `dt` keeps its
+    zone; the offset is the one that zone has on the new date (DST is the zone's, not dt's)."""
+    import calendar
+
+    y = dt.year - years
+    day = dt.day if not (dt.month == 2 and dt.day == 29 and not calendar.isleap(y)) else 28
+    return dt.replace(year=y, day=day)

@@ -9,6 +9,8 @@ import io
 import json
 import uuid
 from contextlib import redirect_stdout
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -184,3 +186,48 @@ def test_batches_adapt_to_keep_locks_short():
     assert next_batch(1000, 30.0, 40.0) == 1000     # near the target: keep
     assert next_batch(MIN_BATCH, 500.0, 40.0) == MIN_BATCH
     assert next_batch(MAX_BATCH, 1.0, 40.0) == MAX_BATCH
+
+
+@pytest.mark.parametrize("now", [
+    datetime(2028, 2, 29, 3, 0, tzinfo=ZoneInfo("Europe/Istanbul")),     # a leap day: 3- and 10-year holds
+    datetime(2026, 3, 29, 2, 30, tzinfo=ZoneInfo("Europe/Berlin")),       # in the spring-forward gap
+    datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=ZoneInfo("Europe/Berlin")),  # the autumn hour twice
+    datetime(2027, 11, 7, 1, 30, tzinfo=ZoneInfo("America/New_York")),   # a tenant's zone with DST
+])
+async def test_the_purge_completes_every_rule_on_leap_days_and_dst_nights(aged, now):
+    """Every rule's cutoff is computed and run (a dry run: the consent-proof trigger uses the
+    database's own clock) on the days the calendar is odd."""
+    from kopru.kvkk.purge import purge, rules
+
+    t, _, _ = aged
+    rep = await purge(dry_run=True, tenant_id=t["id"], now=now)
+    assert rep.complete and {o.rule for o in rep.outcomes} == {r.rule for r in rules()}
+    for o, r in zip(rep.outcomes, rules()):
+        assert o.cutoff <= now and (now - o.cutoff).days >= r.days + 365 * r.hold_years - r.hold_years // 4 - 1
+
+
+def test_years_before_is_total_and_keeps_the_calendar_day():
+    """Property: for any instant in any zone and any number of years, the same wall-clock
+    day (28 February for a leap day in a common year), never raising."""
+    import calendar
+
+    from hypothesis import given, settings as hsettings, strategies as st
+
+    from kopru.text import years_before
+
+    zones = st.sampled_from(["Europe/Istanbul", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe",
+                             "Asia/Kathmandu", "Pacific/Chatham", "UTC"])
+
+    @hsettings(max_examples=400, deadline=None)
+    @given(st.datetimes(min_value=datetime(1950, 1, 1), max_value=datetime(2100, 12, 31)), zones,
+           st.integers(min_value=0, max_value=40))
+    def check(naive, zone, n):
+        dt = naive.replace(tzinfo=ZoneInfo(zone))
+        got = years_before(dt, n)
+        assert got.year == dt.year - n and got.month == dt.month and got.tzinfo is dt.tzinfo
+        leap_day_lost = dt.month == 2 and dt.day == 29 and not calendar.isleap(dt.year - n)
+        assert got.day == (28 if leap_day_lost else dt.day)
+        assert (got.hour, got.minute, got.second) == (dt.hour, dt.minute, dt.second)
+        assert got <= dt + timedelta(hours=3)  # never later than now (a DST offset at most)
+
+    check()

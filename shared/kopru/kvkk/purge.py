@@ -43,7 +43,11 @@ class Rule:
     columns: tuple[str, ...] = ()
 
     def cutoff(self, now: datetime) -> datetime:
-        years = now.replace(year=now.year - self.hold_years) if self.hold_years else now
+        """The instant before which rows are due: `hold_years` calendar years (a leap day
+        safe: kopru.text.years_before) then `days` days before `now`."""
+        from kopru.text import years_before
+
+        years = years_before(now, self.hold_years) if self.hold_years else now
         return years - timedelta(days=self.days)
 
 
