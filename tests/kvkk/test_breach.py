@@ -125,3 +125,33 @@ def _stderr_of(argv) -> str:
     with redirect_stderr(err):
         main(["kvkk", "breach", *argv])
     return err.getvalue()
+
+
+def test_cli_reported_refuses_what_it_cannot_keep_honestly_and_keeps_every_report(services):
+    """`kopru kvkk breach reported`: a time without its zone, a blank delay reason, a report
+    before the breach was discovered, a report in the future: each a clear error, nothing
+    written, no traceback. A second report is kept beside the first, which stays the one
+    that decides whether the Board was told in time."""
+    now = datetime.now(timezone.utc)
+    b = breach.record_breach(breach.BreachIn.model_validate(body(
+        discovered_at=(now - timedelta(hours=100)).isoformat(), occurred_at=(now - timedelta(hours=101)).isoformat())))
+    bid = b["id"]
+    at_late = (now - timedelta(hours=2)).isoformat()
+    for argv, says in (
+            (["--at", (now - timedelta(hours=2)).replace(tzinfo=None).isoformat(), "--delay-reason", "x"], "time zone"),
+            (["--at", at_late, "--delay-reason", "   "], "blank"),
+            (["--at", (now - timedelta(hours=101)).isoformat(), "--delay-reason", "x"], "before the breach was discovered"),
+            (["--at", (now + timedelta(hours=1)).isoformat(), "--delay-reason", "x"], "in the future"),
+            (["--at", at_late], "72-hour deadline")):
+        err = _stderr_of(["reported", bid, *argv])
+        assert err.startswith("error: kvkk.breach_invalid") and says in err and "Traceback" not in err, (argv, err)
+        assert breach.get_breach(uuid.UUID(bid))["reported_at"] is None  # nothing written
+    first = (now - timedelta(hours=3)).replace(microsecond=0)
+    with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+        assert main(["kvkk", "breach", "reported", bid, "--at", first.isoformat(),
+                     "--delay-reason", "Etkilenenlerin tespiti sürdü."]) == 0
+        assert main(["kvkk", "breach", "reported", bid, "--at", (now - timedelta(minutes=5)).isoformat()]) == 0
+    got = breach.get_breach(uuid.UUID(bid))
+    assert got["reported_at"] == first and got["late"] is True
+    assert [r.get("delay_reason") for r in got["details"]["reports"]] == ["Etkilenenlerin tespiti sürdü.", None]
+    assert got["details"]["delay_reason"] == "Etkilenenlerin tespiti sürdü."

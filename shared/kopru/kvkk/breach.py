@@ -111,27 +111,50 @@ def record_breach(body: BreachIn) -> dict[str, Any]:
     return get_breach(bid)
 
 
+REPORT_CLOCK_SKEW = timedelta(minutes=5)
+
+
 def mark_reported(breach_id: uuid.UUID, at: datetime | None = None, delay_reason: str | None = None) -> dict[str, Any]:
-    """The Board was notified at `at` (default now). Past the deadline, a reason for the
-    delay is required (Kurul kararı 2019/10: the notification explains it)."""
+    """The Board was notified at `at` (default now; with its zone: a bare wall-clock time
+    is refused, not guessed). Past the deadline, a reason for the delay is required (Kurul
+    kararı 2019/10: the notification explains it); a blank one is none. A report before
+    the breach was discovered, or in the future, is refused. Every report is kept
+    (`details.reports`, a follow-up notification included); `reported_at` stays the first,
+    which is what decides whether the Board was told in time."""
     from sqlalchemy import select, update
 
     from kopru.db.schema import breaches
     from kopru.errors import KopruError
 
-    at = at or datetime.now(timezone.utc)
+    now = datetime.now(timezone.utc)
+    at = at or now
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise KopruError("kvkk.breach_invalid", detail="--at needs its time zone, e.g. 2026-12-06T14:30+03:00")
+    reason = (delay_reason or "").strip() or None
+    if delay_reason is not None and reason is None:
+        raise KopruError("kvkk.breach_invalid", detail="--delay-reason is blank")
+    if at > now + REPORT_CLOCK_SKEW:
+        raise KopruError("kvkk.breach_invalid", detail="the report time is in the future")
     eng = _engine()
     try:
         with eng.begin() as conn:
             row = conn.execute(select(breaches).where(breaches.c.id == breach_id).with_for_update()).first()
             if row is None:
                 raise KopruError("kvkk.breach_not_found")
+            if at < row.discovered_at:
+                raise KopruError("kvkk.breach_invalid", detail="the report time is before the breach was discovered")
             details = dict(row.details)
-            if delay_reason:
-                details["delay_reason"] = delay_reason
-            if at > row.deadline_at and not details.get("delay_reason"):
+            first = row.reported_at or at
+            late_reason = reason or details.get("delay_reason")
+            if first > row.deadline_at and not late_reason:
                 raise KopruError("kvkk.breach_invalid", detail="reported after the 72-hour deadline: give --delay-reason")
-            conn.execute(update(breaches).where(breaches.c.id == breach_id).values(reported_at=at, details=details))
+            if reason:
+                details["delay_reason"] = details.get("delay_reason") or reason
+            details["reports"] = [*details.get("reports", []),
+                                  {"at": at.isoformat(), "recorded_at": now.isoformat(),
+                                   **({"delay_reason": reason} if reason else {})}]
+            conn.execute(update(breaches).where(breaches.c.id == breach_id).values(
+                reported_at=min(first, at), details=details))
     finally:
         eng.dispose()
     return get_breach(breach_id)
