@@ -124,3 +124,77 @@ async def test_tenant_onboarding_under_functions_framework(services, onboard):
     finally:
         proc.terminate()
         await asyncio.to_thread(proc.wait, 20)
+
+
+def test_kopru_dev_finishes_what_it_starts(tmp_path):
+    """As a person would: a taken port is refused before anything starts; links point at
+    the port dev serves on; an SMS goes queued -> sent -> delivered with no manual step
+    (the simulator delivers by itself; `kopru sms poll-reports`, run beside dev, finds
+    dev's simulator through dev.json); a restart keeps the same operator client."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL", "KOPRU_MASTER_KEY", "NETGSM_BASE_URL",
+                        "NILVERA_BASE_URL", "KOPRU_PUBLIC_URL", "KOPRU_OPERATOR_CLIENT_ID", "KOPRU_OPERATOR_CLIENT_SECRET")}
+    env.update(KOPRU_DATA_DIR=str(tmp_path / "data"), NETGSM_SIM_DELIVER_AFTER="0.5")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        r = subprocess.run([str(BIN / "kopru"), "dev", "--port", str(port)], env=env, cwd=REPO,
+                           capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "in use" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "data" / "operator.json").exists()  # nothing minted
+
+    def start():
+        proc = subprocess.Popen([str(BIN / "kopru"), "dev", "--port", str(port)], env=env, cwd=REPO,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for(f"http://127.0.0.1:{port}/function/tenant-onboarding/healthz", proc, 60)
+        return proc
+
+    def stop(proc):
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err[-2000:]
+        return out
+
+    gw = f"http://127.0.0.1:{port}/function"
+    proc = start()
+    try:
+        op = json.loads((tmp_path / "data" / "operator.json").read_text())
+        assert oct((tmp_path / "data" / "operator.json").stat().st_mode & 0o777) == "0o600"
+        with httpx.Client(timeout=10) as h:
+            tok = h.post(f"{gw}/token/oauth2/token", data={"grant_type": "client_credentials"},
+                         auth=(op["client_id"], op["client_secret"])).json()["access_token"]
+            t = h.post(f"{gw}/tenant-onboarding/tenants", headers={"Authorization": f"Bearer {tok}"}, json={
+                "name": "Dev Deneme A.Ş.", "tax_number": "4540536920", "tax_office": "Kadıköy", "subdomain": "devdeneme",
+                "plan": "enterprise",
+                "admin": {"email": "yonetici@dev.com.tr", "password": "çok-gizli-parola-123"}}).json()
+            ttok = h.post(f"{gw}/token/oauth2/token", data={"grant_type": "client_credentials"},
+                          auth=(t["client_id"], t["client_secret"])).json()["access_token"]
+            auth = {"Authorization": f"Bearer {ttok}"}
+            tid = t["tenant"]["id"]
+            s = h.put(f"{gw}/tenant-onboarding/tenants/{tid}/integrations/netgsm", headers=auth,
+                      json={"usercode": "kopru-dev", "password": "kopru-dev", "msgheader": "KOPRU"})
+            assert s.status_code == 200, s.text
+            assert s.json()["report_url"].startswith(f"http://127.0.0.1:{port}/function/sms-report/")
+            sms = h.post(f"{gw}/sms-send/sms", headers=auth,
+                         json={"to": "0532 123 45 67", "message": "Merhaba", "kind": "transactional"}).json()
+            deadline = time.monotonic() + 30
+            while h.get(f"{gw}/sms-send/sms/{sms['id']}", headers=auth).json()["status"] != "sent":
+                assert time.monotonic() < deadline, "never sent"
+                time.sleep(0.2)
+            time.sleep(0.6)  # the simulator's handset receives it
+            polled = subprocess.run([str(BIN / "kopru"), "sms", "poll-reports"], env=env, cwd=REPO,
+                                    capture_output=True, text=True, timeout=120)
+            assert polled.returncode == 0 and json.loads(polled.stdout.splitlines()[-1])["delivered"] == 1, polled.stderr
+            got = h.get(f"{gw}/sms-send/sms/{sms['id']}", headers=auth).json()
+            assert [x["status"] for x in got["history"]] == ["queued", "sending", "sent", "delivered"]
+        first_out = stop(proc)
+        assert sum("KOPRU_OPERATOR_CLIENT_SECRET=" in line for line in first_out.splitlines()) == 1
+        proc = start()  # again: the same operator, no new secret printed
+        with httpx.Client(timeout=10) as h:
+            assert h.post(f"{gw}/token/oauth2/token", data={"grant_type": "client_credentials"},
+                          auth=(op["client_id"], op["client_secret"])).status_code == 200
+        again = stop(proc)
+        assert "KOPRU_OPERATOR_CLIENT_SECRET=" not in again and op["client_id"] in again
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -71,6 +71,8 @@ class Settings:
     nilvera_sim_api_key: str = "kopru-dev-nilvera"  # NILVERA_SIM_API_KEY
     nilvera_sim_vkn: str = "1234567890"  # NILVERA_SIM_VKN
     nilvera_sim_taxpayers: str = ""  # NILVERA_SIM_TAXPAYERS, ";"-separated
+    netgsm_sim_deliver_after: float = 5.0  # NETGSM_SIM_DELIVER_AFTER: seconds until a dev message is delivered
+    nilvera_sim_answer: str = "KABUL"  # NILVERA_SIM_ANSWER: the dev buyer's answer to a TICARIFATURA ("" waits)
     outward_lease_seconds: float = 60.0  # a claim on an outward call (kopru.work): longer than any provider time-out
     netgsm_absent_after_seconds: float = 120.0  # no trace in Netgsm's report this long after an ambiguous send: never taken
     # event ingress (kopru.events.ingress)
@@ -125,6 +127,8 @@ def settings() -> Settings:
         nilvera_sim_api_key=os.environ.get("NILVERA_SIM_API_KEY", "kopru-dev-nilvera"),
         nilvera_sim_vkn=os.environ.get("NILVERA_SIM_VKN", "1234567890"),
         nilvera_sim_taxpayers=os.environ.get("NILVERA_SIM_TAXPAYERS") or "",
+        netgsm_sim_deliver_after=_float("NETGSM_SIM_DELIVER_AFTER", 5.0),
+        nilvera_sim_answer=os.environ.get("NILVERA_SIM_ANSWER", "KABUL").strip().upper(),
         outward_lease_seconds=float(os.environ.get("KOPRU_OUTWARD_LEASE_SECONDS", "60")),
         netgsm_absent_after_seconds=float(os.environ.get("KOPRU_NETGSM_ABSENT_AFTER_SECONDS", "120")),
         event_signing_key=os.environ.get("KOPRU_EVENT_SIGNING_KEY") or None,

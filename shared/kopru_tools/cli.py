@@ -15,6 +15,7 @@ def _settings():
 
 
 DEV_JSON = "dev.json"
+OPERATOR_JSON = "operator.json"  # kopru dev's operator client, 0600 in the data dir (dev only)
 DEV_URLS = {"netgsm": "NETGSM_BASE_URL", "nilvera": "NILVERA_BASE_URL"}
 
 
@@ -75,6 +76,18 @@ def _dev(args: argparse.Namespace) -> int:
     from kopru_tools.simulators.common import serve as serve_loopback
 
     s = settings()
+    # the port first: nothing is started, and no client minted, for a port that is taken
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind((args.host, args.port))
+        except OSError:
+            print(f"error: {args.host}:{args.port} is in use; choose another with --port", file=sys.stderr)
+            return 2
+    if not os.environ.get("KOPRU_PUBLIC_URL"):
+        # links Köprü hands out (exports, Netgsm's report push) point at this gateway
+        os.environ["KOPRU_PUBLIC_URL"] = f"http://{args.host}:{args.port}"
     simulators = contextlib.ExitStack()
     try:
         database_urls()  # embedded PostgreSQL, roles, migrations (or the external server)
@@ -100,12 +113,20 @@ def _dev(args: argparse.Namespace) -> int:
 
         reset_settings()  # the functions in this process read the simulators' URLs (and REDIS_URL) from settings
         cid, secret = s.operator_client_id, s.operator_client_secret
+        kept = s.data_dir / OPERATOR_JSON
         if cid and secret:
             admin.ensure_platform_client(cid, secret)
+        elif kept.exists():  # the one minted on the first start, kept beside the dev database
+            cid, secret = (lambda d: (d["client_id"], d["client_secret"]))(json.loads(kept.read_text()))
+            admin.ensure_platform_client(cid, secret)
+            print(f"operator client: KOPRU_OPERATOR_CLIENT_ID={cid} (its secret is in {kept})", flush=True)
         else:
             cid, secret = admin.create_platform_client("dev operator")
-            print(f"operator client (shown once): KOPRU_OPERATOR_CLIENT_ID={cid} KOPRU_OPERATOR_CLIENT_SECRET={secret}",
-                  flush=True)
+            fd = os.open(kept, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump({"client_id": cid, "client_secret": secret}, f)
+            print(f"operator client (shown once, kept in {kept}): KOPRU_OPERATOR_CLIENT_ID={cid} "
+                  f"KOPRU_OPERATOR_CLIENT_SECRET={secret}", flush=True)
         gateway = build_gateway()
         config = uvicorn.Config(gateway, host=args.host, port=args.port, log_level="warning", lifespan="on")
 

@@ -538,3 +538,28 @@ def test_importing_the_connector_loads_no_http_client():
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+async def test_the_dev_simulator_delivers_by_itself_and_the_control_route_injects_a_refusal(client, sim, base_url):
+    """kopru dev's simulator finishes an SMS's life with no manual step (delivered after
+    NETGSM_SIM_DELIVER_AFTER seconds); POST /_simulator/fail-next makes Netgsm refuse."""
+    import asyncio
+
+    import httpx
+
+    sim.deliver_after = 0.3
+    try:
+        res = await send_one(client)
+        (pending,) = await client.report(CREDS, [res.jobid])
+        assert not pending.status.final
+        await asyncio.sleep(0.4)
+        (done,) = await client.report(CREDS, [res.jobid])
+        assert done.status.final and done.status.outcome == "delivered" and done.delivered_at
+        async with httpx.AsyncClient() as h:
+            assert (await h.post(f"{base_url}/_simulator/fail-next", json={"code": 40})).status_code == 400
+            assert (await h.post(f"{base_url}/_simulator/fail-next", json={"code": "40", "endpoint": "send"})).status_code == 200
+        with pytest.raises(PermanentError) as ei:
+            await send_one(client)
+        assert ei.value.code == "40"
+    finally:
+        sim.deliver_after = None

@@ -793,3 +793,25 @@ def test_importing_the_connector_loads_no_http_client():
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+async def test_the_dev_simulators_buyer_answers_by_itself_and_the_control_route_chooses_red(client, sim, base_url):
+    """kopru dev's simulator finishes a TICARIFATURA's life with no manual step (the buyer's
+    answer, NILVERA_SIM_ANSWER, KABUL by default); POST /_simulator/answer-next picks RED."""
+    import httpx
+
+    sim.auto_answer = "KABUL"
+    try:
+        u = ettn()
+        await client.send_einvoice(invoice_xml(u, profile="TICARIFATURA"), u, BUYER_ALIAS)
+        states = await poll(client, nilvera.EINVOICE, u, 4)
+        assert (states[-1].code, states[-1].outcome, states[-1].final) == ("KABUL", "accepted", True)
+        async with httpx.AsyncClient() as h:
+            assert (await h.post(f"{base_url}/_simulator/answer-next", json={"answer": "maybe"})).status_code == 400
+            assert (await h.post(f"{base_url}/_simulator/answer-next", json={"answer": "RED"})).status_code == 200
+        u = ettn()
+        await client.send_einvoice(invoice_xml(u, profile="TICARIFATURA"), u, BUYER_ALIAS)
+        states = await poll(client, nilvera.EINVOICE, u, 4)
+        assert (states[-1].code, states[-1].outcome) == ("RED", "rejected")
+    finally:
+        sim.auto_answer = None

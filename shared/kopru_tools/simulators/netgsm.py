@@ -133,8 +133,13 @@ class _Failure:
 
 class NetgsmSimulator:
     def __init__(self, *, duplicate_limit: int = 20, max_chars: int = 1000, otp_max_chars: int = 160,
-                 send_limit_per_minute: int | None = None, report_limit_per_minute: int | None = None) -> None:
+                 send_limit_per_minute: int | None = None, report_limit_per_minute: int | None = None,
+                 deliver_after: float | None = None) -> None:
+        """`deliver_after`: seconds after which a message nobody set a status for is
+        delivered (status 1), as a handset would; None (the tests' default) leaves it
+        pending until `set_status`."""
         self.duplicate_limit = duplicate_limit
+        self.deliver_after = deliver_after
         self.max_chars = max_chars  # Netgsm's own maximum is not in the documents we had: configurable
         self.otp_max_chars = otp_max_chars  # official client README: OTP "Max 160 char"
         self.send_limit_per_minute = send_limit_per_minute
@@ -149,6 +154,7 @@ class NetgsmSimulator:
             Route("/sms/rest/v2/msgheader", self._msgheader, methods=["GET"]),
             Route("/_simulator/calls", self._inspect_calls, methods=["GET"]),
             Route("/_simulator/messages", self._inspect_messages, methods=["GET"]),
+            Route("/_simulator/fail-next", self._control_fail_next, methods=["POST"]),
         ])
 
     def _reset_state(self) -> None:
@@ -245,8 +251,20 @@ class NetgsmSimulator:
                 ok += client.post(url, json=entry).is_success
         return ok
 
+    def _advance(self) -> None:
+        """Messages older than `deliver_after` with no status yet are delivered."""
+        if self.deliver_after is None:
+            return
+        now = time.time()
+        when = datetime.now(business_tz()).strftime("%Y-%m-%d %H:%M:%S")
+        with self._lock:
+            for m in self._messages:
+                if m.status == 0 and now - m.accepted_at >= self.deliver_after:
+                    m.status, m.delivered_at = 1, when
+
     def _entries(self, jobids: list[str] | None) -> list[dict]:
         wanted = None if jobids is None else {str(j) for j in jobids}
+        self._advance()
         with self._lock:
             return [m.report_entry() for m in self._messages if wanted is None or m.jobid in wanted]
 
@@ -337,6 +355,25 @@ class NetgsmSimulator:
                                            "msgheader": m.msgheader, "no": m.no, "msg": m.msg,
                                            "status": m.status, "accepted_at": m.accepted_at}
                                           for m in self.messages]})
+
+    async def _control_fail_next(self, request: Request) -> Response:
+        """Dev control (not Netgsm's API): {"code": "40", "endpoint": "send", "times": 1} or
+        {"http_status": 500}: the next calls fail so, to see how Köprü answers a refusal."""
+        try:
+            body = await request.json()
+            code = body.get("code")
+            status = body.get("http_status")
+            endpoint = body.get("endpoint")
+            times = int(body.get("times", 1))
+            if (code is None and status is None) or endpoint not in (None, "send", "otp", "report", "msgheader") \
+                    or not 1 <= times <= 100 or (code is not None and not isinstance(code, str)) \
+                    or (status is not None and not (isinstance(status, int) and 400 <= status <= 599)):
+                raise ValueError
+        except (ValueError, TypeError, AttributeError):
+            return JSONResponse({"error": "give code (a Netgsm code) or http_status (4xx/5xx), optional endpoint "
+                                          "(send, otp, report, msgheader) and times (1-100)"}, status_code=400)
+        self.fail_next(code=code, http_status=status, endpoint=endpoint, times=times)
+        return JSONResponse({"ok": True})
 
     # -- endpoints -----------------------------------------------------------------
 
@@ -440,6 +477,7 @@ class NetgsmSimulator:
         f, acct, early = await self._guard("report", request)
         if early is not None:
             return early
+        self._advance()
         body = await self._json(request)
         if not isinstance(body, dict):
             return self._answer("report", request, acct, "70", jobs=None)
@@ -507,10 +545,10 @@ def dev_simulator() -> NetgsmSimulator:
     NETGSM_SIM_PASSWORD / NETGSM_SIM_MSGHEADERS (comma-separated), or dev defaults."""
     import os
 
-    sim = NetgsmSimulator()
     from kopru.config import settings
 
     s = settings()
+    sim = NetgsmSimulator(deliver_after=s.netgsm_sim_deliver_after)
     sim.add_account(s.netgsm_sim_usercode, s.netgsm_sim_password,
                     [h.strip() for h in s.netgsm_sim_msgheaders.split(",") if h.strip()])
     return sim

@@ -312,6 +312,7 @@ class NilveraSimulator:
         self._validator = validator
         self.validation_stage = validation_stage
         self.steps_per_poll = steps_per_poll
+        self.auto_answer: str | None = None  # a TICARIFATURA without a queued answer gets this one (dev)
         self._lock = threading.Lock()
         self._accounts: dict[str, SimAccount] = {}
         self._taxpayers: dict[str, SimTaxpayer] = {}
@@ -324,6 +325,7 @@ class NilveraSimulator:
             Route("/einvoice/sale/{uuid}/status", self._status_einvoice, methods=["GET"]),
             Route("/earchive/invoices/{uuid}/status", self._status_earchive, methods=["GET"]),
             Route("/_simulator/calls", self._inspect_calls, methods=["GET"]),
+            Route("/_simulator/answer-next", self._control_answer_next, methods=["POST"]),
         ])
 
         async def case_insensitive(scope, receive, send):  # ASP.NET routes ignore case (Odoo sends /einvoice/sale/...)
@@ -449,6 +451,16 @@ class NilveraSimulator:
     def calls(self) -> list[SimCall]:
         with self._lock:
             return list(self._calls)
+
+    async def _control_answer_next(self, request: Request) -> Response:
+        """Dev control (not Nilvera's API): {"answer": "RED", "note": "..."}: the buyer's
+        answer to the next TICARIFATURA."""
+        try:
+            body = await request.json()
+            self.answer_next(str(body["answer"]), note=body.get("note") if isinstance(body.get("note"), str) else None)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return JSONResponse({"error": "give answer: KABUL, RED or AUTO (and an optional note)"}, status_code=400)
+        return JSONResponse({"ok": True})
 
     async def _inspect_calls(self, request: Request) -> Response:
         """Read-only, not part of Nilvera's API: every call received, in order, refused and
@@ -605,7 +617,9 @@ class NilveraSimulator:
             reject = next(((i, c) for i, (k, c) in enumerate(self._rejects) if k == kind), None)
             if reject is not None:
                 self._rejects.pop(reject[0])
-            scheduled = self._answers.pop(0) if (kind == EINVOICE and profile == "TICARIFATURA" and self._answers) else None
+            ticari = kind == EINVOICE and profile == "TICARIFATURA"
+            scheduled = self._answers.pop(0) if (ticari and self._answers) else \
+                (self.auto_answer, None) if (ticari and self.auto_answer) else None
             number = doc.number or f"NLV{datetime.now(timezone.utc).year}{next(self._numbers):09d}"
         if kind == EINVOICE:
             final = reject[1] if reject else (codes.SCHEMA_CODE if any(x.is_schema for x in errors)
@@ -725,10 +739,13 @@ def dev_simulator() -> NilveraSimulator:
     """The simulator for `kopru dev`: one account (NILVERA_SIM_API_KEY / NILVERA_SIM_VKN, or
     dev defaults) and the registered buyers in NILVERA_SIM_TAXPAYERS
     ("VKN=alias[,alias];VKN=alias"). Validation through kopru.einvoice.validate if present."""
-    sim = NilveraSimulator()
     from kopru.config import settings
 
     s = settings()
+    sim = NilveraSimulator()
+    if s.nilvera_sim_answer not in ("", "KABUL", "RED", "AUTO"):
+        raise ValueError("NILVERA_SIM_ANSWER must be KABUL, RED, AUTO or empty")
+    sim.auto_answer = s.nilvera_sim_answer or None  # a TICARIFATURA's buyer answers by itself in dev
     sim.add_account(s.nilvera_sim_api_key, s.nilvera_sim_vkn, label="dev")
     for item in s.nilvera_sim_taxpayers.split(";"):
         vkn, _, aliases = item.strip().partition("=")
