@@ -41,5 +41,21 @@ async def jwks(call: Call):
     return await jwks_endpoint(call)
 
 
+@fn.route("GET", "/.well-known/oauth-authorization-server",
+          summary="Authorization-server metadata: the issuer, its endpoints and what they support (RFC 8414)",
+          public=True, responses=(200,))
+async def oauth_metadata(call: Call):
+    from kopru.auth.oauth import metadata
+    from kopru.runtime import json_response
+
+    return json_response(metadata(), 200, {"Cache-Control": "public, max-age=300"})
+
+
+@fn.route("GET", "/.well-known/openid-configuration",
+          summary="The same metadata where OpenID Connect discovery looks for it", public=True, responses=(200,))
+async def openid_configuration(call: Call):
+    return await oauth_metadata(call)
+
+
 async def handle(request):
     return await fn(request)

@@ -88,6 +88,9 @@ def _dev(args: argparse.Namespace) -> int:
     if not os.environ.get("KOPRU_PUBLIC_URL"):
         # links Köprü hands out (exports, Netgsm's report push) point at this gateway
         os.environ["KOPRU_PUBLIC_URL"] = f"http://{args.host}:{args.port}"
+    if not os.environ.get("KOPRU_ISSUER"):
+        # the tokens' iss is the URL the token function answers at, its metadata beneath it
+        os.environ["KOPRU_ISSUER"] = os.environ["KOPRU_PUBLIC_URL"].rstrip("/") + "/function/token"
     simulators = contextlib.ExitStack()
     try:
         database_urls()  # embedded PostgreSQL, roles, migrations (or the external server)

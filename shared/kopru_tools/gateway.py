@@ -44,6 +44,13 @@ class Gateway:
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
             status, body, extra = readiness(self.health, negotiate_language(headers.get("accept-language")))
             return await _json(send, status, body, extra.pop("Content-Type"), extra)
+        for known in ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"):
+            # RFC 8414 section 3: an issuer with a path (/function/token) has its metadata at
+            # the well-known name followed by that path
+            if path == known + "/function/token" and "token" in self.apps:
+                inner = dict(scope, path=known, raw_path=known.encode(),
+                             root_path=scope.get("root_path", "") + "/function/token")
+                return await self.apps["token"](inner, receive, send)
         parts = path.split("/", 3)  # "", "function", name, rest
         if len(parts) >= 3 and parts[1] == "function" and parts[2] in self.apps:
             rest = "/" + (parts[3] if len(parts) == 4 else "")

@@ -94,6 +94,9 @@ async def test_tenant_does_not_outlive_its_transaction_on_a_pooled_connection(on
 # Every route of every function, called with tenant A's credentials on tenant B's
 # ids and tokens. The test must know each route: a new route fails here until listed.
 PUBLIC = {("token", "POST", "/oauth2/token"), ("token", "GET", "/.well-known/jwks.json"),
+          # RFC 8414 metadata: public by definition, the same for everyone (no tenant data)
+          ("token", "GET", "/.well-known/oauth-authorization-server"),
+          ("token", "GET", "/.well-known/openid-configuration"),
           # a signed link (tests/kvkk/test_export.py: it opens only its own export, and expires)
           ("data-export", "GET", "/exports/{id}/download"),
           # Netgsm's push: a per-tenant signed URL (tests/functions/test_sms_report.py: another tenant's

@@ -256,7 +256,7 @@ async def introspect_endpoint(call):
         if p is None or (not is_operator and p.tenant_id != client.tenant_id) or await limits.is_denied(p.token_id):
             return json_response({"active": False}, 200, NO_STORE)
         s = settings()
-        body = {"active": True, "token_type": "access_token", "scope": " ".join(sorted(p.scopes)),
+        body = {"active": True, "token_type": "Bearer",  # RFC 7662 2.2: the type of RFC 6749 7.1 "scope": " ".join(sorted(p.scopes)),
                 "client_id": p.client_id, "sub": p.subject, "exp": p.expires_at, "iat": p.issued_at,
                 "jti": p.token_id, "iss": s.issuer, "aud": s.audience}
         if p.tenant_id:
@@ -271,3 +271,29 @@ async def jwks_endpoint(call):
 
     return json_response(await CACHE.jwks(), 200, {"Cache-Control": "public, max-age=300"},
                          media_type="application/jwk-set+json")
+
+
+def metadata() -> dict:
+    """RFC 8414 authorization-server metadata: the issuer (KOPRU_ISSUER, the public URL the
+    token function is served at), its endpoints under it, and what it supports. Served at
+    `/.well-known/oauth-authorization-server` and, for clients that only know OpenID
+    Connect discovery, `/.well-known/openid-configuration` (the same document: Köprü issues
+    no ID tokens, so it claims no OpenID Provider fields)."""
+    from kopru.auth.scopes import SCOPES
+    from kopru.config import settings
+
+    issuer = settings().issuer.rstrip("/")
+    methods = ["client_secret_basic", "client_secret_post"]
+    return {
+        "issuer": issuer,
+        "token_endpoint": f"{issuer}/oauth2/token",
+        "revocation_endpoint": f"{issuer}/oauth2/revoke",
+        "introspection_endpoint": f"{issuer}/oauth2/introspect",
+        "jwks_uri": f"{issuer}/.well-known/jwks.json",
+        "grant_types_supported": ["client_credentials", "password", "refresh_token"],
+        "response_types_supported": [],  # no authorization endpoint: token-endpoint grants only
+        "token_endpoint_auth_methods_supported": methods,
+        "revocation_endpoint_auth_methods_supported": methods,
+        "introspection_endpoint_auth_methods_supported": methods,
+        "scopes_supported": sorted(SCOPES),
+    }

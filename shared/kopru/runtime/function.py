@@ -335,6 +335,15 @@ class Function:
 
     # -- serving -----------------------------------------------------------
     async def __call__(self, request: "Request") -> Response:
+        response = await self._serve(request)
+        # every answer: no MIME sniffing; and nothing cached unless the route says so (its
+        # answers carry tenants' data: tax numbers, TCKNs, phone numbers, tokens)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if "cache-control" not in response.headers:
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    async def _serve(self, request: "Request") -> Response:
         if not _logging_ready:
             _configure_logging()
         lang = negotiate_language(request.headers.get("accept-language"))
