@@ -240,3 +240,18 @@ def test_spans_are_recorded_when_an_sdk_is_configured():
     assert span["trace"] == "4bf92f3577b34da6a3ce929d0e0e4736" and span["parent"] == "00f067aa0ba902b7"
     # work inside the span passes on the child span, in the same trace
     assert res["seen"] == [f"00-{span['trace']}-{span['span']}-01"]
+
+
+async def test_every_answer_says_nosniff_and_no_store_unless_the_route_caches(client, onboard):
+    """Answers carry tenants' data (tax numbers, TCKNs, tokens): no MIME sniffing, nothing
+    cached; the public key set keeps its own caching."""
+    t = await onboard()
+    auth = {"Authorization": f"Bearer {t['token']}"}
+    for r in (await client("tenant-onboarding").get(f"/tenants/{t['id']}", headers=auth),  # a TCKN tenant
+              await client("sms-send").get("/sms/not-an-id", headers=auth),               # a problem
+              await client("sms-send").get("/nowhere"),                                      # the router's 404
+              await client("token").post("/oauth2/token", data={"grant_type": "client_credentials"})):  # 401
+        assert r.headers["x-content-type-options"] == "nosniff", r.request.url
+        assert r.headers["cache-control"] == "no-store", r.request.url
+    jwks = await client("token").get("/.well-known/jwks.json")
+    assert jwks.headers["cache-control"] == "public, max-age=300" and jwks.headers["x-content-type-options"] == "nosniff"
