@@ -230,6 +230,11 @@ def _client_revoke(args: argparse.Namespace) -> int:
     if not admin.revoke_client_admin(args.client_id):
         print(f"no client {args.client_id}", file=sys.stderr)
         return 1
+    import asyncio
+
+    from kopru.auth.limits import cut_off
+
+    asyncio.run(cut_off("client", args.client_id))  # its access tokens stop now, not at their expiry
     print(json.dumps({"revoked": args.client_id}))
     return 0
 

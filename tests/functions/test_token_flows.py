@@ -270,3 +270,45 @@ async def test_rs256_keys_sign_and_verify_too(client, operator, onboard):
     finally:
         await asyncio.to_thread(admin.rotate_signing_key, "EdDSA", immediate=True)
         CACHE.clear()
+
+
+async def _works(client, t, token) -> int:
+    r = await client("tenant-onboarding").get(f"/tenants/{t['id']}", headers=bearer(token))
+    assert r.status_code in (200, 401), r.text
+    if r.status_code == 401:
+        assert r.json()["code"] == "auth.token_revoked" and "invalid_token" in r.headers["www-authenticate"]
+    return r.status_code
+
+
+async def test_revoking_a_client_stops_its_access_tokens_at_once(client, onboard):
+    """Not 15 minutes later: every token the client was given is refused from the moment
+    it is revoked; the tenant's other clients go on."""
+    t = await onboard()
+    h = bearer(t["token"])
+    erp = (await client("tenant-onboarding").post(f"/tenants/{t['id']}/clients",
+                                                  json={"name": "erp", "scopes": ["tenant:read"]}, headers=h)).json()
+    tokens = [(await grant(client, erp["client_id"], erp["client_secret"]))["access_token"] for _ in range(2)]
+    assert [await _works(client, t, tok) for tok in tokens] == [200, 200]
+    assert (await client("tenant-onboarding").delete(f"/tenants/{t['id']}/clients/{erp['client_id']}",
+                                                     headers=h)).status_code == 204
+    assert [await _works(client, t, tok) for tok in tokens] == [401, 401]
+    assert await _works(client, t, t["token"]) == 200  # another client of the same tenant
+
+
+async def test_revoking_a_refresh_family_or_reusing_its_token_stops_its_access_tokens(client, onboard):
+    t = await onboard()
+    first = (await password(client, t)).json()
+    second = (await refresh(client, t, first["refresh_token"])).json()
+    other = (await password(client, t)).json()  # another login: another family
+    assert [await _works(client, t, x["access_token"]) for x in (first, second, other)] == [200, 200, 200]
+    r = await client("token").post("/oauth2/revoke", data={"token": second["refresh_token"]},
+                                   auth=(t["client_id"], t["client_secret"]))
+    assert r.status_code == 200
+    assert [await _works(client, t, x["access_token"]) for x in (first, second, other)] == [401, 401, 200]
+    # a stolen refresh token replayed (two generations old: no grace): the family is revoked,
+    # and so are the access tokens it gave
+    a = (await refresh(client, t, other["refresh_token"])).json()
+    b = (await refresh(client, t, a["refresh_token"])).json()
+    assert (await refresh(client, t, other["refresh_token"])).status_code == 400
+    assert [await _works(client, t, x["access_token"]) for x in (other, a, b)] == [401, 401, 401]
+    assert await _works(client, t, t["token"]) == 200  # the client's own token has no family

@@ -27,7 +27,9 @@ async def authenticate(authorization: str | None) -> Principal:
 
         per_minute = PLANS.get(principal.plan or "trial", PLANS["trial"]).requests_per_minute
     try:
-        await limits.admit(principal.token_id, str(principal.tenant_id) if principal.tenant_id else None, per_minute)
+        await limits.admit(principal.token_id, str(principal.tenant_id) if principal.tenant_id else None, per_minute,
+                           client_id=principal.client_id, family_id=principal.family_id,
+                           issued_at=principal.issued_at)
     except KopruError as err:
         if err.code == "auth.token_revoked":
             err.headers.setdefault("WWW-Authenticate", 'Bearer realm="kopru", error="invalid_token"')

@@ -178,3 +178,6 @@ async def revoke_client(ctx, client_id: str) -> None:
         await tx.execute(update(rt).where(rt.c.client_id == client_id).where(rt.c.revoked_at.is_(None))
                          .values(revoked_at=func.now()))
         await tx.audit("client.revoked", target=client_id)
+    from kopru.auth.limits import cut_off
+
+    await cut_off("client", client_id)  # after the commit: its access tokens stop now, not at their expiry

@@ -7,12 +7,20 @@ import time
 
 from kopru.errors import KopruError
 
-# One round trip per authenticated request: the denylist and the tenant's GCRA.
-# KEYS[1] deny key ("" for none), KEYS[2] rate key ("" for no limit);
-# ARGV: emission interval (ms), burst tolerance (ms), now (ms).
+# One round trip per authenticated request: the denylist, the cut-offs of the token's client
+# and refresh family, and the tenant's GCRA.
+# KEYS[1] deny key ("" for none), KEYS[2] rate key ("" for no limit), KEYS[3] the client's
+# cut-off, KEYS[4] the refresh family's cut-off ("" for none);
+# ARGV: emission interval (ms), burst tolerance (ms), now (ms), the token's iat (s).
 # Returns {denied, allowed, retry_after_ms}.
 _ADMIT = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return {1, 0, 0} end
+for i = 3, 4 do
+  if KEYS[i] ~= '' then
+    local cut = redis.call('GET', KEYS[i])
+    if cut and tonumber(cut) >= tonumber(ARGV[4]) then return {1, 0, 0} end
+  end
+end
 if KEYS[2] == '' then return {0, 1, 0} end
 local now = tonumber(ARGV[3])
 local tat = tonumber(redis.call('GET', KEYS[2]) or ARGV[3])
@@ -44,13 +52,16 @@ def _gcra_args(per_minute: int) -> list:
     return [interval, burst, int(time.time() * 1000)]
 
 
-async def admit(jti: str | None, tenant_id: str | None, per_minute: int | None) -> None:
-    """Refuse a revoked token (401) or a tenant over its rate (429), in one round trip
-    (GCRA: the generic cell rate algorithm, atomically in Redis)."""
+async def admit(jti: str | None, tenant_id: str | None, per_minute: int | None, *, client_id: str | None = None,
+                family_id: str | None = None, issued_at: int = 0) -> None:
+    """Refuse a revoked token (401: itself on the denylist, or issued no later than its
+    client's or its refresh family's revocation) or a tenant over its rate (429), in one
+    round trip (GCRA: the generic cell rate algorithm, atomically in Redis)."""
     script, r = _script()
     rate_key = f"kopru:rl:{tenant_id}" if tenant_id and per_minute else ""
-    denied, allowed, retry_ms = await script(
-        keys=[_deny_key(jti) if jti else "", rate_key], args=_gcra_args(per_minute or 1), client=r)
+    keys = [_deny_key(jti) if jti else "", rate_key,
+            _cutoff_key("client", client_id) if client_id else "", _cutoff_key("family", family_id) if family_id else ""]
+    denied, allowed, retry_ms = await script(keys=keys, args=[*_gcra_args(per_minute or 1), issued_at], client=r)
     if denied:
         raise KopruError("auth.token_revoked")
     if not allowed:
@@ -60,6 +71,20 @@ async def admit(jti: str | None, tenant_id: str | None, per_minute: int | None) 
 
 def _deny_key(jti: str) -> str:
     return f"kopru:deny:{jti}"
+
+
+def _cutoff_key(kind: str, ident: str) -> str:
+    return f"kopru:cutoff:{kind}:{ident}"
+
+
+async def cut_off(kind: str, ident: str) -> None:
+    """Every access token of a revoked client (`kind` "client") or refresh family
+    ("family") issued until now is refused from now on, for as long as any could live."""
+    from kopru.config import settings
+    from kopru.redis import client
+
+    now = int(time.time())
+    await client().set(_cutoff_key(kind, ident), now, ex=settings().access_token_ttl + 120)
 
 
 async def deny(jti: str, expires_at: int) -> None:

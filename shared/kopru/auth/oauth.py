@@ -174,8 +174,9 @@ async def _password_grant(call, form: dict[str, str], client):
     allowed = ROLE_SCOPES[user.role] & client.scopes
     scopes = _scopes(form.get("scope"), frozenset(allowed))
     async with tenant_transaction(tenant_id, actor=client.client_id) as tx:
-        refresh = await issue_refresh(tx, client_id=client.client_id, user_id=user.id, scopes=scopes)
-    token, expires_in, _ = await issue_access_token(str(user.id), tenant_id, scopes, client_id=client.client_id, plan=plan)
+        refresh, family = await issue_refresh(tx, client_id=client.client_id, user_id=user.id, scopes=scopes)
+    token, expires_in, _ = await issue_access_token(str(user.id), tenant_id, scopes, client_id=client.client_id, plan=plan,
+                                                    family_id=family)
     return _token_response(token, expires_in, scopes, refresh)
 
 
@@ -200,7 +201,7 @@ async def _refresh_grant(form: dict[str, str], client):
     async with tenant_transaction(rotated.tenant_id, actor=client.client_id) as tx:
         plan = (await tx.execute(select(tenants.c.plan).where(tenants.c.id == rotated.tenant_id))).scalar()
     access, expires_in, _ = await issue_access_token(str(rotated.user_id), rotated.tenant_id, scopes,
-                                                      client_id=client.client_id, plan=plan)
+                                                      client_id=client.client_id, plan=plan, family_id=rotated.family_id)
     return _token_response(access, expires_in, scopes, rotated.refresh_token)
 
 

@@ -20,6 +20,7 @@ class Principal:
     issued_at: int = 0
     client_id: str | None = None
     plan: str | None = None
+    family_id: str | None = None  # the refresh family a user's token came from (revoked with it)
 
     @property
     def is_operator(self) -> bool:

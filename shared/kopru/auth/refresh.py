@@ -35,6 +35,7 @@ class Rotated:
     user_id: uuid.UUID
     scopes: list[str]
     refresh_token: str
+    family_id: uuid.UUID
 
 
 def tenant_of(token: str) -> uuid.UUID | None:
@@ -48,16 +49,18 @@ def _new_token(tenant_id: uuid.UUID) -> str:
 
 async def issue(tx, *, client_id: str, user_id: uuid.UUID, scopes: list[str],
                 family_id: uuid.UUID | None = None, parent_id: uuid.UUID | None = None, generation: int = 0,
-                expires_at: datetime | None = None) -> str:
+                expires_at: datetime | None = None) -> tuple[str, uuid.UUID]:
+    """A new refresh token: (the token, its family)."""
     from kopru.db.schema import refresh_tokens as rt
 
     token = _new_token(tx.tenant_id)
+    family_id = family_id or uuid.uuid4()
     await tx.execute(rt.insert().values(
-        id=uuid.uuid4(), tenant_id=tx.tenant_id, family_id=family_id or uuid.uuid4(), parent_id=parent_id,
+        id=uuid.uuid4(), tenant_id=tx.tenant_id, family_id=family_id, parent_id=parent_id,
         generation=generation, token_hash=hash_secret(token), client_id=client_id, user_id=user_id,
         scopes=scopes, expires_at=expires_at or datetime.now(timezone.utc) + REFRESH_TTL,
     ))
-    return token
+    return token, family_id
 
 
 async def rotate(client_id: str, client_tenant: uuid.UUID | None, token: str) -> Rotated:
@@ -104,12 +107,15 @@ async def rotate(client_id: str, client_tenant: uuid.UUID | None, token: str) ->
         if not reuse:
             if row.used_at is None:
                 await tx.execute(update(rt).where(rt.c.id == row.id).values(used_at=now))
-            successor = await issue(tx, client_id=client_id, user_id=row.user_id, scopes=list(row.scopes),
+            successor, _ = await issue(tx, client_id=client_id, user_id=row.user_id, scopes=list(row.scopes),
                                     family_id=row.family_id, parent_id=row.id, generation=row.generation + 1,
                                     expires_at=row.expires_at)  # a family never outlives its first token
     if reuse:
+        from kopru.auth.limits import cut_off
+
+        await cut_off("family", str(row.family_id))  # the family's access tokens stop too
         raise InvalidGrant("the refresh token was already used; its family is revoked")
-    return Rotated(tenant_id, row.user_id, list(row.scopes), successor)
+    return Rotated(tenant_id, row.user_id, list(row.scopes), successor, row.family_id)
 
 
 async def revoke_family(client_id: str, client_tenant: uuid.UUID | None, token: str) -> bool:
@@ -128,6 +134,9 @@ async def revoke_family(client_id: str, client_tenant: uuid.UUID | None, token: 
         await tx.execute(update(rt).where(rt.c.family_id == row.family_id).where(rt.c.revoked_at.is_(None))
                          .values(revoked_at=func.now()))
         await tx.audit("auth.refresh_revoked", target=str(row.family_id), details={"client_id": client_id})
+    from kopru.auth.limits import cut_off
+
+    await cut_off("family", str(row.family_id))  # and the access tokens it gave
     return True
 
 

@@ -27,7 +27,8 @@ REQUIRED_CLAIMS = ["iss", "sub", "aud", "exp", "iat", "jti", "scope"]
 
 
 async def issue_access_token(subject: str, tenant_id: uuid.UUID | None, scopes: list[str], *,
-                             client_id: str, plan: str | None = None, ttl: int | None = None) -> tuple[str, int, str]:
+                             client_id: str, plan: str | None = None, ttl: int | None = None,
+                             family_id: uuid.UUID | None = None) -> tuple[str, int, str]:
     """Returns (token, expires_in, jti). A compact JWS signed with the current key
     (the header names it by `kid`); PyJWT's encoder did the same at twice the cost."""
     s = settings()
@@ -48,6 +49,8 @@ async def issue_access_token(subject: str, tenant_id: uuid.UUID | None, scopes: 
     }
     if tenant_id is not None:
         claims["tenant_id"] = str(tenant_id)
+    if family_id is not None:
+        claims["fam"] = str(family_id)  # its refresh family: revoking the family stops this token too
         claims["plan"] = plan
     header = _b64e(json.dumps({"alg": key.alg, "kid": key.kid, "typ": "at+jwt"}, separators=(",", ":")).encode())
     payload = _b64e(json.dumps(claims, separators=(",", ":")).encode())
@@ -170,4 +173,5 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         issued_at=int(claims.get("iat") or 0),
         client_id=claims.get("client_id") if isinstance(claims.get("client_id"), str) else None,
         plan=claims.get("plan") if isinstance(claims.get("plan"), str) else None,
+        family_id=claims.get("fam") if isinstance(claims.get("fam"), str) else None,
     )
