@@ -49,9 +49,9 @@ async def issue_access_token(subject: str, tenant_id: uuid.UUID | None, scopes: 
     }
     if tenant_id is not None:
         claims["tenant_id"] = str(tenant_id)
+        claims["plan"] = plan
     if family_id is not None:
         claims["fam"] = str(family_id)  # its refresh family: revoking the family stops this token too
-        claims["plan"] = plan
     header = _b64e(json.dumps({"alg": key.alg, "kid": key.kid, "typ": "at+jwt"}, separators=(",", ":")).encode())
     payload = _b64e(json.dumps(claims, separators=(",", ":")).encode())
     signing_input = f"{header}.{payload}".encode()
