@@ -312,3 +312,13 @@ async def test_revoking_a_refresh_family_or_reusing_its_token_stops_its_access_t
     assert (await refresh(client, t, other["refresh_token"])).status_code == 400
     assert [await _works(client, t, x["access_token"]) for x in (other, a, b)] == [401, 401, 401]
     assert await _works(client, t, t["token"]) == 200  # the client's own token has no family
+
+
+async def test_tokens_name_their_plan_and_a_user_token_its_refresh_family(client, onboard):
+    """The plan decides the tenant's rate (a lost claim means the trial rate for everyone);
+    the family is what revoking a refresh family stops."""
+    t = await onboard(plan="professional")
+    app = jwt.decode(t["token"], options={"verify_signature": False})
+    assert app["plan"] == "professional" and "fam" not in app
+    user = jwt.decode((await password(client, t)).json()["access_token"], options={"verify_signature": False})
+    assert user["plan"] == "professional" and len(user["fam"]) == 36
