@@ -322,3 +322,24 @@ async def test_tokens_name_their_plan_and_a_user_token_its_refresh_family(client
     assert app["plan"] == "professional" and "fam" not in app
     user = jwt.decode((await password(client, t)).json()["access_token"], options={"verify_signature": False})
     assert user["plan"] == "professional" and len(user["fam"]) == 36
+
+
+async def test_guessing_a_client_secret_meets_a_limit_and_every_401_challenges(client, onboard):
+    """20 wrong secrets for one client in 15 minutes, then 429 with Retry-After (its right
+    secret too, until the window passes); other clients go on. Every 401 carries
+    WWW-Authenticate, client_secret_post's included. No answer quotes what was sent."""
+    t, other = await onboard(), await onboard()
+    form = {"grant_type": "client_credentials"}
+    for i in range(20):
+        r = await client("token").post("/oauth2/token", data={**form, "client_id": t["client_id"],
+                                                              "client_secret": f"guess-{i}"})
+        assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Basic"), r.text
+        assert "guess" not in r.text
+    r = await client("token").post("/oauth2/token", data=form, auth=(t["client_id"], t["client_secret"]))
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0 and r.json()["error"] == "invalid_client"
+    assert (await client("token").post("/oauth2/token", data=form,
+                                       auth=(other["client_id"], other["client_secret"]))).status_code == 200
+    r = await client("token").post("/oauth2/token", content=b"grant_type=client_credentials&zq%3Cevil%3E=1&zq%3Cevil%3E=2",
+                                   headers={"Content-Type": "application/x-www-form-urlencoded"},
+                                   auth=(other["client_id"], other["client_secret"]))
+    assert r.status_code == 400 and r.json()["error"] == "invalid_request" and "evil" not in r.text

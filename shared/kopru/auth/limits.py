@@ -105,13 +105,22 @@ async def check_rate(tenant_id: str, per_minute: int) -> None:
     await admit(None, tenant_id, per_minute)
 
 
-# failed passwords: per user and per IP, in a sliding 15-minute window
+# failed passwords: per user and per IP, in a sliding 15-minute window; failed client
+# authentications per client id, in the same window
 FAIL_WINDOW = 15 * 60
 MAX_FAILS_USER = 5
 MAX_FAILS_IP = 30
+MAX_FAILS_CLIENT = 20
 
 
-async def login_blocked(user_key: str, ip: str | None) -> int:
+def client_key(client_id: str) -> str:
+    """A client id as a throttle key: hashed (any text a caller sends ends up in Redis)."""
+    import hashlib
+
+    return "client:" + hashlib.blake2b(client_id.encode("utf-8", "replace"), digest_size=16).hexdigest()
+
+
+async def login_blocked(user_key: str, ip: str | None, *, max_fails: int = MAX_FAILS_USER) -> int:
     """Seconds to wait before another attempt is allowed (0 when allowed)."""
     from kopru.redis import client
 
@@ -122,7 +131,7 @@ async def login_blocked(user_key: str, ip: str | None) -> int:
             p.get(k)
             p.ttl(k)
         res = await p.execute()
-    limits = [MAX_FAILS_USER, MAX_FAILS_IP]
+    limits = [max_fails, MAX_FAILS_IP]
     wait = 0
     for i, _ in enumerate(keys):
         count, ttl = res[2 * i], res[2 * i + 1]

@@ -156,7 +156,9 @@ class Call:
         out: dict[str, str] = {}
         for k, v in pairs:
             if k in out:
-                raise KopruError("request.validation_failed", detail=f"parameter {k} repeated")
+                from kopru.runtime.inputs import parameter_name
+
+                raise KopruError("request.validation_failed", detail=f"{parameter_name(k)} repeated")
             out[k] = v
         return out
 
