@@ -21,6 +21,12 @@ def _float(name: str, default: float) -> float:
     return float(raw) if raw else default
 
 
+def _networks(raw: str) -> tuple:
+    import ipaddress
+
+    return tuple(ipaddress.ip_network(x.strip(), strict=False) for x in raw.replace(",", " ").split() if x.strip())
+
+
 def _str(name: str) -> str | None:
     return os.environ.get(name) or None
 
@@ -64,6 +70,7 @@ class Settings:
     port: int = 8080  # PORT
     health_host: str = "127.0.0.1"  # KOPRU_HEALTH_HOST: `kopru relay|dispatch` readiness endpoint
     health_port: int = 8081  # KOPRU_HEALTH_PORT (0: none)
+    trusted_proxies: tuple = ()  # KOPRU_TRUSTED_PROXIES: CIDRs whose X-Forwarded-For is believed (none by default)
     # the simulators' dev accounts (`kopru dev`)
     netgsm_sim_usercode: str = "kopru-dev"  # NETGSM_SIM_USERCODE
     netgsm_sim_password: str = "kopru-dev"  # NETGSM_SIM_PASSWORD
@@ -121,6 +128,7 @@ def settings() -> Settings:
         port=_int("PORT", 8080),
         health_host=os.environ.get("KOPRU_HEALTH_HOST", "127.0.0.1"),
         health_port=_int("KOPRU_HEALTH_PORT", 8081),
+        trusted_proxies=_networks(os.environ.get("KOPRU_TRUSTED_PROXIES", "")),
         netgsm_sim_usercode=os.environ.get("NETGSM_SIM_USERCODE", "kopru-dev"),
         netgsm_sim_password=os.environ.get("NETGSM_SIM_PASSWORD", "kopru-dev"),
         netgsm_sim_msgheaders=os.environ.get("NETGSM_SIM_MSGHEADERS", "KOPRU"),

@@ -131,7 +131,9 @@ def _dev(args: argparse.Namespace) -> int:
             print(f"operator client (shown once, kept in {kept}): KOPRU_OPERATOR_CLIENT_ID={cid} "
                   f"KOPRU_OPERATOR_CLIENT_SECRET={secret}", flush=True)
         gateway = build_gateway()
-        config = uvicorn.Config(gateway, host=args.host, port=args.port, log_level="warning", lifespan="on")
+        # X-Forwarded-For is Köprü's to judge (KOPRU_TRUSTED_PROXIES), not the server's
+        config = uvicorn.Config(gateway, host=args.host, port=args.port, log_level="warning", lifespan="on",
+                                proxy_headers=False)
 
         class Server(uvicorn.Server):
             # our own Ctrl-C handling: uvicorn's re-raises the signal after its shutdown,

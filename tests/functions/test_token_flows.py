@@ -343,3 +343,33 @@ async def test_guessing_a_client_secret_meets_a_limit_and_every_401_challenges(c
                                    headers={"Content-Type": "application/x-www-form-urlencoded"},
                                    auth=(other["client_id"], other["client_secret"]))
     assert r.status_code == 400 and r.json()["error"] == "invalid_request" and "evil" not in r.text
+
+
+async def test_the_per_address_password_throttle_follows_the_trusted_proxy_chain(client, onboard, monkeypatch):
+    """Behind a trusted proxy, 30 failed logins from one address (unknown users: the
+    per-user limit is not what stops them) block that address; another address goes on."""
+    from kopru.config import reset_settings
+
+    monkeypatch.setenv("KOPRU_TRUSTED_PROXIES", "127.0.0.1/32")
+    reset_settings()
+    try:
+        t = await onboard()
+        spoofed = {"X-Forwarded-For": "6.6.6.6, 198.51.100.23"}  # the caller wrote 6.6.6.6; the proxy saw .23
+        for i in range(30):
+            r = await client("token").post("/oauth2/token", data={
+                "grant_type": "password", "username": f"nobody{i}@anadolu.com.tr", "password": "x" * 12,
+                "tenant": t["tenant"]["subdomain"]}, auth=(t["client_id"], t["client_secret"]), headers=spoofed)
+            assert r.status_code == 400 and "retry-after" not in r.headers, (i, r.text)
+        r = await client("token").post(
+            "/oauth2/token", data={"grant_type": "password", "username": "yonetici@anadolu.com.tr",
+                                   "password": ADMIN_PW, "tenant": t["tenant"]["subdomain"]},
+            auth=(t["client_id"], t["client_secret"]), headers={"X-Forwarded-For": "7.7.7.7, 198.51.100.23"})
+        assert r.status_code == 400 and int(r.headers["retry-after"]) > 0  # that address is blocked, whatever it claims
+        r = await client("token").post("/oauth2/token", data={
+            "grant_type": "password", "username": "yonetici@anadolu.com.tr", "password": ADMIN_PW,
+            "tenant": t["tenant"]["subdomain"]}, auth=(t["client_id"], t["client_secret"]),
+            headers={"X-Forwarded-For": "198.51.100.24"})
+        assert r.status_code == 200, r.text  # another address
+    finally:
+        monkeypatch.undo()
+        reset_settings()

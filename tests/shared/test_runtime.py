@@ -255,3 +255,25 @@ async def test_every_answer_says_nosniff_and_no_store_unless_the_route_caches(cl
         assert r.headers["cache-control"] == "no-store", r.request.url
     jwks = await client("token").get("/.well-known/jwks.json")
     assert jwks.headers["cache-control"] == "public, max-age=300" and jwks.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(("trusted", "peer", "xff", "expect"), [
+    ("", "127.0.0.1", ["203.0.113.7"], "127.0.0.1"),                     # no proxy trusted: the header is words
+    ("10.0.0.0/8", "127.0.0.1", ["203.0.113.7"], "127.0.0.1"),           # the peer is no trusted proxy
+    ("127.0.0.1/32", "127.0.0.1", ["203.0.113.7"], "203.0.113.7"),
+    ("127.0.0.1/32 10.0.0.0/8", "127.0.0.1", ["6.6.6.6, 203.0.113.7, 10.1.2.3"], "203.0.113.7"),  # the left end is the caller's
+    ("127.0.0.1/32", "127.0.0.1", ["6.6.6.6", "203.0.113.9"], "203.0.113.9"),  # two headers: read as one list
+    ("127.0.0.1/32", "127.0.0.1", ["not-an-ip"], "127.0.0.1"),
+    ("127.0.0.1/32", "127.0.0.1", [], "127.0.0.1"),
+])
+def test_the_callers_address_believes_forwarded_for_only_from_trusted_proxies(monkeypatch, trusted, peer, xff, expect):
+    from kopru.config import reset_settings
+    from kopru.runtime.inputs import client_address
+
+    monkeypatch.setenv("KOPRU_TRUSTED_PROXIES", trusted)
+    reset_settings()
+    try:
+        assert client_address(peer, xff) == expect
+    finally:
+        monkeypatch.undo()
+        reset_settings()

@@ -120,7 +120,14 @@ class Call:
 
     @property
     def client_ip(self) -> str | None:
-        return self.request.client.host if self.request.client else None
+        """The caller's address: the peer's, unless the peer is a proxy KOPRU_TRUSTED_PROXIES
+        names; then X-Forwarded-For read from the right, past every trusted proxy (a caller
+        writes the left end of that header freely). The servers' own proxy-header handling is
+        off (FORWARDED_ALLOW_IPS: none), so the peer is the connection's."""
+        from kopru.runtime.inputs import client_address
+
+        peer = self.request.client.host if self.request.client else None
+        return client_address(peer, self.headers.getlist("x-forwarded-for"))
 
     async def body(self) -> bytes:
         if self._body is None:

@@ -126,3 +126,33 @@ def check_idempotency_key(value: str | None) -> None:
     from kopru.work.idempotency import check_key
 
     check_key(value)
+
+
+def client_address(peer: str | None, forwarded_for: list[str]) -> str | None:
+    """See Call.client_ip: the rightmost address of X-Forwarded-For that is not a trusted
+    proxy, when the peer itself is one; else the peer."""
+    import ipaddress
+
+    from kopru.config import settings
+
+    nets = settings().trusted_proxies
+    if not nets or peer is None or not forwarded_for:
+        return peer
+
+    def trusted(addr: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(addr.strip())
+        except ValueError:
+            return False
+        return any(ip in n for n in nets)
+
+    if not trusted(peer):
+        return peer
+    hops = [h.strip() for v in forwarded_for for h in v.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not trusted(hop):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return peer  # not an address: a forged header, not a client
+    return peer
