@@ -3,7 +3,9 @@
 Presenting a spent token revokes its whole family and emits
 kopru.auth.token_reuse_detected.v1; the only exception is the immediately previous
 token within GRACE seconds of its rotation (two tabs refreshing at once), which
-gets a sibling of the newest token instead. Older generations never do.
+gets the same successor again (kept sealed on the spent row until it is used itself;
+never a new sibling, so a stolen token replayed in the grace mints nothing new). Older
+generations never do.
 
 Format: rt_<tenant id, 32 hex>_<256 random bits>. Only a SHA-256 of it is stored;
 the tenant part lets the transaction enter the tenant before looking it up.
@@ -63,6 +65,10 @@ async def issue(tx, *, client_id: str, user_id: uuid.UUID, scopes: list[str],
     return token, family_id
 
 
+def _successor_aad(row_id: uuid.UUID) -> bytes:
+    return f"refresh-successor:{row_id}".encode()
+
+
 async def rotate(client_id: str, client_tenant: uuid.UUID | None, token: str) -> Rotated:
     """Spend `token` and return its successor, or raise InvalidGrant (after revoking
     the family when the token was already spent)."""
@@ -92,8 +98,12 @@ async def rotate(client_id: str, client_tenant: uuid.UUID | None, token: str) ->
             newest = (await tx.execute(
                 select(func.max(rt.c.generation)).where(rt.c.family_id == row.family_id)
             )).scalar()
-            if now - row.used_at <= GRACE and row.generation == newest - 1:
-                pass  # two tabs: the immediately previous token, just rotated: a sibling below
+            if now - row.used_at <= GRACE and row.generation == newest - 1 and row.successor_enc is not None:
+                # two tabs: the immediately previous token, just rotated: the same successor
+                from kopru.auth.crypto import unseal
+
+                successor = unseal(bytes(row.successor_enc), aad=_successor_aad(row.id)).decode()
+                return Rotated(tenant_id, row.user_id, list(row.scopes), successor, row.family_id)
             else:
                 reuse = True
                 await tx.execute(update(rt).where(rt.c.family_id == row.family_id).where(rt.c.revoked_at.is_(None))
@@ -105,11 +115,15 @@ async def rotate(client_id: str, client_tenant: uuid.UUID | None, token: str) ->
                     "generation": row.generation, "detected_at": now.isoformat(),
                 }, subject=str(row.user_id), source="/kopru/token")
         if not reuse:
-            if row.used_at is None:
-                await tx.execute(update(rt).where(rt.c.id == row.id).values(used_at=now))
+            from kopru.auth.crypto import seal
+
             successor, _ = await issue(tx, client_id=client_id, user_id=row.user_id, scopes=list(row.scopes),
-                                    family_id=row.family_id, parent_id=row.id, generation=row.generation + 1,
-                                    expires_at=row.expires_at)  # a family never outlives its first token
+                                       family_id=row.family_id, parent_id=row.id, generation=row.generation + 1,
+                                       expires_at=row.expires_at)  # a family never outlives its first token
+            await tx.execute(update(rt).where(rt.c.id == row.id).values(
+                used_at=now, successor_enc=seal(successor.encode(), aad=_successor_aad(row.id))))
+            if row.parent_id is not None:  # the parent's grace is over: its answer is forgotten
+                await tx.execute(update(rt).where(rt.c.id == row.parent_id).values(successor_enc=None))
     if reuse:
         from kopru.auth.limits import cut_off
 

@@ -127,6 +127,7 @@ refresh_tokens = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("used_at", DateTime(timezone=True)),
     Column("revoked_at", DateTime(timezone=True)),
+    Column("successor_enc", LargeBinary),
 )
 
 inbox = Table(

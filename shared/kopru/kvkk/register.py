@@ -280,6 +280,8 @@ NOT_PERSONAL: dict[tuple[str, str], str] = {
     ("api_clients", "name"): "a label the tenant gives an API client",
     ("platform_clients", "name"): "a label for an operator client",
     ("signing_keys", "private_key_enc"): "token-signing key material, sealed by the master key",
+    ("refresh_tokens", "successor_enc"): "the refresh token that replaced this one, sealed by the master key, "
+                                         "kept until it is used itself (the grace's answer): a secret",
     ("sms_messages", "recipient_type"): "BIREYSEL or TACIR: İYS's class of recipient, not who it is",
     ("tenant_integrations", "secret_enc"): "the tenant's Netgsm API password, sealed by the master key: a secret",
     ("einvoices", "customer_scheme"): "'VKN' or 'TCKN': says which invoice rows are personal, not whose",
