@@ -20,6 +20,20 @@ async def create_tenant(call: Call):
     return json_response(out, 201, {"Location": f"/tenants/{out['tenant']['id']}", "Cache-Control": "no-store"})
 
 
+@fn.route("GET", "/tenants", summary="List tenants, oldest first, a page at a time: ?limit=1..100 (50) and the "
+          "next_cursor of the previous page as ?cursor= (platform operator only)",
+          operator=True, responses=(200, 401, 403, 422, 429))
+async def list_all(call: Call):
+    from kopru.errors import KopruError
+    from kopru.tenancy import list_tenants
+
+    raw = call.query.get("limit", "50")
+    if not raw.isdigit() or len(raw) > 3:
+        raise KopruError("request.validation_failed", detail="limit: 1 to 100",
+                         errors=[{"field": "limit", "type": "value_error", "message": "1 to 100"}])
+    return await list_tenants(int(raw), call.query.get("cursor") or None)
+
+
 @fn.route("GET", "/tenants/{id}", summary="Read a tenant (the operator, or the tenant itself)",
           responses=(200, 401, 403, 404, 429), scope="tenant:read", tenant="path")
 async def read_tenant(call: Call):

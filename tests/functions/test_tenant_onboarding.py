@@ -179,3 +179,30 @@ async def test_the_callers_trace_continues_into_the_event(client, operator_token
     assert r.status_code == 201
     ext = db.execute("select extensions from outbox where tenant_id = %s", (r.json()["tenant"]["id"],)).fetchone()[0]
     assert ext["traceparent"].split("-")[1] == "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+async def test_operators_list_tenants_a_page_at_a_time(client, onboard, operator_token):
+    """Every tenant once, in onboarding order, across pages; only an operator may ask; a
+    cursor this API did not give and a limit out of range are 422."""
+    made = [await onboard() for _ in range(3)]
+    h = {"Authorization": f"Bearer {operator_token}"}
+    seen, cursor, pages = [], None, 0
+    while True:
+        r = await client("tenant-onboarding").get("/tenants", params={"limit": 2, **({"cursor": cursor} if cursor else {})},
+                                                  headers=h)
+        assert r.status_code == 200 and r.headers["cache-control"] == "no-store", r.text
+        body = r.json()
+        assert len(body["tenants"]) <= 2
+        seen += [x["id"] for x in body["tenants"]]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) and pages >= 2
+    ours = [str(m["id"]) for m in made]
+    assert [x for x in seen if x in ours] == ours  # all three, in the order they were made
+    r = await client("tenant-onboarding").get("/tenants", headers={"Authorization": f"Bearer {made[0]['token']}"})
+    assert r.status_code == 403
+    for params in ({"limit": "0"}, {"limit": "101"}, {"limit": "x"}, {"cursor": "bm90LWEtY3Vyc29y"}, {"cursor": "%%%"}):
+        r = await client("tenant-onboarding").get("/tenants", params=params, headers=h)
+        assert r.status_code == 422 and r.json()["code"] == "request.validation_failed", (params, r.text)

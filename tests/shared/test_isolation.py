@@ -102,7 +102,7 @@ PUBLIC = {("token", "POST", "/oauth2/token"), ("token", "GET", "/.well-known/jwk
           # Netgsm's push: a per-tenant signed URL (tests/functions/test_sms_report.py: another tenant's
           # signature is refused, and a tenant's valid URL cannot reach another tenant's messages)
           ("sms-report", "POST", "/sms/reports")}
-OPERATOR_ONLY = {("tenant-onboarding", "POST", "/tenants")}
+OPERATOR_ONLY = {("tenant-onboarding", "POST", "/tenants"), ("tenant-onboarding", "GET", "/tenants")}
 TENANT_SCOPED = {
     ("tenant-onboarding", "GET", "/tenants/{id}"),
     ("tenant-onboarding", "GET", "/tenants/{id}/clients"),
