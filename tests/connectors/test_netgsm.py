@@ -563,3 +563,16 @@ async def test_the_dev_simulator_delivers_by_itself_and_the_control_route_inject
         assert ei.value.code == "40"
     finally:
         sim.deliver_after = None
+
+
+@pytest.mark.parametrize(("code", "has"), [
+    ("netgsm.40", "başlığı"), ("netgsm.report.16", "İYS"), ("netgsm.report.2", "süresi"),
+    ("nilvera.2054", "e-Fatura"), ("gib.1163", ""), ("sms.not_configured", "Netgsm"),
+    ("work.outcome_unknown", "operatör"), ("netgsm.9999", "belgelerimizde yok"), ("nilvera.x", "belgelerimizde yok"),
+])
+def test_every_outcome_code_has_words_in_turkish_and_english(code, has):
+    from kopru.connectors.words import describe
+
+    d = describe(code)
+    assert d["code"] == code and d["tr"] and d["en"] and has.lower() in d["tr"].lower(), d
+    assert describe(None) is None

@@ -110,6 +110,7 @@ async def test_permanent_netgsm_error_fails_without_retry(client, apps, sms_tena
     await drain(apps)
     got = (await client("sms-send").get(f"/sms/{r.json()['id']}", headers=bearer(sms_tenant["token"]))).json()
     assert got["status"] == "failed" and got["error_code"] == "netgsm.40"
+    assert got["error"]["en"] == "The message header (sender name) is not registered with Netgsm." and got["error"]["tr"]
     assert len(netgsm.messages) == before
 
 

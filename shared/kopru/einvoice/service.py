@@ -359,7 +359,10 @@ async def get_invoice(ctx, einvoice_id: uuid.UUID) -> dict[str, Any]:
             raise KopruError("einvoice.not_found")
         hist = (await tx.execute(select(h.c.status, h.c.code, h.c.at).where(h.c.einvoice_id == einvoice_id)
                                  .order_by(h.c.id))).all()
+    from kopru.connectors.words import describe
+
     out = dict(row)
+    out["error"] = describe(out.get("error_code"))  # the code in Turkish and English
     out["uuid"] = out.pop("ettn")
     out["payable_amount"] = str(out["payable_amount"])
     out["history"] = [{"status": r.status, "code": r.code, "at": r.at} for r in hist]

@@ -87,6 +87,7 @@ async def request_sms(ctx, body, idempotency_key: str | None) -> dict[str, Any]:
 
 
 async def get_sms(ctx, sms_id: uuid.UUID) -> dict[str, Any]:
+    from kopru.connectors.words import describe
     from sqlalchemy import select
 
     from kopru.db.schema import sms_messages as sm, sms_status_history as h
@@ -98,6 +99,7 @@ async def get_sms(ctx, sms_id: uuid.UUID) -> dict[str, Any]:
         hist = (await tx.execute(select(h.c.status, h.c.code, h.c.at).where(h.c.sms_id == sms_id).order_by(h.c.id))).all()
     return {
         "id": row.id, "kind": row.kind, "status": row.status, "error_code": row.error_code,
+        "error": describe(row.error_code),  # the code in Turkish and English
         "encoding": row.encoding, "segments": row.segments, "characters": row.characters,
         "netgsm_jobid": row.netgsm_jobid, "created_at": row.created_at,
         "history": [{"status": r.status, "code": r.code, "at": r.at} for r in hist],
