@@ -71,6 +71,7 @@ class Settings:
     health_host: str = "127.0.0.1"  # KOPRU_HEALTH_HOST: `kopru relay|dispatch` readiness endpoint
     health_port: int = 8081  # KOPRU_HEALTH_PORT (0: none)
     trusted_proxies: tuple = ()  # KOPRU_TRUSTED_PROXIES: CIDRs whose X-Forwarded-For is believed (none by default)
+    metrics: bool = False  # KOPRU_METRICS: record metrics (an OpenTelemetry SDK + exporter is configured)
     # the simulators' dev accounts (`kopru dev`)
     netgsm_sim_usercode: str = "kopru-dev"  # NETGSM_SIM_USERCODE
     netgsm_sim_password: str = "kopru-dev"  # NETGSM_SIM_PASSWORD
@@ -129,6 +130,7 @@ def settings() -> Settings:
         health_host=os.environ.get("KOPRU_HEALTH_HOST", "127.0.0.1"),
         health_port=_int("KOPRU_HEALTH_PORT", 8081),
         trusted_proxies=_networks(os.environ.get("KOPRU_TRUSTED_PROXIES", "")),
+        metrics=os.environ.get("KOPRU_METRICS", "").strip().lower() in ("1", "true", "yes", "on"),
         netgsm_sim_usercode=os.environ.get("NETGSM_SIM_USERCODE", "kopru-dev"),
         netgsm_sim_password=os.environ.get("NETGSM_SIM_PASSWORD", "kopru-dev"),
         netgsm_sim_msgheaders=os.environ.get("NETGSM_SIM_MSGHEADERS", "KOPRU"),

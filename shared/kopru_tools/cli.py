@@ -88,6 +88,12 @@ def _dev(args: argparse.Namespace) -> int:
     if not os.environ.get("KOPRU_PUBLIC_URL"):
         # links Köprü hands out (exports, Netgsm's report push) point at this gateway
         os.environ["KOPRU_PUBLIC_URL"] = f"http://{args.host}:{args.port}"
+    if not os.environ.get("KOPRU_METRICS"):
+        os.environ["KOPRU_METRICS"] = "1"  # recorded, and served at the gateway's /metrics
+    if os.environ["KOPRU_METRICS"].strip().lower() in ("1", "true", "yes", "on"):
+        from kopru_tools.metrics import setup as setup_metrics
+
+        setup_metrics()
     if not os.environ.get("KOPRU_ISSUER"):
         # the tokens' iss is the URL the token function answers at, its metadata beneath it
         os.environ["KOPRU_ISSUER"] = os.environ["KOPRU_PUBLIC_URL"].rstrip("/") + "/function/token"

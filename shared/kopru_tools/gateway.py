@@ -37,6 +37,16 @@ class Gateway:
         path: str = scope["path"]
         if path == "/healthz":
             return await _json(send, 200, {"status": "ok", "functions": sorted(self.apps)})
+        if path == "/metrics":
+            from kopru_tools.metrics import exposition
+
+            got = exposition()
+            if got is not None:
+                body, ctype = got
+                await send({"type": "http.response.start", "status": 200,
+                            "headers": [(b"content-type", ctype.encode()), (b"content-length", str(len(body)).encode()),
+                                        (b"cache-control", b"no-store")]})
+                return await send({"type": "http.response.body", "body": body})
         if path == "/readyz":
             from kopru.errors import negotiate_language
             from kopru.events.supervisor import readiness

@@ -243,3 +243,44 @@ async def test_integration_settings_read_back_without_secrets_and_test_connectio
                                               json={"usercode": "8509999999", "password": "wrong", "msgheader": "X"})
     assert r.status_code == 422 and r.json()["code"] == "netgsm.credentials_invalid"
     assert (await client("tenant-onboarding").get(f"/tenants/{tid}/integrations/netgsm", headers=h)).json() == body
+
+
+async def test_metrics_count_requests_per_function_and_sms_per_tenant(client, apps, sms_tenant, netgsm, monkeypatch):
+    """kopru dev's /metrics (the OpenTelemetry SDK with the Prometheus exporter): after a
+    send, the sms-send route's request counter and the tenant's SMS counter; route labels are
+    templates, never ids."""
+    import httpx
+
+    from kopru.config import reset_settings
+    from kopru_tools import metrics as tool_metrics
+    from kopru_tools.gateway import Gateway
+
+    monkeypatch.setenv("KOPRU_METRICS", "1")
+    reset_settings()
+    try:
+        tool_metrics.setup()
+        gw = httpx.AsyncClient(transport=httpx.ASGITransport(app=Gateway(dict(apps))), base_url="http://gw")
+        r = await gw.post("/function/sms-send/sms", headers=bearer(sms_tenant["token"]),
+                          json={"to": PHONE, "message": "Ölçüm", "kind": "transactional"})
+        assert r.status_code == 202
+        await gw.get(f"/function/sms-send/sms/{r.json()['id']}", headers=bearer(sms_tenant["token"]))
+        await drain(apps)
+        text = (await gw.get("/metrics")).text
+        import re
+
+        def samples(name):  # (labels, value) of one metric, parsed from the Prometheus text
+            out = []
+            for m in re.finditer(r"^%s\{(.*?)\} (\S+)$" % name, text, re.M):
+                out.append((dict(re.findall(r'(\w+)="([^"]*)"', m.group(1))), float(m.group(2))))
+            return out
+
+        tid = str(sms_tenant["id"])
+        assert any(lb["function"] == "sms-send" and lb["route"] == "POST /sms" and lb["status"] == "2xx" and v >= 1
+                   for lb, v in samples("kopru_requests_total")), text[-3000:]
+        assert any(lb["route"] == "GET /sms/{id}" for lb, _ in samples("kopru_requests_total"))
+        assert r.json()["id"] not in text  # route templates, never ids
+        assert any(lb == {**lb, "outcome": "sent", "tenant": tid} and v >= 1 for lb, v in samples("kopru_sms_total"))
+        assert "kopru_request_duration" in text and "5321234567" not in text
+    finally:
+        monkeypatch.undo()
+        reset_settings()

@@ -389,6 +389,9 @@ async def _finish(tx, row_id: uuid.UUID, ettn, status: str, code: str | None, **
     from kopru.db.schema import einvoices as e
 
     await tx.execute(update(e).where(e.c.id == row_id).values(status=status, updated_at=func.now(), **values))
+    from kopru import metrics
+
+    metrics.einvoice(tx.tenant_id, status)
     await _history(tx, row_id, status, code)
     data = {"einvoice_id": str(row_id), "ettn": str(ettn)}
     if status == "accepted":
@@ -478,6 +481,9 @@ class InvoiceUpload:
         if getattr(self, "row", None) is None:
             return  # no row of ours to move (gone, or ended before)
         if outcome.state == "succeeded":
+            from kopru import metrics
+
+            metrics.einvoice(self.tenant_id, "submitted")
             await tx.execute(update(e).where(e.c.id == self.einvoice_id)
                              .values(status="submitted", submitted_at=func.now(), updated_at=func.now()))
             await _history(tx, self.einvoice_id, "submitted", outcome.code)

@@ -344,7 +344,12 @@ class Function:
 
     # -- serving -----------------------------------------------------------
     async def __call__(self, request: "Request") -> Response:
+        started = time.perf_counter()
         response = await self._serve(request)
+        from kopru import metrics
+
+        route = "event" if request.url.path == "/" else request.scope.get("kopru_route", "unmatched")
+        metrics.request(self.name, route, response.status_code, (time.perf_counter() - started) * 1000)
         # every answer: no MIME sniffing; and nothing cached unless the route says so (its
         # answers carry tenants' data: tax numbers, TCKNs, phone numbers, tokens)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -405,6 +410,7 @@ class Function:
             if route.method != method:
                 allowed.append(route.method)
                 continue
+            request.scope["kopru_route"] = f"{route.method} {route.path}"  # the template, never the ids
             call = Call(request, self, m.groupdict(), lang)
             await self._authorize(call, self.docs[route])
             result = await handler(call)

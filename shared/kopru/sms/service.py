@@ -263,6 +263,9 @@ class SmsSend:
 
         if getattr(self, "row", None) is None:
             return  # no row of ours to move (gone, or ended before)
+        from kopru import metrics
+
+        metrics.sms(self.tenant_id, "sent" if outcome.state == "succeeded" else outcome.state)
         if outcome.state == "succeeded":
             await tx.execute(update(sm).where(sm.c.id == self.sms_id).values(
                 status="sent", netgsm_jobid=outcome.external_ref, updated_at=func.now()))
@@ -313,6 +316,9 @@ async def _apply_report(tx, sms_id: uuid.UUID, jobid: str, entry, counts: dict[s
     if entry is None or not entry.status.final:
         counts["pending"] += 1
         return
+    from kopru import metrics
+
+    metrics.sms(tx.tenant_id, "delivered" if entry.status.outcome == "delivered" else "failed")
     if entry.status.outcome == "delivered":
         await tx.execute(update(sm).where(sm.c.id == sms_id).values(status="delivered", updated_at=func.now()))
         await _history(tx, sms_id, "delivered", str(entry.status_code))
