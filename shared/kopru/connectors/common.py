@@ -26,3 +26,18 @@ class RetryPolicy:
 
 
 READ_RETRY = RetryPolicy(attempts=3, base_delay=0.2, max_delay=2.0)
+
+
+def base_url(configured: str | None, production: str, name: str) -> str:
+    """A connector's base URL: the configured one, else the provider's production API, but
+    never with kopru dev's embedded data (no DATABASE_URL): there a missing URL is refused
+    (integration.no_dev_endpoint), so development never reaches a real provider."""
+    if configured:
+        return configured.rstrip("/")
+    from kopru.config import settings
+
+    if settings().embedded:
+        from kopru.errors import KopruError
+
+        raise KopruError("integration.no_dev_endpoint", detail=f"{name} is not set; start kopru dev")
+    return production

@@ -69,18 +69,12 @@ REPORT_DATE_FORMAT = "%d.%m.%Y %H:%M:%S"  # dd.MM.yyyy HH:mm:ss, Europe/Istanbul
 
 
 def base_url_from_env() -> str:
-    """NETGSM_BASE_URL (through kopru.config), else Netgsm's production API, but never
-    with kopru dev's embedded data: there a missing URL is a refusal, not production."""
+    """NETGSM_BASE_URL (through kopru.config), else Netgsm's production API (never on kopru
+    dev's embedded data: kopru.connectors.common.base_url)."""
     from kopru.config import settings
+    from kopru.connectors.common import base_url
 
-    s = settings()
-    if s.netgsm_base_url:
-        return s.netgsm_base_url.rstrip("/")
-    if s.embedded:
-        from kopru.errors import KopruError
-
-        raise KopruError("integration.no_dev_endpoint", detail="NETGSM_BASE_URL is not set; start kopru dev")
-    return DEFAULT_BASE_URL
+    return base_url(settings().netgsm_base_url, DEFAULT_BASE_URL, "NETGSM_BASE_URL")
 
 
 @dataclass(frozen=True)

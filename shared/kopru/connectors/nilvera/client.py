@@ -146,18 +146,12 @@ _DOC_UUID = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?UUID(?:\s[^>]*)?>\s*([^<\s]+)\
 
 
 def base_url_from_env() -> str:
-    """NILVERA_BASE_URL (through kopru.config), else Nilvera's production API, but never
-    with kopru dev's embedded data: there a missing URL is a refusal, not production."""
+    """NILVERA_BASE_URL (through kopru.config), else Nilvera's production API (never on
+    kopru dev's embedded data: kopru.connectors.common.base_url)."""
     from kopru.config import settings
+    from kopru.connectors.common import base_url
 
-    s = settings()
-    if s.nilvera_base_url:
-        return s.nilvera_base_url.rstrip("/")
-    if s.embedded:
-        from kopru.errors import KopruError
-
-        raise KopruError("integration.no_dev_endpoint", detail="NILVERA_BASE_URL is not set; start kopru dev")
-    return DEFAULT_BASE_URL
+    return base_url(settings().nilvera_base_url, DEFAULT_BASE_URL, BASE_URL_ENV)
 
 
 def document_uuid(xml: bytes) -> str | None:
