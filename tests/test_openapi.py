@@ -49,3 +49,26 @@ def test_every_routes_scope_is_in_the_oauth2_scheme_and_on_its_operation():
             assert op["security"] == [{"oauth2": [want]}], (info.name, route)
             seen.add(want)
     assert seen == set(SCOPES)  # no scope is declared that no route uses
+
+
+def test_the_oauth_forms_are_documented_per_grant():
+    """Each grant's fields (the password grant's tenant subdomain among them), and revoke and
+    introspect asking for the token, not a grant."""
+    import json
+
+    from tests.conftest import REPO
+
+    doc = json.loads((REPO / "docs" / "openapi.json").read_text())
+    schemas = doc["components"]["schemas"]
+    token = doc["paths"]["/function/token/oauth2/token"]["post"]["requestBody"]["content"]
+    assert token["application/x-www-form-urlencoded"]["schema"]["$ref"] == "#/components/schemas/TokenRequest"
+    grants = {s["properties"]["grant_type"]["const"]: s for s in
+              (schemas[r["$ref"].rsplit("/", 1)[1]] for r in schemas["TokenRequest"]["oneOf"])}
+    assert set(grants) == {"client_credentials", "password", "refresh_token"}
+    assert {"username", "password", "tenant"} <= set(grants["password"]["required"])
+    assert "refresh_token" in grants["refresh_token"]["required"]
+    for route in ("revoke", "introspect"):
+        body = doc["paths"][f"/function/token/oauth2/{route}"]["post"]["requestBody"]["content"]
+        ref = body["application/x-www-form-urlencoded"]["schema"]["$ref"].rsplit("/", 1)[1]
+        assert schemas[ref]["required"] == ["token"] and "grant_type" not in schemas[ref]["properties"]
+    assert "429" in doc["paths"]["/function/token/oauth2/token"]["post"]["responses"]

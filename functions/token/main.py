@@ -10,7 +10,7 @@ fn = Function("token", max_body_bytes=16 * 1024)
 
 
 @fn.route("POST", "/oauth2/token", summary="Issue tokens: client_credentials, password, refresh_token (RFC 6749)",
-          auth="client", public=True, responses=(200, 400, 401))
+          auth="client", public=True, responses=(200, 400, 401, 429), form="kopru.auth.forms:TokenRequest")
 async def token(call: Call):
     from kopru.auth.oauth import token_endpoint
 
@@ -18,7 +18,7 @@ async def token(call: Call):
 
 
 @fn.route("POST", "/oauth2/revoke", summary="Revoke an access or refresh token (RFC 7009)",
-          auth="client", public=True, responses=(200, 400, 401))
+          auth="client", public=True, responses=(200, 400, 401, 429), form="kopru.auth.forms:TokenByValue")
 async def revoke(call: Call):
     from kopru.auth.oauth import revoke_endpoint
 
@@ -26,7 +26,7 @@ async def revoke(call: Call):
 
 
 @fn.route("POST", "/oauth2/introspect", summary="Introspect a token, for confidential clients (RFC 7662)",
-          auth="client", public=True, responses=(200, 400, 401))
+          auth="client", public=True, responses=(200, 400, 401, 429), form="kopru.auth.forms:TokenByValue")
 async def introspect(call: Call):
     from kopru.auth.oauth import introspect_endpoint
 

@@ -77,11 +77,19 @@ def render() -> dict[str, Any]:
                     schemas[k] = v
                 schemas[name] = schema
                 op["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}}
-            if doc.auth == "client":
-                op["requestBody"] = {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
-                    "type": "object", "required": ["grant_type"],
-                    "properties": {"grant_type": {"type": "string"}, "scope": {"type": "string"},
-                                   "client_id": {"type": "string"}, "client_secret": {"type": "string"}}}}}}
+            if doc.auth == "client" and doc.form:
+                # the form the route reads (kopru.auth.forms): one schema, or one per grant
+                schema = _model(doc.form)
+                for k, v in schema.pop("$defs", {}).items():
+                    schemas[k] = v
+                if "grant" in schema.get("properties", {}):
+                    schema = {"oneOf": schema["properties"]["grant"]["oneOf"],
+                              "discriminator": schema["properties"]["grant"].get("discriminator")}
+                    schema = {k: v for k, v in schema.items() if v}
+                name = doc.form.partition(":")[2]
+                schemas[name] = schema
+                op["requestBody"] = {"required": True, "content": {"application/x-www-form-urlencoded": {
+                    "schema": {"$ref": f"#/components/schemas/{name}"}}}}
             for status in doc.responses:
                 if status < 400:
                     op["responses"][str(status)] = ({"description": "No content"} if status == 204 else

@@ -75,6 +75,7 @@ class RouteDoc:
     tenant: str | None = None  # where the tenant comes from: "token", "path" ({id}) or None
     operator: bool = False  # platform operators only
     public: bool = False  # no bearer token ("none": anyone; "client": the endpoint authenticates the client)
+    form: str | None = None  # "module:Model" documenting a form body the handler reads itself (OAuth)
 
     @property
     def security_scope(self) -> str | None:
@@ -280,7 +281,7 @@ class Function:
     # -- declaration -------------------------------------------------------
     def route(self, method: str, path: str, *, summary: str = "", body: str | None = None,
               auth: str = "bearer", responses: tuple[int, ...] = (200,), scope: str | None = None,
-              tenant: str | None = None, operator: bool = False, public: bool = False
+              tenant: str | None = None, operator: bool = False, public: bool = False, form: str | None = None
               ) -> Callable[[Handler], Handler]:
         """Declare a route and who may call it. `body` names the request model as
         "module:Class" (imported only by the OpenAPI renderer and the handler itself).
@@ -327,7 +328,7 @@ class Function:
                 raise ValueError(f"{self.name}: route {method} {path} declared twice")
             self.routes[r] = fn
             self.docs[r] = RouteDoc(summary or (fn.__doc__ or "").strip().split("\n")[0], body, auth, responses,
-                                    scope, tenant, operator, public)
+                                    scope, tenant, operator, public, form)
             self._compiled.append((r, r.regex, fn))
             return fn
 
