@@ -53,7 +53,7 @@ def ensure_platform_client(client_id: str, secret: str, name: str = "operator") 
     eng.dispose()
 
 
-def rotate_signing_key(alg: str = "EdDSA", *, immediate: bool = False) -> dict[str, Any]:
+def rotate_signing_key(alg: str = "ES256", *, immediate: bool = False) -> dict[str, Any]:
     """Add the next key; it is published now and signs after PUBLISH_AHEAD (or now,
     when there is no key yet or `immediate`). The previous key retires then and stays
     published until its last token expired."""

@@ -766,7 +766,8 @@ def main(argv: list[str] | None = None) -> int:
 
     keys = sub.add_parser("keys").add_subparsers(dest="keys_cmd", required=True)
     kr = keys.add_parser("rotate", help="publish the next signing key")
-    kr.add_argument("--alg", choices=["EdDSA", "RS256"], default="EdDSA")
+    kr.add_argument("--alg", choices=["ES256", "EdDSA", "RS256"], default="ES256",
+                    help="the new key's algorithm (default ES256: what mainstream JWT verifiers accept)")
     kr.add_argument("--immediate", action="store_true", help="sign with it now (first key, or an emergency)")
     kr.set_defaults(func=_keys_rotate)
 

@@ -107,3 +107,33 @@ async def test_authlib_discovers_the_endpoints_and_runs_the_grants(https_gateway
         assert (await oauth.revoke_token(meta["revocation_endpoint"], token=token["access_token"])).status_code == 200
         gone = (await oauth.introspect_token(meta["introspection_endpoint"], token=token["access_token"])).json()
         assert gone == {"active": False}
+
+
+async def test_verifiers_nobody_here_wrote_accept_a_default_token(https_gateway, operator):
+    """The default token (ES256) verified with nothing but the JWKS URL, by PyJWT's
+    PyJWKClient (fetching it over HTTPS itself), python-jose and joserfc."""
+    import asyncio
+
+    import httpx
+    import jwt
+    from jose import jwt as jose_jwt
+    from joserfc import jwt as rfc_jwt
+    from joserfc.jwk import KeySet
+
+    base, tls = https_gateway
+    async with httpx.AsyncClient(verify=tls) as h:
+        meta = (await h.get(f"{base}/function/token/.well-known/oauth-authorization-server")).json()
+        tok = (await h.post(meta["token_endpoint"], data={"grant_type": "client_credentials"},
+                            auth=(operator["client_id"], operator["client_secret"]))).json()["access_token"]
+        jwks = (await h.get(meta["jwks_uri"])).json()
+    assert jwt.get_unverified_header(tok)["alg"] == "ES256"
+
+    fetcher = jwt.PyJWKClient(meta["jwks_uri"], ssl_context=tls)
+    key = await asyncio.to_thread(fetcher.get_signing_key_from_jwt, tok)
+    assert jwt.decode(tok, key.key, algorithms=["ES256"], audience="kopru", issuer=meta["issuer"])["scope"]
+
+    claims = jose_jwt.decode(tok, jwks, algorithms=["ES256"], audience="kopru", issuer=meta["issuer"])
+    assert claims["iss"] == meta["issuer"]
+
+    token = rfc_jwt.decode(tok, KeySet.import_key_set(jwks), algorithms=["ES256"])
+    assert token.claims["iss"] == meta["issuer"] and token.header["kid"] == jwt.get_unverified_header(tok)["kid"]

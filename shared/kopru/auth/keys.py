@@ -19,7 +19,11 @@ from typing import Any
 from kopru.auth.crypto import seal, unseal
 
 KID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-ALGORITHMS = ("EdDSA", "RS256")
+# ES256 by default: the one every mainstream verifier takes (Python's PyJWT, python-jose and
+# joserfc, Java's Nimbus, Go's and JavaScript's JOSE libraries, Envoy/Istio, Kong) and cheap
+# to sign; EdDSA and RS256 stay selectable (`kopru keys rotate --alg`)
+ALGORITHMS = ("ES256", "EdDSA", "RS256")
+DEFAULT_ALG = "ES256"
 PUBLISH_AHEAD = timedelta(minutes=5)  # >= JWKS cache max-age
 LEEWAY_SECONDS = 30
 REFRESH_MIN_INTERVAL = 10.0  # an unknown kid triggers at most one reload per 10 s
@@ -51,51 +55,38 @@ class SigningKey:
     key: Any  # cryptography private key object
 
 
-def generate(alg: str = "EdDSA") -> tuple[str, dict, bytes]:
-    """A new key pair: (kid, public JWK, sealed private key)."""
-    import base64
+def generate(alg: str = DEFAULT_ALG) -> tuple[str, dict, bytes]:
+    """A new key pair: (kid, public JWK, sealed private key). The JWK is PyJWT's own
+    rendering of the public key (RFC 7517/7518/8037), never hand-built."""
     import secrets
 
     from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+    from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
     if alg not in ALGORITHMS:
         raise ValueError(f"alg must be one of {ALGORITHMS}")
     kid = secrets.token_urlsafe(12)
-    if alg == "EdDSA":
+    if alg == "ES256":
+        priv = ec.generate_private_key(ec.SECP256R1())
+        jwk = ECAlgorithm.to_jwk(priv.public_key(), as_dict=True)
+    elif alg == "EdDSA":
         priv = ed25519.Ed25519PrivateKey.generate()
-        raw = priv.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        jwk = {"kty": "OKP", "crv": "Ed25519", "x": base64.urlsafe_b64encode(raw).rstrip(b"=").decode()}
+        jwk = OKPAlgorithm.to_jwk(priv.public_key(), as_dict=True)
     else:
         priv = rsa.generate_private_key(public_exponent=65537, key_size=3072)
-        nums = priv.public_key().public_numbers()
-
-        def b64int(n: int) -> str:
-            return base64.urlsafe_b64encode(n.to_bytes((n.bit_length() + 7) // 8, "big")).rstrip(b"=").decode()
-
-        jwk = {"kty": "RSA", "n": b64int(nums.n), "e": b64int(nums.e)}
+        jwk = RSAAlgorithm.to_jwk(priv.public_key(), as_dict=True)
+    jwk = {k: v for k, v in jwk.items() if k in ("kty", "crv", "x", "y", "n", "e")}
     jwk.update({"kid": kid, "alg": alg, "use": "sig"})
     pem = priv.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     return kid, jwk, seal(pem, aad=kid.encode())
 
 
 def _public_from_jwk(jwk: dict) -> Any:
-    """A public key object from our own JWK (OKP/Ed25519 or RSA), with cryptography
-    alone: PyJWT's import would cost every function's first request ~0.1 s."""
-    import base64
+    """A public key object from our own JWK, through PyJWT's JWK support."""
+    import jwt
 
-    def b64(v: str) -> bytes:
-        return base64.urlsafe_b64decode(v + "=" * (-len(v) % 4))
-
-    if jwk["kty"] == "OKP" and jwk.get("crv") == "Ed25519":
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-        return Ed25519PublicKey.from_public_bytes(b64(jwk["x"]))
-    if jwk["kty"] == "RSA":
-        from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicNumbers
-
-        return RSAPublicNumbers(int.from_bytes(b64(jwk["e"]), "big"), int.from_bytes(b64(jwk["n"]), "big")).public_key()
-    raise ValueError(f"unsupported key type {jwk['kty']}")
+    return jwt.PyJWK(jwk).key
 
 
 class KeyCache:

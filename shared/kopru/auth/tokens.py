@@ -1,13 +1,14 @@
-"""Access tokens: JWTs signed with the current key, verified by one call everywhere.
+"""Access tokens: JWTs signed with the current key (ES256 by default), verified by one
+call everywhere, both through PyJWT (no hand-written JWS).
 
-Verification takes the algorithm from the key (never from the token header),
-checks the signature, `iss`, `aud`, `exp`/`nbf`/`iat` with a small leeway, and
-refuses kids that are not ours.
+Verification refuses kids that are not ours and headers whose `alg` is not the key's
+(or that carry `crit`), then has PyJWT check the signature with the key's own algorithm,
+`iss`, `aud`, `exp`/`nbf` with a small leeway and the required claims. A token verified
+once is kept in the verified-token cache until it expires.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import secrets
@@ -52,24 +53,10 @@ async def issue_access_token(subject: str, tenant_id: uuid.UUID | None, scopes: 
         claims["plan"] = plan
     if family_id is not None:
         claims["fam"] = str(family_id)  # its refresh family: revoking the family stops this token too
-    header = _b64e(json.dumps({"alg": key.alg, "kid": key.kid, "typ": "at+jwt"}, separators=(",", ":")).encode())
-    payload = _b64e(json.dumps(claims, separators=(",", ":")).encode())
-    signing_input = f"{header}.{payload}".encode()
-    token = f"{header}.{payload}.{_b64e(_sign(key, signing_input))}"
+    import jwt
+
+    token = jwt.encode(claims, key.key, algorithm=key.alg, headers={"kid": key.kid, "typ": "at+jwt"})
     return token, ttl, jti
-
-
-def _b64e(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def _sign(key, signing_input: bytes) -> bytes:
-    if key.alg == "EdDSA":
-        return key.key.sign(signing_input)
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding
-
-    return key.key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
 
 
 def _b64(part: str) -> bytes:
@@ -83,22 +70,6 @@ def _b64(part: str) -> bytes:
 
 
 _URLSAFE = str.maketrans("-_", "+/")
-
-
-def _verify_signature(key, signing_input: bytes, signature: bytes) -> bool:
-    from cryptography.exceptions import InvalidSignature
-
-    try:
-        if key.alg == "EdDSA":
-            key.key.verify(signature, signing_input)
-        else:
-            from cryptography.hazmat.primitives import hashes
-            from cryptography.hazmat.primitives.asymmetric import padding
-
-            key.key.verify(signature, signing_input, padding.PKCS1v15(), hashes.SHA256())
-        return True
-    except (InvalidSignature, ValueError, TypeError):
-        return False
 
 
 async def verify_access_token(token: str) -> Principal:
@@ -129,25 +100,27 @@ async def verify_access_token(token: str) -> Principal:
         raise KopruError("auth.invalid_token", detail="unknown key id")
     if header.get("alg") != key.alg or "crit" in header:
         raise KopruError("auth.invalid_token", detail="algorithm does not match the key")
-    if not _verify_signature(key, f"{parts[0]}.{parts[1]}".encode(), _b64(parts[2])):
-        raise KopruError("auth.invalid_token")
-    try:
-        claims = json.loads(_b64(parts[1]))
-    except ValueError:
-        raise KopruError("auth.invalid_token") from None
-    if not isinstance(claims, dict) or any(c not in claims for c in REQUIRED_CLAIMS):
-        raise KopruError("auth.invalid_token")
+    _b64(parts[1]), _b64(parts[2])  # strict base64url for every part, as for the header
+    import jwt
+
     s = settings()
-    aud = claims["aud"]
-    if claims["iss"] != s.issuer or not (aud == s.audience or (isinstance(aud, list) and s.audience in aud)):
+    try:
+        # PyJWT checks the signature with the key's own algorithm (never the header's
+        # choice), then iss, aud, exp/nbf/iat with the leeway, and that the claims are there
+        claims = jwt.decode(token, key.key, algorithms=[key.alg], audience=s.audience, issuer=s.issuer,
+                            leeway=LEEWAY_SECONDS, options={"require": REQUIRED_CLAIMS})
+    except jwt.ExpiredSignatureError:
+        raise KopruError("auth.token_expired") from None
+    except jwt.PyJWTError:
+        raise KopruError("auth.invalid_token") from None
+    if not isinstance(claims, dict):
         raise KopruError("auth.invalid_token")
+    now = time.time()
     exp, iat, nbf = claims["exp"], claims["iat"], claims.get("nbf", claims["iat"])
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (exp, iat, nbf)):
         raise KopruError("auth.invalid_token")
-    if now > exp + LEEWAY_SECONDS:
-        raise KopruError("auth.token_expired")
-    if now < nbf - LEEWAY_SECONDS or now < iat - LEEWAY_SECONDS:
-        raise KopruError("auth.invalid_token")
+    if now < iat - LEEWAY_SECONDS:
+        raise KopruError("auth.invalid_token")  # issued in the future (PyJWT checks only its type)
     principal = principal_from_claims(claims)
     _VERIFIED[token] = principal
     if len(_VERIFIED) > VERIFIED_MAX:
