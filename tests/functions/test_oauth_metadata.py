@@ -120,6 +120,11 @@ async def test_verifiers_nobody_here_wrote_accept_a_default_token(https_gateway,
     from joserfc import jwt as rfc_jwt
     from joserfc.jwk import KeySet
 
+    from kopru import admin
+    from kopru.auth.keys import CACHE
+
+    await asyncio.to_thread(admin.rotate_signing_key, immediate=True)  # a key of the default algorithm signs
+    CACHE.clear()
     base, tls = https_gateway
     async with httpx.AsyncClient(verify=tls) as h:
         meta = (await h.get(f"{base}/function/token/.well-known/oauth-authorization-server")).json()
@@ -132,7 +137,9 @@ async def test_verifiers_nobody_here_wrote_accept_a_default_token(https_gateway,
     key = await asyncio.to_thread(fetcher.get_signing_key_from_jwt, tok)
     assert jwt.decode(tok, key.key, algorithms=["ES256"], audience="kopru", issuer=meta["issuer"])["scope"]
 
-    claims = jose_jwt.decode(tok, jwks, algorithms=["ES256"], audience="kopru", issuer=meta["issuer"])
+    kid = jwt.get_unverified_header(tok)["kid"]
+    published = next(k for k in jwks["keys"] if k["kid"] == kid)  # chosen by kid, as a verifier does
+    claims = jose_jwt.decode(tok, published, algorithms=["ES256"], audience="kopru", issuer=meta["issuer"])
     assert claims["iss"] == meta["issuer"]
 
     token = rfc_jwt.decode(tok, KeySet.import_key_set(jwks), algorithms=["ES256"])

@@ -273,7 +273,7 @@ async def test_rs256_keys_sign_and_verify_too(client, operator, onboard):
         r = await client("tenant-onboarding").get("/tenants/00000000-0000-4000-8000-000000000000", headers=bearer(tok))
         assert r.status_code == 404  # authenticated by our own verifier
     finally:
-        await asyncio.to_thread(admin.rotate_signing_key, "EdDSA", immediate=True)
+        await asyncio.to_thread(admin.rotate_signing_key, immediate=True)  # back to the default algorithm
         CACHE.clear()
 
 
