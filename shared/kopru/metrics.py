@@ -33,6 +33,7 @@ def _get() -> dict[str, Any]:
                                                description="time to answer a request or an event"),
             "sms": meter.create_counter("kopru_sms", unit="1", description="SMS by outcome, per tenant"),
             "einvoices": meter.create_counter("kopru_einvoices", unit="1", description="e-invoices by outcome, per tenant"),
+            "payments": meter.create_counter("kopru_payments", unit="1", description="payments by outcome, per tenant"),
         }
     return _instruments
 
@@ -54,3 +55,8 @@ def sms(tenant_id: Any, outcome: str) -> None:
 def einvoice(tenant_id: Any, outcome: str) -> None:
     if _enabled():
         _get()["einvoices"].add(1, {"tenant": str(tenant_id), "outcome": outcome})
+
+
+def payment(tenant_id: Any, outcome: str) -> None:
+    if _enabled():
+        _get()["payments"].add(1, {"tenant": str(tenant_id), "outcome": outcome})

@@ -12,6 +12,8 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in (
              check="kopru.sms.service:check_netgsm", view="kopru.sms.service:netgsm_view"),
     Provider("nilvera", "Nilvera (e-Fatura / e-Arşiv)", "kopru.einvoice.settings:NilveraSettingsIn",
              ("api_key", "p12", "p12_password"), check="kopru.einvoice.service:check_nilvera"),
+    Provider("iyzico", "iyzico (payments)", "kopru.payments.models:IyzicoSettingsIn", ("api_key", "secret_key"),
+             check="kopru.payments.service:check_iyzico", view="kopru.payments.service:iyzico_view"),
 )}
 
 
@@ -20,6 +22,9 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in (
 EFFECTS: dict[tuple[str, str], str] = {
     ("netgsm", "sms.send"): "kopru.sms.service:SmsSend",
     ("nilvera", "einvoice.upload"): "kopru.einvoice.service:InvoiceUpload",
+    ("iyzico", "checkout.initialize"): "kopru.payments.service:CheckoutInit",
+    ("iyzico", "payment.refund"): "kopru.payments.service:RefundCall",
+    ("iyzico", "payment.cancel"): "kopru.payments.service:CancelCall",
 }
 
 

@@ -18,6 +18,10 @@ INVOICE = {
     "customer": {"vkn": "1234567026", "name": "Alıcı A.Ş.", "tax_office": "Kadıköy",
                  "address": {"district": "Kadıköy", "city": "İstanbul"}},
     "lines": [{"name": "Hizmet", "quantity": "1", "unit_code": "C62", "unit_price": "10", "kdv_rate": "20"}]}
+PAYMENT = {"amount": "10.00", "items": [{"id": "i1", "name": "Kitap", "category": "Kitap", "price": "10.00"}],
+           "buyer": {"name": "Ayşe", "surname": "Yılmaz", "identity_number": "10000000146", "email": "a@b.com.tr",
+                     "address": "Barbaros Bulvarı 1", "city": "İstanbul", "ip": "85.34.78.112"},
+           "return_url": "https://magaza.example/odeme"}
 
 # Every route that takes a JSON body: (a body valid in shape, the path of the string field that
 # gets the bad text, who calls it). A new body route fails here until it is listed.
@@ -36,12 +40,16 @@ BODIES = {
     ("consent-record", "POST", "/consents/{id}/withdraw"): (lambda: {"channel": "web"}, ("channel",), "tenant"),
     ("data-export", "POST", "/exports"): (lambda: {"subject": {"phone": "+905321234567"}}, ("subject", "phone"), "tenant"),
     ("data-erasure", "POST", "/erasures"): (lambda: {"subject": {"phone": "+905321234567"}}, ("subject", "phone"), "tenant"),
+    ("tenant-onboarding", "PUT", "/tenants/{id}/integrations/iyzico"):
+        (lambda: {"api_key": "iyzico-api-key", "secret_key": "iyzico-secret"}, ("api_key",), "tenant"),
+    ("payment", "POST", "/payments"): (lambda: json.loads(json.dumps(PAYMENT)), ("items", 0, "name"), "tenant"),
+    ("payment", "POST", "/payments/{id}/refunds"): (lambda: {"amount": "1.00", "reason": "other"}, ("reason",), "tenant"),
 }
 
 # tables a request could write to; "nothing written" is checked on each
 TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox", "sms_messages", "sms_status_history", "einvoices",
           "einvoice_status_history", "consents", "data_subjects", "subject_requests", "idempotent_requests",
-          "tenant_integrations", "outward_calls")
+          "tenant_integrations", "outward_calls", "payments", "payment_history", "payment_refunds")
 
 
 def _body_routes():

@@ -101,7 +101,10 @@ PUBLIC = {("token", "POST", "/oauth2/token"), ("token", "GET", "/.well-known/jwk
           ("data-export", "GET", "/exports/{id}/download"),
           # Netgsm's push: a per-tenant signed URL (tests/functions/test_sms_report.py: another tenant's
           # signature is refused, and a tenant's valid URL cannot reach another tenant's messages)
-          ("sms-report", "POST", "/sms/reports")}
+          ("sms-report", "POST", "/sms/reports"),
+          # the payer's browser back from iyzico and iyzico's notification: signed per-tenant URLs
+          # (tests/payments: another tenant's signature is refused, a forged V3 signature too)
+          ("payment", "POST", "/payments/{id}/callback"), ("payment", "POST", "/payments/notifications")}
 OPERATOR_ONLY = {("tenant-onboarding", "POST", "/tenants"), ("tenant-onboarding", "GET", "/tenants")}
 TENANT_SCOPED = {
     ("tenant-onboarding", "GET", "/tenants/{id}"),
@@ -116,6 +119,12 @@ TENANT_SCOPED = {
     ("tenant-onboarding", "GET", "/tenants/{id}/integrations/nilvera"),
     ("tenant-onboarding", "POST", "/tenants/{id}/integrations/netgsm/test"),
     ("tenant-onboarding", "POST", "/tenants/{id}/integrations/nilvera/test"),
+    ("tenant-onboarding", "PUT", "/tenants/{id}/integrations/iyzico"),
+    ("tenant-onboarding", "GET", "/tenants/{id}/integrations/iyzico"),
+    ("tenant-onboarding", "POST", "/tenants/{id}/integrations/iyzico/test"),
+    ("payment", "GET", "/payments/{id}"),
+    ("payment", "POST", "/payments/{id}/refunds"),
+    ("payment", "POST", "/payments/{id}/cancel"),
     ("einvoice-submit", "GET", "/einvoices/{id}"),
     ("einvoice-submit", "GET", "/einvoices/{id}/xml"),
     ("sms-send", "GET", "/sms/{id}"),
@@ -140,6 +149,11 @@ OWN_TENANT_ONLY = {
         "customer": {"vkn": "1234567026", "name": "Alıcı A.Ş.", "tax_office": "Kadıköy",
                      "address": {"district": "Kadıköy", "city": "İstanbul"}},
         "lines": [{"name": "Hizmet", "quantity": "1", "unit_code": "C62", "unit_price": "10", "kdv_rate": "20"}]},
+    ("payment", "POST", "/payments"): {
+        "amount": "10.00", "items": [{"id": "i1", "name": "Kitap", "category": "Kitap", "price": "10.00"}],
+        "buyer": {"name": "Ayşe", "surname": "Yılmaz", "identity_number": "10000000146", "email": "a@b.com.tr",
+                  "address": "Barbaros Bulvarı 1", "city": "İstanbul", "ip": "85.34.78.112"},
+        "return_url": "https://magaza.example/odeme"},
 }
 
 
@@ -166,6 +180,8 @@ REQUESTS = {
     ("data-erasure", "POST", "/erasures"): lambda b, o: ("/erasures", {"subject": {"phone": o["phone"]}}),
     ("data-export", "GET", "/exports/{id}"): lambda b, o: (f"/exports/{o['/exports']}", None),
     ("data-erasure", "GET", "/erasures/{id}"): lambda b, o: (f"/erasures/{o['/erasures']}", None),
+    # B's payments are reached by id in tests/payments; here an id that is not A's
+    ("payment", "POST", "/payments/{id}/refunds"): lambda b, o: (f"/payments/{b['id']}/refunds", {"amount": "1.00"}),
 }
 
 

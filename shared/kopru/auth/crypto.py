@@ -39,6 +39,20 @@ def master_key() -> bytes:
     return key
 
 
+def url_mac(purpose: str, *parts: str) -> str:
+    """What a URL handed to an outside party (a provider's push, a payer's browser)
+    stands for, as a MAC only Köprü can make: HMAC-SHA256 under a key derived from the
+    master key for `purpose`, over the parts joined by U+001F, base64url without padding.
+    The URL carries no bearer token, so the MAC is what makes it ours."""
+    key = hmac.new(master_key(), purpose.encode(), hashlib.sha256).digest()
+    mac = hmac.new(key, "\x1f".join(parts).encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def url_mac_valid(sig: str | None, purpose: str, *parts: str) -> bool:
+    return hmac.compare_digest(url_mac(purpose, *parts), sig or "")
+
+
 def seal(plaintext: bytes, aad: bytes) -> bytes:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 

@@ -27,6 +27,8 @@ _ALL = (
     Scope("sms:read", "SMS durumunu ve geçmişini okuma.", "Read an SMS's status and history."),
     Scope("einvoice:write", "e-Fatura / e-Arşiv fatura düzenleme.", "Issue e-Fatura / e-Arşiv invoices."),
     Scope("einvoice:read", "Faturanın durumunu ve imzalı belgesini okuma.", "Read an invoice's status and signed document."),
+    Scope("payments:write", "Ödeme başlatma, iade ve iptal (iyzico).", "Start, refund and cancel payments (iyzico)."),
+    Scope("payments:read", "Ödemenin durumunu ve geçmişini okuma.", "Read a payment's status and history."),
     Scope("consent:write", "Açık rıza kaydetme ve geri alma.", "Record and withdraw consents."),
     Scope("consent:read", "İlgili kişinin rıza geçmişini okuma.", "Read a data subject's consent history."),
     Scope("kvkk:requests", "İlgili kişi başvurularını (erişim, silme) açma ve izleme.",
@@ -41,7 +43,7 @@ TENANT_SCOPES: frozenset[str] = frozenset(n for n in SCOPES if n != OPERATOR_SCO
 # what a tenant's human users get, by role (further limited by the client they log in through)
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "admin": TENANT_SCOPES,
-    "member": frozenset({"tenant:read", "sms:read", "einvoice:read", "consent:read"}),
+    "member": frozenset({"tenant:read", "sms:read", "einvoice:read", "consent:read", "payments:read"}),
 }
 
 

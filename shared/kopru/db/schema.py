@@ -373,9 +373,71 @@ efatura_users = Table(
     Column("imported_at", DateTime(timezone=True)),
 )
 
+# -- payments (migration 0014; kopru.payments.service) -------------------------------
+
+payments = Table(
+    "payments", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("subject_id", UUID(as_uuid=True)),
+    Column("status", Text, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("amount", Numeric(14, 2), nullable=False),
+    Column("paid_amount", Numeric(14, 2), nullable=False),
+    Column("refunded_amount", Numeric(14, 2), nullable=False),
+    Column("basket", JSONB, nullable=False),
+    Column("buyer_enc", LargeBinary),
+    Column("return_url", Text, nullable=False),
+    Column("locale", Text, nullable=False),
+    Column("installments", JSONB),
+    Column("iyzico_token", Text),
+    Column("page_url", Text),
+    Column("token_expires_at", DateTime(timezone=True)),
+    Column("iyzico_payment_id", Text),
+    Column("item_transactions", JSONB),
+    Column("error_code", Text),
+    Column("invoice_id", UUID(as_uuid=True)),
+    Column("paid_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
+)
+
+payment_history = Table(
+    "payment_history", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("payment_id", UUID(as_uuid=True), nullable=False),
+    Column("status", Text, nullable=False),
+    Column("code", Text),
+    Column("at", DateTime(timezone=True)),
+)
+
+payment_refunds = Table(
+    "payment_refunds", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("payment_id", UUID(as_uuid=True), nullable=False),
+    Column("amount", Numeric(14, 2), nullable=False),
+    Column("reason", Text),
+    Column("status", Text, nullable=False),
+    Column("error_code", Text),
+    Column("origin_ip", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
+)
+
+payment_notifications = Table(
+    "payment_notifications", metadata,
+    Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    Column("reference", Text, primary_key=True),
+    Column("payment_id", UUID(as_uuid=True)),
+    Column("received_at", DateTime(timezone=True)),
+)
+
 # tables whose rows belong to one tenant (and carry an RLS policy)
 TENANT_TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox", "refresh_tokens", "inbox",
                  "tenant_keys", "data_subjects", "consent_texts", "consents", "tenant_integrations", "sms_messages", "sms_status_history",
                  "subject_requests", "destruction_records",
                  "einvoice_series_counters", "einvoices", "einvoice_status_history",
-                 "outward_calls", "idempotent_requests")
+                 "outward_calls", "idempotent_requests",
+                 "payments", "payment_history", "payment_refunds", "payment_notifications")

@@ -242,6 +242,32 @@ REGISTER: tuple[PersonalTable, ...] = (
         ),
     ),
     PersonalTable(
+        "payments",
+        SubjectLink("customer", "subject_id"),
+        Retention("payment_books", "A payment is a commercial record: what was bought, for how much and when is "
+                  "kept 10 years from the end of the year it was made (VUK md. 253, TTK md. 82); the buyer's "
+                  "identity and contact details are under the subject key and go with an erasure.",
+                  days=0, anchor="make_timestamptz(extract(year from created_at)::int + 1, 1, 1, 0, 0, 0, "
+                                 "'Europe/Istanbul')", expire="clear"),
+        (
+            PersonalColumn("buyer_enc", "identity", SHRED,
+                           "name, TCKN, e-mail, phone, addresses and IP as sent to iyzico, under the subject key",
+                           field="payments.buyer:{id}"),
+            PersonalColumn("basket", "customer_transaction", keep(COMMERCIAL_BOOKS), "what the buyer bought"),
+            PersonalColumn("amount", "customer_transaction", keep(COMMERCIAL_BOOKS)),
+            PersonalColumn("paid_amount", "customer_transaction", keep(COMMERCIAL_BOOKS)),
+        ),
+        note="Card data never reaches Köprü (iyzico's hosted checkout form).",
+        disclosures=(
+            Disclosure("iyzi Ödeme ve Elektronik Para Hizmetleri A.Ş. (iyzico)",
+                       "Ödeme hizmeti: alıcının adı, TCKN, e-posta, telefon, adresleri ve IP'si (6493 sayılı Kanun) / "
+                       "payment processing: the buyer's name, TCKN, e-mail, phone, addresses and IP",
+                       where="iyzico_token is not null", at="created_at", erasure_api=None,
+                       note="iyzico keeps payment records under its own legal obligations as a payment "
+                            "institution (6493 sayılı Kanun); there is no erasure API. Ask it in writing."),
+        ),
+    ),
+    PersonalTable(
         "subject_requests",
         SubjectLink("customer", "subject_id"),
         Retention("export_link", "An export is the subject's data in one file: it is deleted as soon as its "
@@ -285,6 +311,7 @@ NOT_PERSONAL: dict[tuple[str, str], str] = {
     ("sms_messages", "recipient_type"): "BIREYSEL or TACIR: İYS's class of recipient, not who it is",
     ("tenant_integrations", "secret_enc"): "the tenant's Netgsm API password, sealed by the master key: a secret",
     ("einvoices", "customer_scheme"): "'VKN' or 'TCKN': says which invoice rows are personal, not whose",
+    ("payment_refunds", "origin_ip"): "the address of the tenant's server that asked for the refund, not a person's",
     ("destruction_records", "table_name"): "which table a purge batch destroyed rows of",
     ("tenants", "tax_number_kind"): "'VKN' or 'TCKN': says which tenant rows are personal, not whose",
 }

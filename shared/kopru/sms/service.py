@@ -10,7 +10,6 @@ such key: see the note in kopru.connectors.netgsm).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import unicodedata
 import uuid
@@ -382,14 +381,9 @@ PUSH_MAX_ENTRIES = 1000
 
 
 def report_signature(tenant_id: uuid.UUID | str) -> str:
-    import base64
-    import hmac
+    from kopru.auth.crypto import url_mac
 
-    from kopru.auth.crypto import master_key
-
-    key = hmac.new(master_key(), b"kopru/netgsm-report-push/v1", hashlib.sha256).digest()
-    mac = hmac.new(key, str(tenant_id).encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+    return url_mac("kopru/netgsm-report-push/v1", str(tenant_id))
 
 
 def report_push_url(tenant_id: uuid.UUID | str) -> str:

@@ -1,0 +1,131 @@
+"""Request bodies of the payment function and the iyzico integration settings.
+
+Money is `Decimal` with at most two places (kuruş); iyzico takes `price` and `paidPrice`
+as decimal strings and requires the basket items to sum to `price` exactly, so that is
+checked here (422 `payment.basket_mismatch`) before anything is sent."""
+
+from __future__ import annotations
+
+import ipaddress
+from decimal import Decimal
+from typing import Annotated, Literal, Optional
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+MAX_AMOUNT = Decimal("1000000000")
+INSTALLMENTS = (1, 2, 3, 4, 6, 9, 12)
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def _money(v: Decimal) -> Decimal:
+    if not v.is_finite() or v <= 0 or v >= MAX_AMOUNT:
+        raise ValueError("payment.invalid_amount")
+    exp = v.as_tuple().exponent
+    if isinstance(exp, int) and exp < -2:
+        raise ValueError("payment.invalid_amount")
+    return v
+
+
+Money = Annotated[Decimal, AfterValidator(_money)]
+Text100 = Field(min_length=1, max_length=100)
+
+
+class Item(_Base):
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$", description="the tenant's item id")
+    name: str = Field(min_length=1, max_length=200, description="what is sold (not personal data)")
+    category: str = Field(min_length=1, max_length=100)
+    type: Literal["PHYSICAL", "VIRTUAL"] = "PHYSICAL"
+    price: Money = Field(description="the line's price, at most two decimal places")
+
+
+class Address(_Base):
+    contact_name: str = Field(min_length=1, max_length=200)
+    address: str = Field(min_length=1, max_length=500)
+    city: str = Text100
+    country: str = Field("Turkey", min_length=1, max_length=100)
+    zip_code: Optional[str] = Field(None, max_length=20)
+
+
+class Buyer(_Base):
+    name: str = Text100
+    surname: str = Text100
+    identity_number: str = Field(pattern=r"^[0-9]{11}$",
+                                 description="TCKN (11 digits); iyzico requires it. Kept encrypted under the subject key")
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    phone: Optional[str] = Field(None, max_length=20, pattern=r"^\+[1-9][0-9]{7,14}$",
+                                 description="E.164, e.g. +905321234567 (for the invoice SMS)")
+    address: str = Field(min_length=1, max_length=500)
+    city: str = Text100
+    country: str = Field("Turkey", min_length=1, max_length=100)
+    zip_code: Optional[str] = Field(None, max_length=20)
+    ip: str = Field(min_length=2, max_length=45, description="the payer's IP address, as iyzico requires")
+
+    @field_validator("ip")
+    @classmethod
+    def _ip(cls, v: str) -> str:
+        try:
+            return str(ipaddress.ip_address(v))
+        except ValueError:
+            raise ValueError("payment.invalid_ip") from None
+
+
+class PaymentIn(_Base):
+    """A hosted-checkout payment: iyzico's page takes the card; Köprü never sees it."""
+
+    amount: Money = Field(description="the basket's total (iyzico `price`): the items must sum to it")
+    paid_amount: Optional[Money] = Field(None, description="what the payer pays (iyzico `paidPrice`), >= amount; "
+                                                             "default: amount")
+    currency: Literal["TRY", "USD", "EUR", "GBP"] = "TRY"
+    items: list[Item] = Field(min_length=1, max_length=100)
+    buyer: Buyer
+    billing_address: Optional[Address] = Field(None, description="default: the buyer's name and address")
+    shipping_address: Optional[Address] = Field(None, description="default: the billing address (physical goods)")
+    return_url: str = Field(min_length=8, max_length=1000, pattern=r"^https?://[^\s]+$",
+                            description="where the payer's browser is sent when iyzico is done, with "
+                                        "?payment_id=&status= added")
+    installments: Optional[list[Literal[1, 2, 3, 4, 6, 9, 12]]] = Field(None, min_length=1, max_length=7)
+    locale: Literal["tr", "en"] = "tr"
+
+    @model_validator(mode="after")
+    def _sums(self) -> "PaymentIn":
+        if sum((i.price for i in self.items), Decimal(0)) != self.amount:
+            raise ValueError("payment.basket_mismatch")
+        if self.paid_amount is not None and self.paid_amount < self.amount:
+            raise ValueError("payment.invalid_amount")
+        if len({i.id for i in self.items}) != len(self.items):
+            raise ValueError("payment.basket_mismatch")
+        return self
+
+
+class RefundIn(_Base):
+    amount: Money = Field(description="how much to give back, at most what was paid and not yet refunded")
+    reason: Optional[Literal["double_payment", "buyer_request", "fraud", "other"]] = None
+
+
+class IyzicoSettingsIn(_Base):
+    """The tenant's iyzico merchant keys (checked against iyzico with a signed read) and
+    the chain it opts in to. Keys are sealed by the master key and never returned."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, str_strip_whitespace=True)
+
+    api_key: str = Field(min_length=8, max_length=256)
+    secret_key: str = Field(min_length=8, max_length=256)
+    invoice: bool = Field(False, description="issue the e-Arşiv / e-Fatura invoice for each successful payment "
+                                             "(needs Nilvera)")
+    invoice_sms: bool = Field(False, description="text the buyer a link to the invoice once it is accepted "
+                                                 "(needs Netgsm and the buyer's phone)")
+    website: Optional[str] = Field(None, max_length=255, pattern=r"^https?://[^\s]+$",
+                                   description="the web address of the sale (GİB e-Arşiv internet sale)")
+    carrier_name: Optional[str] = Field(None, max_length=200, description="the shipping company's name")
+    carrier_tax_number: Optional[str] = Field(None, pattern=r"^([0-9]{10}|[0-9]{11})$",
+                                              description="the carrier's VKN (10) or TCKN (11)")
+
+
+class CallbackForm(_Base):
+    """What iyzico's page posts back through the payer's browser (never trusted on its
+    own: the payment is retrieved from iyzico)."""
+
+    token: Optional[str] = Field(None, max_length=200)

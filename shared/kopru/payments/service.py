@@ -1,0 +1,784 @@
+"""Payments through iyzico's hosted checkout form: the rules behind the payment function.
+
+The lifecycle of one payment (its id is iyzico's `conversationId` and `basketId`):
+
+    initializing --(checkout form initialised: kopru.work)--> pending --(iyzico says)--> succeeded
+          |                                                     |                         |
+          +--> failed (iyzico refused, or it was never started) +--> failed               +--> partially_refunded / refunded
+                                                                                          +--> cancelled
+
+- **The page.** `POST /payments` records the payment and that a checkout form is owed, in
+  one transaction, then initialises the form through `kopru.work.perform` and answers the
+  page URL. The card is typed on iyzico's page; Köprü never sees it. An initialisation
+  whose answer was lost is simply made again: iyzico has no idempotency key, but a form
+  nobody received the URL of cannot be paid, so a second one charges nobody twice.
+- **Paid is what iyzico says.** The browser's callback and iyzico's merchant notification
+  are only prompts: either makes Köprü *retrieve* the form from iyzico (signature of the
+  answer verified by the client) and record what that says, once: the payment row is
+  locked and a payment already ended is left alone, so callback and notification arriving
+  twice each, at the same moment, give one `kopru.payment.succeeded.v1`. The callback URL
+  and the notification URL carry a MAC of the tenant (and payment) under the master key,
+  and the notification's `X-IYZ-SIGNATURE-V3` is checked with the tenant's secret key;
+  a notification's reference is kept, so a replay is refused.
+- **Nothing stalls.** A payment still `pending` when its form has expired (or after
+  `payment_settle_after_seconds`) is settled by the schedule: `payment/detail` by our
+  conversationId; iyzico knowing no payment for it after the form expired ends it
+  `failed` with `payment.expired` (nobody paid).
+- **Money back.** Refunds and cancellations are outward calls (kopru.work) with no key at
+  iyzico: an attempt whose answer was lost is never blindly repeated; it is parked
+  `unknown` for an operator (`kopru work parked`), who reads iyzico's panel.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from kopru.errors import KopruError
+
+INITIALIZED = "kopru.payment.initialized.v1"
+SUCCEEDED = "kopru.payment.succeeded.v1"
+FAILED = "kopru.payment.failed.v1"
+REFUNDED = "kopru.payment.refunded.v1"
+CANCELLED = "kopru.payment.cancelled.v1"
+SOURCE = "/kopru/payment"
+
+FINAL = frozenset({"succeeded", "failed", "cancelled", "refunded", "partially_refunded", "unknown"})
+CALLBACK_PURPOSE = "kopru/iyzico-callback/v1"
+NOTIFY_PURPOSE = "kopru/iyzico-notification/v1"
+FORM_TTL_S = 30 * 60  # iyzico's checkout form token lives 30 minutes
+
+
+def _money(d: Decimal | None) -> str | None:
+    return None if d is None else f"{Decimal(d):.2f}"
+
+
+async def _history(tx, payment_id: uuid.UUID, status: str, code: str | None = None) -> None:
+    from kopru.db.schema import payment_history as h
+
+    await tx.execute(h.insert().values(tenant_id=tx.tenant_id, payment_id=payment_id, status=status, code=code))
+
+
+def callback_url(tenant_id: uuid.UUID | str, payment_id: uuid.UUID | str) -> str:
+    """Where iyzico sends the payer's browser back (a form POST with `token`)."""
+    from urllib.parse import urlencode
+
+    from kopru.auth.crypto import url_mac
+    from kopru.config import settings
+
+    base = settings().public_url.rstrip("/")
+    q = urlencode({"tenant": str(tenant_id), "sig": url_mac(CALLBACK_PURPOSE, str(tenant_id), str(payment_id))})
+    return f"{base}/function/payment/payments/{payment_id}/callback?{q}"
+
+
+def notification_url(tenant_id: uuid.UUID | str) -> str:
+    """The merchant notification URL the tenant sets in iyzico's panel."""
+    from urllib.parse import urlencode
+
+    from kopru.auth.crypto import url_mac
+    from kopru.config import settings
+
+    base = settings().public_url.rstrip("/")
+    q = urlencode({"tenant": str(tenant_id), "sig": url_mac(NOTIFY_PURPOSE, str(tenant_id))})
+    return f"{base}/function/payment/payments/notifications?{q}"
+
+
+# -- settings -------------------------------------------------------------------------------
+
+def _client(conf_secret):
+    from kopru.connectors import iyzico
+
+    _conf, secret = conf_secret
+    return iyzico.IyzicoClient(secret["api_key"], secret["secret_key"])
+
+
+async def check_iyzico(tenant_id: uuid.UUID, body):
+    """The iyzico connection check (kopru.providers): a signed read (`payment/detail` of a
+    conversationId nobody used) that iyzico answers "no such payment" only for keys it
+    accepts. The chain's parts need their own integrations."""
+    from kopru.connectors import iyzico
+    from kopru.work.integrations import Checked
+
+    try:
+        async with iyzico.IyzicoClient(body.api_key, body.secret_key) as c:
+            await c.payment_detail(conversation_id=f"kopru-check-{uuid.uuid4()}")
+    except iyzico.PaymentNotFound:
+        pass
+    except iyzico.AuthError:
+        raise KopruError("iyzico.credentials_invalid") from None
+    except iyzico.TransientError:
+        raise KopruError("iyzico.unavailable") from None
+    except iyzico.PermanentError:
+        raise KopruError("iyzico.credentials_invalid") from None
+    return Checked()
+
+
+def iyzico_view(tenant_id: uuid.UUID, public: dict[str, Any]) -> dict[str, Any]:
+    """What a read of the iyzico settings adds: the notification URL for iyzico's panel."""
+    return {"notification_url": notification_url(tenant_id)}
+
+
+# -- POST /payments -------------------------------------------------------------------------
+
+async def create_payment(ctx, body, idempotency_key: str | None) -> tuple[int, dict[str, Any]]:
+    """Record the payment, then initialise iyzico's checkout form (kopru.work). 201 with the
+    page URL; a repeat with the same Idempotency-Key answers the same payment."""
+    from kopru.db.schema import payments as pt
+    from kopru.kvkk import find_or_create_subject
+    from kopru.kvkk.subjects import encrypt_field
+    from kopru.work import idempotency
+    from kopru.work.integrations import load
+    from kopru.work.outward import intend
+
+    material = body.model_dump(mode="json")
+    async with ctx.transaction() as tx:
+        slot = await idempotency.begin(tx, "POST /payments", idempotency_key, material)
+        if slot.replay is not None:
+            payment_id = uuid.UUID(slot.replay[1]["id"])
+            replayed = True
+        else:
+            replayed = False
+            if await load(tx, "iyzico") is None:
+                raise KopruError("payment.not_configured")
+            ref = await find_or_create_subject(tx, {"tckn": body.buyer.identity_number})
+            payment_id = uuid.uuid4()
+            buyer = body.buyer.model_dump(mode="json")
+            extra = {"billing_address": body.billing_address.model_dump(mode="json") if body.billing_address else None,
+                     "shipping_address": body.shipping_address.model_dump(mode="json") if body.shipping_address else None}
+            await tx.execute(pt.insert().values(
+                id=payment_id, tenant_id=tx.tenant_id, subject_id=ref.id, status="initializing",
+                currency=body.currency, amount=body.amount, paid_amount=body.paid_amount or body.amount,
+                basket=[i.model_dump(mode="json") for i in body.items],
+                buyer_enc=encrypt_field(ref.key, ref.id, f"payments.buyer:{payment_id}",
+                                        json.dumps({**buyer, **extra}, ensure_ascii=False)),
+                return_url=body.return_url, locale=body.locale,
+                installments=list(body.installments) if body.installments else None))
+            await _history(tx, payment_id, "initializing")
+            await intend(tx, CheckoutInit.provider, CheckoutInit.operation, str(payment_id))
+            await slot.save(201, {"id": str(payment_id)})
+    from kopru.work import perform
+
+    await perform(ctx.tenant_id, CheckoutInit(ctx.tenant_id, payment_id), actor=ctx.actor)
+    out = await get_payment(ctx, payment_id)
+    if replayed:
+        out["replayed"] = True
+    return 201, out
+
+
+class CheckoutInit:
+    """iyzico's hosted checkout form for one payment, as an outward call (kopru.work).
+
+    Reconcile: iyzico cannot be asked whether a form was made, and needs not be: a form
+    whose answer (token and URL) never reached Köprü never reached a payer either, so it
+    cannot be paid; the form is made again (None). A payment nobody finished starting for
+    longer than a form lives is ended `failed` (`payment.expired`)."""
+
+    provider, operation = "iyzico", "checkout.initialize"
+    unavailable_code = "iyzico.unavailable"
+    source = SOURCE
+
+    def __init__(self, tenant_id: uuid.UUID, payment_id: uuid.UUID):
+        from kopru.config import settings
+
+        self.tenant_id, self.payment_id, self.ref = tenant_id, payment_id, str(payment_id)
+        self.lease_s = settings().outward_lease_seconds
+        self.row = None
+
+    async def prepare(self, tx, *, first: bool):
+        from sqlalchemy import select
+
+        from kopru.db.schema import payments as pt
+        from kopru.kvkk import subject_key
+        from kopru.kvkk.subjects import decrypt_field
+        from kopru.text import now_utc
+        from kopru.work import Outcome
+        from kopru.work.integrations import load
+
+        row = (await tx.execute(select(pt).where(pt.c.id == self.payment_id).with_for_update())).first()
+        if row is None:
+            return Outcome.failed("payment.not_found")
+        if row.status != "initializing":
+            return Outcome("succeeded" if row.status != "failed" else "failed", "already_recorded")
+        self.row = row
+        if now_utc() - row.created_at > timedelta(seconds=FORM_TTL_S):
+            return Outcome.failed("payment.expired")
+        got = await load(tx, "iyzico")
+        if got is None:
+            return Outcome.failed("payment.not_configured")
+        key = await subject_key(tx, row.subject_id) if row.subject_id else None
+        if key is None:
+            return Outcome.failed("kvkk.subject_erased")
+        self.creds = got
+        self.buyer = json.loads(decrypt_field(key, row.subject_id, f"payments.buyer:{row.id}", row.buyer_enc))
+        return None
+
+    def request(self) -> dict[str, Any]:
+        """The checkout form request as iyzico documents it (CreateCheckoutFormInitializeRequest)."""
+        row, b = self.row, self.buyer
+        billing = b.get("billing_address") or {"contact_name": f"{b['name']} {b['surname']}", "address": b["address"],
+                                                "city": b["city"], "country": b["country"], "zip_code": b.get("zip_code")}
+        shipping = b.get("shipping_address") or billing
+
+        def addr(a: dict[str, Any]) -> dict[str, Any]:
+            out = {"contactName": a["contact_name"], "city": a["city"], "country": a["country"], "address": a["address"]}
+            if a.get("zip_code"):
+                out["zipCode"] = a["zip_code"]
+            return out
+
+        buyer = {"id": str(row.subject_id), "name": b["name"], "surname": b["surname"],
+                 "identityNumber": b["identity_number"], "email": b["email"], "registrationAddress": b["address"],
+                 "city": b["city"], "country": b["country"], "ip": b["ip"]}
+        if b.get("phone"):
+            buyer["gsmNumber"] = b["phone"]
+        if b.get("zip_code"):
+            buyer["zipCode"] = b["zip_code"]
+        req: dict[str, Any] = {
+            "locale": row.locale, "conversationId": self.ref, "price": _money(row.amount),
+            "paidPrice": _money(row.paid_amount), "currency": row.currency, "basketId": self.ref,
+            "paymentGroup": "PRODUCT", "callbackUrl": callback_url(self.tenant_id, self.ref),
+            "buyer": buyer, "billingAddress": addr(billing),
+            "basketItems": [{"id": i["id"], "name": i["name"], "category1": i["category"], "itemType": i["type"],
+                             "price": _money(Decimal(i["price"]))} for i in row.basket],
+        }
+        if any(i["type"] == "PHYSICAL" for i in row.basket):
+            req["shippingAddress"] = addr(shipping)
+        if row.installments:
+            req["enabledInstallments"] = list(row.installments)
+        return req
+
+    async def call(self):
+        from kopru.connectors import iyzico
+        from kopru.work import Outcome, Transient
+
+        try:
+            async with _client(self.creds) as c:
+                init = await c.checkout_form_initialize(self.request())
+        except iyzico.TransientError as err:
+            raise Transient(err.code, ambiguous=err.ambiguous) from None
+        except iyzico.PermanentError as err:
+            return Outcome.failed(err.code)
+        return Outcome.ok(init.token, detail=init)
+
+    async def reconcile(self, *, quiet_for: float):
+        return None  # see the class's note: an unseen form cannot be paid; make it again
+
+    async def record(self, tx, outcome) -> None:
+        from sqlalchemy import func, update
+
+        from kopru.db.schema import payments as pt
+        from kopru.text import now_utc
+
+        if self.row is None or outcome.code == "already_recorded":
+            return
+        if outcome.state == "succeeded":
+            init = outcome.detail
+            await tx.execute(update(pt).where(pt.c.id == self.payment_id).values(
+                status="pending", iyzico_token=init.token, page_url=init.payment_page_url,
+                token_expires_at=_expiry(init.token_expire_time, now_utc()), updated_at=func.now()))
+            await _history(tx, self.payment_id, "pending")
+            await tx.emit(INITIALIZED, {"payment_id": self.ref, "amount": _money(self.row.amount),
+                                        "paid_amount": _money(self.row.paid_amount), "currency": self.row.currency},
+                          subject=self.ref, source=SOURCE)
+            return
+        await _fail(tx, self.payment_id, outcome.code or "payment.failed")
+
+
+def _expiry(seconds: Any, now) -> Any:
+    try:
+        s = int(seconds)
+    except (TypeError, ValueError):
+        s = FORM_TTL_S
+    return now + timedelta(seconds=max(60, min(s, 24 * 3600)))
+
+
+async def _fail(tx, payment_id: uuid.UUID, code: str) -> None:
+    from sqlalchemy import func, update
+
+    from kopru import metrics
+    from kopru.db.schema import payments as pt
+
+    await tx.execute(update(pt).where(pt.c.id == payment_id).values(status="failed", error_code=code,
+                                                                   updated_at=func.now()))
+    await _history(tx, payment_id, "failed", code)
+    await tx.emit(FAILED, {"payment_id": str(payment_id), "code": code}, subject=str(payment_id), source=SOURCE)
+    metrics.payment(tx.tenant_id, "failed")
+
+
+# -- reading --------------------------------------------------------------------------------
+
+async def get_payment(ctx, payment_id: uuid.UUID) -> dict[str, Any]:
+    """A payment as the tenant sees it: ids, amounts, status, history, refunds; never the buyer."""
+    from sqlalchemy import select
+
+    from kopru.connectors.words import describe
+    from kopru.db.schema import payment_history as h, payment_refunds as pr, payments as pt
+
+    async with ctx.transaction() as tx:
+        row = (await tx.execute(select(pt).where(pt.c.id == payment_id))).first()
+        if row is None:
+            raise KopruError("payment.not_found")
+        hist = (await tx.execute(select(h.c.status, h.c.code, h.c.at).where(h.c.payment_id == payment_id)
+                                 .order_by(h.c.id))).all()
+        refunds = (await tx.execute(select(pr).where(pr.c.payment_id == payment_id).order_by(pr.c.created_at))).all()
+    out = {
+        "id": str(row.id), "status": row.status, "currency": row.currency, "amount": _money(row.amount),
+        "paid_amount": _money(row.paid_amount), "refunded_amount": _money(row.refunded_amount),
+        "error_code": row.error_code, "error": describe(row.error_code),
+        "iyzico_payment_id": row.iyzico_payment_id, "invoice_id": str(row.invoice_id) if row.invoice_id else None,
+        "created_at": row.created_at, "paid_at": row.paid_at,
+        "history": [{"status": r.status, "code": r.code, "at": r.at} for r in hist],
+        "refunds": [{"id": str(r.id), "amount": _money(r.amount), "status": r.status, "error_code": r.error_code,
+                     "error": describe(r.error_code), "created_at": r.created_at} for r in refunds],
+    }
+    if row.status == "pending":
+        out["payment_page_url"] = row.page_url
+        out["token_expires_at"] = row.token_expires_at
+    return out
+
+
+# -- settling: what iyzico says happened ----------------------------------------------------
+
+async def settle(tenant_id: uuid.UUID, payment_id: uuid.UUID, *, actor: str, by_detail: bool = False) -> str:
+    """Ask iyzico what became of a payment and record it once. Returns the payment's
+    status afterwards ("pending" when iyzico says it is not finished yet). Raises
+    KopruError("iyzico.unavailable") when iyzico could not be asked."""
+    from sqlalchemy import select
+
+    from kopru.connectors import iyzico
+    from kopru.db import tenant_transaction
+    from kopru.db.schema import payments as pt
+    from kopru.text import now_utc
+    from kopru.work.integrations import load
+
+    async with tenant_transaction(tenant_id, actor=actor) as tx:
+        row = (await tx.execute(select(pt).where(pt.c.id == payment_id))).first()
+        if row is None:
+            raise KopruError("payment.not_found")
+        if row.status != "pending":
+            return row.status
+        creds = await load(tx, "iyzico")
+    if creds is None:
+        return row.status
+    expired = row.token_expires_at is not None and row.token_expires_at < now_utc()
+    try:
+        async with _client(creds) as c:
+            if by_detail or not row.iyzico_token:
+                pay = await c.payment_detail(conversation_id=str(payment_id))
+            else:
+                pay = await c.checkout_form_retrieve(row.iyzico_token, conversation_id=str(payment_id),
+                                                     locale=row.locale)
+    except iyzico.PaymentNotFound:
+        pay = None
+    except iyzico.TransientError:
+        raise KopruError("iyzico.unavailable") from None
+    except iyzico.PermanentError as err:
+        from kopru.logs import get_logger
+
+        get_logger("kopru.payments").warning("payment.settle_refused", extra={"fields": {
+            "payment_id": str(payment_id), "code": err.code}})
+        raise KopruError("iyzico.unavailable") from None
+    verdict, code = _verdict(row, pay)
+    if verdict == "pending":
+        if not expired:
+            return "pending"
+        verdict, code = "failed", "payment.expired"
+    async with tenant_transaction(tenant_id, actor=actor) as tx:
+        locked = (await tx.execute(select(pt).where(pt.c.id == payment_id).with_for_update())).first()
+        if locked is None or locked.status != "pending":
+            return locked.status if locked else "failed"  # somebody recorded it first: once
+        if verdict == "succeeded":
+            await _succeed(tx, locked, pay)
+        elif verdict == "unknown":
+            await _park(tx, locked, code)
+        else:
+            await _fail(tx, payment_id, code)
+    return verdict
+
+
+def _verdict(row, pay) -> tuple[str, str | None]:
+    """What iyzico's answer says of our payment: succeeded, failed (with a code), pending
+    (not paid yet), or unknown (paid, but not what we asked: an operator looks)."""
+    if pay is None:
+        return "pending", None
+    if pay.conversation_id not in (None, "", str(row.id)):
+        return "unknown", "payment.mismatch"
+    if pay.paid:
+        if pay.price != row.amount or pay.paid_price < row.amount or (pay.currency and pay.currency != row.currency):
+            return "unknown", "payment.mismatch"
+        return "succeeded", None
+    ps = (pay.payment_status or "").upper()
+    if pay.status == "failure" or ps == "FAILURE" or getattr(pay, "fraud_status", None) == -1:
+        return "failed", f"iyzico.{pay.error_code}" if pay.error_code else "payment.declined"
+    return "pending", None
+
+
+async def _succeed(tx, row, pay) -> None:
+    from sqlalchemy import func, update
+
+    from kopru import metrics
+    from kopru.db.schema import payments as pt
+
+    tx_items = [{"item_id": i[0], "payment_transaction_id": i[1], "paid_price": _money(Decimal(str(i[2])))}
+                for i in (pay.item_transactions or ())]
+    await tx.execute(update(pt).where(pt.c.id == row.id).values(
+        status="succeeded", iyzico_payment_id=str(pay.payment_id), item_transactions=tx_items,
+        paid_amount=pay.paid_price, paid_at=func.now(), updated_at=func.now()))
+    await _history(tx, row.id, "succeeded")
+    await tx.emit(SUCCEEDED, {"payment_id": str(row.id), "iyzico_payment_id": str(pay.payment_id),
+                              "amount": _money(row.amount), "paid_amount": _money(pay.paid_price),
+                              "currency": row.currency}, subject=str(row.id), source=SOURCE)
+    metrics.payment(tx.tenant_id, "succeeded")
+
+
+async def _park(tx, row, code: str) -> None:
+    from sqlalchemy import func, update
+
+    from kopru.db.schema import payments as pt
+
+    await tx.execute(update(pt).where(pt.c.id == row.id).values(status="unknown", error_code=code,
+                                                               updated_at=func.now()))
+    await _history(tx, row.id, "unknown", code)
+    await tx.emit("kopru.work.outcome_unknown.v1", {"provider": "iyzico", "operation": "checkout.settle",
+                                                   "ref": str(row.id), "code": code},
+                  subject=str(row.id), source=SOURCE)
+
+
+async def browser_callback(payment_id: str, tenant: str | None, sig: str | None) -> str:
+    """The payer's browser back from iyzico (form POST with `token`, which is not
+    trusted: the payment's own token is retrieved). Returns the tenant's return URL with
+    ?payment_id=&status= for a 303."""
+    from urllib.parse import urlencode, urlsplit, urlunsplit
+
+    from sqlalchemy import select
+
+    from kopru.auth.crypto import url_mac_valid
+    from kopru.db import tenant_transaction
+    from kopru.db.schema import payments as pt
+
+    try:
+        tid, pid = uuid.UUID(tenant or ""), uuid.UUID(payment_id)
+    except ValueError:
+        raise KopruError("payment.callback_forbidden") from None
+    if not url_mac_valid(sig, CALLBACK_PURPOSE, str(tid), str(pid)):
+        raise KopruError("payment.callback_forbidden")
+    try:
+        status = await settle(tid, pid, actor="iyzico:callback")
+    except KopruError as err:
+        if err.code != "iyzico.unavailable":
+            raise
+        status = "pending"  # the schedule settles it; the payer is not kept waiting on iyzico
+    async with tenant_transaction(tid, actor="iyzico:callback") as tx:
+        row = (await tx.execute(select(pt.c.return_url, pt.c.status).where(pt.c.id == pid))).first()
+    if row is None:
+        raise KopruError("payment.not_found")
+    parts = urlsplit(row.return_url)
+    q = (parts.query + "&" if parts.query else "") + urlencode({"payment_id": str(pid), "status": row.status})
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, q, parts.fragment))
+
+
+async def notification(tenant: str | None, sig: str | None, raw: bytes, signature: str | None) -> dict[str, Any]:
+    """iyzico's merchant notification (X-IYZ-SIGNATURE-V3 over the tenant's secret key).
+    Verified, refused when replayed, then the payment is settled by asking iyzico."""
+    import hashlib
+
+    from sqlalchemy.dialects.postgresql import insert
+
+    from kopru.auth.crypto import url_mac_valid
+    from kopru.connectors import iyzico
+    from kopru.db import tenant_transaction
+    from kopru.db.schema import payment_notifications as pn
+    from kopru.work.integrations import load
+
+    try:
+        tid = uuid.UUID(tenant or "")
+    except ValueError:
+        raise KopruError("payment.notification_forbidden") from None
+    if not url_mac_valid(sig, NOTIFY_PURPOSE, str(tid)):
+        raise KopruError("payment.notification_forbidden")
+    async with tenant_transaction(tid, actor="iyzico:notification") as tx:
+        creds = await load(tx, "iyzico")
+    if creds is None:
+        raise KopruError("payment.notification_forbidden")
+    try:
+        note = iyzico.verify_notification(creds[1]["secret_key"], raw, signature)
+    except iyzico.BadNotification:
+        raise KopruError("payment.notification_forbidden") from None
+    try:
+        pid = uuid.UUID(note.conversation_id or "")
+    except ValueError:
+        return {"matched": False}  # not one of ours (another shop on the same merchant): nothing to do
+    reference = note.reference_code or hashlib.sha256(raw).hexdigest()
+    status = await settle(tid, pid, actor="iyzico:notification", by_detail=not note.token)
+    async with tenant_transaction(tid, actor="iyzico:notification") as tx:
+        fresh = (await tx.execute(insert(pn).values(tenant_id=tid, reference=reference[:200], payment_id=pid)
+                                  .on_conflict_do_nothing().returning(pn.c.reference))).first()
+    if fresh is None:
+        raise KopruError("payment.notification_replayed")
+    return {"matched": True, "payment_id": str(pid), "status": status}
+
+
+# -- the schedule ---------------------------------------------------------------------------
+
+async def settle_stalled() -> dict[str, int]:
+    """Payments whose callback never came: every `pending` one untouched for
+    `payment_settle_after_seconds` (or whose form has expired) is settled by
+    `payment/detail` by conversationId; then stalled outward calls (initialisations,
+    refunds, cancellations) are taken over through kopru.work."""
+    from sqlalchemy import or_, select
+
+    from kopru.config import settings
+    from kopru.db import tenant_transaction
+    from kopru.db.schema import payments as pt
+    from kopru.work.sweep import for_each_tenant, recover
+
+    after = settings().payment_settle_after_seconds
+    counts = {"settled": 0, "pending": 0, "errors": 0}
+
+    async def one_tenant(tid: uuid.UUID) -> None:
+        from sqlalchemy import func
+
+        async with tenant_transaction(tid, actor="schedule:payment-settle") as tx:
+            ids = (await tx.execute(select(pt.c.id).where(pt.c.status == "pending").where(or_(
+                pt.c.updated_at < func.now() - timedelta(seconds=after),
+                pt.c.token_expires_at < func.now())).order_by(pt.c.updated_at).limit(200))).scalars().all()
+        for pid in ids:
+            try:
+                st = await settle(tid, pid, actor="schedule:payment-settle", by_detail=True)
+            except KopruError:
+                counts["errors"] += 1
+                continue
+            counts["pending" if st == "pending" else "settled"] += 1
+
+    await for_each_tenant(one_tenant, name="payment-settle")
+    from kopru.providers import effect
+
+    recovered = await recover("iyzico", lambda tid, op, ref: effect(tid, "iyzico", op, ref),
+                              actor="schedule:payment-settle")
+    return {**counts, "recovered": recovered}
+
+
+# -- refunds and cancellations --------------------------------------------------------------
+
+async def request_refund(ctx, payment_id: uuid.UUID, body, origin_ip: str,
+                         idempotency_key: str | None) -> tuple[int, dict[str, Any]]:
+    """Refund part or all of a paid payment (iyzico `/v2/payment/refund`), as an outward call."""
+    from sqlalchemy import func, select
+
+    from kopru.db.schema import payment_refunds as pr, payments as pt
+    from kopru.work import idempotency, perform
+    from kopru.work.outward import intend
+
+    material = [str(payment_id), body.model_dump(mode="json")]
+    async with ctx.transaction() as tx:
+        slot = await idempotency.begin(tx, "POST /payments/{id}/refunds", idempotency_key, material)
+        if slot.replay is not None:
+            refund_id = uuid.UUID(slot.replay[1]["id"])
+        else:
+            row = (await tx.execute(select(pt).where(pt.c.id == payment_id).with_for_update())).first()
+            if row is None:
+                raise KopruError("payment.not_found")
+            if row.status not in ("succeeded", "partially_refunded"):
+                raise KopruError("payment.not_refundable")
+            owed = (await tx.execute(select(func.coalesce(func.sum(pr.c.amount), 0))
+                                     .where(pr.c.payment_id == payment_id)
+                                     .where(pr.c.status.in_(("requested", "succeeded", "unknown"))))).scalar()
+            if Decimal(owed) + body.amount > row.paid_amount:
+                raise KopruError("payment.refund_exceeds")
+            refund_id = uuid.uuid4()
+            await tx.execute(pr.insert().values(id=refund_id, tenant_id=tx.tenant_id, payment_id=payment_id,
+                                                amount=body.amount, reason=body.reason, status="requested",
+                                                origin_ip=origin_ip))
+            await intend(tx, RefundCall.provider, RefundCall.operation, str(refund_id))
+            await slot.save(202, {"id": str(refund_id)})
+    await perform(ctx.tenant_id, RefundCall(ctx.tenant_id, refund_id), actor=ctx.actor)
+    return 202, await _refund_view(ctx, refund_id)
+
+
+async def _refund_view(ctx, refund_id: uuid.UUID) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from kopru.connectors.words import describe
+    from kopru.db.schema import payment_refunds as pr
+
+    async with ctx.transaction() as tx:
+        r = (await tx.execute(select(pr).where(pr.c.id == refund_id))).first()
+    return {"id": str(r.id), "payment_id": str(r.payment_id), "amount": _money(r.amount), "status": r.status,
+            "error_code": r.error_code, "error": describe(r.error_code), "created_at": r.created_at}
+
+
+class RefundCall:
+    """One refund at iyzico (kopru.work). iyzico has no idempotency key and no lookup by
+    the refund's conversationId, so an attempt whose answer was lost is parked `unknown`
+    for an operator rather than repeated: a refund paid twice is money gone."""
+
+    provider, operation = "iyzico", "payment.refund"
+    unavailable_code = "iyzico.unavailable"
+    source = SOURCE
+
+    def __init__(self, tenant_id: uuid.UUID, refund_id: uuid.UUID):
+        from kopru.config import settings
+
+        self.tenant_id, self.refund_id, self.ref = tenant_id, refund_id, str(refund_id)
+        self.lease_s = settings().outward_lease_seconds
+        self.refund = None
+
+    async def prepare(self, tx, *, first: bool):
+        from sqlalchemy import select
+
+        from kopru.db.schema import payment_refunds as pr, payments as pt
+        from kopru.work import Outcome
+        from kopru.work.integrations import load
+
+        r = (await tx.execute(select(pr).where(pr.c.id == self.refund_id).with_for_update())).first()
+        if r is None:
+            return Outcome.failed("payment.not_found")
+        if r.status != "requested":
+            return Outcome("succeeded" if r.status == "succeeded" else r.status, "already_recorded")
+        self.refund = r
+        self.payment = (await tx.execute(select(pt).where(pt.c.id == r.payment_id))).first()
+        got = await load(tx, "iyzico")
+        if got is None:
+            return Outcome.failed("payment.not_configured")
+        self.creds = got
+        return None
+
+    async def call(self):
+        from kopru.connectors import iyzico
+        from kopru.work import Outcome, Transient
+
+        try:
+            async with _client(self.creds) as c:
+                res = await c.refund(self.payment.iyzico_payment_id, Decimal(self.refund.amount),
+                                     conversation_id=self.ref, ip=self.refund.origin_ip,
+                                     currency=self.payment.currency)
+        except iyzico.TransientError as err:
+            raise Transient(err.code, ambiguous=err.ambiguous) from None
+        except iyzico.PermanentError as err:
+            return Outcome.failed(err.code)
+        return Outcome.ok(str(getattr(res, "payment_id", "") or self.payment.iyzico_payment_id))
+
+    async def reconcile(self, *, quiet_for: float):
+        from kopru.work import Outcome
+
+        return Outcome.unknown()
+
+    async def record(self, tx, outcome) -> None:
+        from sqlalchemy import func, select, update
+
+        from kopru import metrics
+        from kopru.db.schema import payment_refunds as pr, payments as pt
+
+        if self.refund is None or outcome.code == "already_recorded":
+            return
+        status = {"succeeded": "succeeded", "failed": "failed"}.get(outcome.state, "unknown")
+        await tx.execute(update(pr).where(pr.c.id == self.refund_id).values(
+            status=status, error_code=None if status == "succeeded" else outcome.code, updated_at=func.now()))
+        if status != "succeeded":
+            return
+        pay = (await tx.execute(select(pt).where(pt.c.id == self.refund.payment_id).with_for_update())).first()
+        total = Decimal(pay.refunded_amount) + Decimal(self.refund.amount)
+        new = "refunded" if total >= pay.paid_amount else "partially_refunded"
+        await tx.execute(update(pt).where(pt.c.id == pay.id).values(refunded_amount=total, status=new,
+                                                                   updated_at=func.now()))
+        await _history(tx, pay.id, new, "refund")
+        await tx.emit(REFUNDED, {"payment_id": str(pay.id), "refund_id": self.ref,
+                                 "amount": _money(self.refund.amount), "refunded_amount": _money(total),
+                                 "currency": pay.currency}, subject=str(pay.id), source=SOURCE)
+        metrics.payment(tx.tenant_id, "refunded")
+
+
+async def request_cancel(ctx, payment_id: uuid.UUID, origin_ip: str) -> dict[str, Any]:
+    """Cancel a paid payment the same day (iyzico `/payment/cancel`), as an outward call."""
+    from sqlalchemy import select
+
+    from kopru.db.schema import payments as pt
+    from kopru.work import perform
+    from kopru.work.outward import intend
+
+    async with ctx.transaction() as tx:
+        row = (await tx.execute(select(pt.c.status, pt.c.refunded_amount).where(pt.c.id == payment_id)
+                                .with_for_update())).first()
+        if row is None:
+            raise KopruError("payment.not_found")
+        if row.status == "cancelled":
+            return await get_payment(ctx, payment_id)
+        if row.status != "succeeded" or row.refunded_amount:
+            raise KopruError("payment.not_cancellable")
+        await intend(tx, CancelCall.provider, CancelCall.operation, str(payment_id))
+    await perform(ctx.tenant_id, CancelCall(ctx.tenant_id, payment_id, origin_ip), actor=ctx.actor)
+    return await get_payment(ctx, payment_id)
+
+
+class CancelCall:
+    """Cancelling one payment at iyzico (kopru.work); like a refund, a lost answer is
+    parked `unknown`, never repeated blindly."""
+
+    provider, operation = "iyzico", "payment.cancel"
+    unavailable_code = "iyzico.unavailable"
+    source = SOURCE
+
+    def __init__(self, tenant_id: uuid.UUID, payment_id: uuid.UUID, origin_ip: str = "127.0.0.1"):
+        from kopru.config import settings
+
+        self.tenant_id, self.payment_id, self.ref = tenant_id, payment_id, str(payment_id)
+        self.origin_ip = origin_ip
+        self.lease_s = settings().outward_lease_seconds
+        self.row = None
+
+    async def prepare(self, tx, *, first: bool):
+        from sqlalchemy import select
+
+        from kopru.db.schema import payments as pt
+        from kopru.work import Outcome
+        from kopru.work.integrations import load
+
+        row = (await tx.execute(select(pt).where(pt.c.id == self.payment_id).with_for_update())).first()
+        if row is None:
+            return Outcome.failed("payment.not_found")
+        if row.status != "succeeded":
+            return Outcome("succeeded" if row.status == "cancelled" else "failed", "already_recorded")
+        self.row = row
+        got = await load(tx, "iyzico")
+        if got is None:
+            return Outcome.failed("payment.not_configured")
+        self.creds = got
+        return None
+
+    async def call(self):
+        from kopru.connectors import iyzico
+        from kopru.work import Outcome, Transient
+
+        try:
+            async with _client(self.creds) as c:
+                await c.cancel(self.row.iyzico_payment_id, conversation_id=f"cancel-{self.ref}", ip=self.origin_ip)
+        except iyzico.TransientError as err:
+            raise Transient(err.code, ambiguous=err.ambiguous) from None
+        except iyzico.PermanentError as err:
+            return Outcome.failed(err.code)
+        return Outcome.ok(self.row.iyzico_payment_id)
+
+    async def reconcile(self, *, quiet_for: float):
+        from kopru.work import Outcome
+
+        return Outcome.unknown()
+
+    async def record(self, tx, outcome) -> None:
+        from sqlalchemy import func, update
+
+        from kopru import metrics
+        from kopru.db.schema import payments as pt
+
+        if self.row is None or outcome.code == "already_recorded":
+            return
+        if outcome.state == "succeeded":
+            await tx.execute(update(pt).where(pt.c.id == self.payment_id).values(status="cancelled",
+                                                                                updated_at=func.now()))
+            await _history(tx, self.payment_id, "cancelled")
+            await tx.emit(CANCELLED, {"payment_id": self.ref, "amount": _money(self.row.paid_amount),
+                                      "currency": self.row.currency}, subject=self.ref, source=SOURCE)
+            metrics.payment(tx.tenant_id, "cancelled")
+        else:  # the payment stays paid; the refusal is in its history
+            await _history(tx, self.payment_id, "succeeded", outcome.code)
