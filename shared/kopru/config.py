@@ -63,6 +63,7 @@ class Settings:
     # outside services (None: the provider's production URL)
     netgsm_base_url: str | None = None  # NETGSM_BASE_URL
     nilvera_base_url: str | None = None  # NILVERA_BASE_URL
+    iyzico_base_url: str | None = None  # IYZICO_BASE_URL
     # the CLI and `kopru dev`
     operator_client_id: str | None = None  # KOPRU_OPERATOR_CLIENT_ID
     operator_client_secret: str | None = None  # KOPRU_OPERATOR_CLIENT_SECRET
@@ -81,6 +82,7 @@ class Settings:
     nilvera_sim_taxpayers: str = ""  # NILVERA_SIM_TAXPAYERS, ";"-separated
     netgsm_sim_deliver_after: float = 5.0  # NETGSM_SIM_DELIVER_AFTER: seconds until a dev message is delivered
     nilvera_sim_answer: str = "KABUL"  # NILVERA_SIM_ANSWER: the dev buyer's answer to a TICARIFATURA ("" waits)
+    iyzico_sim_pay_after: float = 5.0  # IYZICO_SIM_PAY_AFTER: seconds until the dev buyer pays a started payment
     outward_lease_seconds: float = 60.0  # a claim on an outward call (kopru.work): longer than any provider time-out
     payment_settle_after_seconds: float = 600.0  # KOPRU_PAYMENT_SETTLE_AFTER_SECONDS: a pending payment the schedule asks iyzico about
     netgsm_absent_after_seconds: float = 120.0  # no trace in Netgsm's report this long after an ambiguous send: never taken
@@ -124,6 +126,7 @@ def settings() -> Settings:
         purge_budget_s=_float("KOPRU_PURGE_BUDGET_S", 240.0),
         netgsm_base_url=_str("NETGSM_BASE_URL"),
         nilvera_base_url=_str("NILVERA_BASE_URL"),
+        iyzico_base_url=_str("IYZICO_BASE_URL"),
         operator_client_id=_str("KOPRU_OPERATOR_CLIENT_ID"),
         operator_client_secret=_str("KOPRU_OPERATOR_CLIENT_SECRET"),
         sink_template=os.environ.get("KOPRU_SINK_TEMPLATE", "http://127.0.0.1:8080/function/{name}/"),
@@ -140,6 +143,7 @@ def settings() -> Settings:
         nilvera_sim_taxpayers=os.environ.get("NILVERA_SIM_TAXPAYERS") or "",
         netgsm_sim_deliver_after=_float("NETGSM_SIM_DELIVER_AFTER", 5.0),
         nilvera_sim_answer=os.environ.get("NILVERA_SIM_ANSWER", "KABUL").strip().upper(),
+        iyzico_sim_pay_after=_float("IYZICO_SIM_PAY_AFTER", 5.0),
         outward_lease_seconds=float(os.environ.get("KOPRU_OUTWARD_LEASE_SECONDS", "60")),
         netgsm_absent_after_seconds=float(os.environ.get("KOPRU_NETGSM_ABSENT_AFTER_SECONDS", "120")),
         payment_settle_after_seconds=float(os.environ.get("KOPRU_PAYMENT_SETTLE_AFTER_SECONDS", "600")),

@@ -16,7 +16,7 @@ def _settings():
 
 DEV_JSON = "dev.json"
 OPERATOR_JSON = "operator.json"  # kopru dev's operator client, 0600 in the data dir (dev only)
-DEV_URLS = {"netgsm": "NETGSM_BASE_URL", "nilvera": "NILVERA_BASE_URL"}
+DEV_URLS = {"netgsm": "NETGSM_BASE_URL", "nilvera": "NILVERA_BASE_URL", "iyzico": "IYZICO_BASE_URL"}
 
 
 def _write_dev_json(data_dir, gateway: str, simulated: set[str]) -> None:
@@ -103,7 +103,7 @@ def _dev(args: argparse.Namespace) -> int:
         if s.redis_url is None:
             os.environ["REDIS_URL"] = embedded.redis_url(s.data_dir)
         admin.ensure_signing_key()
-        # no real Netgsm / Nilvera configured: their simulators, on loopback, speak their protocols
+        # no real Netgsm / Nilvera / iyzico configured: their simulators, on loopback, speak their protocols
         simulated: set[str] = set()
         if not s.netgsm_base_url:
             simulated.add("netgsm")
@@ -118,6 +118,12 @@ def _dev(args: argparse.Namespace) -> int:
 
             url = os.environ["NILVERA_BASE_URL"] = simulators.enter_context(serve_loopback(nilvera_dev()))
             print(f"nilvera simulator at {url} (API key kopru-dev-nilvera)", flush=True)
+        if not s.iyzico_base_url:
+            simulated.add("iyzico")
+            from kopru_tools.simulators.iyzico import dev_simulator as iyzico_dev
+
+            url = os.environ["IYZICO_BASE_URL"] = simulators.enter_context(serve_loopback(iyzico_dev()))
+            print(f"iyzico simulator at {url} (API key kopru-dev-iyzico / kopru-dev-iyzico-secret)", flush=True)
         from kopru.config import reset_settings
 
         reset_settings()  # the functions in this process read the simulators' URLs (and REDIS_URL) from settings

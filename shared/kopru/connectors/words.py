@@ -1,6 +1,6 @@
 """Outcome codes in words: a code an SMS or an invoice ended with (a Köprü code, a
 provider's, GİB's) as Turkish and English text, from the one table that defines it
-(kopru.errors.CATALOG, the Netgsm and Nilvera code tables). Never the provider's own
+(kopru.errors.CATALOG, the Netgsm, Nilvera and iyzico code tables). Never the provider's own
 free text, which may quote a document."""
 
 from __future__ import annotations
@@ -36,6 +36,12 @@ def _lookup(code: str) -> tuple[str, str]:
 
         table = vc.NILVERA_ERRORS if head == "nilvera" else vc.GIB_STATUS
         spec = table.get(int(rest))
+        if spec is not None:
+            return spec.tr, spec.en
+    elif head == "iyzico" and rest:
+        from kopru.connectors.iyzico import codes as ic
+
+        spec = ic.spec(rest)
         if spec is not None:
             return spec.tr, spec.en
     return ("Sağlayıcının bu kodu belgelerimizde yok.", "The provider's code is not in our tables.")
