@@ -10,7 +10,7 @@ import ipaddress
 from decimal import Decimal
 from typing import Annotated, Literal, Optional
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, WithJsonSchema, ConfigDict, Field, field_validator, model_validator
 
 MAX_AMOUNT = Decimal("1000000000")
 INSTALLMENTS = (1, 2, 3, 4, 6, 9, 12)
@@ -29,7 +29,23 @@ def _money(v: Decimal) -> Decimal:
     return v
 
 
-Money = Annotated[Decimal, AfterValidator(_money)]
+def _decimal_string(v):
+    # money travels as a decimal string, as iyzico takes it: a JSON number may already be a
+    # binary float's approximation
+    if isinstance(v, Decimal):
+        return v
+    if not isinstance(v, str):
+        raise ValueError("request.validation_failed")
+    from decimal import InvalidOperation
+
+    try:
+        return Decimal(v)
+    except InvalidOperation:
+        raise ValueError("payment.invalid_amount") from None
+
+
+Money = Annotated[Decimal, BeforeValidator(_decimal_string), AfterValidator(_money),
+                  WithJsonSchema({"type": "string", "pattern": r"^[0-9]{1,10}(\.[0-9]{1,2})?$", "examples": ["150.00"]})]
 Text100 = Field(min_length=1, max_length=100)
 
 

@@ -406,11 +406,13 @@ def _verdict(row, pay) -> tuple[str, str | None]:
     if pay.conversation_id not in (None, "", str(row.id)):
         return "unknown", "payment.mismatch"
     if pay.paid:
-        if pay.price != row.amount or pay.paid_price < row.amount or (pay.currency and pay.currency != row.currency):
+        if pay.under_review:
+            return "pending", None  # iyzico's fraud check holds it: the schedule asks again
+        if pay.price != row.amount or (pay.paid_price or 0) < row.amount or \
+                (pay.currency and pay.currency != row.currency):
             return "unknown", "payment.mismatch"
         return "succeeded", None
-    ps = (pay.payment_status or "").upper()
-    if pay.status == "failure" or ps == "FAILURE" or getattr(pay, "fraud_status", None) == -1:
+    if pay.failed:
         return "failed", f"iyzico.{pay.error_code}" if pay.error_code else "payment.declined"
     return "pending", None
 
