@@ -74,6 +74,7 @@ class Buyer(_Base):
     phone: Optional[str] = Field(None, max_length=20, pattern=r"^\+[1-9][0-9]{7,14}$",
                                  description="E.164, e.g. +905321234567 (for the invoice SMS)")
     address: str = Field(min_length=1, max_length=500)
+    district: Optional[str] = Field(None, min_length=1, max_length=100, description="ilçe (for the invoice)")
     city: str = Text100
     country: str = Field("Turkey", min_length=1, max_length=100)
     zip_code: Optional[str] = Field(None, max_length=20)
@@ -135,6 +136,7 @@ class IyzicoSettingsIn(_Base):
                                                  "(needs Netgsm and the buyer's phone)")
     website: Optional[str] = Field(None, max_length=255, pattern=r"^https?://[^\s]+$",
                                    description="the web address of the sale (GİB e-Arşiv internet sale)")
+    kdv_rate: Literal[0, 1, 10, 20] = Field(20, description="the KDV rate basket prices include (for the invoice)")
     carrier_name: Optional[str] = Field(None, max_length=200, description="the shipping company's name")
     carrier_tax_number: Optional[str] = Field(None, pattern=r"^([0-9]{10}|[0-9]{11})$",
                                               description="the carrier's VKN (10) or TCKN (11)")

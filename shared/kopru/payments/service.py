@@ -309,6 +309,12 @@ async def _fail(tx, payment_id: uuid.UUID, code: str) -> None:
 
 # -- reading --------------------------------------------------------------------------------
 
+def _catalog():
+    from kopru.errors import CATALOG
+
+    return CATALOG
+
+
 async def get_payment(ctx, payment_id: uuid.UUID) -> dict[str, Any]:
     """A payment as the tenant sees it: ids, amounts, status, history, refunds; never the buyer."""
     from sqlalchemy import select
@@ -329,7 +335,8 @@ async def get_payment(ctx, payment_id: uuid.UUID) -> dict[str, Any]:
         "error_code": row.error_code, "error": describe(row.error_code),
         "iyzico_payment_id": row.iyzico_payment_id, "invoice_id": str(row.invoice_id) if row.invoice_id else None,
         "created_at": row.created_at, "paid_at": row.paid_at,
-        "history": [{"status": r.status, "code": r.code, "at": r.at} for r in hist],
+        "history": [{"status": r.status, "code": r.code, "at": r.at,
+                     **({"words": describe(r.code)} if r.code in _catalog() else {})} for r in hist],
         "refunds": [{"id": str(r.id), "amount": _money(r.amount), "status": r.status, "error_code": r.error_code,
                      "error": describe(r.error_code), "created_at": r.created_at} for r in refunds],
     }
