@@ -90,9 +90,10 @@ def notification_url(tenant_id: uuid.UUID | str) -> str:
 
 def _client(conf_secret):
     from kopru.connectors import iyzico
+    from kopru.connectors.common import shared_http
 
     _conf, secret = conf_secret
-    return iyzico.IyzicoClient(secret["api_key"], secret["secret_key"])
+    return iyzico.IyzicoClient(secret["api_key"], secret["secret_key"], http=shared_http())
 
 
 async def check_iyzico(tenant_id: uuid.UUID, body):
@@ -103,7 +104,7 @@ async def check_iyzico(tenant_id: uuid.UUID, body):
     from kopru.work.integrations import Checked
 
     try:
-        async with iyzico.IyzicoClient(body.api_key, body.secret_key) as c:
+        async with _client(({}, {"api_key": body.api_key, "secret_key": body.secret_key})) as c:
             await c.payment_detail(conversation_id=f"kopru-check-{uuid.uuid4()}")
     except iyzico.PaymentNotFound:
         pass
