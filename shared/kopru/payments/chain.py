@@ -14,7 +14,8 @@ the payment's history with its code, never silently skipped.
 
 Basket prices are what the buyer paid, KDV included (retail), at the tenant's `kdv_rate`
 (iyzico settings, 20 by default): each line's net is chosen so that net + KDV, rounded as
-GİB rounds, is exactly the line's price.
+GİB rounds, is the line's price (exactly when such a net exists; otherwise a kuruş under,
+never over: `net_for`).
 
 Refunds and cancellations: the invoice is not changed by Köprü. For an e-Arşiv invoice to a
 final consumer a full return is documented by cancelling the invoice at the integrator and
@@ -37,17 +38,24 @@ CENT = Decimal("0.01")
 
 
 def net_for(gross: Decimal, rate: Decimal) -> Decimal:
-    """The net amount whose KDV at `rate` (%) brings it to `gross` exactly, as GİB rounds
-    (half-up to kuruş on the line); the nearest one when no net does."""
+    """The net amount whose KDV at `rate` (%), rounded half-up to kuruş as GİB rounds each
+    line, brings it to `gross` exactly; when no net does (at 20 % about one price in six
+    cannot be reached: the rounded KDV steps a kuruş every five), the largest net whose
+    total stays under `gross`: the buyer is never invoiced more than was paid."""
     from kopru.einvoice.models import q2
 
     base = q2(gross * 100 / (100 + rate))
-    best = base
-    for k in (0, -1, 1, -2, 2):
+    under = None
+    for k in (-2, -1, 0, 1, 2):
         net = base + k * CENT
-        if net >= 0 and net + q2(net * rate / 100) == gross:
+        if net < 0:
+            continue
+        total = net + q2(net * rate / 100)
+        if total == gross:
             return net
-    return best
+        if total < gross:
+            under = net
+    return under if under is not None else max(base - 2 * CENT, Decimal(0))
 
 
 def _ctx(tenant_id: uuid.UUID):
