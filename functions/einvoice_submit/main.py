@@ -36,6 +36,16 @@ async def issue(call: Call):
     return json_response(out, 202, headers)
 
 
+@fn.route("GET", "/einvoices/view/{token}",
+          summary="The invoice as HTML (its own embedded XSLT), through the signed, expiring link "
+                  "kopru.einvoice.view.view_link makes (e.g. the SMS after a payment); no bearer token",
+          public=True, responses=(200, 403, 404, 410, 422))
+async def view(call: Call):
+    from kopru.einvoice.view import serve_view
+
+    return await serve_view(call.path_params["token"])
+
+
 @fn.route("GET", "/einvoices/{id}", summary="An invoice's status and its history (einvoice:read)",
           responses=(200, 401, 403, 404, 429), scope="einvoice:read", tenant="token")
 async def read(call: Call):

@@ -56,6 +56,8 @@ class Settings:
     # KVKK exports: "" (a folder in the data dir), a folder, or s3://bucket/prefix
     export_store: str = ""  # KOPRU_EXPORT_STORE
     export_link_ttl: int = 7 * 24 * 3600  # KOPRU_EXPORT_LINK_TTL, seconds
+    # the signed link to an invoice's HTML view (kopru.einvoice.view.view_link; the SMS after a payment)
+    invoice_link_ttl: int = 7 * 24 * 3600  # KOPRU_INVOICE_LINK_TTL_SECONDS
     kms_key_id: str | None = None  # KOPRU_KMS_KEY_ID: AWS KMS key wrapping subject keys
     purge_batch: int = 1000  # KOPRU_PURGE_BATCH: rows per purge statement, at the start
     purge_batch_ms: float = 40.0  # KOPRU_PURGE_BATCH_MS: the batch duration the purge aims at
@@ -120,6 +122,7 @@ def settings() -> Settings:
         public_url=os.environ.get("KOPRU_PUBLIC_URL", "http://127.0.0.1:8080"),
         export_store=os.environ.get("KOPRU_EXPORT_STORE", "").strip(),
         export_link_ttl=_int("KOPRU_EXPORT_LINK_TTL", 7 * 24 * 3600),
+        invoice_link_ttl=_int("KOPRU_INVOICE_LINK_TTL_SECONDS", 7 * 24 * 3600),
         kms_key_id=_str("KOPRU_KMS_KEY_ID"),
         purge_batch=_int("KOPRU_PURGE_BATCH", 1000),
         purge_batch_ms=_float("KOPRU_PURGE_BATCH_MS", 40.0),

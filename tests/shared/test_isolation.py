@@ -104,7 +104,10 @@ PUBLIC = {("token", "POST", "/oauth2/token"), ("token", "GET", "/.well-known/jwk
           ("sms-report", "POST", "/sms/reports"),
           # the payer's browser back from iyzico and iyzico's notification: signed per-tenant URLs
           # (tests/payments: another tenant's signature is refused, a forged V3 signature too)
-          ("payment", "POST", "/payments/{id}/callback"), ("payment", "POST", "/payments/notifications")}
+          ("payment", "POST", "/payments/{id}/callback"), ("payment", "POST", "/payments/notifications"),
+          # an invoice's HTML view through a signed, expiring link naming its tenant (tests/einvoice/test_view.py:
+          # a forged or truncated token 403, expired 410, a valid link naming another tenant 404, nothing written)
+          ("einvoice-submit", "GET", "/einvoices/view/{token}")}
 OPERATOR_ONLY = {("tenant-onboarding", "POST", "/tenants"), ("tenant-onboarding", "GET", "/tenants")}
 TENANT_SCOPED = {
     ("tenant-onboarding", "GET", "/tenants/{id}"),

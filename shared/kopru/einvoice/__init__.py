@@ -7,7 +7,9 @@ A pure library (no database, no network):
 - `kopru.einvoice.validate.validate(xml_bytes) -> Report`, `RULE_PACKAGE`: XSD + GİB schematron + arithmetic;
 - `kopru.einvoice.sign.sign(xml_bytes, p12_bytes, password) -> bytes`, `render_signed(invoice, key, supplier)`,
   `load_signing_key`, `verify`, `test_certificate`;
-- `parse_safely` (kopru.einvoice.xmlsafe): how inbound XML is read.
+- `parse_safely` (kopru.einvoice.xmlsafe): how inbound XML is read;
+- `render_html(xml) -> str`, `view_link(tenant_id, einvoice_id)` (kopru.einvoice.view): the
+  invoice as HTML by its own embedded XSLT, and the signed, expiring link to that page.
 
 `render`, `validate` and `sign` are imported from their modules (`from kopru.einvoice.render
 import render`): a package attribute of the same name as a submodule would turn into the
@@ -30,6 +32,8 @@ _EXPORTS = {
     "sign_with_key": "sign", "render_signed": "sign", "load_signing_key": "sign",
     "SigningKey": "sign", "verify": "sign", "test_certificate": "sign", "TestCertificate": "sign",
     "parse_safely": "xmlsafe", "MAX_BYTES": "xmlsafe",
+    "InternetSale": "models",
+    "render_html": "view", "view_link": "view",
 }
 
 __all__ = sorted(_EXPORTS)

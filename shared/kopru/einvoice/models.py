@@ -278,6 +278,78 @@ class Line(_Base):
         return LineAmounts(gross, q2(discount), q2(net), kdv, wh_rate, withholding)
 
 
+# e-Arşiv internet sales (VUK 509 Genel Tebliğ; GİB's e-Arşiv Fatura Uygulaması Kılavuzu): an
+# e-Arşiv invoice for a sale made on the internet carries the web address of the sale, the payment
+# type and date, the payment intermediary, and, for goods shipped, the shipment date and the
+# carrier's name and VKN/TCKN. The payment types are GİB's own words (the e-Arşiv report's
+# odemeSekli list; Paraşüt, Mysoft and Nilvera clients use the same five values).
+PAYMENT_TYPES = ("KREDIKARTI/BANKAKARTI", "EFT/HAVALE", "KAPIDAODEME", "ODEMEARACISI", "DIGER")
+# the payment types GİB's lists expect a payment date with (a cash-on-delivery payment may come later)
+PAID_TYPES = frozenset({"KREDIKARTI/BANKAKARTI", "EFT/HAVALE", "ODEMEARACISI"})
+INTERNET_SALE_PROFILES = frozenset({"EARSIVFATURA"})
+_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+
+
+class InternetSale(_Base):
+    """The internet-sale block of an e-Arşiv invoice (see kopru.einvoice.render for where each
+    field goes in the UBL-TR document)."""
+
+    website: str = Field(min_length=1, max_length=255, description="http(s) address of the site the sale was made on")
+    payment_means: Literal["KREDIKARTI/BANKAKARTI", "EFT/HAVALE", "KAPIDAODEME", "ODEMEARACISI", "DIGER"] = Field(
+        description="GİB's e-Arşiv payment type")
+    payment_agent: Optional[str] = Field(
+        None, min_length=1, max_length=100, description="the payment intermediary (e.g. iyzico); required for ODEMEARACISI")
+    payment_date: Optional[_dt.date] = Field(
+        None, description="the day the buyer paid; required except for KAPIDAODEME and DIGER")
+    shipment_date: Optional[_dt.date] = Field(
+        None, description="the day the goods were handed to the carrier; omitted for services and virtual goods")
+    carrier_name: Optional[str] = Field(None, min_length=1, max_length=255, description="the carrier's name or trade name")
+    carrier_tax_number: Optional[str] = Field(None, description="the carrier's VKN (10 digits) or TCKN (11 digits)")
+    carrier_address: Optional[Address] = Field(
+        None, description="the carrier's address (GİB's UBL-TR schema wants a postal address on every party)")
+
+    @field_validator("website")
+    @classmethod
+    def _website(cls, v: str) -> str:
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(v)
+        except ValueError:
+            raise ValueError("einvoice.internet_sale_website_invalid") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname or _CONTROL.search(v):
+            raise ValueError("einvoice.internet_sale_website_invalid")
+        return v
+
+    @field_validator("carrier_tax_number")
+    @classmethod
+    def _carrier_id(cls, v: Optional[str]) -> Optional[str]:
+        from kopru.tenancy.identifiers import tckn_valid, vkn_valid
+
+        if v is not None and not (vkn_valid(v) if len(v) == 10 else len(v) == 11 and tckn_valid(v)):
+            raise ValueError("einvoice.internet_sale_carrier_invalid")
+        return v
+
+    @model_validator(mode="after")
+    def _sale_rules(self) -> "InternetSale":
+        if self.payment_means == "ODEMEARACISI" and self.payment_agent is None:
+            raise ValueError("einvoice.internet_sale_agent_missing")
+        if self.payment_means in PAID_TYPES and self.payment_date is None:
+            raise ValueError("einvoice.internet_sale_payment_date_missing")
+        carrier = (self.carrier_name, self.carrier_tax_number)
+        if any(c is not None for c in carrier) and (None in carrier or self.shipment_date is None):
+            raise ValueError("einvoice.internet_sale_carrier_incomplete")
+        if self.carrier_address is not None and self.carrier_name is None:
+            raise ValueError("einvoice.internet_sale_carrier_incomplete")
+        return self
+
+    @property
+    def carrier_scheme(self) -> Optional[str]:
+        if self.carrier_tax_number is None:
+            return None
+        return "VKN" if len(self.carrier_tax_number) == 10 else "TCKN"
+
+
 class BillingReference(_Base):
     """The invoice this one refers to (for IADE: the invoice being returned)."""
 
@@ -308,6 +380,8 @@ class Invoice(_Base):
     lines: list[Line] = Field(min_length=1, max_length=5000)
     billing_reference: Optional[BillingReference] = None
     notes: list[str] = Field(default_factory=list, max_length=20)
+    internet_sale: Optional[InternetSale] = Field(
+        None, description="EARSIVFATURA only: the sale was made on the internet (web address, payment, shipment)")
 
     @field_validator("number")
     @classmethod
@@ -347,6 +421,8 @@ class Invoice(_Base):
                 raise ValueError("einvoice.customer_missing")
             if self.buyer is not None or any(ln.has_export_data for ln in self.lines):
                 raise ValueError("einvoice.export_fields_unexpected")
+        if self.internet_sale is not None and self.profile not in INTERNET_SALE_PROFILES:
+            raise ValueError("einvoice.internet_sale_profile_invalid")
         if self.number is not None and int(self.number[3:7]) != self.issue_date.year:
             raise ValueError("einvoice.number_year_mismatch")
         if self.currency != "TRY" and self.exchange_rate is None:

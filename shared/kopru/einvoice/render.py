@@ -11,14 +11,17 @@ is GİB's: per-line half-up rounding, sums of rounded lines.
 
 from __future__ import annotations
 
+import base64
 import uuid as _uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
+from importlib import resources
 from typing import Optional
 
 from lxml import etree
 
-from kopru.einvoice.models import ExportBuyer, ForeignAddress, Invoice, Party, Totals
+from kopru.einvoice.models import ExportBuyer, ForeignAddress, InternetSale, Invoice, Party, Totals
 
 NS_INV = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
 NS_CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
@@ -48,6 +51,57 @@ CURRENCY_WORDS = {
     "GBP": ("İNGİLİZ STERLİNİ", "PENİ"),
     "CHF": ("İSVİÇRE FRANGI", "SANTİM"),
 }
+
+
+# The display stylesheet every document carries (kopru.einvoice.view renders it): a
+# cac:AdditionalDocumentReference with cbc:DocumentType XSLT and the stylesheet as a base64
+# cac:Attachment/cbc:EmbeddedDocumentBinaryObject (mimeCode application/xml, a .xslt file name),
+# the way GİB's UBL-TR samples and integrators carry it and GİB's viewers and portal read it.
+# What GİB's rule package (efatura-kontrol 0.1.0, e-Fatura paketi 29) checks here: the XSD (mimeCode is
+# required) and MimeCodeCheck-1 (application/xml is in MimeCodeList); it has no other XSLT rule.
+# GİB's 29/05/2024 announcement on karekod asks not to embed images (QR codes, logos) as base64
+# in AdditionalDocumentReference: the stylesheet is text only, with no image, script or
+# outside reference (xsl:import/include, document()).
+XSLT_DOCUMENT_TYPE = "XSLT"
+XSLT_MIME = "application/xml"
+XSLT_RESOURCE = "kopru.xslt"
+
+
+@cache
+def kopru_xslt() -> bytes:
+    """Köprü's display stylesheet (XSLT 1.0, Turkish), packaged with kopru.einvoice."""
+    return resources.files("kopru.einvoice").joinpath(XSLT_RESOURCE).read_bytes()
+
+
+@cache
+def _kopru_xslt_b64() -> str:
+    return base64.b64encode(kopru_xslt()).decode("ascii")
+
+
+# Internet sales on an e-Arşiv invoice (Invoice.internet_sale). Where each item goes:
+# - the integrator's markers, as Odoo's l10n_tr_nilvera_einvoice writes them for Nilvera (its test
+#   expected_xmls/invoice_earchive_ecommerce_sale_without_transfer.xml): one
+#   cac:AdditionalDocumentReference per item with cbc:DocumentTypeCode IS_INTERNET (the sale is an
+#   internet sale), INT_WEBSITE (cbc:ID = the web address), INT_PAYMENT_METHOD (cbc:ID = GİB's payment
+#   type) and INT_PAYMENTDATE (cbc:ID = the payment date), next to the SEND_TYPE reference Köprü
+#   already writes. Odoo puts "." in the IS_INTERNET reference's ID; we write "INTERNET" (the ID is a
+#   placeholder there). We found no integrator code for the agent or the shipment, so those go only
+#   into the standard UBL places below;
+# - cac:AccountingSupplierParty/cac:Party/cbc:WebsiteURI: UBL's own field for the seller's web address;
+# - cac:Delivery (when goods were shipped): cac:CarrierParty with the carrier's VKN/TCKN
+#   (cac:PartyIdentification/cbc:ID schemeID VKN or TCKN) and name (cac:PartyName), and
+#   cac:Despatch/cbc:ActualDespatchDate for the shipment date (gönderim tarihi: the day the goods
+#   leave, UBL's despatch date rather than its delivery date). GİB's XSD makes cac:PostalAddress
+#   mandatory on a party; without a carrier address we write "-" for district and city (the e-Arşiv
+#   report GİB receives asks only the carrier's identifier and name);
+# - cac:PaymentMeans: cbc:PaymentMeansCode (UN/ECE 4461, GİB's PaymentMeansCodeTypeList) as izibiz
+#   documents it for e-Arşiv (48 KREDIKARTI/BANKAKARTI, 46 EFT/HAVALE, 10 KAPIDAODEME, 1 for the
+#   others: ODEMEARACISI and DIGER), cbc:PaymentDueDate = the payment date, cbc:PaymentChannelCode =
+#   the intermediary (a free text in UBL-TR), cbc:InstructionNote = GİB's payment type word.
+# The sources are silent on a VIRTUAL sale: no cac:Delivery is written without a shipment date.
+PAYMENT_MEANS_CODES = {"KREDIKARTI/BANKAKARTI": "48", "EFT/HAVALE": "46", "KAPIDAODEME": "10",
+                       "ODEMEARACISI": "1", "DIGER": "1"}
+NO_ADDRESS = "-"
 
 
 def _c(name: str) -> str:
@@ -191,15 +245,23 @@ def build(invoice: Invoice, supplier: Optional[Party] = None, *, ettn: str | _uu
             _t(ref, _c("DocumentTypeCode"), "IADE")
     if invoice.profile == "EARSIVFATURA":
         # e-Arşiv delivery type, as integrators read it (Nilvera among them): sent electronically
-        adr = _Sub(root, _a("AdditionalDocumentReference"))
-        _t(adr, _c("ID"), "ELEKTRONIK")
-        _t(adr, _c("IssueDate"), issue_date)
-        _t(adr, _c("DocumentTypeCode"), "SEND_TYPE")
+        _reference(root, "ELEKTRONIK", issue_date, "SEND_TYPE")
+    sale = invoice.internet_sale
+    if sale is not None:
+        _reference(root, "INTERNET", issue_date, "IS_INTERNET")
+        _reference(root, sale.website, issue_date, "INT_WEBSITE")
+        _reference(root, sale.payment_means, issue_date, "INT_PAYMENT_METHOD")
+        if sale.payment_date is not None:
+            _reference(root, sale.payment_date.isoformat(), issue_date, "INT_PAYMENTDATE")
+    _xslt_reference(root, ettn, issue_date, number)
     _signature(root, supplier, number)
-    _party(_Sub(root, _a("AccountingSupplierParty")), supplier)
+    _party(_Sub(root, _a("AccountingSupplierParty")), supplier, website=sale.website if sale else None)
     _party(_Sub(root, _a("AccountingCustomerParty")), invoice.accounting_customer)
     if invoice.buyer is not None:
         _buyer(_Sub(root, _a("BuyerCustomerParty")), invoice.buyer)
+    if sale is not None:
+        _internet_delivery(root, sale)
+        _payment_means(root, sale)
     if cur != "TRY":
         rate = _Sub(root, _a("PricingExchangeRate"))
         _t(rate, _c("SourceCurrencyCode"), cur)
@@ -285,8 +347,59 @@ def _delivery(parent, line, buyer: ExportBuyer) -> None:
     _t(pkg, _c("PackagingTypeCode"), line.package.type_code)
 
 
-def _party(parent, party: Party) -> None:
+def _reference(root, id_: str, issue_date: str, type_code: str):
+    adr = _Sub(root, _a("AdditionalDocumentReference"))
+    _t(adr, _c("ID"), id_)
+    _t(adr, _c("IssueDate"), issue_date)
+    _t(adr, _c("DocumentTypeCode"), type_code)
+    return adr
+
+
+def _xslt_reference(root, ettn: str, issue_date: str, number: str) -> None:
+    """Köprü's display stylesheet, embedded (see XSLT_DOCUMENT_TYPE)."""
+    adr = _Sub(root, _a("AdditionalDocumentReference"))
+    _t(adr, _c("ID"), ettn)
+    _t(adr, _c("IssueDate"), issue_date)
+    _t(adr, _c("DocumentType"), XSLT_DOCUMENT_TYPE)
+    _t(_Sub(adr, _a("Attachment")), _c("EmbeddedDocumentBinaryObject"), _kopru_xslt_b64(),
+       characterSetCode="UTF-8", encodingCode="Base64", filename=f"{number}.xslt", mimeCode=XSLT_MIME)
+
+
+def _internet_delivery(root, sale: InternetSale) -> None:
+    """cac:Delivery of an internet sale of goods: the carrier and the shipment date."""
+    if sale.shipment_date is None:
+        return
+    d = _Sub(root, _a("Delivery"))
+    if sale.carrier_name is not None:
+        cp = _Sub(d, _a("CarrierParty"))
+        _t(_Sub(cp, _a("PartyIdentification")), _c("ID"), sale.carrier_tax_number or "", schemeID=sale.carrier_scheme or "")
+        _t(_Sub(cp, _a("PartyName")), _c("Name"), sale.carrier_name)
+        addr = _Sub(cp, _a("PostalAddress"))
+        a = sale.carrier_address
+        if a is not None and a.street:
+            _t(addr, _c("StreetName"), a.street)
+        _t(addr, _c("CitySubdivisionName"), a.district if a else NO_ADDRESS)
+        _t(addr, _c("CityName"), a.city if a else NO_ADDRESS)
+        if a is not None and a.postal_code:
+            _t(addr, _c("PostalZone"), a.postal_code)
+        _t(_Sub(addr, _a("Country")), _c("Name"), a.country if a else "Türkiye")
+    _t(_Sub(d, _a("Despatch")), _c("ActualDespatchDate"), sale.shipment_date.isoformat())
+
+
+def _payment_means(root, sale: InternetSale) -> None:
+    pm = _Sub(root, _a("PaymentMeans"))
+    _t(pm, _c("PaymentMeansCode"), PAYMENT_MEANS_CODES[sale.payment_means])
+    if sale.payment_date is not None:
+        _t(pm, _c("PaymentDueDate"), sale.payment_date.isoformat())
+    if sale.payment_agent is not None:
+        _t(pm, _c("PaymentChannelCode"), sale.payment_agent)
+    _t(pm, _c("InstructionNote"), sale.payment_means)
+
+
+def _party(parent, party: Party, *, website: Optional[str] = None) -> None:
     p = _Sub(parent, _a("Party"))
+    if website is not None:
+        _t(p, _c("WebsiteURI"), website)
     _t(_Sub(p, _a("PartyIdentification")), _c("ID"), party.identifier, schemeID=party.scheme)
     if party.name:
         _t(_Sub(p, _a("PartyName")), _c("Name"), party.name)
