@@ -171,7 +171,7 @@ async def text_invoice(tenant_id: uuid.UUID, einvoice_id: uuid.UUID) -> str:
     from sqlalchemy import select
 
     from kopru.db import tenant_transaction
-    from kopru.db.schema import einvoices as e, payments as pt, tenants
+    from kopru.db.schema import einvoices as e, payment_history as h, payments as pt, tenants
     from kopru.einvoice.view import view_link
     from kopru.kvkk import subject_key
     from kopru.kvkk.subjects import decrypt_field
@@ -183,6 +183,9 @@ async def text_invoice(tenant_id: uuid.UUID, einvoice_id: uuid.UUID) -> str:
         row = (await tx.execute(select(pt).where(pt.c.invoice_id == einvoice_id))).first()
         if row is None:
             return "not_ours"  # an invoice nobody paid through Köprü
+        if (await tx.execute(select(h.c.id).where(h.c.payment_id == row.id)
+                             .where(h.c.code == "chain.invoice_texted"))).first() is not None:
+            return "done"  # texted before (the Idempotency-Key covers a crash before this mark, for 24 hours)
         got = await load(tx, "iyzico")
         if got is None or not got[0].get("invoice_sms"):
             return "off"
