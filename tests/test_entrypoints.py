@@ -205,3 +205,100 @@ def test_kopru_dev_finishes_what_it_starts(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_kopru_dev_runs_the_payment_chain_by_itself(tmp_path):
+    """On `kopru dev`, as a tenant would: pay -> the simulator's buyer pays and its browser
+    comes back by itself -> succeeded -> an e-Arşiv invoice valid by GİB's XSD and
+    schematron -> accepted (`kopru einvoice poll`, run beside dev as a schedule would) ->
+    an SMS at the Netgsm simulator whose link opens the invoice's HTML."""
+    import re
+    from urllib.parse import urlsplit
+
+    from kopru.einvoice.validate import validate
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL", "KOPRU_MASTER_KEY", "NETGSM_BASE_URL",
+                        "NILVERA_BASE_URL", "IYZICO_BASE_URL", "KOPRU_PUBLIC_URL", "KOPRU_OPERATOR_CLIENT_ID",
+                        "KOPRU_OPERATOR_CLIENT_SECRET")}
+    env.update(KOPRU_DATA_DIR=str(tmp_path / "data"), IYZICO_SIM_PAY_AFTER="0.3", NETGSM_SIM_DELIVER_AFTER="0.5",
+               NILVERA_SIM_VKN="4540536920")
+    proc = subprocess.Popen([str(BIN / "kopru"), "dev", "--port", str(port)], env=env, cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    gw = f"http://127.0.0.1:{port}/function"
+
+    def until(fn, what, timeout=60.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            got = fn()
+            if got:
+                return got
+            assert time.monotonic() < deadline, what
+            time.sleep(0.25)
+
+    try:
+        wait_for(f"{gw}/tenant-onboarding/healthz", proc, 90)
+        op = json.loads((tmp_path / "data" / "operator.json").read_text())
+        until(lambda: (tmp_path / "data" / "dev.json").exists(), "no dev.json", 30)
+        dev = json.loads((tmp_path / "data" / "dev.json").read_text())
+        assert dev["providers"]["iyzico"]["simulator"] is True
+        with httpx.Client(timeout=30) as h:
+            tok = h.post(f"{gw}/token/oauth2/token", data={"grant_type": "client_credentials"},
+                         auth=(op["client_id"], op["client_secret"])).json()["access_token"]
+            t = h.post(f"{gw}/tenant-onboarding/tenants", headers={"Authorization": f"Bearer {tok}"}, json={
+                "name": "Dev Mağaza A.Ş.", "tax_number": "4540536920", "tax_office": "Kadıköy", "subdomain": "devmagaza",
+                "plan": "enterprise", "admin": {"email": "yonetici@dev.com.tr", "password": "çok-gizli-parola-123"}}).json()
+            ttok = h.post(f"{gw}/token/oauth2/token", data={"grant_type": "client_credentials"},
+                          auth=(t["client_id"], t["client_secret"])).json()["access_token"]
+            auth = {"Authorization": f"Bearer {ttok}"}
+            tid = t["tenant"]["id"]
+            for provider, body in (
+                    ("nilvera", {"api_key": "kopru-dev-nilvera", "series": "DEV",
+                                 "address": {"street": "Moda Cad. 1", "district": "Kadıköy", "city": "İstanbul"}}),
+                    ("netgsm", {"usercode": "kopru-dev", "password": "kopru-dev", "msgheader": "KOPRU"}),
+                    ("iyzico", {"api_key": "kopru-dev-iyzico", "secret_key": "kopru-dev-iyzico-secret",
+                                "invoice": True, "invoice_sms": True, "website": "https://devmagaza.example",
+                                "carrier_name": "Hızlı Kargo A.Ş.", "carrier_tax_number": "1234567890"})):
+                r = h.put(f"{gw}/tenant-onboarding/tenants/{tid}/integrations/{provider}", headers=auth, json=body)
+                assert r.status_code == 200, (provider, r.text)
+            r = h.post(f"{gw}/payment/payments", headers=auth, json={
+                "amount": "120.00", "items": [{"id": "k1", "name": "Kitap", "category": "Kitap", "price": "120.00"}],
+                "buyer": {"name": "Ayşe", "surname": "Yılmaz", "identity_number": "10000000146",
+                          "email": "ayse@example.com.tr", "phone": "+905321234567", "address": "Moda Cad. 5",
+                          "district": "Kadıköy", "city": "İstanbul", "ip": "85.34.78.112"},
+                "return_url": "https://devmagaza.example/sonuc"})
+            assert r.status_code == 201, r.text
+            pid = r.json()["id"]
+            assert r.json()["payment_page_url"].startswith(dev["providers"]["iyzico"]["base_url"])
+            pay = until(lambda: (p := h.get(f"{gw}/payment/payments/{pid}", headers=auth).json())["invoice_id"] and p,
+                        "never paid and invoiced")
+            assert pay["status"] == "succeeded"
+            inv = pay["invoice_id"]
+            xml = h.get(f"{gw}/einvoice-submit/einvoices/{inv}/xml", headers=auth)
+            assert xml.status_code == 200
+            report = validate(xml.content)
+            assert report.valid and not report.errors, report.findings
+
+            def accepted():
+                subprocess.run([str(BIN / "kopru"), "einvoice", "poll"], env=env, cwd=REPO, capture_output=True,
+                               timeout=120)
+                return h.get(f"{gw}/einvoice-submit/einvoices/{inv}", headers=auth).json()["status"] == "accepted"
+
+            until(accepted, "the invoice was never accepted", 120)
+            number = h.get(f"{gw}/einvoice-submit/einvoices/{inv}", headers=auth).json()["number"]
+            sim = dev["providers"]["netgsm"]["base_url"]
+            msg = until(lambda: [m for m in h.get(f"{sim}/_simulator/messages").json()["messages"]
+                                 if number in m["msg"]], "the invoice SMS never reached Netgsm")
+            assert len(msg) == 1 and msg[0]["no"] == "5321234567"
+            link = re.search(r"https?://\S+", msg[0]["msg"]).group(0)
+            assert urlsplit(link).port == port
+            page = h.get(link)
+            assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+            assert number in page.text and "Yılmaz" in page.text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
