@@ -38,6 +38,20 @@ async def create(call: Call):
     return json_response(out, status, {"Location": f"/payments/{out['id']}", **_replayed(out)})
 
 
+@fn.route("POST", "/payments/3ds",
+          summary="Start a direct 3-D Secure payment: the card goes to iyzico once and is never kept; answers "
+                  "threeds_html, the bank's page to show the payer (payments:write). Optional Idempotency-Key",
+          body="kopru.payments.models:ThreeDSPaymentIn", responses=(201, 401, 403, 409, 413, 415, 422, 429, 503),
+          scope="payments:write", tenant="token")
+async def create_3ds(call: Call):
+    from kopru.payments.models import ThreeDSPaymentIn
+    from kopru.payments.service import create_payment
+
+    body = await call.json(ThreeDSPaymentIn)
+    status, out = await create_payment(call.tenant, body, call.headers.get("idempotency-key"), card=body.card)
+    return json_response(out, status, {"Location": f"/payments/{out['id']}", **_replayed(out)})
+
+
 @fn.route("GET", "/payments/{id}", summary="A payment's status, amounts, history and refunds (payments:read)",
           responses=(200, 401, 403, 404, 429), scope="payments:read", tenant="token")
 async def read(call: Call):
@@ -69,16 +83,17 @@ async def cancel(call: Call):
 
 
 @fn.route("POST", "/payments/{id}/callback",
-          summary="The payer's browser back from iyzico's page (form field token); the payment is retrieved from "
-                  "iyzico, then the browser is sent to the payment's return_url with ?payment_id=&status=",
+          summary="The payer's browser back from iyzico's page (form field token) or the bank's 3-D Secure page "
+                  "(status, paymentId, conversationId, mdStatus, signature); the payment is retrieved from (or, after "
+                  "3-D Secure, charged at) iyzico, then the browser is sent to return_url with ?payment_id=&status=",
           public=True, form="kopru.payments.models:CallbackForm", responses=(303, 400, 403, 404, 413, 415))
 async def callback(call: Call):
     from starlette.responses import Response
 
     from kopru.payments.service import browser_callback
 
-    await call.form()  # read and checked; the token in it is not trusted (the payment's own is retrieved)
-    where = await browser_callback(call.path_params["id"], call.query.get("tenant"), call.query.get("sig"))
+    form = await call.form()  # checked; a hosted form's token is not trusted (the payment's own is retrieved)
+    where = await browser_callback(call.path_params["id"], call.query.get("tenant"), call.query.get("sig"), form)
     return Response(status_code=303, headers={"Location": where, "Cache-Control": "no-store"})
 
 

@@ -23,6 +23,8 @@ EFFECTS: dict[tuple[str, str], str] = {
     ("netgsm", "sms.send"): "kopru.sms.service:SmsSend",
     ("nilvera", "einvoice.upload"): "kopru.einvoice.service:InvoiceUpload",
     ("iyzico", "checkout.initialize"): "kopru.payments.service:CheckoutInit",
+    ("iyzico", "threeds.initialize"): "kopru.payments.service:ThreeDSStart",
+    ("iyzico", "threeds.auth"): "kopru.payments.service:ThreeDSAuth",
     ("iyzico", "payment.refund"): "kopru.payments.service:RefundCall",
     ("iyzico", "payment.cancel"): "kopru.payments.service:CancelCall",
 }

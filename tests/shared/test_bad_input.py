@@ -43,6 +43,9 @@ BODIES = {
     ("tenant-onboarding", "PUT", "/tenants/{id}/integrations/iyzico"):
         (lambda: {"api_key": "iyzico-api-key", "secret_key": "iyzico-secret"}, ("api_key",), "tenant"),
     ("payment", "POST", "/payments"): (lambda: json.loads(json.dumps(PAYMENT)), ("items", 0, "name"), "tenant"),
+    ("payment", "POST", "/payments/3ds"): (lambda: {**json.loads(json.dumps(PAYMENT)), "card": {
+        "holder_name": "Ayşe Yılmaz", "number": "5528790000000008", "expire_month": "12", "expire_year": "2030",
+        "cvc": "123"}}, ("card", "holder_name"), "tenant"),
     ("payment", "POST", "/payments/{id}/refunds"): (lambda: {"amount": "1.00", "reason": "other"}, ("reason",), "tenant"),
 }
 

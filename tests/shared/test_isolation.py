@@ -152,6 +152,13 @@ OWN_TENANT_ONLY = {
         "customer": {"vkn": "1234567026", "name": "Alıcı A.Ş.", "tax_office": "Kadıköy",
                      "address": {"district": "Kadıköy", "city": "İstanbul"}},
         "lines": [{"name": "Hizmet", "quantity": "1", "unit_code": "C62", "unit_price": "10", "kdv_rate": "20"}]},
+    ("payment", "POST", "/payments/3ds"): {
+        "amount": "10.00", "items": [{"id": "i1", "name": "Kitap", "category": "Kitap", "price": "10.00"}],
+        "buyer": {"name": "Ayşe", "surname": "Yılmaz", "identity_number": "10000000146", "email": "a@b.com.tr",
+                  "address": "Barbaros Bulvarı 1", "city": "İstanbul", "ip": "85.34.78.112"},
+        "return_url": "https://magaza.example/odeme",
+        "card": {"holder_name": "Ayşe Yılmaz", "number": "5528790000000008", "expire_month": "12",
+                 "expire_year": "2030", "cvc": "123"}},
     ("payment", "POST", "/payments"): {
         "amount": "10.00", "items": [{"id": "i1", "name": "Kitap", "category": "Kitap", "price": "10.00"}],
         "buyer": {"name": "Ayşe", "surname": "Yılmaz", "identity_number": "10000000146", "email": "a@b.com.tr",

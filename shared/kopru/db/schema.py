@@ -379,6 +379,7 @@ payments = Table(
     "payments", metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("flow", Text, nullable=False),
     Column("subject_id", UUID(as_uuid=True)),
     Column("status", Text, nullable=False),
     Column("currency", Text, nullable=False),

@@ -117,6 +117,37 @@ class PaymentIn(_Base):
         return self
 
 
+class Card(BaseModel):
+    """A card for a direct 3-D Secure payment: passed to iyzico once, in memory, never
+    stored, logged or echoed (errors name the field, never the value)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, hide_input_in_errors=True)
+
+    holder_name: str = Field(min_length=2, max_length=100, repr=False)
+    number: str = Field(pattern=r"^[0-9]{12,19}$", repr=False)
+    expire_month: str = Field(pattern=r"^(0[1-9]|1[0-2])$", repr=False)
+    expire_year: str = Field(pattern=r"^20[0-9]{2}$", repr=False)
+    cvc: str = Field(pattern=r"^[0-9]{3,4}$", repr=False)
+
+    @field_validator("number")
+    @classmethod
+    def _luhn(cls, v: str) -> str:
+        total = 0
+        for i, ch in enumerate(reversed(v)):
+            d = int(ch) * (2 if i % 2 else 1)
+            total += d - 9 if d > 9 else d
+        if total % 10:
+            raise ValueError("payment.card_invalid")
+        return v
+
+
+class ThreeDSPaymentIn(PaymentIn):
+    """A direct 3-D Secure payment: the card goes to iyzico (never kept); the answer carries
+    the bank's page to show the payer, whose bank posts back to Köprü."""
+
+    card: Card
+
+
 class RefundIn(_Base):
     amount: Money = Field(description="how much to give back, at most what was paid and not yet refunded")
     reason: Optional[Literal["double_payment", "buyer_request", "fraud", "other"]] = None
@@ -146,4 +177,10 @@ class CallbackForm(_Base):
     """What iyzico's page posts back through the payer's browser (never trusted on its
     own: the payment is retrieved from iyzico)."""
 
-    token: Optional[str] = Field(None, max_length=200)
+    token: Optional[str] = Field(None, max_length=200, description="hosted checkout form")
+    status: Optional[str] = Field(None, max_length=50, description="3-D Secure: the bank's answer")
+    paymentId: Optional[str] = Field(None, max_length=64)
+    conversationId: Optional[str] = Field(None, max_length=64)
+    conversationData: Optional[str] = Field(None, max_length=2000)
+    mdStatus: Optional[str] = Field(None, max_length=4)
+    signature: Optional[str] = Field(None, max_length=128)

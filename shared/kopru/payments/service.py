@@ -124,9 +124,13 @@ def iyzico_view(tenant_id: uuid.UUID, public: dict[str, Any]) -> dict[str, Any]:
 
 # -- POST /payments -------------------------------------------------------------------------
 
-async def create_payment(ctx, body, idempotency_key: str | None) -> tuple[int, dict[str, Any]]:
+async def create_payment(ctx, body, idempotency_key: str | None, *, card=None) -> tuple[int, dict[str, Any]]:
     """Record the payment, then initialise iyzico's checkout form (kopru.work). 201 with the
-    page URL; a repeat with the same Idempotency-Key answers the same payment."""
+    page URL; a repeat with the same Idempotency-Key answers the same payment.
+
+    With `card` (direct 3-D Secure): the 3-D Secure payment is started with the card in
+    memory only, and the answer carries the bank's page (`threeds_html`) to show the payer;
+    a repeat cannot give that page again (the card is not kept) and answers it null."""
     from kopru.db.schema import payments as pt
     from kopru.kvkk import find_or_create_subject
     from kopru.kvkk.subjects import encrypt_field
@@ -134,9 +138,11 @@ async def create_payment(ctx, body, idempotency_key: str | None) -> tuple[int, d
     from kopru.work.integrations import load
     from kopru.work.outward import intend
 
-    material = body.model_dump(mode="json")
+    material = body.model_dump(mode="json", exclude={"card"})  # the card is never kept, not even as a MAC
+    flow = "threeds" if card is not None else "checkout"
+    route = "POST /payments/3ds" if card is not None else "POST /payments"
     async with ctx.transaction() as tx:
-        slot = await idempotency.begin(tx, "POST /payments", idempotency_key, material)
+        slot = await idempotency.begin(tx, route, idempotency_key, material)
         if slot.replay is not None:
             payment_id = uuid.UUID(slot.replay[1]["id"])
             replayed = True
@@ -150,7 +156,7 @@ async def create_payment(ctx, body, idempotency_key: str | None) -> tuple[int, d
             extra = {"billing_address": body.billing_address.model_dump(mode="json") if body.billing_address else None,
                      "shipping_address": body.shipping_address.model_dump(mode="json") if body.shipping_address else None}
             await tx.execute(pt.insert().values(
-                id=payment_id, tenant_id=tx.tenant_id, subject_id=ref.id, status="initializing",
+                id=payment_id, tenant_id=tx.tenant_id, flow=flow, subject_id=ref.id, status="initializing",
                 currency=body.currency, amount=body.amount, paid_amount=body.paid_amount or body.amount,
                 basket=[i.model_dump(mode="json") for i in body.items],
                 buyer_enc=encrypt_field(ref.key, ref.id, f"payments.buyer:{payment_id}",
@@ -158,12 +164,17 @@ async def create_payment(ctx, body, idempotency_key: str | None) -> tuple[int, d
                 return_url=body.return_url, locale=body.locale,
                 installments=list(body.installments) if body.installments else None))
             await _history(tx, payment_id, "initializing")
-            await intend(tx, CheckoutInit.provider, CheckoutInit.operation, str(payment_id))
+            starter = ThreeDSStart if card is not None else CheckoutInit
+            await intend(tx, starter.provider, starter.operation, str(payment_id))
             await slot.save(201, {"id": str(payment_id)})
     from kopru.work import perform
 
-    await perform(ctx.tenant_id, CheckoutInit(ctx.tenant_id, payment_id), actor=ctx.actor)
+    effect = ThreeDSStart(ctx.tenant_id, payment_id, card=card) if card is not None \
+        else CheckoutInit(ctx.tenant_id, payment_id)
+    await perform(ctx.tenant_id, effect, actor=ctx.actor)
     out = await get_payment(ctx, payment_id)
+    if card is not None:
+        out["threeds_html"] = getattr(effect, "html", None)
     if replayed:
         out["replayed"] = True
     return 201, out
@@ -285,6 +296,178 @@ class CheckoutInit:
                           subject=self.ref, source=SOURCE)
             return
         await _fail(tx, self.payment_id, outcome.code or "payment.failed")
+
+
+class ThreeDSStart(CheckoutInit):
+    """A direct 3-D Secure payment started at iyzico (kopru.work), the card in memory only.
+
+    Reconcile: iyzico is asked by our conversationId. A payment it holds was started but its
+    bank page never reached us (nothing is charged before the payer passes 3-D Secure and
+    Köprü calls auth): ended `payment.threeds_lost`. None held: it was never taken, and it
+    is started again only by the holder of the card; anyone else (the sweep) ends it
+    `payment.card_gone`."""
+
+    operation = "threeds.initialize"
+
+    def __init__(self, tenant_id: uuid.UUID, payment_id: uuid.UUID, card=None):
+        super().__init__(tenant_id, payment_id)
+        self.card, self.html = card, None
+
+    def request(self) -> dict[str, Any]:
+        req = super().request()
+        c = self.card
+        req["paymentCard"] = {"cardHolderName": c.holder_name, "cardNumber": c.number, "expireMonth": c.expire_month,
+                              "expireYear": c.expire_year, "cvc": c.cvc, "registerCard": 0}
+        req["installment"] = 1
+        req["paymentChannel"] = "WEB"
+        return req
+
+    async def call(self):
+        from kopru.connectors import iyzico
+        from kopru.work import Outcome, Transient
+
+        if self.card is None:
+            return Outcome.failed("payment.card_gone")
+        try:
+            async with _client(self.creds) as c:
+                tds = await c.threeds_initialize(self.request())
+        except iyzico.TransientError as err:
+            raise Transient(err.code, ambiguous=err.ambiguous) from None
+        except iyzico.PermanentError as err:
+            return Outcome.failed(err.code)
+        finally:
+            self.card = None  # used once
+        self.html = tds.html
+        return Outcome.ok(tds.payment_id, detail=tds)
+
+    async def reconcile(self, *, quiet_for: float):
+        from kopru.connectors import iyzico
+        from kopru.work import Outcome, Transient
+
+        try:
+            async with _client(self.creds) as c:
+                await c.payment_detail(conversation_id=self.ref)
+        except iyzico.PaymentNotFound:
+            return None
+        except iyzico.TransientError as err:
+            raise Transient(err.code, ambiguous=True) from None
+        except iyzico.PermanentError as err:
+            return Outcome.failed(err.code)
+        return Outcome.failed("payment.threeds_lost")
+
+    async def record(self, tx, outcome) -> None:
+        from sqlalchemy import func, update
+
+        from kopru.db.schema import payments as pt
+        from kopru.text import now_utc
+
+        if self.row is None or outcome.code == "already_recorded":
+            return
+        if outcome.state == "succeeded":
+            await tx.execute(update(pt).where(pt.c.id == self.payment_id).values(
+                status="pending", iyzico_payment_id=outcome.external_ref,
+                token_expires_at=now_utc() + timedelta(seconds=FORM_TTL_S), updated_at=func.now()))
+            await _history(tx, self.payment_id, "pending")
+            await tx.emit(INITIALIZED, {"payment_id": self.ref, "amount": _money(self.row.amount),
+                                        "paid_amount": _money(self.row.paid_amount), "currency": self.row.currency},
+                          subject=self.ref, source=SOURCE)
+            return
+        await _fail(tx, self.payment_id, outcome.code or "payment.failed")
+
+
+class ThreeDSAuth:
+    """Charging a 3-D Secure payment once its payer passed the bank's check (kopru.work).
+
+    Reconcile: iyzico's `payment/detail` by the payment id: paid or failed is recorded as
+    it says; still waiting for auth (INIT_THREEDS / CALLBACK_THREEDS) proves auth was never
+    taken, and it is called."""
+
+    provider, operation = "iyzico", "threeds.auth"
+    unavailable_code = "iyzico.unavailable"
+    source = SOURCE
+
+    def __init__(self, tenant_id: uuid.UUID, payment_id: uuid.UUID, conversation_data: str | None = None):
+        from kopru.config import settings
+
+        self.tenant_id, self.payment_id, self.ref = tenant_id, payment_id, str(payment_id)
+        self.conversation_data = conversation_data
+        self.lease_s = settings().outward_lease_seconds
+        self.row = None
+
+    async def prepare(self, tx, *, first: bool):
+        from sqlalchemy import select
+
+        from kopru.db.schema import payments as pt
+        from kopru.work import Outcome
+        from kopru.work.integrations import load
+
+        row = (await tx.execute(select(pt).where(pt.c.id == self.payment_id).with_for_update())).first()
+        if row is None:
+            return Outcome.failed("payment.not_found")
+        if row.status != "pending" or row.flow != "threeds" or not row.iyzico_payment_id:
+            return Outcome("succeeded" if row.status == "succeeded" else "failed", "already_recorded")
+        self.row = row
+        got = await load(tx, "iyzico")
+        if got is None:
+            return Outcome.failed("payment.not_configured")
+        self.creds = got
+        return None
+
+    def _outcome(self, pay):
+        from kopru.work import Outcome
+
+        verdict, code = _verdict(self.row, pay)
+        if verdict == "succeeded":
+            return Outcome.ok(str(pay.payment_id), detail=pay)
+        if verdict == "failed":
+            return Outcome.failed(code)
+        if verdict == "unknown":
+            return Outcome.unknown(code)
+        return None
+
+    async def call(self):
+        from kopru.connectors import iyzico
+        from kopru.work import Outcome, Transient
+
+        try:
+            async with _client(self.creds) as c:
+                pay = await c.threeds_auth(self.row.iyzico_payment_id, conversation_id=self.ref,
+                                           conversation_data=self.conversation_data, locale=self.row.locale)
+        except iyzico.TransientError as err:
+            raise Transient(err.code, ambiguous=err.ambiguous) from None
+        except iyzico.PermanentError as err:
+            return Outcome.failed(err.code)
+        return self._outcome(pay) or Outcome.unknown("payment.mismatch")
+
+    async def reconcile(self, *, quiet_for: float):
+        from kopru.connectors import iyzico
+        from kopru.work import Outcome, Transient
+
+        try:
+            async with _client(self.creds) as c:
+                pay = await c.payment_detail(payment_id=self.row.iyzico_payment_id)
+        except iyzico.TransientError as err:
+            raise Transient(err.code, ambiguous=True) from None
+        except iyzico.PermanentError as err:
+            return Outcome.failed(err.code)
+        return self._outcome(pay)
+
+    async def record(self, tx, outcome) -> None:
+        from sqlalchemy import select
+
+        from kopru.db.schema import payments as pt
+
+        if self.row is None or outcome.code == "already_recorded":
+            return
+        locked = (await tx.execute(select(pt).where(pt.c.id == self.payment_id).with_for_update())).first()
+        if locked is None or locked.status != "pending":
+            return  # iyzico's notification, settled first, recorded it: once
+        if outcome.state == "succeeded":
+            await _succeed(tx, locked, outcome.detail)
+        elif outcome.state == "unknown":
+            await _park(tx, locked, outcome.code or "payment.mismatch")
+        else:
+            await _fail(tx, self.payment_id, outcome.code or "payment.failed")
 
 
 def _expiry(seconds: Any, now) -> Any:
@@ -456,7 +639,8 @@ async def _park(tx, row, code: str) -> None:
                   subject=str(row.id), source=SOURCE)
 
 
-async def browser_callback(payment_id: str, tenant: str | None, sig: str | None) -> str:
+async def browser_callback(payment_id: str, tenant: str | None, sig: str | None,
+                           form: dict[str, str] | None = None) -> str:
     """The payer's browser back from iyzico (form POST with `token`, which is not
     trusted: the payment's own token is retrieved). Returns the tenant's return URL with
     ?payment_id=&status= for a 303."""
@@ -474,12 +658,17 @@ async def browser_callback(payment_id: str, tenant: str | None, sig: str | None)
         raise KopruError("payment.callback_forbidden") from None
     if not url_mac_valid(sig, CALLBACK_PURPOSE, str(tid), str(pid)):
         raise KopruError("payment.callback_forbidden")
+    async with tenant_transaction(tid, actor="iyzico:callback") as tx:
+        flow = (await tx.execute(select(pt.c.flow).where(pt.c.id == pid))).scalar()
     try:
-        status = await settle(tid, pid, actor="iyzico:callback")
+        if flow == "threeds":
+            await _threeds_return(tid, pid, form or {})
+        else:
+            await settle(tid, pid, actor="iyzico:callback")
     except KopruError as err:
         if err.code != "iyzico.unavailable":
             raise
-        status = "pending"  # the schedule settles it; the payer is not kept waiting on iyzico
+        # the schedule settles it; the payer is not kept waiting on iyzico
     async with tenant_transaction(tid, actor="iyzico:callback") as tx:
         row = (await tx.execute(select(pt.c.return_url, pt.c.status).where(pt.c.id == pid))).first()
     if row is None:
@@ -487,6 +676,38 @@ async def browser_callback(payment_id: str, tenant: str | None, sig: str | None)
     parts = urlsplit(row.return_url)
     q = (parts.query + "&" if parts.query else "") + urlencode({"payment_id": str(pid), "status": row.status})
     return urlunsplit((parts.scheme, parts.netloc, parts.path, q, parts.fragment))
+
+
+async def _threeds_return(tid: uuid.UUID, pid: uuid.UUID, form: dict[str, str]) -> None:
+    """The bank's 3-D Secure answer through the payer's browser (signed by iyzico with the
+    tenant's secret key): authenticated -> auth through kopru.work (once, however often the
+    browser posts); not -> the payment fails with `payment.threeds_failed`."""
+    from sqlalchemy import select
+
+    from kopru.connectors import iyzico
+    from kopru.db import tenant_transaction
+    from kopru.db.schema import payments as pt
+    from kopru.work import perform
+    from kopru.work.integrations import load
+
+    async with tenant_transaction(tid, actor="iyzico:callback") as tx:
+        creds = await load(tx, "iyzico")
+        row = (await tx.execute(select(pt.c.iyzico_payment_id).where(pt.c.id == pid))).first()
+    if creds is None or row is None:
+        raise KopruError("payment.callback_forbidden")
+    try:
+        cb = iyzico.verify_threeds_callback(creds[1]["secret_key"], form)
+    except iyzico.BadNotification:
+        raise KopruError("payment.callback_forbidden") from None
+    if cb.conversation_id not in (None, str(pid)) or cb.payment_id != row.iyzico_payment_id:
+        raise KopruError("payment.callback_forbidden")
+    if not cb.authenticated:
+        async with tenant_transaction(tid, actor="iyzico:callback") as tx:
+            locked = (await tx.execute(select(pt.c.status).where(pt.c.id == pid).with_for_update())).scalar()
+            if locked == "pending":
+                await _fail(tx, pid, "payment.threeds_failed")
+        return
+    await perform(tid, ThreeDSAuth(tid, pid, cb.conversation_data), actor="iyzico:callback")
 
 
 async def notification(tenant: str | None, sig: str | None, raw: bytes, signature: str | None) -> dict[str, Any]:

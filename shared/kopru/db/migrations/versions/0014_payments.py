@@ -22,6 +22,7 @@ def upgrade() -> None:
         create table payments (
             id uuid primary key,                  -- also iyzico's conversationId and basketId
             tenant_id uuid not null references tenants(id),
+            flow text not null default 'checkout' check (flow in ('checkout', 'threeds')),
             subject_id uuid,                      -- the buyer (data_subjects); null once purged
             status text not null check (status in ('initializing', 'pending', 'succeeded', 'failed',
                                                    'cancelled', 'refunded', 'partially_refunded', 'unknown')),
