@@ -107,3 +107,53 @@ async def test_bad_cards_are_refused_without_echo(client, tenant, iyzico, db):
         assert r.status_code == 422 and r.json()["code"] == code, r.text
         assert card["number"] not in r.text and "5528" not in r.text
     assert db.execute("select count(*) from payments").fetchone()[0] == count
+
+
+async def test_kill_9_between_iyzicos_charge_and_our_write_charges_once(client, tenant, iyzico, db, services):
+    """A real payment function process (functions-framework, as its image runs) is killed
+    -9 after iyzico charged the card and before it answered; the payer's browser comes back
+    to a new process once the dead holder's lease ran out: iyzico is asked, the payment is
+    recorded paid, auth is never called again."""
+    import base64
+    import os
+    import time
+
+    import httpx
+
+    from kopru.auth.crypto import master_key
+    from tests.work.test_outward import FunctionProcess
+
+    env = {"DATABASE_URL": services["app_url"], "KOPRU_MASTER_KEY": base64.b64encode(master_key()).decode(),
+           "REDIS_URL": os.environ["REDIS_URL"], "IYZICO_BASE_URL": os.environ["IYZICO_BASE_URL"],
+           "KOPRU_ENV": "test", "KOPRU_LOG_LEVEL": "WARNING", "KOPRU_OUTWARD_LEASE_SECONDS": "1"}
+    pid = (await start(client, tenant)).json()["id"]
+    charge = iyzico_id(db, pid)
+    fields = iyzico.complete_3ds(charge, md_status="1")
+    before = len(calls(iyzico, "threeds.auth"))
+    iyzico.fail_next(delay=3.0, endpoint="threeds.auth")  # iyzico charges at once and answers 3 s later
+    fn = FunctionProcess("payment", env)
+    try:
+        task = asyncio.create_task(httpx.AsyncClient(timeout=10).post(fn.url + callback_path(db, pid), data=fields))
+        deadline = time.monotonic() + 10
+        while iyzico.payment(charge).payment_status != "SUCCESS" and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert iyzico.payment(charge).payment_status == "SUCCESS", "auth never reached iyzico"
+        fn.kill()
+        try:
+            await task
+            raise AssertionError("the killed process answered")
+        except httpx.HTTPError:
+            pass
+    finally:
+        fn.kill()
+    assert db.execute("select status from payments where id = %s", (pid,)).fetchone()[0] == "pending"
+    await asyncio.sleep(1.2)  # the dead holder's lease runs out
+    fn = FunctionProcess("payment", env)
+    try:
+        async with httpx.AsyncClient(timeout=10) as h:
+            r = await h.post(fn.url + callback_path(db, pid), data=fields)
+            assert r.status_code == 303 and "status=succeeded" in r.headers["location"], r.text
+    finally:
+        fn.kill()
+    assert len(calls(iyzico, "threeds.auth")) == before + 1
+    assert events(db, pid, "kopru.payment.succeeded.v1") == 1
