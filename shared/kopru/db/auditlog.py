@@ -88,16 +88,37 @@ class AuditWriteError(RuntimeError):
     """The database returned an entry other than the one asked for: nothing is sealed."""
 
 
+def _mac_for(row: Any, tenant_id: uuid.UUID, actor: str, action: str, target: str | None,
+             details: dict[str, Any]) -> bytes:
+    if row.entry_actor != actor or json.loads(row.entry_details) != json.loads(json.dumps(details)):
+        raise AuditWriteError("the audit entry written is not the one asked for")
+    prev = bytes(row.entry_prev) if row.entry_prev is not None else None
+    return entry_mac(prev, row.entry_seq, tenant_id, row.entry_at, row.entry_actor, action, target, row.entry_details)
+
+
+def _params(action: str, target: str | None, details: dict[str, Any]) -> dict[str, Any]:
+    return {"action": action, "target": target, "details": json.dumps(details, ensure_ascii=False)}
+
+
 async def append(conn: Any, tenant_id: uuid.UUID, actor: str, action: str, target: str | None,
                  details: dict[str, Any]) -> int:
     """Append one entry to the tenant's chain in the open transaction `conn` (an
     AsyncConn scoped to the tenant, with `app.actor` set); returns its seq."""
     st = _statements()
-    row = (await conn.execute(st["append"], {"action": action, "target": target,
-                                             "details": json.dumps(details, ensure_ascii=False)})).one()
-    if row.entry_actor != actor or json.loads(row.entry_details) != json.loads(json.dumps(details)):
-        raise AuditWriteError("the audit entry written is not the one asked for")
-    prev = bytes(row.entry_prev) if row.entry_prev is not None else None
-    mac = entry_mac(prev, row.entry_seq, tenant_id, row.entry_at, row.entry_actor, action, target, row.entry_details)
-    await conn.execute(st["seal"], {"id": row.entry_id, "mac": mac})
+    row = (await conn.execute(st["append"], _params(action, target, details))).one()
+    await conn.execute(st["seal"], {"id": row.entry_id, "mac": _mac_for(row, tenant_id, actor, action, target, details)})
+    return row.entry_seq
+
+
+def append_sync(conn: Any, tenant_id: uuid.UUID, actor: str, action: str, target: str | None,
+                details: dict[str, Any]) -> int:
+    """The same for a synchronous SQLAlchemy connection in a transaction (operator tools
+    on the owner role): scopes the rest of the transaction to the tenant and the actor."""
+    from sqlalchemy import text
+
+    st = _statements()
+    conn.execute(text("select set_config('app.tenant_id', :tid, true), set_config('app.actor', :actor, true)"),
+                 {"tid": str(tenant_id), "actor": actor})
+    row = conn.execute(st["append"], _params(action, target, details)).one()
+    conn.execute(st["seal"], {"id": row.entry_id, "mac": _mac_for(row, tenant_id, actor, action, target, details)})
     return row.entry_seq
