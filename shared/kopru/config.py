@@ -57,6 +57,8 @@ class Settings:
     export_store: str = ""  # KOPRU_EXPORT_STORE
     export_link_ttl: int = 7 * 24 * 3600  # KOPRU_EXPORT_LINK_TTL, seconds
     kms_key_id: str | None = None  # KOPRU_KMS_KEY_ID: AWS KMS key wrapping subject keys
+    # how long backups and WAL archives of the database are kept (the erasure report's bound on copies)
+    backup_retention_days: int = 30  # KOPRU_BACKUP_RETENTION_DAYS
     # the audit chains' anchors (kopru.kvkk.anchor): "" (a file in the data dir), a file, or s3://bucket/prefix
     audit_anchor_store: str = ""  # KOPRU_AUDIT_ANCHOR_STORE
     audit_anchor_retention_days: int = 3650  # KOPRU_AUDIT_ANCHOR_RETENTION_DAYS: S3 Object Lock retention
@@ -122,6 +124,7 @@ def settings() -> Settings:
         export_store=os.environ.get("KOPRU_EXPORT_STORE", "").strip(),
         export_link_ttl=_int("KOPRU_EXPORT_LINK_TTL", 7 * 24 * 3600),
         kms_key_id=_str("KOPRU_KMS_KEY_ID"),
+        backup_retention_days=_int("KOPRU_BACKUP_RETENTION_DAYS", 30),
         audit_anchor_store=os.environ.get("KOPRU_AUDIT_ANCHOR_STORE", "").strip(),
         audit_anchor_retention_days=_int("KOPRU_AUDIT_ANCHOR_RETENTION_DAYS", 3650),
         audit_anchor_lock_mode=(os.environ.get("KOPRU_AUDIT_ANCHOR_LOCK_MODE") or "COMPLIANCE").strip().upper(),
