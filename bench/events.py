@@ -673,6 +673,7 @@ class Bench:
         from psycopg.types.json import Jsonb
 
         from kopru.db import database_urls
+        from kopru.db.auditlog import entry_mac
 
         pconn = await psycopg.AsyncConnection.connect(
             database_urls()[0].replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
@@ -680,14 +681,19 @@ class Bench:
         async def p_psycopg_effect():
             eid = str(uuid.uuid4())
             async with pconn.transaction():
-                await pconn.execute("select set_config('app.tenant_id', %s, true)", (str(tenant),))
+                await pconn.execute("select set_config('app.tenant_id', %s, true), set_config('app.actor', %s, true)",
+                                    (str(tenant), "event:probe"))
                 cur = await pconn.execute(
                     "insert into inbox (consumer, source, event_id, tenant_id, type) values (%s, %s, %s, %s, %s) "
                     "on conflict do nothing returning event_id", (fn.name, "/bench", eid, tenant, EVENT_TYPE))
                 await cur.fetchone()
-                await pconn.execute(
-                    "insert into audit_log (tenant_id, actor, action, target, details) values (%s, %s, %s, %s, %s)",
-                    (tenant, "event:probe", "bench.breakdown", eid, Jsonb({"trace_id": None})))
+                # the audit entry as kopru.db.auditlog writes it: append (database clock, seq, actor), MAC, seal
+                cur = await pconn.execute("select * from kopru_audit_append(%s, %s, %s)",
+                                          ("bench.breakdown", eid, Jsonb({"trace_id": None})))
+                e_id, e_seq, e_at, e_actor, e_prev, e_details = await cur.fetchone()
+                mac = entry_mac(bytes(e_prev) if e_prev is not None else None, e_seq, tenant, e_at, e_actor,
+                                "bench.breakdown", eid, e_details)
+                await pconn.execute("select kopru_audit_seal(%s, %s)", (e_id, mac))
 
         pieces = [
             ("FunctionConsumer.handle: one record, whole (decode, deliver, probe, inbox + effect)", p_handle),

@@ -59,6 +59,12 @@ class Settings:
     # the signed link to an invoice's HTML view (kopru.einvoice.view.view_link; the SMS after a payment)
     invoice_link_ttl: int = 7 * 24 * 3600  # KOPRU_INVOICE_LINK_TTL_SECONDS
     kms_key_id: str | None = None  # KOPRU_KMS_KEY_ID: AWS KMS key wrapping subject keys
+    # how long backups and WAL archives of the database are kept (the erasure report's bound on copies)
+    backup_retention_days: int = 30  # KOPRU_BACKUP_RETENTION_DAYS
+    # the audit chains' anchors (kopru.kvkk.anchor): "" (a file in the data dir), a file, or s3://bucket/prefix
+    audit_anchor_store: str = ""  # KOPRU_AUDIT_ANCHOR_STORE
+    audit_anchor_retention_days: int = 3650  # KOPRU_AUDIT_ANCHOR_RETENTION_DAYS: S3 Object Lock retention
+    audit_anchor_lock_mode: str = "COMPLIANCE"  # KOPRU_AUDIT_ANCHOR_LOCK_MODE: COMPLIANCE or GOVERNANCE
     purge_batch: int = 1000  # KOPRU_PURGE_BATCH: rows per purge statement, at the start
     purge_batch_ms: float = 40.0  # KOPRU_PURGE_BATCH_MS: the batch duration the purge aims at
     purge_budget_s: float = 240.0  # KOPRU_PURGE_BUDGET_S: a scheduled run stops starting batches after this
@@ -124,6 +130,10 @@ def settings() -> Settings:
         export_link_ttl=_int("KOPRU_EXPORT_LINK_TTL", 7 * 24 * 3600),
         invoice_link_ttl=_int("KOPRU_INVOICE_LINK_TTL_SECONDS", 7 * 24 * 3600),
         kms_key_id=_str("KOPRU_KMS_KEY_ID"),
+        backup_retention_days=_int("KOPRU_BACKUP_RETENTION_DAYS", 30),
+        audit_anchor_store=os.environ.get("KOPRU_AUDIT_ANCHOR_STORE", "").strip(),
+        audit_anchor_retention_days=_int("KOPRU_AUDIT_ANCHOR_RETENTION_DAYS", 3650),
+        audit_anchor_lock_mode=(os.environ.get("KOPRU_AUDIT_ANCHOR_LOCK_MODE") or "COMPLIANCE").strip().upper(),
         purge_batch=_int("KOPRU_PURGE_BATCH", 1000),
         purge_batch_ms=_float("KOPRU_PURGE_BATCH_MS", 40.0),
         purge_budget_s=_float("KOPRU_PURGE_BUDGET_S", 240.0),

@@ -461,6 +461,8 @@ def _deploy(args: argparse.Namespace) -> int:
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
+    """Exit 0: every chain verified (MACs, continuity, the latest anchor); 1: any
+    finding, each said in Turkish and English; 2: bad arguments."""
     import uuid
 
     from kopru.kvkk.audit import verify
@@ -470,14 +472,53 @@ def _audit_verify(args: argparse.Namespace) -> int:
     except ValueError:
         print("--tenant must be a tenant id (UUID)", file=sys.stderr)
         return 2
-    reports = verify(tenant)
-    for rep in reports:
-        print(json.dumps(rep.as_dict()))
-    broken = [r for r in reports if not r.ok]
-    if broken:
-        print(f"audit chain broken for {len(broken)} of {len(reports)} tenant(s)", file=sys.stderr)
+    result = verify(tenant, anchors=not args.no_anchors)
+    if args.json:
+        print(json.dumps(result.as_dict(), ensure_ascii=False, default=str))
+    else:
+        a = result.anchor
+        print(f"son çapa / last anchor: {a['name']} ({a['at']}, {a['chains']} zincir / chains)" if a else
+              ("çapa denetlenmedi / anchors not checked" if args.no_anchors else
+               "henüz çapa yok / no anchor written yet (kopru audit anchor)"))
+        for f in result.findings:
+            print(f"  [{f.kind}] {f.tr} / {f.en}")
+        for rep in result.reports:
+            state = "sağlam / intact" if rep.ok else f"{len(rep.findings) + rep.more_findings} bulgu / finding(s)"
+            print(f"{rep.tenant_id}: {state}; {rep.entries} kayıt / entries ({rep.keyed} MAC), "
+                  f"baş / head {rep.head_seq}, çapa / anchored {rep.anchored_seq}")
+            for f in rep.findings:
+                print(f"  seq {f.seq} [{f.kind}] {f.tr} / {f.en}")
+    if not result.ok:
+        broken = sum(1 for r in result.reports if not r.ok)
+        print(f"denetim kaydında bulgu var / audit log findings: {broken} of {len(result.reports)} chain(s)"
+              f"{', anchors' if result.findings else ''}", file=sys.stderr)
         return 1
     return 0
+
+
+def _audit_anchor(args: argparse.Namespace) -> int:
+    """Write every chain's head outside PostgreSQL; exit 1 when a chain no longer holds
+    the head anchored before (it keeps that head, and verify keeps finding it)."""
+    import asyncio
+
+    from kopru.kvkk.anchor import anchor
+
+    async def run():
+        from kopru.db import dispose
+
+        try:
+            return await anchor()
+        finally:
+            await dispose()
+
+    res = asyncio.run(run())
+    if args.json:
+        print(json.dumps(res.as_dict()))
+    else:
+        print(f"çapa yazıldı / anchored: {res.name} ({res.chains} zincir / chains)")
+        for tid, kind in res.problems.items():
+            print(f"  {tid}: [{kind}] önceki çapayla tutarsız / not consistent with the previous anchor")
+    return 1 if res.problems else 0
 
 
 def _purge(args: argparse.Namespace) -> int:
@@ -857,9 +898,15 @@ def main(argv: list[str] | None = None) -> int:
     dr.set_defaults(func=_deploy)
 
     au = sub.add_parser("audit").add_subparsers(dest="audit_cmd", required=True)
-    av = au.add_parser("verify", help="recompute the audit log's hash chains; report the first broken entry")
+    av = au.add_parser("verify", help="check the audit chains (MACs, continuity) against the latest anchor; "
+                                      "exit 1 on any finding")
     av.add_argument("--tenant", help="one tenant id (default: every tenant)")
+    av.add_argument("--json", action="store_true", help="the findings as one JSON document")
+    av.add_argument("--no-anchors", action="store_true", help="the chains alone, without the anchor store")
     av.set_defaults(func=_audit_verify)
+    aa = au.add_parser("anchor", help="write every audit chain's head outside PostgreSQL (KOPRU_AUDIT_ANCHOR_STORE)")
+    aa.add_argument("--json", action="store_true")
+    aa.set_defaults(func=_audit_anchor)
 
     ei = sub.add_parser("einvoice").add_subparsers(dest="einvoice_cmd", required=True)
     er = ei.add_parser("render", help="render an invoice (JSON, with its `supplier`) as UBL-TR XML on stdout")

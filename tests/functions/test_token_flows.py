@@ -55,6 +55,11 @@ async def test_password_grant_refuses_wrong_password_other_tenant_and_throttles(
 
     keys = [k.decode() for k in redis.Redis.from_url(__import__("os").environ["REDIS_URL"]).keys("kopru:fail:*")]
     assert keys and not any("@" in k or "yonetici" in k for k in keys)
+    # nor a plain hash of the address one could match by trying addresses, nor the IP
+    import hashlib
+
+    plain = hashlib.sha256(b"yonetici@anadolu.com.tr").hexdigest()[:32]
+    assert not any(plain in k or "127.0.0.1" in k for k in keys)
 
 
 async def test_refresh_rotates_and_reuse_revokes_the_family(client, onboard, db):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -199,6 +199,12 @@ async def test_erasure_keeps_only_what_legal_holds_keep_and_replays_reveal_nothi
     assert tp["recipient"].startswith("Netgsm") and tp["notified"] is False and tp["how"] == "no erasure API"
     assert {c["table"] for c in rep["cleared"]} >= {"data_subjects", "consents", "sms_messages"}
     assert PHONE not in json.dumps(er) and "ayse" not in json.dumps(er)
+    # what the erasure cannot reach at once is said, with its bound (KOPRU_BACKUP_RETENTION_DAYS, 30 by default)
+    copies = rep["copies"]
+    done = datetime.fromisoformat(rep["completed_at"])
+    assert copies["backup_retention_days"] == 30 and copies["within_periodic_destruction"] is True
+    assert datetime.fromisoformat(copies["backups_may_hold_key_until"]) - done == timedelta(days=30)
+    assert "yedek" in copies["tr"] and "backup" in copies["en"]
 
     # the store: the old export is gone, its link says so
     old = await client("data-export").get(f"/exports/{old_export['id']}", headers=bearer(sms_tenant["token"]))
@@ -377,3 +383,20 @@ def test_due_date_is_thirty_days_to_the_end_of_the_day_in_istanbul():
     assert due.isoformat() == "2026-12-27T23:59:59.999999+03:00"
     due = due_at(datetime(2026, 11, 26, 20, 59, tzinfo=timezone.utc))
     assert due.date().isoformat() == "2026-12-26"
+
+
+def test_the_copies_bound_follows_the_backup_retention_and_flags_one_past_the_regulation(monkeypatch):
+    from kopru.config import reset_settings
+    from kopru.kvkk.applications import copies_bound
+
+    now = datetime(2028, 2, 29, 12, 0, tzinfo=timezone.utc)
+    monkeypatch.setenv("KOPRU_BACKUP_RETENTION_DAYS", "400")
+    reset_settings()
+    try:
+        c = copies_bound(now)
+        assert c["backup_retention_days"] == 400 and c["within_periodic_destruction"] is False
+        assert datetime.fromisoformat(c["backups_may_hold_key_until"]) == now + timedelta(days=400)
+        assert "aşıyor" in c["tr"] and "exceeds" in c["en"]
+    finally:
+        monkeypatch.delenv("KOPRU_BACKUP_RETENTION_DAYS")
+        reset_settings()

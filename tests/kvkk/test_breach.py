@@ -37,7 +37,7 @@ def body(**over) -> dict:
     return b
 
 
-async def test_deadline_is_72_hours_from_discovery_and_the_form_is_rendered_in_turkish(services, onboard):
+async def test_deadline_is_72_hours_from_discovery_and_the_form_is_rendered_in_turkish(services, onboard, db):
     t = await onboard()
     b = breach.record_breach(breach.BreachIn.model_validate({**body(), "controller_tenant_id": str(t["id"])}))
     assert b["deadline_at"] - b["discovered_at"] == timedelta(hours=72)
@@ -58,6 +58,13 @@ async def test_deadline_is_72_hours_from_discovery_and_the_form_is_rendered_in_t
     done = breach.mark_reported(uuid.UUID(b["id"]), delay_reason="Etkilenen kişilerin tespiti 4 gün sürdü.")
     assert done["reported_at"] is not None and done["hours_left"] is None
     assert "Gecikme nedeni: Etkilenen kişilerin tespiti 4 gün sürdü." in breach.render_notification(done)
+    # both acts are in the controller tenant's audit chain (the refused report is not), and it verifies
+    rows = db.execute("select action, actor, target from audit_log where tenant_id = %s and target = %s order by seq",
+                      (str(t["id"]), b["id"])).fetchall()
+    assert rows == [("kvkk.breach.recorded", "operator:cli", b["id"]), ("kvkk.breach.reported", "operator:cli", b["id"])]
+    from kopru.kvkk.audit import verify
+
+    assert verify(t["id"], anchors=False).ok
 
 
 def test_reported_in_time_needs_no_reason(services):

@@ -162,6 +162,8 @@ async def test_the_function_purges_on_its_schedule_tick(aged, client, db):
         "ce-type": "dev.knative.sources.ping", "content-type": "application/json", **sender_auth("retention-purge")})
     assert r.status_code == 200, r.text
     assert r.json()["complete"] is True and r.json()["rows"] >= 5
+    # the tick then anchors every audit chain's head outside PostgreSQL
+    assert r.json()["anchor"]["chains"] >= 1 and "error" not in r.json()["anchor"]
     assert _state(db, t["id"])["sms"] == {sms[89]}
     [(data, source, _)] = _purged_events(db, t["id"])
     assert source == "/kopru/retention-purge" and data["rows"] == 5
@@ -229,5 +231,43 @@ def test_years_before_is_total_and_keeps_the_calendar_day():
         assert got.day == (28 if leap_day_lost else dt.day)
         assert (got.hour, got.minute, got.second) == (dt.hour, dt.minute, dt.second)
         assert got <= dt + timedelta(hours=3)  # never later than now (a DST offset at most)
+
+    check()
+
+
+def test_every_rule_has_a_cutoff_on_any_day_in_any_zone():
+    """Property: each purge rule's cutoff, for any instant (leap days and DST nights
+    included: Hypothesis is pointed at them) in any zone a tenant may pick, is computed
+    without raising, lies before `now` by at least the rule's days and hold years (a leap
+    day short at most), and is aware."""
+    from hypothesis import example, given, settings as hsettings, strategies as st
+
+    from kopru.kvkk.purge import rules
+
+    zones = st.sampled_from(["Europe/Istanbul", "Europe/Berlin", "America/New_York", "America/Sao_Paulo",
+                             "Australia/Lord_Howe", "Asia/Kathmandu", "Pacific/Chatham", "Africa/Casablanca", "UTC"])
+
+    @hsettings(max_examples=300, deadline=None)
+    @given(st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 12, 31)), zones, st.booleans())
+    @example(datetime(2028, 2, 29, 3, 0), "Europe/Istanbul", False)
+    @example(datetime(2028, 2, 29, 23, 59, 59), "Pacific/Chatham", False)
+    @example(datetime(2026, 3, 29, 2, 30), "Europe/Berlin", False)  # in the spring-forward gap
+    @example(datetime(2026, 10, 25, 2, 30), "Europe/Berlin", True)  # the autumn hour, second time
+    @example(datetime(2027, 3, 14, 2, 30), "America/New_York", False)
+    def check(naive, zone, fold):
+        now = naive.replace(tzinfo=ZoneInfo(zone), fold=int(fold))
+        for r in rules():
+            cut = r.cutoff(now)
+            assert cut.tzinfo is now.tzinfo
+            # the instant is earlier (a DST hour at most aside) ...
+            assert cut.astimezone(ZoneInfo("UTC")) <= now.astimezone(ZoneInfo("UTC")) + timedelta(hours=1)
+            # ... by the rule's calendar: days exactly, and whole years with their leap days
+            # (same zone: Python subtracts wall-clock times)
+            span = now - cut
+            base = r.days + 365 * r.hold_years
+            if r.hold_years == 0:
+                assert span == timedelta(days=r.days)
+            else:
+                assert timedelta(days=base + r.hold_years // 4 - 1) <= span <= timedelta(days=base + r.hold_years // 4 + 1)
 
     check()

@@ -68,9 +68,14 @@ async def test_writing_into_another_tenant_is_refused(onboard):
     from sqlalchemy.exc import DBAPIError
 
     a, b = await onboard(), await onboard()
+    # the audit log takes entries only through kopru_audit_append, which names the transaction's own tenant
+    with pytest.raises(DBAPIError, match="permission denied"):
+        async with tenant_transaction(a["id"], actor="test") as tx:
+            await tx.execute(audit_log.insert().values(tenant_id=b["id"], actor="x", action="forged", seq=1))
     with pytest.raises(DBAPIError, match="row-level security"):
         async with tenant_transaction(a["id"], actor="test") as tx:
-            await tx.execute(audit_log.insert().values(tenant_id=b["id"], actor="x", action="forged"))
+            await tx.execute(outbox.insert().values(tenant_id=b["id"], event_id=uuid.uuid4(), type="x", source="x",
+                                                    data={}))
     with pytest.raises(DBAPIError, match="row-level security"):
         async with tenant_transaction(a["id"], actor="test") as tx:
             await tx.execute(users.insert().values(

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import unquote_plus
 
 from kopru.errors import KopruError
@@ -136,9 +139,21 @@ async def token_endpoint(call):
         return err.response()
 
 
+
+@lru_cache(maxsize=1)
+def _pseudonym_key() -> bytes:
+    from kopru.auth.crypto import master_key
+
+    return hmac.new(master_key(), b"kopru/login-limit/v1", hashlib.sha256).digest()
+
+
+def _pseudonym(value: str) -> str:
+    """A keyed fingerprint (HMAC-SHA256 with a master-key-derived key) for the login limiter's keys."""
+    return hmac.new(_pseudonym_key(), value.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
 async def _password_grant(call, form: dict[str, str], client):
     import asyncio
-    import hashlib
 
     from sqlalchemy import select
 
@@ -166,8 +181,10 @@ async def _password_grant(call, form: dict[str, str], client):
         await asyncio.to_thread(dummy_password_check)
         raise OAuthError("invalid_grant", "invalid username or password")
     fold = fold_email(username)
-    user_key = f"{tenant_id}:{hashlib.sha256(fold.encode()).hexdigest()[:32]}"  # no e-mail in Redis
-    ip = call.client_ip
+    # no e-mail and no address in Redis, and no plain hash of them either (one could try
+    # candidate addresses against it): keyed fingerprints
+    user_key = f"{tenant_id}:{_pseudonym(f'{tenant_id}:{fold}')}"
+    ip = _pseudonym(call.client_ip) if call.client_ip else None
     wait = await limits.login_blocked(user_key, ip)
     if wait:
         raise OAuthError("invalid_grant", "too many failed attempts; try again later", 400,

@@ -216,13 +216,14 @@ def _end(trans: Any, ok: bool) -> None:
         trans.rollback()
 
 
-def _connect(eng: "Engine", tenant_id: uuid.UUID | None) -> "Connection":
-    """Check a connection out, begin, and (for a tenant) scope it: one thread hop."""
+def _connect(eng: "Engine", tenant_id: uuid.UUID | None, actor: str | None = None) -> "Connection":
+    """Check a connection out, begin, and (for a tenant) scope it, with the actor the
+    audit log's writer reads (`app.actor`): one thread hop."""
     conn = eng.connect()
     try:
         conn.begin()
         if tenant_id is not None:
-            conn.execute(_set_tenant(), {"tid": str(tenant_id)})
+            conn.execute(_set_tenant_actor(), {"tid": str(tenant_id), "actor": actor or ""})
     except BaseException:
         conn.close()
         raise
@@ -240,11 +241,11 @@ def _finish(conn: "Connection", ok: bool) -> None:
 
 
 @asynccontextmanager
-async def _transaction(tenant_id: uuid.UUID | None) -> AsyncIterator[AsyncConn]:
+async def _transaction(tenant_id: uuid.UUID | None, actor: str | None = None) -> AsyncIterator[AsyncConn]:
     eng = await _ensure_engine()
     slot = await _take_slot()
     try:
-        conn = await _run(_connect, eng, tenant_id)
+        conn = await _run(_connect, eng, tenant_id, actor)
         try:
             yield AsyncConn(conn)
         except BaseException:
@@ -285,14 +286,16 @@ class TenantTx:
             raise RuntimeError("no outbox writer: import kopru.events (kopru.runtime does) before emitting")
         return await _OUTBOX_WRITER(self, type_, data, subject=subject, source=source)
 
-    async def audit(self, action: str, target: str | None = None, details: dict[str, Any] | None = None) -> None:
-        """Append to the tenant's audit log (the application role may only insert)."""
-        await self.conn.execute(statement("audit_insert"), {
-            "tenant_id": self.tenant_id, "actor": self.actor, "action": action, "target": target,
-            "details": details or {}})
+    async def audit(self, action: str, target: str | None = None, details: dict[str, Any] | None = None) -> int:
+        """Append to the tenant's audit chain (kopru.db.auditlog: the database assigns seq,
+        time and actor, the application MACs the entry); returns its seq."""
+        from kopru.db.auditlog import append
+
+        return await append(self.conn, self.tenant_id, self.actor, action, target, details or {})
 
 
 _SET_TENANT = None
+_SET_TENANT_ACTOR = None
 _STATEMENTS: dict[str, Any] = {}
 
 
@@ -303,10 +306,9 @@ def statement(name: str):
     if st is None:
         from sqlalchemy.dialects.postgresql import insert
 
-        from kopru.db.schema import audit_log, inbox, outbox
+        from kopru.db.schema import inbox, outbox
 
         _STATEMENTS.update({
-            "audit_insert": audit_log.insert(),
             "outbox_insert": outbox.insert(),
             "inbox_claim": insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id),
         })
@@ -323,6 +325,15 @@ def _set_tenant():
     return _SET_TENANT
 
 
+def _set_tenant_actor():
+    global _SET_TENANT_ACTOR
+    if _SET_TENANT_ACTOR is None:
+        from sqlalchemy import text
+
+        _SET_TENANT_ACTOR = text("select set_config('app.tenant_id', :tid, true), set_config('app.actor', :actor, true)")
+    return _SET_TENANT_ACTOR
+
+
 async def enter_tenant(conn: AsyncConn, tenant_id: uuid.UUID) -> None:
     """Scope the rest of this transaction to one tenant (a bound parameter, local to
     the transaction: the pooled connection forgets it at commit or rollback)."""
@@ -335,7 +346,9 @@ async def enter_tenant(conn: AsyncConn, tenant_id: uuid.UUID) -> None:
 async def tenant_transaction(tenant_id: uuid.UUID, *, actor: str) -> AsyncIterator[TenantTx]:
     if not isinstance(tenant_id, uuid.UUID):
         raise TypeError("tenant_id must be a UUID")
-    async with _transaction(tenant_id) as conn:
+    if not actor:
+        raise ValueError("a tenant transaction needs its actor (the audit log names it)")
+    async with _transaction(tenant_id, actor) as conn:
         yield TenantTx(conn, tenant_id, actor)
 
 

@@ -92,10 +92,13 @@ audit_log = Table(
     Column("action", Text, nullable=False),
     Column("target", Text),
     Column("details", JSONB, nullable=False),
-    # the per-tenant hash chain (migration 0004; filled by a trigger, see kopru.kvkk.audit)
-    Column("seq", BigInteger),
-    Column("prev_hash", LargeBinary),
-    Column("hash", LargeBinary),
+    # the per-tenant chain (migrations 0004 and 0014; written only by kopru_audit_append and
+    # kopru_audit_seal through kopru.db.auditlog, verified by kopru.kvkk.audit)
+    Column("seq", BigInteger, nullable=False),
+    Column("prev_seq", BigInteger),
+    Column("prev_hash", LargeBinary),  # the previous entry's link: its mac (or, before 0014, its hash)
+    Column("hash", LargeBinary),  # entries from before 0014 only: the unkeyed SHA-256 of 0004
+    Column("mac", LargeBinary),  # HMAC-SHA256 with a key outside the database (kopru.db.auditlog)
 )
 
 outbox = Table(

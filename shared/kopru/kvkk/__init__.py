@@ -1,5 +1,5 @@
 """KVKK (Law 6698): the personal-data register, data subjects with envelope
-encryption and blind indexes, the consent ledger and the audit chain's verifier.
+encryption and blind indexes, the consent ledger and the audit chain's verifier and anchors.
 
 Other areas import from here only. Importing this package is cheap: the heavy
 modules (SQLAlchemy, phonenumbers, cryptography) load when a call needs them.

@@ -29,7 +29,7 @@ from decimal import Decimal
 from typing import Any
 
 from kopru.errors import KopruError
-from kopru.text import business_tz, iso_business, iso_utc
+from kopru.text import business_tz, format_datetime, iso_business, iso_utc
 
 EXPORT_REQUESTED = "kopru.export.requested.v1"
 EXPORT_READY = "kopru.export.ready.v1"
@@ -384,7 +384,45 @@ async def erase_subject(tx, subject_id: uuid.UUID) -> dict[str, Any]:
                                       sr.c.status == "ready").values(status="expired"))
     key_destroyed = await destroy_subject_key(tx, subject_id)
     return {"subject_id": str(subject_id), "completed_at": iso_business(now), "key_destroyed": key_destroyed,
-            "consents_withdrawn": len(withdrawn), "cleared": cleared, "kept": kept, "third_parties": third}
+            "consents_withdrawn": len(withdrawn), "cleared": cleared, "kept": kept, "third_parties": third,
+            "copies": copies_bound(now)}
+
+
+# Yönetmelik (Kişisel Verilerin Silinmesi, Yok Edilmesi veya Anonim Hale Getirilmesi), md. 11:
+# periodic destruction at intervals of at most six months
+PERIODIC_DESTRUCTION_DAYS = 180
+
+
+def copies_bound(now) -> dict[str, Any]:
+    """What the erasure cannot reach at once, said honestly: backups and WAL archives taken
+    before it still hold the subject's wrapped key, and the tenant and master keys that
+    open it are unchanged, so a restored copy decrypts the subject's data until those
+    copies expire (KOPRU_BACKUP_RETENTION_DAYS after the erasure). A retention longer than
+    the Regulation's periodic-destruction interval is flagged."""
+    from datetime import timedelta
+
+    from kopru.config import settings
+
+    days = settings().backup_retention_days
+    until = now + timedelta(days=days)
+    within = days <= PERIODIC_DESTRUCTION_DAYS
+    return {
+        "backups_may_hold_key_until": iso_business(until),
+        "backup_retention_days": days,
+        "periodic_destruction_days": PERIODIC_DESTRUCTION_DAYS,
+        "within_periodic_destruction": within,
+        "tr": (f"Bu silmeden önce alınmış yedekler ve WAL arşivleri ilgili kişinin anahtarını en geç "
+               f"{format_datetime(until)} tarihine kadar ({days} günlük yedek saklama süresi) içerebilir; bu "
+               "kopyalar geri yüklenirse veriler çözülebilir, bu nedenle yalnızca kurtarma için kullanılır ve süre "
+               "sonunda imha edilir." + ("" if within else
+                                        f" Saklama süresi, Yönetmelik'in en fazla {PERIODIC_DESTRUCTION_DAYS} "
+                                        "günlük periyodik imha süresini aşıyor.")),
+        "en": (f"Backups and WAL archives taken before this erasure may hold the subject's key until "
+               f"{iso_business(until)} (a backup retention of {days} days); restored, such a copy would decrypt "
+               "the data, so it serves recovery only and is destroyed when its retention ends." + ("" if within else
+               f" The retention exceeds the Regulation's periodic-destruction interval of at most "
+               f"{PERIODIC_DESTRUCTION_DAYS} days.")),
+    }
 
 
 async def run_erasure(ev) -> None:

@@ -92,6 +92,19 @@ def _engine():
     return _owner_engine()
 
 
+OPERATOR = "operator:cli"
+
+
+def _audit(conn, tenant_id: uuid.UUID | None, action: str, breach_id: uuid.UUID, details: dict[str, Any]) -> None:
+    """A breach of a tenant's data goes into that tenant's audit chain, in the same
+    transaction (a platform-wide breach, with no controller tenant, has no chain)."""
+    if tenant_id is None:
+        return
+    from kopru.db.auditlog import append_sync
+
+    append_sync(conn, tenant_id, OPERATOR, action, str(breach_id), details)
+
+
 def record_breach(body: BreachIn) -> dict[str, Any]:
     """Store the breach; returns its id and the Board deadline (discovery + 72 h)."""
     from kopru.db.schema import breaches
@@ -106,6 +119,7 @@ def record_breach(body: BreachIn) -> dict[str, Any]:
                 id=bid, controller_tenant_id=body.controller_tenant_id, occurred_at=body.occurred_at,
                 discovered_at=body.discovered_at, ended_at=body.ended_at, deadline_at=body.deadline_at,
                 details=details))
+            _audit(conn, body.controller_tenant_id, "kvkk.breach.recorded", bid, {})
     finally:
         eng.dispose()
     return get_breach(bid)
@@ -155,6 +169,8 @@ def mark_reported(breach_id: uuid.UUID, at: datetime | None = None, delay_reason
                                    **({"delay_reason": reason} if reason else {})}]
             conn.execute(update(breaches).where(breaches.c.id == breach_id).values(
                 reported_at=min(first, at), details=details))
+            _audit(conn, row.controller_tenant_id, "kvkk.breach.reported", breach_id,
+                   {"at": at.isoformat(), "late": min(first, at) > row.deadline_at})
     finally:
         eng.dispose()
     return get_breach(breach_id)
