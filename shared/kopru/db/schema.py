@@ -376,7 +376,7 @@ efatura_users = Table(
     Column("imported_at", DateTime(timezone=True)),
 )
 
-# -- payments (migration 0014; kopru.payments.service) -------------------------------
+# -- payments (migration 0015; kopru.payments.service) -------------------------------
 
 payments = Table(
     "payments", metadata,

@@ -2,16 +2,16 @@
 under the commercial-books hold), its history, its refunds, and the iyzico notifications
 already taken (a replayed one is refused).
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014_audit_proofs
 Create Date: 2026-12-06
 """
 from alembic import op
 
 from kopru.db.rls import tenant_table
 
-revision = "0014"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014_audit_proofs"
 branch_labels = None
 depends_on = None
 
