@@ -111,6 +111,8 @@ enabled = false
 negative_data_rejection.expected-statuses = [400, 401, 403, 404, 409, 413, 415, 422, 429]
 [phases.stateful]
 max-steps = 12
+[phases.stateful.generation]
+max-examples = 40
 [[operations]]
 include-path-regex = '^/function/tenant-onboarding/tenants/\\{{id\\}}'
 parameters = {{ "path.id" = "{tenant_id}" }}
@@ -142,11 +144,17 @@ async def test_schemathesis_finds_nothing(live_gateway, operator, apps, tmp_path
     (tmp_path / "stdout.txt").write_text(run.stdout + run.stderr, encoding="utf-8")
     try:
         summary = _counts(report)
+        import re
+
+        links = re.search(r"API Links:\s+(\d+) covered / (\d+) selected", run.stdout)
         print(f"\nschemathesis: {summary['operations']} operations, {summary['cases']} cases, "
-              f"{summary['failures']} failures, {took:.0f} s")
+              f"{summary['failures']} failures; stateful: {summary['stateful']}, links "
+              f"{'/'.join(links.groups()) if links else '?'} covered; {took:.0f} s")
         assert run.returncode == 0 and summary["failures"] == 0, run.stdout[-20000:] + run.stderr[-4000:]
         assert summary["operations"] == _operations_in_document()
         assert summary["cases"] >= summary["operations"]
+        # the document's links drive the stateful phase (creates feed reads)
+        assert summary["stateful"] == "success" and links and int(links.group(2)) >= 6
     finally:
         # what the run created is handled while the simulators still run: nothing is left in
         # the outbox for later tests' relays
