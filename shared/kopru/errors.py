@@ -164,6 +164,7 @@ CATALOG: dict[str, ErrorSpec] = {
     "einvoice.buyer_registered": ErrorSpec(422, "Alıcı e-Fatura mükellefi: e-Arşiv faturası düzenlenemez; TEMELFATURA ya da TICARIFATURA düzenleyin.", "The buyer is a registered e-Fatura user: no e-Arşiv invoice; issue a TEMELFATURA or TICARIFATURA."),
     "einvoice.certificate_missing": ErrorSpec(409, "İmza sertifikası (mali mühür, PKCS#12) yüklenmemiş.", "No signing certificate (mali mühür, PKCS#12) has been uploaded."),
     "nilvera.credentials_invalid": ErrorSpec(422, "Nilvera API anahtarı kabul edilmedi.", "The Nilvera API key was refused."),
+    "nilvera.account_mismatch": ErrorSpec(422, "Nilvera API anahtarı başka bir firmanın hesabına ait: anahtarın firmasının vergi numarası kiracının VKN'si olmalı.", "The Nilvera API key belongs to another company's account: the key's company must have the tenant's tax number (VKN)."),
     "nilvera.unavailable": ErrorSpec(503, "Nilvera'ya şu anda ulaşılamıyor; daha sonra yeniden denenecek.", "Nilvera cannot be reached right now; it will be retried."),
     # the integration core (kopru.work)
     "request.idempotency_conflict": ErrorSpec(409, "Bu Idempotency-Key başka bir istekle kullanılmış.", "This Idempotency-Key was used for a different request."),
