@@ -73,3 +73,40 @@ def test_dev_json_points_the_cli_at_kopru_devs_simulators_and_production_is_neve
     finally:
         monkeypatch.undo()
         reset_settings()
+
+
+def _walk(parser, path=()):
+    import argparse
+
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {a.dest: a.help for a in action._choices_actions}
+            for name, child in action.choices.items():
+                assert helps.get(name), f"kopru {' '.join(path + (name,))}: no help line in its parent's list"
+                yield from _walk(child, path + (name,))
+
+
+def test_every_subcommand_has_a_description_and_its_environment():
+    """Walk the whole argparse tree: every command and subcommand is listed with a help line,
+    has a description in its own --help, and names the environment it reads; and every
+    variable named is one kopru.config reads."""
+    import re
+
+    from kopru_tools.cli import build_parser
+    from tests.conftest import REPO
+
+    config = (REPO / "shared" / "kopru" / "config.py").read_text(encoding="utf-8")
+    seen = 0
+    for path, parser in _walk(build_parser()):
+        if not path:
+            continue
+        seen += 1
+        text = parser.format_help()
+        assert parser.description and parser.description in text, f"kopru {' '.join(path)}: no description"
+        m = re.search(r"^environment: (.*)$", text, re.M)
+        assert m, f"kopru {' '.join(path)}: no environment in --help"
+        for name in filter(None, (n.strip() for n in m.group(1).split(","))):
+            if name != "none":
+                assert f'"{name}"' in config, f"kopru {' '.join(path)}: {name} is not read by kopru.config"
+    assert seen >= 40

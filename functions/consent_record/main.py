@@ -7,14 +7,16 @@ withdraw it (the grant stays as proof), and read a subject's history.
 from uuid import UUID
 
 from kopru.errors import KopruError
-from kopru.runtime import Call, Function, json_response
+from kopru.runtime import PAGED, Call, Function, json_response
 
 fn = Function("consent-record", max_body_bytes=256 * 1024)  # room for a 20,000-character text, \u-escaped
 
 
 @fn.route("POST", "/consents", summary="Record one consent for one purpose (consent:write)",
           body="kopru.kvkk.models:ConsentIn", responses=(201, 400, 401, 403, 409, 413, 415, 422, 429),
-          scope="consent:write", tenant="token")
+          scope="consent:write", tenant="token",
+          links={"history": ("GET /consents", {"subject": "$response.body#/subject_id"}),
+                 "withdraw": ("POST /consents/{id}/withdraw", {"id": "$response.body#/id"})})
 async def record(call: Call):
     from kopru.kvkk.consents import record
     from kopru.kvkk.models import ConsentIn
@@ -44,12 +46,16 @@ async def withdraw(call: Call):
 
 
 @fn.route("GET", "/consents",
-          summary="A subject's consents and history: ?subject=<subject id, phone, e-mail or TCKN>; identifiers masked (consent:read)",
-          responses=(200, 401, 403, 404, 422, 429), scope="consent:read", tenant="token")
+          summary="A subject's consents and history, oldest first, a page of consents at a time: "
+                  "?subject=<subject id, phone, e-mail or TCKN>; identifiers masked (consent:read)",
+          responses=(200, 401, 403, 404, 422, 429), scope="consent:read", tenant="token",
+          query=(("subject", True, {"type": "string", "minLength": 1, "maxLength": 254},
+                  "the subject's id (preferred: a query string reaches access logs), phone, e-mail or TCKN"), *PAGED))
 async def history(call: Call):
+    from kopru import pages
     from kopru.kvkk.consents import history
 
-    out = await history(call.tenant, call.query.get("subject"))
+    out = await history(call.tenant, call.query.get("subject"), pages.limit(call.query), call.query.get("cursor"))
     return json_response(out, 200, {"Cache-Control": "no-store"})
 
 

@@ -15,6 +15,7 @@ fn = Function("data-erasure", max_body_bytes=16 * 1024)
 
 @fn.route("POST", "/erasures", summary="Open an erasure application for a subject; carried out on kopru.erasure.requested.v1 (kvkk:requests)",
           body="kopru.kvkk.models:ApplicationIn", responses=(202, 401, 403, 404, 409, 413, 415, 422, 429),
+          links={"read": ("GET /erasures/{id}", {"id": "$response.body#/id"})},
           scope="kvkk:requests", tenant="token")
 async def open_erasure(call: Call):
     from kopru.kvkk.applications import open_application

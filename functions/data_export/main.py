@@ -23,6 +23,7 @@ def _id(call: Call) -> UUID:
 
 @fn.route("POST", "/exports", summary="Open an access application for a subject; the document is built on kopru.export.requested.v1 (kvkk:requests)",
           body="kopru.kvkk.models:ApplicationIn", responses=(202, 401, 403, 404, 409, 413, 415, 422, 429),
+          links={"read": ("GET /exports/{id}", {"id": "$response.body#/id"})},
           scope="kvkk:requests", tenant="token")
 async def open_export(call: Call):
     from kopru.kvkk.applications import open_application

@@ -23,6 +23,8 @@ def _id(call: Call) -> UUID:
           summary="Issue an invoice (202): numbered, signed, validated; submitted on kopru.einvoice.requested.v1 "
                   "(einvoice:write). Optional Idempotency-Key header",
           body="kopru.einvoice.models:Invoice", responses=(202, 400, 401, 403, 409, 413, 415, 422, 429),
+          links={"read": ("GET /einvoices/{id}", {"id": "$response.body#/id"}),
+                 "document": ("GET /einvoices/{id}/xml", {"id": "$response.body#/id"})},
           scope="einvoice:write", tenant="token")
 async def issue(call: Call):
     from kopru.einvoice.models import Invoice
@@ -55,7 +57,7 @@ async def read(call: Call):
 
 
 @fn.route("GET", "/einvoices/{id}/xml", summary="The signed UBL-TR document (application/xml; einvoice:read)",
-          responses=(200, 401, 403, 404, 429), scope="einvoice:read", tenant="token")
+          responses=(200, 401, 403, 404, 429), scope="einvoice:read", tenant="token", content="application/xml")
 async def xml(call: Call):
     from starlette.responses import Response
 

@@ -13,6 +13,7 @@ fn = Function("sms-send", max_body_bytes=64 * 1024)
 
 @fn.route("POST", "/sms", summary="Accept an SMS (202); sent on kopru.sms.requested.v1 (sms:send). Optional Idempotency-Key header",
           body="kopru.sms.models:SmsIn", responses=(202, 401, 403, 409, 413, 415, 422, 429),
+          links={"read": ("GET /sms/{id}", {"id": "$response.body#/id"})},
           scope="sms:send", tenant="token")
 async def send(call: Call):
     from kopru.sms.models import SmsIn

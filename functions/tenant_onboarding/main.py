@@ -4,7 +4,7 @@ tenant's admins manage their own API clients.
     functions-framework --asgi --source functions/tenant_onboarding/main.py --target handle
 """
 
-from kopru.runtime import Call, Function, json_response
+from kopru.runtime import PAGED, Call, Function, json_response
 
 fn = Function("tenant-onboarding")
 
@@ -20,18 +20,13 @@ async def create_tenant(call: Call):
     return json_response(out, 201, {"Location": f"/tenants/{out['tenant']['id']}", "Cache-Control": "no-store"})
 
 
-@fn.route("GET", "/tenants", summary="List tenants, oldest first, a page at a time: ?limit=1..100 (50) and the "
-          "next_cursor of the previous page as ?cursor= (platform operator only)",
-          operator=True, responses=(200, 401, 403, 422, 429))
+@fn.route("GET", "/tenants", summary="List tenants, oldest first, a page at a time (platform operator only)",
+          operator=True, responses=(200, 401, 403, 422, 429), query=PAGED)
 async def list_all(call: Call):
-    from kopru.errors import KopruError
+    from kopru import pages
     from kopru.tenancy import list_tenants
 
-    raw = call.query.get("limit", "50")
-    if not raw.isdigit() or len(raw) > 3:
-        raise KopruError("request.validation_failed", detail="limit: 1 to 100",
-                         errors=[{"field": "limit", "type": "value_error", "message": "1 to 100"}])
-    return await list_tenants(int(raw), call.query.get("cursor") or None)
+    return await list_tenants(pages.limit(call.query), call.query.get("cursor"))
 
 
 @fn.route("GET", "/tenants/{id}", summary="Read a tenant (the operator, or the tenant itself)",
@@ -42,18 +37,21 @@ async def read_tenant(call: Call):
     return await get_tenant(call.tenant)
 
 
-@fn.route("GET", "/tenants/{id}/clients", summary="List the tenant's API clients (tenant:admin)",
-          responses=(200, 401, 403, 404, 429), scope="tenant:admin", tenant="path")
+@fn.route("GET", "/tenants/{id}/clients", summary="List the tenant's API clients, oldest first, a page at a time (tenant:admin)",
+          responses=(200, 401, 403, 404, 429), scope="tenant:admin", tenant="path", query=PAGED)
 async def list_clients(call: Call):
+    from kopru import pages
     from kopru.auth.clients import list_clients
 
-    return {"clients": await list_clients(call.tenant)}
+    return await list_clients(call.tenant, pages.limit(call.query), call.query.get("cursor"))
 
 
 @fn.route("POST", "/tenants/{id}/clients",
           summary="Create an API client; its secret is shown once (tenant:admin). It may be granted only scopes "
                   "the caller holds (default: all of them)",
           body="kopru.tenancy.models:ClientIn", responses=(201, 401, 403, 404, 409, 422, 429),
+          links={"revoke": ("DELETE /tenants/{id}/clients/{client_id}",
+                            {"id": "$request.path.id", "client_id": "$response.body#/client_id"})},
           scope="tenant:admin", tenant="path")
 async def create_client(call: Call):
     from kopru.auth.clients import add_client

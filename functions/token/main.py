@@ -34,7 +34,7 @@ async def introspect(call: Call):
 
 
 @fn.route("GET", "/.well-known/jwks.json", summary="Public keys that verify live tokens (RFC 7517)",
-          public=True, responses=(200,))
+          public=True, responses=(200,), content="application/jwk-set+json")
 async def jwks(call: Call):
     from kopru.auth.oauth import jwks_endpoint
 

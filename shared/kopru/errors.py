@@ -27,6 +27,7 @@ CATALOG: dict[str, ErrorSpec] = {
     "request.too_large": ErrorSpec(413, "İstek gövdesi izin verilen boyutu aşıyor.", "The request body exceeds the allowed size."),
     "request.unsupported_media_type": ErrorSpec(415, "Bu içerik türü desteklenmiyor.", "This content type is not supported."),
     "request.not_found": ErrorSpec(404, "İstenen adres bulunamadı.", "The requested route does not exist."),
+    "request.invalid_cursor": ErrorSpec(400, "Sayfa imleci (cursor) geçersiz: yalnızca bu listenin bir önceki sayfasının verdiği next_cursor kullanılabilir.", "Invalid page cursor: use only the next_cursor that the previous page of this list gave."),
     "request.method_not_allowed": ErrorSpec(405, "Bu adres bu yöntemi desteklemiyor.", "This route does not support this method."),
     "request.control_characters": ErrorSpec(422, "Metin alanlarında kontrol karakteri (NUL ve benzerleri) olamaz; yalnızca sekme ve satır sonu kullanılabilir.", "Text fields cannot hold control characters (NUL and the like); only tab and line breaks are allowed."),
     "request.invalid_unicode": ErrorSpec(400, "İstek geçerli UTF-8/Unicode değil (eşlenmemiş vekil karakter ya da bozuk bayt).", "The request is not valid UTF-8/Unicode (a lone surrogate or a malformed byte)."),
@@ -172,6 +173,7 @@ CATALOG: dict[str, ErrorSpec] = {
     "einvoice.buyer_registered": ErrorSpec(422, "Alıcı e-Fatura mükellefi: e-Arşiv faturası düzenlenemez; TEMELFATURA ya da TICARIFATURA düzenleyin.", "The buyer is a registered e-Fatura user: no e-Arşiv invoice; issue a TEMELFATURA or TICARIFATURA."),
     "einvoice.certificate_missing": ErrorSpec(409, "İmza sertifikası (mali mühür, PKCS#12) yüklenmemiş.", "No signing certificate (mali mühür, PKCS#12) has been uploaded."),
     "nilvera.credentials_invalid": ErrorSpec(422, "Nilvera API anahtarı kabul edilmedi.", "The Nilvera API key was refused."),
+    "nilvera.account_mismatch": ErrorSpec(422, "Nilvera API anahtarı başka bir firmanın hesabına ait: anahtarın firmasının vergi numarası kiracının VKN'si olmalı.", "The Nilvera API key belongs to another company's account: the key's company must have the tenant's tax number (VKN)."),
     "nilvera.unavailable": ErrorSpec(503, "Nilvera'ya şu anda ulaşılamıyor; daha sonra yeniden denenecek.", "Nilvera cannot be reached right now; it will be retried."),
     # the integration core (kopru.work)
     "request.idempotency_conflict": ErrorSpec(409, "Bu Idempotency-Key başka bir istekle kullanılmış.", "This Idempotency-Key was used for a different request."),

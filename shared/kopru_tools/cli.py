@@ -798,9 +798,75 @@ def _events_tick(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="kopru")
-    sub = p.add_subparsers(dest="cmd", required=True)
+# The environment each command reads (kopru.config is the only reader; these are its names).
+_DATABASE = ("DATABASE_URL", "DATABASE_OWNER_URL", "KOPRU_MASTER_KEY", "KOPRU_DATA_DIR")
+_PROVIDERS = ("NETGSM_BASE_URL", "NILVERA_BASE_URL")
+ENVIRONMENT: dict[str, tuple[str, ...]] = {
+    "dev": _DATABASE + ("REDIS_URL", "PORT", "KOPRU_PUBLIC_URL", "KOPRU_ISSUER", "KOPRU_OPERATOR_CLIENT_ID",
+                        "KOPRU_OPERATOR_CLIENT_SECRET", "KOPRU_LOG_LEVEL") + _PROVIDERS + (
+        "NETGSM_SIM_USERCODE", "NETGSM_SIM_PASSWORD", "NETGSM_SIM_MSGHEADERS", "NETGSM_SIM_DELIVER_AFTER",
+        "NILVERA_SIM_API_KEY", "NILVERA_SIM_VKN", "NILVERA_SIM_TAXPAYERS", "NILVERA_SIM_ANSWER"),
+    "db": _DATABASE,
+    "keys": _DATABASE,
+    "client": _DATABASE,
+    "functions": (),
+    "sms": _DATABASE + ("REDIS_URL", "NETGSM_BASE_URL"),
+    "work": _DATABASE + _PROVIDERS,
+    "topics": ("KAFKA_BOOTSTRAP_SERVERS",),
+    "relay": _DATABASE + ("KAFKA_BOOTSTRAP_SERVERS", "KOPRU_HEALTH_HOST", "KOPRU_HEALTH_PORT"),
+    "dispatch": ("KAFKA_BOOTSTRAP_SERVERS", "KOPRU_SINK_TEMPLATE", "KOPRU_MASTER_KEY", "KOPRU_HEALTH_HOST",
+                 "KOPRU_HEALTH_PORT"),
+    "events": ("KOPRU_MASTER_KEY", "KOPRU_EVENT_TOKEN_TTL", "KOPRU_SINK_TEMPLATE"),
+    "openapi": (),
+    "deploy": (),
+    "audit": _DATABASE,
+    "einvoice": _DATABASE + ("REDIS_URL", "NILVERA_BASE_URL"),
+    "purge": _DATABASE + ("KOPRU_PURGE_BATCH", "KOPRU_PURGE_BATCH_MS", "KOPRU_PURGE_BUDGET_S", "KOPRU_EXPORT_STORE"),
+    "kvkk": _DATABASE,
+}
+GROUPS = {
+    "db": "the database: apply migrations",
+    "keys": "token signing keys: rotate",
+    "client": "API clients: create, list, revoke",
+    "sms": "SMS: poll Netgsm's delivery reports",
+    "topics": "Kafka topics: create the catalog's topics",
+    "events": "CloudEvents: sender tokens, schedule ticks",
+    "deploy": "deployment manifests: render Knative or OpenFaaS files",
+    "audit": "the audit log: verify its keyed chains against their anchors, anchor their heads",
+    "einvoice": "e-invoices: render, validate, poll Nilvera, import GİB's user list",
+    "kvkk": "KVKK registers: breaches",
+}
+
+
+def _describe(parser: argparse.ArgumentParser, env: tuple[str, ...]) -> None:
+    """Every (sub)command: its help as its description, and the environment it reads as
+    its epilog, down the whole tree."""
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = ("environment: " + ", ".join(env) if env else "environment: none") + \
+        ("\n(with no DATABASE_URL: kopru dev's embedded PostgreSQL under KOPRU_DATA_DIR; "
+         "a running kopru dev lends its simulators through <data dir>/dev.json)" if "DATABASE_URL" in env else "")
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {a.dest: a.help for a in action._choices_actions}
+            for name, child in action.choices.items():
+                if not child.description:
+                    child.description = helps.get(name)
+                _describe(child, env)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kopru", description="Köprü's command line: run it locally (kopru dev), "
+                                "operate it (clients, keys, migrations, relays), render its documents")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+    _build(sub)
+    for name, child in sub.choices.items():
+        child.description = child.description or next(
+            (a.help for a in sub._choices_actions if a.dest == name), None)
+        _describe(child, ENVIRONMENT.get(name, _DATABASE))
+    return p
+
+
+def _build(sub) -> None:
 
     d = sub.add_parser("dev", help="run every function in one process on embedded parts")
     d.add_argument("--host", default="127.0.0.1")
@@ -808,17 +874,17 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--keep-running", action="store_true", help="leave the embedded PostgreSQL running on exit")
     d.set_defaults(func=_dev)
 
-    db = sub.add_parser("db").add_subparsers(dest="db_cmd", required=True)
+    db = sub.add_parser("db", help=GROUPS["db"]).add_subparsers(dest="db_cmd", required=True)
     db.add_parser("migrate", help="apply migrations as the owner role").set_defaults(func=_migrate)
 
-    keys = sub.add_parser("keys").add_subparsers(dest="keys_cmd", required=True)
+    keys = sub.add_parser("keys", help=GROUPS["keys"]).add_subparsers(dest="keys_cmd", required=True)
     kr = keys.add_parser("rotate", help="publish the next signing key")
     kr.add_argument("--alg", choices=["ES256", "EdDSA", "RS256"], default="ES256",
                     help="the new key's algorithm (default ES256: what mainstream JWT verifiers accept)")
     kr.add_argument("--immediate", action="store_true", help="sign with it now (first key, or an emergency)")
     kr.set_defaults(func=_keys_rotate)
 
-    client = sub.add_parser("client").add_subparsers(dest="client_cmd", required=True)
+    client = sub.add_parser("client", help=GROUPS["client"]).add_subparsers(dest="client_cmd", required=True)
     cc = client.add_parser("create", help="create an API client (its secret is printed once)")
     cc.add_argument("--platform", action="store_true", help="a platform operator client")
     cc.add_argument("--tenant", help="the tenant id, for a tenant's client")
@@ -834,7 +900,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("functions", help="list the registered functions").set_defaults(func=_functions)
 
-    sms = sub.add_parser("sms").add_subparsers(dest="sms_cmd", required=True)
+    sms = sub.add_parser("sms", help=GROUPS["sms"]).add_subparsers(dest="sms_cmd", required=True)
     sms.add_parser("poll-reports", help="move sent SMS to delivered/failed from Netgsm's reports (run on a schedule)") \
         .set_defaults(func=_sms_poll)
 
@@ -855,7 +921,7 @@ def main(argv: list[str] | None = None) -> int:
     for x in wk.choices.values():
         x.set_defaults(func=_work)
 
-    tp = sub.add_parser("topics").add_subparsers(dest="topics_cmd", required=True)
+    tp = sub.add_parser("topics", help=GROUPS["topics"]).add_subparsers(dest="topics_cmd", required=True)
     ta = tp.add_parser("apply", help="create the catalog's topics (and dead-letter topics) on the broker")
     ta.add_argument("--bootstrap")
     ta.add_argument("--replication", type=int, default=1)
@@ -875,7 +941,7 @@ def main(argv: list[str] | None = None) -> int:
         x.add_argument("--health-port", type=int, default=_settings().health_port,
                        help="port of GET /readyz and /healthz (default $KOPRU_HEALTH_PORT or 8081; 0: none)")
 
-    evs = sub.add_parser("events").add_subparsers(dest="events_cmd", required=True)
+    evs = sub.add_parser("events", help=GROUPS["events"]).add_subparsers(dest="events_cmd", required=True)
     et = evs.add_parser("token", help="print a sender token for POST / of a function (kopru.events.ingress)")
     et.add_argument("--function", required=True)
     et.add_argument("--ttl", type=int, help="lifetime in seconds (default: KOPRU_EVENT_TOKEN_TTL, 300)")
@@ -887,7 +953,7 @@ def main(argv: list[str] | None = None) -> int:
     oa.add_argument("--check", action="store_true", help="exit 1 when the committed file is stale")
     oa.set_defaults(func=_openapi)
 
-    dep = sub.add_parser("deploy").add_subparsers(dest="deploy_cmd", required=True)
+    dep = sub.add_parser("deploy", help=GROUPS["deploy"]).add_subparsers(dest="deploy_cmd", required=True)
     dr = dep.add_parser("render", help="render infra/knative/ or stack.yml from the registry and the catalog")
     dr.add_argument("target", choices=["knative", "openfaas"])
     dr.add_argument("--check", action="store_true", help="exit 1 (and list them) when the files on disk differ")
@@ -897,7 +963,7 @@ def main(argv: list[str] | None = None) -> int:
     dr.add_argument("--root", help=argparse.SUPPRESS)  # write/compare under another root (tests)
     dr.set_defaults(func=_deploy)
 
-    au = sub.add_parser("audit").add_subparsers(dest="audit_cmd", required=True)
+    au = sub.add_parser("audit", help=GROUPS["audit"]).add_subparsers(dest="audit_cmd", required=True)
     av = au.add_parser("verify", help="check the audit chains (MACs, continuity) against the latest anchor; "
                                       "exit 1 on any finding")
     av.add_argument("--tenant", help="one tenant id (default: every tenant)")
@@ -908,7 +974,7 @@ def main(argv: list[str] | None = None) -> int:
     aa.add_argument("--json", action="store_true")
     aa.set_defaults(func=_audit_anchor)
 
-    ei = sub.add_parser("einvoice").add_subparsers(dest="einvoice_cmd", required=True)
+    ei = sub.add_parser("einvoice", help=GROUPS["einvoice"]).add_subparsers(dest="einvoice_cmd", required=True)
     er = ei.add_parser("render", help="render an invoice (JSON, with its `supplier`) as UBL-TR XML on stdout")
     er.add_argument("input", help="the invoice as JSON (kopru.einvoice.models.Invoice), or - for standard input")
     er.add_argument("--no-validate", action="store_true", help="write the XML without validating it first")
@@ -936,7 +1002,7 @@ def main(argv: list[str] | None = None) -> int:
     pg.add_argument("--batch", type=int, help="rows per batch (default KOPRU_PURGE_BATCH or 2000)")
     pg.set_defaults(func=_purge)
 
-    kv = sub.add_parser("kvkk").add_subparsers(dest="kvkk_cmd", required=True)
+    kv = sub.add_parser("kvkk", help=GROUPS["kvkk"]).add_subparsers(dest="kvkk_cmd", required=True)
     br = kv.add_parser("breach", help="the breach register: record, show, list, mark reported (72-hour deadline)") \
         .add_subparsers(dest="breach_cmd", required=True)
     brr = br.add_parser("record", help="record a breach from a JSON file (see kopru.kvkk.breach.BreachIn)")
@@ -953,7 +1019,10 @@ def main(argv: list[str] | None = None) -> int:
     for x in br.choices.values():
         x.set_defaults(func=_breach)
 
-    args = p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args.func is not _dev:
         _use_dev_json()
     from kopru.errors import KopruError

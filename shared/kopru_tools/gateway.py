@@ -5,6 +5,9 @@
     GET /healthz               -> liveness: the process answers
     GET /readyz                -> readiness: 200 while every supervised background loop
                                   (relay, dispatcher, schedules) is up, else 503
+    GET /openapi.json          -> the OpenAPI description (docs/openapi.json; rendered from the
+                                  registry when the tree has no docs/, as an installed one)
+    GET /docs                  -> a page that shows it (Swagger UI, from its CDN, in a browser)
 
 Each function is the same functions-framework ASGI app its image serves.
 """
@@ -47,6 +50,11 @@ class Gateway:
                             "headers": [(b"content-type", ctype.encode()), (b"content-length", str(len(body)).encode()),
                                         (b"cache-control", b"no-store")]})
                 return await send({"type": "http.response.body", "body": body})
+        if path == "/openapi.json":
+            body = openapi_document()
+            return await _raw(send, 200, body, "application/json")
+        if path == "/docs":
+            return await _raw(send, 200, DOCS_PAGE.encode(), "text/html; charset=utf-8")
         if path == "/readyz":
             from kopru.errors import negotiate_language
             from kopru.events.supervisor import readiness
@@ -71,6 +79,49 @@ class Gateway:
             "type": "https://docs.kopru.dev/problems/request.not_found", "title": "İstenen adres bulunamadı.",
             "status": 404, "code": "request.not_found",
         }, "application/problem+json")
+
+
+DOCS_PAGE = """<!doctype html>
+<html lang="tr">
+<head>
+<meta charset="utf-8">
+<title>Köprü API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css">
+</head>
+<body>
+<noscript>The API description: <a href="openapi.json">openapi.json</a></noscript>
+<div id="swagger-ui"></div>
+<script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js" crossorigin></script>
+<script>
+window.onload = function () {
+  window.ui = SwaggerUIBundle({url: "openapi.json", dom_id: "#swagger-ui", deepLinking: true,
+                               servers: [{url: window.location.origin}]});
+};
+</script>
+</body>
+</html>
+"""
+
+_document: bytes | None = None
+
+
+def openapi_document() -> bytes:
+    """docs/openapi.json as committed; in a tree without it (an installed package), the same
+    document rendered from the registry (a test keeps the two equal)."""
+    global _document
+    if _document is None:
+        from kopru_tools.openapi import OPENAPI_PATH, render_text
+
+        _document = (OPENAPI_PATH.read_bytes() if OPENAPI_PATH.is_file() else render_text().encode())
+    return _document
+
+
+async def _raw(send, status: int, data: bytes, ctype: str) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", ctype.encode()), (b"content-length", str(len(data)).encode()),
+        (b"x-content-type-options", b"nosniff"), (b"cache-control", b"no-cache")]})
+    await send({"type": "http.response.body", "body": data})
 
 
 async def _json(send, status: int, body: dict, ctype: str = "application/json",

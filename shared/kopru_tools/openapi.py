@@ -40,6 +40,29 @@ def _model(ref: str) -> dict[str, Any]:
     return cls.model_json_schema(ref_template="#/components/schemas/{model}")
 
 
+def operation_id(function: str, method: str, path: str) -> str:
+    return f"{function}.{method.lower()}.{path.strip('/').replace('/', '.').replace('{', '').replace('}', '')}"
+
+
+def statuses(doc, path: str) -> list[int]:
+    """What a route may answer: what it declares, and what the runtime answers for any
+    route of its shape before (or around) the handler: a body's 400 (malformed JSON, bad
+    Unicode, too deep, a bad Idempotency-Key), 413, 415 and 422; a bearer route's 401, 403
+    and 429; a path parameter's 404."""
+    out = set(doc.responses)
+    if doc.body or doc.form:
+        out |= {400, 413, 415, 422}
+    if doc.auth == "bearer":
+        out |= {401, 403, 429}
+    if "{" in path:
+        out.add(404)
+    if doc.query:
+        out.add(422)
+    if any(q[0] == "cursor" for q in doc.query):
+        out.add(400)  # request.invalid_cursor
+    return sorted(out)
+
+
 def render() -> dict[str, Any]:
     from kopru.errors import CATALOG
     from kopru.runtime.registry import functions, load_module
@@ -53,7 +76,7 @@ def render() -> dict[str, Any]:
         fn = load_module(info.source).fn
         for route, doc in sorted(fn.docs.items(), key=lambda kv: (kv[0].path, kv[0].method)):
             op: dict[str, Any] = {
-                "operationId": f"{info.name}.{route.method.lower()}.{route.path.strip('/').replace('/', '.').replace('{', '').replace('}', '')}",
+                "operationId": operation_id(info.name, route.method, route.path),
                 "summary": doc.summary,
                 "tags": [info.name],
                 "responses": {},
@@ -63,6 +86,9 @@ def render() -> dict[str, Any]:
                 op["parameters"] = [{"name": p, "in": "path", "required": True,
                                      "schema": {"type": "string", "format": "uuid"} if p == "id" else {"type": "string"}}
                                     for p in params]
+            for name, required, schema, description in doc.query:
+                op.setdefault("parameters", []).append({"name": name, "in": "query", "required": required,
+                                                        "description": description, "schema": dict(schema)})
             if doc.auth == "bearer":
                 op["security"] = [{"oauth2": [doc.security_scope]}]
                 used_scopes.add(doc.security_scope)
@@ -90,11 +116,17 @@ def render() -> dict[str, Any]:
                 schemas[name] = schema
                 op["requestBody"] = {"required": True, "content": {"application/x-www-form-urlencoded": {
                     "schema": {"$ref": f"#/components/schemas/{name}"}}}}
-            for status in doc.responses:
+            for status in statuses(doc, route.path):
                 if status < 400:
                     op["responses"][str(status)] = ({"description": "No content"} if status == 204 else
-                        {"description": "OK" if status == 200 else "Created", "content": {"application/json": {}}})
-                elif doc.auth == "client":
+                        {"description": {200: "OK", 201: "Created", 202: "Accepted"}.get(status, "Success"),
+                         "content": {doc.content: {}}})
+                    if doc.links and status != 204:
+                        op["responses"][str(status)]["links"] = {
+                            name: {"operationId": operation_id(info.name, *target.split(" ", 1)),
+                                   "parameters": dict(params)}
+                            for name, target, params in doc.links}
+                elif doc.auth == "client" and status not in (413, 415):
                     op["responses"][str(status)] = {"description": "RFC 6749 error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OAuthError"}}}}
                 else:
                     codes = sorted(c for c, spec in CATALOG.items() if spec.status == status)
@@ -104,10 +136,21 @@ def render() -> dict[str, Any]:
         if info.consumes:
             paths[f"/function/{info.name}/"] = {"post": {
                 "operationId": f"{info.name}.cloudevent", "summary": "Deliver a CloudEvent (binary or structured mode)",
-                "tags": [info.name], "security": [],
+                "tags": [info.name], "security": [{"senderToken": []}],
                 "description": "Consumes: " + ", ".join(info.consumes),
-                "responses": {"204": {"description": "Handled"}, "400": {"description": "Malformed, unknown type or bad data (not retried)",
-                              "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}}}}
+                "responses": {"204": {"description": "Handled"},
+                              **{str(status): {"description": why, "content": {"application/problem+json": {
+                                  "schema": {"$ref": "#/components/schemas/Problem"}}}}
+                                 for status, why in ((400, "Malformed, unknown type or bad data (not retried)"),
+                                                     (401, "No verifiable sender token: cloudevent.unauthenticated"),
+                                                     (413, "Problem: request.too_large"))}}}}
+    ids = {op["operationId"] for ops in paths.values() for op in ops.values()}
+    for ops in paths.values():
+        for op in ops.values():
+            for resp in op["responses"].values():
+                for name, link in resp.get("links", {}).items():
+                    if link["operationId"] not in ids:
+                        raise ValueError(f"{op['operationId']}: link {name} names no operation ({link['operationId']})")
     unknown = used_scopes - set(SCOPES)
     if unknown:
         raise ValueError(f"routes use scopes missing from kopru.auth.scopes: {sorted(unknown)}")
@@ -132,6 +175,10 @@ def render() -> dict[str, Any]:
                     }},
                 },
                 "clientBasic": {"type": "http", "scheme": "basic"},
+                "senderToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                                "description": "A CloudEvent sender's token (kopru.events.ingress): the platform's HS256 "
+                                               "token for the function (`kopru events token --function NAME`), or "
+                                               "Knative Eventing's OIDC token for the function's audience."},
             },
         },
     }

@@ -450,7 +450,7 @@ async def test_another_tenants_invoice_is_not_found(client, onboard, tenant, nil
         assert out["uuid"] not in r.text
 
 
-async def test_settings_refuse_a_wrong_key_and_a_bad_certificate(client, onboard, nilvera):
+async def test_settings_refuse_a_wrong_key_another_companys_key_and_a_bad_certificate(client, onboard, nilvera):
     from kopru.einvoice.sign import test_certificate
 
     t = await onboard(tax_number=SUPPLIER_VKN, name="Köprü Yazılım Ltd. Şti.")
@@ -461,6 +461,17 @@ async def test_settings_refuse_a_wrong_key_and_a_bad_certificate(client, onboard
                                               json={"api_key": "nv-wrong-key-000000", "series": "KPR", "address": ADDRESS})
     assert r.status_code == 422 and r.json()["code"] == "nilvera.credentials_invalid"
     tc = test_certificate(vkn=SUPPLIER_VKN)
+    # a key Nilvera takes, but another company's (GET /general/Company names its VKN): refused,
+    # in Turkish and in English, and nothing is stored
+    other = await onboard(tax_number=CUSTOMER_VKN, name="Alıcı Ticaret A.Ş.")
+    for lang, word in (("tr", "VKN"), ("en", "tax number")):
+        r = await client("tenant-onboarding").put(f"/tenants/{other['id']}/integrations/nilvera",
+                                                  headers={**bearer(other["token"]), "Accept-Language": lang},
+                                                  json={"api_key": API_KEY, "series": "KPR", "address": ADDRESS})
+        assert r.status_code == 422 and r.json()["code"] == "nilvera.account_mismatch", r.text
+        assert word in r.json()["title"] and API_KEY not in r.text and SUPPLIER_VKN not in r.text
+    r = await client("tenant-onboarding").get(f"/tenants/{other['id']}/integrations/nilvera", headers=bearer(other["token"]))
+    assert r.status_code == 404 and r.json()["code"] == "integration.not_configured"
     p12 = base64.b64encode(tc.p12).decode()
     r = await client("tenant-onboarding").put(url, headers=bearer(t["token"]), json={
         "api_key": API_KEY, "series": "KPR", "address": ADDRESS, "p12": p12, "p12_password": "wrong"})

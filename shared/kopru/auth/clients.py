@@ -124,17 +124,31 @@ async def _load_client(client_id: str) -> tuple[bytes, AuthenticatedClient] | No
 # -- tenant admins manage their own clients ------------------------------------
 # `ctx` is the TenantContext the runtime resolved for a tenant:admin route.
 
-async def list_clients(ctx) -> list[dict[str, Any]]:
-    from sqlalchemy import select
+async def list_clients(ctx, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
+    """The tenant's API clients, oldest first, a page at a time (kopru.pages)."""
+    from datetime import datetime
 
+    from sqlalchemy import and_, or_, select
+
+    from kopru import pages
     from kopru.db.schema import api_clients as ac
+    from kopru.errors import KopruError
 
+    scope = f"clients:{ctx.tenant_id}"
+    q = (select(ac.c.client_id, ac.c.name, ac.c.scopes, ac.c.created_at, ac.c.revoked_at)
+         .order_by(ac.c.created_at, ac.c.client_id).limit(limit + 1))
+    after = pages.decode(scope, cursor, 2)
+    if after:
+        try:
+            at = datetime.fromisoformat(after[0])
+        except ValueError:
+            raise KopruError("request.invalid_cursor") from None
+        q = q.where(or_(ac.c.created_at > at, and_(ac.c.created_at == at, ac.c.client_id > after[1])))
     async with ctx.transaction() as tx:
-        rows = (await tx.execute(
-            select(ac.c.client_id, ac.c.name, ac.c.scopes, ac.c.created_at, ac.c.revoked_at).order_by(ac.c.created_at)
-        )).all()
-    return [{"client_id": r.client_id, "name": r.name, "scopes": sorted(r.scopes), "created_at": r.created_at,
-             "revoked_at": r.revoked_at} for r in rows]
+        rows, last = pages.page((await tx.execute(q)).all(), limit, lambda r: (r.created_at, r.client_id))
+    return {"clients": [{"client_id": r.client_id, "name": r.name, "scopes": sorted(r.scopes),
+                         "created_at": r.created_at, "revoked_at": r.revoked_at} for r in rows],
+            "next_cursor": pages.encode(scope, *last) if last else None}
 
 
 async def add_client(ctx, name: str, scopes: list[str] | None) -> dict[str, Any]:

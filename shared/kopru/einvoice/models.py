@@ -365,6 +365,14 @@ class BillingReference(_Base):
 
 
 class Invoice(_Base):
+    # an e-Arşiv invoice to a person (no registered-user list needed), as the tests send it
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, json_schema_extra={"examples": [
+        {"profile": "EARSIVFATURA", "type": "SATIS", "issue_date": "2026-11-20", "issue_time": "14:30:00",
+         "customer": {"tckn": "12345678950", "first_name": "Ayşe", "family_name": "Yılmaz",
+                      "address": {"district": "Çankaya", "city": "Ankara"}},
+         "lines": [{"name": "Danışmanlık hizmeti", "quantity": "2", "unit_code": "C62", "unit_price": "150.00",
+                    "kdv_rate": "20"}]}]})
+
     profile: Profile
     type: InvoiceType
     number: Optional[str] = Field(None, description="ABC2026000000001: 3-character series, year, 9-digit sequence")

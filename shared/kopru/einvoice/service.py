@@ -178,13 +178,24 @@ async def check_nilvera(tenant_id: uuid.UUID, body):
                      "not_after": cert.not_valid_after_utc.isoformat()}
     elif body.p12_password is not None:
         raise KopruError("request.validation_failed", detail="p12_password without p12")
+    from sqlalchemy import select
+
+    from kopru.db import tenant_transaction
+    from kopru.db.schema import tenants
+
+    async with tenant_transaction(tenant_id, actor="integration:nilvera") as tx:
+        own = (await tx.execute(select(tenants.c.tax_number).where(tenants.c.id == tenant_id))).scalar_one_or_none()
     try:
         async with nilvera.NilveraClient(body.api_key) as c:
-            await c.company()
+            company = await c.company()
     except (nilvera.PermanentError, nilvera.InvalidRequest):
         raise KopruError("nilvera.credentials_invalid") from None
     except nilvera.TransientError:
         raise KopruError("nilvera.unavailable") from None
+    # the key must be the tenant's own company's: invoices go out under the tenant's VKN,
+    # and another company's key would issue them from that company's account
+    if own is None or (company.tax_number or "").strip() != own:
+        raise KopruError("nilvera.account_mismatch")
     return Checked(store={"certificate": cert_info})
 
 

@@ -101,10 +101,11 @@ def _status(row, now: datetime) -> str:
     return "active" if row.expires_at > now else "expired"
 
 
-async def consent_history(tx, subject: str) -> dict[str, Any]:
+async def consent_history(tx, subject: str, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
     """The subject's consents and the history of grants and withdrawals, oldest
-    first. `subject` is the subject's id or a phone, e-mail or TCKN string (which one
-    is detected); identifiers come back masked, never in full.
+    first, a page of consents at a time (kopru.pages; `history` holds the events of the
+    page's consents). `subject` is the subject's id or a phone, e-mail or TCKN string
+    (which one is detected); identifiers come back masked, never in full.
 
     A query string ends up in proxies' access logs: callers that hold the subject id
     (every consent response carries it) should query by id, not by phone or e-mail."""
@@ -125,7 +126,22 @@ async def consent_history(tx, subject: str) -> dict[str, Any]:
         raise KopruError("subject.not_found")
     clear = await decrypt_subject(tx, ref.id)
     now = (await tx.execute(select(func.now()))).scalar_one()
-    rows = (await tx.execute(select(c).where(c.c.subject_id == ref.id).order_by(c.c.granted_at, c.c.id))).all()
+    from datetime import datetime
+
+    from sqlalchemy import and_, or_
+
+    from kopru import pages
+
+    scope = f"consents:{tx.tenant_id}:{ref.id}"
+    q = select(c).where(c.c.subject_id == ref.id).order_by(c.c.granted_at, c.c.id).limit(limit + 1)
+    after = pages.decode(scope, cursor, 2)
+    if after:
+        try:
+            at, cid = datetime.fromisoformat(after[0]), uuid.UUID(after[1])
+        except ValueError:
+            raise KopruError("request.invalid_cursor") from None
+        q = q.where(or_(c.c.granted_at > at, and_(c.c.granted_at == at, c.c.id > cid)))
+    rows, last = pages.page((await tx.execute(q)).all(), limit, lambda r: (r.granted_at, r.id))
     items, history = [], []
     for r in rows:
         items.append({
@@ -151,6 +167,7 @@ async def consent_history(tx, subject: str) -> dict[str, Any]:
                     **{k: mask(k, clear[k]) if clear else None for k in kinds}},
         "consents": items,
         "history": [h for _, h in history],
+        "next_cursor": pages.encode(scope, *last) if last else None,
     }
 
 
@@ -187,8 +204,8 @@ async def withdraw(ctx, consent_id: uuid.UUID, channel: str | None) -> dict[str,
         return await withdraw_consent(tx, consent_id, channel)
 
 
-async def history(ctx, subject: str | None) -> dict[str, Any]:
+async def history(ctx, subject: str | None, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
     if not subject:
         raise KopruError("subject.query_invalid")
     async with ctx.transaction() as tx:
-        return await consent_history(tx, subject)
+        return await consent_history(tx, subject, limit, cursor)

@@ -78,11 +78,18 @@ class ConsentIn(Strict):
     kopru.kvkk.vocabulary.LEGAL_BASES (explicit_consent = Art. 5(1); contract = Art.
     5(2)(c); special_* = Art. 6(3) for special categories)."""
 
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, json_schema_extra={"examples": [
+        {"subject": {"phone": "0532 123 45 67"}, "purpose": "marketing", "legal_basis": "explicit_consent",
+         "data_categories": ["contact"], "channel": "web",
+         "consent_text": "Kampanyalardan SMS ile haberdar olmak istiyorum.", "retention_days": 365}]})
+
     subject: SubjectIn
-    purpose: str = Field(max_length=200, description="one of: " + ", ".join(PURPOSES))
-    legal_basis: str = Field(max_length=64, description="one of: " + ", ".join(LEGAL_BASES))
+    # the allowed values as JSON Schema enums (OpenAPI), checked by the validators below,
+    # which answer with the domain's own codes (consent.purpose_unknown, ...)
+    purpose: str = Field(max_length=200, json_schema_extra={"enum": list(PURPOSES)})
+    legal_basis: str = Field(max_length=64, json_schema_extra={"enum": list(LEGAL_BASES)})
     data_categories: list[str] = Field(min_length=1, max_length=len(ALL_CATEGORIES),
-                                       description="of: " + ", ".join(ALL_CATEGORIES))
+                                       json_schema_extra={"items": {"type": "string", "enum": list(ALL_CATEGORIES)}})
     channel: Channel
     consent_text: str = Field(min_length=1, max_length=20_000, description="the exact text shown")
     retention_days: int = Field(ge=1, le=3650)
@@ -172,5 +179,8 @@ class SubjectRefIn(SubjectIn):
 
 class ApplicationIn(Strict):
     """A data subject's application (KVKK md. 11): the same `subject` object as a consent."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, json_schema_extra={"examples": [
+        {"subject": {"phone": "0532 123 45 67"}}]})
 
     subject: SubjectRefIn

@@ -10,6 +10,7 @@
         return await fn(request)
 """
 
+from kopru.pages import QUERY as PAGED  # a cursor-paged list route's query: @fn.route(..., query=PAGED)
 from kopru.runtime.function import Call, EventCall, Function, Route, json_response
 
-__all__ = ["Call", "EventCall", "Function", "Route", "json_response"]
+__all__ = ["Call", "EventCall", "Function", "PAGED", "Route", "json_response"]

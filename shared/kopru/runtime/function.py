@@ -76,6 +76,12 @@ class RouteDoc:
     operator: bool = False  # platform operators only
     public: bool = False  # no bearer token ("none": anyone; "client": the endpoint authenticates the client)
     form: str | None = None  # "module:Model" documenting a form body the handler reads itself (OAuth)
+    content: str = "application/json"  # the media type of a successful answer
+    # OpenAPI links from a successful answer to the operations it feeds:
+    # ((name, "METHOD /path/{id}", (("id", "$response.body#/id"), ...)), ...)
+    links: tuple = ()
+    # query parameters: ((name, required, JSON schema, description), ...)
+    query: tuple = ()
 
     @property
     def security_scope(self) -> str | None:
@@ -281,7 +287,9 @@ class Function:
     # -- declaration -------------------------------------------------------
     def route(self, method: str, path: str, *, summary: str = "", body: str | None = None,
               auth: str = "bearer", responses: tuple[int, ...] = (200,), scope: str | None = None,
-              tenant: str | None = None, operator: bool = False, public: bool = False, form: str | None = None
+              tenant: str | None = None, operator: bool = False, public: bool = False, form: str | None = None,
+              content: str = "application/json", links: dict[str, tuple[str, dict[str, str]]] | None = None,
+              query: tuple = (),
               ) -> Callable[[Handler], Handler]:
         """Declare a route and who may call it. `body` names the request model as
         "module:Class" (imported only by the OpenAPI renderer and the handler itself).
@@ -294,7 +302,13 @@ class Function:
         - `public=True`: no bearer token; `auth` is then "none" (default) or "client"
           (the endpoint authenticates the OAuth client itself).
         The runtime enforces it before the handler runs and hands the handler the
-        resolved tenant as `call.tenant`."""
+        resolved tenant as `call.tenant`.
+
+        `content` is the media type of a successful answer (documentation); `links` names
+        the operations a successful answer feeds, as OpenAPI links:
+        `links={"read": ("GET /sms/{id}", {"id": "$response.body#/id"})}`; `query` documents
+        its query parameters as `(name, required, json_schema, description)` tuples
+        (`kopru.runtime.pages.QUERY` for a cursor-paged list)."""
         from kopru.auth.scopes import OPERATOR_SCOPE, SCOPES
 
         where = f"{self.name}: {method} {path}"
@@ -328,7 +342,10 @@ class Function:
                 raise ValueError(f"{self.name}: route {method} {path} declared twice")
             self.routes[r] = fn
             self.docs[r] = RouteDoc(summary or (fn.__doc__ or "").strip().split("\n")[0], body, auth, responses,
-                                    scope, tenant, operator, public, form)
+                                    scope, tenant, operator, public, form, content,
+                                    tuple((name, target, tuple(sorted(params.items())))
+                                          for name, (target, params) in sorted((links or {}).items())),
+                                    tuple(query))
             self._compiled.append((r, r.regex, fn))
             return fn
 

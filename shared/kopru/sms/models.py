@@ -19,6 +19,9 @@ class Strict(BaseModel):
 
 
 class SmsIn(Strict):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, json_schema_extra={"examples": [
+        {"to": "0532 123 45 67", "message": "Siparişiniz yola çıktı.", "kind": "transactional"}]})
+
     to: Union[str, list[str]] = Field(description="one number or up to 50; any common Turkish form")
     message: str = Field(min_length=1, max_length=2000)
     kind: Literal["otp", "transactional", "commercial"]

@@ -94,52 +94,33 @@ async def get_tenant(ctx) -> dict[str, Any]:
     return _tenant_out(row)
 
 
-PAGE_MAX = 100
-
-
-def _cursor_out(created_at, tenant_id) -> str:
-    import base64
-
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{tenant_id}".encode()).decode().rstrip("=")
-
-
-def _cursor_in(cursor: str):
-    import base64
-    import uuid
-    from datetime import datetime
-
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, _, tid = raw.partition("|")
-        return datetime.fromisoformat(at), uuid.UUID(tid)
-    except (ValueError, UnicodeDecodeError):
-        raise KopruError("request.validation_failed", detail="cursor: not one this API gave",
-                         errors=[{"field": "cursor", "type": "value_error", "message": "invalid cursor"}]) from None
-
-
 async def list_tenants(limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
     """GET /tenants (operators): tenants in the order they were onboarded, a page at a time
-    (`next_cursor` until the last page). Each tenant is read in its own RLS scope, one
-    transaction for the page."""
+    (`next_cursor` until the last page; kopru.pages). Each tenant is read in its own RLS
+    scope, one transaction for the page."""
+    from datetime import datetime
+    from uuid import UUID
+
     from sqlalchemy import and_, or_, select
 
+    from kopru import pages
     from kopru.db import enter_tenant, platform_transaction
     from kopru.db.schema import tenant_directory as td, tenants
 
-    if not 1 <= limit <= PAGE_MAX:
-        raise KopruError("request.validation_failed", detail=f"limit: 1 to {PAGE_MAX}",
-                         errors=[{"field": "limit", "type": "value_error", "message": f"1 to {PAGE_MAX}"}])
     q = select(td.c.tenant_id, td.c.created_at).order_by(td.c.created_at, td.c.tenant_id).limit(limit + 1)
-    if cursor:
-        at, tid = _cursor_in(cursor)
+    after = pages.decode("tenants", cursor, 2)
+    if after:
+        try:
+            at, tid = datetime.fromisoformat(after[0]), UUID(after[1])
+        except ValueError:
+            raise KopruError("request.invalid_cursor") from None
         q = q.where(or_(td.c.created_at > at, and_(td.c.created_at == at, td.c.tenant_id > tid)))
     items = []
     async with platform_transaction() as conn:
-        page = (await conn.execute(q)).all()
-        for entry in page[:limit]:
+        rows, last = pages.page((await conn.execute(q)).all(), limit, lambda r: (r.created_at, r.tenant_id))
+        for entry in rows:
             await enter_tenant(conn, entry.tenant_id)
             row = (await conn.execute(select(tenants).where(tenants.c.id == entry.tenant_id))).first()
             if row is not None:
                 items.append(_tenant_out(row))
-    nxt = _cursor_out(page[limit - 1].created_at, page[limit - 1].tenant_id) if len(page) > limit else None
-    return {"tenants": items, "next_cursor": nxt}
+    return {"tenants": items, "next_cursor": pages.encode("tenants", *last) if last else None}

@@ -1,0 +1,174 @@
+"""Schemathesis (a fuzzer nobody here wrote) against a live gateway, from docs/openapi.json
+alone: every operation in the document, with the tokens its security names
+(tests/st_hooks.py), the stateful links the document declares (creates feed reads), and
+the outside providers reached through their simulators.
+
+Checks: no server error, and the answers conform to the document (status codes, content
+types, headers, schemas) and refuse data the document says is invalid. Counts are printed;
+the run must find nothing. Bounded: a few examples per operation, derandomized with a fixed
+seed (CI sees the same cases every run), nothing cached (no Hypothesis database), so one run
+stays within about a minute and a half on two cores."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from tests.conftest import REPO
+from tests.helpers import NETGSM_PASSWORD, NETGSM_USER
+
+CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
+          "response_headers_conformance", "response_schema_conformance", "negative_data_rejection")
+NILVERA_KEY = "nv-schemathesis-7d1c2e3f4a5b6c7d8e9f0a1b"
+VKN = "1234567018"  # the tenant's tax number, and the Nilvera account's
+MAX_EXAMPLES = 6
+SEED = 16
+
+
+@pytest.fixture(scope="module")
+def nilvera_sim(services):
+    from kopru.config import reset_settings
+    from kopru_tools.simulators.nilvera import NilveraSimulator, serve
+
+    sim = NilveraSimulator()
+    sim.add_account(NILVERA_KEY, VKN, name="Şema Test A.Ş.")
+    with serve(sim) as url:
+        old = os.environ.get("NILVERA_BASE_URL")
+        os.environ["NILVERA_BASE_URL"] = url
+        reset_settings()
+        yield sim
+        if old is None:
+            os.environ.pop("NILVERA_BASE_URL", None)
+        else:
+            os.environ["NILVERA_BASE_URL"] = old
+        reset_settings()
+
+
+@pytest.fixture
+def live_gateway(apps, netgsm, nilvera_sim):
+    """kopru dev's gateway over HTTP on loopback, every function behind it."""
+    from kopru_tools.gateway import Gateway
+    from kopru_tools.simulators.common import start
+
+    served = start(Gateway(dict(apps)))
+    yield served.url
+    served.stop()
+
+
+def _tenant(base: str, operator: dict) -> dict:
+    """An operator token; a tenant onboarded through the gateway with Netgsm and Nilvera
+    set up (through the simulators); the tenant's token."""
+    import httpx
+
+    from tests.helpers import tenant_body
+
+    with httpx.Client(base_url=base, timeout=30) as h:
+        def token(cid, secret):
+            r = h.post("/function/token/oauth2/token", data={"grant_type": "client_credentials"}, auth=(cid, secret))
+            assert r.status_code == 200, r.text
+            return r.json()["access_token"]
+
+        op = token(operator["client_id"], operator["client_secret"])
+        r = h.post("/function/tenant-onboarding/tenants", headers={"Authorization": f"Bearer {op}"},
+                   json=tenant_body(plan="enterprise", tax_number=VKN, name="Şema Test A.Ş."))
+        assert r.status_code == 201, r.text
+        made = r.json()
+        tid = made["tenant"]["id"]
+        tok = token(made["client_id"], made["client_secret"])
+        auth = {"Authorization": f"Bearer {tok}"}
+        r = h.put(f"/function/tenant-onboarding/tenants/{tid}/integrations/netgsm", headers=auth,
+                  json={"usercode": NETGSM_USER, "password": NETGSM_PASSWORD, "msgheader": "KOPRU"})
+        assert r.status_code == 200, r.text
+        r = h.put(f"/function/tenant-onboarding/tenants/{tid}/integrations/nilvera", headers=auth,
+                  json={"api_key": NILVERA_KEY, "series": "SMT",
+                        "address": {"street": "Barbaros Bulvarı No: 1", "district": "Beşiktaş", "city": "İstanbul",
+                                    "postal_code": "34353"}})
+        assert r.status_code == 200, r.text
+    return {"id": tid, "tenant": tok, "operator": op}
+
+
+def _config(path, tenant_id: str) -> None:
+    """The run's settings (TOML): nothing cached, the same cases every run; a tenant's own
+    routes (`/tenants/{id}/…`) name the onboarded tenant, so they reach their handlers."""
+    checks = "\n".join(f"{c}.enabled = true" for c in CHECKS)
+    path.write_text(f"""
+seed = {SEED}
+[cache]
+enabled = false
+[generation]
+max-examples = {MAX_EXAMPLES}
+deterministic = true
+database = "none"
+no-shrink = true
+[checks]
+enabled = false
+{checks}
+# 413 is a refusal too (the body is over the size limit before any field is read)
+negative_data_rejection.expected-statuses = [400, 401, 403, 404, 409, 413, 415, 422, 429]
+[phases.stateful]
+max-steps = 12
+[phases.stateful.generation]
+max-examples = 40
+[[operations]]
+include-path-regex = '^/function/tenant-onboarding/tenants/\\{{id\\}}'
+parameters = {{ "path.id" = "{tenant_id}" }}
+""", encoding="utf-8")
+
+
+async def test_schemathesis_finds_nothing(live_gateway, operator, apps, tmp_path):
+    import asyncio
+
+    from kopru.events.ingress import issue
+    from kopru.runtime.registry import functions
+    from tests.helpers import drain
+
+    t = await asyncio.to_thread(_tenant, live_gateway, operator)
+    senders = {name: issue(name, "operator", 900) for name, info in functions().items() if info.consumes}
+    cfg = tmp_path / "schemathesis.toml"
+    _config(cfg, t["id"])
+    report = tmp_path / "report.json"
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.st_hooks", "PYTHONPATH": str(REPO),
+           "KOPRU_ST_TOKENS": json.dumps({"tenant": t["tenant"], "operator": t["operator"], "senders": senders}),
+           "HYPOTHESIS_STORAGE_DIRECTORY": str(tmp_path / "hypothesis"), "NO_COLOR": "1", "COLUMNS": "160"}
+    started = time.monotonic()
+    run = await asyncio.to_thread(subprocess.run, [
+        str(REPO / ".venv" / "bin" / "st") if (REPO / ".venv" / "bin" / "st").exists() else "st",
+        "--config-file", str(cfg), "run", str(REPO / "docs" / "openapi.json"), "--url", live_gateway,
+        "--workers", "1", "--report", "json", "--report-json-path", str(report), "--output-truncate", "false",
+    ], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    took = time.monotonic() - started
+    (tmp_path / "stdout.txt").write_text(run.stdout + run.stderr, encoding="utf-8")
+    try:
+        summary = _counts(report)
+        import re
+
+        links = re.search(r"API Links:\s+(\d+) covered / (\d+) selected", run.stdout)
+        print(f"\nschemathesis: {summary['operations']} operations, {summary['cases']} cases, "
+              f"{summary['failures']} failures; stateful: {summary['stateful']}, links "
+              f"{'/'.join(links.groups()) if links else '?'} covered; {took:.0f} s")
+        assert run.returncode == 0 and summary["failures"] == 0, run.stdout[-20000:] + run.stderr[-4000:]
+        assert summary["operations"] == _operations_in_document()
+        assert summary["cases"] >= summary["operations"]
+        # the document's links drive the stateful phase (creates feed reads)
+        assert summary["stateful"] == "success" and links and int(links.group(2)) >= 6
+    finally:
+        # what the run created is handled while the simulators still run: nothing is left in
+        # the outbox for later tests' relays
+        await drain(apps)
+
+
+def _operations_in_document() -> int:
+    doc = json.loads((REPO / "docs" / "openapi.json").read_text(encoding="utf-8"))
+    return sum(1 for ops in doc["paths"].values() for m in ops if m in ("get", "put", "post", "delete", "patch"))
+
+
+def _counts(report) -> dict[str, int]:
+    """Operations tested, cases generated, failures (unique) and errors, from the run's JSON report."""
+    data = json.loads(report.read_text(encoding="utf-8"))
+    return {"operations": data["operations"]["tested"], "cases": data["test_cases"]["generated"],
+            "failures": data["test_cases"]["unique_failures"] + data["test_cases"]["errored"],
+            "stateful": data["phases"]["stateful"]["status"]}
