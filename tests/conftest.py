@@ -7,9 +7,11 @@ A service that cannot be started fails the session loudly; nothing is skipped.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 from pathlib import Path
 
@@ -245,3 +247,61 @@ def work_settings(monkeypatch):
     yield set_
     monkeypatch.undo()
     reset_settings()
+
+
+IYZICO_API_KEY, IYZICO_SECRET = "sandbox-kopru-test-api-key", "sandbox-kopru-test-secret-key"
+
+
+class Recorder:
+    """A loopback endpoint standing in for our notification URL: keeps the exact bytes and
+    headers iyzico (the simulator) sent, for the test to deliver to the function."""
+
+    def __init__(self):
+        self.got: list[tuple[bytes, dict[str, str]]] = []
+        self.lock = threading.Lock()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            m = await receive()
+            body += m.get("body", b"")
+            if not m.get("more_body"):
+                break
+        with self.lock:
+            self.got.append((body, {k.decode().lower(): v.decode() for k, v in scope["headers"]}))
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def wait(self, n: int, timeout: float = 5.0):
+        for _ in range(int(timeout / 0.02)):
+            with self.lock:
+                if len(self.got) >= n:
+                    return list(self.got)
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"{n} notifications expected, {len(self.got)} came")
+
+
+@pytest.fixture(scope="module")
+def iyzico(services):
+    """The iyzico simulator over loopback HTTP (IYZICO_BASE_URL at it), its merchant's
+    notifications kept by a recorder standing in for our notification URL (`.recorder`)."""
+    from kopru.config import reset_settings
+    from kopru_tools.simulators.common import serve as serve_app
+    from kopru_tools.simulators.iyzico import IyzicoSimulator, serve
+
+    sim = IyzicoSimulator(notify_retry_delays=())
+    rec = Recorder()
+    with serve(sim) as url, serve_app(rec) as rec_url:
+        sim.add_merchant(IYZICO_API_KEY, IYZICO_SECRET, notification_url=rec_url + "/notify")
+        old = os.environ.get("IYZICO_BASE_URL")
+        os.environ["IYZICO_BASE_URL"] = url
+        reset_settings()
+        sim.recorder = rec
+        yield sim
+        if old is None:
+            os.environ.pop("IYZICO_BASE_URL", None)
+        else:
+            os.environ["IYZICO_BASE_URL"] = old
+        reset_settings()

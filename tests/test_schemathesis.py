@@ -49,7 +49,7 @@ def nilvera_sim(services):
 
 
 @pytest.fixture
-def live_gateway(apps, netgsm, nilvera_sim):
+def live_gateway(apps, netgsm, nilvera_sim, iyzico):
     """kopru dev's gateway over HTTP on loopback, every function behind it."""
     from kopru_tools.gateway import Gateway
     from kopru_tools.simulators.common import start
@@ -60,8 +60,8 @@ def live_gateway(apps, netgsm, nilvera_sim):
 
 
 def _tenant(base: str, operator: dict) -> dict:
-    """An operator token; a tenant onboarded through the gateway with Netgsm and Nilvera
-    set up (through the simulators); the tenant's token."""
+    """An operator token; a tenant onboarded through the gateway with Netgsm, Nilvera and
+    iyzico set up (through the simulators); the tenant's token."""
     import httpx
 
     from tests.helpers import tenant_body
@@ -87,6 +87,11 @@ def _tenant(base: str, operator: dict) -> dict:
                   json={"api_key": NILVERA_KEY, "series": "SMT",
                         "address": {"street": "Barbaros Bulvarı No: 1", "district": "Beşiktaş", "city": "İstanbul",
                                     "postal_code": "34353"}})
+        assert r.status_code == 200, r.text
+        from tests.conftest import IYZICO_API_KEY, IYZICO_SECRET
+
+        r = h.put(f"/function/tenant-onboarding/tenants/{tid}/integrations/iyzico", headers=auth,
+                  json={"api_key": IYZICO_API_KEY, "secret_key": IYZICO_SECRET})
         assert r.status_code == 200, r.text
     return {"id": tid, "tenant": tok, "operator": op}
 
