@@ -72,6 +72,8 @@ def decode(scope: str, cursor: str | None, arity: int) -> list[str] | None:
         if len(cursor) > CURSOR_MAX or not cursor.isascii():
             raise ValueError
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        if base64.urlsafe_b64encode(raw).decode().rstrip("=") != cursor:
+            raise ValueError  # only the one spelling this API gives (base64's spare low bits changed: not ours)
         body, mac = raw[:-16], raw[-16:]
         if len(raw) <= 16 or not hmac.compare_digest(mac, _mac(scope, body)):
             raise ValueError

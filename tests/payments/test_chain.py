@@ -135,6 +135,18 @@ async def test_paid_invoiced_accepted_texted_with_a_link_to_the_invoice(client, 
     assert len(notes) == 1 and "gider pusulası" in notes[0]["words"]["tr"]
 
 
+async def test_no_invoice_for_an_unpaid_basket(client, apps, shop, iyzico, db):
+    from tests.payments.test_payments import callback_path, token_of
+
+    out = (await client("payment").post("/payments", json=payment_body(), headers=bearer(shop["token"]))).json()
+    fields = iyzico.complete(token_of(out), error_code="10051")
+    await client("payment").post(callback_path(db, out["id"]), data=fields, follow_redirects=False)
+    await drain(apps, only=CHAIN)
+    got = await read(client, shop, out["id"])
+    assert got["status"] == "failed" and got["invoice_id"] is None
+    assert db.execute("select count(*) from einvoices where tenant_id = %s", (str(shop["id"]),)).fetchone()[0] == 0
+
+
 async def test_without_nilvera_the_payment_says_why_no_invoice_came(client, apps, onboard, iyzico, db):
     t = await onboard()
     r = await client("tenant-onboarding").put(f"/tenants/{t['id']}/integrations/iyzico", headers=bearer(t["token"]),

@@ -152,6 +152,8 @@ def read_token(token: str, now: Optional[float] = None) -> tuple[uuid.UUID, uuid
     if not isinstance(token, str) or not _TOKEN_RE.fullmatch(token):
         raise KopruError("einvoice.view_link_invalid")
     raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    if base64.urlsafe_b64encode(raw).decode().rstrip("=") != token:
+        raise KopruError("einvoice.view_link_invalid")  # base64's spare low bits changed: not a token we gave
     tenant_b, invoice_b, expires = _TOKEN.unpack(raw[:_TOKEN.size])
     tenant_id, einvoice_id = uuid.UUID(bytes=tenant_b), uuid.UUID(bytes=invoice_b)
     if not hmac.compare_digest(raw[_TOKEN.size:], _mac(tenant_id, einvoice_id, expires)):
