@@ -277,3 +277,31 @@ def test_the_callers_address_believes_forwarded_for_only_from_trusted_proxies(mo
     finally:
         monkeypatch.undo()
         reset_settings()
+
+
+async def test_hsts_only_on_answers_that_went_out_over_tls(client, monkeypatch):
+    """RFC 6797: Strict-Transport-Security over https only; behind a TLS-terminating proxy,
+    only when that proxy is trusted (KOPRU_TRUSTED_PROXIES) and says https."""
+    import httpx
+
+    from kopru.config import reset_settings
+    from kopru_tools.gateway import build_gateway
+
+    app = build_gateway().apps["token"]
+    url = "/.well-known/jwks.json"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://kopru.example") as tls:
+        assert (await tls.get(url)).headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
+    plain = await client("token").get(url)  # http://testserver, the ASGI peer 127.0.0.1
+    assert "strict-transport-security" not in plain.headers
+    forged = await client("token").get(url, headers={"X-Forwarded-Proto": "https"})
+    assert "strict-transport-security" not in forged.headers  # nobody trusted: the header is words
+    monkeypatch.setenv("KOPRU_TRUSTED_PROXIES", "127.0.0.1/32")
+    reset_settings()
+    try:
+        behind = await client("token").get(url, headers={"X-Forwarded-Proto": "https"})
+        assert behind.headers["strict-transport-security"].startswith("max-age=31536000")
+        assert "strict-transport-security" not in (await client("token").get(
+            url, headers={"X-Forwarded-Proto": "https, http"})).headers  # the nearest hop spoke plain HTTP
+    finally:
+        monkeypatch.undo()
+        reset_settings()

@@ -92,6 +92,7 @@ class RouteDoc:
 
 
 TENANT_SOURCES = ("token", "path", None)
+HSTS = "max-age=31536000; includeSubDomains"  # a year: browsers keep to https for every subdomain
 
 
 Handler = Callable[["Call"], Awaitable[Response | Any]]
@@ -373,6 +374,12 @@ class Function:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         if "cache-control" not in response.headers:
             response.headers["Cache-Control"] = "no-store"
+        # HSTS only on an answer that went out over TLS (RFC 6797 §7.2: never over plain HTTP)
+        from kopru.runtime.inputs import over_tls
+
+        if over_tls(request.url.scheme, request.client.host if request.client else None,
+                    request.headers.getlist("x-forwarded-proto")):
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
 
     async def _serve(self, request: "Request") -> Response:

@@ -156,3 +156,26 @@ def client_address(peer: str | None, forwarded_for: list[str]) -> str | None:
             except ValueError:
                 return peer  # not an address: a forged header, not a client
     return peer
+
+
+def over_tls(scheme: str, peer: str | None, forwarded_proto: list[str]) -> bool:
+    """Did the caller reach us over TLS: the connection itself is https, or a trusted proxy
+    (KOPRU_TRUSTED_PROXIES) that terminated TLS says so in X-Forwarded-Proto (its last
+    value: the hop nearest to us). From anyone else the header means nothing."""
+    import ipaddress
+
+    from kopru.config import settings
+
+    if scheme == "https":
+        return True
+    nets = settings().trusted_proxies
+    if not nets or peer is None or not forwarded_proto:
+        return False
+    try:
+        ip = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    if not any(ip in n for n in nets):
+        return False
+    last = [p.strip().lower() for v in forwarded_proto for p in v.split(",") if p.strip()]
+    return bool(last) and last[-1] == "https"
