@@ -110,3 +110,33 @@ def test_every_subcommand_has_a_description_and_its_environment():
             if name != "none":
                 assert f'"{name}"' in config, f"kopru {' '.join(path)}: {name} is not read by kopru.config"
     assert seen >= 40
+
+
+def test_every_command_that_prints_a_result_takes_json(capsys):
+    """`--json` works on every command with a result (servers and document writers aside);
+    the ones that print text by default print one JSON document with it."""
+    import argparse
+    import json
+
+    from kopru_tools.cli import _NO_JSON, build_parser, main
+
+    def leaves(parser, prefix=()):
+        for a in parser._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                for name, child in a.choices.items():
+                    inner = [x for x in child._actions if isinstance(x, argparse._SubParsersAction)]
+                    yield from (leaves(child, prefix + (name,)) if inner else [(prefix + (name,), child)])
+
+    seen = 0
+    for path, child in leaves(build_parser()):
+        takes = any("--json" in a.option_strings for a in child._actions)
+        assert takes != (path in _NO_JSON), f"kopru {' '.join(path)}: --json"
+        seen += 1
+    assert seen >= 25
+    capsys.readouterr()
+    assert main(["events", "token", "--function", "sms-send", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["function"] == "sms-send" and got["token"].count(".") == 2
+    assert main(["deploy", "render", "knative", "--check", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["target"] == "knative" and out["stale"] == [] and out["files"] > 10

@@ -201,7 +201,12 @@ def _migrate(args: argparse.Namespace) -> int:
     from kopru.db import migrate
 
     migrate()
-    print("migrations applied")
+    if getattr(args, "json", False):
+        from kopru.db.engine import head_revision
+
+        print(json.dumps({"migrated": True, "revision": head_revision()}))
+    else:
+        print("migrations applied")
     return 0
 
 
@@ -415,7 +420,7 @@ def _openapi(args: argparse.Namespace) -> int:
         return 0
     OPENAPI_PATH.parent.mkdir(parents=True, exist_ok=True)
     OPENAPI_PATH.write_text(text, encoding="utf-8")
-    print(f"wrote {OPENAPI_PATH}")
+    print(json.dumps({"wrote": str(OPENAPI_PATH)}) if getattr(args, "json", False) else f"wrote {OPENAPI_PATH}")
     return 0
 
 
@@ -450,9 +455,15 @@ def _deploy(args: argparse.Namespace) -> int:
             for line in stale:
                 print(f"  {line}", file=sys.stderr)
             return 1
-        print(f"{args.target}: {len(rendered.files)} file(s) current")
+        print(json.dumps({"target": args.target, "files": len(rendered.files), "stale": []})
+              if getattr(args, "json", False) else f"{args.target}: {len(rendered.files)} file(s) current")
         return 0
     changed = write(rendered, root)
+    if getattr(args, "json", False):
+        print(json.dumps({"target": args.target, "files": len(rendered.files),
+                          "wrote": [str(r) for r in changed if (root / r).exists()],
+                          "removed": [str(r) for r in changed if not (root / r).exists()]}))
+        return 0
     for rel in changed:
         print(f"wrote {rel}" if (root / rel).exists() else f"removed {rel}")
     if not changed:
@@ -769,7 +780,8 @@ def _events_token(args: argparse.Namespace) -> int:
     if args.ttl is not None and not 1 <= args.ttl <= 86400:
         print("--ttl must be between 1 and 86400 seconds", file=sys.stderr)
         return 2
-    print(issue(args.function, "operator", args.ttl))
+    token = issue(args.function, "operator", args.ttl)
+    print(json.dumps({"function": args.function, "token": token}) if getattr(args, "json", False) else token)
     return 0
 
 
@@ -863,7 +875,31 @@ def build_parser() -> argparse.ArgumentParser:
         child.description = child.description or next(
             (a.help for a in sub._choices_actions if a.dest == name), None)
         _describe(child, ENVIRONMENT.get(name, _DATABASE))
+    _json_everywhere(sub)
     return p
+
+
+# commands that serve until stopped (their output is the JSON log) or write a document
+# (the document is the output): no --json
+_NO_JSON = {("dev",), ("relay",), ("dispatch",), ("events", "tick"), ("einvoice", "render")}
+# commands whose result is text by default; --json makes it one JSON document
+_TEXT = {("db", "migrate"), ("openapi",), ("deploy", "render"), ("events", "token")}
+
+
+def _json_everywhere(sub, prefix: tuple[str, ...] = ()) -> None:
+    """Every command that prints a result takes --json (scripts need not know which ones
+    print JSON anyway: most print one JSON document or JSON lines; on those it changes
+    nothing)."""
+    for name, child in sub.choices.items():
+        path = prefix + (name,)
+        inner = [a for a in child._actions if isinstance(a, argparse._SubParsersAction)]
+        if inner:
+            _json_everywhere(inner[0], path)
+            continue
+        if path in _NO_JSON or any("--json" in a.option_strings for a in child._actions):
+            continue
+        child.add_argument("--json", action="store_true",
+                           help="the result as JSON" + ("" if path in _TEXT else " (the default: it prints JSON)"))
 
 
 def _build(sub) -> None:

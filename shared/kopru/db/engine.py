@@ -375,6 +375,18 @@ def _run_migrations(owner_url: str) -> None:
     command.upgrade(cfg, "head")
 
 
+def head_revision() -> str:
+    """The newest migration's revision (what `migrate` brings a database to)."""
+    from pathlib import Path
+
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
 def migrate() -> None:
     """Apply migrations as the owner role (a separate step in production: a Job)."""
     s = settings()
