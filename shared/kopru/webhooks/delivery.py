@@ -41,6 +41,7 @@ from typing import Any
 
 from kopru.errors import KopruError
 from kopru.logs import get_logger
+from kopru.webhooks.types import FUNCTION
 
 log = get_logger("kopru.webhooks")
 
@@ -149,8 +150,6 @@ async def fan_out(ev) -> dict[str, int]:
     await _deliver_all(tid, made, actor=f"event:{FUNCTION}")
     return {"deliveries": len(made)}
 
-
-FUNCTION = "webhooks"
 
 
 async def _deliver_all(tenant_id: uuid.UUID, refs: list[uuid.UUID], *, actor: str) -> dict[str, int]:

@@ -22,34 +22,11 @@ import json
 import secrets as _secrets
 import uuid
 from datetime import timedelta
-from functools import lru_cache
 from typing import Any
 
 from kopru.errors import KopruError
 
-FUNCTION = "webhooks"
 ROTATION_WINDOW = timedelta(hours=24)
-
-
-@lru_cache(maxsize=1)
-def deliverable_types() -> frozenset[str]:
-    from kopru.events.catalog import load_catalog
-
-    return frozenset(t for t, e in load_catalog().events.items() if FUNCTION in e.consumers)
-
-
-@lru_cache(maxsize=1)
-def personal_types() -> frozenset[str]:
-    """Deliverable types whose data names a data subject (`subject_id` in the schema)."""
-    from kopru.events.catalog import load_catalog
-
-    cat = load_catalog()
-    out = set()
-    for t in deliverable_types():
-        schema = json.loads(cat.events[t].schema_path.read_text(encoding="utf-8"))
-        if "subject_id" in (schema.get("properties") or {}):
-            out.add(t)
-    return frozenset(out)
 
 
 def new_secret() -> str:
@@ -157,7 +134,7 @@ async def change(ctx, endpoint_id: uuid.UUID, patch) -> dict[str, Any]:
 
     from kopru.db.schema import webhook_endpoints as we
     from kopru.webhooks.guard import check_resolves
-    from kopru.webhooks.models import _personal
+    from kopru.webhooks.types import check_personal as _personal
 
     given = patch.model_dump(exclude_unset=True)
     if given.get("url") is not None:

@@ -12,7 +12,7 @@ class _Base(BaseModel):
 
 
 def _types(v: list[str]) -> list[str]:
-    from kopru.webhooks.endpoints import deliverable_types
+    from kopru.webhooks.types import deliverable_types
 
     known = deliverable_types()
     if not v or len(set(v)) != len(v) or any(t not in known for t in v):
@@ -44,12 +44,9 @@ def _filter(v):
 
 
 def _personal(personal_data: bool | None, purpose: str | None, types: list[str] | None) -> None:
-    from kopru.webhooks.endpoints import personal_types
+    from kopru.webhooks.types import check_personal
 
-    if personal_data and not purpose:
-        raise ValueError("webhook.purpose_required")
-    if types is not None and not personal_data and set(types) & personal_types():
-        raise ValueError("webhook.personal_data_undeclared")
+    check_personal(personal_data, purpose, types)
 
 
 class EndpointIn(_Base):
