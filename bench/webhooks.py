@@ -90,7 +90,7 @@ async def _run(args, receiver: str) -> dict[str, Any]:
         raise SystemExit(f"endpoint: {r.status_code} {r.text[:300]}")
     ep = r.json()
     secret = ep["secret"]
-    sender = {"Authorization": f"Bearer {issue('webhooks', 'bench', 3600)}",
+    sender = {"Authorization": f"Bearer {issue('webhooks', 'operator', 3600)}",
               "Content-Type": "application/cloudevents+json"}
     raw_client = httpx.AsyncClient(timeout=15.0)
     failures: list[str] = []
@@ -174,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = bench_data_dir() / "webhooks"
     data_dir.mkdir(parents=True, exist_ok=True)
     os.environ["KOPRU_WEBHOOKS_ALLOW_PRIVATE"] = "1"  # the receiver is on loopback, as in kopru dev
+    os.environ.setdefault("KOPRU_LOG_LEVEL", "WARNING")  # a log line per request would be measured too
     env, args.client_id, args.client_secret = prepare_services(data_dir, "bench-webhooks")
     port = free_port()
     rec = subprocess.Popen([sys.executable, "-c", RECEIVER, str(port)], env=child_env(),
