@@ -93,6 +93,11 @@ class Settings:
     iyzico_sim_pay_after: float = 5.0  # IYZICO_SIM_PAY_AFTER: seconds until the dev buyer pays a started payment
     outward_lease_seconds: float = 60.0  # a claim on an outward call (kopru.work): longer than any provider time-out
     payment_settle_after_seconds: float = 600.0  # KOPRU_PAYMENT_SETTLE_AFTER_SECONDS: a pending payment the schedule asks iyzico about
+    # outbound webhooks (kopru.webhooks): private, loopback, link-local and metadata addresses are refused
+    # unless this is set (kopru dev sets it for its own loopback receivers)
+    webhooks_allow_private: bool = False  # KOPRU_WEBHOOKS_ALLOW_PRIVATE
+    webhook_timeout_seconds: float = 15.0  # KOPRU_WEBHOOK_TIMEOUT_SECONDS: one delivery attempt
+    webhook_tick_budget_seconds: float = 50.0  # KOPRU_WEBHOOK_TICK_BUDGET_SECONDS: a retry tick waits for due deliveries this long
     netgsm_absent_after_seconds: float = 120.0  # no trace in Netgsm's report this long after an ambiguous send: never taken
     # event ingress (kopru.events.ingress)
     event_signing_key: str | None = None  # base64, >= 32 bytes; default: derived from the master key
@@ -158,6 +163,9 @@ def settings() -> Settings:
         nilvera_sim_answer=os.environ.get("NILVERA_SIM_ANSWER", "KABUL").strip().upper(),
         iyzico_sim_pay_after=_float("IYZICO_SIM_PAY_AFTER", 5.0),
         outward_lease_seconds=float(os.environ.get("KOPRU_OUTWARD_LEASE_SECONDS", "60")),
+        webhooks_allow_private=os.environ.get("KOPRU_WEBHOOKS_ALLOW_PRIVATE", "").strip().lower() in ("1", "true", "yes", "on"),
+        webhook_timeout_seconds=_float("KOPRU_WEBHOOK_TIMEOUT_SECONDS", 15.0),
+        webhook_tick_budget_seconds=_float("KOPRU_WEBHOOK_TICK_BUDGET_SECONDS", 50.0),
         netgsm_absent_after_seconds=float(os.environ.get("KOPRU_NETGSM_ABSENT_AFTER_SECONDS", "120")),
         payment_settle_after_seconds=float(os.environ.get("KOPRU_PAYMENT_SETTLE_AFTER_SECONDS", "600")),
         event_signing_key=os.environ.get("KOPRU_EVENT_SIGNING_KEY") or None,

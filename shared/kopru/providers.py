@@ -27,6 +27,7 @@ EFFECTS: dict[tuple[str, str], str] = {
     ("iyzico", "threeds.auth"): "kopru.payments.service:ThreeDSAuth",
     ("iyzico", "payment.refund"): "kopru.payments.service:RefundCall",
     ("iyzico", "payment.cancel"): "kopru.payments.service:CancelCall",
+    ("webhook", "webhook.deliver"): "kopru.webhooks.delivery:WebhookDelivery",
 }
 
 

@@ -88,6 +88,9 @@ def _dev(args: argparse.Namespace) -> int:
     if not os.environ.get("KOPRU_PUBLIC_URL"):
         # links Köprü hands out (exports, Netgsm's report push) point at this gateway
         os.environ["KOPRU_PUBLIC_URL"] = f"http://{args.host}:{args.port}"
+    if not os.environ.get("KOPRU_WEBHOOKS_ALLOW_PRIVATE"):
+        # webhook receivers on a laptop are on loopback (production refuses private addresses)
+        os.environ["KOPRU_WEBHOOKS_ALLOW_PRIVATE"] = "1"
     if not os.environ.get("KOPRU_METRICS"):
         os.environ["KOPRU_METRICS"] = "1"  # recorded, and served at the gateway's /metrics
     if os.environ["KOPRU_METRICS"].strip().lower() in ("1", "true", "yes", "on"):
@@ -815,7 +818,7 @@ _DATABASE = ("DATABASE_URL", "DATABASE_OWNER_URL", "KOPRU_MASTER_KEY", "KOPRU_DA
 _PROVIDERS = ("NETGSM_BASE_URL", "NILVERA_BASE_URL")
 ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "dev": _DATABASE + ("REDIS_URL", "PORT", "KOPRU_PUBLIC_URL", "KOPRU_ISSUER", "KOPRU_OPERATOR_CLIENT_ID",
-                        "KOPRU_OPERATOR_CLIENT_SECRET", "KOPRU_LOG_LEVEL") + _PROVIDERS + (
+                        "KOPRU_OPERATOR_CLIENT_SECRET", "KOPRU_LOG_LEVEL", "KOPRU_WEBHOOKS_ALLOW_PRIVATE") + _PROVIDERS + (
         "NETGSM_SIM_USERCODE", "NETGSM_SIM_PASSWORD", "NETGSM_SIM_MSGHEADERS", "NETGSM_SIM_DELIVER_AFTER",
         "NILVERA_SIM_API_KEY", "NILVERA_SIM_VKN", "NILVERA_SIM_TAXPAYERS", "NILVERA_SIM_ANSWER"),
     "db": _DATABASE,

@@ -35,14 +35,14 @@ def knative_docs(knative_files) -> list[dict]:
 
 def fixture_catalog_dir(tmp: Path) -> Path:
     """The repository's catalog plus an SMS topic (one type consumed by sms-send, one
-    consumed by nobody) and the retention purge's schedule."""
+    consumed by webhooks only, as in the repository) and the retention purge's schedule."""
     events = tmp / "events"
     shutil.copytree(REPO / "events", events)
     raw = json.loads((events / "catalog.json").read_text(encoding="utf-8"))
     raw["topics"]["kopru.sms"] = {"partitions": 12, "retention_ms": 1209600000}
     raw["events"]["kopru.sms.requested.v1"] = {"topic": "kopru.sms", "producer": "sms-send",
                                                "consumers": ["sms-send"]}
-    raw["events"]["kopru.sms.sent.v1"] = {"topic": "kopru.sms", "producer": "sms-send", "consumers": []}
+    raw["events"]["kopru.sms.sent.v1"] = {"topic": "kopru.sms", "producer": "sms-send", "consumers": ["webhooks"]}
     raw["events"]["kopru.tenant.onboarded.v1"]["consumers"] = ["sms-send"]
     raw.setdefault("schedules", {})["retention-purge"] = {"cron": "0 3 * * *", "type": "kopru.retention.tick.v1"}
     (events / "catalog.json").write_text(json.dumps(raw, indent=2), encoding="utf-8")

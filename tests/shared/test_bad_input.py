@@ -47,12 +47,16 @@ BODIES = {
         "holder_name": "Ayşe Yılmaz", "number": "5528790000000008", "expire_month": "12", "expire_year": "2030",
         "cvc": "123"}}, ("card", "holder_name"), "tenant"),
     ("payment", "POST", "/payments/{id}/refunds"): (lambda: {"amount": "1.00", "reason": "other"}, ("reason",), "tenant"),
+    ("webhooks", "POST", "/webhooks/endpoints"): (lambda: {"url": "https://hooks.example.com/k", "event_types": [
+        "kopru.payment.succeeded.v1"], "description": "muhasebe"}, ("description",), "tenant"),
+    ("webhooks", "PATCH", "/webhooks/endpoints/{id}"): (lambda: {"description": "muhasebe"}, ("description",), "tenant"),
 }
 
 # tables a request could write to; "nothing written" is checked on each
 TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox", "sms_messages", "sms_status_history", "einvoices",
           "einvoice_status_history", "consents", "data_subjects", "subject_requests", "idempotent_requests",
-          "tenant_integrations", "outward_calls", "payments", "payment_history", "payment_refunds")
+          "tenant_integrations", "outward_calls", "payments", "payment_history", "payment_refunds",
+          "webhook_endpoints", "webhook_deliveries")
 
 
 def _body_routes():

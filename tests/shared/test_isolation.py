@@ -140,7 +140,16 @@ TENANT_SCOPED = {
     ("data-export", "GET", "/exports/{id}"),
     ("data-erasure", "POST", "/erasures"),
     ("data-erasure", "GET", "/erasures/{id}"),
+    ("webhooks", "GET", "/webhooks/endpoints/{id}"),
+    ("webhooks", "PATCH", "/webhooks/endpoints/{id}"),
+    ("webhooks", "DELETE", "/webhooks/endpoints/{id}"),
+    ("webhooks", "POST", "/webhooks/endpoints/{id}/rotate"),
+    ("webhooks", "GET", "/webhooks/endpoints/{id}/deliveries"),
+    ("webhooks", "POST", "/webhooks/endpoints/{id}/replay"),
+    ("webhooks", "POST", "/webhooks/deliveries/{id}/replay"),
 }
+# lists of the caller's own tenant: A's list answers 200 and holds none of B's objects
+OWN_LISTS = {("webhooks", "GET", "/webhooks/endpoints")}
 CLIENT_AUTH = {("token", "POST", "/oauth2/introspect"), ("token", "POST", "/oauth2/revoke")}
 # routes that create in the caller's own tenant: nothing in the request can name another
 # tenant (a tenant_id field is an unknown field, refused), and B is left untouched
@@ -169,6 +178,8 @@ OWN_TENANT_ONLY = {
         "buyer": {"name": "Ayşe", "surname": "Yılmaz", "identity_number": "10000000146", "email": "a@b.com.tr",
                   "address": "Barbaros Bulvarı 1", "city": "İstanbul", "ip": "85.34.78.112"},
         "return_url": "https://magaza.example/odeme"},
+    ("webhooks", "POST", "/webhooks/endpoints"): {"url": "https://hooks.example.com/k",
+                                                  "event_types": ["kopru.payment.succeeded.v1"]},
 }
 
 
@@ -182,6 +193,10 @@ async def _tenant_b_objects(client, b) -> dict:
         r = await client(fn).post(path, json={"subject": {"id": consent["subject_id"]}}, headers=bearer(b["token"]))
         assert r.status_code == 202, r.text
         out[path] = r.json()["id"]
+    r = await client("webhooks").post("/webhooks/endpoints", headers=bearer(b["token"]), json={
+        "url": "https://hooks.example.com/b", "event_types": ["kopru.payment.succeeded.v1"]})
+    assert r.status_code == 201, r.text
+    out["webhook_endpoint"] = r.json()["id"]
     return out
 
 
@@ -197,7 +212,20 @@ REQUESTS = {
     ("data-erasure", "GET", "/erasures/{id}"): lambda b, o: (f"/erasures/{o['/erasures']}", None),
     # B's payments are reached by id in tests/payments; here an id that is not A's
     ("payment", "POST", "/payments/{id}/refunds"): lambda b, o: (f"/payments/{b['id']}/refunds", {"amount": "1.00"}),
+    # B's webhook endpoint by its id (B's deliveries: tests/webhooks)
+    **{("webhooks", m, p): (lambda m, p: lambda b, o: (
+        p.replace("{id}", o["webhook_endpoint"]) + ("?since=" + _recent() if p.endswith("/replay") else ""),
+        {"enabled": False} if m == "PATCH" else None))(m, p)
+       for m, p in (("GET", "/webhooks/endpoints/{id}"), ("PATCH", "/webhooks/endpoints/{id}"),
+                    ("DELETE", "/webhooks/endpoints/{id}"), ("POST", "/webhooks/endpoints/{id}/rotate"),
+                    ("GET", "/webhooks/endpoints/{id}/deliveries"), ("POST", "/webhooks/endpoints/{id}/replay"))},
 }
+
+
+def _recent() -> str:
+    from datetime import datetime, timedelta, timezone
+
+    return (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat().replace("+", "%2B")
 
 
 async def test_every_route_keeps_tenant_b_out_of_tenant_a_reach(client, onboard, db):
@@ -212,9 +240,14 @@ async def test_every_route_keeps_tenant_b_out_of_tenant_a_reach(client, onboard,
     for info in functions().values():
         for method, path in info.routes:
             key = (info.name, method, path)
-            assert key in PUBLIC | OPERATOR_ONLY | TENANT_SCOPED | CLIENT_AUTH | set(OWN_TENANT_ONLY), \
+            assert key in PUBLIC | OPERATOR_ONLY | TENANT_SCOPED | CLIENT_AUTH | set(OWN_TENANT_ONLY) | OWN_LISTS, \
                 f"{key}: decide how this route is isolated and add it to this test"
             if key in PUBLIC:
+                continue
+            if key in OWN_LISTS:
+                r = await client(info.name).request(method, path, headers=bearer(a["token"]))
+                assert r.status_code == 200, (key, r.text)
+                assert b_objects["webhook_endpoint"] not in r.text and str(b["id"]) not in r.text, key
                 continue
             if key in CLIENT_AUTH:
                 r = await client(info.name).post(path, data={"token": b["token"]},
@@ -240,6 +273,8 @@ async def test_every_route_keeps_tenant_b_out_of_tenant_a_reach(client, onboard,
     assert after == before
     assert db.execute("select count(*) from consents where tenant_id = %s and withdrawn_at is null",
                       (str(b["id"]),)).fetchone()[0] == b_consents
+    assert db.execute("select enabled from webhook_endpoints where id = %s",
+                      (b_objects["webhook_endpoint"],)).fetchone() == (True,)
     # A's attempts on B's subject opened nothing anywhere
     count = "select count(*) from subject_requests where tenant_id = %s"
     assert db.execute(count, (str(a["id"]),)).fetchone()[0] == 0

@@ -29,6 +29,11 @@ _ALL = (
     Scope("einvoice:read", "Faturanın durumunu ve imzalı belgesini okuma.", "Read an invoice's status and signed document."),
     Scope("payments:write", "Ödeme başlatma, iade ve iptal (iyzico).", "Start, refund and cancel payments (iyzico)."),
     Scope("payments:read", "Ödemenin durumunu ve geçmişini okuma.", "Read a payment's status and history."),
+    Scope("webhooks:write", "Webhook uç noktalarını kaydetme, değiştirme, silme, gizli anahtarını yenileme ve "
+          "teslimatları yeniden gönderme.", "Register, change and delete webhook endpoints, rotate their secrets and "
+          "replay deliveries."),
+    Scope("webhooks:read", "Webhook uç noktalarını ve teslimat kayıtlarını okuma.",
+          "Read webhook endpoints and their delivery log."),
     Scope("consent:write", "Açık rıza kaydetme ve geri alma.", "Record and withdraw consents."),
     Scope("consent:read", "İlgili kişinin rıza geçmişini okuma.", "Read a data subject's consent history."),
     Scope("kvkk:requests", "İlgili kişi başvurularını (erişim, silme) açma ve izleme.",
@@ -43,7 +48,8 @@ TENANT_SCOPES: frozenset[str] = frozenset(n for n in SCOPES if n != OPERATOR_SCO
 # what a tenant's human users get, by role (further limited by the client they log in through)
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "admin": TENANT_SCOPES,
-    "member": frozenset({"tenant:read", "sms:read", "einvoice:read", "consent:read", "payments:read"}),
+    "member": frozenset({"tenant:read", "sms:read", "einvoice:read", "consent:read", "payments:read",
+                         "webhooks:read"}),
 }
 
 

@@ -439,9 +439,58 @@ payment_notifications = Table(
 )
 
 # tables whose rows belong to one tenant (and carry an RLS policy)
+webhook_endpoints = Table(
+    "webhook_endpoints", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("event_types", ARRAY(Text), nullable=False),
+    Column("filter", JSONB),
+    Column("personal_data", Boolean, nullable=False),
+    Column("purpose", Text),
+    Column("enabled", Boolean, nullable=False),
+    Column("disabled_reason", Text),
+    Column("secret_enc", LargeBinary, nullable=False),
+    Column("previous_secret_until", DateTime(timezone=True)),
+    Column("failing_since", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("endpoint_id", UUID(as_uuid=True)),
+    Column("event_source", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("webhook_id", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("subject_id", UUID(as_uuid=True)),
+    Column("personal_data", Boolean, nullable=False),
+    Column("purpose", Text),
+    Column("host", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("call_ref", UUID(as_uuid=True), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("replays", Integer, nullable=False),
+    Column("last_status", Integer),
+    Column("last_code", Text),
+    Column("last_duration_ms", Integer),
+    Column("next_attempt_at", DateTime(timezone=True)),
+    Column("first_attempt_at", DateTime(timezone=True)),
+    Column("last_attempt_at", DateTime(timezone=True)),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
+)
+
 TENANT_TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox", "refresh_tokens", "inbox",
                  "tenant_keys", "data_subjects", "consent_texts", "consents", "tenant_integrations", "sms_messages", "sms_status_history",
                  "subject_requests", "destruction_records",
                  "einvoice_series_counters", "einvoices", "einvoice_status_history",
                  "outward_calls", "idempotent_requests",
-                 "payments", "payment_history", "payment_refunds", "payment_notifications")
+                 "payments", "payment_history", "payment_refunds", "payment_notifications",
+                 "webhook_endpoints", "webhook_deliveries")

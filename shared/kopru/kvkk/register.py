@@ -268,6 +268,29 @@ REGISTER: tuple[PersonalTable, ...] = (
         ),
     ),
     PersonalTable(
+        "webhook_deliveries",
+        SubjectLink("customer", "subject_id"),
+        Retention("webhook_log_30_days", "A delivery to a tenant's webhook endpoint (what was sent, when, its "
+                  "answer) is kept 30 days for the tenant's troubleshooting and replays, then deleted.",
+                  days=30, anchor="created_at", expire="delete"),
+        (
+            PersonalColumn("body", "customer_transaction", DELETE,
+                           "the event's data as sent: ids and codes (a subject id, a payment id), no names"),
+        ),
+        note="subject_id is set only for endpoints registered with personal_data: true (and a purpose); "
+             "host and purpose say where it went and why.",
+        disclosures=(
+            Disclosure("Kiracının kaydettiği webhook alıcısı (kayıttaki host) / the webhook receiver the tenant "
+                       "registered (the record's host)",
+                       "Kiracının uç noktada beyan ettiği amaç (kayıttaki purpose) / the purpose the tenant declared "
+                       "for the endpoint (the record's purpose)",
+                       where="personal_data and first_attempt_at is not null", at="first_attempt_at",
+                       erasure_api=None,
+                       note="The receiver is the tenant's own choice (its system or a processor it uses); Köprü "
+                            "has no way to erase there: the tenant passes the erasure on."),
+        ),
+    ),
+    PersonalTable(
         "subject_requests",
         SubjectLink("customer", "subject_id"),
         Retention("export_link", "An export is the subject's data in one file: it is deleted as soon as its "
@@ -313,6 +336,7 @@ NOT_PERSONAL: dict[tuple[str, str], str] = {
     ("einvoices", "customer_scheme"): "'VKN' or 'TCKN': says which invoice rows are personal, not whose",
     ("payment_refunds", "origin_ip"): "the address of the tenant's server that asked for the refund, not a person's",
     ("destruction_records", "table_name"): "which table a purge batch destroyed rows of",
+    ("webhook_endpoints", "secret_enc"): "the endpoint's signing secrets (whsec_), sealed by the master key: a secret",
     ("tenants", "tax_number_kind"): "'VKN' or 'TCKN': says which tenant rows are personal, not whose",
 }
 

@@ -1,0 +1,111 @@
+"""Request bodies of the webhooks function."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def _types(v: list[str]) -> list[str]:
+    from kopru.webhooks.types import deliverable_types
+
+    known = deliverable_types()
+    if not v or len(set(v)) != len(v) or any(t not in known for t in v):
+        raise ValueError("webhook.event_type_unknown")
+    return sorted(v)
+
+
+def _url(v: str) -> str:
+    from kopru.errors import KopruError
+    from kopru.webhooks.guard import check_url
+
+    try:
+        check_url(v)
+    except KopruError as err:
+        raise ValueError(err.code) from None
+    return v
+
+
+def _filter(v):
+    if v is None:
+        return None
+    from kopru.errors import KopruError
+    from kopru.events.filters import validate
+
+    try:
+        return validate(v)
+    except KopruError:
+        raise ValueError("webhook.filter_invalid") from None
+
+
+def _personal(personal_data: bool | None, purpose: str | None, types: list[str] | None) -> None:
+    from kopru.webhooks.types import check_personal
+
+    check_personal(personal_data, purpose, types)
+
+
+class EndpointIn(_Base):
+    url: str = Field(min_length=8, max_length=2048, description="https URL of the receiver (http only where "
+                                                                "private addresses are allowed: kopru dev)")
+    event_types: list[str] = Field(min_length=1, max_length=100,
+                                   description="catalog event types to deliver, each named ('*' is not accepted)")
+    description: str = Field(default="", max_length=500)
+    filter: Optional[list[dict[str, Any]]] = Field(
+        default=None, max_length=20,
+        description="CloudEvents Subscriptions API filters (exact, prefix, suffix, all, any, not) over type, "
+                    "source, subject, id and data.<field>")
+    personal_data: bool = Field(default=False, description="the receiver gets personal data (ids that name a "
+                                                            "data subject): a disclosure under KVKK")
+    purpose: Optional[str] = Field(default=None, min_length=3, max_length=500,
+                                   description="why the receiver gets personal data (required with personal_data)")
+
+    @field_validator("event_types")
+    @classmethod
+    def _v_types(cls, v):
+        return _types(v)
+
+    @field_validator("url")
+    @classmethod
+    def _v_url(cls, v):
+        return _url(v)
+
+    @field_validator("filter")
+    @classmethod
+    def _v_filter(cls, v):
+        return _filter(v)
+
+    @model_validator(mode="after")
+    def _rules(self):
+        _personal(self.personal_data, self.purpose, self.event_types)
+        return self
+
+
+class EndpointPatch(_Base):
+    url: Optional[str] = Field(default=None, min_length=8, max_length=2048)
+    event_types: Optional[list[str]] = Field(default=None, min_length=1, max_length=100)
+    description: Optional[str] = Field(default=None, max_length=500)
+    filter: Optional[list[dict[str, Any]]] = Field(default=None, max_length=20,
+                                                   description="[] removes the filter")
+    personal_data: Optional[bool] = None
+    purpose: Optional[str] = Field(default=None, min_length=3, max_length=500)
+    enabled: Optional[bool] = Field(default=None, description="false disables the endpoint, true enables it again")
+
+    @field_validator("event_types")
+    @classmethod
+    def _v_types(cls, v):
+        return None if v is None else _types(v)
+
+    @field_validator("url")
+    @classmethod
+    def _v_url(cls, v):
+        return None if v is None else _url(v)
+
+    @field_validator("filter")
+    @classmethod
+    def _v_filter(cls, v):
+        return _filter(v)
