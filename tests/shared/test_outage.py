@@ -90,14 +90,15 @@ async def test_postgres_restart_while_sms_requests_arrive(gateway, sms_tenant, n
                     other.append((r.status_code, r.text[:300]))
                 await asyncio.sleep(0.05)
 
+        done = asyncio.Event()
+        sender = None
         try:
             await until(lambda: _eq(ready(), 200), 60, "readiness before the outage")
-            done = asyncio.Event()
             sender = asyncio.create_task(send_loop(done))
             await until(lambda: _ge(len(accepted), 5), 60, "the first accepted SMS")
             await asyncio.to_thread(pg_stop)
             phase["down"] = True
-            await until(lambda: _eq(ready(), 503), 15, "readiness to go red")
+            await until(lambda: _eq(ready(), 503), 30, "readiness to go red")
             r = await c.get("/readyz", headers={"Accept-Language": "en"})
             prob = r.json()
             assert r.headers["content-type"] == "application/problem+json" and r.headers.get("retry-after")
@@ -122,6 +123,10 @@ async def test_postgres_restart_while_sms_requests_arrive(gateway, sms_tenant, n
 
             await until(all_sent, 90, "every accepted SMS sent", every=0.5)
         finally:
+            done.set()
+            if sender is not None and not sender.done():  # a failed wait above: stop the sender with the client
+                sender.cancel()
+                await asyncio.gather(sender, return_exceptions=True)
             if phase["down"]:
                 await asyncio.to_thread(pg_start)  # the rest of the session needs it
             await shutdown()
