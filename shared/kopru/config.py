@@ -31,6 +31,16 @@ def _str(name: str) -> str | None:
     return os.environ.get(name) or None
 
 
+def _otlp_traces_endpoint() -> str | None:
+    """Where spans go (OpenTelemetry's exporter specification): the signal's own variable is
+    the URL as given; the generic one is a base URL that gets /v1/traces appended."""
+    own = (os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or "").strip()
+    if own:
+        return own
+    base = (os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or "").strip()
+    return base.rstrip("/") + "/v1/traces" if base else None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting Köprü reads from the environment (this module is the only reader;
@@ -81,6 +91,9 @@ class Settings:
     health_port: int = 8081  # KOPRU_HEALTH_PORT (0: none)
     trusted_proxies: tuple = ()  # KOPRU_TRUSTED_PROXIES: CIDRs whose X-Forwarded-For is believed (none by default)
     metrics: bool = False  # KOPRU_METRICS: record metrics (an OpenTelemetry SDK + exporter is configured)
+    # traces to a collector over OTLP/HTTP (kopru.tracing.configure), the standard OpenTelemetry variables:
+    # OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as given, else OTEL_EXPORTER_OTLP_ENDPOINT + "/v1/traces"; None: no SDK
+    otlp_traces_endpoint: str | None = None
     # the simulators' dev accounts (`kopru dev`)
     netgsm_sim_usercode: str = "kopru-dev"  # NETGSM_SIM_USERCODE
     netgsm_sim_password: str = "kopru-dev"  # NETGSM_SIM_PASSWORD
@@ -153,6 +166,7 @@ def settings() -> Settings:
         health_port=_int("KOPRU_HEALTH_PORT", 8081),
         trusted_proxies=_networks(os.environ.get("KOPRU_TRUSTED_PROXIES", "")),
         metrics=os.environ.get("KOPRU_METRICS", "").strip().lower() in ("1", "true", "yes", "on"),
+        otlp_traces_endpoint=_otlp_traces_endpoint(),
         netgsm_sim_usercode=os.environ.get("NETGSM_SIM_USERCODE", "kopru-dev"),
         netgsm_sim_password=os.environ.get("NETGSM_SIM_PASSWORD", "kopru-dev"),
         netgsm_sim_msgheaders=os.environ.get("NETGSM_SIM_MSGHEADERS", "KOPRU"),

@@ -4,6 +4,16 @@ Kafka ce_traceparent), so one trace runs onboarding -> Kafka -> SMS.
 
 With only the API installed spans are not recorded, but the trace id still flows;
 an OpenTelemetry SDK configured in the image records them without code changes.
+
+Traces to a collector: with OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) set
+(kopru.config), a function's first request (`configure`, never at import) builds an SDK
+TracerProvider whose resource's service.name is the function's name, with one
+BatchSpanProcessor and the OTLP/HTTP protobuf exporter (the `otlp` extra) per process; the
+spans above become SDK spans, children of the traceparent they continue. Batches are
+flushed at interpreter exit (functions-framework has no shutdown hook; uvicorn exits
+normally on SIGTERM, so atexit runs when Knative or OpenFaaS scales a pod down). Unset,
+nothing of the SDK is imported. `kopru dev` runs every function in one process: one
+provider per function there, sharing the processor, so each span names its function.
 """
 
 from __future__ import annotations
@@ -11,10 +21,12 @@ from __future__ import annotations
 import re
 import secrets
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
-from kopru.events import current_traceparent
-from kopru.logs import trace_id_var
+from kopru.events import current_source, current_traceparent
+from kopru.logs import get_logger, trace_id_var
+
+log = get_logger("kopru.tracing")
 
 _TP = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 
@@ -26,6 +38,70 @@ def valid(traceparent: str | None) -> bool:
 
 def new_traceparent() -> str:
     return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+
+
+_configured: set[str] = set()  # functions whose first request looked at the settings
+_providers: dict[str, Any] = {}  # function name -> SDK TracerProvider exporting over OTLP
+_processor: Any = None  # the process's one BatchSpanProcessor (with the OTLP exporter)
+
+
+def configure(function: str) -> None:
+    """On `function`'s first request: with an OTLP traces endpoint configured, an SDK
+    TracerProvider for it (service.name = `function`) exporting in batches over OTLP/HTTP.
+    Without one, nothing is imported; every later call is a set lookup."""
+    global _processor
+    if function in _configured:
+        return
+    _configured.add(function)
+    from kopru.config import settings
+
+    endpoint = settings().otlp_traces_endpoint
+    if not endpoint:
+        return
+    try:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    except ImportError:
+        log.warning("an OTLP endpoint is set but the OpenTelemetry SDK or exporter is not installed "
+                    "(pip install 'kopru[otlp]'); spans are not exported", extra={"fields": {"function": function}})
+        return
+    if _processor is None:
+        import atexit
+
+        # headers, time-out, compression and certificates: the exporter reads the standard
+        # OTEL_EXPORTER_OTLP_* variables itself; the endpoint is the one kopru.config resolved
+        _processor = BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint))
+        atexit.register(shutdown)
+    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: function}), shutdown_on_exit=False)
+    provider.add_span_processor(_processor)
+    _providers[function] = provider
+    log.info("traces exported over OTLP", extra={"fields": {"function": function, "endpoint": endpoint}})
+
+
+def flush(timeout_ms: int = 30000) -> bool:
+    """Send what the batch processor holds now (True when it went, or there is nothing)."""
+    return _processor.force_flush(timeout_ms) if _processor is not None else True
+
+
+def shutdown() -> None:
+    """Flush and stop the exporter (at exit; tests), and forget every provider: the next
+    request configures again from the settings."""
+    global _processor
+    processor, _processor = _processor, None
+    _providers.clear()
+    _configured.clear()
+    if processor is not None:
+        processor.shutdown()
+
+
+def _provider() -> Any:
+    """The OTLP-exporting provider of the function serving this request, if any."""
+    if not _providers:
+        return None
+    source = current_source.get() or ""
+    return _providers.get(source.rsplit("/", 1)[-1])
 
 
 def _sdk_installed() -> bool:
@@ -51,16 +127,21 @@ def _carry(traceparent: str) -> Iterator[str]:
 def span(name: str, traceparent: str | None = None, kind: str = "SERVER") -> Iterator[str]:
     """Continue the trace of `traceparent` (or start one); yields the traceparent that
     work inside this span passes on."""
-    tp = traceparent if valid(traceparent) else (current_traceparent.get() or new_traceparent())
-    if not _sdk_installed():
+    incoming = traceparent if valid(traceparent) else current_traceparent.get()
+    tp = incoming or new_traceparent()
+    provider = _provider()
+    if provider is None and not _sdk_installed():
         # API only: no span is recorded, so carry the trace id without the machinery
         with _carry(tp) as out:
             yield out
         return
     from opentelemetry import propagate, trace
 
-    ctx = propagate.extract({"traceparent": tp})
-    tracer = trace.get_tracer("kopru")
+    from opentelemetry.context import Context
+
+    # a trace that starts here has a root span (not a child of a made-up parent id)
+    ctx = propagate.extract({"traceparent": incoming}) if incoming else Context()
+    tracer = provider.get_tracer("kopru") if provider is not None else trace.get_tracer("kopru")
     with tracer.start_as_current_span(name, context=ctx, kind=getattr(trace.SpanKind, kind)):
         carrier: dict[str, str] = {}
         propagate.inject(carrier)

@@ -400,3 +400,69 @@ def test_the_copies_bound_follows_the_backup_retention_and_flags_one_past_the_re
     finally:
         monkeypatch.delenv("KOPRU_BACKUP_RETENTION_DAYS")
         reset_settings()
+
+
+async def test_metrics_count_kvkk_applications_per_tenant(client, apps, onboard, consents_api, db, monkeypatch):
+    """kopru dev's /metrics after an export and an erasure: applications opened and completed
+    per tenant and kind (completed late when past the due date), and the open and overdue
+    gauges as the database counted them on opening, on completion and on a purge tick."""
+    import re
+
+    import httpx
+
+    from kopru.config import reset_settings
+    from kopru.kvkk.purge import purge
+    from kopru_tools import metrics as tool_metrics
+    from kopru_tools.gateway import Gateway
+    from tests.helpers import drain
+
+    monkeypatch.setenv("KOPRU_METRICS", "1")
+    reset_settings()
+    try:
+        tool_metrics.setup()
+        gw = httpx.AsyncClient(transport=httpx.ASGITransport(app=Gateway(dict(apps))), base_url="http://gw")
+        t = await onboard()
+        tid, h = str(t["id"]), bearer(t["token"])
+        assert (await consents_api.record(t["token"])).status_code == 201
+
+        async def value(name, **labels) -> float | None:
+            text = (await gw.get("/metrics")).text
+            for m in re.finditer(r"^%s\{(.*?)\} (\S+)$" % name, text, re.M):
+                lb = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+                if lb == {**lb, "tenant": tid, **labels}:
+                    return float(m.group(2))
+            return None
+
+        async def open_(kind):
+            r = await gw.post(f"/function/data-{kind}/{kind}s", headers=h, json={"subject": {"phone": PHONE}})
+            assert r.status_code == 202, r.text
+            return r.json()["id"]
+
+        await open_("export")
+        assert await value("kopru_kvkk_applications_opened_total", kind="export") == 1
+        assert await value("kopru_kvkk_applications_open", kind="export") == 1
+        assert await value("kopru_kvkk_applications_overdue", kind="export") == 0
+        assert await value("kopru_kvkk_applications_open", kind="erasure") == 0
+        await drain(apps)
+        assert await value("kopru_kvkk_applications_completed_total", kind="export", late="false") == 1
+        assert await value("kopru_kvkk_applications_open", kind="export") == 0
+        # one that runs past its due date: overdue on the next purge tick, completed late
+        late = await open_("export")
+        db.execute("update subject_requests set due_at = now() - interval '1 day' where id = %s", (late,))
+        await purge(tenant_id=t["id"])
+        assert await value("kopru_kvkk_applications_overdue", kind="export") == 1
+        assert await value("kopru_kvkk_applications_open", kind="export") == 1
+        await drain(apps)
+        assert await value("kopru_kvkk_applications_completed_total", kind="export", late="true") == 1
+        assert await value("kopru_kvkk_applications_overdue", kind="export") == 0
+        await open_("erasure")
+        assert await value("kopru_kvkk_applications_opened_total", kind="erasure") == 1
+        assert await value("kopru_kvkk_applications_open", kind="erasure") == 1
+        await drain(apps)
+        assert await value("kopru_kvkk_applications_completed_total", kind="erasure", late="false") == 1
+        assert await value("kopru_kvkk_applications_open", kind="erasure") == 0
+        assert await value("kopru_kvkk_applications_opened_total", kind="export") == 2
+        assert PHONE[3:] not in (await gw.get("/metrics")).text
+    finally:
+        monkeypatch.undo()
+        reset_settings()

@@ -126,7 +126,8 @@ IMPORT_CHECK = textwrap.dedent('''
 
     from kopru.runtime.registry import function_sources, load_module
     mods = {name: load_module(src) for name, src in function_sources().items()}
-    heavy = ["sqlalchemy", "psycopg", "pydantic", "jwt", "redis", "alembic", "argon2", "aiokafka", "boto3", "lxml"]
+    heavy = ["sqlalchemy", "psycopg", "pydantic", "jwt", "redis", "alembic", "argon2", "aiokafka", "boto3", "lxml",
+             "opentelemetry.sdk", "opentelemetry.exporter"]
     after_import = sorted(m for m in heavy if m in sys.modules)
 
     import httpx
@@ -149,7 +150,9 @@ def test_no_io_and_nothing_heavy_at_import_and_healthz_without_a_database():
     env = dict(os.environ)
     # a database that cannot answer: health must not need it
     env.update(DATABASE_URL="postgresql://nobody@127.0.0.1:1/none", REDIS_URL="redis://127.0.0.1:1",
-               KOPRU_MASTER_KEY="", KOPRU_DATA_DIR="/nonexistent/kopru")
+               KOPRU_MASTER_KEY="", KOPRU_DATA_DIR="/nonexistent/kopru",
+               # traces configured: still nothing of the SDK at import or on /healthz (the first real request)
+               OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:1")
     out = subprocess.run([sys.executable, "-c", IMPORT_CHECK], env=env, cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout.strip().splitlines()[-1])

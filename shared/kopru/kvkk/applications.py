@@ -53,6 +53,29 @@ def link_ttl() -> int:
     return settings().export_link_ttl
 
 
+KINDS = ("export", "erasure")
+
+
+async def measure_open(tx) -> None:
+    """The gauges of open and overdue applications of the transaction's tenant, counted in
+    the database now (kopru.metrics says why a gauge measured here, not a running sum); no
+    query when metrics are off."""
+    from kopru import metrics
+
+    if not metrics.enabled():
+        return
+    from sqlalchemy import func, select
+
+    from kopru.db.schema import subject_requests as sr
+
+    rows = (await tx.execute(
+        select(sr.c.kind, func.count(), func.count().filter(sr.c.due_at < func.now()))
+        .where(sr.c.tenant_id == tx.tenant_id, sr.c.status == "pending").group_by(sr.c.kind))).all()
+    counts = {r[0]: (r[1], r[2]) for r in rows}
+    for kind in KINDS:
+        metrics.kvkk_open(tx.tenant_id, kind, *counts.get(kind, (0, 0)))
+
+
 
 
 
@@ -121,6 +144,10 @@ async def open_application(ctx, kind: str, body) -> dict[str, Any]:
         await tx.emit(EXPORT_REQUESTED if kind == "export" else ERASURE_REQUESTED,
                       {"request_id": str(req_id), "subject_id": str(subject_id), "due_at": iso_utc(due)},
                       subject=str(req_id))
+        await measure_open(tx)
+    from kopru import metrics
+
+    metrics.kvkk_opened(tx.tenant_id, kind)  # once committed
     return {"id": req_id, "kind": kind, "subject_id": subject_id, "status": "pending",
             "requested_at": iso_business(now), "due_at": iso_business(due), "due_date": due.date().isoformat()}
 
@@ -315,6 +342,10 @@ async def run_export(ev) -> None:
         await tx.audit("kvkk.export.ready", target=str(req_id), details={"subject_id": str(row.subject_id)})
         await tx.emit(EXPORT_READY, {"request_id": str(req_id), "subject_id": str(row.subject_id),
                                      "link_expires_at": iso_utc(expires), "bytes": len(raw)}, subject=str(req_id))
+        await measure_open(tx)
+    from kopru import metrics
+
+    metrics.kvkk_completed(tx.tenant_id, "export", late=now > row.due_at)  # once committed
 
 
 # -- the erasure ----------------------------------------------------------------------
@@ -447,3 +478,7 @@ async def run_erasure(ev) -> None:
             "request_id": str(req_id), "subject_id": str(row.subject_id), "completed_at": iso_utc(now),
             "cleared": sum(x["rows"] for x in report["cleared"]), "kept": sum(x["rows"] for x in report["kept"]),
         }, subject=str(req_id))
+        await measure_open(tx)
+    from kopru import metrics
+
+    metrics.kvkk_completed(tx.tenant_id, "erasure", late=now > row.due_at)  # once committed

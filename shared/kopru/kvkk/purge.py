@@ -212,9 +212,24 @@ async def purge(*, dry_run: bool = False, tenant_id: uuid.UUID | None = None, bu
             raise
         if not dry_run:
             await _announce(tid, report, mine)
+            await _measure_applications(tid)
         if not report.complete:
             return report
     return report
+
+
+async def _measure_applications(tid: uuid.UUID) -> None:
+    """The tenant's open and overdue KVKK applications, counted again on each tick: an
+    application turns overdue with time, with no request or event to measure it then."""
+    from kopru import metrics
+
+    if not metrics.enabled():
+        return
+    from kopru.db import tenant_transaction
+    from kopru.kvkk.applications import measure_open
+
+    async with tenant_transaction(tid, actor="schedule:retention-purge") as tx:
+        await measure_open(tx)
 
 
 async def _announce(tid: uuid.UUID, report: PurgeReport, mine: list[Outcome]) -> None:

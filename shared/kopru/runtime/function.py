@@ -396,8 +396,9 @@ class Function:
         try:
             if path == "/healthz" and method in ("GET", "HEAD"):
                 return json_response({"status": "ok", "function": self.name})
-            from kopru.tracing import span
+            from kopru.tracing import configure, span
 
+            configure(self.name)  # the OTLP exporter, on the first request and only when configured
             if path == "/" and method == "POST":
                 tp = request.headers.get("ce-traceparent") or request.headers.get("traceparent")
                 with span(f"{self.name} event", tp, "CONSUMER"):
