@@ -24,7 +24,7 @@ async def tick(ev: EventCall):
     # Each tenant with rows destroyed gets kopru.retention.purged.v1 (counts per rule).
     report = await purge(budget_s=settings().purge_budget_s)
     # the key epochs: what makes an erasure reach the backups (a key store that is down is logged and said)
-    from kopru.kvkk.epochs import rotate
+    from kopru.kvkk.rotation import rotate
 
     try:
         rotation = (await rotate(budget_s=settings().purge_budget_s)).as_dict()

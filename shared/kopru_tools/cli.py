@@ -218,7 +218,7 @@ def _epochs_rotate(args: argparse.Namespace) -> int:
     import asyncio
     from datetime import datetime
 
-    from kopru.kvkk.epochs import rotate
+    from kopru.kvkk.rotation import rotate
 
     now = None
     if args.now:

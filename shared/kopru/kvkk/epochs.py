@@ -85,11 +85,11 @@ import os
 import secrets
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from kopru.logs import get_logger
 
@@ -434,22 +434,37 @@ def subject_aad(subject_id: uuid.UUID, epoch_id: str) -> bytes:
     return f"{subject_id}|epoch:{epoch_id}".encode()
 
 
+_VERSION = b"\x01"  # the blob format of kopru.kvkk.subjects.seal_with: version, 12-byte nonce, AES-GCM
+
+
+def _seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = secrets.token_bytes(12)
+    return _VERSION + nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+
+
+def _open(key: bytes, blob: bytes, aad: bytes) -> bytes:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    blob = bytes(blob)
+    if blob[:1] != _VERSION:
+        raise ValueError("unknown ciphertext version")
+    return AESGCM(key).decrypt(blob[1:13], blob[13:], aad)
+
+
 def seal_subject_key(tenant_key: bytes, tenant_id: uuid.UUID, subject_id: uuid.UUID, subject_key: bytes,
                      epoch_id: str, key: bytes) -> bytes:
-    from kopru.kvkk.subjects import seal_with
-
-    return seal_with(kek(tenant_key, tenant_id, epoch_id, key), subject_key, subject_aad(subject_id, epoch_id))
+    return _seal(kek(tenant_key, tenant_id, epoch_id, key), subject_key, subject_aad(subject_id, epoch_id))
 
 
 def open_subject_key(tenant_key: bytes, tenant_id: uuid.UUID, subject_id: uuid.UUID, wrapped: bytes,
                      epoch_id: str | None) -> bytes:
     """The subject key from its stored form: pre-epoch (epoch_id None, the tenant key alone)
     or under an epoch (raises EpochKeyDestroyed once that epoch's key is gone)."""
-    from kopru.kvkk.subjects import open_with
-
     if epoch_id is None:
-        return open_with(tenant_key, wrapped, str(subject_id).encode())
-    return open_with(kek(tenant_key, tenant_id, epoch_id, epoch_key(epoch_id)), wrapped,
+        return _open(tenant_key, wrapped, str(subject_id).encode())
+    return _open(kek(tenant_key, tenant_id, epoch_id, epoch_key(epoch_id)), wrapped,
                      subject_aad(subject_id, epoch_id))
 
 
@@ -466,149 +481,3 @@ def destruction_due(e: Epoch) -> datetime:
     """When the epoch's key is gone at the latest (but for the daily run that does it):
     planned end + backup retention (+ the KMS deletion window)."""
     return e.ends_at + backup_retention() + key_store().destroy_delay
-
-
-# -- the rotation ----------------------------------------------------------------------
-
-@dataclass
-class RotationReport:
-    now: datetime
-    store: str
-    current: Epoch | None = None
-    created: bool = False
-    tenants: int = 0
-    moved: int = 0
-    unreadable: int = 0  # live rows whose epoch key is missing (left as they are, counted, logged)
-    errors: int = 0
-    complete: bool = True
-    overdue: bool = False
-    destroyed: list[str] = field(default_factory=list)
-    waiting: list[dict[str, Any]] = field(default_factory=list)  # due for destruction, still used by live rows
-    pre_epoch_rows: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"now": self.now.isoformat(), "store": self.store,
-                "current": self.current.as_dict() if self.current else None, "created": self.created,
-                "tenants": self.tenants, "moved": self.moved, "unreadable": self.unreadable, "errors": self.errors,
-                "complete": self.complete, "overdue": self.overdue, "destroyed": self.destroyed,
-                "waiting": self.waiting, "pre_epoch_rows": self.pre_epoch_rows}
-
-
-async def in_use() -> dict[str | None, int]:
-    """{epoch id (None: pre-epoch form): live subject keys under it}, across every tenant."""
-    from sqlalchemy import text
-
-    from kopru.db import platform_transaction
-
-    async with platform_transaction() as conn:
-        rows = (await conn.execute(text("select key_epoch, rows from kopru_key_epochs_in_use()"))).all()
-    return {r.key_epoch: int(r.rows) for r in rows}
-
-
-async def _rewrap_tenant(tid: uuid.UUID, cur: Epoch, cur_key: bytes, rep: RotationReport, *, batch: int,
-                         deadline: float | None, after_batch: Callable[[uuid.UUID, int], Any] | None) -> bool:
-    """Re-seal the tenant's live subject keys that are not under `cur`; False when the budget ran out."""
-    from sqlalchemy import bindparam, or_, select, update
-
-    from kopru.db import tenant_transaction
-    from kopru.db.schema import data_subjects as ds
-    from kopru.kvkk.subjects import tenant_keys
-
-    last: uuid.UUID | None = None
-    moved = 0
-    n_batch = 0
-    while True:
-        if deadline is not None and time.monotonic() > deadline:
-            return False
-        async with tenant_transaction(tid, actor="schedule:key-rotation") as tx:
-            q = (select(ds.c.id, ds.c.wrapped_key, ds.c.key_epoch)
-                 .where(ds.c.wrapped_key.is_not(None), or_(ds.c.key_epoch.is_(None), ds.c.key_epoch != cur.id))
-                 .order_by(ds.c.id).limit(batch).with_for_update(skip_locked=True))
-            if last is not None:
-                q = q.where(ds.c.id > last)
-            rows = (await tx.execute(q)).all()
-            if not rows:
-                if moved:
-                    await tx.audit("subject.keys_resealed", target=cur.id, details={"rows": moved})
-                return True
-            keys = await tenant_keys(tx)
-            changes = []
-            for r in rows:
-                last = r.id
-                try:
-                    if r.key_epoch is not None:
-                        await load_key(r.key_epoch)
-                    skey = open_subject_key(keys.key, tid, r.id, bytes(r.wrapped_key), r.key_epoch)
-                except Exception as exc:  # its epoch key is gone, or the row is damaged: leave it, say so
-                    rep.unreadable += 1
-                    log.error("epochs.unreadable_subject_key",
-                              extra={"fields": {"tenant_id": str(tid), "subject_id": str(r.id),
-                                                "epoch": r.key_epoch, "error": type(exc).__name__}})
-                    continue
-                changes.append({"b_id": r.id, "b_wrapped": seal_subject_key(keys.key, tid, r.id, skey, cur.id,
-                                                                            cur_key)})
-            if changes:
-                await tx.execute(update(ds).where(ds.c.id == bindparam("b_id"))
-                                 .values(wrapped_key=bindparam("b_wrapped"), key_epoch=cur.id), changes)
-            n_batch += 1
-            if after_batch is not None:
-                after_batch(tid, n_batch)  # tests: a rotation killed here rolls this batch back
-        moved += len(changes)
-        rep.moved += len(changes)
-
-
-async def rotate(now: datetime | None = None, *, tenants: list[uuid.UUID] | None = None, batch: int = 500,
-                 budget_s: float | None = None,
-                 after_batch: Callable[[uuid.UUID, int], Any] | None = None) -> RotationReport:
-    """One rotation run (see the module docstring): a new epoch when the newest reached its
-    planned end, every live subject key re-sealed under the newest, then every epoch key
-    that no live row uses and whose planned end + backup retention has passed destroyed.
-    `tenants` limits the re-sealing (tests); the destruction check always counts every tenant."""
-    import asyncio
-
-    from kopru.work.sweep import tenant_ids
-
-    now = now or datetime.now(timezone.utc)
-    store = key_store()
-    rep = RotationReport(now=now, store=store.describe())
-    deadline = time.monotonic() + budget_s if budget_s is not None else None
-    epochs = await asyncio.to_thread(store.epochs)
-    cur = _newest(epochs)
-    if cur is None or now >= cur.ends_at:
-        if cur is not None and now >= cur.ends_at + timedelta(days=1):
-            rep.overdue = True
-            log.warning("epochs.rotation_overdue", extra={"fields": {"epoch": cur.id, "ends_at": cur.ends_at.isoformat()}})
-        cur = await asyncio.to_thread(store.create, now, now + timedelta(days=epoch_days()))
-        rep.created = True
-        _CURRENT.clear()
-        epochs = await asyncio.to_thread(store.epochs)
-    rep.current = cur
-    cur_key = await load_key(cur.id)
-    for tid in (tenants if tenants is not None else await tenant_ids()):
-        rep.tenants += 1
-        try:
-            if not await _rewrap_tenant(tid, cur, cur_key, rep, batch=batch, deadline=deadline,
-                                        after_batch=after_batch):
-                rep.complete = False
-                break
-        except Exception as exc:  # one tenant's trouble never stops the others
-            rep.errors += 1
-            rep.complete = False
-            log.warning("epochs.tenant_failed", extra={"fields": {"tenant_id": str(tid), "error": type(exc).__name__}})
-    used = await in_use()
-    rep.pre_epoch_rows = used.get(None, 0)
-    for e in epochs:
-        if e.destroyed_at is not None or e.id == cur.id:
-            continue
-        due = e.ends_at + backup_retention()
-        if now < due:
-            continue
-        if used.get(e.id):
-            rep.waiting.append({"epoch": e.id, "due": due.isoformat(), "live_rows": used[e.id]})
-            log.warning("epochs.destruction_held", extra={"fields": {"epoch": e.id, "live_rows": used[e.id]}})
-            continue
-        await asyncio.to_thread(store.destroy, e, now)
-        _KEYS.pop(e.id, None)
-        rep.destroyed.append(e.id)
-        log.info("epochs.destroyed", extra={"fields": {"epoch": e.id, "ends_at": e.ends_at.isoformat()}})
-    return rep
