@@ -335,3 +335,20 @@ def test_the_rotation_cli_refuses_a_time_without_zone(store, capsys):
 
     assert main(["keys", "epochs", "rotate", "--now", "2027-01-01T03:00:00"]) == 2
     assert "zone" in capsys.readouterr().err
+
+
+async def test_a_live_row_whose_epoch_key_is_missing_is_counted_and_left_not_looped_on(store, onboard, db):
+    import asyncio
+
+    t = await onboard()
+    async with tenant_transaction(t["id"], actor="test") as tx:
+        ok = (await find_or_create_subject(tx, {"phone": "05325550001"})).id
+    lost = uuid.uuid4()
+    db.execute("insert into data_subjects (id, tenant_id, wrapped_key, key_epoch, pre_epoch_wrap) "
+               "values (%s, %s, %s, %s, false)", (lost, t["id"], b"\x01" + b"\x00" * 60, "19990101T000000Z-0badc0de"))
+    [e1] = epochs.key_store().epochs()
+    rep = await asyncio.wait_for(rotate(e1.ends_at + DAY, tenants=[t["id"]], batch=1), 60)
+    assert rep.unreadable == 1 and rep.moved == 1
+    assert db.execute("select key_epoch from data_subjects where id = %s", (lost,)).fetchone()[0] == "19990101T000000Z-0badc0de"
+    async with tenant_transaction(t["id"], actor="test") as tx:
+        assert (await decrypt_subject(tx, ok))["phone"] == "+905325550001"
