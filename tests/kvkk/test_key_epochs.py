@@ -352,3 +352,62 @@ async def test_a_live_row_whose_epoch_key_is_missing_is_counted_and_left_not_loo
     assert db.execute("select key_epoch from data_subjects where id = %s", (lost,)).fetchone()[0] == "19990101T000000Z-0badc0de"
     async with tenant_transaction(t["id"], actor="test") as tx:
         assert (await decrypt_subject(tx, ok))["phone"] == "+905325550001"
+
+
+@pytest.fixture
+def kms_store(monkeypatch):
+    """KOPRU_KEY_STORE=kms:... on a moto server over HTTP."""
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    from kopru.config import reset_settings
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    for k, v in {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "test",
+                 "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "eu-central-1",
+                 "KOPRU_KEY_STORE": "kms:kopru-test/epochs"}.items():
+        monkeypatch.setenv(k, v)
+    reset_settings()
+    epochs.reset()
+    yield epochs._kms_client()
+    monkeypatch.delenv("KOPRU_KEY_STORE")
+    reset_settings()
+    epochs.reset()
+    server.stop()
+
+
+async def test_the_kms_store_makes_one_hmac_key_per_epoch_and_schedules_its_deletion(kms_store, onboard):
+    from kopru.kvkk.applications import copies_bound
+
+    t = await onboard()
+    async with tenant_transaction(t["id"], actor="test") as tx:
+        sid = (await find_or_create_subject(tx, {"phone": "05326660001"})).id
+        other = (await find_or_create_subject(tx, {"phone": "05326660002"})).id
+    [e1] = epochs.key_store().epochs()
+    meta = kms_store.describe_key(KeyId=f"alias/kopru-test/epochs/{e1.id}")["KeyMetadata"]
+    assert meta["KeySpec"] == "HMAC_256" and meta["KeyUsage"] == "GENERATE_VERIFY_MAC" and meta["KeyState"] == "Enabled"
+    k = epochs.key_store().key(e1.id)
+    assert len(k) == 32 and epochs.key_store().key(e1.id) == k  # derived by KMS, stored nowhere
+    epochs.reset()
+    async with tenant_transaction(t["id"], actor="test") as tx:
+        assert (await decrypt_subject(tx, sid))["phone"] == "+905326660001"
+    # the bound includes KMS's shortest deletion window
+    c = copies_bound(datetime.now(timezone.utc), e1.id)
+    assert c["key_store"] == "kms" and c["key_store_deletion_window_days"] == 7
+    assert datetime.fromisoformat(c["backups_may_hold_key_until"]) == e1.ends_at + timedelta(days=30 + 7)
+    await rotate(e1.ends_at + timedelta(seconds=1), tenants=[t["id"]])
+    rep = await rotate(e1.ends_at + timedelta(days=30, seconds=1), tenants=[t["id"]])
+    assert rep.destroyed == [e1.id]
+    meta = kms_store.describe_key(KeyId=meta["KeyId"])["KeyMetadata"]
+    assert meta["KeyState"] == "PendingDeletion"
+    with pytest.raises(epochs.EpochKeyDestroyed):
+        epochs.key_store().key(e1.id)
+    assert [e.id for e in epochs.key_store().epochs() if e.destroyed_at is not None] == [e1.id]
+    epochs.reset()
+    async with tenant_transaction(t["id"], actor="test") as tx:
+        assert (await decrypt_subject(tx, other))["phone"] == "+905326660002"
