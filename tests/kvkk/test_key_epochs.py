@@ -418,18 +418,43 @@ async def test_the_kms_store_makes_one_hmac_key_per_epoch_and_schedules_its_dele
         assert (await decrypt_subject(tx, other))["phone"] == "+905326660002"
 
 
-async def test_the_daily_tick_rotates(store, client, onboard):
-    """retention-purge's tick runs the rotation after the purge and reports it under `keys`."""
+async def test_the_daily_tick_rotates(client, onboard):
+    """retention-purge's tick runs the rotation after the purge and reports it under `keys`
+    (with the session's key store: a tick re-seals every tenant's keys)."""
     from tests.helpers import sender_auth
 
     t = await onboard()
     async with tenant_transaction(t["id"], actor="test") as tx:
         await find_or_create_subject(tx, {"phone": "05327770001"})
-    [e1] = epochs.key_store().epochs()
+    current = epochs.current_epoch()
     ping = {"ce-specversion": "1.0", "ce-id": str(uuid.uuid4()), "ce-type": "dev.knative.sources.ping",
             "ce-source": "/apis/v1/namespaces/kopru/pingsources/retention-purge", "content-type": "application/json"}
     r = await client("retention-purge").post("/", headers={**ping, **sender_auth("retention-purge")},
                                              content=b'{"type": "scheduled"}')
     assert r.status_code == 200, r.text
     keys = r.json()["keys"]
-    assert keys["current"]["id"] == e1.id and keys["created"] is False and keys["store"] == str(store)
+    assert keys["current"]["id"] == current.id and keys["created"] is False and keys["destroyed"] == []
+
+
+async def test_a_store_that_holds_none_of_the_epochs_in_use_is_refused(onboard, monkeypatch, tmp_path):
+    """KOPRU_KEY_STORE pointing at the wrong place (an empty directory where KMS was meant):
+    the rotation refuses rather than re-seal everyone under keys no other instance has."""
+    from kopru.config import reset_settings
+    from kopru.kvkk.rotation import KeyStoreMismatch
+
+    t = await onboard()
+    async with tenant_transaction(t["id"], actor="test") as tx:
+        sid = (await find_or_create_subject(tx, {"phone": "05327770002"})).id
+    monkeypatch.setenv("KOPRU_KEY_STORE", str(tmp_path / "empty"))
+    reset_settings()
+    epochs.reset()
+    try:
+        with pytest.raises(KeyStoreMismatch):
+            await rotate()
+        assert not (tmp_path / "empty").exists() or not list((tmp_path / "empty").glob("*.key"))
+    finally:
+        monkeypatch.delenv("KOPRU_KEY_STORE")
+        reset_settings()
+        epochs.reset()
+    async with tenant_transaction(t["id"], actor="test") as tx:
+        assert (await decrypt_subject(tx, sid))["phone"] == "+905327770002"

@@ -22,6 +22,14 @@ from kopru.logs import get_logger
 log = get_logger("kopru.kvkk.epochs")
 
 
+class KeyStoreMismatch(RuntimeError):
+    """The configured key store holds none of the epochs the database's live keys use."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(f"key store {where} holds none of the key epochs live subject keys use; "
+                         "check KOPRU_KEY_STORE")
+
+
 @dataclass
 class RotationReport:
     now: datetime
@@ -123,6 +131,13 @@ async def rotate(now: datetime | None = None, *, tenants: list[uuid.UUID] | None
     rep = RotationReport(now=now, store=store.describe())
     deadline = time.monotonic() + budget_s if budget_s is not None else None
     epochs = await asyncio.to_thread(store.epochs)
+    used = await in_use()
+    known = {e.id for e in epochs}
+    if any(k is not None for k in used) and not known & set(used):
+        # live keys are sealed under epochs, none of them this store's: it is the wrong store (an empty
+        # directory where KMS was meant, say). Re-sealing into it would leave every instance that uses
+        # the right one unable to read anyone: refuse.
+        raise KeyStoreMismatch(store.describe())
     cur = _newest(epochs)
     if cur is None or now >= cur.ends_at:
         if cur is not None and now >= cur.ends_at + timedelta(days=1):
