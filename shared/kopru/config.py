@@ -71,6 +71,10 @@ class Settings:
     kms_key_id: str | None = None  # KOPRU_KMS_KEY_ID: AWS KMS key wrapping subject keys
     # how long backups and WAL archives of the database are kept (the erasure report's bound on copies)
     backup_retention_days: int = 30  # KOPRU_BACKUP_RETENTION_DAYS
+    # subject keys' key-encryption-key epochs (kopru.kvkk.epochs): "" (a folder in the data dir), a folder,
+    # or kms:<alias prefix> (one AWS KMS HMAC key per epoch)
+    key_store: str = ""  # KOPRU_KEY_STORE
+    key_epoch_days: int = 7  # KOPRU_KEY_EPOCH_DAYS: a new epoch this often; old ones die after the backup retention
     # the audit chains' anchors (kopru.kvkk.anchor): "" (a file in the data dir), a file, or s3://bucket/prefix
     audit_anchor_store: str = ""  # KOPRU_AUDIT_ANCHOR_STORE
     audit_anchor_retention_days: int = 3650  # KOPRU_AUDIT_ANCHOR_RETENTION_DAYS: S3 Object Lock retention
@@ -149,6 +153,8 @@ def settings() -> Settings:
         invoice_link_ttl=_int("KOPRU_INVOICE_LINK_TTL_SECONDS", 7 * 24 * 3600),
         kms_key_id=_str("KOPRU_KMS_KEY_ID"),
         backup_retention_days=_int("KOPRU_BACKUP_RETENTION_DAYS", 30),
+        key_store=os.environ.get("KOPRU_KEY_STORE", "").strip(),
+        key_epoch_days=max(1, _int("KOPRU_KEY_EPOCH_DAYS", 7)),
         audit_anchor_store=os.environ.get("KOPRU_AUDIT_ANCHOR_STORE", "").strip(),
         audit_anchor_retention_days=_int("KOPRU_AUDIT_ANCHOR_RETENTION_DAYS", 3650),
         audit_anchor_lock_mode=(os.environ.get("KOPRU_AUDIT_ANCHOR_LOCK_MODE") or "COMPLIANCE").strip().upper(),

@@ -220,6 +220,46 @@ def _keys_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _epochs_rotate(args: argparse.Namespace) -> int:
+    """One key-epoch rotation (kopru.kvkk.epochs): exit 1 when it could not finish or an epoch
+    due for destruction is still held by live rows."""
+    import asyncio
+    from datetime import datetime
+
+    from kopru.kvkk.rotation import rotate
+
+    now = None
+    if args.now:
+        try:
+            now = datetime.fromisoformat(args.now)
+        except ValueError:
+            now = None
+        if now is None or now.tzinfo is None:
+            print("--now must be an ISO 8601 time with its zone (e.g. 2027-01-01T03:00:00+03:00)", file=sys.stderr)
+            return 2
+
+    async def run():
+        from kopru.db import dispose
+
+        try:
+            return await rotate(now, batch=args.batch)
+        finally:
+            await dispose()
+
+    rep = asyncio.run(run())
+    print(json.dumps(rep.as_dict(), ensure_ascii=False, indent=1))
+    return 0 if rep.complete and not rep.waiting and not rep.unreadable else 1
+
+
+def _epochs_list(args: argparse.Namespace) -> int:
+    from kopru.kvkk.epochs import destruction_due, key_store
+
+    store = key_store()
+    for e in store.epochs():
+        print(json.dumps({**e.as_dict(), "destruction_due": destruction_due(e).isoformat(), "store": store.describe()}))
+    return 0
+
+
 def _client_create(args: argparse.Namespace) -> int:
     import uuid
 
@@ -923,6 +963,14 @@ def _build(sub) -> None:
                     help="the new key's algorithm (default ES256: what mainstream JWT verifiers accept)")
     kr.add_argument("--immediate", action="store_true", help="sign with it now (first key, or an emergency)")
     kr.set_defaults(func=_keys_rotate)
+    ke = keys.add_parser("epochs", help="the subject keys' key epochs (kopru.kvkk.epochs)") \
+        .add_subparsers(dest="epochs_cmd", required=True)
+    ker = ke.add_parser("rotate", help="new epoch when due, re-seal live subject keys, destroy expired epoch keys "
+                                       "(the retention-purge tick does this daily)")
+    ker.add_argument("--now", help="the time to act at (ISO 8601 with zone; default: now)")
+    ker.add_argument("--batch", type=int, default=500, help="rows per transaction")
+    ker.set_defaults(func=_epochs_rotate)
+    ke.add_parser("list", help="every epoch of KOPRU_KEY_STORE, one JSON line each").set_defaults(func=_epochs_list)
 
     client = sub.add_parser("client", help=GROUPS["client"]).add_subparsers(dest="client_cmd", required=True)
     cc = client.add_parser("create", help="create an API client (its secret is printed once)")

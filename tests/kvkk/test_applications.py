@@ -199,12 +199,17 @@ async def test_erasure_keeps_only_what_legal_holds_keep_and_replays_reveal_nothi
     assert tp["recipient"].startswith("Netgsm") and tp["notified"] is False and tp["how"] == "no erasure API"
     assert {c["table"] for c in rep["cleared"]} >= {"data_subjects", "consents", "sms_messages"}
     assert PHONE not in json.dumps(er) and "ayse" not in json.dumps(er)
-    # what the erasure cannot reach at once is said, with its bound (KOPRU_BACKUP_RETENTION_DAYS, 30 by default)
+    # what the erasure cannot reach at once is said, with its bound: the planned end of the key epoch the
+    # subject key was sealed under + KOPRU_BACKUP_RETENTION_DAYS (30 by default), at most epoch length
+    # (KOPRU_KEY_EPOCH_DAYS, 7) + retention after the erasure (kopru.kvkk.epochs; tests/kvkk/test_key_epochs.py)
     copies = rep["copies"]
     done = datetime.fromisoformat(rep["completed_at"])
     assert copies["backup_retention_days"] == 30 and copies["within_periodic_destruction"] is True
-    assert datetime.fromisoformat(copies["backups_may_hold_key_until"]) - done == timedelta(days=30)
-    assert "yedek" in copies["tr"] and "backup" in copies["en"]
+    assert copies["key_epoch_days"] == 7 and copies["pre_epoch_copies"] is False and copies["key_store"] == "local"
+    until = datetime.fromisoformat(copies["backups_may_hold_key_until"])
+    assert until - datetime.fromisoformat(copies["key_epoch_ends_at"]) == timedelta(days=30)
+    assert timedelta(days=30) < until - done <= timedelta(days=37)
+    assert "yedek" in copies["tr"] and "backup" in copies["en"] and copies["key_epoch"] in copies["en"]
 
     # the store: the old export is gone, its link says so
     old = await client("data-export").get(f"/exports/{old_export['id']}", headers=bearer(sms_tenant["token"]))
@@ -385,20 +390,30 @@ def test_due_date_is_thirty_days_to_the_end_of_the_day_in_istanbul():
     assert due.date().isoformat() == "2026-12-26"
 
 
-def test_the_copies_bound_follows_the_backup_retention_and_flags_one_past_the_regulation(monkeypatch):
+def test_the_copies_bound_follows_the_backup_retention_and_flags_one_past_the_regulation(monkeypatch, tmp_path):
     from kopru.config import reset_settings
+    from kopru.kvkk import epochs
     from kopru.kvkk.applications import copies_bound
 
     now = datetime(2028, 2, 29, 12, 0, tzinfo=timezone.utc)
     monkeypatch.setenv("KOPRU_BACKUP_RETENTION_DAYS", "400")
+    monkeypatch.setenv("KOPRU_KEY_STORE", str(tmp_path / "keys"))
     reset_settings()
+    epochs.reset()
     try:
-        c = copies_bound(now)
+        e = epochs.key_store().create(now - timedelta(days=2), now + timedelta(days=5))
+        c = copies_bound(now, e.id)
         assert c["backup_retention_days"] == 400 and c["within_periodic_destruction"] is False
-        assert datetime.fromisoformat(c["backups_may_hold_key_until"]) == now + timedelta(days=400)
+        assert datetime.fromisoformat(c["backups_may_hold_key_until"]) == now + timedelta(days=405)
         assert "aşıyor" in c["tr"] and "exceeds" in c["en"]
+        # a key once kept in the pre-epoch form: said, without a date it could keep
+        legacy = copies_bound(now, None, True)
+        assert legacy["backups_may_hold_key_until"] is None and legacy["pre_epoch_copies"] is True
+        assert "ana anahtar" in legacy["tr"] and "master key" in legacy["en"]
     finally:
         monkeypatch.delenv("KOPRU_BACKUP_RETENTION_DAYS")
+        monkeypatch.delenv("KOPRU_KEY_STORE")
+        epochs.reset()
         reset_settings()
 
 

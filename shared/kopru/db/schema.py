@@ -165,6 +165,8 @@ data_subjects = Table(
     Column("tckn_enc", LargeBinary),
     Column("key_destroyed_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True)),
+    Column("key_epoch", Text),  # the key epoch sealing wrapped_key (kopru.kvkk.epochs); null: pre-epoch form
+    Column("pre_epoch_wrap", Boolean),  # the key was ever stored in the pre-epoch form (made before 0017)
 )
 
 consent_texts = Table(

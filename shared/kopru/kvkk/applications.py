@@ -16,7 +16,9 @@ there is exported, erased and purged alike.
   every registered field whose erasure action is shred/anonymise/delete, keeps what a
   legal hold keeps (and says until when and why), records which third parties had the
   data and whether the erasure could be passed on to them, and destroys the subject
-  key: every copy of its ciphertext (rows, event payloads, backups) becomes unreadable.
+  key: every live copy of its ciphertext (rows, event payloads) becomes unreadable at once,
+  and copies in backups once the key epoch their key was sealed under is destroyed; the
+  report says until when, per subject (copies_bound, kopru.kvkk.epochs).
 """
 
 from __future__ import annotations
@@ -362,6 +364,10 @@ async def erase_subject(tx, subject_id: uuid.UUID) -> dict[str, Any]:
     from kopru.kvkk.subjects import destroy_subject_key
 
     now = (await tx.execute(select(func.now()))).scalar_one()
+    from kopru.db.schema import data_subjects as ds
+
+    sealing = (await tx.execute(select(ds.c.key_epoch, ds.c.pre_epoch_wrap, ds.c.wrapped_key.is_not(None).label("live"))
+                                .where(ds.c.id == subject_id))).first()
     # 1. the erasure ends every purpose: open consents are withdrawn (the grant stays as proof)
     withdrawn = (await tx.execute(
         update(c).where(c.c.subject_id == subject_id, c.c.withdrawn_at.is_(None))
@@ -416,7 +422,9 @@ async def erase_subject(tx, subject_id: uuid.UUID) -> dict[str, Any]:
     key_destroyed = await destroy_subject_key(tx, subject_id)
     return {"subject_id": str(subject_id), "completed_at": iso_business(now), "key_destroyed": key_destroyed,
             "consents_withdrawn": len(withdrawn), "cleared": cleared, "kept": kept, "third_parties": third,
-            "copies": copies_bound(now)}
+            "copies": await asyncio.to_thread(
+                copies_bound, now, sealing.key_epoch if sealing is not None else None,
+                bool(sealing is not None and sealing.pre_epoch_wrap))}
 
 
 # Yönetmelik (Kişisel Verilerin Silinmesi, Yok Edilmesi veya Anonim Hale Getirilmesi), md. 11:
@@ -424,35 +432,67 @@ async def erase_subject(tx, subject_id: uuid.UUID) -> dict[str, Any]:
 PERIODIC_DESTRUCTION_DAYS = 180
 
 
-def copies_bound(now) -> dict[str, Any]:
-    """What the erasure cannot reach at once, said honestly: backups and WAL archives taken
-    before it still hold the subject's wrapped key, and the tenant and master keys that
-    open it are unchanged, so a restored copy decrypts the subject's data until those
-    copies expire (KOPRU_BACKUP_RETENTION_DAYS after the erasure). A retention longer than
-    the Regulation's periodic-destruction interval is flagged."""
-    from datetime import timedelta
-
+def copies_bound(now, key_epoch: str | None = None, pre_epoch: bool = False) -> dict[str, Any]:
+    """What the erasure cannot reach at once, said honestly, for one subject: backups and WAL
+    archives taken before it still hold the subject's sealed key. It was sealed under the key
+    epoch `key_epoch` (kopru.kvkk.epochs), whose key lives outside PostgreSQL and is destroyed
+    once its planned end plus KOPRU_BACKUP_RETENTION_DAYS (plus the KMS deletion window with
+    the KMS store) has passed; from then on no earlier copy can decrypt the subject's data.
+    A key once stored in the pre-epoch form (`pre_epoch`, or no epoch at all) is also in
+    copies of that time that the master key opens: said too, without a date. A bound further
+    away than the Regulation's periodic-destruction interval is flagged."""
     from kopru.config import settings
+    from kopru.kvkk.epochs import destruction_due, find_epoch, key_store
 
-    days = settings().backup_retention_days
-    until = now + timedelta(days=days)
-    within = days <= PERIODIC_DESTRUCTION_DAYS
+    s = settings()
+    days = s.backup_retention_days
+    epoch = find_epoch(key_epoch) if key_epoch is not None else None
+    store = key_store()
+    window = store.destroy_delay.days
+    until = destruction_due(epoch) if epoch is not None else None
+    legacy = pre_epoch or key_epoch is None
+    within = until is not None and not legacy and (until - now) <= timedelta(days=PERIODIC_DESTRUCTION_DAYS)
+    kms_tr = f" + KMS'in {window} günlük silme bekleme süresi" if window else ""
+    kms_en = f" plus KMS's {window}-day deletion window" if window else ""
+    if until is not None:
+        tr = (f"Bu silmeden önce alınmış yedekler ve WAL arşivleri ilgili kişinin şifreli anahtarını içerir. O "
+              f"anahtarı açan, veritabanı dışında tutulan {epoch.id} anahtar döneminin anahtarı en geç "
+              f"{format_datetime(until)} tarihinden sonraki ilk günlük anahtar rotasyonunda imha edilir (dönemin "
+              f"planlanan sonu {format_datetime(epoch.ends_at)} + {days} günlük yedek saklama süresi{kms_tr}); "
+              "o andan sonra bu kopyalar kişinin verilerini çözemez. O zamana kadar kopyalar yalnızca kurtarma "
+              "için kullanılır ve saklama süresi sonunda imha edilir.")
+        en = (f"Backups and WAL archives taken before this erasure hold the subject's sealed key. The key of "
+              f"epoch {epoch.id} that opens it, kept outside the database, is destroyed by the first daily key "
+              f"rotation at or after {iso_business(until)} (the epoch's planned end {iso_business(epoch.ends_at)} "
+              f"plus the backup retention of {days} days{kms_en}); from then on those copies cannot decrypt the "
+              "subject's data. Until then they serve recovery only and are destroyed when their retention ends.")
+    else:
+        tr = ("Bu silmeden önce alınmış yedekler ve WAL arşivleri ilgili kişinin şifreli anahtarını içerir; "
+              "anahtarın imha tarihi belirlenemedi.")
+        en = "Backups and WAL archives taken before this erasure hold the subject's sealed key; no destruction date is known."
+    if legacy:
+        tr += (" Bu kişinin anahtarı bir dönem, anahtar dönemlerinden önceki biçimde (yalnız kiracı anahtarıyla) "
+               "saklandı: o dönemin kopyaları ana anahtar (veya KMS anahtarı) yenilenip eskisi imha edilene kadar "
+               "verileri çözebilir.")
+        en += (" This subject's key was once stored in the pre-epoch form (under the tenant key alone): copies of "
+               "that time can decrypt the data until the master key (or KMS key) of that time is replaced and "
+               "destroyed.")
+    if not within:
+        tr += f" Bu süre, Yönetmelik'in en fazla {PERIODIC_DESTRUCTION_DAYS} günlük periyodik imha süresini aşıyor."
+        en += f" This exceeds the Regulation's periodic-destruction interval of at most {PERIODIC_DESTRUCTION_DAYS} days."
     return {
-        "backups_may_hold_key_until": iso_business(until),
+        "backups_may_hold_key_until": iso_business(until) if until is not None else None,
+        "key_epoch": epoch.id if epoch is not None else key_epoch,
+        "key_epoch_ends_at": iso_business(epoch.ends_at) if epoch is not None else None,
+        "key_epoch_days": s.key_epoch_days,
         "backup_retention_days": days,
+        "key_store": store.kind,
+        "key_store_deletion_window_days": window,
+        "pre_epoch_copies": legacy,
         "periodic_destruction_days": PERIODIC_DESTRUCTION_DAYS,
         "within_periodic_destruction": within,
-        "tr": (f"Bu silmeden önce alınmış yedekler ve WAL arşivleri ilgili kişinin anahtarını en geç "
-               f"{format_datetime(until)} tarihine kadar ({days} günlük yedek saklama süresi) içerebilir; bu "
-               "kopyalar geri yüklenirse veriler çözülebilir, bu nedenle yalnızca kurtarma için kullanılır ve süre "
-               "sonunda imha edilir." + ("" if within else
-                                        f" Saklama süresi, Yönetmelik'in en fazla {PERIODIC_DESTRUCTION_DAYS} "
-                                        "günlük periyodik imha süresini aşıyor.")),
-        "en": (f"Backups and WAL archives taken before this erasure may hold the subject's key until "
-               f"{iso_business(until)} (a backup retention of {days} days); restored, such a copy would decrypt "
-               "the data, so it serves recovery only and is destroyed when its retention ends." + ("" if within else
-               f" The retention exceeds the Regulation's periodic-destruction interval of at most "
-               f"{PERIODIC_DESTRUCTION_DAYS} days.")),
+        "tr": tr,
+        "en": en,
     }
 
 

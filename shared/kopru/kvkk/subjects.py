@@ -4,13 +4,18 @@ encrypted, with envelope encryption.
     master key (KOPRU_MASTER_KEY), or AWS KMS (KOPRU_KMS_KEY_ID, via boto3)
       └─ wraps the tenant key        (tenant_keys.wrapped_key, aad / encryption context = tenant id)
            ├─ derives the index key  (HMAC(tenant key, "kopru/bidx/v1"))
-           └─ seals each subject key (data_subjects.wrapped_key, aad = subject id)
+           └─ with the current key epoch's key (a key store outside PostgreSQL, kopru.kvkk.epochs),
+              HKDF-derives the KEK that seals each subject key
+              (data_subjects.wrapped_key + key_epoch, aad = subject id + epoch)
                 └─ encrypts the subject's fields (AES-256-GCM, aad = subject id + field name)
 
 Blind index = HMAC-SHA256(index key, "<kind>:<normalised value>"): equal identifiers
 of one tenant give equal indexes (unique per tenant), and nothing links the same
-person across tenants. Destroying the subject key (crypto-shredding) makes every
-copy of the subject's ciphertext unreadable: rows, event payloads, exports, backups.
+person across tenants. Destroying the subject key (crypto-shredding) makes the live
+copies of the subject's ciphertext unreadable at once (rows, event payloads, exports);
+a backup taken before it still holds the sealed subject key, and stops opening when the
+key epoch it was sealed under is destroyed (kopru.kvkk.epochs: at most the epoch length
+plus the backup retention after the backup was taken).
 """
 
 from __future__ import annotations
@@ -90,10 +95,32 @@ class TenantKeys:
         return hmac.new(self.index_key, f"{kind}:{normalised}".encode("utf-8"), hashlib.sha256).digest()
 
     def wrap(self, subject_id: uuid.UUID, subject_key: bytes) -> bytes:
+        """The pre-epoch form (rows made before migration 0017): kept for reading and tests."""
         return seal_with(self.key, subject_key, str(subject_id).encode())
 
-    def unwrap(self, subject_id: uuid.UUID, wrapped: bytes) -> bytes:
-        return open_with(self.key, wrapped, str(subject_id).encode())
+    def unwrap(self, subject_id: uuid.UUID, wrapped: bytes, epoch: str | None = None) -> bytes:
+        """The subject key from data_subjects (wrapped_key, key_epoch); raises
+        kopru.kvkk.epochs.EpochKeyDestroyed when its epoch's key is gone. Blocking on a cold
+        epoch-key cache: async callers use open_subject_key."""
+        from kopru.kvkk.epochs import open_subject_key as _open
+
+        return _open(self.key, self.tenant_id, subject_id, bytes(wrapped), epoch)
+
+    async def seal_new(self, subject_id: uuid.UUID, subject_key: bytes) -> tuple[str, bytes]:
+        """(epoch id, sealed subject key) under the newest key epoch."""
+        from kopru.kvkk.epochs import current_for_sealing, seal_subject_key
+
+        epoch, ekey = await current_for_sealing()
+        return epoch.id, seal_subject_key(self.key, self.tenant_id, subject_id, subject_key, epoch.id, ekey)
+
+
+async def open_subject_key(keys: TenantKeys, subject_id: uuid.UUID, wrapped: bytes, epoch: str | None) -> bytes:
+    """TenantKeys.unwrap with the epoch key loaded off the event loop when not cached."""
+    if epoch is not None:
+        from kopru.kvkk.epochs import load_key
+
+        await load_key(epoch)
+    return keys.unwrap(subject_id, bytes(wrapped), epoch)
 
 
 _KMS = b"\x02"  # a tenant key wrapped by AWS KMS (version 1: sealed by the master key)
@@ -227,7 +254,7 @@ async def find_or_create_subject(tx, subject_in: Any) -> SubjectRef:
     bidx = {k: keys.bidx(k, v) for k, v in ids.items()}
     for _ in range(3):
         rows = (await tx.execute(
-            select(ds.c.id, ds.c.wrapped_key, ds.c.phone_bidx, ds.c.email_bidx, ds.c.tckn_bidx)
+            select(ds.c.id, ds.c.wrapped_key, ds.c.key_epoch, ds.c.phone_bidx, ds.c.email_bidx, ds.c.tckn_bidx)
             .where(or_(*(ds.c[f"{k}_bidx"] == b for k, b in bidx.items())))
             .with_for_update()
         )).all()
@@ -236,7 +263,9 @@ async def find_or_create_subject(tx, subject_in: Any) -> SubjectRef:
         if not rows:
             sid = uuid.uuid4()
             skey = secrets.token_bytes(32)
-            values: dict[str, Any] = {"id": sid, "tenant_id": tx.tenant_id, "wrapped_key": keys.wrap(sid, skey)}
+            epoch, sealed = await keys.seal_new(sid, skey)
+            values: dict[str, Any] = {"id": sid, "tenant_id": tx.tenant_id, "wrapped_key": sealed,
+                                      "key_epoch": epoch, "pre_epoch_wrap": False}
             for k, v in ids.items():
                 values[f"{k}_bidx"] = bidx[k]
                 values[f"{k}_enc"] = encrypt_field(skey, sid, k, v)
@@ -247,7 +276,7 @@ async def find_or_create_subject(tx, subject_in: Any) -> SubjectRef:
         row = rows[0]
         if row.wrapped_key is None:  # shredding clears the indexes, so this is not reached normally
             raise KopruError("subject.identifiers_conflict")
-        skey = keys.unwrap(row.id, bytes(row.wrapped_key))
+        skey = await open_subject_key(keys, row.id, row.wrapped_key, row.key_epoch)
         changes: dict[str, Any] = {}
         for k, v in ids.items():
             have = getattr(row, f"{k}_bidx")
@@ -279,11 +308,13 @@ async def find_subject(tx, kind: Kind, value: str) -> SubjectRef | None:
         return None
     keys = await tenant_keys(tx)
     row = (await tx.execute(
-        select(ds.c.id, ds.c.wrapped_key).where(ds.c[f"{kind}_bidx"] == keys.bidx(kind, norm))
+        select(ds.c.id, ds.c.wrapped_key, ds.c.key_epoch).where(ds.c[f"{kind}_bidx"] == keys.bidx(kind, norm))
     )).first()
     if row is None:
         return None
-    return SubjectRef(row.id, keys.unwrap(row.id, bytes(row.wrapped_key)) if row.wrapped_key is not None else None)
+    if row.wrapped_key is None:
+        return SubjectRef(row.id, None)
+    return SubjectRef(row.id, await open_subject_key(keys, row.id, row.wrapped_key, row.key_epoch))
 
 
 async def get_subject(tx, subject_id: uuid.UUID) -> SubjectRef | None:
@@ -292,12 +323,12 @@ async def get_subject(tx, subject_id: uuid.UUID) -> SubjectRef | None:
 
     from kopru.db.schema import data_subjects as ds
 
-    row = (await tx.execute(select(ds.c.id, ds.c.wrapped_key).where(ds.c.id == subject_id))).first()
+    row = (await tx.execute(select(ds.c.id, ds.c.wrapped_key, ds.c.key_epoch).where(ds.c.id == subject_id))).first()
     if row is None:
         return None
     if row.wrapped_key is None:
         return SubjectRef(row.id, None)
-    return SubjectRef(row.id, (await tenant_keys(tx)).unwrap(row.id, bytes(row.wrapped_key)))
+    return SubjectRef(row.id, await open_subject_key(await tenant_keys(tx), row.id, row.wrapped_key, row.key_epoch))
 
 
 async def subject_key(tx, subject_id: uuid.UUID) -> bytes | None:
@@ -306,10 +337,10 @@ async def subject_key(tx, subject_id: uuid.UUID) -> bytes | None:
 
     from kopru.db.schema import data_subjects as ds
 
-    wrapped = (await tx.execute(select(ds.c.wrapped_key).where(ds.c.id == subject_id))).scalar()
-    if wrapped is None:
+    row = (await tx.execute(select(ds.c.wrapped_key, ds.c.key_epoch).where(ds.c.id == subject_id))).first()
+    if row is None or row.wrapped_key is None:
         return None
-    return (await tenant_keys(tx)).unwrap(subject_id, bytes(wrapped))
+    return await open_subject_key(await tenant_keys(tx), subject_id, row.wrapped_key, row.key_epoch)
 
 
 async def decrypt_subject(tx, subject_id: uuid.UUID) -> dict[str, Any] | None:
@@ -320,11 +351,12 @@ async def decrypt_subject(tx, subject_id: uuid.UUID) -> dict[str, Any] | None:
     from kopru.db.schema import data_subjects as ds
 
     row = (await tx.execute(
-        select(ds.c.wrapped_key, ds.c.phone_enc, ds.c.email_enc, ds.c.tckn_enc).where(ds.c.id == subject_id)
+        select(ds.c.wrapped_key, ds.c.key_epoch, ds.c.phone_enc, ds.c.email_enc, ds.c.tckn_enc)
+        .where(ds.c.id == subject_id)
     )).first()
     if row is None or row.wrapped_key is None:
         return None
-    key = (await tenant_keys(tx)).unwrap(subject_id, bytes(row.wrapped_key))
+    key = await open_subject_key(await tenant_keys(tx), subject_id, row.wrapped_key, row.key_epoch)
     out: dict[str, Any] = {"id": subject_id}
     for k in KINDS:
         out[k] = decrypt_field(key, subject_id, k, getattr(row, f"{k}_enc"))
