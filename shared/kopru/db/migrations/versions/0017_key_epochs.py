@@ -8,13 +8,13 @@ counts live subject keys per epoch across every tenant (ids and counts only) for
 rotation, which must never destroy an epoch a live row still uses.
 
 Revision ID: 0017
-Revises: 0016 (on main; this branch has no 0016 yet, so it names 0015: the integrator sets 0016)
+Revises: 0016
 Create Date: 2026-12-08
 """
 from alembic import op
 
 revision = "0017"
-down_revision = "0015"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
