@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import grant, tenant_body
+from tests.helpers import grant, pointed, tenant_body
 
 _DATA = Path(tempfile.mkdtemp(prefix="kopru-test-"))
 os.environ.setdefault("KOPRU_DATA_DIR", str(_DATA))
@@ -203,18 +203,8 @@ def netgsm():
 
     sim = NetgsmSimulator()
     sim.add_account(NETGSM_USER, NETGSM_PASSWORD, msgheaders=["KOPRU", "ANADOLU"])
-    with serve(sim) as url:
-        from kopru.config import reset_settings
-
-        old = os.environ.get("NETGSM_BASE_URL")
-        os.environ["NETGSM_BASE_URL"] = url
-        reset_settings()
+    with serve(sim) as url, pointed("NETGSM_BASE_URL", url):
         yield sim
-        if old is None:
-            os.environ.pop("NETGSM_BASE_URL", None)
-        else:
-            os.environ["NETGSM_BASE_URL"] = old
-        reset_settings()
 
 
 @pytest.fixture
@@ -287,7 +277,6 @@ class Recorder:
 def iyzico(services):
     """The iyzico simulator over loopback HTTP (IYZICO_BASE_URL at it), its merchant's
     notifications kept by a recorder standing in for our notification URL (`.recorder`)."""
-    from kopru.config import reset_settings
     from kopru_tools.simulators.common import serve as serve_app
     from kopru_tools.simulators.iyzico import IyzicoSimulator, serve
 
@@ -295,13 +284,6 @@ def iyzico(services):
     rec = Recorder()
     with serve(sim) as url, serve_app(rec) as rec_url:
         sim.add_merchant(IYZICO_API_KEY, IYZICO_SECRET, notification_url=rec_url + "/notify")
-        old = os.environ.get("IYZICO_BASE_URL")
-        os.environ["IYZICO_BASE_URL"] = url
-        reset_settings()
-        sim.recorder = rec
-        yield sim
-        if old is None:
-            os.environ.pop("IYZICO_BASE_URL", None)
-        else:
-            os.environ["IYZICO_BASE_URL"] = old
-        reset_settings()
+        with pointed("IYZICO_BASE_URL", url):
+            sim.recorder = rec
+            yield sim

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 
 
@@ -57,3 +58,24 @@ def sender_auth(function: str, sender: str = "operator", ttl: int | None = None)
     from kopru.events.ingress import issue
 
     return {"Authorization": f"Bearer {issue(function, sender, ttl)}"}
+
+
+@contextlib.contextmanager
+def pointed(var: str, url: str):
+    """`var` (NETGSM_BASE_URL, NILVERA_BASE_URL, IYZICO_BASE_URL...) set to `url` for the
+    block, the settings re-read on the way in and out, the old value put back."""
+    import os
+
+    from kopru.config import reset_settings
+
+    old = os.environ.get(var)
+    os.environ[var] = url
+    reset_settings()
+    try:
+        yield url
+    finally:
+        if old is None:
+            os.environ.pop(var, None)
+        else:
+            os.environ[var] = old
+        reset_settings()

@@ -19,7 +19,7 @@ import time
 import pytest
 
 from tests.conftest import REPO
-from tests.helpers import NETGSM_PASSWORD, NETGSM_USER
+from tests.helpers import NETGSM_PASSWORD, NETGSM_USER, pointed
 
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_headers_conformance", "response_schema_conformance", "negative_data_rejection")
@@ -31,21 +31,12 @@ SEED = 16
 
 @pytest.fixture(scope="module")
 def nilvera_sim(services):
-    from kopru.config import reset_settings
     from kopru_tools.simulators.nilvera import NilveraSimulator, serve
 
     sim = NilveraSimulator()
     sim.add_account(NILVERA_KEY, VKN, name="Şema Test A.Ş.")
-    with serve(sim) as url:
-        old = os.environ.get("NILVERA_BASE_URL")
-        os.environ["NILVERA_BASE_URL"] = url
-        reset_settings()
+    with serve(sim) as url, pointed("NILVERA_BASE_URL", url):
         yield sim
-        if old is None:
-            os.environ.pop("NILVERA_BASE_URL", None)
-        else:
-            os.environ["NILVERA_BASE_URL"] = old
-        reset_settings()
 
 
 @pytest.fixture

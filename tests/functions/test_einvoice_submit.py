@@ -9,14 +9,13 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import os
 import time
 import uuid
 
 import pytest
 
 from tests.einvoice.samples import CUSTOMER, CUSTOMER_VKN, PERSON, SUPPLIER_VKN, line
-from tests.helpers import bearer, drain as drain_all, sender_auth
+from tests.helpers import bearer, drain as drain_all, pointed, sender_auth
 
 API_KEY = "nv-kopru-test-4b1e2f3a5c6d7e8f90a1b2c3"
 ALIAS = "urn:mail:defaultpk@alici-ticaret.com.tr"
@@ -46,18 +45,9 @@ def nilvera(services, tmp_path_factory):
                    f"{CUSTOMER_VKN},Alıcı Ticaret A.Ş.,{ALIAS},2020-01-01T00:00:00+03:00\n"
                    "123,bad row,urn:mail:x@y,\n", encoding="utf-8")
     assert import_users(str(csv)) == {"users": 1, "skipped_rows": 1}
-    from kopru.config import reset_settings
 
-    with serve(sim) as url:
-        old = os.environ.get("NILVERA_BASE_URL")
-        os.environ["NILVERA_BASE_URL"] = url
-        reset_settings()
+    with serve(sim) as url, pointed("NILVERA_BASE_URL", url):
         yield sim
-        if old is None:
-            os.environ.pop("NILVERA_BASE_URL", None)
-        else:
-            os.environ["NILVERA_BASE_URL"] = old
-        reset_settings()
 
 
 @pytest.fixture

@@ -6,14 +6,13 @@ invoice. Each step once under redelivery; a step that cannot happen says why."""
 
 from __future__ import annotations
 
-import os
 import re
 from decimal import Decimal
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.helpers import NETGSM_PASSWORD, NETGSM_USER, bearer, drain
+from tests.helpers import NETGSM_PASSWORD, NETGSM_USER, bearer, drain, pointed
 from tests.payments.conftest import API_KEY, BUYER, SECRET, TCKN, payment_body
 
 VKN = "4540536920"
@@ -24,21 +23,12 @@ CHAIN = ("payment-chain", "einvoice-submit", "sms-send")
 
 @pytest.fixture(scope="module")
 def nilvera(services):
-    from kopru.config import reset_settings
     from kopru_tools.simulators.nilvera import NilveraSimulator, serve
 
     sim = NilveraSimulator()
     sim.add_account(NILVERA_KEY, VKN, name="Zincir Mağaza A.Ş.")
-    with serve(sim) as url:
-        old = os.environ.get("NILVERA_BASE_URL")
-        os.environ["NILVERA_BASE_URL"] = url
-        reset_settings()
+    with serve(sim) as url, pointed("NILVERA_BASE_URL", url):
         yield sim
-        if old is None:
-            os.environ.pop("NILVERA_BASE_URL", None)
-        else:
-            os.environ["NILVERA_BASE_URL"] = old
-        reset_settings()
 
 
 @pytest.fixture

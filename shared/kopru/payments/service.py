@@ -180,7 +180,44 @@ async def create_payment(ctx, body, idempotency_key: str | None, *, card=None) -
     return 201, out
 
 
-class CheckoutInit:
+class IyzicoCall:
+    """What every side effect at iyzico shares (kopru.work's Effect): the tenant's keys
+    (`self.creds`, loaded by `prepare`), the lease, and iyzico's errors said as kopru.work's."""
+
+    provider = "iyzico"
+    operation = ""
+    unavailable_code = "iyzico.unavailable"
+    source = SOURCE
+
+    def __init__(self, tenant_id: uuid.UUID, ref_id: uuid.UUID):
+        from kopru.config import settings
+
+        self.tenant_id, self.ref = tenant_id, str(ref_id)
+        self.lease_s = settings().outward_lease_seconds
+        self.row = None
+
+    async def ask(self, fn, *, ambiguous: bool | None = None, absent: Any = None):
+        """`fn(client)` at iyzico with the tenant's keys: (its answer, None); (None, a failed
+        Outcome with iyzico's code) when iyzico refused; (`absent`, None) when iyzico knows no
+        such payment and `absent` is given. Raises kopru.work.Transient when iyzico could not
+        be reached: ambiguous as iyzico's error says, or as `ambiguous` says (a reconciling read)."""
+        from kopru.connectors import iyzico
+        from kopru.work import Outcome, Transient
+
+        try:
+            async with _client(self.creds) as c:
+                return await fn(c), None
+        except iyzico.TransientError as err:
+            raise Transient(err.code, ambiguous=err.ambiguous if ambiguous is None else ambiguous) from None
+        except iyzico.PaymentNotFound as err:
+            if absent is not None:
+                return absent, None
+            return None, Outcome.failed(err.code)
+        except iyzico.PermanentError as err:
+            return None, Outcome.failed(err.code)
+
+
+class CheckoutInit(IyzicoCall):
     """iyzico's hosted checkout form for one payment, as an outward call (kopru.work).
 
     Reconcile: iyzico cannot be asked whether a form was made, and needs not be: a form
@@ -188,16 +225,11 @@ class CheckoutInit:
     cannot be paid; the form is made again (None). A payment nobody finished starting for
     longer than a form lives is ended `failed` (`payment.expired`)."""
 
-    provider, operation = "iyzico", "checkout.initialize"
-    unavailable_code = "iyzico.unavailable"
-    source = SOURCE
+    operation = "checkout.initialize"
 
     def __init__(self, tenant_id: uuid.UUID, payment_id: uuid.UUID):
-        from kopru.config import settings
-
-        self.tenant_id, self.payment_id, self.ref = tenant_id, payment_id, str(payment_id)
-        self.lease_s = settings().outward_lease_seconds
-        self.row = None
+        super().__init__(tenant_id, payment_id)
+        self.payment_id = payment_id
 
     async def prepare(self, tx, *, first: bool):
         from sqlalchemy import select
@@ -262,17 +294,10 @@ class CheckoutInit:
         return req
 
     async def call(self):
-        from kopru.connectors import iyzico
-        from kopru.work import Outcome, Transient
+        from kopru.work import Outcome
 
-        try:
-            async with _client(self.creds) as c:
-                init = await c.checkout_form_initialize(self.request())
-        except iyzico.TransientError as err:
-            raise Transient(err.code, ambiguous=err.ambiguous) from None
-        except iyzico.PermanentError as err:
-            return Outcome.failed(err.code)
-        return Outcome.ok(init.token, detail=init)
+        init, refused = await self.ask(lambda c: c.checkout_form_initialize(self.request()))
+        return refused or Outcome.ok(init.token, detail=init)
 
     async def reconcile(self, *, quiet_for: float):
         return None  # see the class's note: an unseen form cannot be paid; make it again
@@ -323,37 +348,27 @@ class ThreeDSStart(CheckoutInit):
         return req
 
     async def call(self):
-        from kopru.connectors import iyzico
-        from kopru.work import Outcome, Transient
+        from kopru.work import Outcome
 
         if self.card is None:
             return Outcome.failed("payment.card_gone")
         try:
-            async with _client(self.creds) as c:
-                tds = await c.threeds_initialize(self.request())
-        except iyzico.TransientError as err:
-            raise Transient(err.code, ambiguous=err.ambiguous) from None
-        except iyzico.PermanentError as err:
-            return Outcome.failed(err.code)
+            tds, refused = await self.ask(lambda c: c.threeds_initialize(self.request()))
         finally:
             self.card = None  # used once
+        if refused:
+            return refused
         self.html = tds.html
         return Outcome.ok(tds.payment_id, detail=tds)
 
     async def reconcile(self, *, quiet_for: float):
-        from kopru.connectors import iyzico
-        from kopru.work import Outcome, Transient
+        from kopru.work import Outcome
 
-        try:
-            async with _client(self.creds) as c:
-                await c.payment_detail(conversation_id=self.ref)
-        except iyzico.PaymentNotFound:
-            return None
-        except iyzico.TransientError as err:
-            raise Transient(err.code, ambiguous=True) from None
-        except iyzico.PermanentError as err:
-            return Outcome.failed(err.code)
-        return Outcome.failed("payment.threeds_lost")
+        found, refused = await self.ask(lambda c: c.payment_detail(conversation_id=self.ref), ambiguous=True,
+                                        absent=False)
+        if found is False:
+            return None  # iyzico never took it
+        return refused or Outcome.failed("payment.threeds_lost")
 
     async def record(self, tx, outcome) -> None:
         from sqlalchemy import func, update
@@ -375,24 +390,18 @@ class ThreeDSStart(CheckoutInit):
         await _fail(tx, self.payment_id, outcome.code or "payment.failed")
 
 
-class ThreeDSAuth:
+class ThreeDSAuth(IyzicoCall):
     """Charging a 3-D Secure payment once its payer passed the bank's check (kopru.work).
 
     Reconcile: iyzico's `payment/detail` by the payment id: paid or failed is recorded as
     it says; still waiting for auth (INIT_THREEDS / CALLBACK_THREEDS) proves auth was never
     taken, and it is called."""
 
-    provider, operation = "iyzico", "threeds.auth"
-    unavailable_code = "iyzico.unavailable"
-    source = SOURCE
+    operation = "threeds.auth"
 
     def __init__(self, tenant_id: uuid.UUID, payment_id: uuid.UUID, conversation_data: str | None = None):
-        from kopru.config import settings
-
-        self.tenant_id, self.payment_id, self.ref = tenant_id, payment_id, str(payment_id)
-        self.conversation_data = conversation_data
-        self.lease_s = settings().outward_lease_seconds
-        self.row = None
+        super().__init__(tenant_id, payment_id)
+        self.payment_id, self.conversation_data = payment_id, conversation_data
 
     async def prepare(self, tx, *, first: bool):
         from sqlalchemy import select
@@ -426,31 +435,17 @@ class ThreeDSAuth:
         return None
 
     async def call(self):
-        from kopru.connectors import iyzico
-        from kopru.work import Outcome, Transient
+        from kopru.work import Outcome
 
-        try:
-            async with _client(self.creds) as c:
-                pay = await c.threeds_auth(self.row.iyzico_payment_id, conversation_id=self.ref,
-                                           conversation_data=self.conversation_data, locale=self.row.locale)
-        except iyzico.TransientError as err:
-            raise Transient(err.code, ambiguous=err.ambiguous) from None
-        except iyzico.PermanentError as err:
-            return Outcome.failed(err.code)
-        return self._outcome(pay) or Outcome.unknown("payment.mismatch")
+        pay, refused = await self.ask(lambda c: c.threeds_auth(
+            self.row.iyzico_payment_id, conversation_id=self.ref, conversation_data=self.conversation_data,
+            locale=self.row.locale))
+        return refused or self._outcome(pay) or Outcome.unknown("payment.mismatch")
 
     async def reconcile(self, *, quiet_for: float):
-        from kopru.connectors import iyzico
-        from kopru.work import Outcome, Transient
-
-        try:
-            async with _client(self.creds) as c:
-                pay = await c.payment_detail(payment_id=self.row.iyzico_payment_id)
-        except iyzico.TransientError as err:
-            raise Transient(err.code, ambiguous=True) from None
-        except iyzico.PermanentError as err:
-            return Outcome.failed(err.code)
-        return self._outcome(pay)
+        pay, refused = await self.ask(lambda c: c.payment_detail(payment_id=self.row.iyzico_payment_id),
+                                      ambiguous=True)
+        return refused or self._outcome(pay)
 
     async def record(self, tx, outcome) -> None:
         from sqlalchemy import select
@@ -840,21 +835,16 @@ async def _refund_view(ctx, refund_id: uuid.UUID) -> dict[str, Any]:
             "error_code": r.error_code, "error": describe(r.error_code), "created_at": r.created_at}
 
 
-class RefundCall:
+class RefundCall(IyzicoCall):
     """One refund at iyzico (kopru.work). iyzico has no idempotency key and no lookup by
     the refund's conversationId, so an attempt whose answer was lost is parked `unknown`
     for an operator rather than repeated: a refund paid twice is money gone."""
 
-    provider, operation = "iyzico", "payment.refund"
-    unavailable_code = "iyzico.unavailable"
-    source = SOURCE
+    operation = "payment.refund"
 
     def __init__(self, tenant_id: uuid.UUID, refund_id: uuid.UUID):
-        from kopru.config import settings
-
-        self.tenant_id, self.refund_id, self.ref = tenant_id, refund_id, str(refund_id)
-        self.lease_s = settings().outward_lease_seconds
-        self.refund = None
+        super().__init__(tenant_id, refund_id)
+        self.refund_id, self.refund = refund_id, None
 
     async def prepare(self, tx, *, first: bool):
         from sqlalchemy import select
@@ -877,18 +867,13 @@ class RefundCall:
         return None
 
     async def call(self):
-        from kopru.connectors import iyzico
-        from kopru.work import Outcome, Transient
+        from kopru.work import Outcome
 
-        try:
-            async with _client(self.creds) as c:
-                res = await c.refund(self.payment.iyzico_payment_id, Decimal(self.refund.amount),
-                                     conversation_id=self.ref, ip=self.refund.origin_ip,
-                                     currency=self.payment.currency)
-        except iyzico.TransientError as err:
-            raise Transient(err.code, ambiguous=err.ambiguous) from None
-        except iyzico.PermanentError as err:
-            return Outcome.failed(err.code)
+        res, refused = await self.ask(lambda c: c.refund(
+            self.payment.iyzico_payment_id, Decimal(self.refund.amount), conversation_id=self.ref,
+            ip=self.refund.origin_ip, currency=self.payment.currency))
+        if refused:
+            return refused
         return Outcome.ok(str(getattr(res, "payment_id", "") or self.payment.iyzico_payment_id))
 
     async def reconcile(self, *, quiet_for: float):
@@ -943,21 +928,15 @@ async def request_cancel(ctx, payment_id: uuid.UUID, origin_ip: str) -> dict[str
     return await get_payment(ctx, payment_id)
 
 
-class CancelCall:
+class CancelCall(IyzicoCall):
     """Cancelling one payment at iyzico (kopru.work); like a refund, a lost answer is
     parked `unknown`, never repeated blindly."""
 
-    provider, operation = "iyzico", "payment.cancel"
-    unavailable_code = "iyzico.unavailable"
-    source = SOURCE
+    operation = "payment.cancel"
 
     def __init__(self, tenant_id: uuid.UUID, payment_id: uuid.UUID, origin_ip: str = "127.0.0.1"):
-        from kopru.config import settings
-
-        self.tenant_id, self.payment_id, self.ref = tenant_id, payment_id, str(payment_id)
-        self.origin_ip = origin_ip
-        self.lease_s = settings().outward_lease_seconds
-        self.row = None
+        super().__init__(tenant_id, payment_id)
+        self.payment_id, self.origin_ip = payment_id, origin_ip
 
     async def prepare(self, tx, *, first: bool):
         from sqlalchemy import select
@@ -979,16 +958,12 @@ class CancelCall:
         return None
 
     async def call(self):
-        from kopru.connectors import iyzico
-        from kopru.work import Outcome, Transient
+        from kopru.work import Outcome
 
-        try:
-            async with _client(self.creds) as c:
-                await c.cancel(self.row.iyzico_payment_id, conversation_id=f"cancel-{self.ref}", ip=self.origin_ip)
-        except iyzico.TransientError as err:
-            raise Transient(err.code, ambiguous=err.ambiguous) from None
-        except iyzico.PermanentError as err:
-            return Outcome.failed(err.code)
+        _, refused = await self.ask(lambda c: c.cancel(self.row.iyzico_payment_id, conversation_id=f"cancel-{self.ref}",
+                                                       ip=self.origin_ip))
+        if refused:
+            return refused
         return Outcome.ok(self.row.iyzico_payment_id)
 
     async def reconcile(self, *, quiet_for: float):
