@@ -616,3 +616,32 @@ async def run_wrk_async(wrk: str, url: str, script: Path, *, connections: int, d
     out, err = await asyncio.wait_for(proc.communicate(), duration + 60)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return _wrk_result(proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"), before, after)
+
+
+async def inprocess_tenant(client_id: str, client_secret: str, *functions: str) -> tuple[dict, dict, dict]:
+    """Every function's ASGI app in this process (as `kopru dev` builds them), a tenant
+    onboarded through the real routes with the operator client (enterprise plan), and its
+    token. Returns (httpx clients by function name, the onboarding answer, the tenant's
+    Authorization header); close the clients with `aclose`."""
+    import uuid
+
+    import httpx
+
+    from kopru_tools.gateway import build_gateway
+
+    apps = build_gateway().apps
+    clients = {n: httpx.AsyncClient(transport=httpx.ASGITransport(app=apps[n]), base_url="http://bench")
+               for n in {"token", "tenant-onboarding", *functions}}
+    token = clients["token"]
+    r = await token.post("/oauth2/token", data={"grant_type": "client_credentials"}, auth=(client_id, client_secret))
+    op = r.json()["access_token"]
+    sub = f"bench{uuid.uuid4().hex[:8]}"
+    r = await clients["tenant-onboarding"].post("/tenants", headers={"Authorization": f"Bearer {op}"}, json={
+        "name": "Bench Mağaza Ltd. Şti.", "tax_number": "10000000146", "tax_office": "Beşiktaş", "subdomain": sub,
+        "plan": "enterprise", "admin": {"email": f"admin@{sub}.example.com", "password": "bench-parola-123456"}})
+    if r.status_code != 201:
+        raise SystemExit(f"onboarding: {r.status_code} {r.text[:300]}")
+    t = r.json()
+    r = await token.post("/oauth2/token", data={"grant_type": "client_credentials"},
+                         auth=(t["client_id"], t["client_secret"]))
+    return clients, t, {"Authorization": f"Bearer {r.json()['access_token']}"}

@@ -38,8 +38,8 @@ import time
 import uuid
 from typing import Any
 
-from bench.common import bench_data_dir, child_env, free_port, percentile, prepare_services, stop_services, table, \
-    write_results
+from bench.common import bench_data_dir, child_env, free_port, inprocess_tenant, percentile, prepare_services, \
+    stop_services, table, write_results
 
 BUYER = {"name": "Ayşe", "surname": "Yılmaz", "identity_number": "10000000146", "email": "ayse@example.com.tr",
          "phone": "+905321234567", "address": "Barbaros Bulvarı 1, Beşiktaş", "city": "İstanbul",
@@ -68,27 +68,11 @@ async def _run(args) -> dict[str, Any]:
 
     from kopru.connectors import iyzico
     from kopru.connectors.iyzico.client import PATHS
-    from kopru_tools.gateway import build_gateway
     from kopru_tools.simulators.iyzico import DEV_API_KEY, DEV_SECRET_KEY
 
     base = os.environ["IYZICO_BASE_URL"]
-    apps = build_gateway().apps
-    gw = lambda name: httpx.AsyncClient(transport=httpx.ASGITransport(app=apps[name]), base_url="http://bench")
-    token_c, onboard_c, pay_c = gw("token"), gw("tenant-onboarding"), gw("payment")
-    r = await token_c.post("/oauth2/token", data={"grant_type": "client_credentials"},
-                           auth=(args.client_id, args.client_secret))
-    op = r.json()["access_token"]
-    sub = f"bench{uuid.uuid4().hex[:8]}"
-    r = await onboard_c.post("/tenants", headers={"Authorization": f"Bearer {op}"}, json={
-        "name": "Bench Mağaza Ltd. Şti.", "tax_number": "10000000146", "tax_office": "Beşiktaş", "subdomain": sub,
-        "plan": "enterprise", "admin": {"email": f"admin@{sub}.example.com", "password": "bench-parola-123456"}})
-    if r.status_code != 201:
-        raise SystemExit(f"onboarding: {r.status_code} {r.text[:300]}")
-    t = r.json()
-    r = await token_c.post("/oauth2/token", data={"grant_type": "client_credentials"},
-                           auth=(t["client_id"], t["client_secret"]))
-    tok = r.json()["access_token"]
-    h = {"Authorization": f"Bearer {tok}"}
+    clients, t, h = await inprocess_tenant(args.client_id, args.client_secret, "payment")
+    onboard_c, pay_c = clients["tenant-onboarding"], clients["payment"]
     r = await onboard_c.put(f"/tenants/{t['tenant']['id']}/integrations/iyzico", headers=h,
                             json={"api_key": DEV_API_KEY, "secret_key": DEV_SECRET_KEY})
     if r.status_code != 200:
@@ -130,7 +114,7 @@ async def _run(args) -> dict[str, Any]:
                 await fn()
                 wall[name].append(time.perf_counter() - t0)
     await raw_client.aclose()
-    for c in (token_c, onboard_c, pay_c):
+    for c in clients.values():
         await c.aclose()
     base_med = statistics.median(wall["raw_httpx"])
     out: dict[str, Any] = {}

@@ -36,8 +36,8 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from bench.common import bench_data_dir, child_env, free_port, percentile, prepare_services, stop_services, table, \
-    write_results
+from bench.common import bench_data_dir, child_env, free_port, inprocess_tenant, percentile, prepare_services, \
+    stop_services, table, write_results
 
 RECEIVER = """
 import sys, uvicorn
@@ -64,25 +64,10 @@ async def _run(args, receiver: str) -> dict[str, Any]:
     from kopru.events.ingress import issue
     from kopru.webhooks import guard
     from kopru.webhooks.delivery import headers as wh_headers, sign
-    from kopru_tools.gateway import build_gateway
 
-    apps = build_gateway().apps
-    gw = lambda name: httpx.AsyncClient(transport=httpx.ASGITransport(app=apps[name]), base_url="http://bench")
-    token_c, onboard_c, hooks_c = gw("token"), gw("tenant-onboarding"), gw("webhooks")
-    r = await token_c.post("/oauth2/token", data={"grant_type": "client_credentials"},
-                           auth=(args.client_id, args.client_secret))
-    op = r.json()["access_token"]
-    sub = f"bench{uuid.uuid4().hex[:8]}"
-    r = await onboard_c.post("/tenants", headers={"Authorization": f"Bearer {op}"}, json={
-        "name": "Bench Mağaza Ltd. Şti.", "tax_number": "10000000146", "tax_office": "Beşiktaş", "subdomain": sub,
-        "plan": "enterprise", "admin": {"email": f"admin@{sub}.example.com", "password": "bench-parola-123456"}})
-    if r.status_code != 201:
-        raise SystemExit(f"onboarding: {r.status_code} {r.text[:300]}")
-    t = r.json()
+    clients, t, h = await inprocess_tenant(args.client_id, args.client_secret, "webhooks")
     tid = t["tenant"]["id"]
-    r = await token_c.post("/oauth2/token", data={"grant_type": "client_credentials"},
-                           auth=(t["client_id"], t["client_secret"]))
-    h = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    hooks_c = clients["webhooks"]
     url = receiver + "/hook"
     r = await hooks_c.post("/webhooks/endpoints", headers=h, json={"url": url,
                                                                    "event_types": ["kopru.payment.succeeded.v1"]})
@@ -139,7 +124,7 @@ async def _run(args, receiver: str) -> dict[str, Any]:
                 per_call[name].append(time.perf_counter() - t0)
             rates[name].append(args.calls / (time.perf_counter() - start))
     await raw_client.aclose()
-    for c in (token_c, onboard_c, hooks_c):
+    for c in clients.values():
         await c.aclose()
     # every event's delivery succeeded, once
     from sqlalchemy import text
