@@ -10,7 +10,7 @@ A tenant saves `{name, trigger: {type, filter, condition}, steps: [{action, inpu
 - `trigger.condition` (optional) is a JMESPath expression over the event
   (`{type, source, id, subject, time, data}`) that must give `true`: how a numeric
   comparison is written, since the filter dialects have none and amounts travel as decimal
-  strings: `to_number(data.amount) >= \\`1000\\``. JMESPath's `to_number` gives a double,
+  strings: ``to_number(data.amount) >= `1000` ``. JMESPath's `to_number` gives a double,
   which orders decimal strings of up to 15 significant digits exactly (amounts in the
   catalog have at most 12), so `999.99` never passes a `>= 1000`;
 - each step names an action of the one registry (`actions.ACTIONS`: input model, scope,
