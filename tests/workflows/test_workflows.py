@@ -331,3 +331,11 @@ async def test_routes_read_list_delete_and_the_registry(client, shop, db):
     assert by["sms.send"]["scope"] == "sms:send" and "İYS" in by["sms.send"]["consent"][0]["tr"]
     assert "message" in by["sms.send"]["input"]["properties"]
     assert SUCCEEDED in cat["trigger_types"]
+
+
+async def test_a_line_feed_in_an_id_is_our_404_not_the_frameworks(client, shop):
+    for fn, path in (("workflows", "/workflows/a%0Ab"), ("workflows", "/workflows/%0A/dry-run"),
+                     ("webhooks", "/webhooks/endpoints/x%0A")):
+        r = await client(fn).get(path, headers=bearer(shop["token"])) if "dry-run" not in path else \
+            await client(fn).post(path, json={}, headers=bearer(shop["token"]))
+        assert (r.status_code, r.headers["content-type"]) == (404, "application/problem+json"), (path, r.text)
