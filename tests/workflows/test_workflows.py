@@ -339,3 +339,23 @@ async def test_a_line_feed_in_an_id_is_our_404_not_the_frameworks(client, shop):
         r = await client(fn).get(path, headers=bearer(shop["token"])) if "dry-run" not in path else \
             await client(fn).post(path, json={}, headers=bearer(shop["token"]))
         assert (r.status_code, r.headers["content-type"]) == (404, "application/problem+json"), (path, r.text)
+
+
+async def test_a_refund_step_refunds_once(client, apps, shop, iyzico, netgsm, db):
+    from kopru.workflows.engine import execute
+
+    r = await save(client, shop, big_payment_workflow(
+        {"action": "payment.refund", "input": {"payment_id": "data.payment_id", "amount": {"const": "25.00"},
+                                               "reason": {"const": "buyer_request"}}}, name="Kargo iadesi"))
+    assert r.status_code == 201, r.text
+    wid = r.json()["id"]
+    pid = await pay(client, shop, iyzico, db, "1100.00")
+    await drain(apps, only=FLOW)
+    [run] = await runs_of(client, shop, wid)
+    assert (run["status"], run["step"]) == ("succeeded", 1), run
+    await redeliver(client, db, shop["id"], pid)
+    assert await execute(shop["id"], uuid.UUID(run["id"]), actor="test") == "succeeded"
+    refunds = db.execute("select amount, status from payment_refunds where payment_id = %s", (pid,)).fetchall()
+    assert [(str(a), s) for a, s in refunds] == [("25.00", "succeeded")]
+    r = await client("payment").get(f"/payments/{pid}", headers=bearer(shop["token"]))
+    assert r.json()["status"] == "partially_refunded", r.text
