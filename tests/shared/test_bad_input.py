@@ -50,13 +50,19 @@ BODIES = {
     ("webhooks", "POST", "/webhooks/endpoints"): (lambda: {"url": "https://hooks.example.com/k", "event_types": [
         "kopru.payment.succeeded.v1"], "description": "muhasebe"}, ("description",), "tenant"),
     ("webhooks", "PATCH", "/webhooks/endpoints/{id}"): (lambda: {"description": "muhasebe"}, ("description",), "tenant"),
+    ("workflows", "POST", "/workflows"): (lambda: {"name": "Büyük ödeme", "trigger": {
+        "type": "kopru.payment.succeeded.v1"}, "steps": [{"action": "sms.send", "input": {
+        "to_payment_buyer": "data.payment_id", "message": {"const": "Teşekkürler"},
+        "kind": {"const": "transactional"}}}]}, ("name",), "tenant"),
+    ("workflows", "PATCH", "/workflows/{id}"): (lambda: {"name": "akış"}, ("name",), "tenant"),
+    ("workflows", "POST", "/workflows/{id}/dry-run"): (lambda: {"subject": "ödeme"}, ("subject",), "tenant"),
 }
 
 # tables a request could write to; "nothing written" is checked on each
 TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox", "sms_messages", "sms_status_history", "einvoices",
           "einvoice_status_history", "consents", "data_subjects", "subject_requests", "idempotent_requests",
           "tenant_integrations", "outward_calls", "payments", "payment_history", "payment_refunds",
-          "webhook_endpoints", "webhook_deliveries")
+          "webhook_endpoints", "webhook_deliveries", "workflows", "workflow_runs")
 
 
 def _body_routes():

@@ -147,14 +147,25 @@ TENANT_SCOPED = {
     ("webhooks", "GET", "/webhooks/endpoints/{id}/deliveries"),
     ("webhooks", "POST", "/webhooks/endpoints/{id}/replay"),
     ("webhooks", "POST", "/webhooks/deliveries/{id}/replay"),
+    ("workflows", "GET", "/workflows/{id}"),
+    ("workflows", "PATCH", "/workflows/{id}"),
+    ("workflows", "DELETE", "/workflows/{id}"),
+    ("workflows", "POST", "/workflows/{id}/dry-run"),
+    ("workflows", "GET", "/workflows/{id}/runs"),
 }
 # lists of the caller's own tenant: A's list answers 200 and holds none of B's objects
-OWN_LISTS = {("webhooks", "GET", "/webhooks/endpoints")}
+OWN_LISTS = {("webhooks", "GET", "/webhooks/endpoints"), ("workflows", "GET", "/workflows"),
+             ("workflows", "GET", "/workflows/actions")}
 CLIENT_AUTH = {("token", "POST", "/oauth2/introspect"), ("token", "POST", "/oauth2/revoke")}
 # routes that create in the caller's own tenant: nothing in the request can name another
 # tenant (a tenant_id field is an unknown field, refused), and B is left untouched
 CONSENT = {"subject": {"phone": "+905321234567"}, "purpose": "marketing", "legal_basis": "explicit_consent",
            "data_categories": ["contact"], "channel": "web", "consent_text": "İzin metni", "retention_days": 30}
+
+WORKFLOW = {"name": "Büyük ödeme", "trigger": {"type": "kopru.payment.succeeded.v1"},
+            "steps": [{"action": "sms.send", "input": {"to_payment_buyer": "data.payment_id",
+                                                       "message": {"const": "Teşekkürler"},
+                                                       "kind": {"const": "transactional"}}}]}
 
 # routes whose request cannot name another tenant at all: trying to is an unknown field (422)
 OWN_TENANT_ONLY = {
@@ -180,6 +191,7 @@ OWN_TENANT_ONLY = {
         "return_url": "https://magaza.example/odeme"},
     ("webhooks", "POST", "/webhooks/endpoints"): {"url": "https://hooks.example.com/k",
                                                   "event_types": ["kopru.payment.succeeded.v1"]},
+    ("workflows", "POST", "/workflows"): WORKFLOW,
 }
 
 
@@ -197,6 +209,9 @@ async def _tenant_b_objects(client, b) -> dict:
         "url": "https://hooks.example.com/b", "event_types": ["kopru.payment.succeeded.v1"]})
     assert r.status_code == 201, r.text
     out["webhook_endpoint"] = r.json()["id"]
+    r = await client("workflows").post("/workflows", headers=bearer(b["token"]), json=WORKFLOW)
+    assert r.status_code == 201, r.text
+    out["workflow"] = r.json()["id"]
     return out
 
 
@@ -219,6 +234,11 @@ REQUESTS = {
        for m, p in (("GET", "/webhooks/endpoints/{id}"), ("PATCH", "/webhooks/endpoints/{id}"),
                     ("DELETE", "/webhooks/endpoints/{id}"), ("POST", "/webhooks/endpoints/{id}/rotate"),
                     ("GET", "/webhooks/endpoints/{id}/deliveries"), ("POST", "/webhooks/endpoints/{id}/replay"))},
+    # B's workflow by its id
+    **{("workflows", m, p): (lambda m, p: lambda b, o: (
+        p.replace("{id}", o["workflow"]), {"enabled": False} if m == "PATCH" else {} if m == "POST" else None))(m, p)
+       for m, p in (("GET", "/workflows/{id}"), ("PATCH", "/workflows/{id}"), ("DELETE", "/workflows/{id}"),
+                    ("POST", "/workflows/{id}/dry-run"), ("GET", "/workflows/{id}/runs"))},
 }
 
 
@@ -248,6 +268,7 @@ async def test_every_route_keeps_tenant_b_out_of_tenant_a_reach(client, onboard,
                 r = await client(info.name).request(method, path, headers=bearer(a["token"]))
                 assert r.status_code == 200, (key, r.text)
                 assert b_objects["webhook_endpoint"] not in r.text and str(b["id"]) not in r.text, key
+                assert b_objects["workflow"] not in r.text, key
                 continue
             if key in CLIENT_AUTH:
                 r = await client(info.name).post(path, data={"token": b["token"]},
@@ -275,6 +296,7 @@ async def test_every_route_keeps_tenant_b_out_of_tenant_a_reach(client, onboard,
                       (str(b["id"]),)).fetchone()[0] == b_consents
     assert db.execute("select enabled from webhook_endpoints where id = %s",
                       (b_objects["webhook_endpoint"],)).fetchone() == (True,)
+    assert db.execute("select enabled from workflows where id = %s", (b_objects["workflow"],)).fetchone() == (True,)
     # A's attempts on B's subject opened nothing anywhere
     count = "select count(*) from subject_requests where tenant_id = %s"
     assert db.execute(count, (str(a["id"]),)).fetchone()[0] == 0

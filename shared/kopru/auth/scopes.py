@@ -34,6 +34,10 @@ _ALL = (
           "replay deliveries."),
     Scope("webhooks:read", "Webhook uç noktalarını ve teslimat kayıtlarını okuma.",
           "Read webhook endpoints and their delivery log."),
+    Scope("workflows:write", "İş akışlarını (bir olay olunca şunu yap) kaydetme, açıp kapatma, silme ve deneme (dry run); "
+          "her adımın eyleminin kapsamı da gerekir.", "Save, enable, disable, delete and dry-run workflows (when this "
+          "happens, do that); each step's action needs its own scope too."),
+    Scope("workflows:read", "İş akışlarını ve çalışmalarını okuma.", "Read workflows and their runs."),
     Scope("consent:write", "Açık rıza kaydetme ve geri alma.", "Record and withdraw consents."),
     Scope("consent:read", "İlgili kişinin rıza geçmişini okuma.", "Read a data subject's consent history."),
     Scope("kvkk:requests", "İlgili kişi başvurularını (erişim, silme) açma ve izleme.",
@@ -49,7 +53,7 @@ TENANT_SCOPES: frozenset[str] = frozenset(n for n in SCOPES if n != OPERATOR_SCO
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "admin": TENANT_SCOPES,
     "member": frozenset({"tenant:read", "sms:read", "einvoice:read", "consent:read", "payments:read",
-                         "webhooks:read"}),
+                         "webhooks:read", "workflows:read"}),
 }
 
 

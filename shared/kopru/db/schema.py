@@ -489,10 +489,46 @@ webhook_deliveries = Table(
     Column("updated_at", DateTime(timezone=True)),
 )
 
+workflows = Table(
+    "workflows", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("trigger_type", Text, nullable=False),
+    Column("filter", JSONB),
+    Column("condition", Text),
+    Column("steps", JSONB, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
+)
+
+workflow_runs = Table(
+    "workflow_runs", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("workflow_id", UUID(as_uuid=True), nullable=False),
+    Column("event_source", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("event", JSONB, nullable=False),
+    Column("steps", JSONB, nullable=False),
+    Column("steps_count", Integer, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("code", Text),
+    Column("attempts", Integer, nullable=False),
+    Column("results", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+)
+
 TENANT_TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox", "refresh_tokens", "inbox",
                  "tenant_keys", "data_subjects", "consent_texts", "consents", "tenant_integrations", "sms_messages", "sms_status_history",
                  "subject_requests", "destruction_records",
                  "einvoice_series_counters", "einvoices", "einvoice_status_history",
                  "outward_calls", "idempotent_requests",
                  "payments", "payment_history", "payment_refunds", "payment_notifications",
-                 "webhook_endpoints", "webhook_deliveries")
+                 "webhook_endpoints", "webhook_deliveries", "workflows", "workflow_runs")

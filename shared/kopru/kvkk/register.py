@@ -338,6 +338,7 @@ NOT_PERSONAL: dict[tuple[str, str], str] = {
     ("destruction_records", "table_name"): "which table a purge batch destroyed rows of",
     ("webhook_endpoints", "secret_enc"): "the endpoint's signing secrets (whsec_), sealed by the master key: a secret",
     ("tenants", "tax_number_kind"): "'VKN' or 'TCKN': says which tenant rows are personal, not whose",
+    ("workflows", "name"): "a label the tenant gives a workflow",
 }
 
 _PERSONAL_TOKENS = (

@@ -20,6 +20,21 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
+from starlette.convertors import CONVERTOR_TYPES, PathConvertor
+
+
+class _AnyPath(PathConvertor):
+    """functions-framework serves every route through Starlette's `/{path:path}`, whose `.*`
+    stops at a line feed: a path holding `%0A` got Starlette's own text/plain 404 instead of
+    ours. The `path` convertor takes any character, so such a path reaches the function's
+    router (a 404 problem+json, or an id that does not parse). Registered before
+    functions-framework builds its routes: it executes the function module first."""
+
+    regex = "(?s:.*)"
+
+
+CONVERTOR_TYPES["path"] = _AnyPath()
+
 from kopru.errors import KopruError, negotiate_language, validation_error
 from kopru.events import current_source, current_traceparent
 from kopru.logs import get_logger, tenant_id_var, event_id_var, trace_id_var

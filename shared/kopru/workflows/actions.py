@@ -1,0 +1,318 @@
+"""The one actions registry: what a workflow step (and anything else that acts for a
+tenant by name) may do. Each action declares
+
+- `model`: its input (a pydantic model, "module:Class"), validated from the JSON the step's
+  mapping gives;
+- `scope`: the OAuth scope it needs: a workflow is saved only by a client holding the scope
+  of every step (403 workflow.scope_missing), as if the client did the steps itself;
+- `consent`: its consent rules, in Turkish and English (shown by GET /workflows/actions),
+  enforced where the action runs (request_sms's İYS check, the webhook endpoint's
+  personal-data registration);
+- `check`: what must hold in the tenant when the workflow is saved (a webhook endpoint that
+  exists and is enabled);
+- `preview`: what would be sent, without sending (the dry run);
+- `run`: the side effect, through the action's own once-only mechanism, under the
+  Idempotency-Key the engine derives from (run id, step index).
+
+`run` raises KopruError: a 5xx code is transient (the run waits at its step and is resumed),
+any other code, or `StepFailed(code)`, fails the run at its step with that code.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from kopru.errors import KopruError
+
+
+class StepFailed(Exception):
+    """A permanent outcome of a step that is not a request error: the code is kept on the
+    run (it may be a provider's code, described by kopru.connectors.words)."""
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    tr: str
+    en: str
+    scope: str
+    model: str
+    consent: tuple[tuple[str, str], ...]
+    run: str
+    preview: str
+    check: str | None = None
+
+    def load(self, ref: str) -> Any:
+        import importlib
+
+        mod, _, name = ref.partition(":")
+        return getattr(importlib.import_module(mod), name)
+
+    def input_model(self) -> type[BaseModel]:
+        return self.load(self.model)
+
+    def parse(self, values: dict[str, Any]) -> BaseModel:
+        """The input model over what a mapping gave (as JSON, like a request body);
+        pydantic's ValidationError when it does not fit."""
+        import json
+
+        return self.input_model().model_validate_json(json.dumps(values, default=str))
+
+    def describe(self) -> dict[str, Any]:
+        schema = self.input_model().model_json_schema()
+        return {"name": self.name, "title": {"tr": self.tr, "en": self.en}, "scope": self.scope,
+                "consent": [{"tr": tr, "en": en} for tr, en in self.consent], "input": schema}
+
+
+# -- input models -------------------------------------------------------------------------
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SmsSendIn(_In):
+    to: Optional[str] = Field(default=None, min_length=3, max_length=32,
+                              description="the recipient's number (any common Turkish form)")
+    to_payment_buyer: Optional[uuid.UUID] = Field(
+        default=None, description="text the buyer of this payment (the phone given at checkout), instead of `to`")
+    message: str = Field(min_length=1, max_length=2000)
+    kind: Literal["transactional", "commercial"]
+    recipient_type: Optional[Literal["BIREYSEL", "TACIR"]] = Field(
+        default=None, description="İYS recipient type: required with kind commercial")
+
+    @field_validator("message")
+    @classmethod
+    def _fits(cls, v: str) -> str:
+        import unicodedata
+
+        from kopru.sms.encoding import MessageTooLong, estimate
+
+        try:
+            estimate(unicodedata.normalize("NFC", v))
+        except MessageTooLong:
+            raise ValueError("sms.message_too_long") from None
+        return v
+
+    @model_validator(mode="after")
+    def _rules(self):
+        if (self.to is None) == (self.to_payment_buyer is None):
+            raise ValueError("workflow.recipient_invalid")
+        if self.kind == "commercial" and self.recipient_type is None:
+            raise ValueError("sms.recipient_type_required")
+        return self
+
+
+class WebhookCallIn(_In):
+    endpoint_id: uuid.UUID = Field(description="one of the tenant's webhook endpoints (a constant)")
+    payload: Optional[dict[str, Any]] = Field(
+        default=None, description="the delivery's data (a JMESPath multiselect such as "
+                                  "`{amount: data.amount, payment: data.payment_id}`); the event's data when absent")
+
+
+class PaymentRefundIn(_In):
+    payment_id: uuid.UUID
+    amount: str = Field(pattern=r"^[0-9]{1,10}(\.[0-9]{1,2})?$", description="a decimal string, e.g. data.amount")
+    reason: Optional[Literal["double_payment", "buyer_request", "fraud", "other"]] = None
+
+
+# -- sms.send -------------------------------------------------------------------------------
+
+async def _buyer_phone(ctx, payment_id: uuid.UUID) -> str:
+    import json
+
+    from sqlalchemy import select
+
+    from kopru.db.schema import payments as pt
+    from kopru.kvkk import subject_key
+    from kopru.kvkk.subjects import decrypt_field
+
+    async with ctx.transaction() as tx:
+        row = (await tx.execute(select(pt).where(pt.c.id == payment_id))).first()
+        if row is None:
+            raise StepFailed("payment.not_found")
+        key = await subject_key(tx, row.subject_id) if row.subject_id else None
+        buyer = json.loads(decrypt_field(key, row.subject_id, f"payments.buyer:{row.id}", row.buyer_enc)) \
+            if key is not None and row.buyer_enc is not None else None
+    if buyer is None:
+        raise StepFailed("kvkk.subject_erased")
+    if not buyer.get("phone"):
+        raise StepFailed("workflow.recipient_missing")
+    return buyer["phone"]
+
+
+async def sms_run(ctx, inp: SmsSendIn, *, key: str, event: dict[str, Any], run_id: uuid.UUID,
+                  index: int) -> dict[str, Any]:
+    from pydantic import ValidationError
+
+    from kopru.sms.models import SmsIn
+    from kopru.sms.service import request_sms
+
+    phone = inp.to if inp.to is not None else await _buyer_phone(ctx, inp.to_payment_buyer)
+    try:
+        body = SmsIn(to=phone, message=inp.message, kind=inp.kind, recipient_type=inp.recipient_type)
+    except ValidationError:
+        raise StepFailed("sms.invalid_number") from None
+    out = await request_sms(ctx, body, key)  # İYS consent of a commercial message checked there
+    return {"sms_id": out["id"]}
+
+
+async def sms_preview(tx, inp: SmsSendIn, *, event: dict[str, Any]) -> dict[str, Any]:
+    import unicodedata
+
+    from kopru.sms.encoding import estimate
+
+    est = estimate(unicodedata.normalize("NFC", inp.message))
+    to = inp.to if inp.to is not None else f"the buyer of payment {inp.to_payment_buyer}"
+    return {"provider": "netgsm", "to": to, "message": inp.message, "kind": inp.kind,
+            "recipient_type": inp.recipient_type, **est.as_dict()}
+
+
+# -- webhook.call ---------------------------------------------------------------------------
+
+async def _endpoint(tx, endpoint_id: uuid.UUID, trigger_type: str):
+    from sqlalchemy import select
+
+    from kopru.db.schema import webhook_endpoints as we
+
+    ep = (await tx.execute(select(we).where(we.c.id == endpoint_id))).first()
+    if ep is None:
+        raise StepFailed("webhook.endpoint_not_found")
+    if not ep.enabled:
+        raise StepFailed("webhook.endpoint_disabled")
+    if not ep.personal_data and trigger_type in _personal_triggers():
+        raise StepFailed("webhook.personal_data_undeclared")
+    return ep
+
+
+def _personal_triggers() -> frozenset[str]:
+    """Trigger types whose data names a data subject (`subject_id` in the schema): their
+    data goes only to an endpoint registered for personal data (a KVKK disclosure)."""
+    import json
+
+    from kopru.events.catalog import load_catalog
+    from kopru.workflows.expressions import trigger_types
+
+    cat = load_catalog()
+    return frozenset(t for t in trigger_types()
+                     if "subject_id" in (json.loads(cat.events[t].schema_path.read_text()).get("properties") or {}))
+
+
+async def webhook_check(tx, inp: WebhookCallIn, *, trigger_type: str) -> None:
+    try:
+        await _endpoint(tx, inp.endpoint_id, trigger_type)
+    except StepFailed as err:
+        code = "workflow.endpoint_invalid" if err.code != "webhook.personal_data_undeclared" else err.code
+        raise KopruError(code) from None
+
+
+def _body(inp: WebhookCallIn, event: dict[str, Any], run_id: uuid.UUID | None, index: int) -> str:
+    import json
+
+    data = inp.payload if inp.payload is not None else event.get("data")
+    return json.dumps({"type": event["type"], "timestamp": str(event.get("time") or ""), "data": data,
+                       "workflow": {"run_id": str(run_id) if run_id else None, "step": index}},
+                      ensure_ascii=False, separators=(",", ":"))
+
+
+async def webhook_run(ctx, inp: WebhookCallIn, *, key: str, event: dict[str, Any], run_id: uuid.UUID,
+                      index: int) -> dict[str, Any]:
+    """One delivery to the endpoint, made once: the delivery row is unique per (endpoint,
+    source "/kopru/workflows", "<run id>:<step>"); its first attempt now, its retries on the
+    Standard Webhooks schedule by `webhooks-retry` (at least once, one webhook-id)."""
+    from urllib.parse import urlsplit
+
+    from sqlalchemy import select, text
+    from sqlalchemy.dialects.postgresql import insert
+
+    from kopru.db.schema import webhook_deliveries as wd
+    from kopru.webhooks.delivery import deliver, webhook_id
+
+    source, event_id = SOURCE, f"{run_id}:{index}"
+    async with ctx.transaction() as tx:
+        ep = await _endpoint(tx, inp.endpoint_id, event["type"])
+        did = uuid.uuid4()
+        ref = (await tx.execute(insert(wd).values(
+            id=did, tenant_id=tx.tenant_id, endpoint_id=ep.id, event_source=source, event_id=event_id,
+            event_type=event["type"], webhook_id=webhook_id(source, event_id), body=_body(inp, event, run_id, index),
+            subject_id=None, personal_data=ep.personal_data, purpose=ep.purpose if ep.personal_data else None,
+            host=urlsplit(ep.url).hostname or "", status="pending", call_ref=did, attempts=0, replays=0,
+            next_attempt_at=text("now()")).on_conflict_do_nothing().returning(wd.c.call_ref))).scalar()
+        if ref is None:  # made before (this step ran up to here once already): its own retries carry it
+            did = (await tx.execute(select(wd.c.id).where(wd.c.endpoint_id == ep.id)
+                                    .where(wd.c.event_source == source).where(wd.c.event_id == event_id))).scalar()
+            return {"delivery_id": str(did)}
+    await deliver(ctx.tenant_id, ref, actor=ctx.actor)  # a failed attempt is left to the retry schedule
+    return {"delivery_id": str(did)}
+
+
+async def webhook_preview(tx, inp: WebhookCallIn, *, event: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    from sqlalchemy import select
+
+    from kopru.db.schema import webhook_endpoints as we
+
+    url = (await tx.execute(select(we.c.url).where(we.c.id == inp.endpoint_id))).scalar()
+    return {"provider": "webhook", "endpoint_id": str(inp.endpoint_id), "url": url,
+            "body": json.loads(_body(inp, event, None, 0))}
+
+
+# -- payment.refund -------------------------------------------------------------------------
+
+async def refund_run(ctx, inp: PaymentRefundIn, *, key: str, event: dict[str, Any], run_id: uuid.UUID,
+                     index: int) -> dict[str, Any]:
+    import json
+
+    from kopru.payments.models import RefundIn
+    from kopru.payments.service import request_refund
+
+    body = RefundIn.model_validate_json(json.dumps({"amount": inp.amount, "reason": inp.reason}))
+    _, out = await request_refund(ctx, inp.payment_id, body, "127.0.0.1", key)
+    if out["status"] in ("failed", "unknown"):
+        raise StepFailed(out["error_code"] or "work.outcome_unknown")
+    return {"refund_id": out["id"]}
+
+
+async def refund_preview(tx, inp: PaymentRefundIn, *, event: dict[str, Any]) -> dict[str, Any]:
+    return {"provider": "iyzico", "payment_id": str(inp.payment_id), "amount": inp.amount, "reason": inp.reason}
+
+
+SOURCE = "/kopru/workflows"
+_M = "kopru.workflows.actions"
+
+ACTIONS: dict[str, Action] = {a.name: a for a in (
+    Action("sms.send", "SMS gönder (Netgsm).", "Send an SMS (Netgsm).", "sms:send", f"{_M}:SmsSendIn",
+           (("Ticari (commercial) ileti yalnızca alıcının İYS'de etkin MESAJ izni varken gönderilir; yoksa çalışma "
+             "sms.iys_no_consent ile durur. recipient_type zorunludur.",
+             "A commercial message is sent only while the recipient has an active İYS MESAJ consent; otherwise the "
+             "run stops with sms.iys_no_consent. recipient_type is required."),
+            ("Bilgilendirme (transactional) iletisi izin gerektirmez; pazarlama içeremez.",
+             "A transactional message needs no consent; it must not market anything.")),
+           run=f"{_M}:sms_run", preview=f"{_M}:sms_preview"),
+    Action("webhook.call", "Kiracının bir webhook uç noktasına imzalı istek gönder.",
+           "Send a signed request to one of the tenant's webhook endpoints.", "webhooks:write",
+           f"{_M}:WebhookCallIn",
+           (("Bir ilgili kişiyi adlandıran olaylar yalnızca kişisel veri için (personal_data ve amaç) kaydedilmiş "
+             "bir uç noktaya gider (KVKK md. 8).",
+             "Events that name a data subject go only to an endpoint registered for personal data (with a purpose; "
+             "KVKK art. 8)."),),
+           run=f"{_M}:webhook_run", preview=f"{_M}:webhook_preview", check=f"{_M}:webhook_check"),
+    Action("payment.refund", "Ödemenin bir kısmını ya da tamamını iade et (iyzico).",
+           "Refund part or all of a payment (iyzico).", "payments:write", f"{_M}:PaymentRefundIn", (),
+           run=f"{_M}:refund_run", preview=f"{_M}:refund_preview"),
+)}
+
+
+def action(name: str) -> Action:
+    a = ACTIONS.get(name)
+    if a is None:
+        raise KopruError("workflow.action_unknown")
+    return a
