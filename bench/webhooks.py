@@ -13,7 +13,11 @@ rounds of --calls deliveries each, after --warmup untimed ones), one delivery at
                    and checked, the connection pinned to the checked address (no database)
   event -> delivery  a CloudEvent (kopru.payment.succeeded.v1) to the webhooks function's
                    POST / (ASGI, in this process): sender token, inbox row, the delivery row,
-                   the kopru.work claim, the signed POST, the record
+                   the kopru.work claim, the signed POST, the record: the bare outward call
+  workflow step    the same CloudEvent to the workflows function's POST /, one workflow of
+                   one `webhook.call` step to a second endpoint: the run row, the step under
+                   its Idempotency-Key, the same delivery through kopru.work, the run's record
+                   (workflow steps/s against the bare outward call)
 
 Reported: deliveries/s (calls / the round's wall time, median over rounds) and median ms per
 delivery, each figure's ratio to raw httpx. Exit 1 when a delivery did not succeed.
@@ -65,7 +69,7 @@ async def _run(args, receiver: str) -> dict[str, Any]:
     from kopru.webhooks import guard
     from kopru.webhooks.delivery import headers as wh_headers, sign
 
-    clients, t, h = await inprocess_tenant(args.client_id, args.client_secret, "webhooks")
+    clients, t, h = await inprocess_tenant(args.client_id, args.client_secret, "webhooks", "workflows")
     tid = t["tenant"]["id"]
     hooks_c = clients["webhooks"]
     url = receiver + "/hook"
@@ -75,6 +79,19 @@ async def _run(args, receiver: str) -> dict[str, Any]:
         raise SystemExit(f"endpoint: {r.status_code} {r.text[:300]}")
     ep = r.json()
     secret = ep["secret"]
+    # the workflow's own endpoint, subscribed to nothing else: its deliveries are the workflow's steps
+    r = await hooks_c.post("/webhooks/endpoints", headers=h, json={"url": receiver + "/flow",
+                                                                   "event_types": ["kopru.payment.failed.v1"]})
+    if r.status_code != 201:
+        raise SystemExit(f"endpoint: {r.status_code} {r.text[:300]}")
+    flow_ep = r.json()["id"]
+    r = await clients["workflows"].post("/workflows", headers=h, json={
+        "name": "bench", "trigger": {"type": "kopru.payment.succeeded.v1"},
+        "steps": [{"action": "webhook.call", "input": {"endpoint_id": {"const": flow_ep}}}]})
+    if r.status_code != 201:
+        raise SystemExit(f"workflow: {r.status_code} {r.text[:300]}")
+    flow_sender = {"Authorization": f"Bearer {issue('workflows', 'operator', 3600)}",
+                   "Content-Type": "application/cloudevents+json"}
     sender = {"Authorization": f"Bearer {issue('webhooks', 'operator', 3600)}",
               "Content-Type": "application/cloudevents+json"}
     raw_client = httpx.AsyncClient(timeout=15.0)
@@ -109,7 +126,15 @@ async def _run(args, receiver: str) -> dict[str, Any]:
         if resp.status_code != 204:
             failures.append(f"event: {resp.status_code} {resp.text[:200]}")
 
-    figures = {"raw_httpx": raw, "guard_post": guarded, "event_to_delivery": event}
+    async def step() -> None:
+        ce = {"specversion": "1.0", "id": str(uuid.uuid4()), "source": "/kopru/payment",
+              "type": "kopru.payment.succeeded.v1", "time": datetime.now(timezone.utc).isoformat(),
+              "datacontenttype": "application/json", "tenantid": tid, "partitionkey": tid, "data": _data()}
+        resp = await clients["workflows"].post("/", json=ce, headers=flow_sender)
+        if resp.status_code != 204:
+            failures.append(f"workflow: {resp.status_code} {resp.text[:200]}")
+
+    figures = {"raw_httpx": raw, "guard_post": guarded, "event_to_delivery": event, "workflow_step": step}
     for fn in figures.values():
         for _ in range(args.warmup):
             await fn()
@@ -135,8 +160,12 @@ async def _run(args, receiver: str) -> dict[str, Any]:
         counts = dict((await tx.execute(text(
             "select status, count(*) from webhook_deliveries group by status"))).all())
     expected = args.calls * args.rounds + args.warmup
-    if counts != {"succeeded": expected}:
-        failures.append(f"deliveries: {counts}, expected {expected} succeeded")
+    if counts != {"succeeded": 2 * expected}:  # the webhooks function's and the workflow steps'
+        failures.append(f"deliveries: {counts}, expected {2 * expected} succeeded")
+    async with tenant_transaction(uuid.UUID(tid), actor="bench") as tx:
+        runs = dict((await tx.execute(text("select status, count(*) from workflow_runs group by status"))).all())
+    if runs != {"succeeded": expected}:
+        failures.append(f"workflow runs: {runs}, expected {expected} succeeded")
     base_rate = statistics.median(rates["raw_httpx"])
     base_ms = statistics.median(per_call["raw_httpx"])
     out: dict[str, Any] = {}
@@ -196,7 +225,11 @@ def main(argv: list[str] | None = None) -> int:
                      "guard_post_per_s": f["guard_post"]["deliveries_per_s_median"],
                      "event_to_delivery_per_s": f["event_to_delivery"]["deliveries_per_s_median"],
                      "rate_ratio_to_raw": f["event_to_delivery"]["rate_ratio_to_raw"],
-                     "added_ms_median": f["event_to_delivery"]["added_ms"]},
+                     "added_ms_median": f["event_to_delivery"]["added_ms"],
+                     "workflow_steps_per_s": f["workflow_step"]["deliveries_per_s_median"],
+                     "workflow_step_ratio_to_bare_outward_call": round(
+                         f["workflow_step"]["deliveries_per_s_median"] / f["event_to_delivery"]["deliveries_per_s_median"],
+                         3)},
         **res}, params=vars(args) | {"client_secret": "***"})
     return 1 if res["failed"] else 0
 
