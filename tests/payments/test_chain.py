@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.helpers import NETGSM_PASSWORD, NETGSM_USER, bearer, drain, pointed
-from tests.payments.conftest import API_KEY, BUYER, SECRET, TCKN, payment_body
+from tests.payments.conftest import API_KEY, BUYER, SECRET, TCKN, payment_body  # noqa: F401
 
 VKN = "4540536920"
 NILVERA_KEY = "nv-kopru-chain-4b1e2f3a5c6d7e8f90"
@@ -167,3 +167,40 @@ def test_the_net_of_a_kdv_inclusive_price_adds_back_up_exactly():
                 assert all(n + q2(n * rate / 100) != gross for n in (net + Decimal("0.01") * k for k in range(-3, 4))
                            if n >= 0), (gross, rate)
     assert exact > 0.8 * 3 * len(range(1, 20001, 7))
+
+
+async def test_a_workflow_step_issues_the_payments_invoice_once(client, apps, onboard, iyzico, nilvera, netgsm, db):
+    """The `einvoice.issue` action: a tenant without the chain's opt-in asks for the invoice
+    from its own workflow; a redelivered event and the step run again still give one invoice."""
+    from kopru import redis as kredis
+    from kopru.einvoice.service import forget_cached_users
+
+    await forget_cached_users()
+    kredis._clients.clear()
+    t = await onboard(name="Zincir Mağaza A.Ş.", tax_number=VKN, tax_office="Beşiktaş")
+    for p, body in (("nilvera", {"api_key": NILVERA_KEY, "series": "WFL", "address": ADDRESS}),
+                    ("iyzico", {"api_key": API_KEY, "secret_key": SECRET})):  # no chain opt-in
+        r = await client("tenant-onboarding").put(f"/tenants/{t['id']}/integrations/{p}", headers=bearer(t["token"]),
+                                                  json=body)
+        assert r.status_code == 200, (p, r.text)
+    r = await client("workflows").post("/workflows", headers=bearer(t["token"]), json={"name": "Ödemeye fatura", "trigger": {"type": "kopru.payment.succeeded.v1"},
+        "steps": [{"action": "einvoice.issue", "input": {"payment_id": "data.payment_id"}}]})
+    assert r.status_code == 201, r.text
+    pid = await pay(client, t, iyzico, db)
+    await drain(apps, only=("workflows", "payment-chain", "einvoice-submit"))
+    got = await read(client, t, pid)
+    assert got["invoice_id"], got
+    count = "select count(*) from einvoices where tenant_id = %s"
+    assert db.execute(count, (str(t["id"]),)).fetchone()[0] == 1
+    runs = db.execute("select status, step from workflow_runs where tenant_id = %s", (str(t["id"]),)).fetchall()
+    assert [r[0] for r in runs] == ["succeeded"], runs
+    # the step again (a crash before its record): the same invoice, not a second
+    from kopru.auth.principal import TenantContext
+    from kopru.workflows.actions import EinvoiceIssueIn, einvoice_run
+
+    import uuid
+
+    again = await einvoice_run(TenantContext(t["id"], "test", None), EinvoiceIssueIn(payment_id=pid), key="k",
+                               event={}, run_id=uuid.uuid4(), index=0)
+    assert again == {"invoice_id": got["invoice_id"]}
+    assert db.execute(count, (str(t["id"]),)).fetchone()[0] == 1

@@ -79,8 +79,10 @@ async def _note(tenant_id: uuid.UUID, payment_id: uuid.UUID, code: str) -> None:
             await tx.execute(h.insert().values(tenant_id=tenant_id, payment_id=payment_id, status=status, code=code))
 
 
-async def invoice_payment(tenant_id: uuid.UUID, payment_id: uuid.UUID) -> str:
-    """kopru.payment.succeeded.v1 -> the invoice (once). Returns what happened."""
+async def invoice_payment(tenant_id: uuid.UUID, payment_id: uuid.UUID, *, asked: bool = False) -> str:
+    """kopru.payment.succeeded.v1 -> the invoice (once). Returns what happened. `asked`: a
+    tenant's workflow asks for it (the `einvoice.issue` action), whatever the iyzico
+    settings' `invoice` opt-in says; still one invoice per payment."""
     from sqlalchemy import select, update
 
     from kopru.db import tenant_transaction
@@ -99,7 +101,7 @@ async def invoice_payment(tenant_id: uuid.UUID, payment_id: uuid.UUID) -> str:
         if row.invoice_id is not None:
             return "done"
         got = await load(tx, "iyzico")
-        if got is None or not got[0].get("invoice"):
+        if got is None or not (asked or got[0].get("invoice")):
             return "off"
         conf = got[0]
         if await load(tx, "nilvera") is None:

@@ -123,6 +123,10 @@ class PaymentRefundIn(_In):
     reason: Optional[Literal["double_payment", "buyer_request", "fraud", "other"]] = None
 
 
+class EinvoiceIssueIn(_In):
+    payment_id: uuid.UUID = Field(description="the payment to invoice, e.g. data.payment_id")
+
+
 # -- sms.send -------------------------------------------------------------------------------
 
 async def _buyer_phone(ctx, payment_id: uuid.UUID) -> str:
@@ -285,6 +289,31 @@ async def refund_preview(tx, inp: PaymentRefundIn, *, event: dict[str, Any]) -> 
     return {"provider": "iyzico", "payment_id": str(inp.payment_id), "amount": inp.amount, "reason": inp.reason}
 
 
+# -- einvoice.issue -------------------------------------------------------------------------
+
+async def einvoice_run(ctx, inp: EinvoiceIssueIn, *, key: str, event: dict[str, Any], run_id: uuid.UUID,
+                       index: int) -> dict[str, Any]:
+    """The payment's invoice, as the payment chain makes it (kopru.payments.chain): one per
+    payment, whoever asks (this step again, another workflow, the chain itself)."""
+    from sqlalchemy import select
+
+    from kopru.db.schema import payments as pt
+    from kopru.payments.chain import invoice_payment
+
+    got = await invoice_payment(ctx.tenant_id, inp.payment_id, asked=True)
+    if got not in ("invoiced", "done"):
+        raise StepFailed({"not_paid": "chain.payment_not_paid", "refused": "chain.invoice_refused",
+                          "off": "payment.not_configured"}.get(got, got))
+    async with ctx.transaction() as tx:
+        invoice_id = (await tx.execute(select(pt.c.invoice_id).where(pt.c.id == inp.payment_id))).scalar()
+    return {"invoice_id": str(invoice_id)}
+
+
+async def einvoice_preview(tx, inp: EinvoiceIssueIn, *, event: dict[str, Any]) -> dict[str, Any]:
+    return {"provider": "nilvera", "payment_id": str(inp.payment_id),
+            "document": "e-Arşiv (or e-Fatura to a registered buyer) for the payment's basket"}
+
+
 SOURCE = "/kopru/workflows"
 _M = "kopru.workflows.actions"
 
@@ -305,6 +334,12 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
              "Events that name a data subject go only to an endpoint registered for personal data (with a purpose; "
              "KVKK art. 8)."),),
            run=f"{_M}:webhook_run", preview=f"{_M}:webhook_preview", check=f"{_M}:webhook_check"),
+    Action("einvoice.issue", "Ödemenin faturasını kes (e-Arşiv ya da kayıtlı alıcıya e-Fatura, Nilvera).",
+           "Issue the payment's invoice (e-Arşiv, or e-Fatura to a registered buyer; Nilvera).", "einvoice:write",
+           f"{_M}:EinvoiceIssueIn",
+           (("Ödeme başına tek fatura: adım tekrarlansa da, ödeme zinciri de istese de ikinci fatura kesilmez.",
+             "One invoice per payment: repeating the step, or the payment chain asking too, issues no second one."),),
+           run=f"{_M}:einvoice_run", preview=f"{_M}:einvoice_preview"),
     Action("payment.refund", "Ödemenin bir kısmını ya da tamamını iade et (iyzico).",
            "Refund part or all of a payment (iyzico).", "payments:write", f"{_M}:PaymentRefundIn", (),
            run=f"{_M}:refund_run", preview=f"{_M}:refund_preview"),
