@@ -88,12 +88,12 @@ def notification_url(tenant_id: uuid.UUID | str) -> str:
 
 # -- settings -------------------------------------------------------------------------------
 
-def _client(conf_secret):
+def _client(api_key: str, secret_key: str):
+    """An iyzico client with a tenant's keys over the process's shared HTTP pool."""
     from kopru.connectors import iyzico
     from kopru.connectors.common import shared_http
 
-    _conf, secret = conf_secret
-    return iyzico.IyzicoClient(secret["api_key"], secret["secret_key"], http=shared_http())
+    return iyzico.IyzicoClient(api_key, secret_key, http=shared_http())
 
 
 async def check_iyzico(tenant_id: uuid.UUID, body):
@@ -104,7 +104,7 @@ async def check_iyzico(tenant_id: uuid.UUID, body):
     from kopru.work.integrations import Checked
 
     try:
-        async with _client(({}, {"api_key": body.api_key, "secret_key": body.secret_key})) as c:
+        async with _client(body.api_key, body.secret_key) as c:
             await c.payment_detail(conversation_id=f"kopru-check-{uuid.uuid4()}")
     except iyzico.PaymentNotFound:
         pass
@@ -196,6 +196,15 @@ class IyzicoCall:
         self.lease_s = settings().outward_lease_seconds
         self.row = None
 
+    async def keys(self, tx):
+        """Load the tenant's iyzico keys (`self.creds`) inside `prepare`; the effect's end
+        (`payment.not_configured`) when there are none."""
+        from kopru.work import Outcome
+        from kopru.work.integrations import load
+
+        self.creds = await load(tx, "iyzico")
+        return Outcome.failed("payment.not_configured") if self.creds is None else None
+
     async def ask(self, fn, *, ambiguous: bool | None = None, absent: Any = None):
         """`fn(client)` at iyzico with the tenant's keys: (its answer, None); (None, a failed
         Outcome with iyzico's code) when iyzico refused; (`absent`, None) when iyzico knows no
@@ -205,7 +214,7 @@ class IyzicoCall:
         from kopru.work import Outcome, Transient
 
         try:
-            async with _client(self.creds) as c:
+            async with _client(self.creds[1]["api_key"], self.creds[1]["secret_key"]) as c:
                 return await fn(c), None
         except iyzico.TransientError as err:
             raise Transient(err.code, ambiguous=err.ambiguous if ambiguous is None else ambiguous) from None
@@ -239,7 +248,6 @@ class CheckoutInit(IyzicoCall):
         from kopru.kvkk.subjects import decrypt_field
         from kopru.text import now_utc
         from kopru.work import Outcome
-        from kopru.work.integrations import load
 
         row = (await tx.execute(select(pt).where(pt.c.id == self.payment_id).with_for_update())).first()
         if row is None:
@@ -249,13 +257,12 @@ class CheckoutInit(IyzicoCall):
         self.row = row
         if now_utc() - row.created_at > timedelta(seconds=FORM_TTL_S):
             return Outcome.failed("payment.expired")
-        got = await load(tx, "iyzico")
-        if got is None:
-            return Outcome.failed("payment.not_configured")
+        missing = await self.keys(tx)
+        if missing is not None:
+            return missing
         key = await subject_key(tx, row.subject_id) if row.subject_id else None
         if key is None:
             return Outcome.failed("kvkk.subject_erased")
-        self.creds = got
         self.buyer = json.loads(decrypt_field(key, row.subject_id, f"payments.buyer:{row.id}", row.buyer_enc))
         return None
 
@@ -408,7 +415,6 @@ class ThreeDSAuth(IyzicoCall):
 
         from kopru.db.schema import payments as pt
         from kopru.work import Outcome
-        from kopru.work.integrations import load
 
         row = (await tx.execute(select(pt).where(pt.c.id == self.payment_id).with_for_update())).first()
         if row is None:
@@ -416,11 +422,7 @@ class ThreeDSAuth(IyzicoCall):
         if row.status != "pending" or row.flow != "threeds" or not row.iyzico_payment_id:
             return Outcome("succeeded" if row.status == "succeeded" else "failed", "already_recorded")
         self.row = row
-        got = await load(tx, "iyzico")
-        if got is None:
-            return Outcome.failed("payment.not_configured")
-        self.creds = got
-        return None
+        return await self.keys(tx)
 
     def _outcome(self, pay):
         from kopru.work import Outcome
@@ -550,7 +552,7 @@ async def settle(tenant_id: uuid.UUID, payment_id: uuid.UUID, *, actor: str, by_
         return row.status
     expired = row.token_expires_at is not None and row.token_expires_at < now_utc()
     try:
-        async with _client(creds) as c:
+        async with _client(creds[1]["api_key"], creds[1]["secret_key"]) as c:
             if by_detail or not row.iyzico_token:
                 pay = await c.payment_detail(conversation_id=str(payment_id))
             else:
@@ -851,7 +853,6 @@ class RefundCall(IyzicoCall):
 
         from kopru.db.schema import payment_refunds as pr, payments as pt
         from kopru.work import Outcome
-        from kopru.work.integrations import load
 
         r = (await tx.execute(select(pr).where(pr.c.id == self.refund_id).with_for_update())).first()
         if r is None:
@@ -860,11 +861,7 @@ class RefundCall(IyzicoCall):
             return Outcome("succeeded" if r.status == "succeeded" else r.status, "already_recorded")
         self.refund = r
         self.payment = (await tx.execute(select(pt).where(pt.c.id == r.payment_id))).first()
-        got = await load(tx, "iyzico")
-        if got is None:
-            return Outcome.failed("payment.not_configured")
-        self.creds = got
-        return None
+        return await self.keys(tx)
 
     async def call(self):
         from kopru.work import Outcome
@@ -943,7 +940,6 @@ class CancelCall(IyzicoCall):
 
         from kopru.db.schema import payments as pt
         from kopru.work import Outcome
-        from kopru.work.integrations import load
 
         row = (await tx.execute(select(pt).where(pt.c.id == self.payment_id).with_for_update())).first()
         if row is None:
@@ -951,11 +947,7 @@ class CancelCall(IyzicoCall):
         if row.status != "succeeded":
             return Outcome("succeeded" if row.status == "cancelled" else "failed", "already_recorded")
         self.row = row
-        got = await load(tx, "iyzico")
-        if got is None:
-            return Outcome.failed("payment.not_configured")
-        self.creds = got
-        return None
+        return await self.keys(tx)
 
     async def call(self):
         from kopru.work import Outcome
