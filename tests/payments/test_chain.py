@@ -204,3 +204,13 @@ async def test_a_workflow_step_issues_the_payments_invoice_once(client, apps, on
                                event={}, run_id=uuid.uuid4(), index=0)
     assert again == {"invoice_id": got["invoice_id"]}
     assert db.execute(count, (str(t["id"]),)).fetchone()[0] == 1
+
+
+async def test_a_carrier_number_that_is_no_vkn_or_tckn_is_refused_when_saved(client, onboard, iyzico, db):
+    t = await onboard()
+    r = await client("tenant-onboarding").put(f"/tenants/{t['id']}/integrations/iyzico", headers=bearer(t["token"]),
+                                              json={"api_key": API_KEY, "secret_key": SECRET, "invoice": True,
+                                                    "carrier_name": "Hızlı Kargo", "carrier_tax_number": "1234567891"})
+    assert r.status_code == 422 and r.json()["code"] == "einvoice.internet_sale_carrier_invalid", r.text
+    assert db.execute("select count(*) from tenant_integrations where tenant_id = %s and provider = 'iyzico'",
+                      (str(t["id"]),)).fetchone()[0] == 0

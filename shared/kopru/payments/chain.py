@@ -142,30 +142,28 @@ async def invoice_payment(tenant_id: uuid.UUID, payment_id: uuid.UUID, *, asked:
             if conf.get("carrier_tax_number"):
                 sale["carrier_tax_number"] = conf["carrier_tax_number"]
         body["internet_sale"] = sale
+    from pydantic import ValidationError
+
+    from kopru.errors import validation_error
+
     try:
-        invoice = Invoice.model_validate(body)
+        try:
+            invoice = Invoice.model_validate(body)
+        except ValidationError as exc:  # the payment's data breaks an invoice rule: that rule's code
+            err = validation_error(exc, "tr")
+            raise KopruError("chain.invoice_refused" if err.code == "request.validation_failed" else err.code) \
+                from None
         out = await request_invoice(_ctx(tenant_id), invoice, f"payment-{payment_id}")
     except KopruError as err:
         if err.http_status >= 500:
             raise  # Nilvera or GİB's list unreachable: redelivered
         await _note(tenant_id, payment_id, err.code)
         return err.code
-    except ValueError as err:  # the model refused what the payment gave it (a code from the catalog)
-        code = str(err.errors()[0].get("ctx", {}).get("error", "einvoice.invalid")) if hasattr(err, "errors") \
-            else "einvoice.invalid"
-        await _note(tenant_id, payment_id, code if code in _codes() else "chain.invoice_refused")
-        return "refused"
     async with tenant_transaction(tenant_id, actor=ACTOR) as tx:
         await tx.execute(update(pt).where(pt.c.id == payment_id).where(pt.c.invoice_id.is_(None))
                          .values(invoice_id=uuid.UUID(out["id"])))
     await _note(tenant_id, payment_id, "chain.invoiced")
     return "invoiced"
-
-
-def _codes():
-    from kopru.errors import CATALOG
-
-    return CATALOG
 
 
 async def text_invoice(tenant_id: uuid.UUID, einvoice_id: uuid.UUID) -> str:

@@ -172,6 +172,16 @@ class IyzicoSettingsIn(_Base):
     carrier_tax_number: Optional[str] = Field(None, pattern=r"^([0-9]{10}|[0-9]{11})$",
                                               description="the carrier's VKN (10) or TCKN (11)")
 
+    @field_validator("carrier_tax_number")
+    @classmethod
+    def _carrier(cls, v: Optional[str]) -> Optional[str]:
+        # refused when saved, not when the first invoice is made: the same rule the invoice applies
+        from kopru.tenancy.identifiers import tax_number_kind
+
+        if v is not None and tax_number_kind(v) is None:
+            raise ValueError("einvoice.internet_sale_carrier_invalid")
+        return v
+
 
 class CallbackForm(_Base):
     """What iyzico's page posts back through the payer's browser (never trusted on its

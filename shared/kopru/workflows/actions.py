@@ -302,7 +302,7 @@ async def einvoice_run(ctx, inp: EinvoiceIssueIn, *, key: str, event: dict[str, 
 
     got = await invoice_payment(ctx.tenant_id, inp.payment_id, asked=True)
     if got not in ("invoiced", "done"):
-        raise StepFailed({"not_paid": "chain.payment_not_paid", "refused": "chain.invoice_refused",
+        raise StepFailed({"not_paid": "chain.payment_not_paid",
                           "off": "payment.not_configured"}.get(got, got))
     async with ctx.transaction() as tx:
         invoice_id = (await tx.execute(select(pt.c.invoice_id).where(pt.c.id == inp.payment_id))).scalar()
