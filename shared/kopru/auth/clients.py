@@ -126,24 +126,15 @@ async def _load_client(client_id: str) -> tuple[bytes, AuthenticatedClient] | No
 
 async def list_clients(ctx, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
     """The tenant's API clients, oldest first, a page at a time (kopru.pages)."""
-    from datetime import datetime
 
-    from sqlalchemy import and_, or_, select
+    from sqlalchemy import select
 
     from kopru import pages
     from kopru.db.schema import api_clients as ac
-    from kopru.errors import KopruError
 
     scope = f"clients:{ctx.tenant_id}"
-    q = (select(ac.c.client_id, ac.c.name, ac.c.scopes, ac.c.created_at, ac.c.revoked_at)
-         .order_by(ac.c.created_at, ac.c.client_id).limit(limit + 1))
-    after = pages.decode(scope, cursor, 2)
-    if after:
-        try:
-            at = datetime.fromisoformat(after[0])
-        except ValueError:
-            raise KopruError("request.invalid_cursor") from None
-        q = q.where(or_(ac.c.created_at > at, and_(ac.c.created_at == at, ac.c.client_id > after[1])))
+    q = pages.keyset(select(ac.c.client_id, ac.c.name, ac.c.scopes, ac.c.created_at, ac.c.revoked_at),
+                     ac.c.created_at, ac.c.client_id, scope, cursor, limit)
     async with ctx.transaction() as tx:
         rows, last = pages.page((await tx.execute(q)).all(), limit, lambda r: (r.created_at, r.client_id))
     return {"clients": [{"client_id": r.client_id, "name": r.name, "scopes": sorted(r.scopes),

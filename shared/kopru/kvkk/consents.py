@@ -126,21 +126,13 @@ async def consent_history(tx, subject: str, limit: int = 50, cursor: str | None 
         raise KopruError("subject.not_found")
     clear = await decrypt_subject(tx, ref.id)
     now = (await tx.execute(select(func.now()))).scalar_one()
-    from datetime import datetime
 
-    from sqlalchemy import and_, or_
 
     from kopru import pages
 
     scope = f"consents:{tx.tenant_id}:{ref.id}"
-    q = select(c).where(c.c.subject_id == ref.id).order_by(c.c.granted_at, c.c.id).limit(limit + 1)
-    after = pages.decode(scope, cursor, 2)
-    if after:
-        try:
-            at, cid = datetime.fromisoformat(after[0]), uuid.UUID(after[1])
-        except ValueError:
-            raise KopruError("request.invalid_cursor") from None
-        q = q.where(or_(c.c.granted_at > at, and_(c.c.granted_at == at, c.c.id > cid)))
+    q = pages.keyset(select(c).where(c.c.subject_id == ref.id), c.c.granted_at, c.c.id, scope, cursor, limit,
+                     key_type=uuid.UUID)
     rows, last = pages.page((await tx.execute(q)).all(), limit, lambda r: (r.granted_at, r.id))
     items, history = [], []
     for r in rows:

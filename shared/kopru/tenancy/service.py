@@ -98,23 +98,16 @@ async def list_tenants(limit: int = 50, cursor: str | None = None) -> dict[str, 
     """GET /tenants (operators): tenants in the order they were onboarded, a page at a time
     (`next_cursor` until the last page; kopru.pages). Each tenant is read in its own RLS
     scope, one transaction for the page."""
-    from datetime import datetime
     from uuid import UUID
 
-    from sqlalchemy import and_, or_, select
+    from sqlalchemy import select
 
     from kopru import pages
     from kopru.db import enter_tenant, platform_transaction
     from kopru.db.schema import tenant_directory as td, tenants
 
-    q = select(td.c.tenant_id, td.c.created_at).order_by(td.c.created_at, td.c.tenant_id).limit(limit + 1)
-    after = pages.decode("tenants", cursor, 2)
-    if after:
-        try:
-            at, tid = datetime.fromisoformat(after[0]), UUID(after[1])
-        except ValueError:
-            raise KopruError("request.invalid_cursor") from None
-        q = q.where(or_(td.c.created_at > at, and_(td.c.created_at == at, td.c.tenant_id > tid)))
+    q = pages.keyset(select(td.c.tenant_id, td.c.created_at), td.c.created_at, td.c.tenant_id, "tenants", cursor,
+                     limit, key_type=UUID)
     items = []
     async with platform_transaction() as conn:
         rows, last = pages.page((await conn.execute(q)).all(), limit, lambda r: (r.created_at, r.tenant_id))

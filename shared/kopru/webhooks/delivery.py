@@ -219,7 +219,7 @@ class WebhookDelivery:
 
     async def call(self):
         from kopru.webhooks.guard import SendError, post
-        from kopru.work import Outcome, Transient
+        from kopru.work import Outcome
 
         at = datetime.now(timezone.utc)
         body = self.row.body
@@ -403,22 +403,15 @@ def delivery_view(row) -> dict[str, Any]:
 
 async def log_of(ctx, endpoint_id: uuid.UUID, limit: int, cursor: str | None) -> dict[str, Any]:
     """An endpoint's deliveries, newest first (kopru.pages)."""
-    from sqlalchemy import and_, or_, select
+    from sqlalchemy import select
 
     from kopru import pages
     from kopru.db.schema import webhook_deliveries as wd
     from kopru.webhooks.endpoints import _row
 
     scope = f"webhook_deliveries:{ctx.tenant_id}:{endpoint_id}"
-    q = select(wd).where(wd.c.endpoint_id == endpoint_id).order_by(wd.c.created_at.desc(), wd.c.id.desc()) \
-        .limit(limit + 1)
-    after = pages.decode(scope, cursor, 2)
-    if after:
-        try:
-            at, did = datetime.fromisoformat(after[0]), uuid.UUID(after[1])
-        except ValueError:
-            raise KopruError("request.invalid_cursor") from None
-        q = q.where(or_(wd.c.created_at < at, and_(wd.c.created_at == at, wd.c.id < did)))
+    q = pages.keyset(select(wd).where(wd.c.endpoint_id == endpoint_id), wd.c.created_at, wd.c.id, scope, cursor,
+                     limit, newest_first=True, key_type=uuid.UUID)
     async with ctx.transaction() as tx:
         await _row(tx, endpoint_id)
         rows, last = pages.page((await tx.execute(q)).all(), limit, lambda r: (r.created_at, r.id))

@@ -106,22 +106,14 @@ async def read(ctx, endpoint_id: uuid.UUID) -> dict[str, Any]:
 
 async def listing(ctx, limit: int, cursor: str | None) -> dict[str, Any]:
     """The tenant's endpoints in the order they were registered (kopru.pages)."""
-    from datetime import datetime
 
-    from sqlalchemy import and_, or_, select
+    from sqlalchemy import select
 
     from kopru import pages
     from kopru.db.schema import webhook_endpoints as we
 
     scope = f"webhook_endpoints:{ctx.tenant_id}"
-    q = select(we).order_by(we.c.created_at, we.c.id).limit(limit + 1)
-    after = pages.decode(scope, cursor, 2)
-    if after:
-        try:
-            at, eid = datetime.fromisoformat(after[0]), uuid.UUID(after[1])
-        except ValueError:
-            raise KopruError("request.invalid_cursor") from None
-        q = q.where(or_(we.c.created_at > at, and_(we.c.created_at == at, we.c.id > eid)))
+    q = pages.keyset(select(we), we.c.created_at, we.c.id, scope, cursor, limit, key_type=uuid.UUID)
     async with ctx.transaction() as tx:
         rows, last = pages.page((await tx.execute(q)).all(), limit, lambda r: (r.created_at, r.id))
     return {"endpoints": [view(r) for r in rows], "next_cursor": pages.encode(scope, *last) if last else None}

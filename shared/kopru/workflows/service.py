@@ -4,7 +4,6 @@ their runs."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from kopru.errors import KopruError
@@ -141,20 +140,13 @@ async def read(ctx, workflow_id: uuid.UUID) -> dict[str, Any]:
 
 
 async def listing(ctx, limit: int, cursor: str | None) -> dict[str, Any]:
-    from sqlalchemy import and_, or_, select
+    from sqlalchemy import select
 
     from kopru import pages
     from kopru.db.schema import workflows as wf
 
     scope = f"workflows:{ctx.tenant_id}"
-    q = select(wf).order_by(wf.c.created_at, wf.c.id).limit(limit + 1)
-    after = pages.decode(scope, cursor, 2)
-    if after:
-        try:
-            at, wid = datetime.fromisoformat(after[0]), uuid.UUID(after[1])
-        except ValueError:
-            raise KopruError("request.invalid_cursor") from None
-        q = q.where(or_(wf.c.created_at > at, and_(wf.c.created_at == at, wf.c.id > wid)))
+    q = pages.keyset(select(wf), wf.c.created_at, wf.c.id, scope, cursor, limit, key_type=uuid.UUID)
     async with ctx.transaction() as tx:
         rows, last = pages.page((await tx.execute(q)).all(), limit, lambda r: (r.created_at, r.id))
     return {"workflows": [view(r) for r in rows], "next_cursor": pages.encode(scope, *last) if last else None}
@@ -247,21 +239,14 @@ def run_view(row) -> dict[str, Any]:
 
 async def runs(ctx, workflow_id: uuid.UUID, limit: int, cursor: str | None) -> dict[str, Any]:
     """A workflow's runs, newest first: the step each reached, its status and code."""
-    from sqlalchemy import and_, or_, select
+    from sqlalchemy import select
 
     from kopru import pages
     from kopru.db.schema import workflow_runs as wr
 
     scope = f"workflow_runs:{ctx.tenant_id}:{workflow_id}"
-    q = select(wr).where(wr.c.workflow_id == workflow_id).order_by(wr.c.created_at.desc(), wr.c.id.desc()) \
-        .limit(limit + 1)
-    after = pages.decode(scope, cursor, 2)
-    if after:
-        try:
-            at, rid = datetime.fromisoformat(after[0]), uuid.UUID(after[1])
-        except ValueError:
-            raise KopruError("request.invalid_cursor") from None
-        q = q.where(or_(wr.c.created_at < at, and_(wr.c.created_at == at, wr.c.id < rid)))
+    q = pages.keyset(select(wr).where(wr.c.workflow_id == workflow_id), wr.c.created_at, wr.c.id, scope, cursor,
+                     limit, newest_first=True, key_type=uuid.UUID)
     async with ctx.transaction() as tx:
         await _row(tx, workflow_id)
         rows, last = pages.page((await tx.execute(q)).all(), limit, lambda r: (r.created_at, r.id))
