@@ -98,6 +98,11 @@ async def test_paid_once_when_callback_and_notification_each_arrive_twice_at_onc
     assert "payment_page_url" not in got
     # one charge at iyzico, whatever we were told how often
     assert len([p for p in iyzico.payments if p.conversation_id == pid]) == 1
+    # a later replay of the notification: refused before iyzico is even asked again
+    reads = len(calls(iyzico, "checkoutform.retrieve")) + len(calls(iyzico, "payment.detail"))
+    again = await notify()
+    assert again.status_code == 409 and again.json()["code"] == "payment.notification_replayed"
+    assert len(calls(iyzico, "checkoutform.retrieve")) + len(calls(iyzico, "payment.detail")) == reads
 
 
 async def test_forged_and_foreign_notifications_and_callbacks_change_nothing(client, tenant, onboard, iyzico, db):

@@ -712,6 +712,7 @@ async def notification(tenant: str | None, sig: str | None, raw: bytes, signatur
     Verified, refused when replayed, then the payment is settled by asking iyzico."""
     import hashlib
 
+    from sqlalchemy import select
     from sqlalchemy.dialects.postgresql import insert
 
     from kopru.auth.crypto import url_mac_valid
@@ -738,10 +739,13 @@ async def notification(tenant: str | None, sig: str | None, raw: bytes, signatur
         pid = uuid.UUID(note.conversation_id or "")
     except ValueError:
         return {"matched": False}  # not one of ours (another shop on the same merchant): nothing to do
-    reference = note.reference_code or hashlib.sha256(raw).hexdigest()
-    status = await settle(tid, pid, actor="iyzico:notification", by_detail=not note.token)
+    reference = (note.reference_code or hashlib.sha256(raw).hexdigest())[:200]
     async with tenant_transaction(tid, actor="iyzico:notification") as tx:
-        fresh = (await tx.execute(insert(pn).values(tenant_id=tid, reference=reference[:200], payment_id=pid)
+        if (await tx.execute(select(pn.c.reference).where(pn.c.reference == reference))).first() is not None:
+            raise KopruError("payment.notification_replayed")  # taken before: not even iyzico is asked again
+    status = await settle(tid, pid, actor="iyzico:notification", by_detail=not note.token)
+    async with tenant_transaction(tid, actor="iyzico:notification") as tx:  # two at once: the second is the replay
+        fresh = (await tx.execute(insert(pn).values(tenant_id=tid, reference=reference, payment_id=pid)
                                   .on_conflict_do_nothing().returning(pn.c.reference))).first()
     if fresh is None:
         raise KopruError("payment.notification_replayed")

@@ -25,6 +25,20 @@ def take_failure(lock: threading.Lock, failures: list, endpoint: str):
     return None
 
 
+class Dropped:
+    """An answer that starts (200, the first bytes of `head`) and then loses its connection
+    before the body is complete: the provider took the call, the caller never hears how."""
+
+    def __init__(self, head: bytes) -> None:
+        self.head = head
+
+    async def __call__(self, scope, receive, send) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"512")]})
+        await send({"type": "http.response.body", "body": self.head, "more_body": True})
+        raise ConnectionAbortedError("simulated connection drop")
+
+
 @dataclass
 class Served:
     """A running server: `url`, and `stop()` to end it."""

@@ -103,7 +103,7 @@ from kopru.connectors.iyzico.signatures import (
     sign_fields,
     threeds_callback_signature,
 )
-from kopru_tools.simulators.common import Served, serve as _serve, start as _start
+from kopru_tools.simulators.common import Dropped, Served, serve as _serve, start as _start
 
 CF_PAY = "checkoutform.pay"  # the buyer pays on the hosted page (not an API call; for fail_next)
 TDS_PAY = "threeds.pay"  # the buyer completes the bank's 3-D Secure page
@@ -231,19 +231,6 @@ def _luhn(number: str) -> bool:
 class _Refused(Exception):
     def __init__(self, code: str) -> None:
         self.code = code
-
-
-class _Dropped(Response):
-    """Starts an answer, then closes the connection before the body is complete."""
-
-    def __init__(self) -> None:
-        super().__init__(status_code=200)
-
-    async def __call__(self, scope, receive, send) -> None:
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"512")]})
-        await send({"type": "http.response.body", "body": b'{"status":"success","', "more_body": True})
-        raise ConnectionAbortedError("simulated connection drop")
 
 
 # -- the simulator -----------------------------------------------------------------------------------
@@ -630,7 +617,7 @@ class IyzicoSimulator:
         if f is not None and f.delay:
             await asyncio.sleep(f.delay)
         if f is not None and f.drop:
-            return _Dropped()
+            return Dropped(b'{"status":"success","')
         return response
 
     # -- request checks -------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from kopru_tools.simulators.common import Served, serve as _serve, start as _start
+from kopru_tools.simulators.common import Dropped, Served, serve as _serve, start as _start
 from kopru.connectors.nilvera import codes
 from kopru.connectors.nilvera.codes import (
     COMPANY,
@@ -537,7 +537,7 @@ class NilveraSimulator:
         if f is not None and f.delay:
             await asyncio.sleep(f.delay)
         if f is not None and f.drop:
-            return _Dropped()
+            return Dropped(b'{"UUID": "')
         return response
 
     # -- endpoints -----------------------------------------------------------------------------------
@@ -706,19 +706,6 @@ def _earchive_status(inv: SimInvoice) -> dict[str, Any]:
         return {"StatusCode": "error", "StatusDetail": detail, "ReportStatus": "NotReported", "CancelStatus": False}
     return {"StatusCode": state, "StatusDetail": "Başarılı" if state == "succeed" else "Kuyrukta",
             "ReportStatus": "Reported" if extra else "NotReported", "CancelStatus": False}
-
-
-class _Dropped(Response):
-    """Starts an answer, then closes the connection before the body is complete."""
-
-    def __init__(self) -> None:
-        super().__init__(status_code=200)
-
-    async def __call__(self, scope, receive, send) -> None:
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"512")]})
-        await send({"type": "http.response.body", "body": b'{"UUID": "', "more_body": True})
-        raise ConnectionAbortedError("simulated connection drop")
 
 
 # -- serving ---------------------------------------------------------------------------------------
