@@ -297,3 +297,19 @@ async def test_bad_baskets_and_missing_settings_write_nothing(client, tenant, on
     r = await client("tenant-onboarding").put(f"/tenants/{bare['id']}/integrations/iyzico", headers=bearer(bare["token"]),
                                               json={"api_key": API_KEY, "secret_key": "wrong-secret-key"})
     assert r.status_code == 422 and r.json()["code"] == "iyzico.credentials_invalid", r.text
+
+
+async def test_a_signed_notification_of_a_payment_not_ours_is_answered_and_changes_nothing(client, tenant, iyzico, db):
+    """Another shop on the same iyzico merchant: the notification verifies, names no payment
+    of ours, and is answered 200 (iyzico stops retrying) with nothing written."""
+    from kopru.connectors.iyzico import notification_signature
+
+    body = {"paymentConversationId": str(uuid.uuid4()), "merchantId": 1, "token": "tok-elsewhere",
+            "status": "SUCCESS", "iyziReferenceCode": str(uuid.uuid4()), "iyziEventType": "CHECKOUT_FORM_AUTH",
+            "iyziEventTime": 1, "iyziPaymentId": 99}
+    before = db.execute("select count(*) from payment_notifications").fetchone()[0]
+    r = await client("payment").post(notify_path(tenant["notification_url"]), content=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json",
+                                              "X-IYZ-SIGNATURE-V3": notification_signature(SECRET, body)})
+    assert r.status_code == 200 and r.json() == {"matched": False}, r.text
+    assert db.execute("select count(*) from payment_notifications").fetchone()[0] == before

@@ -743,7 +743,12 @@ async def notification(tenant: str | None, sig: str | None, raw: bytes, signatur
     async with tenant_transaction(tid, actor="iyzico:notification") as tx:
         if (await tx.execute(select(pn.c.reference).where(pn.c.reference == reference))).first() is not None:
             raise KopruError("payment.notification_replayed")  # taken before: not even iyzico is asked again
-    status = await settle(tid, pid, actor="iyzico:notification", by_detail=not note.token)
+    try:
+        status = await settle(tid, pid, actor="iyzico:notification", by_detail=not note.token)
+    except KopruError as err:
+        if err.code != "payment.not_found":
+            raise
+        return {"matched": False}  # a payment of another shop on the same merchant: nothing of ours
     async with tenant_transaction(tid, actor="iyzico:notification") as tx:  # two at once: the second is the replay
         fresh = (await tx.execute(insert(pn).values(tenant_id=tid, reference=reference, payment_id=pid)
                                   .on_conflict_do_nothing().returning(pn.c.reference))).first()
