@@ -16,7 +16,14 @@ def _settings():
 
 DEV_JSON = "dev.json"
 OPERATOR_JSON = "operator.json"  # kopru dev's operator client, 0600 in the data dir (dev only)
-DEV_URLS = {"netgsm": "NETGSM_BASE_URL", "nilvera": "NILVERA_BASE_URL", "iyzico": "IYZICO_BASE_URL"}
+# Each provider kopru dev simulates when its base URL is not set: (the variable, the simulator
+# module with its dev_simulator(), what a person needs to know to use it). One line per provider.
+DEV_SIMULATORS = {
+    "netgsm": ("NETGSM_BASE_URL", "kopru_tools.simulators.netgsm", "user kopru-dev / kopru-dev, header KOPRU"),
+    "nilvera": ("NILVERA_BASE_URL", "kopru_tools.simulators.nilvera", "API key kopru-dev-nilvera"),
+    "iyzico": ("IYZICO_BASE_URL", "kopru_tools.simulators.iyzico", "API key kopru-dev-iyzico / kopru-dev-iyzico-secret"),
+}
+DEV_URLS = {name: env for name, (env, _, _) in DEV_SIMULATORS.items()}
 
 
 def _write_dev_json(data_dir, gateway: str, simulated: set[str]) -> None:
@@ -106,27 +113,17 @@ def _dev(args: argparse.Namespace) -> int:
         if s.redis_url is None:
             os.environ["REDIS_URL"] = embedded.redis_url(s.data_dir)
         admin.ensure_signing_key()
-        # no real Netgsm / Nilvera / iyzico configured: their simulators, on loopback, speak their protocols
+        # a provider with no real base URL configured: its simulator, on loopback, speaks its protocol
         simulated: set[str] = set()
-        if not s.netgsm_base_url:
-            simulated.add("netgsm")
-            from kopru_tools.simulators.netgsm import dev_simulator as netgsm_dev
+        for name, (env, module, told) in DEV_SIMULATORS.items():
+            if getattr(s, f"{name}_base_url"):
+                continue
+            simulated.add(name)
+            import importlib
 
-            url = os.environ["NETGSM_BASE_URL"] = simulators.enter_context(serve_loopback(netgsm_dev()))
-            print(f"netgsm simulator at {url} (user kopru-dev / kopru-dev, header KOPRU)",
-                  flush=True)
-        if not s.nilvera_base_url:
-            simulated.add("nilvera")
-            from kopru_tools.simulators.nilvera import dev_simulator as nilvera_dev
-
-            url = os.environ["NILVERA_BASE_URL"] = simulators.enter_context(serve_loopback(nilvera_dev()))
-            print(f"nilvera simulator at {url} (API key kopru-dev-nilvera)", flush=True)
-        if not s.iyzico_base_url:
-            simulated.add("iyzico")
-            from kopru_tools.simulators.iyzico import dev_simulator as iyzico_dev
-
-            url = os.environ["IYZICO_BASE_URL"] = simulators.enter_context(serve_loopback(iyzico_dev()))
-            print(f"iyzico simulator at {url} (API key kopru-dev-iyzico / kopru-dev-iyzico-secret)", flush=True)
+            sim = importlib.import_module(module).dev_simulator()
+            url = os.environ[env] = simulators.enter_context(serve_loopback(sim))
+            print(f"{name} simulator at {url} ({told})", flush=True)
         from kopru.config import reset_settings
 
         reset_settings()  # the functions in this process read the simulators' URLs (and REDIS_URL) from settings
