@@ -80,25 +80,52 @@ def test_references_resolve(fixture_docs, fixture_catalog):
     topics = {d["spec"]["topicName"] for d in fixture_docs if d["kind"] == "KafkaTopic"}
     configmaps, secrets = by_kind(fixture_docs, "ConfigMap"), by_kind(fixture_docs, "Secret")
     sources = by_kind(fixture_docs, "KafkaSource")
+    triggers, brokers = by_kind(fixture_docs, "Trigger"), by_kind(fixture_docs, "Broker")
     topics_of = {"sms-send": ["kopru.sms", "kopru.tenant"], "data-export": ["kopru.kvkk"], "data-erasure": ["kopru.kvkk"],
                  "einvoice-submit": ["kopru.einvoice"], "payment-chain": ["kopru.einvoice", "kopru.payment"],
                  "webhooks": ["kopru.consent", "kopru.einvoice", "kopru.kvkk", "kopru.payment", "kopru.sms",
                               "kopru.webhook", "kopru.work"],
-                 "workflows": ["kopru.einvoice", "kopru.payment"]}
-    assert set(sources) == {f"{fn}-events" for fn in topics_of}
+                 "workflows": ["kopru.consent", "kopru.einvoice", "kopru.payment"]}
+    brokered = {"webhooks", "workflows"}  # what tenants subscribe to: a Trigger each on the Broker
+    assert set(sources) == {f"{fn}-events" for fn in topics_of if fn not in brokered} | {"kopru-tenant-events-feed"}
+    assert set(triggers) == brokered and set(brokers) == {"kopru-tenant-events"}
+
+    def check_delivery(d, name):
+        assert (d["retry"], d["backoffPolicy"], d["backoffDelay"], d["timeout"]) == (5, "exponential", "PT0.2S", "PT30S")
+        dls = sinks[d["deadLetterSink"]["ref"]["name"]]
+        assert dls["spec"]["topic"] == fixture_catalog.dead_letter_topic(name) == f"kopru.deadletter.{name}"
+        assert dls["spec"]["topic"] in topics
+
     for src in sources.values():
         spec = src["spec"]
+        assert spec["ordering"] == "ordered"
+        assert set(spec["topics"]) <= topics
+        if src["metadata"]["name"] == "kopru-tenant-events-feed":
+            # the Broker is fed every topic a brokered function reads, in order, with dead letters of its own
+            assert spec["sink"]["ref"] == {"apiVersion": "eventing.knative.dev/v1", "kind": "Broker",
+                                           "name": "kopru-tenant-events"}
+            assert spec["topics"] == sorted({t for fn in brokered for t in topics_of[fn]})
+            check_delivery(spec["delivery"], "kopru-tenant-events")
+            continue
         fn = spec["sink"]["ref"]["name"]
         assert fn in services and spec["sink"]["ref"]["kind"] == "Service"
         assert spec["consumerGroup"] == f"kopru-{fn}"
-        assert spec["ordering"] == "ordered"
         assert spec["topics"] == topics_of[fn]
-        assert set(spec["topics"]) <= topics
-        d = spec["delivery"]
-        assert (d["retry"], d["backoffPolicy"], d["backoffDelay"], d["timeout"]) == (5, "exponential", "PT0.2S", "PT30S")
-        dls = sinks[d["deadLetterSink"]["ref"]["name"]]
-        assert dls["spec"]["topic"] == fixture_catalog.dead_letter_topic(fn) == f"kopru.deadletter.{fn}"
-        assert dls["spec"]["topic"] in topics
+        check_delivery(spec["delivery"], fn)
+    for fn, trig in triggers.items():
+        spec = trig["spec"]
+        assert spec["broker"] == "kopru-tenant-events" and spec["subscriber"]["ref"]["name"] == fn in services
+        assert spec["subscriber"]["audience"] == f"serving.knative.dev/service/kopru/{fn}"
+        assert trig["metadata"]["annotations"]["kafka.eventing.knative.dev/delivery.order"] == "ordered"
+        # exactly the types the function declares, in the Subscriptions API dialect of kopru.events.filters
+        [only] = spec["filters"]
+        wanted = sorted(t for t, et in fixture_catalog.events.items() if fn in et.consumers)
+        assert only == {"any": [{"exact": {"type": t}} for t in wanted]}
+        check_delivery(spec["delivery"], fn)
+    broker = brokers["kopru-tenant-events"]
+    assert broker["metadata"]["annotations"]["eventing.knative.dev/broker.class"] == "Kafka"
+    cfg = configmaps[broker["spec"]["config"]["name"]]
+    assert cfg["data"]["bootstrap.servers"] == default_settings().kafka_bootstrap
     pings = by_kind(fixture_docs, "PingSource")
     assert set(pings) == {"retention-purge-schedule", "sms-report-schedule", "einvoice-status-schedule",
                           "payment-schedule", "webhooks-retry-schedule", "workflows-resume-schedule"}
@@ -127,7 +154,8 @@ def test_topics_cover_the_catalog_and_dead_letters(fixture_docs, fixture_catalog
     topics = {d["spec"]["topicName"]: d for d in fixture_docs if d["kind"] == "KafkaTopic"}
     assert set(topics) == set(fixture_catalog.topics) | {f"kopru.deadletter.{fn}" for fn in
                                                          ("sms-send", "data-export", "data-erasure", "einvoice-submit",
-                                                          "payment-chain", "webhooks", "workflows")}
+                                                          "payment-chain", "webhooks", "workflows",
+                                                          "kopru-tenant-events")}
     for name, t in fixture_catalog.topics.items():
         assert topics[name]["spec"]["partitions"] == t.partitions
         assert topics[name]["spec"]["config"]["retention.ms"] == t.retention_ms
@@ -200,10 +228,13 @@ def test_sources_ask_for_the_audience_the_function_verifies(fixture_docs, monkey
 
     monkeypatch.setenv("KOPRU_NAMESPACE", "kopru")
     reset_settings()
-    sources = [d for d in fixture_docs if d["kind"] in ("KafkaSource", "PingSource")]
-    assert {d["kind"] for d in sources} == {"KafkaSource", "PingSource"}
-    for d in sources:
-        sink = d["spec"]["sink"]
+    senders = [d for d in fixture_docs if d["kind"] in ("KafkaSource", "PingSource", "Trigger")]
+    assert {d["kind"] for d in senders} == {"KafkaSource", "PingSource", "Trigger"}
+    for d in senders:
+        sink = d["spec"]["subscriber" if d["kind"] == "Trigger" else "sink"]
+        if sink["ref"]["kind"] == "Broker":
+            assert "audience" not in sink  # a Broker announces its own (it is an Addressable)
+            continue
         assert sink["audience"] == expected_audience(sink["ref"]["name"])
     config = next(d for d in fixture_docs if d["kind"] == "ConfigMap")
     assert config["data"]["KOPRU_NAMESPACE"] == "kopru"
@@ -218,3 +249,17 @@ def test_the_relay_deployment_probes_its_readiness(knative_files):
     env = {e["name"]: e["value"] for e in c["env"]}
     # the kubelet probes the pod's address, so the endpoint listens there, on the declared port
     assert env == {"KOPRU_HEALTH_HOST": "0.0.0.0", "KOPRU_HEALTH_PORT": "8081"}
+
+
+def test_a_triggers_filter_is_the_dialect_tenants_filter_with_and_takes_only_its_types(fixture_docs, fixture_catalog):
+    """The Trigger's filter is the CloudEvents Subscriptions API filter kopru.events.filters
+    checks and evaluates for tenants (webhook and workflow filters): it passes every type the
+    function consumes and no other, so the Broker never wakes the function for an event it
+    would drop."""
+    from kopru.events.filters import attributes, matches, validate
+
+    for fn, trig in by_kind(fixture_docs, "Trigger").items():
+        filters = validate(trig["spec"]["filters"])
+        for t in fixture_catalog.events:
+            wanted = fn in fixture_catalog.events[t].consumers
+            assert matches(filters, attributes(t, "/kopru/x", None, "1", {})) is wanted, (fn, t)

@@ -53,6 +53,21 @@ def test_everything_registered_exists(db):
         assert column in cols.get(table, ()), f"NOT_PERSONAL names {table}.{column}, which does not exist"
 
 
+def test_what_erasure_clears_can_be_cleared(db):
+    """Erasure and the purge set shredded, anonymised and deleted columns to NULL in place
+    (kopru.kvkk.applications.erase_subject): a `not null` there makes the subject's erasure
+    fail (webhook_deliveries.body did), so every such column is nullable."""
+    nullable = {(t, c): n == "YES" for t, c, n in db.execute(
+        "select table_name, column_name, is_nullable from information_schema.columns "
+        "where table_schema = 'public'").fetchall()}
+    cleared = [(t, c) for t, c in registered_columns() if c.erasure.action in ("shred", "anonymise", "delete")
+               # a customer's erasure application, or the purge clearing rows in place
+               and (t.subject.kind == "customer" or (t.retention.days is not None and t.retention.expire == "clear"))]
+    assert any(t.name == "webhook_deliveries" for t, _ in cleared)
+    stuck = sorted(f"{t.name}.{c.name}" for t, c in cleared if not nullable[(t.name, c.name)])
+    assert not stuck, f"erasure clears these, but they are not null: {stuck}"
+
+
 def test_register_entries_are_complete():
     names = [t.name for t in REGISTER]
     assert len(names) == len(set(names)), "a table is registered twice"

@@ -350,3 +350,37 @@ async def test_a_personal_data_webhook_is_a_disclosure_in_the_subjects_export(cl
     [rec] = doc["records"]["webhook_deliveries"]
     assert rec["host"] == "127.0.0.1" and rec["purpose"] == "CRM'de pazarlama izinlerini güncellemek"
     assert json.loads(rec["body"])["data"]["subject_id"] == subject
+
+
+async def test_erasing_a_subject_clears_what_its_webhooks_carried_and_names_the_receiver(client, hooks, receiver,
+                                                                                         apps, db):
+    """The erasure report tells the subject where its data went (the receiver, which Köprü
+    cannot erase at), and the delivery log keeps no copy of what was sent; a delivery still
+    waiting for a retry is not sent afterwards with nothing in it."""
+    from kopru.db import tenant_transaction
+    from kopru.kvkk.applications import collect, erase_subject
+    from tests.helpers import drain
+
+    ep = await hooks["make"](event_types=["kopru.consent.recorded.v1"], personal_data=True,
+                             purpose="CRM'de pazarlama izinlerini güncellemek")
+    r = await client("consent-record").post("/consents", headers=bearer(hooks["token"]), json={
+        "subject": {"phone": "+905321234599"}, "purpose": "marketing", "legal_basis": "explicit_consent",
+        "data_categories": ["contact"], "channel": "web", "consent_text": "İzin metni", "retention_days": 30})
+    assert r.status_code == 201, r.text
+    subject = uuid.UUID(r.json()["subject_id"])
+    await drain(apps, only=("webhooks",))
+    assert len(receiver.at(ep["path"])) == 1
+    async with tenant_transaction(hooks["id"], actor="test") as tx:
+        report = await erase_subject(tx, subject)
+    [cleared] = [c for c in report["cleared"] if c["table"] == "webhook_deliveries"]
+    assert cleared["rows"] == 1 and cleared["columns"] == ["body"]
+    [tp] = [t for t in report["third_parties"] if "webhook" in t["recipient"]]
+    assert tp["records"] == 1 and tp["notified"] is False
+    bodies = db.execute("select body from webhook_deliveries where subject_id = %s", (subject,)).fetchall()
+    assert bodies == [(None,)]
+    async with tenant_transaction(hooks["id"], actor="test") as tx:
+        doc = await collect(tx, subject)
+    assert all(rec.get("body") is None for rec in doc["records"].get("webhook_deliveries", []))
+    # the log still lists the delivery (its status, times, receiver), with no payload
+    r = await client("webhooks").get(f"/webhooks/endpoints/{ep['id']}/deliveries", headers=bearer(hooks["token"]))
+    assert r.status_code == 200 and [d["payload"] for d in r.json()["deliveries"]] == [None]

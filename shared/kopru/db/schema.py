@@ -469,7 +469,7 @@ webhook_deliveries = Table(
     Column("event_id", Text, nullable=False),
     Column("event_type", Text, nullable=False),
     Column("webhook_id", Text, nullable=False),
-    Column("body", Text, nullable=False),
+    Column("body", Text),  # cleared by the subject's erasure
     Column("subject_id", UUID(as_uuid=True)),
     Column("personal_data", Boolean, nullable=False),
     Column("purpose", Text),
@@ -512,7 +512,7 @@ workflow_runs = Table(
     Column("event_source", Text, nullable=False),
     Column("event_id", Text, nullable=False),
     Column("event_type", Text, nullable=False),
-    Column("event", JSONB, nullable=False),
+    Column("event", JSONB(none_as_null=True)),  # cleared by the subject's erasure
     Column("steps", JSONB, nullable=False),
     Column("steps_count", Integer, nullable=False),
     Column("status", Text, nullable=False),
@@ -523,6 +523,7 @@ workflow_runs = Table(
     Column("created_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
+    Column("subject_id", UUID(as_uuid=True)),  # the data subject the event named (kopru.kvkk.register)
 )
 
 TENANT_TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox", "refresh_tokens", "inbox",

@@ -291,6 +291,20 @@ REGISTER: tuple[PersonalTable, ...] = (
         ),
     ),
     PersonalTable(
+        "workflow_runs",
+        SubjectLink("customer", "subject_id"),
+        Retention("workflow_runs_90_days", "A workflow run (the event that started it, what each step made) is kept "
+                  "90 days after it ended for the tenant's troubleshooting, then deleted; a run still going is kept.",
+                  days=90, anchor="finished_at", expire="delete"),
+        (
+            PersonalColumn("event", "customer_transaction", DELETE,
+                           "the triggering event as the catalog has it: ids and codes, the subject's id among them"),
+        ),
+        note="subject_id is the subject the event named (data.subject_id). The steps hold no number or address "
+             "(kopru.workflows.actions: a person to text is a data subject, `to_subject`), so a workflow's "
+             "definition holds no personal data of its own; the results are the ids the steps made.",
+    ),
+    PersonalTable(
         "subject_requests",
         SubjectLink("customer", "subject_id"),
         Retention("export_link", "An export is the subject's data in one file: it is deleted as soon as its "

@@ -203,6 +203,8 @@ class WebhookDelivery:
             return Outcome.failed("webhook.endpoint_deleted")
         if not ep.enabled:
             return Outcome.failed("webhook.endpoint_disabled")
+        if row.body is None:  # the subject's erasure cleared what it would carry: nothing goes out
+            return Outcome.failed("kvkk.subject_erased")
         from kopru.webhooks.endpoints import open_secrets
 
         keys = open_secrets(tx.tenant_id, ep.id, ep.secret_enc)
@@ -398,7 +400,7 @@ def delivery_view(row) -> dict[str, Any]:
             "last_duration_ms": row.last_duration_ms, "next_attempt_at": row.next_attempt_at,
             "first_attempt_at": row.first_attempt_at, "last_attempt_at": row.last_attempt_at,
             "delivered_at": row.delivered_at, "created_at": row.created_at, "personal_data": row.personal_data,
-            "payload": json.loads(row.body)}
+            "payload": json.loads(row.body) if row.body is not None else None}
 
 
 async def log_of(ctx, endpoint_id: uuid.UUID, limit: int, cursor: str | None) -> dict[str, Any]:

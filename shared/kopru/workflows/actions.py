@@ -79,8 +79,11 @@ class _In(BaseModel):
 
 
 class SmsSendIn(_In):
-    to: Optional[str] = Field(default=None, min_length=3, max_length=32,
-                              description="the recipient's number (any common Turkish form)")
+    # No number typed into a workflow: it would be personal data outside the register, kept
+    # with no subject to export it to or erase it for. A person to text is a data subject.
+    to_subject: Optional[uuid.UUID] = Field(
+        default=None, description="text this data subject (its phone, under its key): `data.subject_id` of an event "
+                                  "that names one, or a constant id for a person the tenant registered to notify")
     to_payment_buyer: Optional[uuid.UUID] = Field(
         default=None, description="text the buyer of this payment (the phone given at checkout), instead of `to`")
     message: str = Field(min_length=1, max_length=2000)
@@ -103,7 +106,7 @@ class SmsSendIn(_In):
 
     @model_validator(mode="after")
     def _rules(self):
-        if (self.to is None) == (self.to_payment_buyer is None):
+        if (self.to_subject is None) == (self.to_payment_buyer is None):
             raise ValueError("workflow.recipient_invalid")
         if self.kind == "commercial" and self.recipient_type is None:
             raise ValueError("sms.recipient_type_required")
@@ -152,6 +155,18 @@ async def _buyer_phone(ctx, payment_id: uuid.UUID) -> str:
     return buyer["phone"]
 
 
+async def _subject_phone(ctx, subject_id: uuid.UUID) -> str:
+    from kopru.kvkk.subjects import decrypt_subject
+
+    async with ctx.transaction() as tx:
+        subject = await decrypt_subject(tx, subject_id)
+    if subject is None:  # erased (its key destroyed), or no subject of this tenant
+        raise StepFailed("kvkk.subject_erased")
+    if not subject.get("phone"):
+        raise StepFailed("workflow.recipient_missing")
+    return subject["phone"]
+
+
 async def sms_run(ctx, inp: SmsSendIn, *, key: str, event: dict[str, Any], run_id: uuid.UUID,
                   index: int) -> dict[str, Any]:
     from pydantic import ValidationError
@@ -159,7 +174,8 @@ async def sms_run(ctx, inp: SmsSendIn, *, key: str, event: dict[str, Any], run_i
     from kopru.sms.models import SmsIn
     from kopru.sms.service import request_sms
 
-    phone = inp.to if inp.to is not None else await _buyer_phone(ctx, inp.to_payment_buyer)
+    phone = await _subject_phone(ctx, inp.to_subject) if inp.to_subject is not None \
+        else await _buyer_phone(ctx, inp.to_payment_buyer)
     try:
         body = SmsIn(to=phone, message=inp.message, kind=inp.kind, recipient_type=inp.recipient_type)
     except ValidationError:
@@ -174,7 +190,8 @@ async def sms_preview(tx, inp: SmsSendIn, *, event: dict[str, Any]) -> dict[str,
     from kopru.sms.encoding import estimate
 
     est = estimate(unicodedata.normalize("NFC", inp.message))
-    to = inp.to if inp.to is not None else f"the buyer of payment {inp.to_payment_buyer}"
+    to = f"data subject {inp.to_subject}" if inp.to_subject is not None \
+        else f"the buyer of payment {inp.to_payment_buyer}"
     return {"provider": "netgsm", "to": to, "message": inp.message, "kind": inp.kind,
             "recipient_type": inp.recipient_type, **est.as_dict()}
 

@@ -75,7 +75,8 @@ async def on_event(ev) -> dict[str, int]:
                     continue
                 rid = (await tx.execute(insert(wr).values(
                     id=uuid.uuid4(), tenant_id=tx.tenant_id, workflow_id=w.id, event_source=source,
-                    event_id=event_id, event_type=ev.type, event=event, steps=w.steps, steps_count=len(w.steps),
+                    event_id=event_id, event_type=ev.type, event=event, subject_id=_subject_of(ev.data),
+                    steps=w.steps, steps_count=len(w.steps),
                     status="running", step=0, attempts=0, results=[])
                     .on_conflict_do_nothing().returning(wr.c.id))).scalar()
                 if rid is not None:
@@ -87,6 +88,16 @@ async def on_event(ev) -> dict[str, int]:
                                           .order_by(wr.c.created_at))).scalars().all())
     counts = await _execute_all(ev.tenant_id, made, actor=ACTOR)
     return {"runs": len(made), "duplicate": int(duplicate), **counts}
+
+
+def _subject_of(data: Any) -> uuid.UUID | None:
+    """The data subject an event names (`data.subject_id`), which puts its runs under the
+    personal-data register (export, erasure)."""
+    sid = data.get("subject_id") if isinstance(data, dict) else None
+    try:
+        return uuid.UUID(str(sid)) if sid else None
+    except ValueError:
+        return None
 
 
 async def _execute_all(tenant_id: uuid.UUID, runs: list[uuid.UUID], *, actor: str) -> dict[str, int]:
@@ -124,6 +135,9 @@ async def execute(tenant_id: uuid.UUID, run_id: uuid.UUID, *, actor: str) -> str
         return run.status if run is not None else "gone"
     ctx = TenantContext(tenant_id, f"workflow:{run.workflow_id}", None)
     event = run.event
+    if event is None:  # the subject's erasure cleared the event: nothing more is done for it
+        await _fail(tenant_id, run_id, run.step, "kvkk.subject_erased", actor=actor)
+        return "failed"
     for index in range(run.step, run.steps_count):
         spec = run.steps[index]
         act = ACTIONS.get(spec["action"])

@@ -9,9 +9,12 @@ infra/knative/
   jobs/migrate.yaml            Job: kopru db migrate (owner role)
   jobs/keys-rotate.yaml        CronJob: kopru keys rotate (monthly)
   relay/outbox-relay.yaml      Deployment: kopru relay
+  eventing/broker.yaml         the Kafka Broker for the brokered functions (webhooks,
+                               workflows), its ConfigMap and the KafkaSource feeding it
   functions/<name>.yaml        Service; for a consumer its KafkaSink (dead letters) and
-                               KafkaSource; for a scheduled function its PingSource; for
-                               an event-only function a NetworkPolicy
+                               KafkaSource, or for a brokered one its Trigger; for a
+                               scheduled function its PingSource; for an event-only
+                               function a NetworkPolicy
 
 Event ingress (kopru.events.ingress): the sources set `sink.audience` to the
 Service's OIDC audience in Knative's format, so with Knative's
@@ -39,6 +42,7 @@ KNATIVE_SERVICE = "serving.knative.dev/v1"
 KAFKA_SOURCE = "sources.knative.dev/v1"
 PING_SOURCE = "sources.knative.dev/v1"
 KAFKA_SINK = "eventing.knative.dev/v1alpha1"
+EVENTING = "eventing.knative.dev/v1"  # Broker, Trigger
 KAFKA_TOPIC = "kafka.strimzi.io/v1"
 UID = 10001  # the image's non-root user (infra/docker/Dockerfile)
 
@@ -186,7 +190,6 @@ def dead_letter_sink(s: DeploySettings, f: FunctionPlan) -> Doc:
 
 
 def kafka_source(s: DeploySettings, catalog: Catalog, f: FunctionPlan) -> Doc:
-    d = catalog.delivery
     m = meta(s, f"{f.name}-events", "event-source")
     m["annotations"] = {"kopru.dev/event-types": ",".join(f.types)}
     return {
@@ -200,17 +203,84 @@ def kafka_source(s: DeploySettings, catalog: Catalog, f: FunctionPlan) -> Doc:
             "initialOffset": "earliest",
             # one partition's records one at a time (per-tenant order)
             "ordering": "ordered",
-            "delivery": {
-                "retry": d.retry,
-                "backoffPolicy": d.backoff_policy,
-                "backoffDelay": iso_duration(d.backoff_delay),
-                "timeout": iso_duration(d.timeout),
-                "deadLetterSink": {"ref": {"apiVersion": KAFKA_SINK, "kind": "KafkaSink",
-                                           "name": f"{f.name}-deadletter"}},
-            },
+            "delivery": delivery_spec(catalog, f.name),
             "sink": service_ref(s, f),
         },
     }
+
+
+def delivery_spec(catalog: Catalog, name: str) -> Doc:
+    """Retries and the dead-letter KafkaSink `<name>-deadletter` (a function's, or the Broker feed's)."""
+    d = catalog.delivery
+    return {
+        "retry": d.retry,
+        "backoffPolicy": d.backoff_policy,
+        "backoffDelay": iso_duration(d.backoff_delay),
+        "timeout": iso_duration(d.timeout),
+        "deadLetterSink": {"ref": {"apiVersion": KAFKA_SINK, "kind": "KafkaSink", "name": f"{name}-deadletter"}},
+    }
+
+
+def trigger(s: DeploySettings, catalog: Catalog, f: FunctionPlan) -> Doc:
+    """A brokered function's Trigger: the types it consumes as a CloudEvents Subscriptions
+    API filter (`any` of `exact` on `type`), delivered in order per partition (the Broker
+    keys records by the events' `partitionkey`, the tenant), with the same retries and dead
+    letters as a KafkaSource."""
+    m = meta(s, f.name, "event-trigger")
+    m["annotations"] = {"kafka.eventing.knative.dev/delivery.order": "ordered"}
+    return {
+        "apiVersion": EVENTING,
+        "kind": "Trigger",
+        "metadata": m,
+        "spec": {
+            "broker": s.broker,
+            "filters": [{"any": [{"exact": {"type": t}} for t in f.types]}],
+            "subscriber": service_ref(s, f),
+            "delivery": delivery_spec(catalog, f.name),
+        },
+    }
+
+
+def broker_docs(s: DeploySettings, catalog: Catalog, plan: Plan) -> list[Doc]:
+    """The Kafka Broker the brokered functions' Triggers hang on, its ConfigMap, and the
+    KafkaSource that feeds it the catalog topics those functions read (in order: the
+    Broker's own topic is keyed by the events' partitionkey)."""
+    brokered = [f for f in plan.consumers if f.name in s.brokered]
+    if not brokered:
+        return []
+    topics = sorted({t for f in brokered for t in f.topics})
+    parts = max(catalog.topics[t].partitions for t in topics)
+    cm = meta(s, f"{s.broker}-config", "broker-config")
+    bm = meta(s, s.broker, "broker")
+    bm["annotations"] = {"eventing.knative.dev/broker.class": "Kafka"}
+    feed = meta(s, f"{s.broker}-feed", "event-source")
+    feed["annotations"] = {"kopru.dev/event-types": ",".join(sorted({t for f in brokered for t in f.types}))}
+    dead = {"apiVersion": KAFKA_SINK, "kind": "KafkaSink", "metadata": meta(s, f"{s.broker}-deadletter", "dead-letter"),
+            "spec": {"topic": catalog.dead_letter_topic(s.broker), "bootstrapServers": [s.kafka_bootstrap],
+                     "contentMode": "binary"}}
+    return [
+        dead,
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": cm, "data": {
+            "bootstrap.servers": s.kafka_bootstrap,
+            "default.topic.partitions": str(parts),
+            "default.topic.replication.factor": str(s.topic_replicas),
+        }},
+        {"apiVersion": EVENTING, "kind": "Broker", "metadata": bm, "spec": {
+            "config": {"apiVersion": "v1", "kind": "ConfigMap", "name": f"{s.broker}-config",
+                       "namespace": s.namespace},
+        }},
+        {"apiVersion": KAFKA_SOURCE, "kind": "KafkaSource", "metadata": feed, "spec": {
+            "bootstrapServers": [s.kafka_bootstrap],
+            "topics": topics,
+            "consumerGroup": f"{s.broker}-feed",
+            "initialOffset": "earliest",
+            "ordering": "ordered",
+            # what the Broker will not take after the retries waits in its own dead-letter topic
+            "delivery": delivery_spec(catalog, s.broker),
+            # a Broker announces its own OIDC audience (it is an Addressable)
+            "sink": {"ref": {"apiVersion": EVENTING, "kind": "Broker", "name": s.broker}},
+        }},
+    ]
 
 
 def ping_source(s: DeploySettings, f: FunctionPlan) -> Doc:
@@ -260,9 +330,11 @@ def kafka_topics(s: DeploySettings, catalog: Catalog, plan: Plan) -> list[Doc]:
 
     wanted = wanted_topics(catalog)
     topics: dict[str, tuple[int, int]] = {t.name: (t.partitions, t.retention_ms) for t in catalog.topics.values()}
-    for f in plan.consumers:
-        assert f.dead_letter_topic
-        topics[f.dead_letter_topic] = wanted.get(f.dead_letter_topic, (1, 30 * 24 * 3600 * 1000))
+    dead = [f.dead_letter_topic for f in plan.consumers if f.dead_letter_topic]
+    if any(f.name in s.brokered for f in plan.consumers):
+        dead.append(catalog.dead_letter_topic(s.broker))  # the Broker feed's
+    for name in dead:
+        topics[name] = wanted.get(name, (1, 30 * 24 * 3600 * 1000))
     out = []
     for name in sorted(topics):
         partitions, retention = topics[name]
@@ -399,10 +471,13 @@ def render(plan: Plan, catalog: Catalog, s: DeploySettings) -> dict[str, list[Do
         "jobs/keys-rotate.yaml": [keys_rotate_cronjob(s)],
         "relay/outbox-relay.yaml": [relay(s)],
     }
+    if broker_docs(s, catalog, plan):
+        files["eventing/broker.yaml"] = broker_docs(s, catalog, plan)
     for f in plan.functions:
         docs = [service(s, catalog, f)]
         if f.topics:
-            docs += [dead_letter_sink(s, f), kafka_source(s, catalog, f)]
+            docs += [dead_letter_sink(s, f),
+                     trigger(s, catalog, f) if f.name in s.brokered else kafka_source(s, catalog, f)]
         if f.schedule is not None:
             docs.append(ping_source(s, f))
         if not f.http:

@@ -87,6 +87,13 @@ class DeploySettings:
     eventing_namespaces: tuple[str, ...] = ("knative-eventing",)
     serving_namespaces: tuple[str, ...] = ("knative-serving", "kourier-system")
     profiles: dict[str, FunctionProfile] = field(default_factory=lambda: dict(PROFILES))
+    # Functions fed through a Kafka Broker and a Trigger each instead of a KafkaSource of their
+    # own: the ones whose events are what tenants subscribe to (their webhooks, their workflows'
+    # triggers). They read the widest set of topics; the Trigger's CloudEvents filter (the
+    # Subscriptions API dialect the tenants' own filters use, kopru.events.filters) keeps every
+    # other type away from them, so a function scaled to zero is not woken for an event it drops.
+    brokered: tuple[str, ...] = ("webhooks", "workflows")
+    broker: str = "kopru-tenant-events"
 
     @property
     def kafka_bootstrap(self) -> str:
