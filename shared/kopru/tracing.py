@@ -96,12 +96,19 @@ def shutdown() -> None:
         processor.shutdown()
 
 
-def _provider() -> Any:
-    """The OTLP-exporting provider of the function serving this request, if any."""
+def _provider(service: str | None = None) -> Any:
+    """The OTLP-exporting provider of `service` or of the function serving this request, if any."""
     if not _providers:
         return None
+    if service is not None:
+        return _providers.get(service)
     source = current_source.get() or ""
     return _providers.get(source.rsplit("/", 1)[-1])
+
+
+def recording(service: str) -> bool:
+    """Whether spans of `service` are recorded (an OTLP provider for it, or an SDK installed)."""
+    return _provider(service) is not None or _sdk_installed()
 
 
 def _sdk_installed() -> bool:
@@ -124,12 +131,14 @@ def _carry(traceparent: str) -> Iterator[str]:
 
 
 @contextmanager
-def span(name: str, traceparent: str | None = None, kind: str = "SERVER") -> Iterator[str]:
+def span(name: str, traceparent: str | None = None, kind: str = "SERVER",
+         service: str | None = None) -> Iterator[str]:
     """Continue the trace of `traceparent` (or start one); yields the traceparent that
-    work inside this span passes on."""
+    work inside this span passes on. `service`: a process that is no function (the
+    outbox relay) names whose provider records it."""
     incoming = traceparent if valid(traceparent) else current_traceparent.get()
     tp = incoming or new_traceparent()
-    provider = _provider()
+    provider = _provider(service)
     if provider is None and not _sdk_installed():
         # API only: no span is recorded, so carry the trace id without the machinery
         with _carry(tp) as out:

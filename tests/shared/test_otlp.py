@@ -1,6 +1,7 @@
 """Traces to a collector (kopru.tracing.configure): with OTEL_EXPORTER_OTLP_ENDPOINT set, a
 function's spans go over OTLP/HTTP (protobuf) to the collector, service.name = the function,
-one trace across an HTTP request and the event it emits to another function; unset, no SDK
+one trace across an HTTP request, the relay's publish of the event it emits and that
+event's delivery to another function; unset, no SDK
 is imported, and set, none at import time or on /healthz either."""
 
 from __future__ import annotations
@@ -99,13 +100,16 @@ async def test_one_trace_from_a_request_through_its_event_to_another_function_re
             monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT")
             reset_settings()
     mine = [s for s in spans if s["trace"] == trace_id]
-    assert {s["service"] for s in mine} == {"payment", "payment-chain"}, spans
+    assert {s["service"] for s in mine} == {"payment", "outbox-relay", "payment-chain"}, spans
     (request,) = [s for s in mine if s["name"] == "payment POST"]
     assert request["service"] == "payment" and request["parent"] == caller
     calls = [s for s in mine if s["name"].startswith("iyzico ")]
     assert calls and all(s["parent"] == request["span"] and s["service"] == "payment" for s in calls)
+    # the relay's publish (a PRODUCER span, child of the request that wrote the event), then the delivery under it
+    (publish,) = [s for s in mine if s["name"] == "kopru.payment publish"]
+    assert publish["service"] == "outbox-relay" and publish["parent"] == request["span"] and publish["kind"] == 4
     (delivery,) = [s for s in mine if s["name"] == "payment-chain event"]
-    assert delivery["service"] == "payment-chain" and delivery["parent"] == request["span"]
+    assert delivery["service"] == "payment-chain" and delivery["parent"] == publish["span"]
     # the payment's creation, with no traceparent from its caller, started a trace of its own at the edge
     roots = [s for s in spans if s["name"] == "payment POST" and s["trace"] != trace_id]
     assert roots and roots[0]["parent"] is None and roots[0]["service"] == "payment"

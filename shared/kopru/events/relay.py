@@ -10,14 +10,17 @@ idempotent producer, acks=all) or the in-process bus of `kopru dev`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Protocol
 
+from kopru import tracing
 from kopru.logs import get_logger
 
 log = get_logger("kopru.relay")
 
 LOCK_KEY = 0x6B6F7072  # "kopr"
 BATCH = 500
+SERVICE = "outbox-relay"  # its spans' service.name
 
 
 class Publisher(Protocol):
@@ -92,6 +95,7 @@ class Relay:
         from kopru.events.envelope import from_outbox, to_kafka
 
         cat = self.catalog or load_catalog()
+        tracing.configure(SERVICE)  # once per process: an OTLP provider when an endpoint is set
         async with self._eng().begin() as conn:
             locked = (await conn.execute(text("select pg_try_advisory_xact_lock(:k)"), {"k": LOCK_KEY})).scalar()
             if not locked:
@@ -104,10 +108,18 @@ class Relay:
             if not rows:
                 return 0
             records = []
-            for row in rows:
-                key, headers, value = to_kafka(from_outbox(row))
-                records.append((cat.events[row.type].topic, key, headers, value))
-            await self.publisher.publish_batch(records)
+            with contextlib.ExitStack() as spans:
+                traced = tracing.recording(SERVICE)
+                for row in rows:
+                    ev, topic = from_outbox(row), cat.events[row.type].topic
+                    if traced:
+                        # a PRODUCER span per record, child of the transaction that wrote it, open
+                        # until the broker acknowledged the batch; consumers continue from it
+                        ev["traceparent"] = spans.enter_context(
+                            tracing.span(f"{topic} publish", ev.get("traceparent"), "PRODUCER", SERVICE))
+                    key, headers, value = to_kafka(ev)
+                    records.append((topic, key, headers, value))
+                await self.publisher.publish_batch(records)
             if after_publish is not None:
                 await after_publish(rows)
             await conn.execute(update(outbox).where(outbox.c.id.in_([r.id for r in rows]))
