@@ -114,6 +114,20 @@ async def runs(call: Call):
     return await runs(call.tenant, _id(call), pages.limit(call.query), call.query.get("cursor"))
 
 
+@fn.route("POST", "/workflows/{id}/runs/{run_id}/retry",
+          summary="Take a failed run up again at the step it stopped at, once its cause is fixed; the step keeps "
+                  "its Idempotency-Key, so one that did happen is not sent twice (workflows:write)",
+          responses=(200, 401, 403, 404, 409, 429), scope="workflows:write", tenant="token")
+async def retry(call: Call):
+    from kopru.workflows.service import retry
+
+    try:
+        run_id = UUID(call.path_params["run_id"])
+    except ValueError:
+        raise KopruError("workflow.run_not_found") from None
+    return await retry(call.tenant, _id(call), run_id)
+
+
 @fn.on_event("kopru.consent.recorded.v1")
 @fn.on_event("kopru.consent.withdrawn.v1")
 @fn.on_event("kopru.einvoice.accepted.v1")

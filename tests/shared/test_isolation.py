@@ -152,6 +152,7 @@ TENANT_SCOPED = {
     ("workflows", "DELETE", "/workflows/{id}"),
     ("workflows", "POST", "/workflows/{id}/dry-run"),
     ("workflows", "GET", "/workflows/{id}/runs"),
+    ("workflows", "POST", "/workflows/{id}/runs/{run_id}/retry"),
 }
 # lists of the caller's own tenant: A's list answers 200 and holds none of B's objects
 OWN_LISTS = {("webhooks", "GET", "/webhooks/endpoints"), ("workflows", "GET", "/workflows"),
@@ -239,6 +240,8 @@ REQUESTS = {
         p.replace("{id}", o["workflow"]), {"enabled": False} if m == "PATCH" else {} if m == "POST" else None))(m, p)
        for m, p in (("GET", "/workflows/{id}"), ("PATCH", "/workflows/{id}"), ("DELETE", "/workflows/{id}"),
                     ("POST", "/workflows/{id}/dry-run"), ("GET", "/workflows/{id}/runs"))},
+    ("workflows", "POST", "/workflows/{id}/runs/{run_id}/retry"):
+        lambda b, o: (f"/workflows/{o['workflow']}/runs/{uuid.uuid4()}/retry", None),
 }
 
 

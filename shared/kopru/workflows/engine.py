@@ -121,22 +121,31 @@ async def execute(tenant_id: uuid.UUID, run_id: uuid.UUID, *, actor: str) -> str
     """Run the steps a run has left, in order, each once. Returns the run's status;
     raises the step's 5xx KopruError when it must wait (the run stays `running`)."""
     from pydantic import ValidationError
-    from sqlalchemy import select
+    from sqlalchemy import literal_column, select
 
     from kopru.auth.principal import TenantContext
+    from kopru.work.idempotency import TTL_HOURS
     from kopru.db import tenant_transaction
     from kopru.db.schema import workflow_runs as wr
     from kopru.workflows.actions import ACTIONS, StepFailed
     from kopru.workflows.expressions import resolve
 
     async with tenant_transaction(tenant_id, actor=actor) as tx:
-        run = (await tx.execute(select(wr).where(wr.c.id == run_id))).first()
+        # stale: its step has waited longer than the step's Idempotency-Key is kept, less an hour
+        run = (await tx.execute(select(wr, literal_column(
+            f"updated_at < now() - interval '{TTL_HOURS - 1} hours'").label("stale"))
+            .where(wr.c.id == run_id))).first()
     if run is None or run.status != "running":
         return run.status if run is not None else "gone"
     ctx = TenantContext(tenant_id, f"workflow:{run.workflow_id}", None)
     event = run.event
     if event is None:  # the subject's erasure cleared the event: nothing more is done for it
         await _fail(tenant_id, run_id, run.step, "kvkk.subject_erased", actor=actor)
+        return "failed"
+    if run.stale:
+        # the step's Idempotency-Key (24 hours) may be gone: were its side effect done before a
+        # crash, running it now would do it twice. A person checks, then retries the run.
+        await _fail(tenant_id, run_id, run.step, "workflow.resume_expired", actor=actor)
         return "failed"
     for index in range(run.step, run.steps_count):
         spec = run.steps[index]

@@ -253,6 +253,41 @@ async def runs(ctx, workflow_id: uuid.UUID, limit: int, cursor: str | None) -> d
     return {"runs": [run_view(r) for r in rows], "next_cursor": pages.encode(scope, *last) if last else None}
 
 
+async def retry(ctx, workflow_id: uuid.UUID, run_id: uuid.UUID) -> dict[str, Any]:
+    """A failed run taken up again at the step it stopped at, by the tenant who fixed the
+    cause (consent given, a setting corrected, or, after `workflow.resume_expired`, checked
+    that the step did not happen). The step keeps its Idempotency-Key: within its 24 hours
+    a step that did happen answers as it did then; it is not sent twice."""
+    from sqlalchemy import text
+
+    from kopru.workflows.engine import execute
+
+    async with ctx.transaction() as tx:
+        await _row(tx, workflow_id)
+        row = (await tx.execute(text(
+            "update workflow_runs set status = 'running', code = null, attempts = 0, finished_at = null, "
+            "updated_at = now() where id = :id and workflow_id = :w and status = 'failed' and event is not null "
+            "returning id"), {"id": run_id, "w": workflow_id})).first()
+        if row is None:
+            state = (await tx.execute(text("select status, event is null as erased from workflow_runs "
+                                           "where id = :id and workflow_id = :w"),
+                                      {"id": run_id, "w": workflow_id})).first()
+            if state is None:
+                raise KopruError("workflow.run_not_found")
+            raise KopruError("kvkk.subject_erased" if state.erased else "workflow.run_not_failed")
+        await tx.audit("workflow.run.retried", target=str(run_id), details={"workflow_id": str(workflow_id)})
+    try:
+        await execute(ctx.tenant_id, run_id, actor=ctx.actor)
+    except KopruError:
+        pass  # a step that must wait: the run stays running, workflows-resume takes it up
+    async with ctx.transaction() as tx:
+        from sqlalchemy import select
+
+        from kopru.db.schema import workflow_runs as wr
+
+        return run_view((await tx.execute(select(wr).where(wr.c.id == run_id))).first())
+
+
 def catalog() -> dict[str, Any]:
     """The actions registry and the trigger types, as a tenant sees them."""
     from kopru.workflows.actions import ACTIONS
