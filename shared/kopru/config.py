@@ -86,6 +86,7 @@ class Settings:
     netgsm_base_url: str | None = None  # NETGSM_BASE_URL
     nilvera_base_url: str | None = None  # NILVERA_BASE_URL
     iyzico_base_url: str | None = None  # IYZICO_BASE_URL
+    credit_partner_base_url: str | None = None  # CREDIT_PARTNER_BASE_URL: the KKB-member partner (kopru.credit)
     # the CLI and `kopru dev`
     operator_client_id: str | None = None  # KOPRU_OPERATOR_CLIENT_ID
     operator_client_secret: str | None = None  # KOPRU_OPERATOR_CLIENT_SECRET
@@ -164,6 +165,7 @@ def settings() -> Settings:
         netgsm_base_url=_str("NETGSM_BASE_URL"),
         nilvera_base_url=_str("NILVERA_BASE_URL"),
         iyzico_base_url=_str("IYZICO_BASE_URL"),
+        credit_partner_base_url=_str("CREDIT_PARTNER_BASE_URL"),
         operator_client_id=_str("KOPRU_OPERATOR_CLIENT_ID"),
         operator_client_secret=_str("KOPRU_OPERATOR_CLIENT_SECRET"),
         sink_template=os.environ.get("KOPRU_SINK_TEMPLATE", "http://127.0.0.1:8080/function/{name}/"),
