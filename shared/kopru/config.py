@@ -116,6 +116,7 @@ class Settings:
     webhooks_allow_private: bool = False  # KOPRU_WEBHOOKS_ALLOW_PRIVATE
     webhook_timeout_seconds: float = 15.0  # KOPRU_WEBHOOK_TIMEOUT_SECONDS: one delivery attempt
     webhook_tick_budget_seconds: float = 50.0  # KOPRU_WEBHOOK_TICK_BUDGET_SECONDS: a retry tick waits for due deliveries this long
+    credit_absent_after_seconds: float = 60.0  # KOPRU_CREDIT_ABSENT_AFTER_SECONDS: nothing under our reference at the partner this long after an ambiguous request: never taken
     netgsm_absent_after_seconds: float = 120.0  # no trace in Netgsm's report this long after an ambiguous send: never taken
     # event ingress (kopru.events.ingress)
     event_signing_key: str | None = None  # base64, >= 32 bytes; default: derived from the master key
@@ -188,6 +189,7 @@ def settings() -> Settings:
         webhooks_allow_private=os.environ.get("KOPRU_WEBHOOKS_ALLOW_PRIVATE", "").strip().lower() in ("1", "true", "yes", "on"),
         webhook_timeout_seconds=_float("KOPRU_WEBHOOK_TIMEOUT_SECONDS", 15.0),
         webhook_tick_budget_seconds=_float("KOPRU_WEBHOOK_TICK_BUDGET_SECONDS", 50.0),
+        credit_absent_after_seconds=float(os.environ.get("KOPRU_CREDIT_ABSENT_AFTER_SECONDS", "60")),
         netgsm_absent_after_seconds=float(os.environ.get("KOPRU_NETGSM_ABSENT_AFTER_SECONDS", "120")),
         payment_settle_after_seconds=float(os.environ.get("KOPRU_PAYMENT_SETTLE_AFTER_SECONDS", "600")),
         event_signing_key=os.environ.get("KOPRU_EVENT_SIGNING_KEY") or None,

@@ -532,6 +532,8 @@ credit_reports = Table(
     Column("tenant_id", UUID(as_uuid=True), nullable=False),
     Column("subject_id", UUID(as_uuid=True), nullable=False),
     Column("consent_id", UUID(as_uuid=True), nullable=False),
+    Column("consent_granted_at", DateTime(timezone=True), nullable=False),
+    Column("consent_text_sha256", Text, nullable=False),
     Column("source", Text, nullable=False),
     Column("provider", Text, nullable=False),
     Column("scheme", Text, nullable=False),

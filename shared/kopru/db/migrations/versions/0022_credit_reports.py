@@ -37,7 +37,11 @@ def upgrade() -> None:
             id uuid primary key,                  -- also our client_reference at the partner
             tenant_id uuid not null references tenants(id),
             subject_id uuid not null references data_subjects(id),
-            consent_id uuid not null references consents(id),  -- the credit_report consent it rests on
+            -- the credit_report consent it rests on, copied so the row proves it alone: the ledger's row
+            -- is purged 3 years after the consent ends, this fact is kept longer (kopru.kvkk.register)
+            consent_id uuid not null,
+            consent_granted_at timestamptz not null,
+            consent_text_sha256 text not null check (consent_text_sha256 ~ '^[0-9a-f]{64}$'),
             source text not null check (source in ('partner', 'upload')),
             provider text not null check (length(provider) between 1 and 64),
             scheme text not null check (scheme in ('TCKN', 'VKN')),
