@@ -49,7 +49,15 @@ class CreditRequestIn(Strict):
 class CreditUploadIn(CreditRequestIn):
     """The Findeks PDF the counterparty shared, base64 (at most 4 MiB decoded)."""
 
-    pdf_base64: str = Field(min_length=8, max_length=_B64_MAX, description="the PDF, base64 (RFC 4648)")
+    pdf_base64: str = Field(min_length=8, description="the PDF, base64 (RFC 4648)",
+                            json_schema_extra={"maxLength": _B64_MAX})
+
+    @field_validator("pdf_base64")
+    @classmethod
+    def _size(cls, v: str) -> str:
+        if len(v) > _B64_MAX:
+            raise ValueError("credit.pdf_too_large")  # its own code and 413, not a generic "too long"
+        return v
 
 
 class CreditPartnerSettingsIn(Strict):

@@ -40,7 +40,7 @@ REQUESTED = "kopru.credit.requested.v1"
 OBTAINED = "kopru.credit.obtained.v1"
 FAILED = "kopru.credit.failed.v1"
 SOURCE = "/kopru/credit-report"
-PROVIDER = "credit_partner"
+PROVIDER = "credit-partner"
 PURPOSE = "credit_report"
 
 

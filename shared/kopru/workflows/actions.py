@@ -360,7 +360,7 @@ async def credit_preview(tx, inp: CreditRequestStepIn, *, event: dict[str, Any])
         consent_ok, code = True, None
     except KopruError as err:
         consent_ok, code, consent = False, err.code, None
-    return {"provider": "credit_partner", "scheme": inp.scheme,
+    return {"provider": "credit-partner", "scheme": inp.scheme,
             "number": inp.number[:2] + "*" * (len(inp.number) - 4) + inp.number[-2:],
             "consent_ok": consent_ok, "consent_id": str(consent.id) if consent else None, "code": code}
 
