@@ -84,7 +84,8 @@ def test_references_resolve(fixture_docs, fixture_catalog):
                  "einvoice-submit": ["kopru.einvoice"], "payment-chain": ["kopru.einvoice", "kopru.payment"],
                  "webhooks": ["kopru.consent", "kopru.einvoice", "kopru.kvkk", "kopru.payment", "kopru.sms",
                               "kopru.webhook", "kopru.work"],
-                 "workflows": ["kopru.einvoice", "kopru.payment"]}
+                 "workflows": ["kopru.einvoice", "kopru.payment"],
+                 "credit-report": ["kopru.consent", "kopru.credit"]}
     assert set(sources) == {f"{fn}-events" for fn in topics_of}
     for src in sources.values():
         spec = src["spec"]
@@ -127,7 +128,7 @@ def test_topics_cover_the_catalog_and_dead_letters(fixture_docs, fixture_catalog
     topics = {d["spec"]["topicName"]: d for d in fixture_docs if d["kind"] == "KafkaTopic"}
     assert set(topics) == set(fixture_catalog.topics) | {f"kopru.deadletter.{fn}" for fn in
                                                          ("sms-send", "data-export", "data-erasure", "einvoice-submit",
-                                                          "payment-chain", "webhooks", "workflows")}
+                                                          "payment-chain", "webhooks", "workflows", "credit-report")}
     for name, t in fixture_catalog.topics.items():
         assert topics[name]["spec"]["partitions"] == t.partitions
         assert topics[name]["spec"]["config"]["retention.ms"] == t.retention_ms
