@@ -853,7 +853,8 @@ def _events_tick(args: argparse.Namespace) -> int:
 
 # The environment each command reads (kopru.config is the only reader; these are its names).
 _DATABASE = ("DATABASE_URL", "DATABASE_OWNER_URL", "KOPRU_MASTER_KEY", "KOPRU_DATA_DIR")
-_PROVIDERS = ("NETGSM_BASE_URL", "NILVERA_BASE_URL", "IYZICO_BASE_URL")
+_PROVIDERS = ("NETGSM_BASE_URL", "NILVERA_BASE_URL", "IYZICO_BASE_URL",
+              "CREDIT_PARTNER_BASE_URL")  # credit reports (kopru.credit)
 ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "dev": _DATABASE + ("REDIS_URL", "PORT", "KOPRU_PUBLIC_URL", "KOPRU_ISSUER", "KOPRU_OPERATOR_CLIENT_ID",
                         "KOPRU_OPERATOR_CLIENT_SECRET", "KOPRU_LOG_LEVEL", "KOPRU_WEBHOOKS_ALLOW_PRIVATE", "KOPRU_METRICS",
