@@ -420,3 +420,21 @@ async def test_the_workflow_action_keeps_the_consent_rule_and_previews_nothing(c
     with pytest.raises(StepFailed) as e:
         await run(ctx, act.parse({"scheme": "VKN", "number": VKN}), key="wf-2:0", event={}, run_id=uuid.uuid4(), index=0)
     assert e.value.code == "credit.subject_required"
+
+
+async def test_a_request_whose_event_was_lost_is_taken_over_by_the_recover_tick(client, apps, tenant, credit_sim, db):
+    from tests.helpers import sender_auth as auth
+
+    await consent(client, tenant)
+    rid = (await ask(client, tenant)).json()["id"]  # its event is never delivered (dead-lettered, say)
+    db.execute("update outward_calls set updated_at = now() - interval '10 minutes' where ref = %s", (rid,))
+    tick = {"specversion": "1.0", "id": str(uuid.uuid4()), "source": "/kopru/schedule",
+            "type": "kopru.credit.recover_poll.v1", "datacontenttype": "application/json", "data": {}}
+    r = await client("credit-recover").post("/", json=tick, headers={**auth("credit-recover"),
+                                                                     "Content-Type": "application/cloudevents+json"})
+    assert r.status_code in (200, 204), r.text
+    got = await read(client, tenant, rid)
+    assert got["status"] == "obtained"
+    assert len([x for x in creates(credit_sim) if x.client_reference == rid]) == 1
+    await drain(apps, only=FN)  # the event, delivered late, finds it done: no second call
+    assert len([x for x in creates(credit_sim) if x.client_reference == rid]) == 1
