@@ -1,5 +1,5 @@
-"""What the credit-report tests share: the NOT-KKB partner simulator over loopback HTTP
-(CREDIT_PARTNER_BASE_URL at it), a tenant with its partner account saved, a consent for
+"""What the credit-report tests share (the NOT-KKB partner simulator fixture `credit_sim` is
+in tests/conftest.py): a tenant with its partner account saved, a consent for
 the credit_report purpose, and a small real PDF."""
 
 from __future__ import annotations
@@ -9,24 +9,13 @@ import io
 
 import pytest
 
-from tests.helpers import bearer, pointed
+from tests.conftest import CREDIT_API_KEY as API_KEY, CREDIT_CUSTOMER as CUSTOMER
+from tests.helpers import bearer
 
-API_KEY, CUSTOMER = "kopru-test-credit-key", "MUSTERI-42"
 TCKN = "10000000146"
 OTHER_TCKN = "10000000078"
-VKN = "1234567890"  # kopru.tenancy.identifiers.vkn_valid: see test_identifiers
+VKN = "1234567890"  # passes kopru.tenancy.identifiers.vkn_valid
 PHONE = "+905321234567"
-
-
-@pytest.fixture(scope="module")
-def credit_sim(services):
-    from kopru_tools.simulators.credit_not_kkb import NotKkbCreditSimulator, serve
-
-    sim = NotKkbCreditSimulator()
-    sim.add_account(API_KEY, CUSTOMER)
-    with serve(sim) as url, pointed("CREDIT_PARTNER_BASE_URL", url):
-        sim.url = url
-        yield sim
 
 
 @pytest.fixture
