@@ -287,3 +287,21 @@ def iyzico(services):
         with pointed("IYZICO_BASE_URL", url):
             sim.recorder = rec
             yield sim
+
+
+# -- credit reports (kopru.credit) ------------------------------------------------------------------
+
+CREDIT_API_KEY, CREDIT_CUSTOMER = "kopru-test-credit-key", "MUSTERI-42"
+
+
+@pytest.fixture(scope="module")
+def credit_sim(services):
+    """The NOT-KKB credit-report partner simulator over loopback HTTP (CREDIT_PARTNER_BASE_URL at
+    it), one account (CREDIT_API_KEY, CREDIT_CUSTOMER); `.url` is its base URL."""
+    from kopru_tools.simulators.credit_not_kkb import NotKkbCreditSimulator, serve
+
+    sim = NotKkbCreditSimulator()
+    sim.add_account(CREDIT_API_KEY, CREDIT_CUSTOMER)
+    with serve(sim) as url, pointed("CREDIT_PARTNER_BASE_URL", url):
+        sim.url = url
+        yield sim

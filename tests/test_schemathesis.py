@@ -40,7 +40,7 @@ def nilvera_sim(services):
 
 
 @pytest.fixture
-def live_gateway(apps, netgsm, nilvera_sim, iyzico):
+def live_gateway(apps, netgsm, nilvera_sim, iyzico, credit_sim):
     """kopru dev's gateway over HTTP on loopback, every function behind it."""
     from kopru_tools.gateway import Gateway
     from kopru_tools.simulators.common import start
@@ -51,8 +51,8 @@ def live_gateway(apps, netgsm, nilvera_sim, iyzico):
 
 
 def _tenant(base: str, operator: dict) -> dict:
-    """An operator token; a tenant onboarded through the gateway with Netgsm, Nilvera and
-    iyzico set up (through the simulators); the tenant's token."""
+    """An operator token; a tenant onboarded through the gateway with Netgsm, Nilvera,
+    iyzico and the credit partner set up (through the simulators); the tenant's token."""
     import httpx
 
     from tests.helpers import tenant_body
@@ -83,6 +83,11 @@ def _tenant(base: str, operator: dict) -> dict:
 
         r = h.put(f"/function/tenant-onboarding/tenants/{tid}/integrations/iyzico", headers=auth,
                   json={"api_key": IYZICO_API_KEY, "secret_key": IYZICO_SECRET})
+        assert r.status_code == 200, r.text
+        from tests.conftest import CREDIT_API_KEY, CREDIT_CUSTOMER
+
+        r = h.put(f"/function/tenant-onboarding/tenants/{tid}/integrations/credit-partner", headers=auth,
+                  json={"customer_code": CREDIT_CUSTOMER, "api_key": CREDIT_API_KEY})
         assert r.status_code == 200, r.text
     return {"id": tid, "tenant": tok, "operator": op}
 

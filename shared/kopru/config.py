@@ -86,6 +86,7 @@ class Settings:
     netgsm_base_url: str | None = None  # NETGSM_BASE_URL
     nilvera_base_url: str | None = None  # NILVERA_BASE_URL
     iyzico_base_url: str | None = None  # IYZICO_BASE_URL
+    credit_partner_base_url: str | None = None  # CREDIT_PARTNER_BASE_URL: the KKB-member partner (kopru.credit)
     # the CLI and `kopru dev`
     operator_client_id: str | None = None  # KOPRU_OPERATOR_CLIENT_ID
     operator_client_secret: str | None = None  # KOPRU_OPERATOR_CLIENT_SECRET
@@ -115,6 +116,7 @@ class Settings:
     webhooks_allow_private: bool = False  # KOPRU_WEBHOOKS_ALLOW_PRIVATE
     webhook_timeout_seconds: float = 15.0  # KOPRU_WEBHOOK_TIMEOUT_SECONDS: one delivery attempt
     webhook_tick_budget_seconds: float = 50.0  # KOPRU_WEBHOOK_TICK_BUDGET_SECONDS: a retry tick waits for due deliveries this long
+    credit_absent_after_seconds: float = 60.0  # KOPRU_CREDIT_ABSENT_AFTER_SECONDS: nothing under our reference at the partner this long after an ambiguous request: never taken
     netgsm_absent_after_seconds: float = 120.0  # no trace in Netgsm's report this long after an ambiguous send: never taken
     # event ingress (kopru.events.ingress)
     event_signing_key: str | None = None  # base64, >= 32 bytes; default: derived from the master key
@@ -164,6 +166,7 @@ def settings() -> Settings:
         netgsm_base_url=_str("NETGSM_BASE_URL"),
         nilvera_base_url=_str("NILVERA_BASE_URL"),
         iyzico_base_url=_str("IYZICO_BASE_URL"),
+        credit_partner_base_url=_str("CREDIT_PARTNER_BASE_URL"),
         operator_client_id=_str("KOPRU_OPERATOR_CLIENT_ID"),
         operator_client_secret=_str("KOPRU_OPERATOR_CLIENT_SECRET"),
         sink_template=os.environ.get("KOPRU_SINK_TEMPLATE", "http://127.0.0.1:8080/function/{name}/"),
@@ -186,6 +189,7 @@ def settings() -> Settings:
         webhooks_allow_private=os.environ.get("KOPRU_WEBHOOKS_ALLOW_PRIVATE", "").strip().lower() in ("1", "true", "yes", "on"),
         webhook_timeout_seconds=_float("KOPRU_WEBHOOK_TIMEOUT_SECONDS", 15.0),
         webhook_tick_budget_seconds=_float("KOPRU_WEBHOOK_TICK_BUDGET_SECONDS", 50.0),
+        credit_absent_after_seconds=float(os.environ.get("KOPRU_CREDIT_ABSENT_AFTER_SECONDS", "60")),
         netgsm_absent_after_seconds=float(os.environ.get("KOPRU_NETGSM_ABSENT_AFTER_SECONDS", "120")),
         payment_settle_after_seconds=float(os.environ.get("KOPRU_PAYMENT_SETTLE_AFTER_SECONDS", "600")),
         event_signing_key=os.environ.get("KOPRU_EVENT_SIGNING_KEY") or None,

@@ -14,6 +14,9 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in (
              ("api_key", "p12", "p12_password"), check="kopru.einvoice.service:check_nilvera"),
     Provider("iyzico", "iyzico (payments)", "kopru.payments.models:IyzicoSettingsIn", ("api_key", "secret_key"),
              check="kopru.payments.service:check_iyzico", view="kopru.payments.service:iyzico_view"),
+    # credit reports (kopru.credit): the tenant's account at the deployment's KKB-member partner
+    Provider("credit-partner", "KKB üyesi iş ortağı (kredi raporu / Findeks)", "kopru.credit.models:CreditPartnerSettingsIn",
+             ("api_key",), check="kopru.credit.service:check_partner"),
 )}
 
 
@@ -28,6 +31,7 @@ EFFECTS: dict[tuple[str, str], str] = {
     ("iyzico", "payment.refund"): "kopru.payments.service:RefundCall",
     ("iyzico", "payment.cancel"): "kopru.payments.service:CancelCall",
     ("webhook", "webhook.deliver"): "kopru.webhooks.delivery:WebhookDelivery",
+    ("credit-partner", "credit.report"): "kopru.credit.service:CreditFetch",
 }
 
 

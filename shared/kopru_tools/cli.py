@@ -22,6 +22,7 @@ DEV_SIMULATORS = {
     "netgsm": ("NETGSM_BASE_URL", "kopru_tools.simulators.netgsm", "user kopru-dev / kopru-dev, header KOPRU"),
     "nilvera": ("NILVERA_BASE_URL", "kopru_tools.simulators.nilvera", "API key kopru-dev-nilvera"),
     "iyzico": ("IYZICO_BASE_URL", "kopru_tools.simulators.iyzico", "API key kopru-dev-iyzico / kopru-dev-iyzico-secret"),
+    "credit_partner": ("CREDIT_PARTNER_BASE_URL", "kopru_tools.simulators.credit_not_kkb", "NOT KKB/Findeks: API key kopru-dev-credit, customer KOPRU-DEV"),
 }
 DEV_URLS = {name: env for name, (env, _, _) in DEV_SIMULATORS.items()}
 
@@ -852,7 +853,8 @@ def _events_tick(args: argparse.Namespace) -> int:
 
 # The environment each command reads (kopru.config is the only reader; these are its names).
 _DATABASE = ("DATABASE_URL", "DATABASE_OWNER_URL", "KOPRU_MASTER_KEY", "KOPRU_DATA_DIR")
-_PROVIDERS = ("NETGSM_BASE_URL", "NILVERA_BASE_URL", "IYZICO_BASE_URL")
+_PROVIDERS = ("NETGSM_BASE_URL", "NILVERA_BASE_URL", "IYZICO_BASE_URL",
+              "CREDIT_PARTNER_BASE_URL")  # credit reports (kopru.credit)
 ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "dev": _DATABASE + ("REDIS_URL", "PORT", "KOPRU_PUBLIC_URL", "KOPRU_ISSUER", "KOPRU_OPERATOR_CLIENT_ID",
                         "KOPRU_OPERATOR_CLIENT_SECRET", "KOPRU_LOG_LEVEL", "KOPRU_WEBHOOKS_ALLOW_PRIVATE", "KOPRU_METRICS",

@@ -85,7 +85,8 @@ def test_references_resolve(fixture_docs, fixture_catalog):
                  "einvoice-submit": ["kopru.einvoice"], "payment-chain": ["kopru.einvoice", "kopru.payment"],
                  "webhooks": ["kopru.consent", "kopru.einvoice", "kopru.kvkk", "kopru.payment", "kopru.sms",
                               "kopru.webhook", "kopru.work"],
-                 "workflows": ["kopru.consent", "kopru.einvoice", "kopru.payment"]}
+                 "workflows": ["kopru.consent", "kopru.einvoice", "kopru.payment"],
+                 "credit-report": ["kopru.consent", "kopru.credit"]}
     brokered = {"webhooks", "workflows"}  # what tenants subscribe to: a Trigger each on the Broker
     assert set(sources) == {f"{fn}-events" for fn in topics_of if fn not in brokered} | {"kopru-tenant-events-feed"}
     assert set(triggers) == brokered and set(brokers) == {"kopru-tenant-events"}
@@ -128,7 +129,8 @@ def test_references_resolve(fixture_docs, fixture_catalog):
     assert cfg["data"]["bootstrap.servers"] == default_settings().kafka_bootstrap
     pings = by_kind(fixture_docs, "PingSource")
     assert set(pings) == {"retention-purge-schedule", "sms-report-schedule", "einvoice-status-schedule",
-                          "payment-schedule", "webhooks-retry-schedule", "workflows-resume-schedule"}
+                          "payment-schedule", "webhooks-retry-schedule", "workflows-resume-schedule",
+                          "credit-recover-schedule"}
     assert pings["sms-report-schedule"]["spec"]["schedule"] == "*/5 * * * *"
     ping = pings["retention-purge-schedule"]["spec"]
     assert (ping["schedule"], ping["timezone"]) == ("0 3 * * *", "Europe/Istanbul")
@@ -155,7 +157,7 @@ def test_topics_cover_the_catalog_and_dead_letters(fixture_docs, fixture_catalog
     assert set(topics) == set(fixture_catalog.topics) | {f"kopru.deadletter.{fn}" for fn in
                                                          ("sms-send", "data-export", "data-erasure", "einvoice-submit",
                                                           "payment-chain", "webhooks", "workflows",
-                                                          "kopru-tenant-events")}
+                                                          "credit-report", "kopru-tenant-events")}
     for name, t in fixture_catalog.topics.items():
         assert topics[name]["spec"]["partitions"] == t.partitions
         assert topics[name]["spec"]["config"]["retention.ms"] == t.retention_ms

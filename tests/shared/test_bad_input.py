@@ -56,13 +56,20 @@ BODIES = {
         "kind": {"const": "transactional"}}}]}, ("name",), "tenant"),
     ("workflows", "PATCH", "/workflows/{id}"): (lambda: {"name": "akış"}, ("name",), "tenant"),
     ("workflows", "POST", "/workflows/{id}/dry-run"): (lambda: {"subject": "ödeme"}, ("subject",), "tenant"),
+    # credit reports (kopru.credit)
+    ("tenant-onboarding", "PUT", "/tenants/{id}/integrations/credit-partner"):
+        (lambda: {"customer_code": "MUSTERI-1", "api_key": "kredi-anahtari-1"}, ("api_key",), "tenant"),
+    ("credit-report", "POST", "/credit-reports"):
+        (lambda: {"scheme": "TCKN", "number": "10000000146"}, ("number",), "tenant"),
+    ("credit-report", "POST", "/credit-reports/uploads"):
+        (lambda: {"scheme": "TCKN", "number": "10000000146", "pdf_base64": "JVBERi0xLjcK"}, ("pdf_base64",), "tenant"),
 }
 
 # tables a request could write to; "nothing written" is checked on each
 TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox", "sms_messages", "sms_status_history", "einvoices",
           "einvoice_status_history", "consents", "data_subjects", "subject_requests", "idempotent_requests",
           "tenant_integrations", "outward_calls", "payments", "payment_history", "payment_refunds",
-          "webhook_endpoints", "webhook_deliveries", "workflows", "workflow_runs")
+          "webhook_endpoints", "webhook_deliveries", "workflows", "workflow_runs", "credit_reports")
 
 
 def _body_routes():

@@ -153,6 +153,12 @@ TENANT_SCOPED = {
     ("workflows", "POST", "/workflows/{id}/dry-run"),
     ("workflows", "GET", "/workflows/{id}/runs"),
     ("workflows", "POST", "/workflows/{id}/runs/{run_id}/retry"),
+    # credit reports (kopru.credit)
+    ("tenant-onboarding", "PUT", "/tenants/{id}/integrations/credit-partner"),
+    ("tenant-onboarding", "GET", "/tenants/{id}/integrations/credit-partner"),
+    ("tenant-onboarding", "POST", "/tenants/{id}/integrations/credit-partner/test"),
+    ("credit-report", "GET", "/credit-reports/{id}"),
+    ("credit-report", "GET", "/credit-reports/{id}/document"),
 }
 # lists of the caller's own tenant: A's list answers 200 and holds none of B's objects
 OWN_LISTS = {("webhooks", "GET", "/webhooks/endpoints"), ("workflows", "GET", "/workflows"),
@@ -193,6 +199,9 @@ OWN_TENANT_ONLY = {
     ("webhooks", "POST", "/webhooks/endpoints"): {"url": "https://hooks.example.com/k",
                                                   "event_types": ["kopru.payment.succeeded.v1"]},
     ("workflows", "POST", "/workflows"): WORKFLOW,
+    ("credit-report", "POST", "/credit-reports"): {"scheme": "TCKN", "number": "10000000146"},
+    ("credit-report", "POST", "/credit-reports/uploads"): {"scheme": "TCKN", "number": "10000000146",
+                                                           "pdf_base64": "JVBERi0xLjcK"},
 }
 
 
@@ -213,6 +222,15 @@ async def _tenant_b_objects(client, b) -> dict:
     r = await client("workflows").post("/workflows", headers=bearer(b["token"]), json=WORKFLOW)
     assert r.status_code == 201, r.text
     out["workflow"] = r.json()["id"]
+    # B's credit report: the Findeks PDF a counterparty shared, on its credit_report consent
+    from tests.credit.conftest import b64, consent_body, pdf_bytes
+
+    r = await client("consent-record").post("/consents", json=consent_body(), headers=bearer(b["token"]))
+    assert r.status_code == 201, r.text
+    r = await client("credit-report").post("/credit-reports/uploads", headers=bearer(b["token"]), json={
+        "scheme": "TCKN", "number": "10000000146", "pdf_base64": b64(pdf_bytes(1))})
+    assert r.status_code == 201, r.text
+    out["credit_report"] = r.json()["id"]
     return out
 
 
@@ -235,6 +253,10 @@ REQUESTS = {
        for m, p in (("GET", "/webhooks/endpoints/{id}"), ("PATCH", "/webhooks/endpoints/{id}"),
                     ("DELETE", "/webhooks/endpoints/{id}"), ("POST", "/webhooks/endpoints/{id}/rotate"),
                     ("GET", "/webhooks/endpoints/{id}/deliveries"), ("POST", "/webhooks/endpoints/{id}/replay"))},
+    # B's credit report by its id (its content and its PDF)
+    ("credit-report", "GET", "/credit-reports/{id}"): lambda b, o: (f"/credit-reports/{o['credit_report']}", None),
+    ("credit-report", "GET", "/credit-reports/{id}/document"):
+        lambda b, o: (f"/credit-reports/{o['credit_report']}/document", None),
     # B's workflow by its id
     **{("workflows", m, p): (lambda m, p: lambda b, o: (
         p.replace("{id}", o["workflow"]), {"enabled": False} if m == "PATCH" else {} if m == "POST" else None))(m, p)

@@ -42,6 +42,10 @@ _ALL = (
     Scope("consent:read", "İlgili kişinin rıza geçmişini okuma.", "Read a data subject's consent history."),
     Scope("kvkk:requests", "İlgili kişi başvurularını (erişim, silme) açma ve izleme.",
           "Open and follow data-subject applications (access, erasure)."),
+    # credit reports (kopru.credit)
+    Scope("credit:request", "Karşı tarafın açık rızasıyla kredi raporu (Findeks) isteme ya da paylaştığı raporu yükleme.",
+          "Request a counterparty's credit report (Findeks) with their explicit consent, or upload the one they shared."),
+    Scope("credit:read", "Kredi raporlarını okuma.", "Read credit reports."),
     Scope(OPERATOR_SCOPE, "Platform operatörü: kiracı oluşturma, her kiracıda işlem.",
           "Platform operator: onboard tenants, act in any tenant."),
 )

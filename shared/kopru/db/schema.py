@@ -526,10 +526,36 @@ workflow_runs = Table(
     Column("subject_id", UUID(as_uuid=True)),  # the data subject the event named (kopru.kvkk.register)
 )
 
+# -- credit reports (migration 0022) --
+credit_reports = Table(
+    "credit_reports", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("subject_id", UUID(as_uuid=True), nullable=False),
+    Column("consent_id", UUID(as_uuid=True), nullable=False),
+    Column("consent_granted_at", DateTime(timezone=True), nullable=False),
+    Column("consent_text_sha256", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("provider", Text, nullable=False),
+    Column("scheme", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("identity_enc", LargeBinary),
+    Column("report_enc", LargeBinary),
+    Column("document_enc", LargeBinary),
+    Column("partner_report_id", Text),
+    Column("error_code", Text),
+    Column("requested_by", Text, nullable=False),
+    Column("requested_at", DateTime(timezone=True)),
+    Column("obtained_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
+)
+
 TENANT_TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox", "refresh_tokens", "inbox",
                  "tenant_keys", "data_subjects", "consent_texts", "consents", "tenant_integrations", "sms_messages", "sms_status_history",
                  "subject_requests", "destruction_records",
                  "einvoice_series_counters", "einvoices", "einvoice_status_history",
                  "outward_calls", "idempotent_requests",
                  "payments", "payment_history", "payment_refunds", "payment_notifications",
-                 "webhook_endpoints", "webhook_deliveries", "workflows", "workflow_runs")
+                 "webhook_endpoints", "webhook_deliveries", "workflows", "workflow_runs",
+                 # credit reports (0022)
+                 "credit_reports")

@@ -147,7 +147,17 @@ CONSENT_PROOF = LegalHold(
     "Onay kayıtları, onayın geçerliliği sona erdikten sonra 3 yıl saklanır / consent records are kept "
     "for 3 years after the consent ends",
 )
-HOLDS = {h.name: h for h in (COMMERCIAL_BOOKS, CONSENT_PROOF)}
+# credit reports (kopru.credit): the fact that a report was obtained, on which consent and when,
+# not its content, is kept as evidence that the processing was lawful (KVKK md. 5(1), 12) until
+# a claim about it is time-barred (TBK md. 72: at most 10 years from the act; md. 146)
+CREDIT_INQUIRY_PROOF = LegalHold(
+    "credit_inquiry_proof", "KVKK md. 5(1), 12(1); TBK md. 72, 146", 10,
+    "Raporun hangi açık rızaya dayanarak, ne zaman ve kimden alındığı (içeriği değil), işlemenin hukuka uygun "
+    "olduğunun kanıtı olarak zamanaşımı süresince (10 yıl) saklanır / that a report was obtained, on which explicit "
+    "consent, when and from whom (not its content) is kept as proof of lawful processing for the limitation period "
+    "(10 years)",
+)
+HOLDS = {h.name: h for h in (COMMERCIAL_BOOKS, CONSENT_PROOF, CREDIT_INQUIRY_PROOF)}
 
 
 # -- the register ------------------------------------------------------------------
@@ -303,6 +313,46 @@ REGISTER: tuple[PersonalTable, ...] = (
         note="subject_id is the subject the event named (data.subject_id). The steps hold no number or address "
              "(kopru.workflows.actions: a person to text is a data subject, `to_subject`), so a workflow's "
              "definition holds no personal data of its own; the results are the ids the steps made.",
+    ),
+    PersonalTable(
+        "credit_reports",
+        SubjectLink("customer", "subject_id"),
+        Retention("credit_report_180_days",
+                  "A credit report (the partner's, or the Findeks PDF the person shared) serves the assessment it "
+                  "was asked for: its content is cleared 180 days after the request, at once when the consent "
+                  "is withdrawn (kopru.consent.withdrawn.v1) and shredded by an erasure; that it was obtained, on "
+                  "which consent, when and from whom is kept under the credit-inquiry hold.",
+                  days=180, anchor="requested_at", expire="clear"),
+        (
+            PersonalColumn("identity_enc", "identity", SHRED, "the TCKN/VKN asked about, under the subject key",
+                           field="credit_reports.identity:{id}"),
+            PersonalColumn("report_enc", "financial", SHRED,
+                           "the report (score, risk band, cheque report, credit summary) or the upload's facts, "
+                           "under the subject key", field="credit_reports.report:{id}"),
+            PersonalColumn("document_enc", "financial", SHRED, "the uploaded Findeks PDF (base64), under the subject key",
+                           field="credit_reports.document:{id}"),
+            PersonalColumn("partner_report_id", "financial", ANONYMISE, "the partner's id of the report: cleared with it"),
+            PersonalColumn("consent_id", "legal_transaction", keep(CREDIT_INQUIRY_PROOF)),
+            PersonalColumn("consent_granted_at", "legal_transaction", keep(CREDIT_INQUIRY_PROOF)),
+            PersonalColumn("consent_text_sha256", "legal_transaction", keep(CREDIT_INQUIRY_PROOF),
+                           "names the consent text's version; the text itself is not personal"),
+            PersonalColumn("source", "legal_transaction", keep(CREDIT_INQUIRY_PROOF), "partner or upload"),
+            PersonalColumn("provider", "legal_transaction", keep(CREDIT_INQUIRY_PROOF)),
+            PersonalColumn("scheme", "legal_transaction", keep(CREDIT_INQUIRY_PROOF), "TCKN or VKN, not the number"),
+            PersonalColumn("status", "legal_transaction", keep(CREDIT_INQUIRY_PROOF)),
+            PersonalColumn("requested_at", "legal_transaction", keep(CREDIT_INQUIRY_PROOF)),
+            PersonalColumn("obtained_at", "legal_transaction", keep(CREDIT_INQUIRY_PROOF)),
+        ),
+        note="Reports on the tenant's counterparties, each resting on one credit_report consent of the person.",
+        disclosures=(
+            Disclosure("Kiracının KKB üyesi iş ortağı (kredi raporu sağlayıcısı) ve Kredi Kayıt Bürosu / the "
+                       "tenant's KKB-member partner (credit report provider) and Kredi Kayıt Bürosu",
+                       "Kredi ve çek raporunun alınması: kimlik numarası ve rıza kaydının kimliği / obtaining the "
+                       "credit and cheque report: the identity number and the consent's reference",
+                       where="source = 'partner'", at="requested_at", erasure_api=None,
+                       note="The partner and KKB keep the inquiry under their own legal obligations (5411 sayılı "
+                            "Bankacılık Kanunu md. 73/4); there is no erasure API. Ask the partner in writing."),
+        ),
     ),
     PersonalTable(
         "subject_requests",

@@ -2,7 +2,7 @@
 legal bases, channels and the İYS codes. Stable snake_case names: they are stored in
 the database, carried by events and sent by API callers, so never rename one.
 
-Migration 0004 repeats these lists in CHECK constraints (a migration is frozen
+Migration 0004 (and 0022 for the purposes) repeats these lists in CHECK constraints (a migration is frozen
 history and must not import live code): adding a value means a new migration too.
 """
 
@@ -65,6 +65,10 @@ PURPOSES = _index(
     Term("profiling", "Profilleme", "Profiling"),
     Term("third_party_transfer", "Yurt içinde üçüncü kişilere aktarım", "Transfer to third parties in Türkiye", "KVKK md. 8"),
     Term("cross_border_transfer", "Yurt dışına aktarım", "Transfer abroad", "KVKK md. 9"),
+    # credit reports (kopru.credit, migration 0022): asking a KKB member for the person's
+    # Findeks credit/cheque report, or keeping the one they shared, to assess a transaction
+    Term("credit_report", "Kredi ve çek raporunun (Findeks) alınması ve değerlendirilmesi",
+         "Obtaining and assessing the person's credit and cheque report (Findeks)"),
 )
 
 # Legal bases. Art. 5 covers personal data; Art. 6(3) (as amended by Law No. 7499,

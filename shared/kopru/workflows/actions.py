@@ -331,6 +331,57 @@ async def einvoice_preview(tx, inp: EinvoiceIssueIn, *, event: dict[str, Any]) -
             "document": "e-Arşiv (or e-Fatura to a registered buyer) for the payment's basket"}
 
 
+# -- credit.request ---------------------------------------------------------------------------
+
+class CreditRequestStepIn(_In):
+    scheme: Literal["TCKN", "VKN"]
+    number: str = Field(min_length=10, max_length=11, description="the counterparty's TCKN or VKN")
+    subject_id: Optional[uuid.UUID] = Field(default=None, description="who consented (required with a VKN)")
+    consent_id: Optional[uuid.UUID] = Field(default=None, description="one consent; else the newest active one")
+
+
+def _credit_body(inp: CreditRequestStepIn):
+    import json
+
+    from pydantic import ValidationError
+
+    from kopru.credit.models import CreditRequestIn
+
+    raw = {"scheme": inp.scheme, "number": inp.number,
+           "subject": {"id": str(inp.subject_id)} if inp.subject_id else None,
+           "consent_id": str(inp.consent_id) if inp.consent_id else None}
+    try:
+        return CreditRequestIn.model_validate_json(json.dumps(raw), strict=True)
+    except ValidationError as exc:
+        codes = [str(e.get("msg", "")).removeprefix("Value error, ") for e in exc.errors(include_input=False)]
+        raise StepFailed(next((c for c in codes if c.startswith("credit.")), "workflow.mapping_failed")) from None
+
+
+async def credit_run(ctx, inp: CreditRequestStepIn, *, key: str, event: dict[str, Any], run_id: uuid.UUID,
+                     index: int) -> dict[str, Any]:
+    """The request as POST /credit-reports makes it (consent checked there, once per
+    Idempotency-Key); the partner is asked on its own event."""
+    from kopru.credit.service import request_report
+
+    out = await request_report(ctx, _credit_body(inp), key)
+    return {"credit_report_id": out["id"]}
+
+
+async def credit_preview(tx, inp: CreditRequestStepIn, *, event: dict[str, Any]) -> dict[str, Any]:
+    """What would be asked, and whether the consent holds now; nothing is recorded or sent."""
+    from kopru.credit.service import _consented
+
+    body = _credit_body(inp)
+    try:
+        _, consent = await _consented(tx, body)
+        consent_ok, code = True, None
+    except KopruError as err:
+        consent_ok, code, consent = False, err.code, None
+    return {"provider": "credit-partner", "scheme": inp.scheme,
+            "number": inp.number[:2] + "*" * (len(inp.number) - 4) + inp.number[-2:],
+            "consent_ok": consent_ok, "consent_id": str(consent.id) if consent else None, "code": code}
+
+
 SOURCE = "/kopru/workflows"
 _M = "kopru.workflows.actions"
 
@@ -360,6 +411,16 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
     Action("payment.refund", "Ödemenin bir kısmını ya da tamamını iade et (iyzico).",
            "Refund part or all of a payment (iyzico).", "payments:write", f"{_M}:PaymentRefundIn", (),
            run=f"{_M}:refund_run", preview=f"{_M}:refund_preview"),
+    Action("credit.request", "Karşı tarafın kredi raporunu (Findeks) KKB üyesi iş ortağından iste.",
+           "Request a counterparty's credit report (Findeks) from the KKB-member partner.", "credit:request",
+           f"{_M}:CreditRequestStepIn",
+           (("Rapor yalnızca kişinin credit_report amacı için geri alınmamış ve süresi dolmamış açık rızası varken "
+             "istenir; yoksa çalışma credit.no_consent ile durur ve iş ortağına hiçbir şey gitmez. VKN için rızayı "
+             "veren kişi (subject_id) verilmeli.",
+             "A report is requested only while the person has an explicit consent for credit_report that is neither "
+             "withdrawn nor expired; otherwise the run stops with credit.no_consent and nothing reaches the partner. "
+             "A VKN needs the person who consented (subject_id)."),),
+           run=f"{_M}:credit_run", preview=f"{_M}:credit_preview"),
 )}
 
 

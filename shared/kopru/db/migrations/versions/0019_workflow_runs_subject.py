@@ -4,13 +4,13 @@ be cleared by that erasure (nullable), and finished runs are deleted 90 days aft
 (kopru.kvkk.register, rule workflow_runs_90_days). A webhook delivery's body is cleared by
 the subject's erasure (it was `not null`, so that erasure failed).
 
-Revision ID: 0024
+Revision ID: 0019
 Revises: 0018
 Create Date: 2026-12-06
 """
 from alembic import op
 
-revision = "0024"
+revision = "0019"
 down_revision = "0018"
 branch_labels = None
 depends_on = None

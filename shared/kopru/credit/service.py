@@ -1,0 +1,428 @@
+"""Credit reports on a counterparty: the rules behind the credit-report function.
+
+    requested --(the partner's report, kopru.work)--> obtained
+        |                                          +-> failed (no consent any more, unknown identity,
+        |                                          |           the partner's own consent check, refused)
+        +------------------------------------------+-> unknown (an operator decides: kopru work)
+    (upload) -----------------------------------------> obtained
+
+- **Consent first.** A report is asked for only on an explicit consent of the person for
+  the `credit_report` purpose, neither withdrawn nor expired: looked up (and share-locked,
+  so a withdrawal waits for this transaction) in the transaction that records the request,
+  and again in the claim transaction right before the call. No consent: refused with
+  `credit.no_consent`, nothing recorded, no call. The consent's id, grant time and text hash
+  are copied onto the report row: the evidence of lawful processing that outlives the report.
+- **A paid call, once.** The request is recorded with its `outward_calls` row and its event
+  (kopru.credit.requested.v1) in one transaction; the consumer asks the partner through
+  `kopru.work.perform`. The partner has no idempotency key; an attempt whose answer was lost
+  is reconciled by looking the report up under our reference (the row's id), and asked
+  again only when the partner still has nothing under it after
+  KOPRU_CREDIT_ABSENT_AFTER_SECONDS.
+- **Kept under the subject key.** The report (JSON), the uploaded PDF and the identity number
+  asked about are AES-GCM under the subject's key (kopru.kvkk.subjects); a withdrawal of the
+  consent clears them (kopru.consent.withdrawn.v1), an erasure shreds them, and the retention
+  purge clears them 180 days after the request (kopru.kvkk.register: `credit_reports`). What a
+  legal hold keeps is only the fact: which consent, when asked, when obtained, from whom.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import uuid
+from typing import Any
+
+from kopru.errors import KopruError
+
+REQUESTED = "kopru.credit.requested.v1"
+OBTAINED = "kopru.credit.obtained.v1"
+FAILED = "kopru.credit.failed.v1"
+SOURCE = "/kopru/credit-report"
+PROVIDER = "credit-partner"
+PURPOSE = "credit_report"
+
+
+def _field(kind: str, report_id: uuid.UUID | str) -> str:
+    return f"credit_reports.{kind}:{report_id}"
+
+
+# -- consent ----------------------------------------------------------------------------------
+
+async def _subject(tx, body):
+    """The person whose consent the request rests on: the TCKN's own subject, or the
+    `subject` named (required with a VKN); the same one when both are given."""
+    from kopru.kvkk.applications import _resolve_subject
+    from kopru.kvkk.subjects import find_subject
+
+    named = await _resolve_subject(tx, body.subject) if body.subject is not None else None
+    if body.scheme == "TCKN":
+        ref = await find_subject(tx, "tckn", body.number)
+        if ref is None:
+            if named is None:
+                raise KopruError("credit.no_consent")  # no subject, so no consent of theirs
+            raise KopruError("credit.subject_mismatch")
+        if named is not None and named != ref.id:
+            raise KopruError("credit.subject_mismatch")
+        return ref.id
+    return named
+
+
+async def active_consent(tx, subject_id: uuid.UUID, consent_id: uuid.UUID | None = None, *, lock: bool = True):
+    """The subject's newest explicit consent for credit reports that is neither withdrawn nor
+    expired (or exactly `consent_id`, if it is one), share-locked; None when there is none
+    or the subject is erased."""
+    from sqlalchemy import func, select
+
+    from kopru.db.schema import consents as c, data_subjects as ds
+    from kopru.kvkk.vocabulary import CONSENT_BASES
+
+    live = (await tx.execute(select(ds.c.wrapped_key.is_not(None)).where(ds.c.id == subject_id))).scalar()
+    if not live:
+        return None
+    q = (select(c.c.id, c.c.granted_at, c.c.text_sha256)
+         .where(c.c.subject_id == subject_id, c.c.purpose == PURPOSE, c.c.legal_basis.in_(sorted(CONSENT_BASES)),
+                c.c.withdrawn_at.is_(None), c.c.expires_at > func.now())
+         .order_by(c.c.granted_at.desc()).limit(1))
+    if consent_id is not None:
+        q = q.where(c.c.id == consent_id)
+    if lock:
+        q = q.with_for_update(read=True)
+    return (await tx.execute(q)).first()
+
+
+async def _consented(tx, body):
+    subject_id = await _subject(tx, body)
+    wanted = uuid.UUID(body.consent_id) if body.consent_id else None
+    consent = await active_consent(tx, subject_id, wanted)
+    if consent is None:
+        raise KopruError("credit.consent_mismatch" if wanted is not None else "credit.no_consent")
+    return subject_id, consent
+
+
+def _material(body) -> list[Any]:
+    return [body.scheme, body.number, body.subject.model_dump() if body.subject else None, body.consent_id]
+
+
+async def _insert(tx, report_id: uuid.UUID, body, subject_id: uuid.UUID, consent, *, source: str, provider: str,
+                  status: str, actor: str, **extra) -> None:
+    from kopru.db.schema import credit_reports as cr
+    from kopru.kvkk.subjects import encrypt_field, subject_key
+
+    key = await subject_key(tx, subject_id)
+    if key is None:
+        raise KopruError("kvkk.subject_erased")
+    enc = {k: encrypt_field(key, subject_id, _field(k.removesuffix("_enc"), report_id), v)
+           for k, v in extra.pop("sealed", {}).items()}
+    await tx.execute(cr.insert().values(
+        id=report_id, tenant_id=tx.tenant_id, subject_id=subject_id, consent_id=consent.id,
+        consent_granted_at=consent.granted_at, consent_text_sha256=bytes(consent.text_sha256).hex(),
+        source=source, provider=provider, scheme=body.scheme, status=status, requested_by=actor,
+        identity_enc=encrypt_field(key, subject_id, _field("identity", report_id), body.number), **enc, **extra))
+
+
+# -- POST /credit-reports --------------------------------------------------------------------------
+
+async def request_report(ctx, body, idempotency_key: str | None) -> dict[str, Any]:
+    """Record the request (202) after the consent check; the partner is asked on
+    kopru.credit.requested.v1. A repeat with the same Idempotency-Key answers the same one."""
+    from kopru.work import idempotency
+    from kopru.work.integrations import load
+    from kopru.work.outward import intend
+
+    async with ctx.transaction() as tx:
+        slot = await idempotency.begin(tx, "POST /credit-reports", idempotency_key, _material(body))
+        if slot.replay is not None:
+            return {**slot.replay[1], "replayed": True}
+        if await load(tx, PROVIDER) is None:
+            raise KopruError("credit.not_configured")
+        subject_id, consent = await _consented(tx, body)
+        report_id = uuid.uuid4()
+        await _insert(tx, report_id, body, subject_id, consent, source="partner", provider=PROVIDER,
+                      status="requested", actor=ctx.actor)
+        await tx.audit("credit.requested", target=str(report_id),
+                       details={"subject_id": str(subject_id), "consent_id": str(consent.id)})
+        await intend(tx, CreditFetch.provider, CreditFetch.operation, str(report_id))
+        await tx.emit(REQUESTED, {"report_id": str(report_id), "subject_id": str(subject_id),
+                                  "consent_id": str(consent.id)}, subject=str(report_id), source=SOURCE)
+        out = {"id": str(report_id), "status": "requested", "subject_id": str(subject_id),
+               "consent_id": str(consent.id), "source": "partner"}
+        await slot.save(202, out)
+    return out
+
+
+async def deliver(ev) -> str:
+    """kopru.credit.requested.v1: ask the partner once (kopru.work.perform). Raises
+    KopruError("credit_partner.unavailable") (503: redelivered with backoff)."""
+    from kopru.work import perform
+
+    rid = uuid.UUID(ev.data["report_id"])
+    return await perform(ev.tenant_id, CreditFetch(ev.tenant_id, rid), actor="event:credit-report")
+
+
+async def recover_stalled() -> dict[str, int]:
+    """Requests nobody is finishing (a holder killed mid-call, an event dead-lettered) are
+    taken over, reconciled with the partner first."""
+    from kopru.work.sweep import recover
+
+    return await recover(PROVIDER, lambda tid, _op, ref: CreditFetch(tid, uuid.UUID(ref)),
+                         actor="schedule:credit-report")
+
+
+class CreditFetch:
+    """One report at the partner as an outward call (kopru.work): claim -> call -> record.
+
+    Reconcile: the partner's look-up by our reference (the report's id). Found: recorded as
+    obtained (code `reconciled`). Nothing under it: asked again once the request had
+    KOPRU_CREDIT_ABSENT_AFTER_SECONDS to land (before that, it waits)."""
+
+    provider = PROVIDER
+    operation = "credit.report"
+    unavailable_code = "credit_partner.unavailable"
+    source = SOURCE
+
+    def __init__(self, tenant_id: uuid.UUID, report_id: uuid.UUID):
+        from kopru.config import settings
+
+        self.tenant_id, self.report_id, self.ref = tenant_id, report_id, str(report_id)
+        self.lease_s = settings().outward_lease_seconds
+        self.absent_after = settings().credit_absent_after_seconds
+        self.row = None
+
+    async def prepare(self, tx, *, first: bool):
+        from sqlalchemy import select
+
+        from kopru.db.schema import credit_reports as cr
+        from kopru.kvkk.subjects import decrypt_field, subject_key
+        from kopru.work import Outcome
+        from kopru.work.integrations import load
+
+        row = (await tx.execute(select(cr).where(cr.c.id == self.report_id).with_for_update())).first()
+        if row is None:
+            return Outcome.failed("credit.not_found")
+        if row.status != "requested":
+            return Outcome("succeeded" if row.status == "obtained" else "failed", "already_recorded")
+        self.row = row
+        # the consent again, right before the call: a withdrawal since the request ends it here
+        consent = await active_consent(tx, row.subject_id, row.consent_id)
+        if consent is None:
+            return Outcome.failed("credit.no_consent")
+        self.creds = await load(tx, PROVIDER)
+        if self.creds is None:
+            return Outcome.failed("credit.not_configured")
+        key = await subject_key(tx, row.subject_id)
+        if key is None or row.identity_enc is None:
+            return Outcome.failed("kvkk.subject_erased")
+        self.number = decrypt_field(key, row.subject_id, _field("identity", row.id), row.identity_enc)
+        self.consent = {"reference": str(row.consent_id), "granted_at": row.consent_granted_at.isoformat(),
+                        "text_sha256": row.consent_text_sha256}
+        return None
+
+    def _client(self):
+        from kopru.connectors.credit_partner import CreditPartnerClient
+
+        public, secrets = self.creds
+        return CreditPartnerClient(secrets["api_key"], public["customer_code"])
+
+    async def call(self):
+        from kopru.connectors import credit_partner as cp
+        from kopru.work import Outcome, Transient
+
+        try:
+            async with self._client() as c:
+                rep = await c.request_report(client_reference=self.ref, scheme=self.row.scheme, number=self.number,
+                                             consent=self.consent)
+        except cp.TransientError as err:
+            raise Transient(err.code, ambiguous=err.ambiguous) from None
+        except cp.PermanentError as err:
+            return Outcome.failed(err.code)
+        return Outcome.ok(rep.report_id, detail=rep.raw)
+
+    async def reconcile(self, *, quiet_for: float):
+        from kopru.connectors import credit_partner as cp
+        from kopru.work import Outcome, Transient
+
+        try:
+            async with self._client() as c:
+                rep = await c.find_report(self.ref)
+        except cp.PartnerError:
+            raise Transient("credit_partner.unavailable", ambiguous=True) from None
+        if rep is not None:
+            return Outcome.ok(rep.report_id, "reconciled", detail=rep.raw)
+        if quiet_for < self.absent_after:
+            raise Transient("credit_partner.unavailable", ambiguous=True)
+        return None  # nothing under our reference long after the attempt: it never took it
+
+    async def record(self, tx, outcome) -> None:
+        from sqlalchemy import func, update
+
+        from kopru.db.schema import credit_reports as cr
+        from kopru.kvkk.subjects import encrypt_field, subject_key
+
+        row = self.row
+        if row is None or outcome.code == "already_recorded":
+            return
+        mine = cr.c.id == self.report_id
+        if outcome.state == "succeeded":
+            key = await subject_key(tx, row.subject_id)
+            sealed = None
+            if key is not None and isinstance(outcome.detail, dict):  # erased meanwhile: the content is not kept
+                sealed = encrypt_field(key, row.subject_id, _field("report", row.id),
+                                       json.dumps(outcome.detail, ensure_ascii=False, separators=(",", ":")))
+            await tx.execute(update(cr).where(mine).values(
+                status="obtained", report_enc=sealed, partner_report_id=outcome.external_ref, error_code=None,
+                obtained_at=func.now(), updated_at=func.now()))
+            await tx.audit("credit.obtained", target=self.ref,
+                           details={"subject_id": str(row.subject_id), "consent_id": str(row.consent_id)})
+            await tx.emit(OBTAINED, {"report_id": self.ref, "subject_id": str(row.subject_id),
+                                     "consent_id": str(row.consent_id), "source": "partner", "provider": PROVIDER},
+                          subject=self.ref, source=SOURCE)
+            return
+        status = "unknown" if outcome.state == "unknown" else "failed"
+        await tx.execute(update(cr).where(mine).values(status=status, error_code=outcome.code, updated_at=func.now()))
+        if status == "failed":  # an unknown one has its own event (kopru.work.outcome_unknown.v1)
+            await tx.emit(FAILED, {"report_id": self.ref, "subject_id": str(row.subject_id), "code": outcome.code},
+                          subject=self.ref, source=SOURCE)
+
+
+# -- POST /credit-reports/uploads ---------------------------------------------------------------
+
+async def upload_report(ctx, body, idempotency_key: str | None) -> dict[str, Any]:
+    """Keep the Findeks PDF the counterparty shared, on the same consent rule as a request
+    (201): checked (kopru.credit.pdf), sealed under the subject key, its facts beside it."""
+    from kopru.credit.models import MAX_PDF_BYTES
+    from kopru.credit.pdf import check
+    from kopru.work import idempotency
+
+    try:
+        data = base64.b64decode(body.pdf_base64, validate=True)
+    except (binascii.Error, ValueError):
+        raise KopruError("credit.pdf_invalid") from None
+    facts = await asyncio.to_thread(check, data, MAX_PDF_BYTES)
+    async with ctx.transaction() as tx:
+        slot = await idempotency.begin(tx, "POST /credit-reports/uploads", idempotency_key,
+                                       [*_material(body), facts.sha256])
+        if slot.replay is not None:
+            return {**slot.replay[1], "replayed": True}
+        subject_id, consent = await _consented(tx, body)
+        report_id = uuid.uuid4()
+        summary = {"kind": "findeks_pdf", "pages": facts.pages, "bytes": facts.bytes, "sha256": facts.sha256,
+                   "pdf_version": facts.pdf_version, "findeks_mentioned": facts.findeks_mentioned}
+        from sqlalchemy import func
+
+        await _insert(tx, report_id, body, subject_id, consent, source="upload", provider="upload",
+                      status="obtained", actor=ctx.actor, obtained_at=func.now(),
+                      sealed={"report_enc": json.dumps(summary), "document_enc": body.pdf_base64})
+        await tx.audit("credit.uploaded", target=str(report_id),
+                       details={"subject_id": str(subject_id), "consent_id": str(consent.id)})
+        await tx.emit(OBTAINED, {"report_id": str(report_id), "subject_id": str(subject_id),
+                                 "consent_id": str(consent.id), "source": "upload", "provider": "upload"},
+                      subject=str(report_id), source=SOURCE)
+        out = {"id": str(report_id), "status": "obtained", "subject_id": str(subject_id),
+               "consent_id": str(consent.id), "source": "upload", "pages": facts.pages, "bytes": facts.bytes}
+        await slot.save(201, out)
+    return out
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+async def _row(tx, report_id: uuid.UUID):
+    from sqlalchemy import select
+
+    from kopru.db.schema import credit_reports as cr
+
+    row = (await tx.execute(select(cr).where(cr.c.id == report_id))).first()
+    if row is None:
+        raise KopruError("credit.not_found")
+    return row
+
+
+async def get_report(ctx, report_id: uuid.UUID) -> dict[str, Any]:
+    """GET /credit-reports/{id}: status, the consent it rests on, and the report itself
+    (decrypted) while it is kept; `content` null once gone (content_gone true)."""
+    from kopru.connectors.words import describe
+    from kopru.kvkk.subjects import FieldCipher, subject_key
+    from kopru.text import iso_business
+
+    async with ctx.transaction() as tx:
+        row = await _row(tx, report_id)
+        key = await subject_key(tx, row.subject_id)
+    cipher = FieldCipher(key, row.subject_id) if key is not None else None
+    number = cipher.decrypt(_field("identity", row.id), row.identity_enc) if cipher else None
+    content = cipher.decrypt(_field("report", row.id), row.report_enc) if cipher else None
+    return {
+        "id": row.id, "status": row.status, "source": row.source, "provider": row.provider,
+        "scheme": row.scheme, "number": (number[:2] + "*" * (len(number) - 4) + number[-2:]) if number else None,
+        "subject_id": row.subject_id,
+        "consent": {"id": row.consent_id, "granted_at": iso_business(row.consent_granted_at),
+                    "text_sha256": row.consent_text_sha256},
+        "requested_at": iso_business(row.requested_at), "obtained_at": iso_business(row.obtained_at),
+        "partner_report_id": row.partner_report_id,
+        "error": describe(row.error_code),
+        "report": json.loads(content) if content else None,
+        "document": bool(cipher and row.document_enc is not None),
+        "content_gone": row.status == "obtained" and content is None,
+    }
+
+
+async def get_document(ctx, report_id: uuid.UUID) -> bytes:
+    """GET /credit-reports/{id}/document: the uploaded PDF while it is kept."""
+    from kopru.kvkk.subjects import decrypt_field, subject_key
+
+    async with ctx.transaction() as tx:
+        row = await _row(tx, report_id)
+        if row.source != "upload":
+            raise KopruError("credit.not_found")
+        key = await subject_key(tx, row.subject_id)
+    if key is None or row.document_enc is None:
+        raise KopruError("credit.content_gone")
+    return base64.b64decode(decrypt_field(key, row.subject_id, _field("document", row.id), row.document_enc))
+
+
+# -- a withdrawn consent ---------------------------------------------------------------------------
+
+async def consent_withdrawn(ev) -> int:
+    """kopru.consent.withdrawn.v1 of a credit_report consent: the content of the reports
+    resting on it is cleared (the fact stays, as the register's hold says), and requests not
+    yet sent end at their claim (CreditFetch.prepare). Returns the reports cleared."""
+    from sqlalchemy import func, or_, update
+
+    from kopru.db.schema import credit_reports as cr
+
+    if ev.data.get("purpose") != PURPOSE:
+        return 0
+    consent_id = uuid.UUID(ev.data["consent_id"])
+    async with ev.once() as tx:
+        if tx is None:
+            return 0
+        ids = (await tx.execute(
+            update(cr).where(cr.c.consent_id == consent_id,
+                             or_(cr.c.report_enc.is_not(None), cr.c.document_enc.is_not(None),
+                                 cr.c.identity_enc.is_not(None)))
+            .values(report_enc=None, document_enc=None, identity_enc=None, partner_report_id=None,
+                    updated_at=func.now()).returning(cr.c.id))).scalars().all()
+        for rid in ids:
+            await tx.audit("credit.content_cleared", target=str(rid),
+                           details={"subject_id": ev.data.get("subject_id"), "consent_id": str(consent_id),
+                                    "reason": "consent_withdrawn"})
+    return len(ids)
+
+
+# -- the partner settings (kopru.providers) -----------------------------------------------------------
+
+async def check_partner(tenant_id: uuid.UUID, body):
+    """The connection check on save: the partner's ping with the tenant's key and customer code."""
+    from kopru.connectors import credit_partner as cp
+    from kopru.work.integrations import Checked
+
+    try:
+        async with cp.CreditPartnerClient(body.api_key, body.customer_code) as c:
+            await c.ping()
+    except cp.AuthError:
+        raise KopruError("credit_partner.credentials_invalid") from None
+    except cp.TransientError:
+        raise KopruError("credit_partner.unavailable") from None
+    except cp.PermanentError:
+        raise KopruError("credit_partner.credentials_invalid") from None
+    return Checked()
