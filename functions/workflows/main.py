@@ -114,6 +114,7 @@ async def runs(call: Call):
     return await runs(call.tenant, _id(call), pages.limit(call.query), call.query.get("cursor"))
 
 
+@fn.on_event("kopru.call.missed.v1")
 @fn.on_event("kopru.einvoice.accepted.v1")
 @fn.on_event("kopru.einvoice.rejected.v1")
 @fn.on_event("kopru.payment.cancelled.v1")

@@ -86,6 +86,11 @@ class Settings:
     netgsm_base_url: str | None = None  # NETGSM_BASE_URL
     nilvera_base_url: str | None = None  # NILVERA_BASE_URL
     iyzico_base_url: str | None = None  # IYZICO_BASE_URL
+    bulutfon_base_url: str | None = None  # BULUTFON_BASE_URL
+    # a click-to-call whose answer was lost: no trace among the CDRs this long after the
+    # attempt and it is parked `unknown` for an operator (never placed twice)
+    bulutfon_absent_after_seconds: float = 900.0  # KOPRU_BULUTFON_ABSENT_AFTER_SECONDS
+    bulutfon_sync_days: int = 7  # KOPRU_BULUTFON_SYNC_DAYS: how far back a tenant's first CDR sync reaches
     # the CLI and `kopru dev`
     operator_client_id: str | None = None  # KOPRU_OPERATOR_CLIENT_ID
     operator_client_secret: str | None = None  # KOPRU_OPERATOR_CLIENT_SECRET
@@ -164,6 +169,9 @@ def settings() -> Settings:
         netgsm_base_url=_str("NETGSM_BASE_URL"),
         nilvera_base_url=_str("NILVERA_BASE_URL"),
         iyzico_base_url=_str("IYZICO_BASE_URL"),
+        bulutfon_base_url=_str("BULUTFON_BASE_URL"),
+        bulutfon_absent_after_seconds=_float("KOPRU_BULUTFON_ABSENT_AFTER_SECONDS", 900.0),
+        bulutfon_sync_days=_int("KOPRU_BULUTFON_SYNC_DAYS", 7),
         operator_client_id=_str("KOPRU_OPERATOR_CLIENT_ID"),
         operator_client_secret=_str("KOPRU_OPERATOR_CLIENT_SECRET"),
         sink_template=os.environ.get("KOPRU_SINK_TEMPLATE", "http://127.0.0.1:8080/function/{name}/"),

@@ -22,6 +22,7 @@ DEV_SIMULATORS = {
     "netgsm": ("NETGSM_BASE_URL", "kopru_tools.simulators.netgsm", "user kopru-dev / kopru-dev, header KOPRU"),
     "nilvera": ("NILVERA_BASE_URL", "kopru_tools.simulators.nilvera", "API key kopru-dev-nilvera"),
     "iyzico": ("IYZICO_BASE_URL", "kopru_tools.simulators.iyzico", "API key kopru-dev-iyzico / kopru-dev-iyzico-secret"),
+    "bulutfon": ("BULUTFON_BASE_URL", "kopru_tools.simulators.bulutfon", "API key kopru-dev-bulutfon, number 908508850000, extensions 1001/1002"),
 }
 DEV_URLS = {name: env for name, (env, _, _) in DEV_SIMULATORS.items()}
 

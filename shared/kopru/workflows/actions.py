@@ -83,6 +83,9 @@ class SmsSendIn(_In):
                               description="the recipient's number (any common Turkish form)")
     to_payment_buyer: Optional[uuid.UUID] = Field(
         default=None, description="text the buyer of this payment (the phone given at checkout), instead of `to`")
+    to_call_caller: Optional[uuid.UUID] = Field(
+        default=None, description="text the other party of this call (a kopru.call.*.v1 event's data.call_id: the "
+                                  "caller of an incoming call), instead of `to`")
     message: str = Field(min_length=1, max_length=2000)
     kind: Literal["transactional", "commercial"]
     recipient_type: Optional[Literal["BIREYSEL", "TACIR"]] = Field(
@@ -103,7 +106,7 @@ class SmsSendIn(_In):
 
     @model_validator(mode="after")
     def _rules(self):
-        if (self.to is None) == (self.to_payment_buyer is None):
+        if [self.to, self.to_payment_buyer, self.to_call_caller].count(None) != 2:
             raise ValueError("workflow.recipient_invalid")
         if self.kind == "commercial" and self.recipient_type is None:
             raise ValueError("sms.recipient_type_required")
@@ -152,6 +155,15 @@ async def _buyer_phone(ctx, payment_id: uuid.UUID) -> str:
     return buyer["phone"]
 
 
+async def _call_caller_phone(ctx, call_id: uuid.UUID) -> str:
+    from kopru.calls.service import caller_phone
+
+    try:
+        return await caller_phone(ctx, call_id)
+    except KopruError as err:
+        raise StepFailed(err.code) from None
+
+
 async def sms_run(ctx, inp: SmsSendIn, *, key: str, event: dict[str, Any], run_id: uuid.UUID,
                   index: int) -> dict[str, Any]:
     from pydantic import ValidationError
@@ -159,7 +171,12 @@ async def sms_run(ctx, inp: SmsSendIn, *, key: str, event: dict[str, Any], run_i
     from kopru.sms.models import SmsIn
     from kopru.sms.service import request_sms
 
-    phone = inp.to if inp.to is not None else await _buyer_phone(ctx, inp.to_payment_buyer)
+    if inp.to is not None:
+        phone = inp.to
+    elif inp.to_call_caller is not None:
+        phone = await _call_caller_phone(ctx, inp.to_call_caller)
+    else:
+        phone = await _buyer_phone(ctx, inp.to_payment_buyer)
     try:
         body = SmsIn(to=phone, message=inp.message, kind=inp.kind, recipient_type=inp.recipient_type)
     except ValidationError:
@@ -174,7 +191,8 @@ async def sms_preview(tx, inp: SmsSendIn, *, event: dict[str, Any]) -> dict[str,
     from kopru.sms.encoding import estimate
 
     est = estimate(unicodedata.normalize("NFC", inp.message))
-    to = inp.to if inp.to is not None else f"the buyer of payment {inp.to_payment_buyer}"
+    to = inp.to if inp.to is not None else f"the caller of call {inp.to_call_caller}" \
+        if inp.to_call_caller is not None else f"the buyer of payment {inp.to_payment_buyer}"
     return {"provider": "netgsm", "to": to, "message": inp.message, "kind": inp.kind,
             "recipient_type": inp.recipient_type, **est.as_dict()}
 
@@ -314,6 +332,42 @@ async def einvoice_preview(tx, inp: EinvoiceIssueIn, *, event: dict[str, Any]) -
             "document": "e-Arşiv (or e-Fatura to a registered buyer) for the payment's basket"}
 
 
+# -- call.bridge (Bulutfon) -------------------------------------------------------------------
+
+class CallBridgeIn(_In):
+    callee: Optional[str] = Field(default=None, min_length=3, max_length=32,
+                                  description="the number to call (any common Turkish form)")
+    to_call_caller: Optional[uuid.UUID] = Field(
+        default=None, description="call back the other party of this call (data.call_id), instead of `callee`")
+    destination: str = Field(pattern=r"^[0-9]{2,4}$",
+                             description="menu (2 digits), group (3) or extension (4) the call is bridged to")
+
+    @model_validator(mode="after")
+    def _one(self):
+        if (self.callee is None) == (self.to_call_caller is None):
+            raise ValueError("calls.recipient_invalid")
+        return self
+
+
+async def bridge_run(ctx, inp: CallBridgeIn, *, key: str, event: dict[str, Any], run_id: uuid.UUID,
+                     index: int) -> dict[str, Any]:
+    """One click-to-call, placed once (kopru.calls.service.request_bridge under the step's
+    Idempotency-Key; placed through kopru.work, never twice)."""
+    from kopru.calls.models import BridgeIn
+    from kopru.calls.service import request_bridge
+
+    callee = inp.callee if inp.callee is not None else await _call_caller_phone(ctx, inp.to_call_caller)
+    out = await request_bridge(ctx, BridgeIn(callee=callee, destination=inp.destination), key)
+    if out["status"] in ("failed", "unknown"):
+        raise StepFailed(out["error_code"] or "work.outcome_unknown")
+    return {"bridge_id": out["id"]}
+
+
+async def bridge_preview(tx, inp: CallBridgeIn, *, event: dict[str, Any]) -> dict[str, Any]:
+    to = inp.callee if inp.callee is not None else f"the caller of call {inp.to_call_caller}"
+    return {"provider": "bulutfon", "callee": to, "destination": inp.destination}
+
+
 SOURCE = "/kopru/workflows"
 _M = "kopru.workflows.actions"
 
@@ -340,6 +394,14 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
            (("Ödeme başına tek fatura: adım tekrarlansa da, ödeme zinciri de istese de ikinci fatura kesilmez.",
              "One invoice per payment: repeating the step, or the payment chain asking too, issues no second one."),),
            run=f"{_M}:einvoice_run", preview=f"{_M}:einvoice_preview"),
+    Action("call.bridge", "Müşteriyi ara ve bir dahiliye, gruba ya da menüye bağla (Bulutfon).",
+           "Call a customer and bridge them to an extension, group or menu (Bulutfon).", "calls:write",
+           f"{_M}:CallBridgeIn",
+           (("Aranacak numara Bulutfon'a iletilir; arama kaydı ve numara kişisel veri olarak 180 gün tutulur.",
+             "The number is sent to Bulutfon; the call record and the number are kept as personal data for 180 days."),
+            ("Aynı adım tekrarlansa da arama bir kez yapılır; yanıtı kaybolan arama ikinci kez yapılmaz.",
+             "Repeating the step places the call once; a call whose answer was lost is never placed twice.")),
+           run=f"{_M}:bridge_run", preview=f"{_M}:bridge_preview"),
     Action("payment.refund", "Ödemenin bir kısmını ya da tamamını iade et (iyzico).",
            "Refund part or all of a payment (iyzico).", "payments:write", f"{_M}:PaymentRefundIn", (),
            run=f"{_M}:refund_run", preview=f"{_M}:refund_preview"),
