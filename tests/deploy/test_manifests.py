@@ -101,7 +101,8 @@ def test_references_resolve(fixture_docs, fixture_catalog):
         assert dls["spec"]["topic"] in topics
     pings = by_kind(fixture_docs, "PingSource")
     assert set(pings) == {"retention-purge-schedule", "sms-report-schedule", "einvoice-status-schedule",
-                          "payment-schedule", "webhooks-retry-schedule", "workflows-resume-schedule"}
+                          "payment-schedule", "webhooks-retry-schedule", "workflows-resume-schedule",
+                          "calls-schedule"}
     assert pings["sms-report-schedule"]["spec"]["schedule"] == "*/5 * * * *"
     ping = pings["retention-purge-schedule"]["spec"]
     assert (ping["schedule"], ping["timezone"]) == ("0 3 * * *", "Europe/Istanbul")

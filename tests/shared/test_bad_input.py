@@ -56,13 +56,19 @@ BODIES = {
         "kind": {"const": "transactional"}}}]}, ("name",), "tenant"),
     ("workflows", "PATCH", "/workflows/{id}"): (lambda: {"name": "akış"}, ("name",), "tenant"),
     ("workflows", "POST", "/workflows/{id}/dry-run"): (lambda: {"subject": "ödeme"}, ("subject",), "tenant"),
+    ("tenant-onboarding", "PUT", "/tenants/{id}/integrations/bulutfon"):
+        (lambda: {"api_key": "bulutfon-api-key", "line": "908508850000", "webhook_username": "kopru",
+                  "webhook_password": "webhook-password-1234"}, ("webhook_username",), "tenant"),
+    ("calls", "POST", "/calls/bridges"): (lambda: {"callee": "+905321234567", "destination": "1001"}, ("callee",),
+                                          "tenant"),
 }
 
 # tables a request could write to; "nothing written" is checked on each
 TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox", "sms_messages", "sms_status_history", "einvoices",
           "einvoice_status_history", "consents", "data_subjects", "subject_requests", "idempotent_requests",
           "tenant_integrations", "outward_calls", "payments", "payment_history", "payment_refunds",
-          "webhook_endpoints", "webhook_deliveries", "workflows", "workflow_runs")
+          "webhook_endpoints", "webhook_deliveries", "workflows", "workflow_runs",
+          "call_records", "call_bridges", "call_sync_cursors")
 
 
 def _body_routes():

@@ -117,7 +117,7 @@ class SimCall:
                                 "direction": self.direction, "timestamp": int(now * 1_000_000)}
         if event_type == "call_hangup":
             d = datetime.fromtimestamp(self.started, business_tz())
-            body.update({"talk_duration": int(self.ends - self.started - 2) if self.answered else 0,
+            body.update({"talk_duration": max(0, int(self.ends - self.started - 2)) if self.answered else 0,
                          "hangup_cause": "NORMAL_CLEARING", "hangup_detail": "send_bye" if self.answered else "send_cancel",
                          "result_disposition": "SUCCESS" if self.answered else "",
                          "cdr_url": f"https://oim.bulutfon.test/account/pbx/call-records/{d:%Y/%m/%d}/{self.uuid}",
@@ -138,6 +138,7 @@ class _Failure:
     http_status: int | None
     delay: float
     remaining: int
+    process: bool = False
 
 
 @dataclass
@@ -197,12 +198,13 @@ class BulutfonSimulator:
                                                                      password))
 
     def fail_next(self, http_status: int | None = None, *, delay: float = 0.0, times: int = 1,
-                  endpoint: str | None = None) -> None:
+                  endpoint: str | None = None, process: bool = False) -> None:
         """The next `times` requests (to "cdr.list", "cdr.detail", "call-and-bridge"; any when
-        None) answer `http_status`; with only `delay` the request is processed (a call is
-        placed) and answered `delay` seconds later: the caller may time out."""
+        None) answer `http_status` without acting; with `process` they act first (a call is
+        placed) and then answer `http_status` (a 502 from a proxy after Bulutfon took it);
+        with only `delay` the request is processed and answered `delay` seconds later."""
         with self._lock:
-            self._failures.append(_Failure(endpoint, http_status, delay, times))
+            self._failures.append(_Failure(endpoint, http_status, delay, times, process))
 
     def reset(self) -> None:
         with self._lock:
@@ -247,9 +249,11 @@ class BulutfonSimulator:
                 if kind in hook.events:
                     self._pushes.append(_Push(due, hook, call.hook(kind, acct, due)))
 
-    async def push_due(self, *, timeout: float = 5.0) -> int:
+    async def push_due(self, *, timeout: float = 5.0, post=None) -> int:
         """POST every webhook that is due (its call started or ended); a delivery not
-        answered 2xx stays queued for the next push. Returns how many were answered 2xx."""
+        answered 2xx stays queued for the next push. Returns how many were answered 2xx.
+        `post(url, *, json=, data=, headers=)` -> an httpx response replaces the HTTP
+        client (the tests hand the function's in-process client)."""
         import base64
 
         import httpx
@@ -259,6 +263,7 @@ class BulutfonSimulator:
             due = [p for p in self._pushes if p.due <= now]
         ok = 0
         async with httpx.AsyncClient(timeout=timeout) as client:
+            send = post or client.post
             for p in due:
                 hook = p.webhook
                 headers = {}
@@ -267,10 +272,10 @@ class BulutfonSimulator:
                     headers["Authorization"] = f"Basic {token}"
                 try:
                     if hook.fmt == "form":
-                        r = await client.post(hook.url, data={k: "" if v is None else str(v) for k, v in p.body.items()},
-                                              headers=headers)
+                        r = await send(hook.url, data={k: "" if v is None else str(v) for k, v in p.body.items()},
+                                       headers=headers)
                     else:
-                        r = await client.post(hook.url, json=p.body, headers=headers)
+                        r = await send(hook.url, json=p.body, headers=headers)
                     good = r.is_success
                 except httpx.HTTPError:
                     good = False
@@ -303,7 +308,7 @@ class BulutfonSimulator:
         from kopru_tools.simulators.common import take_failure
 
         f = take_failure(self._lock, self._failures, endpoint)
-        if f is not None and f.http_status is not None:
+        if f is not None and f.http_status is not None and not f.process:
             if f.delay:
                 await asyncio.sleep(f.delay)
             return None, f, self._answer(endpoint, {"error": "Simulated failure"}, f.http_status)
@@ -411,6 +416,8 @@ class BulutfonSimulator:
             self._queue(call, acct, now)
         if f is not None and f.delay:
             await asyncio.sleep(f.delay)  # placed; the answer comes late
+        if f is not None and f.http_status is not None:
+            return self._answer("call-and-bridge", {"error": "Bad Gateway"}, f.http_status)  # placed all the same
         return self._answer("call-and-bridge", {"success": True, "message": "Arama başarıyla başlatıldı."})
 
     async def _control_webhook(self, request: Request) -> Response:
