@@ -84,7 +84,7 @@ def test_references_resolve(fixture_docs, fixture_catalog):
                  "einvoice-submit": ["kopru.einvoice"], "payment-chain": ["kopru.einvoice", "kopru.payment"],
                  "webhooks": ["kopru.consent", "kopru.einvoice", "kopru.kvkk", "kopru.payment", "kopru.sms",
                               "kopru.webhook", "kopru.work"],
-                 "workflows": ["kopru.einvoice", "kopru.payment"]}
+                 "workflows": ["kopru.call", "kopru.einvoice", "kopru.payment"]}
     assert set(sources) == {f"{fn}-events" for fn in topics_of}
     for src in sources.values():
         spec = src["spec"]
