@@ -374,3 +374,65 @@ async def test_a_missed_call_workflow_texts_the_caller_once(pbx, client, apps, n
     from kopru.workflows.actions import _personal_triggers
 
     assert "kopru.call.missed.v1" in _personal_triggers()
+
+
+async def test_a_missed_call_workflow_calls_the_customer_back_once(pbx, client, apps, db):
+    """call.bridge from a workflow: the missed caller is called back once and bridged to
+    an extension, however often the trigger is delivered."""
+    t = pbx.tenant
+    flow = {"name": "Kaçan çağrıyı geri ara", "trigger": {"type": "kopru.call.missed.v1"},
+            "steps": [{"action": "call.bridge", "input": {"to_call_caller": "data.call_id",
+                                                          "destination": {"const": "1002"}}}]}
+    r = await client("workflows").post("/workflows", json=flow, headers=bearer(t["token"]))
+    assert r.status_code == 201, r.text
+    caller = "905326667788"
+    pbx.call_in(caller, answered=False)
+    await pbx.push()
+    for _ in range(2):
+        await drain(apps, only=("workflows",))
+    back = [c for c in pbx.sim.calls if c.api_key == pbx.api_key and c.direction == "OUT" and c.callee == caller]
+    assert len(back) == 1 and back[0].destination == "1002"
+    [run] = (await client("workflows").get(f"/workflows/{r.json()['id']}/runs",
+                                           headers=bearer(t["token"]))).json()["runs"]
+    assert run["status"] == "succeeded" and run["results"][0]["bridge_id"]
+
+
+async def test_kopru_devs_simulator_finishes_a_call_on_its_own():
+    """The dev simulator's lifecycle with nobody driving it: a customer calls (its control
+    route), the call ends by itself, its webhooks reach the URL set in the "panel" with
+    the HTTP Basic credentials, and its CDR is listed."""
+    import base64
+    import time
+
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from kopru_tools.simulators.bulutfon import DEV_API_KEY, dev_simulator, serve
+
+    got: list[tuple[dict, str]] = []
+
+    async def hook(request):
+        got.append((await request.json(), request.headers.get("authorization", "")))
+        return JSONResponse({"ok": True})
+
+    sim = dev_simulator()
+    sim.call_duration = 1.0
+    with serve(Starlette(routes=[Route("/hook", hook, methods=["POST"])])) as rec, serve(sim) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=5) as c:
+            r = await c.post("/_simulator/webhooks", json={"apikey": DEV_API_KEY, "number": "908508850000",
+                                                           "url": rec + "/hook", "username": "u", "password": "p"})
+            assert r.status_code == 200, r.text
+            r = await c.post("/_simulator/incoming-call", json={"number": "908508850000", "caller": CALLER,
+                                                                "answered": False})
+            uid = r.json()["uuid"]
+            deadline = time.monotonic() + 10
+            while len(got) < 3 and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            assert sorted(b["event_type"] for b, _ in got) == ["call_hangup", "call_init", "missing_call"]
+            assert {a for _, a in got} == {"Basic " + base64.b64encode(b"u:p").decode()}
+            listed = (await c.get("/v2/cdr/list", params={"apikey": DEV_API_KEY})).json()["data"]
+            assert [x["uuid"] for x in listed] == [uid] and listed[0]["missing_call"] is True
+            seen = (await c.get("/_simulator/calls")).json()
+            assert CALLER not in json.dumps(seen) and DEV_API_KEY not in json.dumps(seen)

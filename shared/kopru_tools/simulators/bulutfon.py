@@ -21,7 +21,7 @@ set per number (JSON or form, with the HTTP Basic credentials given), each at le
 
 Like Bulutfon, call-and-bridge has no idempotency key and answers no call id: a repeat is
 a second call. Beyond Bulutfon, for tests and people: `GET /_simulator/calls` (read-only)
-lists every request it received with numbers masked and no key; dev controls
+lists every request it received (no key) and the PBX's calls with numbers masked; dev controls
 `POST /_simulator/webhooks` (the panel's webhook form) and `POST /_simulator/incoming-call`
 (a customer calls). Numbers it holds are test data, in memory; it logs nothing.
 """
@@ -334,9 +334,11 @@ class BulutfonSimulator:
     async def _inspect(self, request: Request) -> Response:
         with self._lock:
             reqs = [{"endpoint": r.endpoint, "http_status": r.http_status, "at": r.at} for r in self._requests]
-            calls = [{"uuid": c.uuid, "direction": c.direction, "caller": _mask(c.caller), "callee": _mask(c.callee),
+            phone = [{"uuid": c.uuid, "direction": c.direction, "caller": _mask(c.caller), "callee": _mask(c.callee),
                       "answered": c.answered, "ended": c.ended(time.time())} for c in self._calls]
-        return JSONResponse({"requests": reqs, "calls": calls, "pending_webhooks": self.pending_pushes()})
+        # "calls": the API requests it received (as every simulator's inspection route);
+        # "phone_calls": the PBX's calls, numbers masked
+        return JSONResponse({"calls": reqs, "phone_calls": phone, "pending_webhooks": self.pending_pushes()})
 
     async def _list(self, request: Request) -> Response:
         acct, f, early = await self._guard("cdr.list", request)
