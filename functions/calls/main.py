@@ -23,10 +23,22 @@ fn = Function("calls", max_body_bytes=64 * 1024)
           public=True, responses=(200, 400, 401, 403, 413, 422))
 async def webhook(call: Call):
     from kopru.calls.service import accept_webhook
+    from kopru.runtime.inputs import check_form, check_json
 
     raw = await call.body()
+    ctype = call.headers.get("content-type", "application/json").lower()
+    # the body checks every body passes (control characters, surrogates, depth), in either of Bulutfon's formats
+    if "application/x-www-form-urlencoded" in ctype:
+        from urllib.parse import parse_qsl
+
+        try:
+            check_form(parse_qsl(raw.decode("utf-8"), keep_blank_values=True), call.lang)
+        except UnicodeDecodeError:
+            raise KopruError("request.invalid_unicode", detail="body is not UTF-8") from None
+    else:
+        check_json(raw, call.lang)
     out = await accept_webhook(call.query.get("tenant"), call.query.get("sig"), call.headers.get("authorization"),
-                               raw, call.headers.get("content-type", "application/json").lower())
+                               raw, ctype)
     return json_response(out, 200)
 
 

@@ -92,7 +92,12 @@ async def test_only_a_verified_webhook_is_taken(pbx, onboard, client, db):
                              (b"[1]", "application/json", "calls.webhook_invalid"),
                              (json.dumps({**body, "uuid": "x y"}).encode(), "application/json", "calls.webhook_invalid"),
                              (json.dumps({**body, "caller": "ABC-secret"}).encode(), "application/json",
-                              "calls.webhook_invalid")):
+                              "calls.webhook_invalid"),
+                             (json.dumps({**body, "hangup_cause": "A\u0000secret"}).encode(), "application/json",
+                              "request.control_characters"),
+                             (b"event_type=call_hangup&uuid=u1&hangup_cause=A%00secret",
+                              "application/x-www-form-urlencoded", "request.control_characters"),
+                             (b"[" * 5000, "application/json", "request.too_deep")):
         r = await calls.post(pbx.path, content=raw, headers={"Content-Type": ctype}, auth=good)
         assert r.status_code in (400, 422) and r.json()["code"] == code, (raw, r.text)
         assert "secret" not in r.text
