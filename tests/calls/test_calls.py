@@ -164,6 +164,16 @@ async def test_cdr_sync_twice_makes_no_duplicate_and_meets_the_webhooks(pbx, db,
     # the schedule's own entry point walks every tenant the same way
     out = await service.sync_cdrs()
     assert out["sweep_errors"] == 0 and out["sweep_tenants"] >= 1
+    # two syncs at the same moment (two ticks overlapping) over calls nobody has seen: one row each
+    fresh = [pbx.call_in(f"90533222{i:04d}", answered=True) for i in range(4)]
+    db.execute("update call_sync_cursors set next_page = 1, pass_started = null where tenant_id = %s", (str(tid),))
+    monkeypatch.setattr(service, "PAGE_LIMIT", 100)
+    both = await asyncio.gather(service.sync_tenant(tid), service.sync_tenant(tid))
+    assert sum(c["new"] for c in both) == len(fresh), both
+    rows = records(db, tid)
+    assert len(rows) == len(uids) + len(fresh) == len({r[0] for r in rows})
+    assert db.execute("select count(*) from data_subjects where tenant_id = %s", (str(tid),)).fetchone()[0] == \
+        len(uids) + len(fresh)
 
 
 async def test_an_erasure_of_the_caller_clears_the_numbers_and_the_recording_link(pbx, client, apps, db):
