@@ -451,3 +451,22 @@ async def test_kopru_devs_simulator_finishes_a_call_on_its_own():
             assert [x["uuid"] for x in listed] == [uid] and listed[0]["missing_call"] is True
             seen = (await c.get("/_simulator/calls")).json()
             assert CALLER not in json.dumps(seen) and DEV_API_KEY not in json.dumps(seen)
+
+
+async def test_call_events_go_only_to_webhook_endpoints_registered_for_personal_data(pbx, client, apps, db):
+    """The call events name a person (subject_id): a tenant subscribes to them only on an
+    endpoint registered for personal data, with its purpose (a KVKK disclosure)."""
+    t = pbx.tenant
+    body = {"url": "https://crm.example.com/kopru", "event_types": ["kopru.call.missed.v1", "kopru.call.ended.v1"]}
+    r = await client("webhooks").post("/webhooks/endpoints", json=body, headers=bearer(t["token"]))
+    assert (r.status_code, r.json()["code"]) == (422, "webhook.personal_data_undeclared"), r.text
+    r = await client("webhooks").post("/webhooks/endpoints", headers=bearer(t["token"]), json={
+        **body, "personal_data": True, "purpose": "Kaçan çağrıların CRM'de geri aranması"})
+    assert r.status_code == 201, r.text
+    pbx.call_in(CALLER, answered=False)
+    await pbx.push()
+    await drain(apps, only=("webhooks",))
+    sent = db.execute("select event_type, body from webhook_deliveries where endpoint_id = %s order by created_at",
+                      (r.json()["id"],)).fetchall()
+    assert sorted(x[0] for x in sent) == ["kopru.call.ended.v1", "kopru.call.missed.v1"]
+    assert all(CALLER not in x[1] for x in sent)

@@ -82,7 +82,7 @@ def test_references_resolve(fixture_docs, fixture_catalog):
     sources = by_kind(fixture_docs, "KafkaSource")
     topics_of = {"sms-send": ["kopru.sms", "kopru.tenant"], "data-export": ["kopru.kvkk"], "data-erasure": ["kopru.kvkk"],
                  "einvoice-submit": ["kopru.einvoice"], "payment-chain": ["kopru.einvoice", "kopru.payment"],
-                 "webhooks": ["kopru.consent", "kopru.einvoice", "kopru.kvkk", "kopru.payment", "kopru.sms",
+                 "webhooks": ["kopru.call", "kopru.consent", "kopru.einvoice", "kopru.kvkk", "kopru.payment", "kopru.sms",
                               "kopru.webhook", "kopru.work"],
                  "workflows": ["kopru.call", "kopru.einvoice", "kopru.payment"]}
     assert set(sources) == {f"{fn}-events" for fn in topics_of}
