@@ -41,6 +41,7 @@ endpoint, HTTP status and duration; never a number, a key or a recording link.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -227,7 +228,9 @@ class BulutfonClient:
         current = _int(pag.get("page")) or params["page"]
         total = _int(pag.get("total_pages")) or current
         has_next = bool(pag.get("next_page")) if "next_page" in pag else current < total
-        return CdrPage([parse_cdr(i) for i in items if isinstance(i, dict) and i.get("uuid")], current, total, has_next)
+        # a record without a usable uuid cannot be kept once: it is skipped (never seen in Bulutfon's examples)
+        cdrs = [parse_cdr(i) for i in items if isinstance(i, dict) and _UUID.fullmatch(str(i.get("uuid") or ""))]
+        return CdrPage(cdrs, current, total, has_next)
 
     async def cdr(self, api_key: str, uuid: str, call_time: datetime) -> Cdr:
         """A CDR's detail with its call flow, at the path of the webhook's `cdr_api_url`
@@ -316,10 +319,11 @@ class BulutfonClient:
         return data
 
 
-def _safe_uuid(value: str) -> str:
-    import re
+_UUID = re.compile(r"[A-Za-z0-9-]{1,64}")
 
-    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9-]{1,64}", value):
+
+def _safe_uuid(value: str) -> str:
+    if not isinstance(value, str) or not _UUID.fullmatch(value):
         raise PermanentError("not_found", endpoint=CDR_DETAIL)
     return value
 
