@@ -121,6 +121,9 @@ async def replay(call: Call):
     return json_response(await replay(call.tenant, _id(call, "webhook.delivery_not_found")), 202)
 
 
+@fn.on_event("kopru.call.ended.v1")
+@fn.on_event("kopru.call.missed.v1")
+@fn.on_event("kopru.call.started.v1")
 @fn.on_event("kopru.consent.recorded.v1")
 @fn.on_event("kopru.consent.withdrawn.v1")
 @fn.on_event("kopru.einvoice.accepted.v1")

@@ -130,6 +130,7 @@ async def retry(call: Call):
 
 @fn.on_event("kopru.consent.recorded.v1")
 @fn.on_event("kopru.consent.withdrawn.v1")
+@fn.on_event("kopru.call.missed.v1")
 @fn.on_event("kopru.einvoice.accepted.v1")
 @fn.on_event("kopru.einvoice.rejected.v1")
 @fn.on_event("kopru.payment.cancelled.v1")

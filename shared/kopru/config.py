@@ -87,6 +87,11 @@ class Settings:
     nilvera_base_url: str | None = None  # NILVERA_BASE_URL
     iyzico_base_url: str | None = None  # IYZICO_BASE_URL
     credit_partner_base_url: str | None = None  # CREDIT_PARTNER_BASE_URL: the KKB-member partner (kopru.credit)
+    bulutfon_base_url: str | None = None  # BULUTFON_BASE_URL
+    # a click-to-call whose answer was lost: no trace among the CDRs this long after the
+    # attempt and it is parked `unknown` for an operator (never placed twice)
+    bulutfon_absent_after_seconds: float = 900.0  # KOPRU_BULUTFON_ABSENT_AFTER_SECONDS
+    bulutfon_sync_days: int = 7  # KOPRU_BULUTFON_SYNC_DAYS: how far back a tenant's first CDR sync reaches
     # the CLI and `kopru dev`
     operator_client_id: str | None = None  # KOPRU_OPERATOR_CLIENT_ID
     operator_client_secret: str | None = None  # KOPRU_OPERATOR_CLIENT_SECRET
@@ -167,6 +172,9 @@ def settings() -> Settings:
         nilvera_base_url=_str("NILVERA_BASE_URL"),
         iyzico_base_url=_str("IYZICO_BASE_URL"),
         credit_partner_base_url=_str("CREDIT_PARTNER_BASE_URL"),
+        bulutfon_base_url=_str("BULUTFON_BASE_URL"),
+        bulutfon_absent_after_seconds=_float("KOPRU_BULUTFON_ABSENT_AFTER_SECONDS", 900.0),
+        bulutfon_sync_days=_int("KOPRU_BULUTFON_SYNC_DAYS", 7),
         operator_client_id=_str("KOPRU_OPERATOR_CLIENT_ID"),
         operator_client_secret=_str("KOPRU_OPERATOR_CLIENT_SECRET"),
         sink_template=os.environ.get("KOPRU_SINK_TEMPLATE", "http://127.0.0.1:8080/function/{name}/"),

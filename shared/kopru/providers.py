@@ -17,6 +17,9 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in (
     # credit reports (kopru.credit): the tenant's account at the deployment's KKB-member partner
     Provider("credit-partner", "KKB üyesi iş ortağı (kredi raporu / Findeks)", "kopru.credit.models:CreditPartnerSettingsIn",
              ("api_key",), check="kopru.credit.service:check_partner"),
+    Provider("bulutfon", "Bulutfon (bulut santral)", "kopru.calls.models:BulutfonSettingsIn",
+             ("api_key", "webhook_password"), check="kopru.calls.service:check_bulutfon",
+             view="kopru.calls.service:bulutfon_view"),
 )}
 
 
@@ -32,6 +35,7 @@ EFFECTS: dict[tuple[str, str], str] = {
     ("iyzico", "payment.cancel"): "kopru.payments.service:CancelCall",
     ("webhook", "webhook.deliver"): "kopru.webhooks.delivery:WebhookDelivery",
     ("credit-partner", "credit.report"): "kopru.credit.service:CreditFetch",
+    ("bulutfon", "call.bridge"): "kopru.calls.service:CallBridge",
 }
 
 

@@ -63,13 +63,19 @@ BODIES = {
         (lambda: {"scheme": "TCKN", "number": "10000000146"}, ("number",), "tenant"),
     ("credit-report", "POST", "/credit-reports/uploads"):
         (lambda: {"scheme": "TCKN", "number": "10000000146", "pdf_base64": "JVBERi0xLjcK"}, ("pdf_base64",), "tenant"),
+    ("tenant-onboarding", "PUT", "/tenants/{id}/integrations/bulutfon"):
+        (lambda: {"api_key": "bulutfon-api-key", "line": "908508850000", "webhook_username": "kopru",
+                  "webhook_password": "webhook-password-1234"}, ("webhook_username",), "tenant"),
+    ("calls", "POST", "/calls/bridges"): (lambda: {"callee": "+905321234567", "destination": "1001"}, ("callee",),
+                                          "tenant"),
 }
 
 # tables a request could write to; "nothing written" is checked on each
 TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox", "sms_messages", "sms_status_history", "einvoices",
           "einvoice_status_history", "consents", "data_subjects", "subject_requests", "idempotent_requests",
           "tenant_integrations", "outward_calls", "payments", "payment_history", "payment_refunds",
-          "webhook_endpoints", "webhook_deliveries", "workflows", "workflow_runs", "credit_reports")
+          "webhook_endpoints", "webhook_deliveries", "workflows", "workflow_runs", "credit_reports",
+          "call_records", "call_bridges", "call_sync_cursors")
 
 
 def _body_routes():

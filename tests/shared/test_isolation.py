@@ -112,7 +112,10 @@ PUBLIC = {("token", "POST", "/oauth2/token"), ("token", "GET", "/.well-known/jwk
           ("payment", "POST", "/payments/{id}/callback"), ("payment", "POST", "/payments/notifications"),
           # an invoice's HTML view through a signed, expiring link naming its tenant (tests/einvoice/test_view.py:
           # a forged or truncated token 403, expired 410, a valid link naming another tenant 404, nothing written)
-          ("einvoice-submit", "GET", "/einvoices/view/{token}")}
+          ("einvoice-submit", "GET", "/einvoices/view/{token}"),
+          # Bulutfon's call webhooks: a per-tenant signed URL and the tenant's HTTP Basic credentials
+          # (tests/calls: another tenant's signature 403, another tenant's credentials 401, nothing written)
+          ("calls", "POST", "/calls/webhooks/bulutfon")}
 OPERATOR_ONLY = {("tenant-onboarding", "POST", "/tenants"), ("tenant-onboarding", "GET", "/tenants")}
 TENANT_SCOPED = {
     ("tenant-onboarding", "GET", "/tenants/{id}"),
@@ -159,6 +162,12 @@ TENANT_SCOPED = {
     ("tenant-onboarding", "POST", "/tenants/{id}/integrations/credit-partner/test"),
     ("credit-report", "GET", "/credit-reports/{id}"),
     ("credit-report", "GET", "/credit-reports/{id}/document"),
+    # calls (Bulutfon)
+    ("tenant-onboarding", "PUT", "/tenants/{id}/integrations/bulutfon"),
+    ("tenant-onboarding", "GET", "/tenants/{id}/integrations/bulutfon"),
+    ("tenant-onboarding", "POST", "/tenants/{id}/integrations/bulutfon/test"),
+    ("calls", "GET", "/calls/{id}"),
+    ("calls", "GET", "/calls/bridges/{id}"),
 }
 # lists of the caller's own tenant: A's list answers 200 and holds none of B's objects
 OWN_LISTS = {("webhooks", "GET", "/webhooks/endpoints"), ("workflows", "GET", "/workflows"),
@@ -202,6 +211,7 @@ OWN_TENANT_ONLY = {
     ("credit-report", "POST", "/credit-reports"): {"scheme": "TCKN", "number": "10000000146"},
     ("credit-report", "POST", "/credit-reports/uploads"): {"scheme": "TCKN", "number": "10000000146",
                                                            "pdf_base64": "JVBERi0xLjcK"},
+    ("calls", "POST", "/calls/bridges"): {"callee": "+905321234567", "destination": "1001"},
 }
 
 

@@ -38,6 +38,10 @@ _ALL = (
           "her adımın eyleminin kapsamı da gerekir.", "Save, enable, disable, delete and dry-run workflows (when this "
           "happens, do that); each step's action needs its own scope too."),
     Scope("workflows:read", "İş akışlarını ve çalışmalarını okuma.", "Read workflows and their runs."),
+    Scope("calls:write", "Bulutfon ile tıkla-ara (müşteriyi arayıp bir dahiliye, gruba ya da menüye bağlama).",
+          "Click-to-call through Bulutfon (call a customer and bridge them to an extension, group or menu)."),
+    Scope("calls:read", "Arama kayıtlarını (numaralar ve ses kaydı bağlantısı dahil) ve arama isteklerini okuma.",
+          "Read call records (numbers and recording links included) and call requests."),
     Scope("consent:write", "Açık rıza kaydetme ve geri alma.", "Record and withdraw consents."),
     Scope("consent:read", "İlgili kişinin rıza geçmişini okuma.", "Read a data subject's consent history."),
     Scope("kvkk:requests", "İlgili kişi başvurularını (erişim, silme) açma ve izleme.",

@@ -550,6 +550,61 @@ credit_reports = Table(
     Column("updated_at", DateTime(timezone=True)),
 )
 
+# -- calls (Bulutfon; migration 0020) -----------------------------------------------------
+
+call_records = Table(
+    "call_records", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("bulutfon_uuid", Text, nullable=False),
+    Column("direction", Text),
+    Column("subject_id", UUID(as_uuid=True)),
+    Column("caller_enc", LargeBinary),
+    Column("callee_enc", LargeBinary),
+    Column("recording_url_enc", LargeBinary),
+    Column("call_time", DateTime(timezone=True)),
+    Column("answer_time", DateTime(timezone=True)),
+    Column("hangup_time", DateTime(timezone=True)),
+    Column("missed", Boolean),
+    Column("talk_duration", Integer),
+    Column("hangup_cause", Text),
+    Column("hangup_state", Text),
+    Column("call_flow", JSONB),
+    Column("started_announced_at", DateTime(timezone=True)),
+    Column("ended_announced_at", DateTime(timezone=True)),
+    Column("missed_announced_at", DateTime(timezone=True)),
+    Column("synced_at", DateTime(timezone=True)),
+    Column("detail_synced_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
+)
+
+call_bridges = Table(
+    "call_bridges", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("subject_id", UUID(as_uuid=True)),
+    Column("callee_enc", LargeBinary),
+    Column("line", Text, nullable=False),
+    Column("destination", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("error_code", Text),
+    Column("bulutfon_uuid", Text),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
+)
+
+call_sync_cursors = Table(
+    "call_sync_cursors", metadata,
+    Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    Column("since", Date),
+    Column("next_page", Integer, nullable=False),
+    Column("pass_started", Date),
+    Column("last_run_at", DateTime(timezone=True)),
+    Column("last_code", Text),
+)
+
 TENANT_TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox", "refresh_tokens", "inbox",
                  "tenant_keys", "data_subjects", "consent_texts", "consents", "tenant_integrations", "sms_messages", "sms_status_history",
                  "subject_requests", "destruction_records",
@@ -557,5 +612,7 @@ TENANT_TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox", "refr
                  "outward_calls", "idempotent_requests",
                  "payments", "payment_history", "payment_refunds", "payment_notifications",
                  "webhook_endpoints", "webhook_deliveries", "workflows", "workflow_runs",
-                 # credit reports (0022)
-                 "credit_reports")
+                 # credit reports (0020)
+                 "credit_reports",
+                 # calls (Bulutfon)
+                 "call_records", "call_bridges", "call_sync_cursors")

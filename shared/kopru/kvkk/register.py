@@ -300,6 +300,51 @@ REGISTER: tuple[PersonalTable, ...] = (
                             "has no way to erase there: the tenant passes the erasure on."),
         ),
     ),
+    # -- calls (Bulutfon) ---------------------------------------------------------------
+    PersonalTable(
+        "call_records",
+        SubjectLink("customer", "subject_id"),
+        Retention("calls_180_days", "A call record (who called whom, when, the recording's link) is kept 180 days "
+                  "for the tenant's customer follow-up and Bulutfon billing questions, then deleted; an erasure of "
+                  "the caller clears the numbers and the recording link at once.",
+                  days=180, anchor="coalesce(call_time, created_at)", expire="delete"),
+        (
+            PersonalColumn("caller_enc", "contact", SHRED, "the caller's number as Bulutfon gave it, under the "
+                           "outside party's subject key", field="calls.caller:{id}"),
+            PersonalColumn("callee_enc", "contact", SHRED, "the number called, under the subject key",
+                           field="calls.callee:{id}"),
+            PersonalColumn("recording_url_enc", "customer_transaction", SHRED,
+                           "the link to the call's recording (the voice is at Bulutfon), under the subject key",
+                           field="calls.recording:{id}"),
+        ),
+        note="The subject is the outside party (caller of an incoming call, callee of an outgoing one); an "
+             "extension-to-extension call has none and no numbers are kept. The call flow keeps menus, groups and "
+             "extensions only.",
+        disclosures=(
+            Disclosure("Bulutfon (Bulut Bilişim ve İletişim Teknolojileri)",
+                       "Bulut santral hizmeti: arama kayıtları ve ses kayıtları Bulutfon'da tutulur / cloud PBX: "
+                       "the call records and recordings are held at Bulutfon",
+                       where="true", at="coalesce(call_time, created_at)", erasure_api=None,
+                       note="Bulutfon's API has no erasure of a call record; the tenant asks Bulutfon (or deletes "
+                            "the recording in its panel)."),
+        ),
+    ),
+    PersonalTable(
+        "call_bridges",
+        SubjectLink("customer", "subject_id"),
+        Retention("call_requests_180_days", "A click-to-call request is kept 180 days, then deleted.",
+                  days=180, anchor="created_at", expire="delete"),
+        (
+            PersonalColumn("callee_enc", "contact", SHRED, "the number called (E.164), under the subject key",
+                           field="calls.callee:{id}"),
+        ),
+        disclosures=(
+            Disclosure("Bulutfon (Bulut Bilişim ve İletişim Teknolojileri)",
+                       "Tıkla-ara: aranacak numara Bulutfon'a iletilir / click-to-call: the number is sent to Bulutfon",
+                       where="status in ('placed', 'unknown')", at="updated_at", erasure_api=None,
+                       note="Bulutfon keeps its call records; there is no erasure API."),
+        ),
+    ),
     PersonalTable(
         "workflow_runs",
         SubjectLink("customer", "subject_id"),

@@ -85,7 +85,10 @@ class SmsSendIn(_In):
         default=None, description="text this data subject (its phone, under its key): `data.subject_id` of an event "
                                   "that names one, or a constant id for a person the tenant registered to notify")
     to_payment_buyer: Optional[uuid.UUID] = Field(
-        default=None, description="text the buyer of this payment (the phone given at checkout), instead of `to`")
+        default=None, description="text the buyer of this payment (the phone given at checkout)")
+    to_call_caller: Optional[uuid.UUID] = Field(
+        default=None, description="text the other party of this call (a kopru.call.*.v1 event's data.call_id: the "
+                                  "caller of an incoming call)")
     message: str = Field(min_length=1, max_length=2000)
     kind: Literal["transactional", "commercial"]
     recipient_type: Optional[Literal["BIREYSEL", "TACIR"]] = Field(
@@ -106,7 +109,7 @@ class SmsSendIn(_In):
 
     @model_validator(mode="after")
     def _rules(self):
-        if (self.to_subject is None) == (self.to_payment_buyer is None):
+        if [self.to_subject, self.to_payment_buyer, self.to_call_caller].count(None) != 2:
             raise ValueError("workflow.recipient_invalid")
         if self.kind == "commercial" and self.recipient_type is None:
             raise ValueError("sms.recipient_type_required")
@@ -167,6 +170,15 @@ async def _subject_phone(ctx, subject_id: uuid.UUID) -> str:
     return subject["phone"]
 
 
+async def _call_caller_phone(ctx, call_id: uuid.UUID) -> str:
+    from kopru.calls.service import caller_phone
+
+    try:
+        return await caller_phone(ctx, call_id)
+    except KopruError as err:
+        raise StepFailed(err.code) from None
+
+
 async def sms_run(ctx, inp: SmsSendIn, *, key: str, event: dict[str, Any], run_id: uuid.UUID,
                   index: int) -> dict[str, Any]:
     from pydantic import ValidationError
@@ -174,8 +186,12 @@ async def sms_run(ctx, inp: SmsSendIn, *, key: str, event: dict[str, Any], run_i
     from kopru.sms.models import SmsIn
     from kopru.sms.service import request_sms
 
-    phone = await _subject_phone(ctx, inp.to_subject) if inp.to_subject is not None \
-        else await _buyer_phone(ctx, inp.to_payment_buyer)
+    if inp.to_subject is not None:
+        phone = await _subject_phone(ctx, inp.to_subject)
+    elif inp.to_call_caller is not None:
+        phone = await _call_caller_phone(ctx, inp.to_call_caller)
+    else:
+        phone = await _buyer_phone(ctx, inp.to_payment_buyer)
     try:
         body = SmsIn(to=phone, message=inp.message, kind=inp.kind, recipient_type=inp.recipient_type)
     except ValidationError:
@@ -184,14 +200,22 @@ async def sms_run(ctx, inp: SmsSendIn, *, key: str, event: dict[str, Any], run_i
     return {"sms_id": out["id"]}
 
 
+def _recipient(inp) -> str:
+    """Who a step would reach, by reference (never a number)."""
+    if getattr(inp, "to_subject", None) is not None:
+        return f"data subject {inp.to_subject}"
+    if getattr(inp, "to_call_caller", None) is not None:
+        return f"the caller of call {inp.to_call_caller}"
+    return f"the buyer of payment {inp.to_payment_buyer}"
+
+
 async def sms_preview(tx, inp: SmsSendIn, *, event: dict[str, Any]) -> dict[str, Any]:
     import unicodedata
 
     from kopru.sms.encoding import estimate
 
     est = estimate(unicodedata.normalize("NFC", inp.message))
-    to = f"data subject {inp.to_subject}" if inp.to_subject is not None \
-        else f"the buyer of payment {inp.to_payment_buyer}"
+    to = _recipient(inp)
     return {"provider": "netgsm", "to": to, "message": inp.message, "kind": inp.kind,
             "recipient_type": inp.recipient_type, **est.as_dict()}
 
@@ -382,6 +406,42 @@ async def credit_preview(tx, inp: CreditRequestStepIn, *, event: dict[str, Any])
             "consent_ok": consent_ok, "consent_id": str(consent.id) if consent else None, "code": code}
 
 
+# -- call.bridge (Bulutfon) -------------------------------------------------------------------
+
+class CallBridgeIn(_In):
+    # as for sms.send: no number typed into a workflow; the person is named by reference
+    to_subject: Optional[uuid.UUID] = Field(default=None, description="call this data subject (its phone)")
+    to_call_caller: Optional[uuid.UUID] = Field(
+        default=None, description="call back the other party of this call (data.call_id)")
+    destination: str = Field(pattern=r"^[0-9]{2,4}$",
+                             description="menu (2 digits), group (3) or extension (4) the call is bridged to")
+
+    @model_validator(mode="after")
+    def _one(self):
+        if (self.to_subject is None) == (self.to_call_caller is None):
+            raise ValueError("calls.recipient_invalid")
+        return self
+
+
+async def bridge_run(ctx, inp: CallBridgeIn, *, key: str, event: dict[str, Any], run_id: uuid.UUID,
+                     index: int) -> dict[str, Any]:
+    """One click-to-call, placed once (kopru.calls.service.request_bridge under the step's
+    Idempotency-Key; placed through kopru.work, never twice)."""
+    from kopru.calls.models import BridgeIn
+    from kopru.calls.service import request_bridge
+
+    callee = await _subject_phone(ctx, inp.to_subject) if inp.to_subject is not None \
+        else await _call_caller_phone(ctx, inp.to_call_caller)
+    out = await request_bridge(ctx, BridgeIn(callee=callee, destination=inp.destination), key)
+    if out["status"] in ("failed", "unknown"):
+        raise StepFailed(out["error_code"] or "work.outcome_unknown")
+    return {"bridge_id": out["id"]}
+
+
+async def bridge_preview(tx, inp: CallBridgeIn, *, event: dict[str, Any]) -> dict[str, Any]:
+    return {"provider": "bulutfon", "callee": _recipient(inp), "destination": inp.destination}
+
+
 SOURCE = "/kopru/workflows"
 _M = "kopru.workflows.actions"
 
@@ -408,6 +468,14 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
            (("Ödeme başına tek fatura: adım tekrarlansa da, ödeme zinciri de istese de ikinci fatura kesilmez.",
              "One invoice per payment: repeating the step, or the payment chain asking too, issues no second one."),),
            run=f"{_M}:einvoice_run", preview=f"{_M}:einvoice_preview"),
+    Action("call.bridge", "Müşteriyi ara ve bir dahiliye, gruba ya da menüye bağla (Bulutfon).",
+           "Call a customer and bridge them to an extension, group or menu (Bulutfon).", "calls:write",
+           f"{_M}:CallBridgeIn",
+           (("Aranacak numara Bulutfon'a iletilir; arama kaydı ve numara kişisel veri olarak 180 gün tutulur.",
+             "The number is sent to Bulutfon; the call record and the number are kept as personal data for 180 days."),
+            ("Aynı adım tekrarlansa da arama bir kez yapılır; yanıtı kaybolan arama ikinci kez yapılmaz.",
+             "Repeating the step places the call once; a call whose answer was lost is never placed twice.")),
+           run=f"{_M}:bridge_run", preview=f"{_M}:bridge_preview"),
     Action("payment.refund", "Ödemenin bir kısmını ya da tamamını iade et (iyzico).",
            "Refund part or all of a payment (iyzico).", "payments:write", f"{_M}:PaymentRefundIn", (),
            run=f"{_M}:refund_run", preview=f"{_M}:refund_preview"),

@@ -1,0 +1,99 @@
+"""calls: the tenant's calls through Bulutfon. Takes Bulutfon's call webhooks (call_init,
+call_hangup, missing_call; the tenant named by a url_mac'd URL and checked with the HTTP
+Basic credentials set in Bulutfon's panel) and turns them into kopru.call.started/ended/
+missed.v1; places click-to-calls (call-and-bridge, once, through kopru.work); reads call
+records; and on its schedule (catalog `schedules`: a Knative PingSource, the OpenFaaS
+cron-connector, `kopru dev`'s ticker) syncs every tenant's CDRs and finishes stalled
+click-to-calls. It consumes no Kafka event, so one function carries routes and schedule.
+
+    functions-framework --asgi --source functions/calls/main.py --target handle
+"""
+
+from uuid import UUID
+
+from kopru.errors import KopruError
+from kopru.runtime import Call, EventCall, Function, json_response
+
+fn = Function("calls", max_body_bytes=64 * 1024)
+
+
+@fn.route("POST", "/calls/webhooks/bulutfon",
+          summary="Bulutfon's call webhooks (JSON or form, HTTP Basic as set in Bulutfon's panel); the URL with "
+                  "?tenant=&sig= is given by PUT /tenants/{id}/integrations/bulutfon",
+          public=True, responses=(200, 400, 401, 403, 413, 422))
+async def webhook(call: Call):
+    from kopru.calls.service import accept_webhook
+    from kopru.runtime.inputs import check_form, check_json
+
+    raw = await call.body()
+    ctype = call.headers.get("content-type", "application/json").lower()
+    # the body checks every body passes (control characters, surrogates, depth), in either of Bulutfon's formats
+    if "application/x-www-form-urlencoded" in ctype:
+        from urllib.parse import parse_qsl
+
+        try:
+            check_form(parse_qsl(raw.decode("utf-8"), keep_blank_values=True), call.lang)
+        except UnicodeDecodeError:
+            raise KopruError("request.invalid_unicode", detail="body is not UTF-8") from None
+    else:
+        check_json(raw, call.lang)
+    out = await accept_webhook(call.query.get("tenant"), call.query.get("sig"), call.headers.get("authorization"),
+                               raw, ctype)
+    return json_response(out, 200)
+
+
+@fn.route("POST", "/calls/bridges",
+          summary="Click-to-call: Bulutfon calls the number and bridges it to a menu, group or extension (202; "
+                  "placed once). Optional Idempotency-Key (calls:write)",
+          body="kopru.calls.models:BridgeIn", responses=(202, 401, 403, 409, 413, 415, 422, 429),
+          links={"read": ("GET /calls/bridges/{id}", {"id": "$response.body#/id"})},
+          scope="calls:write", tenant="token")
+async def bridge(call: Call):
+    from kopru.calls.models import BridgeIn
+    from kopru.calls.service import request_bridge
+
+    body = await call.json(BridgeIn)
+    out = await request_bridge(call.tenant, body, call.headers.get("idempotency-key"))
+    headers = {"Location": f"/calls/bridges/{out['id']}"}
+    if out.pop("replayed", False):
+        headers["Idempotent-Replayed"] = "true"
+    return json_response(out, 202, headers)
+
+
+@fn.route("GET", "/calls/bridges/{id}", summary="A click-to-call request's status (calls:read)",
+          responses=(200, 401, 403, 404, 429), scope="calls:read", tenant="token")
+async def read_bridge(call: Call):
+    from kopru.calls.service import get_bridge
+
+    try:
+        bid = UUID(call.path_params["id"])
+    except ValueError:
+        raise KopruError("calls.bridge_not_found") from None
+    return await get_bridge(call.tenant, bid)
+
+
+@fn.route("GET", "/calls/{id}",
+          summary="A call record: direction, times, numbers and recording link (cleared once the caller is erased), "
+                  "call flow (calls:read)",
+          responses=(200, 401, 403, 404, 429), scope="calls:read", tenant="token")
+async def read_call(call: Call):
+    from kopru.calls.service import get_call
+
+    try:
+        cid = UUID(call.path_params["id"])
+    except ValueError:
+        raise KopruError("calls.not_found") from None
+    return await get_call(call.tenant, cid)
+
+
+@fn.on_event("kopru.call.sync_poll.v1")
+async def sync(ev: EventCall):
+    from kopru.calls.service import recover_stalled, sync_cdrs
+
+    # first take over click-to-calls nobody is finishing (reconciled with the CDRs), then sync
+    recovered = await recover_stalled()
+    return json_response({**await sync_cdrs(), "recovered": recovered}, 200)
+
+
+async def handle(request):
+    return await fn(request)
