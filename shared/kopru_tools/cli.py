@@ -22,6 +22,7 @@ DEV_SIMULATORS = {
     "netgsm": ("NETGSM_BASE_URL", "kopru_tools.simulators.netgsm", "user kopru-dev / kopru-dev, header KOPRU"),
     "nilvera": ("NILVERA_BASE_URL", "kopru_tools.simulators.nilvera", "API key kopru-dev-nilvera"),
     "iyzico": ("IYZICO_BASE_URL", "kopru_tools.simulators.iyzico", "API key kopru-dev-iyzico / kopru-dev-iyzico-secret"),
+    "arvento": ("ARVENTO_BASE_URL", "kopru_tools.simulators.arvento", "user kopru-dev / kopru-dev-arvento, 3 vehicles driving"),
 }
 DEV_URLS = {name: env for name, (env, _, _) in DEV_SIMULATORS.items()}
 
