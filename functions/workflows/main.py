@@ -120,6 +120,7 @@ async def runs(call: Call):
 @fn.on_event("kopru.payment.failed.v1")
 @fn.on_event("kopru.payment.refunded.v1")
 @fn.on_event("kopru.payment.succeeded.v1")
+@fn.on_event("kopru.vehicle.geofence.v1")  # names the driver (subject_id) when one is linked: _personal_triggers
 async def trigger(ev: EventCall):
     from kopru.workflows.engine import on_event
 

@@ -14,6 +14,9 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in (
              ("api_key", "p12", "p12_password"), check="kopru.einvoice.service:check_nilvera"),
     Provider("iyzico", "iyzico (payments)", "kopru.payments.models:IyzicoSettingsIn", ("api_key", "secret_key"),
              check="kopru.payments.service:check_iyzico", view="kopru.payments.service:iyzico_view"),
+    # vehicles (Arvento): the REST login; the check logs in once, within the account's rate limit
+    Provider("arvento", "Arvento (araç takip / vehicle tracking)", "kopru.vehicles.models:ArventoSettingsIn",
+             ("password",), check="kopru.vehicles.service:check_arvento"),
 )}
 
 

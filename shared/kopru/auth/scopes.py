@@ -38,6 +38,9 @@ _ALL = (
           "her adımın eyleminin kapsamı da gerekir.", "Save, enable, disable, delete and dry-run workflows (when this "
           "happens, do that); each step's action needs its own scope too."),
     Scope("workflows:read", "İş akışlarını ve çalışmalarını okuma.", "Read workflows and their runs."),
+    Scope("vehicles:write", "Araç sürücülerini bağlama/ayırma ve bölgeleri (geofence) kaydetme, silme.",
+          "Link and unlink vehicles' drivers; save and delete geofences."),
+    Scope("vehicles:read", "Araçları, son konumlarını ve bölgeleri okuma.", "Read vehicles, their last positions and geofences."),
     Scope("consent:write", "Açık rıza kaydetme ve geri alma.", "Record and withdraw consents."),
     Scope("consent:read", "İlgili kişinin rıza geçmişini okuma.", "Read a data subject's consent history."),
     Scope("kvkk:requests", "İlgili kişi başvurularını (erişim, silme) açma ve izleme.",
@@ -53,7 +56,7 @@ TENANT_SCOPES: frozenset[str] = frozenset(n for n in SCOPES if n != OPERATOR_SCO
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "admin": TENANT_SCOPES,
     "member": frozenset({"tenant:read", "sms:read", "einvoice:read", "consent:read", "payments:read",
-                         "webhooks:read", "workflows:read"}),
+                         "webhooks:read", "workflows:read", "vehicles:read"}),
 }
 
 

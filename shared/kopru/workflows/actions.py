@@ -340,6 +340,15 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
            (("Ödeme başına tek fatura: adım tekrarlansa da, ödeme zinciri de istese de ikinci fatura kesilmez.",
              "One invoice per payment: repeating the step, or the payment chain asking too, issues no second one."),),
            run=f"{_M}:einvoice_run", preview=f"{_M}:einvoice_preview"),
+    # vehicles (Arvento): read-only, sends nothing; the last position Köprü holds
+    Action("vehicle.locate", "Aracın bilinen son konumunu oku (Arvento; salt okunur, hiçbir şey göndermez).",
+           "Read a vehicle's last known position (Arvento; read-only, sends nothing).", "vehicles:read",
+           "kopru.vehicles.models:VehicleLocateIn",
+           (("Sürücüsü bağlı aracın konumu sürücünün kişisel verisidir: çalışma kaydında yalnız araç kimliği ve "
+             "konumun zamanı tutulur, koordinatlar tutulmaz.",
+             "A vehicle's position is its linked driver's personal data: the run keeps only the vehicle's id and "
+             "the position's time, never the coordinates."),),
+           run="kopru.vehicles.service:locate_run", preview="kopru.vehicles.service:locate_preview"),
     Action("payment.refund", "Ödemenin bir kısmını ya da tamamını iade et (iyzico).",
            "Refund part or all of a payment (iyzico).", "payments:write", f"{_M}:PaymentRefundIn", (),
            run=f"{_M}:refund_run", preview=f"{_M}:refund_preview"),
