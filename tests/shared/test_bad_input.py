@@ -56,13 +56,21 @@ BODIES = {
         "kind": {"const": "transactional"}}}]}, ("name",), "tenant"),
     ("workflows", "PATCH", "/workflows/{id}"): (lambda: {"name": "akış"}, ("name",), "tenant"),
     ("workflows", "POST", "/workflows/{id}/dry-run"): (lambda: {"subject": "ödeme"}, ("subject",), "tenant"),
+    # vehicles (Arvento)
+    ("tenant-onboarding", "PUT", "/tenants/{id}/integrations/arvento"):
+        (lambda: {"username": "filo-api", "password": "gizli"}, ("password",), "tenant"),
+    ("vehicles", "PUT", "/vehicles/{id}/driver"): (lambda: {"driver": {"phone": "+905321234567"}},
+                                                   ("driver", "phone"), "tenant"),
+    ("vehicles", "POST", "/geofences"): (lambda: {"name": "Depo", "circle": {
+        "latitude": 41.0, "longitude": 29.0, "radius_m": 300}}, ("name",), "tenant"),
 }
 
 # tables a request could write to; "nothing written" is checked on each
 TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox", "sms_messages", "sms_status_history", "einvoices",
           "einvoice_status_history", "consents", "data_subjects", "subject_requests", "idempotent_requests",
           "tenant_integrations", "outward_calls", "payments", "payment_history", "payment_refunds",
-          "webhook_endpoints", "webhook_deliveries", "workflows", "workflow_runs")
+          "webhook_endpoints", "webhook_deliveries", "workflows", "workflow_runs",
+          "arvento_sessions", "vehicles", "vehicle_positions", "geofences")
 
 
 def _body_routes():
