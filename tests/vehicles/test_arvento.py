@@ -244,7 +244,7 @@ async def test_the_schedule_tick_polls(client, fleet, arvento, db):
 async def test_a_linked_drivers_positions_are_personal_data(client, fleet, arvento, db):
     from kopru.db import tenant_transaction
     from kopru.kvkk.applications import collect, erase_subject
-    from kopru.kvkk.purge import rules
+    from kopru.kvkk.purge import purge, rules
 
     t = await fleet(1)
     node = t["nodes"][0]
@@ -279,8 +279,16 @@ async def test_a_linked_drivers_positions_are_personal_data(client, fleet, arven
     await poll_until_positions(t["id"])
     assert events(db, t["id"], POSITION)[-1]["subject_id"] is None
     assert db.execute("select driver_subject_id from vehicles where id = %s", (vid,)).fetchone() == (None,)
-    # the purge deletes positions after 90 days
-    assert any(r.table == "vehicle_positions" and r.kind == "delete" and r.days == 90 for r in rules())
+    # the purge deletes positions after 90 days (and clears a last position unchanged that long)
+    assert any(r.table == "vehicle_positions" and r.action == "delete" and r.days == 90 for r in rules())
+    n = db.execute("select count(*) from vehicle_positions where tenant_id = %s", (str(t["id"]),)).fetchone()[0]
+    db.execute("update vehicle_positions set created_at = now() - interval '91 days' where id = "
+               "(select min(id) from vehicle_positions where tenant_id = %s)", (str(t["id"]),))
+    db.execute("update vehicles set position_at = now() - interval '91 days' where id = %s", (vid,))
+    await purge(tenant_id=t["id"])
+    assert db.execute("select count(*) from vehicle_positions where tenant_id = %s",
+                      (str(t["id"]),)).fetchone()[0] == n - 1
+    assert db.execute("select latitude, longitude from vehicles where id = %s", (vid,)).fetchone() == (None, None)
     # unlinking is idempotent
     for _ in range(2):
         r = await client("vehicles").delete(f"/vehicles/{vid}/driver", headers=bearer(t["token"]))
