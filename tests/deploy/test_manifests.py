@@ -84,7 +84,7 @@ def test_references_resolve(fixture_docs, fixture_catalog):
                  "einvoice-submit": ["kopru.einvoice"], "payment-chain": ["kopru.einvoice", "kopru.payment"],
                  "webhooks": ["kopru.consent", "kopru.einvoice", "kopru.kvkk", "kopru.payment", "kopru.sms",
                               "kopru.webhook", "kopru.work"],
-                 "workflows": ["kopru.einvoice", "kopru.payment"]}
+                 "workflows": ["kopru.einvoice", "kopru.payment", "kopru.vehicle"]}
     assert set(sources) == {f"{fn}-events" for fn in topics_of}
     for src in sources.values():
         spec = src["spec"]
@@ -101,7 +101,8 @@ def test_references_resolve(fixture_docs, fixture_catalog):
         assert dls["spec"]["topic"] in topics
     pings = by_kind(fixture_docs, "PingSource")
     assert set(pings) == {"retention-purge-schedule", "sms-report-schedule", "einvoice-status-schedule",
-                          "payment-schedule", "webhooks-retry-schedule", "workflows-resume-schedule"}
+                          "payment-schedule", "webhooks-retry-schedule", "workflows-resume-schedule",
+                          "vehicles-schedule"}
     assert pings["sms-report-schedule"]["spec"]["schedule"] == "*/5 * * * *"
     ping = pings["retention-purge-schedule"]["spec"]
     assert (ping["schedule"], ping["timezone"]) == ("0 3 * * *", "Europe/Istanbul")
