@@ -56,7 +56,7 @@ def test_kopru_dev_on_embedded_defaults(tmp_path):
             time.sleep(0.1)
         dev = json.loads(dev_json.read_text())
         assert dev["gateway"] == f"http://127.0.0.1:{port}" and dev["pid"] == proc.pid
-        assert set(dev["providers"]) == {"netgsm", "nilvera", "iyzico"}
+        assert set(dev["providers"]) == {"netgsm", "nilvera", "iyzico", "arvento"}
         for sim in dev["providers"].values():
             assert sim["simulator"] is True and sim["base_url"].startswith("http://127.0.0.1:")
             got = httpx.get(sim["calls"], timeout=5)
@@ -75,6 +75,7 @@ def test_kopru_dev_on_embedded_defaults(tmp_path):
     assert any(l.startswith("netgsm simulator at http://127.0.0.1:") for l in lines)  # no real Netgsm configured
     assert any(l.startswith("nilvera simulator at http://127.0.0.1:") for l in lines)  # nor a real integrator
     assert any(l.startswith("iyzico simulator at http://127.0.0.1:") for l in lines)  # nor a real payment gateway
+    assert any(l.startswith("arvento simulator at http://127.0.0.1:") for l in lines)  # nor a real Arvento
     assert not (tmp_path / "data" / "dev.json").exists()  # gone with it
     # Ctrl-C stopped the embedded PostgreSQL too
     assert not (tmp_path / "data" / "pg" / "postmaster.pid").exists()
