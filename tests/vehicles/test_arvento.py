@@ -321,3 +321,32 @@ async def test_geofence_events_trigger_workflows_and_vehicle_locate_is_read_only
     assert r.status_code == 200, r.text
     assert arvento.stats()[t["label"]]["calls"] == before  # the preview asked Arvento nothing
     assert vid in r.text
+
+
+async def test_history_and_the_read_only_inspection_route(arvento):
+    """report/general gives a vehicle's trail; GET /_simulator/calls counts calls without
+    user names, passwords, sessions or positions."""
+    from datetime import datetime, timedelta, timezone
+
+    import httpx
+
+    from kopru.connectors import arvento as av
+
+    arvento.add_account("gecmis-kullanici", "gizli-parola", label="history")
+    arvento.add_vehicle("gecmis-kullanici", "HIST0001", plate="06 ABC 06", at=FAR)
+    arvento.move("HIST0001", DEPOT[0], DEPOT[1], speed=30)
+    c = av.ArventoRest("gecmis-kullanici", "gizli-parola")
+    await c.login()
+    await asyncio.sleep(WINDOW_S + 0.1)
+    now = datetime.now(timezone.utc)
+    trail = await c.history("HIST0001", now - timedelta(minutes=5), now + timedelta(minutes=1))
+    assert [(round(p.latitude, 4), p.speed_kmh) for p in trail] == [(round(FAR[0], 4), 0.0),
+                                                                     (round(DEPOT[0], 4), 30.0)]
+    assert trail[0].at is not None and trail[0].at.utcoffset() == timedelta(hours=3)  # Turkish local time
+    r = httpx.get(arvento.url + "/_simulator/calls", timeout=5)
+    assert r.status_code == 200
+    mine = [x for x in r.json()["calls"] if x["account"] == "history"]
+    assert [x["endpoint"] for x in mine] == ["login", "report/general"]
+    assert r.json()["accounts"]["history"]["rate_limited"] == 0
+    for secret in ("gecmis-kullanici", "gizli-parola", c.session_id, str(round(DEPOT[0], 4))):
+        assert secret not in r.text

@@ -105,7 +105,9 @@ async def poll_positions(*, wait_s: float = 0.0) -> dict[str, int]:
 
 
 async def _state(tenant_id: uuid.UUID):
-    from sqlalchemy import select
+    """((public settings, secrets), session id or None, vehicles_synced_at, the database's now),
+    or None without Arvento settings."""
+    from sqlalchemy import func, select
 
     from kopru.auth.crypto import unseal
     from kopru.db import tenant_transaction
@@ -116,10 +118,7 @@ async def _state(tenant_id: uuid.UUID):
         got = await load(tx, PROVIDER)
         if got is None:
             return None
-        row = (await tx.execute(select(st.c.session_enc, st.c.vehicles_synced_at,
-                                       st.c.vehicles_synced_at.is_(None).label("never")))).first()
-        from sqlalchemy import func
-
+        row = (await tx.execute(select(st.c.session_enc, st.c.vehicles_synced_at))).first()
         clock = (await tx.execute(select(func.now()))).scalar_one()
     session = unseal(bytes(row.session_enc), _aad(tenant_id)).decode() if row and row.session_enc else None
     synced = row.vehicles_synced_at if row else None
