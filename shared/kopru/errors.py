@@ -206,7 +206,7 @@ CATALOG: dict[str, ErrorSpec] = {
     "iyzico.credentials_invalid": ErrorSpec(422, "iyzico API anahtarı ya da gizli anahtarı kabul edilmedi.", "The iyzico API key or secret key was refused."),
     # vehicles (kopru.vehicles, Arvento)
     "arvento.auth_failed": ErrorSpec(422, "Arvento kullanıcı adı ya da şifresi kabul edilmedi.", "Arvento refused the user name or password."),
-    "arvento.rate_limited": ErrorSpec(503, "Arvento hesabı için istek sınırı (yaklaşık 30 saniyede bir istek) dolu; biraz sonra yeniden deneyin.", "The Arvento account's request limit (about one request per 30 seconds) is in use; try again shortly."),
+    "arvento.rate_limited": ErrorSpec(429, "Arvento hesabı için istek sınırı (yaklaşık 30 saniyede bir istek) dolu; biraz sonra yeniden deneyin.", "The Arvento account's request limit (about one request per 30 seconds) is in use; try again shortly."),
     "arvento.unavailable": ErrorSpec(503, "Arvento'ya şu anda ulaşılamıyor; daha sonra yeniden denenecek.", "Arvento cannot be reached right now; it will be retried."),
     "arvento.session_invalid": ErrorSpec(503, "Arvento oturumu geçersiz (süresi doldu ya da başka bir giriş onu kapattı); yeniden giriş yapılacak.", "The Arvento session is no longer valid (it expired or another login ended it); a new login will be made."),
     "arvento.refused": ErrorSpec(422, "Arvento isteği reddetti (sözleşmenizde bu servis olmayabilir).", "Arvento refused the request (your contract may not include this service)."),
