@@ -333,7 +333,7 @@ def loop_drive(center: tuple[float, float], radius_m: float, period_s: float, ph
 def dev_simulator() -> ArventoSimulator:
     """The simulator for `kopru dev`: one account (ARVENTO_SIM_USERNAME / ARVENTO_SIM_PASSWORD)
     and three vehicles driving round Istanbul loops (a 10-minute lap), the rate limit
-    ARVENTO_SIM_WINDOW_S. A geofence round 41.0082, 28.9784 (r = 300 m) is crossed twice a lap."""
+    ARVENTO_SIM_WINDOW_S. A geofence round 41.0082, 28.9784 (r = 500 m) is entered and left once a lap."""
     from kopru.config import settings
 
     s = settings()
