@@ -52,7 +52,7 @@ async def test_wrong_credentials_are_a_permanent_failure_with_its_code(client, o
                       (str(t["id"]),)).fetchone()[0] == 0
 
 
-async def test_credentials_that_stop_working_fail_the_poll_permanently(fleet, arvento, db):
+async def test_credentials_that_stop_working_fail_the_poll_permanently(client, fleet, arvento, db):
     from kopru.vehicles.service import poll_tenant
 
     t = await fleet(1)
@@ -62,8 +62,20 @@ async def test_credentials_that_stop_working_fail_the_poll_permanently(fleet, ar
         arvento._accounts[t["username"]].session = None
     got = await poll_tenant(t["id"], wait_s=2.0)
     assert got.get("session_lost") == 1 and got.get("arvento.auth_failed") == 1, got
-    assert db.execute("select session_enc from arvento_sessions where tenant_id = %s",
-                      (str(t["id"]),)).fetchone() == (None,)
+    row = db.execute("select session_enc, auth_failed_at from arvento_sessions where tenant_id = %s",
+                     (str(t["id"]),)).fetchone()
+    assert row[0] is None and row[1] is not None
+    # permanent: no further login is tried with the refused credentials
+    calls = arvento.stats()[t["label"]]["calls"]
+    await asyncio.sleep(0.7)
+    assert await poll_tenant(t["id"], wait_s=2.0) == {}
+    assert arvento.stats()[t["label"]]["calls"] == calls
+    # until the settings are saved again (checked, then polled)
+    await asyncio.sleep(0.7)
+    r = await client("tenant-onboarding").put(f"/tenants/{t['id']}/integrations/arvento", headers=bearer(t["token"]),
+                                              json={"username": t["username"], "password": "degisti"})
+    assert r.status_code == 200, r.text
+    await poll_until_positions(t["id"])
 
 
 async def test_the_simulator_refuses_a_second_request_within_its_window(arvento):

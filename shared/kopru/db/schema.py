@@ -540,6 +540,7 @@ arvento_sessions = Table(
     Column("tenant_id", UUID(as_uuid=True), primary_key=True),
     Column("session_enc", LargeBinary),
     Column("vehicles_synced_at", DateTime(timezone=True)),
+    Column("auth_failed_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True)),
 )
 

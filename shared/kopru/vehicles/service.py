@@ -83,7 +83,7 @@ async def check_arvento(tenant_id: uuid.UUID, body) -> Any:
     finally:
         await ratelimit.release(key, _interval())
     async with tenant_transaction(tenant_id, actor="integration:arvento") as tx:
-        await tx.execute(update(st).values(session_enc=None, vehicles_synced_at=None))
+        await tx.execute(update(st).values(session_enc=None, vehicles_synced_at=None, auth_failed_at=None))
     return Checked()
 
 
@@ -106,7 +106,8 @@ async def poll_positions(*, wait_s: float = 0.0) -> dict[str, int]:
 
 async def _state(tenant_id: uuid.UUID):
     """((public settings, secrets), session id or None, vehicles_synced_at, the database's now),
-    or None without Arvento settings."""
+    or None without Arvento settings or while the stored credentials are known to be refused
+    (a permanent failure: no login is tried again until the settings are saved anew)."""
     from sqlalchemy import func, select
 
     from kopru.auth.crypto import unseal
@@ -118,14 +119,17 @@ async def _state(tenant_id: uuid.UUID):
         got = await load(tx, PROVIDER)
         if got is None:
             return None
-        row = (await tx.execute(select(st.c.session_enc, st.c.vehicles_synced_at))).first()
+        row = (await tx.execute(select(st.c.session_enc, st.c.vehicles_synced_at, st.c.auth_failed_at))).first()
+        if row is not None and row.auth_failed_at is not None:
+            return None
         clock = (await tx.execute(select(func.now()))).scalar_one()
     session = unseal(bytes(row.session_enc), _aad(tenant_id)).decode() if row and row.session_enc else None
     synced = row.vehicles_synced_at if row else None
     return got, session, synced, clock
 
 
-async def _save_session(tenant_id: uuid.UUID, session: str | None, *, synced: bool = False) -> None:
+async def _save_session(tenant_id: uuid.UUID, session: str | None, *, synced: bool = False,
+                        auth_failed: bool = False) -> None:
     from sqlalchemy import func
     from sqlalchemy.dialects.postgresql import insert
 
@@ -137,6 +141,8 @@ async def _save_session(tenant_id: uuid.UUID, session: str | None, *, synced: bo
     values: dict[str, Any] = {"session_enc": enc, "updated_at": func.now()}
     if synced:
         values["vehicles_synced_at"] = func.now()
+    if auth_failed:
+        values["auth_failed_at"] = func.now()
     async with tenant_transaction(tenant_id, actor=ACTOR) as tx:
         await tx.execute(insert(st).values(tenant_id=tenant_id, **values)
                          .on_conflict_do_update(index_elements=["tenant_id"], set_=values))
@@ -195,7 +201,7 @@ async def poll_tenant(tenant_id: uuid.UUID, *, wait_s: float = 0.0, steps: int =
             await _save_session(tenant_id, None)
             bump("session_lost")
         except arvento.AuthError as err:  # the stored credentials no longer work: a permanent failure
-            await _save_session(tenant_id, None)
+            await _save_session(tenant_id, None, auth_failed=True)
             log.warning("vehicles.arvento_refused", extra={"fields": {"tenant_id": str(tenant_id), "code": err.code,
                                                                       "arvento_status": err.arvento_status}})
             bump(err.code)

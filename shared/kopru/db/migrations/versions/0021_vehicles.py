@@ -44,6 +44,7 @@ def upgrade() -> None:
             tenant_id uuid primary key references tenants(id),
             session_enc bytea,                     -- sealed under the master key; null: log in first
             vehicles_synced_at timestamptz,
+            auth_failed_at timestamptz,            -- Arvento refused the stored credentials: no more logins
             updated_at timestamptz not null default now()
         )
         """
