@@ -6,6 +6,7 @@ credentials a permanent failure with its code, a driver's positions as personal 
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -325,8 +326,8 @@ async def test_geofence_events_trigger_workflows_and_vehicle_locate_is_read_only
     r = await client("vehicles").get("/vehicles", headers=bearer(t["token"]))
     vid = r.json()["vehicles"][0]["id"]
     [saved] = (await client("workflows").get("/workflows", headers=bearer(t["token"]))).json()["workflows"]
-    sample = {"vehicle_id": vid, "node": t["nodes"][0], "plate": None, "subject_id": None, "latitude": 41.0,
-              "longitude": 29.0, "position_at": "2026-12-06T10:00:00Z", "geofence_id": vid,
+    sample = {"vehicle_id": vid, "node": t["nodes"][0], "plate": None, "subject_id": None,
+              "position_at": "2026-12-06T10:00:00Z", "geofence_id": vid,
               "geofence_name": "Depo", "transition": "enter"}
     r = await client("workflows").post(f"/workflows/{saved['id']}/dry-run", json={"data": sample},
                                        headers=bearer(t["token"]))
@@ -362,3 +363,32 @@ async def test_history_and_the_read_only_inspection_route(arvento):
     assert r.json()["accounts"]["history"]["rate_limited"] == 0
     for secret in ("gecmis-kullanici", "gizli-parola", c.session_id, str(round(DEPOT[0], 4))):
         assert secret not in r.text
+
+
+async def test_entering_a_geofence_runs_the_tenants_workflow_once(client, apps, fleet, arvento, db):
+    from tests.helpers import drain
+
+    t = await fleet(1)
+    node = t["nodes"][0]
+    r = await client("vehicles").post("/geofences", headers=bearer(t["token"]), json={
+        "name": "Depo", "circle": {"latitude": DEPOT[0], "longitude": DEPOT[1], "radius_m": 300}})
+    assert r.status_code == 201
+    wf = {"name": "Depoya girince", "trigger": {"type": GEOFENCE, "filter": [{"exact": {"data.transition": "enter"}}]},
+          "steps": [{"action": "vehicle.locate", "input": {"vehicle_id": "data.vehicle_id"}}]}
+    r = await client("workflows").post("/workflows", json=wf, headers=bearer(t["token"]))
+    assert r.status_code == 201, r.text
+    wid = r.json()["id"]
+    await poll_until_positions(t["id"])                      # outside
+    arvento.move(node, DEPOT[0], DEPOT[1], speed=15)
+    await poll_until_positions(t["id"])                      # enter
+    arvento.move(node, FAR[0], FAR[1], speed=60)
+    await poll_until_positions(t["id"])                      # leave: filtered out
+    await drain(apps, only=("workflows",))
+    await drain(apps, only=("workflows",))                   # nothing left to deliver: no second run
+    r = await client("workflows").get(f"/workflows/{wid}/runs", headers=bearer(t["token"]))
+    [run] = r.json()["runs"]
+    assert run["status"] == "succeeded", run
+    [res] = run["results"]
+    vid = (await client("vehicles").get("/vehicles", headers=bearer(t["token"]))).json()["vehicles"][0]["id"]
+    assert res["vehicle_id"] == vid and res["located"] is True
+    assert "latitude" not in json.dumps(run) and str(round(FAR[0], 4)) not in json.dumps(run)

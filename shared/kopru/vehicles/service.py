@@ -293,9 +293,9 @@ async def apply_positions(tenant_id: uuid.UUID, positions) -> dict[str, int]:
                                                latitude=p.latitude, longitude=p.longitude, speed_kmh=p.speed_kmh,
                                                state=state, position_at=p.at or clock))
             base = {"vehicle_id": str(v.id), "node": v.node, "plate": v.plate,
-                    "subject_id": str(driver) if driver else None,
-                    "latitude": p.latitude, "longitude": p.longitude, "position_at": _iso(p.at or clock)}
-            await tx.emit(POSITION, {**base, "speed_kmh": p.speed_kmh, "course": p.course, "state": state,
+                    "subject_id": str(driver) if driver else None, "position_at": _iso(p.at or clock)}
+            await tx.emit(POSITION, {**base, "latitude": p.latitude, "longitude": p.longitude,
+                                     "speed_kmh": p.speed_kmh, "course": p.course, "state": state,
                                      "previous_state": v.state}, subject=str(v.id))
             counts["positions"] += 1
             if v.latitude is None:
@@ -305,6 +305,7 @@ async def apply_positions(tenant_id: uuid.UUID, positions) -> dict[str, int]:
                 if was == now:
                     continue
                 transition = "enter" if now else "leave"
+                # ids and the time only: a workflow run keeps its trigger event, coordinates stay here
                 await tx.emit(GEOFENCE, {**base, "geofence_id": str(f.id), "geofence_name": f.name,
                                          "transition": transition}, subject=str(v.id))
                 counts[transition] += 1
