@@ -42,7 +42,7 @@ def test_kopru_dev_on_embedded_defaults(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items()
            if k not in ("DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL", "KOPRU_MASTER_KEY", "NETGSM_BASE_URL",
-                        "NILVERA_BASE_URL", "IYZICO_BASE_URL")}
+                        "NILVERA_BASE_URL", "IYZICO_BASE_URL", "ARVENTO_BASE_URL")}
     env["KOPRU_DATA_DIR"] = str(tmp_path / "data")
     proc = subprocess.Popen([str(BIN / "kopru"), "dev", "--port", str(port)], env=env, cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -222,8 +222,8 @@ def test_kopru_dev_runs_the_payment_chain_by_itself(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items()
            if k not in ("DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL", "KOPRU_MASTER_KEY", "NETGSM_BASE_URL",
-                        "NILVERA_BASE_URL", "IYZICO_BASE_URL", "KOPRU_PUBLIC_URL", "KOPRU_OPERATOR_CLIENT_ID",
-                        "KOPRU_OPERATOR_CLIENT_SECRET")}
+                        "NILVERA_BASE_URL", "IYZICO_BASE_URL", "ARVENTO_BASE_URL", "KOPRU_PUBLIC_URL",
+                        "KOPRU_OPERATOR_CLIENT_ID", "KOPRU_OPERATOR_CLIENT_SECRET")}
     env.update(KOPRU_DATA_DIR=str(tmp_path / "data"), IYZICO_SIM_PAY_AFTER="0.3", NETGSM_SIM_DELIVER_AFTER="0.5",
                NILVERA_SIM_VKN="4540536920")
     proc = subprocess.Popen([str(BIN / "kopru"), "dev", "--port", str(port)], env=env, cwd=REPO,
