@@ -42,7 +42,8 @@ def test_kopru_dev_on_embedded_defaults(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items()
            if k not in ("DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL", "KOPRU_MASTER_KEY", "NETGSM_BASE_URL",
-                        "NILVERA_BASE_URL", "IYZICO_BASE_URL", "BULUTFON_BASE_URL")}
+                        "NILVERA_BASE_URL", "IYZICO_BASE_URL", "BULUTFON_BASE_URL", "ARVENTO_BASE_URL",
+                        "CREDIT_PARTNER_BASE_URL")}
     env["KOPRU_DATA_DIR"] = str(tmp_path / "data")
     proc = subprocess.Popen([str(BIN / "kopru"), "dev", "--port", str(port)], env=env, cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -56,7 +57,7 @@ def test_kopru_dev_on_embedded_defaults(tmp_path):
             time.sleep(0.1)
         dev = json.loads(dev_json.read_text())
         assert dev["gateway"] == f"http://127.0.0.1:{port}" and dev["pid"] == proc.pid
-        assert set(dev["providers"]) == {"netgsm", "nilvera", "iyzico", "bulutfon", "credit_partner"}
+        assert set(dev["providers"]) == {"netgsm", "nilvera", "iyzico", "bulutfon", "credit_partner", "arvento"}
         for sim in dev["providers"].values():
             assert sim["simulator"] is True and sim["base_url"].startswith("http://127.0.0.1:")
             got = httpx.get(sim["calls"], timeout=5)
@@ -76,6 +77,7 @@ def test_kopru_dev_on_embedded_defaults(tmp_path):
     assert any(l.startswith("nilvera simulator at http://127.0.0.1:") for l in lines)  # nor a real integrator
     assert any(l.startswith("iyzico simulator at http://127.0.0.1:") for l in lines)  # nor a real payment gateway
     assert any(l.startswith("bulutfon simulator at http://127.0.0.1:") for l in lines)  # nor a real PBX
+    assert any(l.startswith("arvento simulator at http://127.0.0.1:") for l in lines)  # nor a real Arvento
     assert not (tmp_path / "data" / "dev.json").exists()  # gone with it
     # Ctrl-C stopped the embedded PostgreSQL too
     assert not (tmp_path / "data" / "pg" / "postmaster.pid").exists()
@@ -222,8 +224,8 @@ def test_kopru_dev_runs_the_payment_chain_by_itself(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items()
            if k not in ("DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL", "KOPRU_MASTER_KEY", "NETGSM_BASE_URL",
-                        "NILVERA_BASE_URL", "IYZICO_BASE_URL", "KOPRU_PUBLIC_URL", "KOPRU_OPERATOR_CLIENT_ID",
-                        "KOPRU_OPERATOR_CLIENT_SECRET")}
+                        "NILVERA_BASE_URL", "IYZICO_BASE_URL", "ARVENTO_BASE_URL", "KOPRU_PUBLIC_URL",
+                        "KOPRU_OPERATOR_CLIENT_ID", "KOPRU_OPERATOR_CLIENT_SECRET")}
     env.update(KOPRU_DATA_DIR=str(tmp_path / "data"), IYZICO_SIM_PAY_AFTER="0.3", NETGSM_SIM_DELIVER_AFTER="0.5",
                NILVERA_SIM_VKN="4540536920")
     proc = subprocess.Popen([str(BIN / "kopru"), "dev", "--port", str(port)], env=env, cwd=REPO,

@@ -18,8 +18,8 @@ def test_the_readme_walkthrough_runs_against_kopru_dev(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items()
            if k not in ("DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL", "KOPRU_MASTER_KEY", "NETGSM_BASE_URL",
-                        "NILVERA_BASE_URL", "IYZICO_BASE_URL", "KOPRU_PUBLIC_URL", "KOPRU_OPERATOR_CLIENT_ID",
-                        "KOPRU_OPERATOR_CLIENT_SECRET")}
+                        "NILVERA_BASE_URL", "IYZICO_BASE_URL", "ARVENTO_BASE_URL", "KOPRU_PUBLIC_URL",
+                        "KOPRU_OPERATOR_CLIENT_ID", "KOPRU_OPERATOR_CLIENT_SECRET")}
     env.update(KOPRU_DATA_DIR=str(tmp_path / "data"), NETGSM_SIM_DELIVER_AFTER="0.5")
     proc = subprocess.Popen([str(BIN / "kopru"), "dev", "--port", str(port)], env=env, cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

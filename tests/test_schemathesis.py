@@ -39,8 +39,18 @@ def nilvera_sim(services):
         yield sim
 
 
+@pytest.fixture(scope="module")
+def arvento_sim(services):
+    """Arvento's simulator with a short rate limit, Köprü's interval just above it."""
+    from kopru_tools.simulators.arvento import ArventoSimulator, serve
+
+    sim = ArventoSimulator(window_s=0.1)
+    with serve(sim) as url, pointed("ARVENTO_BASE_URL", url), pointed("KOPRU_ARVENTO_MIN_INTERVAL_S", "0.15"):
+        yield sim
+
+
 @pytest.fixture
-def live_gateway(apps, netgsm, nilvera_sim, iyzico, credit_sim):
+def live_gateway(apps, netgsm, nilvera_sim, iyzico, credit_sim, arvento_sim):
     """kopru dev's gateway over HTTP on loopback, every function behind it."""
     from kopru_tools.gateway import Gateway
     from kopru_tools.simulators.common import start

@@ -92,6 +92,10 @@ class Settings:
     # attempt and it is parked `unknown` for an operator (never placed twice)
     bulutfon_absent_after_seconds: float = 900.0  # KOPRU_BULUTFON_ABSENT_AFTER_SECONDS
     bulutfon_sync_days: int = 7  # KOPRU_BULUTFON_SYNC_DAYS: how far back a tenant's first CDR sync reaches
+    arvento_base_url: str | None = None  # ARVENTO_BASE_URL
+    # Arvento's rate limit: one request per account at most this often, across all instances
+    arvento_min_interval_s: float = 31.0  # KOPRU_ARVENTO_MIN_INTERVAL_S (Arvento's is about 30 s; 1 s of margin)
+    arvento_vehicles_every_s: float = 21600.0  # KOPRU_ARVENTO_VEHICLES_EVERY_S: the vehicle list (plates) refreshed this often
     # the CLI and `kopru dev`
     operator_client_id: str | None = None  # KOPRU_OPERATOR_CLIENT_ID
     operator_client_secret: str | None = None  # KOPRU_OPERATOR_CLIENT_SECRET
@@ -114,6 +118,9 @@ class Settings:
     netgsm_sim_deliver_after: float = 5.0  # NETGSM_SIM_DELIVER_AFTER: seconds until a dev message is delivered
     nilvera_sim_answer: str = "KABUL"  # NILVERA_SIM_ANSWER: the dev buyer's answer to a TICARIFATURA ("" waits)
     iyzico_sim_pay_after: float = 5.0  # IYZICO_SIM_PAY_AFTER: seconds until the dev buyer pays a started payment
+    arvento_sim_username: str = "kopru-dev"  # ARVENTO_SIM_USERNAME
+    arvento_sim_password: str = "kopru-dev-arvento"  # ARVENTO_SIM_PASSWORD
+    arvento_sim_window_s: float = 30.0  # ARVENTO_SIM_WINDOW_S: the simulator's rate limit per account
     outward_lease_seconds: float = 60.0  # a claim on an outward call (kopru.work): longer than any provider time-out
     payment_settle_after_seconds: float = 600.0  # KOPRU_PAYMENT_SETTLE_AFTER_SECONDS: a pending payment the schedule asks iyzico about
     # outbound webhooks (kopru.webhooks): private, loopback, link-local and metadata addresses are refused
@@ -175,6 +182,9 @@ def settings() -> Settings:
         bulutfon_base_url=_str("BULUTFON_BASE_URL"),
         bulutfon_absent_after_seconds=_float("KOPRU_BULUTFON_ABSENT_AFTER_SECONDS", 900.0),
         bulutfon_sync_days=_int("KOPRU_BULUTFON_SYNC_DAYS", 7),
+        arvento_base_url=_str("ARVENTO_BASE_URL"),
+        arvento_min_interval_s=_float("KOPRU_ARVENTO_MIN_INTERVAL_S", 31.0),
+        arvento_vehicles_every_s=_float("KOPRU_ARVENTO_VEHICLES_EVERY_S", 21600.0),
         operator_client_id=_str("KOPRU_OPERATOR_CLIENT_ID"),
         operator_client_secret=_str("KOPRU_OPERATOR_CLIENT_SECRET"),
         sink_template=os.environ.get("KOPRU_SINK_TEMPLATE", "http://127.0.0.1:8080/function/{name}/"),
@@ -193,6 +203,9 @@ def settings() -> Settings:
         netgsm_sim_deliver_after=_float("NETGSM_SIM_DELIVER_AFTER", 5.0),
         nilvera_sim_answer=os.environ.get("NILVERA_SIM_ANSWER", "KABUL").strip().upper(),
         iyzico_sim_pay_after=_float("IYZICO_SIM_PAY_AFTER", 5.0),
+        arvento_sim_username=os.environ.get("ARVENTO_SIM_USERNAME", "kopru-dev"),
+        arvento_sim_password=os.environ.get("ARVENTO_SIM_PASSWORD", "kopru-dev-arvento"),
+        arvento_sim_window_s=_float("ARVENTO_SIM_WINDOW_S", 30.0),
         outward_lease_seconds=float(os.environ.get("KOPRU_OUTWARD_LEASE_SECONDS", "60")),
         webhooks_allow_private=os.environ.get("KOPRU_WEBHOOKS_ALLOW_PRIVATE", "").strip().lower() in ("1", "true", "yes", "on"),
         webhook_timeout_seconds=_float("KOPRU_WEBHOOK_TIMEOUT_SECONDS", 15.0),

@@ -20,6 +20,9 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in (
     Provider("bulutfon", "Bulutfon (bulut santral)", "kopru.calls.models:BulutfonSettingsIn",
              ("api_key", "webhook_password"), check="kopru.calls.service:check_bulutfon",
              view="kopru.calls.service:bulutfon_view"),
+    # vehicles (Arvento): the REST login; the check logs in once, within the account's rate limit
+    Provider("arvento", "Arvento (araç takip / vehicle tracking)", "kopru.vehicles.models:ArventoSettingsIn",
+             ("password",), check="kopru.vehicles.service:check_arvento"),
 )}
 
 

@@ -24,6 +24,7 @@ DEV_SIMULATORS = {
     "iyzico": ("IYZICO_BASE_URL", "kopru_tools.simulators.iyzico", "API key kopru-dev-iyzico / kopru-dev-iyzico-secret"),
     "credit_partner": ("CREDIT_PARTNER_BASE_URL", "kopru_tools.simulators.credit_not_kkb", "NOT KKB/Findeks: API key kopru-dev-credit, customer KOPRU-DEV"),
     "bulutfon": ("BULUTFON_BASE_URL", "kopru_tools.simulators.bulutfon", "API key kopru-dev-bulutfon, number 908508850000, extensions 1001/1002"),
+    "arvento": ("ARVENTO_BASE_URL", "kopru_tools.simulators.arvento", "user kopru-dev / kopru-dev-arvento, 3 vehicles driving"),
 }
 DEV_URLS = {name: env for name, (env, _, _) in DEV_SIMULATORS.items()}
 

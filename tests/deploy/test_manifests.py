@@ -85,7 +85,7 @@ def test_references_resolve(fixture_docs, fixture_catalog):
                  "einvoice-submit": ["kopru.einvoice"], "payment-chain": ["kopru.einvoice", "kopru.payment"],
                  "webhooks": ["kopru.call", "kopru.consent", "kopru.einvoice", "kopru.kvkk", "kopru.payment", "kopru.sms",
                               "kopru.webhook", "kopru.work"],
-                 "workflows": ["kopru.call", "kopru.consent", "kopru.einvoice", "kopru.payment"],
+                 "workflows": ["kopru.call", "kopru.consent", "kopru.einvoice", "kopru.payment", "kopru.vehicle"],
                  "credit-report": ["kopru.consent", "kopru.credit"]}
     brokered = {"webhooks", "workflows"}  # what tenants subscribe to: a Trigger each on the Broker
     assert set(sources) == {f"{fn}-events" for fn in topics_of if fn not in brokered} | {"kopru-tenant-events-feed"}
@@ -130,7 +130,7 @@ def test_references_resolve(fixture_docs, fixture_catalog):
     pings = by_kind(fixture_docs, "PingSource")
     assert set(pings) == {"retention-purge-schedule", "sms-report-schedule", "einvoice-status-schedule",
                           "payment-schedule", "webhooks-retry-schedule", "workflows-resume-schedule",
-                          "credit-recover-schedule", "calls-schedule"}
+                          "credit-recover-schedule", "calls-schedule", "vehicles-schedule"}
     assert pings["sms-report-schedule"]["spec"]["schedule"] == "*/5 * * * *"
     ping = pings["retention-purge-schedule"]["spec"]
     assert (ping["schedule"], ping["timezone"]) == ("0 3 * * *", "Europe/Istanbul")

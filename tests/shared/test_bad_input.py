@@ -68,6 +68,13 @@ BODIES = {
                   "webhook_password": "webhook-password-1234"}, ("webhook_username",), "tenant"),
     ("calls", "POST", "/calls/bridges"): (lambda: {"callee": "+905321234567", "destination": "1001"}, ("callee",),
                                           "tenant"),
+    # vehicles (Arvento)
+    ("tenant-onboarding", "PUT", "/tenants/{id}/integrations/arvento"):
+        (lambda: {"username": "filo-api", "password": "gizli"}, ("password",), "tenant"),
+    ("vehicles", "PUT", "/vehicles/{id}/driver"): (lambda: {"driver": {"phone": "+905321234567"}},
+                                                   ("driver", "phone"), "tenant"),
+    ("vehicles", "POST", "/geofences"): (lambda: {"name": "Depo", "circle": {
+        "latitude": 41.0, "longitude": 29.0, "radius_m": 300}}, ("name",), "tenant"),
 }
 
 # tables a request could write to; "nothing written" is checked on each
@@ -75,7 +82,8 @@ TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox", "sms_message
           "einvoice_status_history", "consents", "data_subjects", "subject_requests", "idempotent_requests",
           "tenant_integrations", "outward_calls", "payments", "payment_history", "payment_refunds",
           "webhook_endpoints", "webhook_deliveries", "workflows", "workflow_runs", "credit_reports",
-          "call_records", "call_bridges", "call_sync_cursors")
+          "call_records", "call_bridges", "call_sync_cursors",
+          "arvento_sessions", "vehicles", "vehicle_positions", "geofences")
 
 
 def _body_routes():

@@ -168,10 +168,19 @@ TENANT_SCOPED = {
     ("tenant-onboarding", "POST", "/tenants/{id}/integrations/bulutfon/test"),
     ("calls", "GET", "/calls/{id}"),
     ("calls", "GET", "/calls/bridges/{id}"),
+    # vehicles (Arvento): B's vehicle and geofence by id
+    ("tenant-onboarding", "PUT", "/tenants/{id}/integrations/arvento"),
+    ("tenant-onboarding", "GET", "/tenants/{id}/integrations/arvento"),
+    ("tenant-onboarding", "POST", "/tenants/{id}/integrations/arvento/test"),
+    ("vehicles", "GET", "/vehicles/{id}"),
+    ("vehicles", "PUT", "/vehicles/{id}/driver"),
+    ("vehicles", "DELETE", "/vehicles/{id}/driver"),
+    ("vehicles", "DELETE", "/geofences/{id}"),
 }
 # lists of the caller's own tenant: A's list answers 200 and holds none of B's objects
 OWN_LISTS = {("webhooks", "GET", "/webhooks/endpoints"), ("workflows", "GET", "/workflows"),
-             ("workflows", "GET", "/workflows/actions")}
+             ("workflows", "GET", "/workflows/actions"), ("vehicles", "GET", "/vehicles"),
+             ("vehicles", "GET", "/geofences")}
 CLIENT_AUTH = {("token", "POST", "/oauth2/introspect"), ("token", "POST", "/oauth2/revoke")}
 # routes that create in the caller's own tenant: nothing in the request can name another
 # tenant (a tenant_id field is an unknown field, refused), and B is left untouched
@@ -212,6 +221,8 @@ OWN_TENANT_ONLY = {
     ("credit-report", "POST", "/credit-reports/uploads"): {"scheme": "TCKN", "number": "10000000146",
                                                            "pdf_base64": "JVBERi0xLjcK"},
     ("calls", "POST", "/calls/bridges"): {"callee": "+905321234567", "destination": "1001"},
+    ("vehicles", "POST", "/geofences"): {"name": "Depo", "circle": {"latitude": 41.0, "longitude": 29.0,
+                                                                    "radius_m": 300}},
 }
 
 
@@ -241,6 +252,16 @@ async def _tenant_b_objects(client, b) -> dict:
         "scheme": "TCKN", "number": "10000000146", "pdf_base64": b64(pdf_bytes(1))})
     assert r.status_code == 201, r.text
     out["credit_report"] = r.json()["id"]
+    r = await client("vehicles").post("/geofences", headers=bearer(b["token"]), json={
+        "name": "B deposu", "circle": {"latitude": 41.0, "longitude": 29.0, "radius_m": 300}})
+    assert r.status_code == 201, r.text
+    out["geofence"] = r.json()["id"]
+    from kopru.connectors.arvento import Position
+    from kopru.vehicles.service import apply_positions
+
+    await apply_positions(b["id"], [Position("B-NODE-1", 41.0, 29.0, None, speed_kmh=0.0)])
+    r = await client("vehicles").get("/vehicles", headers=bearer(b["token"]))
+    out["vehicle"] = r.json()["vehicles"][0]["id"]
     return out
 
 
@@ -267,6 +288,12 @@ REQUESTS = {
     ("credit-report", "GET", "/credit-reports/{id}"): lambda b, o: (f"/credit-reports/{o['credit_report']}", None),
     ("credit-report", "GET", "/credit-reports/{id}/document"):
         lambda b, o: (f"/credit-reports/{o['credit_report']}/document", None),
+    # B's vehicle and geofence by their ids
+    ("vehicles", "GET", "/vehicles/{id}"): lambda b, o: (f"/vehicles/{o['vehicle']}", None),
+    ("vehicles", "PUT", "/vehicles/{id}/driver"):
+        lambda b, o: (f"/vehicles/{o['vehicle']}/driver", {"driver": {"phone": "+905321234567"}}),
+    ("vehicles", "DELETE", "/vehicles/{id}/driver"): lambda b, o: (f"/vehicles/{o['vehicle']}/driver", None),
+    ("vehicles", "DELETE", "/geofences/{id}"): lambda b, o: (f"/geofences/{o['geofence']}", None),
     # B's workflow by its id
     **{("workflows", m, p): (lambda m, p: lambda b, o: (
         p.replace("{id}", o["workflow"]), {"enabled": False} if m == "PATCH" else {} if m == "POST" else None))(m, p)
@@ -304,6 +331,7 @@ async def test_every_route_keeps_tenant_b_out_of_tenant_a_reach(client, onboard,
                 assert r.status_code == 200, (key, r.text)
                 assert b_objects["webhook_endpoint"] not in r.text and str(b["id"]) not in r.text, key
                 assert b_objects["workflow"] not in r.text, key
+                assert b_objects["vehicle"] not in r.text and b_objects["geofence"] not in r.text, key
                 continue
             if key in CLIENT_AUTH:
                 r = await client(info.name).post(path, data={"token": b["token"]},
@@ -332,6 +360,9 @@ async def test_every_route_keeps_tenant_b_out_of_tenant_a_reach(client, onboard,
     assert db.execute("select enabled from webhook_endpoints where id = %s",
                       (b_objects["webhook_endpoint"],)).fetchone() == (True,)
     assert db.execute("select enabled from workflows where id = %s", (b_objects["workflow"],)).fetchone() == (True,)
+    assert db.execute("select count(*) from geofences where id = %s", (b_objects["geofence"],)).fetchone() == (1,)
+    assert db.execute("select driver_subject_id from vehicles where id = %s",
+                      (b_objects["vehicle"],)).fetchone() == (None,)
     # A's attempts on B's subject opened nothing anywhere
     count = "select count(*) from subject_requests where tenant_id = %s"
     assert db.execute(count, (str(a["id"]),)).fetchone()[0] == 0

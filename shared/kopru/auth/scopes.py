@@ -42,6 +42,9 @@ _ALL = (
           "Click-to-call through Bulutfon (call a customer and bridge them to an extension, group or menu)."),
     Scope("calls:read", "Arama kayıtlarını (numaralar ve ses kaydı bağlantısı dahil) ve arama isteklerini okuma.",
           "Read call records (numbers and recording links included) and call requests."),
+    Scope("vehicles:write", "Araç sürücülerini bağlama/ayırma ve bölgeleri (geofence) kaydetme, silme.",
+          "Link and unlink vehicles' drivers; save and delete geofences."),
+    Scope("vehicles:read", "Araçları, son konumlarını ve bölgeleri okuma.", "Read vehicles, their last positions and geofences."),
     Scope("consent:write", "Açık rıza kaydetme ve geri alma.", "Record and withdraw consents."),
     Scope("consent:read", "İlgili kişinin rıza geçmişini okuma.", "Read a data subject's consent history."),
     Scope("kvkk:requests", "İlgili kişi başvurularını (erişim, silme) açma ve izleme.",
@@ -61,7 +64,7 @@ TENANT_SCOPES: frozenset[str] = frozenset(n for n in SCOPES if n != OPERATOR_SCO
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "admin": TENANT_SCOPES,
     "member": frozenset({"tenant:read", "sms:read", "einvoice:read", "consent:read", "payments:read",
-                         "webhooks:read", "workflows:read"}),
+                         "webhooks:read", "workflows:read", "vehicles:read"}),
 }
 
 

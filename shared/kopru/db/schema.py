@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
-    BigInteger, Boolean, Column, Date, DateTime, Integer, LargeBinary, MetaData, Numeric, Table, Text,
+    BigInteger, Boolean, Column, Date, DateTime, Float, Integer, LargeBinary, MetaData, Numeric, Table, Text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
@@ -605,6 +605,71 @@ call_sync_cursors = Table(
     Column("last_code", Text),
 )
 
+# -- vehicles (migration 0021; kopru.vehicles) ------------------------------------------
+
+# per Arvento account: no request may start before next_at (a platform table, no tenant)
+arvento_rate = Table(
+    "arvento_rate", metadata,
+    Column("account_key", Text, primary_key=True),
+    Column("next_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True)),
+)
+
+arvento_sessions = Table(
+    "arvento_sessions", metadata,
+    Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    Column("session_enc", LargeBinary),
+    Column("vehicles_synced_at", DateTime(timezone=True)),
+    Column("auth_failed_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
+)
+
+vehicles = Table(
+    "vehicles", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("node", Text, nullable=False),
+    Column("plate", Text),
+    Column("vehicle_class", Text),
+    Column("driver_subject_id", UUID(as_uuid=True)),
+    Column("latitude", Float),
+    Column("longitude", Float),
+    Column("speed_kmh", Float),
+    Column("course", Float),
+    Column("state", Text),
+    Column("position_at", DateTime(timezone=True)),
+    Column("seen_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
+)
+
+vehicle_positions = Table(
+    "vehicle_positions", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("vehicle_id", UUID(as_uuid=True), nullable=False),
+    Column("subject_id", UUID(as_uuid=True)),
+    Column("latitude", Float),
+    Column("longitude", Float),
+    Column("speed_kmh", Float),
+    Column("state", Text),
+    Column("position_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True)),
+)
+
+geofences = Table(
+    "geofences", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("center_lat", Float),
+    Column("center_lon", Float),
+    Column("radius_m", Float),
+    Column("polygon", JSONB),
+    Column("created_at", DateTime(timezone=True)),
+)
+
 TENANT_TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox", "refresh_tokens", "inbox",
                  "tenant_keys", "data_subjects", "consent_texts", "consents", "tenant_integrations", "sms_messages", "sms_status_history",
                  "subject_requests", "destruction_records",
@@ -614,5 +679,7 @@ TENANT_TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox", "refr
                  "webhook_endpoints", "webhook_deliveries", "workflows", "workflow_runs",
                  # credit reports (0020)
                  "credit_reports",
-                 # calls (Bulutfon)
-                 "call_records", "call_bridges", "call_sync_cursors")
+                 # calls (Bulutfon, 0021)
+                 "call_records", "call_bridges", "call_sync_cursors",
+                 # vehicles (Arvento, 0022)
+                 "arvento_sessions", "vehicles", "vehicle_positions", "geofences")

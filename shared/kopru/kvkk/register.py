@@ -399,6 +399,32 @@ REGISTER: tuple[PersonalTable, ...] = (
                             "Bankacılık Kanunu md. 73/4); there is no erasure API. Ask the partner in writing."),
         ),
     ),
+    # vehicles (kopru.vehicles, Arvento): positions are personal once a driver is linked
+    PersonalTable(
+        "vehicle_positions",
+        SubjectLink("customer", "subject_id", where="subject_id is not null"),
+        Retention("vehicle_positions_90_days", "Each announced change of a vehicle's position is kept 90 days for the "
+                  "tenant's route and delivery questions, then deleted; with a driver linked it is the driver's "
+                  "location data, erased with the driver.", days=90, anchor="created_at", expire="delete"),
+        (
+            PersonalColumn("latitude", "location", DELETE, "the vehicle's position when the driver was linked"),
+            PersonalColumn("longitude", "location", DELETE),
+        ),
+        note="subject_id is the driver linked to the vehicle when the position was recorded (null: no driver, not "
+             "personal).",
+    ),
+    PersonalTable(
+        "vehicles",
+        SubjectLink("customer", "driver_subject_id", where="driver_subject_id is not null"),
+        Retention("vehicle_last_position_90_days", "A vehicle's last known position is kept while it is tracked; "
+                  "when it has not changed for 90 days it is cleared (the next poll stores a fresh one).",
+                  days=90, anchor="position_at", expire="clear"),
+        (
+            PersonalColumn("latitude", "location", ANONYMISE, "the last position, the driver's while linked"),
+            PersonalColumn("longitude", "location", ANONYMISE),
+        ),
+        note="The vehicle itself (node, plate) stays; a driver whose subject was erased is unlinked by the next poll.",
+    ),
     PersonalTable(
         "subject_requests",
         SubjectLink("customer", "subject_id"),
@@ -448,6 +474,8 @@ NOT_PERSONAL: dict[tuple[str, str], str] = {
     ("webhook_endpoints", "secret_enc"): "the endpoint's signing secrets (whsec_), sealed by the master key: a secret",
     ("tenants", "tax_number_kind"): "'VKN' or 'TCKN': says which tenant rows are personal, not whose",
     ("workflows", "name"): "a label the tenant gives a workflow",
+    ("arvento_sessions", "session_enc"): "the tenant's Arvento session id, sealed by the master key: a secret",
+    ("geofences", "name"): "a label the tenant gives an area",
 }
 
 _PERSONAL_TOKENS = (

@@ -476,6 +476,15 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
             ("Aynı adım tekrarlansa da arama bir kez yapılır; yanıtı kaybolan arama ikinci kez yapılmaz.",
              "Repeating the step places the call once; a call whose answer was lost is never placed twice.")),
            run=f"{_M}:bridge_run", preview=f"{_M}:bridge_preview"),
+    # vehicles (Arvento): read-only, sends nothing; the last position Köprü holds
+    Action("vehicle.locate", "Aracın bilinen son konumunu oku (Arvento; salt okunur, hiçbir şey göndermez).",
+           "Read a vehicle's last known position (Arvento; read-only, sends nothing).", "vehicles:read",
+           "kopru.vehicles.models:VehicleLocateIn",
+           (("Sürücüsü bağlı aracın konumu sürücünün kişisel verisidir: çalışma kaydında yalnız araç kimliği ve "
+             "konumun zamanı tutulur, koordinatlar tutulmaz.",
+             "A vehicle's position is its linked driver's personal data: the run keeps only the vehicle's id and "
+             "the position's time, never the coordinates."),),
+           run="kopru.vehicles.service:locate_run", preview="kopru.vehicles.service:locate_preview"),
     Action("payment.refund", "Ödemenin bir kısmını ya da tamamını iade et (iyzico).",
            "Refund part or all of a payment (iyzico).", "payments:write", f"{_M}:PaymentRefundIn", (),
            run=f"{_M}:refund_run", preview=f"{_M}:refund_preview"),
