@@ -120,6 +120,7 @@ async def runs(call: Call):
 @fn.on_event("kopru.payment.failed.v1")
 @fn.on_event("kopru.payment.refunded.v1")
 @fn.on_event("kopru.payment.succeeded.v1")
+@fn.on_event("kopru.whatsapp.received.v1")
 async def trigger(ev: EventCall):
     from kopru.workflows.engine import on_event
 

@@ -86,6 +86,7 @@ class Settings:
     netgsm_base_url: str | None = None  # NETGSM_BASE_URL
     nilvera_base_url: str | None = None  # NILVERA_BASE_URL
     iyzico_base_url: str | None = None  # IYZICO_BASE_URL
+    whatsapp_base_url: str | None = None  # WHATSAPP_BASE_URL (Meta's Graph API host, the version is in the path)
     # the CLI and `kopru dev`
     operator_client_id: str | None = None  # KOPRU_OPERATOR_CLIENT_ID
     operator_client_secret: str | None = None  # KOPRU_OPERATOR_CLIENT_SECRET
@@ -108,6 +109,7 @@ class Settings:
     netgsm_sim_deliver_after: float = 5.0  # NETGSM_SIM_DELIVER_AFTER: seconds until a dev message is delivered
     nilvera_sim_answer: str = "KABUL"  # NILVERA_SIM_ANSWER: the dev buyer's answer to a TICARIFATURA ("" waits)
     iyzico_sim_pay_after: float = 5.0  # IYZICO_SIM_PAY_AFTER: seconds until the dev buyer pays a started payment
+    whatsapp_sim_deliver_after: float = 3.0  # WHATSAPP_SIM_DELIVER_AFTER: seconds until a dev message is delivered, then read
     outward_lease_seconds: float = 60.0  # a claim on an outward call (kopru.work): longer than any provider time-out
     payment_settle_after_seconds: float = 600.0  # KOPRU_PAYMENT_SETTLE_AFTER_SECONDS: a pending payment the schedule asks iyzico about
     # outbound webhooks (kopru.webhooks): private, loopback, link-local and metadata addresses are refused
@@ -116,6 +118,8 @@ class Settings:
     webhook_timeout_seconds: float = 15.0  # KOPRU_WEBHOOK_TIMEOUT_SECONDS: one delivery attempt
     webhook_tick_budget_seconds: float = 50.0  # KOPRU_WEBHOOK_TICK_BUDGET_SECONDS: a retry tick waits for due deliveries this long
     netgsm_absent_after_seconds: float = 120.0  # no trace in Netgsm's report this long after an ambiguous send: never taken
+    # an ambiguous WhatsApp send with no status webhook naming it this long after: parked `unknown` for an operator
+    whatsapp_unproven_after_seconds: float = 900.0  # KOPRU_WHATSAPP_UNPROVEN_AFTER_SECONDS
     # event ingress (kopru.events.ingress)
     event_signing_key: str | None = None  # base64, >= 32 bytes; default: derived from the master key
     event_token_ttl: int = 300  # seconds a platform sender token lives
@@ -164,6 +168,7 @@ def settings() -> Settings:
         netgsm_base_url=_str("NETGSM_BASE_URL"),
         nilvera_base_url=_str("NILVERA_BASE_URL"),
         iyzico_base_url=_str("IYZICO_BASE_URL"),
+        whatsapp_base_url=_str("WHATSAPP_BASE_URL"),
         operator_client_id=_str("KOPRU_OPERATOR_CLIENT_ID"),
         operator_client_secret=_str("KOPRU_OPERATOR_CLIENT_SECRET"),
         sink_template=os.environ.get("KOPRU_SINK_TEMPLATE", "http://127.0.0.1:8080/function/{name}/"),
@@ -182,11 +187,13 @@ def settings() -> Settings:
         netgsm_sim_deliver_after=_float("NETGSM_SIM_DELIVER_AFTER", 5.0),
         nilvera_sim_answer=os.environ.get("NILVERA_SIM_ANSWER", "KABUL").strip().upper(),
         iyzico_sim_pay_after=_float("IYZICO_SIM_PAY_AFTER", 5.0),
+        whatsapp_sim_deliver_after=_float("WHATSAPP_SIM_DELIVER_AFTER", 3.0),
         outward_lease_seconds=float(os.environ.get("KOPRU_OUTWARD_LEASE_SECONDS", "60")),
         webhooks_allow_private=os.environ.get("KOPRU_WEBHOOKS_ALLOW_PRIVATE", "").strip().lower() in ("1", "true", "yes", "on"),
         webhook_timeout_seconds=_float("KOPRU_WEBHOOK_TIMEOUT_SECONDS", 15.0),
         webhook_tick_budget_seconds=_float("KOPRU_WEBHOOK_TICK_BUDGET_SECONDS", 50.0),
         netgsm_absent_after_seconds=float(os.environ.get("KOPRU_NETGSM_ABSENT_AFTER_SECONDS", "120")),
+        whatsapp_unproven_after_seconds=_float("KOPRU_WHATSAPP_UNPROVEN_AFTER_SECONDS", 900.0),
         payment_settle_after_seconds=float(os.environ.get("KOPRU_PAYMENT_SETTLE_AFTER_SECONDS", "600")),
         event_signing_key=os.environ.get("KOPRU_EVENT_SIGNING_KEY") or None,
         event_token_ttl=_int("KOPRU_EVENT_TOKEN_TTL", 300),

@@ -14,6 +14,9 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in (
              ("api_key", "p12", "p12_password"), check="kopru.einvoice.service:check_nilvera"),
     Provider("iyzico", "iyzico (payments)", "kopru.payments.models:IyzicoSettingsIn", ("api_key", "secret_key"),
              check="kopru.payments.service:check_iyzico", view="kopru.payments.service:iyzico_view"),
+    Provider("whatsapp", "WhatsApp Business (Meta WhatsApp Cloud API)", "kopru.whatsapp.models:WhatsAppSettingsIn",
+             ("access_token", "app_secret", "verify_token"), check="kopru.whatsapp.service:check_whatsapp",
+             view="kopru.whatsapp.service:whatsapp_view"),
 )}
 
 
@@ -28,6 +31,7 @@ EFFECTS: dict[tuple[str, str], str] = {
     ("iyzico", "payment.refund"): "kopru.payments.service:RefundCall",
     ("iyzico", "payment.cancel"): "kopru.payments.service:CancelCall",
     ("webhook", "webhook.deliver"): "kopru.webhooks.delivery:WebhookDelivery",
+    ("whatsapp", "whatsapp.send"): "kopru.whatsapp.service:WhatsAppSend",
 }
 
 

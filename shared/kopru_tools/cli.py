@@ -22,6 +22,9 @@ DEV_SIMULATORS = {
     "netgsm": ("NETGSM_BASE_URL", "kopru_tools.simulators.netgsm", "user kopru-dev / kopru-dev, header KOPRU"),
     "nilvera": ("NILVERA_BASE_URL", "kopru_tools.simulators.nilvera", "API key kopru-dev-nilvera"),
     "iyzico": ("IYZICO_BASE_URL", "kopru_tools.simulators.iyzico", "API key kopru-dev-iyzico / kopru-dev-iyzico-secret"),
+    "whatsapp": ("WHATSAPP_BASE_URL", "kopru_tools.simulators.whatsapp",
+                 "phone number id 100000000000001, token kopru-dev-whatsapp, app secret kopru-dev-whatsapp-secret; "
+                 "POST /_simulator/webhook sets the callback URL, /_simulator/inbound makes a customer write"),
 }
 DEV_URLS = {name: env for name, (env, _, _) in DEV_SIMULATORS.items()}
 

@@ -269,6 +269,54 @@ sms_status_history = Table(
     Column("at", DateTime(timezone=True)),
 )
 
+# -- WhatsApp Business (migration 0019) ------------------------------------------------
+
+whatsapp_messages = Table(
+    "whatsapp_messages", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("subject_id", UUID(as_uuid=True), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("category", Text, nullable=False),
+    Column("template_name", Text),
+    Column("template_language", Text),
+    Column("content_enc", LargeBinary),
+    Column("status", Text, nullable=False),
+    Column("error_code", Text),
+    Column("attempts", Integer, nullable=False),
+    Column("wamid", Text),
+    Column("created_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
+)
+
+whatsapp_status_history = Table(
+    "whatsapp_status_history", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("message_id", UUID(as_uuid=True), nullable=False),
+    Column("status", Text, nullable=False),
+    Column("code", Text),
+    Column("at", DateTime(timezone=True)),
+)
+
+whatsapp_inbound = Table(
+    "whatsapp_inbound", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("subject_id", UUID(as_uuid=True), nullable=False),
+    Column("wamid", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True)),
+)
+
+whatsapp_windows = Table(
+    "whatsapp_windows", metadata,
+    Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    Column("subject_id", UUID(as_uuid=True), primary_key=True),
+    Column("last_inbound_at", DateTime(timezone=True), nullable=False),
+)
+
 # -- KVKK applications, destruction records, breaches (migration 0007) ----------------
 
 subject_requests = Table(
@@ -531,4 +579,5 @@ TENANT_TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox", "refr
                  "einvoice_series_counters", "einvoices", "einvoice_status_history",
                  "outward_calls", "idempotent_requests",
                  "payments", "payment_history", "payment_refunds", "payment_notifications",
-                 "webhook_endpoints", "webhook_deliveries", "workflows", "workflow_runs")
+                 "webhook_endpoints", "webhook_deliveries", "workflows", "workflow_runs",
+                 "whatsapp_messages", "whatsapp_status_history", "whatsapp_inbound", "whatsapp_windows")
