@@ -56,7 +56,7 @@ def test_kopru_dev_on_embedded_defaults(tmp_path):
             time.sleep(0.1)
         dev = json.loads(dev_json.read_text())
         assert dev["gateway"] == f"http://127.0.0.1:{port}" and dev["pid"] == proc.pid
-        assert set(dev["providers"]) == {"netgsm", "nilvera", "iyzico"}
+        assert set(dev["providers"]) == {"netgsm", "nilvera", "iyzico", "whatsapp"}
         for sim in dev["providers"].values():
             assert sim["simulator"] is True and sim["base_url"].startswith("http://127.0.0.1:")
             got = httpx.get(sim["calls"], timeout=5)

@@ -83,8 +83,9 @@ def test_references_resolve(fixture_docs, fixture_catalog):
     topics_of = {"sms-send": ["kopru.sms", "kopru.tenant"], "data-export": ["kopru.kvkk"], "data-erasure": ["kopru.kvkk"],
                  "einvoice-submit": ["kopru.einvoice"], "payment-chain": ["kopru.einvoice", "kopru.payment"],
                  "webhooks": ["kopru.consent", "kopru.einvoice", "kopru.kvkk", "kopru.payment", "kopru.sms",
-                              "kopru.webhook", "kopru.work"],
-                 "workflows": ["kopru.einvoice", "kopru.payment"]}
+                              "kopru.webhook", "kopru.whatsapp", "kopru.work"],
+                 "workflows": ["kopru.einvoice", "kopru.payment", "kopru.whatsapp"],
+                 "whatsapp": ["kopru.whatsapp"]}
     assert set(sources) == {f"{fn}-events" for fn in topics_of}
     for src in sources.values():
         spec = src["spec"]
@@ -101,7 +102,8 @@ def test_references_resolve(fixture_docs, fixture_catalog):
         assert dls["spec"]["topic"] in topics
     pings = by_kind(fixture_docs, "PingSource")
     assert set(pings) == {"retention-purge-schedule", "sms-report-schedule", "einvoice-status-schedule",
-                          "payment-schedule", "webhooks-retry-schedule", "workflows-resume-schedule"}
+                          "payment-schedule", "webhooks-retry-schedule", "workflows-resume-schedule",
+                          "whatsapp-sweep-schedule"}
     assert pings["sms-report-schedule"]["spec"]["schedule"] == "*/5 * * * *"
     ping = pings["retention-purge-schedule"]["spec"]
     assert (ping["schedule"], ping["timezone"]) == ("0 3 * * *", "Europe/Istanbul")
@@ -127,7 +129,7 @@ def test_topics_cover_the_catalog_and_dead_letters(fixture_docs, fixture_catalog
     topics = {d["spec"]["topicName"]: d for d in fixture_docs if d["kind"] == "KafkaTopic"}
     assert set(topics) == set(fixture_catalog.topics) | {f"kopru.deadletter.{fn}" for fn in
                                                          ("sms-send", "data-export", "data-erasure", "einvoice-submit",
-                                                          "payment-chain", "webhooks", "workflows")}
+                                                          "payment-chain", "webhooks", "workflows", "whatsapp")}
     for name, t in fixture_catalog.topics.items():
         assert topics[name]["spec"]["partitions"] == t.partitions
         assert topics[name]["spec"]["config"]["retention.ms"] == t.retention_ms

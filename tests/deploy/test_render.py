@@ -119,7 +119,8 @@ def test_a_schedule_whose_type_the_function_does_not_consume_is_refused(fixture_
 def test_a_schedule_renders_only_for_an_existing_function(fixture_registry, fixture_catalog):
     present = render("knative", fixture_registry, fixture_catalog)
     assert "kind: PingSource" in present.files["infra/knative/functions/retention-purge.yaml"]
-    scheduled = ("retention-purge", "sms-report", "einvoice-status", "payment", "webhooks-retry", "workflows-resume")
+    scheduled = ("retention-purge", "sms-report", "einvoice-status", "payment", "webhooks-retry", "workflows-resume",
+                 "whatsapp-sweep")
     reg = {k: v for k, v in fixture_registry.items() if k not in scheduled}
     absent = render("knative", reg, fixture_catalog)
     assert set(absent.plan.skipped_schedules) == set(scheduled)

@@ -112,7 +112,11 @@ PUBLIC = {("token", "POST", "/oauth2/token"), ("token", "GET", "/.well-known/jwk
           ("payment", "POST", "/payments/{id}/callback"), ("payment", "POST", "/payments/notifications"),
           # an invoice's HTML view through a signed, expiring link naming its tenant (tests/einvoice/test_view.py:
           # a forged or truncated token 403, expired 410, a valid link naming another tenant 404, nothing written)
-          ("einvoice-submit", "GET", "/einvoices/view/{token}")}
+          ("einvoice-submit", "GET", "/einvoices/view/{token}"),
+          # Meta's WhatsApp webhook: a per-tenant MAC'd path, then the tenant's app secret over the raw body
+          # (tests/functions/test_whatsapp.py: another tenant's id under a tenant's MAC 403, a wrong or missing
+          # X-Hub-Signature-256 401/403 with nothing applied)
+          ("whatsapp", "GET", "/whatsapp/webhooks/{tenant}/{sig}"), ("whatsapp", "POST", "/whatsapp/webhooks/{tenant}/{sig}")}
 OPERATOR_ONLY = {("tenant-onboarding", "POST", "/tenants"), ("tenant-onboarding", "GET", "/tenants")}
 TENANT_SCOPED = {
     ("tenant-onboarding", "GET", "/tenants/{id}"),
@@ -136,6 +140,10 @@ TENANT_SCOPED = {
     ("einvoice-submit", "GET", "/einvoices/{id}"),
     ("einvoice-submit", "GET", "/einvoices/{id}/xml"),
     ("sms-send", "GET", "/sms/{id}"),
+    ("whatsapp", "GET", "/whatsapp/messages/{id}"),
+    ("tenant-onboarding", "PUT", "/tenants/{id}/integrations/whatsapp"),
+    ("tenant-onboarding", "GET", "/tenants/{id}/integrations/whatsapp"),
+    ("tenant-onboarding", "POST", "/tenants/{id}/integrations/whatsapp/test"),
     ("data-export", "POST", "/exports"),
     ("data-export", "GET", "/exports/{id}"),
     ("data-erasure", "POST", "/erasures"),
@@ -172,6 +180,8 @@ OWN_TENANT_ONLY = {
     ("consent-record", "POST", "/consents"): CONSENT,
     ("sms-send", "POST", "/sms"): {"to": "+905321234567", "message": "Merhaba", "kind": "transactional"},
     ("sms-send", "POST", "/sms/estimate"): {"message": "Merhaba"},
+    ("whatsapp", "POST", "/whatsapp/messages"): {"to": "+905321234567", "category": "transactional",
+                                                 "template": {"name": "siparis_kargoda", "language": "tr"}},
     ("einvoice-submit", "POST", "/einvoices"): {
         "profile": "TEMELFATURA", "type": "SATIS", "issue_date": "2026-11-20",
         "customer": {"vkn": "1234567026", "name": "Alıcı A.Ş.", "tax_office": "Kadıköy",

@@ -327,7 +327,7 @@ async def test_routes_read_list_delete_and_the_registry(client, shop, db):
     r = await client("workflows").get("/workflows/actions", headers=bearer(shop["token"]))
     cat = r.json()
     by = {a["name"]: a for a in cat["actions"]}
-    assert set(by) == {"sms.send", "webhook.call", "payment.refund", "einvoice.issue"}
+    assert set(by) == {"sms.send", "webhook.call", "payment.refund", "einvoice.issue", "whatsapp.send"}
     assert by["einvoice.issue"]["scope"] == "einvoice:write"
     assert by["sms.send"]["scope"] == "sms:send" and "İYS" in by["sms.send"]["consent"][0]["tr"]
     assert "message" in by["sms.send"]["input"]["properties"]

@@ -381,6 +381,8 @@ NOT_PERSONAL: dict[tuple[str, str], str] = {
     ("webhook_endpoints", "secret_enc"): "the endpoint's signing secrets (whsec_), sealed by the master key: a secret",
     ("tenants", "tax_number_kind"): "'VKN' or 'TCKN': says which tenant rows are personal, not whose",
     ("workflows", "name"): "a label the tenant gives a workflow",
+    ("whatsapp_messages", "template_name"): "the name of one of the tenant's approved WhatsApp templates",
+    ("whatsapp_status_history", "message_id"): "the id of a whatsapp_messages row, not a message's content",
 }
 
 _PERSONAL_TOKENS = (
