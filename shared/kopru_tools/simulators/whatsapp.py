@@ -456,13 +456,15 @@ class WhatsAppSimulator:
     # -- inspection and dev controls ---------------------------------------------------------
 
     async def _inspect_calls(self, request: Request) -> Response:
-        return JSONResponse([{"endpoint": c.endpoint, "phone_number_id": c.phone_number_id,
-                              "http_status": c.http_status, "code": c.code, "at": c.at} for c in self.calls])
+        return JSONResponse({"calls": [{"endpoint": c.endpoint, "phone_number_id": c.phone_number_id,
+                                        "http_status": c.http_status, "code": c.code, "at": c.at}
+                                       for c in self.calls]})
 
     async def _inspect_messages(self, request: Request) -> Response:
-        return JSONResponse([{"wamid": m.wamid, "phone_number_id": m.phone_number_id, "to": m.to, "type": m.type,
-                              "body": m.body, "template": m.template, "parameters": m.parameters,
-                              "statuses": m.statuses} for m in self.messages])
+        return JSONResponse({"messages": [{"wamid": m.wamid, "phone_number_id": m.phone_number_id, "to": m.to,
+                                           "type": m.type, "body": m.body, "template": m.template,
+                                           "parameters": m.parameters, "statuses": m.statuses}
+                                          for m in self.messages]})
 
     async def _control_webhook(self, request: Request) -> Response:
         """Stands in for the App Dashboard: {phone_number_id, url, verify_token}. Like Meta, the
