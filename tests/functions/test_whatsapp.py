@@ -309,3 +309,27 @@ async def test_whatsapp_send_is_a_workflow_action(client, tenant):
     names = [a["name"] for a in r.json()["actions"]]
     assert "whatsapp.send" in names
     assert "kopru.whatsapp.received.v1" in r.json()["trigger_types"]
+
+
+async def test_an_erasure_clears_the_window_and_the_messages_and_names_meta(client, apps, tenant, wa, db):
+    number = "+905321110009"
+    raw, headers = wa.inbound(PNID, number, "Merhaba")
+    assert (await post_hook(client, tenant, raw, headers)).json()["received"] == 1
+    r = await send(client, tenant, to=number, text={"body": "Size nasıl yardımcı olabiliriz?"})
+    assert r.status_code == 202, r.text
+    await drain(apps)
+    assert (await read(client, tenant, r.json()["id"]))["status"] == "sent"
+    r = await client("data-erasure").post("/erasures", json={"subject": {"phone": number}},
+                                          headers=bearer(tenant["token"]))
+    assert r.status_code == 202, r.text
+    await drain_all(apps, only=("data-erasure",))
+    er = (await client("data-erasure").get(f"/erasures/{r.json()['id']}", headers=bearer(tenant["token"]))).json()
+    assert er["status"] == "completed", er
+    cleared = {c["table"] for c in er["report"]["cleared"]}
+    assert {"whatsapp_messages", "whatsapp_inbound", "whatsapp_windows"} <= cleared
+    assert any(tp["recipient"].startswith("Meta") for tp in er["report"]["third_parties"])
+    assert db.execute("select count(*) from whatsapp_windows where tenant_id = %s and last_inbound_at is not null",
+                      (tenant["id"],)).fetchone()[0] == 0
+    # the window is closed with the erasure: free-form text is refused again
+    r = await send(client, tenant, to=number, text={"body": "Merhaba"})
+    assert r.status_code == 422 and r.json()["code"] == "whatsapp.window_closed"

@@ -305,8 +305,8 @@ whatsapp_inbound = Table(
     Column("tenant_id", UUID(as_uuid=True), nullable=False),
     Column("subject_id", UUID(as_uuid=True), nullable=False),
     Column("wamid", Text, nullable=False),
-    Column("type", Text, nullable=False),
-    Column("sent_at", DateTime(timezone=True), nullable=False),
+    Column("type", Text),
+    Column("sent_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True)),
 )
 
@@ -314,7 +314,7 @@ whatsapp_windows = Table(
     "whatsapp_windows", metadata,
     Column("tenant_id", UUID(as_uuid=True), primary_key=True),
     Column("subject_id", UUID(as_uuid=True), primary_key=True),
-    Column("last_inbound_at", DateTime(timezone=True), nullable=False),
+    Column("last_inbound_at", DateTime(timezone=True)),
 )
 
 # -- KVKK applications, destruction records, breaches (migration 0007) ----------------

@@ -63,8 +63,8 @@ def upgrade() -> None:
             tenant_id uuid not null references tenants(id),
             subject_id uuid not null references data_subjects(id),   -- the sender; the number is not here
             wamid text not null,
-            type text not null,                   -- text, image, button...: the content itself is not kept
-            sent_at timestamptz not null,         -- Meta's timestamp of the customer's message
+            type text,                            -- text, image, button...: the content itself is not kept
+            sent_at timestamptz,                  -- Meta's timestamp of the customer's message (an erasure clears both)
             created_at timestamptz not null default now(),
             unique (tenant_id, wamid)
         )
@@ -78,7 +78,8 @@ def upgrade() -> None:
         create table whatsapp_windows (
             tenant_id uuid not null references tenants(id),
             subject_id uuid not null references data_subjects(id) on delete cascade,
-            last_inbound_at timestamptz not null,  -- the customer's last message: free-form text for 24 hours
+            last_inbound_at timestamptz,          -- the customer's last message: free-form text for 24 hours
+                                                  -- (null after an erasure: the window is closed)
             primary key (tenant_id, subject_id)
         )
         """
