@@ -43,7 +43,7 @@ def test_kopru_dev_on_embedded_defaults(tmp_path):
     env = {k: v for k, v in os.environ.items()
            if k not in ("DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL", "KOPRU_MASTER_KEY", "NETGSM_BASE_URL",
                         "NILVERA_BASE_URL", "IYZICO_BASE_URL", "BULUTFON_BASE_URL", "ARVENTO_BASE_URL",
-                        "CREDIT_PARTNER_BASE_URL")}
+                        "CREDIT_PARTNER_BASE_URL", "WHATSAPP_BASE_URL")}
     env["KOPRU_DATA_DIR"] = str(tmp_path / "data")
     proc = subprocess.Popen([str(BIN / "kopru"), "dev", "--port", str(port)], env=env, cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -57,7 +57,8 @@ def test_kopru_dev_on_embedded_defaults(tmp_path):
             time.sleep(0.1)
         dev = json.loads(dev_json.read_text())
         assert dev["gateway"] == f"http://127.0.0.1:{port}" and dev["pid"] == proc.pid
-        assert set(dev["providers"]) == {"netgsm", "nilvera", "iyzico", "bulutfon", "credit_partner", "arvento"}
+        assert set(dev["providers"]) == {"netgsm", "nilvera", "iyzico", "bulutfon", "credit_partner", "arvento",
+                                         "whatsapp"}
         for sim in dev["providers"].values():
             assert sim["simulator"] is True and sim["base_url"].startswith("http://127.0.0.1:")
             got = httpx.get(sim["calls"], timeout=5)
@@ -80,7 +81,7 @@ def test_kopru_dev_on_embedded_defaults(tmp_path):
     assert any(l.startswith("arvento simulator at http://127.0.0.1:") for l in lines)  # nor a real Arvento
     assert not (tmp_path / "data" / "dev.json").exists()  # gone with it
     # Ctrl-C stopped the embedded PostgreSQL too
-    assert not (tmp_path / "data" / "pg" / "postmaster.pid").exists()
+    assert not (tmp_path / "data" / "pg" / "postmaster.pid").exists(), err[-3000:]
 
 
 def _serve_function(source: str, services) -> tuple[subprocess.Popen, int]:

@@ -49,8 +49,21 @@ def arvento_sim(services):
         yield sim
 
 
+WA_PNID, WA_TOKEN, WA_SECRET = "300000000000003", "EAAG-schemathesis-token", "schemathesis-app-secret"
+
+
+@pytest.fixture(scope="module")
+def whatsapp_sim(services):
+    from kopru_tools.simulators.whatsapp import WhatsAppSimulator, serve
+
+    sim = WhatsAppSimulator()
+    sim.add_number(WA_PNID, WA_TOKEN, WA_SECRET)
+    with serve(sim) as url, pointed("WHATSAPP_BASE_URL", url):
+        yield sim
+
+
 @pytest.fixture
-def live_gateway(apps, netgsm, nilvera_sim, iyzico, credit_sim, arvento_sim):
+def live_gateway(apps, netgsm, nilvera_sim, iyzico, credit_sim, arvento_sim, whatsapp_sim):
     """kopru dev's gateway over HTTP on loopback, every function behind it."""
     from kopru_tools.gateway import Gateway
     from kopru_tools.simulators.common import start
@@ -98,6 +111,10 @@ def _tenant(base: str, operator: dict) -> dict:
 
         r = h.put(f"/function/tenant-onboarding/tenants/{tid}/integrations/credit-partner", headers=auth,
                   json={"customer_code": CREDIT_CUSTOMER, "api_key": CREDIT_API_KEY})
+        assert r.status_code == 200, r.text
+        r = h.put(f"/function/tenant-onboarding/tenants/{tid}/integrations/whatsapp", headers=auth,
+                  json={"phone_number_id": WA_PNID, "access_token": WA_TOKEN, "app_secret": WA_SECRET,
+                        "verify_token": "schemathesis-verify"})
         assert r.status_code == 200, r.text
     return {"id": tid, "tenant": tok, "operator": op}
 

@@ -141,6 +141,11 @@ async def replay(call: Call):
 @fn.on_event("kopru.sms.failed.v1")
 @fn.on_event("kopru.sms.sent.v1")
 @fn.on_event("kopru.webhook.endpoint_disabled.v1")
+@fn.on_event("kopru.whatsapp.delivered.v1")
+@fn.on_event("kopru.whatsapp.failed.v1")
+@fn.on_event("kopru.whatsapp.read.v1")
+@fn.on_event("kopru.whatsapp.received.v1")
+@fn.on_event("kopru.whatsapp.sent.v1")
 @fn.on_event("kopru.work.outcome_unknown.v1")
 async def deliver(ev: EventCall):
     from kopru.webhooks.delivery import fan_out

@@ -138,6 +138,7 @@ async def retry(call: Call):
 @fn.on_event("kopru.payment.refunded.v1")
 @fn.on_event("kopru.payment.succeeded.v1")
 @fn.on_event("kopru.vehicle.geofence.v1")  # names the driver (subject_id) when one is linked: _personal_triggers
+@fn.on_event("kopru.whatsapp.received.v1")
 async def trigger(ev: EventCall):
     from kopru.workflows.engine import on_event
 

@@ -96,6 +96,7 @@ class Settings:
     # Arvento's rate limit: one request per account at most this often, across all instances
     arvento_min_interval_s: float = 31.0  # KOPRU_ARVENTO_MIN_INTERVAL_S (Arvento's is about 30 s; 1 s of margin)
     arvento_vehicles_every_s: float = 21600.0  # KOPRU_ARVENTO_VEHICLES_EVERY_S: the vehicle list (plates) refreshed this often
+    whatsapp_base_url: str | None = None  # WHATSAPP_BASE_URL (Meta's Graph API host, the version is in the path)
     # the CLI and `kopru dev`
     operator_client_id: str | None = None  # KOPRU_OPERATOR_CLIENT_ID
     operator_client_secret: str | None = None  # KOPRU_OPERATOR_CLIENT_SECRET
@@ -121,6 +122,7 @@ class Settings:
     arvento_sim_username: str = "kopru-dev"  # ARVENTO_SIM_USERNAME
     arvento_sim_password: str = "kopru-dev-arvento"  # ARVENTO_SIM_PASSWORD
     arvento_sim_window_s: float = 30.0  # ARVENTO_SIM_WINDOW_S: the simulator's rate limit per account
+    whatsapp_sim_deliver_after: float = 3.0  # WHATSAPP_SIM_DELIVER_AFTER: seconds until a dev message is delivered, then read
     outward_lease_seconds: float = 60.0  # a claim on an outward call (kopru.work): longer than any provider time-out
     payment_settle_after_seconds: float = 600.0  # KOPRU_PAYMENT_SETTLE_AFTER_SECONDS: a pending payment the schedule asks iyzico about
     # outbound webhooks (kopru.webhooks): private, loopback, link-local and metadata addresses are refused
@@ -130,6 +132,8 @@ class Settings:
     webhook_tick_budget_seconds: float = 50.0  # KOPRU_WEBHOOK_TICK_BUDGET_SECONDS: a retry tick waits for due deliveries this long
     credit_absent_after_seconds: float = 60.0  # KOPRU_CREDIT_ABSENT_AFTER_SECONDS: nothing under our reference at the partner this long after an ambiguous request: never taken
     netgsm_absent_after_seconds: float = 120.0  # no trace in Netgsm's report this long after an ambiguous send: never taken
+    # an ambiguous WhatsApp send with no status webhook naming it this long after: parked `unknown` for an operator
+    whatsapp_unproven_after_seconds: float = 900.0  # KOPRU_WHATSAPP_UNPROVEN_AFTER_SECONDS
     # event ingress (kopru.events.ingress)
     event_signing_key: str | None = None  # base64, >= 32 bytes; default: derived from the master key
     event_token_ttl: int = 300  # seconds a platform sender token lives
@@ -185,6 +189,7 @@ def settings() -> Settings:
         arvento_base_url=_str("ARVENTO_BASE_URL"),
         arvento_min_interval_s=_float("KOPRU_ARVENTO_MIN_INTERVAL_S", 31.0),
         arvento_vehicles_every_s=_float("KOPRU_ARVENTO_VEHICLES_EVERY_S", 21600.0),
+        whatsapp_base_url=_str("WHATSAPP_BASE_URL"),
         operator_client_id=_str("KOPRU_OPERATOR_CLIENT_ID"),
         operator_client_secret=_str("KOPRU_OPERATOR_CLIENT_SECRET"),
         sink_template=os.environ.get("KOPRU_SINK_TEMPLATE", "http://127.0.0.1:8080/function/{name}/"),
@@ -206,12 +211,14 @@ def settings() -> Settings:
         arvento_sim_username=os.environ.get("ARVENTO_SIM_USERNAME", "kopru-dev"),
         arvento_sim_password=os.environ.get("ARVENTO_SIM_PASSWORD", "kopru-dev-arvento"),
         arvento_sim_window_s=_float("ARVENTO_SIM_WINDOW_S", 30.0),
+        whatsapp_sim_deliver_after=_float("WHATSAPP_SIM_DELIVER_AFTER", 3.0),
         outward_lease_seconds=float(os.environ.get("KOPRU_OUTWARD_LEASE_SECONDS", "60")),
         webhooks_allow_private=os.environ.get("KOPRU_WEBHOOKS_ALLOW_PRIVATE", "").strip().lower() in ("1", "true", "yes", "on"),
         webhook_timeout_seconds=_float("KOPRU_WEBHOOK_TIMEOUT_SECONDS", 15.0),
         webhook_tick_budget_seconds=_float("KOPRU_WEBHOOK_TICK_BUDGET_SECONDS", 50.0),
         credit_absent_after_seconds=float(os.environ.get("KOPRU_CREDIT_ABSENT_AFTER_SECONDS", "60")),
         netgsm_absent_after_seconds=float(os.environ.get("KOPRU_NETGSM_ABSENT_AFTER_SECONDS", "120")),
+        whatsapp_unproven_after_seconds=_float("KOPRU_WHATSAPP_UNPROVEN_AFTER_SECONDS", 900.0),
         payment_settle_after_seconds=float(os.environ.get("KOPRU_PAYMENT_SETTLE_AFTER_SECONDS", "600")),
         event_signing_key=os.environ.get("KOPRU_EVENT_SIGNING_KEY") or None,
         event_token_ttl=_int("KOPRU_EVENT_TOKEN_TTL", 300),

@@ -23,6 +23,9 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in (
     # vehicles (Arvento): the REST login; the check logs in once, within the account's rate limit
     Provider("arvento", "Arvento (araç takip / vehicle tracking)", "kopru.vehicles.models:ArventoSettingsIn",
              ("password",), check="kopru.vehicles.service:check_arvento"),
+    Provider("whatsapp", "WhatsApp Business (Meta WhatsApp Cloud API)", "kopru.whatsapp.models:WhatsAppSettingsIn",
+             ("access_token", "app_secret", "verify_token"), check="kopru.whatsapp.service:check_whatsapp",
+             view="kopru.whatsapp.service:whatsapp_view"),
 )}
 
 
@@ -39,6 +42,7 @@ EFFECTS: dict[tuple[str, str], str] = {
     ("webhook", "webhook.deliver"): "kopru.webhooks.delivery:WebhookDelivery",
     ("credit-partner", "credit.report"): "kopru.credit.service:CreditFetch",
     ("bulutfon", "call.bridge"): "kopru.calls.service:CallBridge",
+    ("whatsapp", "whatsapp.send"): "kopru.whatsapp.service:WhatsAppSend",
 }
 
 

@@ -25,6 +25,9 @@ DEV_SIMULATORS = {
     "credit_partner": ("CREDIT_PARTNER_BASE_URL", "kopru_tools.simulators.credit_not_kkb", "NOT KKB/Findeks: API key kopru-dev-credit, customer KOPRU-DEV"),
     "bulutfon": ("BULUTFON_BASE_URL", "kopru_tools.simulators.bulutfon", "API key kopru-dev-bulutfon, number 908508850000, extensions 1001/1002"),
     "arvento": ("ARVENTO_BASE_URL", "kopru_tools.simulators.arvento", "user kopru-dev / kopru-dev-arvento, 3 vehicles driving"),
+    "whatsapp": ("WHATSAPP_BASE_URL", "kopru_tools.simulators.whatsapp",
+                 "phone number id 100000000000001, token kopru-dev-whatsapp, app secret kopru-dev-whatsapp-secret; "
+                 "POST /_simulator/webhook sets the callback URL, /_simulator/inbound makes a customer write"),
 }
 DEV_URLS = {name: env for name, (env, _, _) in DEV_SIMULATORS.items()}
 

@@ -84,9 +84,10 @@ def test_references_resolve(fixture_docs, fixture_catalog):
     topics_of = {"sms-send": ["kopru.sms", "kopru.tenant"], "data-export": ["kopru.kvkk"], "data-erasure": ["kopru.kvkk"],
                  "einvoice-submit": ["kopru.einvoice"], "payment-chain": ["kopru.einvoice", "kopru.payment"],
                  "webhooks": ["kopru.call", "kopru.consent", "kopru.einvoice", "kopru.kvkk", "kopru.payment", "kopru.sms",
-                              "kopru.webhook", "kopru.work"],
-                 "workflows": ["kopru.call", "kopru.consent", "kopru.einvoice", "kopru.payment", "kopru.vehicle"],
-                 "credit-report": ["kopru.consent", "kopru.credit"]}
+                              "kopru.webhook", "kopru.whatsapp", "kopru.work"],
+                 "workflows": ["kopru.call", "kopru.consent", "kopru.einvoice", "kopru.payment", "kopru.vehicle",
+                               "kopru.whatsapp"],
+                 "credit-report": ["kopru.consent", "kopru.credit"], "whatsapp": ["kopru.whatsapp"]}
     brokered = {"webhooks", "workflows"}  # what tenants subscribe to: a Trigger each on the Broker
     assert set(sources) == {f"{fn}-events" for fn in topics_of if fn not in brokered} | {"kopru-tenant-events-feed"}
     assert set(triggers) == brokered and set(brokers) == {"kopru-tenant-events"}
@@ -130,7 +131,8 @@ def test_references_resolve(fixture_docs, fixture_catalog):
     pings = by_kind(fixture_docs, "PingSource")
     assert set(pings) == {"retention-purge-schedule", "sms-report-schedule", "einvoice-status-schedule",
                           "payment-schedule", "webhooks-retry-schedule", "workflows-resume-schedule",
-                          "credit-recover-schedule", "calls-schedule", "vehicles-schedule"}
+                          "credit-recover-schedule", "calls-schedule", "vehicles-schedule",
+                          "whatsapp-sweep-schedule"}
     assert pings["sms-report-schedule"]["spec"]["schedule"] == "*/5 * * * *"
     ping = pings["retention-purge-schedule"]["spec"]
     assert (ping["schedule"], ping["timezone"]) == ("0 3 * * *", "Europe/Istanbul")
@@ -157,7 +159,7 @@ def test_topics_cover_the_catalog_and_dead_letters(fixture_docs, fixture_catalog
     assert set(topics) == set(fixture_catalog.topics) | {f"kopru.deadletter.{fn}" for fn in
                                                          ("sms-send", "data-export", "data-erasure", "einvoice-submit",
                                                           "payment-chain", "webhooks", "workflows",
-                                                          "credit-report", "kopru-tenant-events")}
+                                                          "credit-report", "whatsapp", "kopru-tenant-events")}
     for name, t in fixture_catalog.topics.items():
         assert topics[name]["spec"]["partitions"] == t.partitions
         assert topics[name]["spec"]["config"]["retention.ms"] == t.retention_ms

@@ -120,7 +120,7 @@ def test_a_schedule_renders_only_for_an_existing_function(fixture_registry, fixt
     present = render("knative", fixture_registry, fixture_catalog)
     assert "kind: PingSource" in present.files["infra/knative/functions/retention-purge.yaml"]
     scheduled = ("retention-purge", "sms-report", "einvoice-status", "payment", "webhooks-retry", "workflows-resume",
-                 "credit-recover", "calls", "vehicles")
+                 "credit-recover", "calls", "vehicles", "whatsapp-sweep")
     reg = {k: v for k, v in fixture_registry.items() if k not in scheduled}
     absent = render("knative", reg, fixture_catalog)
     assert set(absent.plan.skipped_schedules) == set(scheduled)

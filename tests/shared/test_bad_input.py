@@ -35,6 +35,12 @@ BODIES = {
     ("sms-send", "POST", "/sms"):
         (lambda: {"to": "+905321234567", "message": "Merhaba", "kind": "transactional"}, ("message",), "tenant"),
     ("sms-send", "POST", "/sms/estimate"): (lambda: {"message": "Merhaba"}, ("message",), "tenant"),
+    ("tenant-onboarding", "PUT", "/tenants/{id}/integrations/whatsapp"):
+        (lambda: {"phone_number_id": "106540352242922", "access_token": "EAAG-token-1", "app_secret": "secret-12345",
+                  "verify_token": "verify-12345"}, ("access_token",), "tenant"),
+    ("whatsapp", "POST", "/whatsapp/messages"):
+        (lambda: {"to": "+905321234567", "category": "transactional", "text": {"body": "Merhaba"}}, ("text", "body"),
+         "tenant"),
     ("einvoice-submit", "POST", "/einvoices"): (lambda: json.loads(json.dumps(INVOICE)), ("lines", 0, "name"), "tenant"),
     ("consent-record", "POST", "/consents"): (lambda: dict(CONSENT), ("consent_text",), "tenant"),
     ("consent-record", "POST", "/consents/{id}/withdraw"): (lambda: {"channel": "web"}, ("channel",), "tenant"),
@@ -83,7 +89,8 @@ TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox", "sms_message
           "tenant_integrations", "outward_calls", "payments", "payment_history", "payment_refunds",
           "webhook_endpoints", "webhook_deliveries", "workflows", "workflow_runs", "credit_reports",
           "call_records", "call_bridges", "call_sync_cursors",
-          "arvento_sessions", "vehicles", "vehicle_positions", "geofences")
+          "arvento_sessions", "vehicles", "vehicle_positions", "geofences",
+          "whatsapp_messages", "whatsapp_status_history", "whatsapp_inbound", "whatsapp_windows")
 
 
 def _body_routes():

@@ -115,7 +115,11 @@ PUBLIC = {("token", "POST", "/oauth2/token"), ("token", "GET", "/.well-known/jwk
           ("einvoice-submit", "GET", "/einvoices/view/{token}"),
           # Bulutfon's call webhooks: a per-tenant signed URL and the tenant's HTTP Basic credentials
           # (tests/calls: another tenant's signature 403, another tenant's credentials 401, nothing written)
-          ("calls", "POST", "/calls/webhooks/bulutfon")}
+          ("calls", "POST", "/calls/webhooks/bulutfon"),
+          # Meta's WhatsApp webhook: a per-tenant MAC'd path, then the tenant's app secret over the raw body
+          # (tests/functions/test_whatsapp.py: another tenant's id under a tenant's MAC 403, a wrong or missing
+          # X-Hub-Signature-256 401/403 with nothing applied)
+          ("whatsapp", "GET", "/whatsapp/webhooks/{tenant}/{sig}"), ("whatsapp", "POST", "/whatsapp/webhooks/{tenant}/{sig}")}
 OPERATOR_ONLY = {("tenant-onboarding", "POST", "/tenants"), ("tenant-onboarding", "GET", "/tenants")}
 TENANT_SCOPED = {
     ("tenant-onboarding", "GET", "/tenants/{id}"),
@@ -139,6 +143,10 @@ TENANT_SCOPED = {
     ("einvoice-submit", "GET", "/einvoices/{id}"),
     ("einvoice-submit", "GET", "/einvoices/{id}/xml"),
     ("sms-send", "GET", "/sms/{id}"),
+    ("whatsapp", "GET", "/whatsapp/messages/{id}"),
+    ("tenant-onboarding", "PUT", "/tenants/{id}/integrations/whatsapp"),
+    ("tenant-onboarding", "GET", "/tenants/{id}/integrations/whatsapp"),
+    ("tenant-onboarding", "POST", "/tenants/{id}/integrations/whatsapp/test"),
     ("data-export", "POST", "/exports"),
     ("data-export", "GET", "/exports/{id}"),
     ("data-erasure", "POST", "/erasures"),
@@ -197,6 +205,8 @@ OWN_TENANT_ONLY = {
     ("consent-record", "POST", "/consents"): CONSENT,
     ("sms-send", "POST", "/sms"): {"to": "+905321234567", "message": "Merhaba", "kind": "transactional"},
     ("sms-send", "POST", "/sms/estimate"): {"message": "Merhaba"},
+    ("whatsapp", "POST", "/whatsapp/messages"): {"to": "+905321234567", "category": "transactional",
+                                                 "template": {"name": "siparis_kargoda", "language": "tr"}},
     ("einvoice-submit", "POST", "/einvoices"): {
         "profile": "TEMELFATURA", "type": "SATIS", "issue_date": "2026-11-20",
         "customer": {"vkn": "1234567026", "name": "Alıcı A.Ş.", "tax_office": "Kadıköy",

@@ -328,7 +328,7 @@ async def test_routes_read_list_delete_and_the_registry(client, shop, db):
     cat = r.json()
     by = {a["name"]: a for a in cat["actions"]}
     assert set(by) == {"sms.send", "webhook.call", "payment.refund", "einvoice.issue", "credit.request", "call.bridge",
-                       "vehicle.locate"}
+                       "vehicle.locate", "whatsapp.send"}
     assert by["credit.request"]["scope"] == "credit:request" and "credit.no_consent" in by["credit.request"]["consent"][0]["en"]
     assert by["call.bridge"]["scope"] == "calls:write" and "to_call_caller" in by["sms.send"]["input"]["properties"]
     assert "kopru.call.missed.v1" in cat["trigger_types"]

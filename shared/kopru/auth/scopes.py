@@ -25,6 +25,9 @@ _ALL = (
           "Manage the tenant's API clients and integration settings."),
     Scope("sms:send", "SMS gönderme ve mesajın kaç parça tutacağını hesaplama.", "Send SMS and estimate a message's segments."),
     Scope("sms:read", "SMS durumunu ve geçmişini okuma.", "Read an SMS's status and history."),
+    Scope("whatsapp:send", "WhatsApp mesajı (serbest metin ya da onaylı şablon) gönderme.",
+          "Send WhatsApp messages (free-form text or approved templates)."),
+    Scope("whatsapp:read", "WhatsApp mesajının durumunu ve geçmişini okuma.", "Read a WhatsApp message's status and history."),
     Scope("einvoice:write", "e-Fatura / e-Arşiv fatura düzenleme.", "Issue e-Fatura / e-Arşiv invoices."),
     Scope("einvoice:read", "Faturanın durumunu ve imzalı belgesini okuma.", "Read an invoice's status and signed document."),
     Scope("payments:write", "Ödeme başlatma, iade ve iptal (iyzico).", "Start, refund and cancel payments (iyzico)."),
@@ -65,6 +68,8 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     "admin": TENANT_SCOPES,
     "member": frozenset({"tenant:read", "sms:read", "einvoice:read", "consent:read", "payments:read",
                          "webhooks:read", "workflows:read", "vehicles:read"}),
+    "member": frozenset({"tenant:read", "sms:read", "whatsapp:read", "einvoice:read", "consent:read", "payments:read",
+                         "webhooks:read", "workflows:read"}),
 }
 
 

@@ -38,6 +38,12 @@ def _lookup(code: str) -> tuple[str, str]:
         spec = table.get(int(rest))
         if spec is not None:
             return spec.tr, spec.en
+    elif head == "whatsapp" and rest:
+        from kopru.connectors.whatsapp import codes as wc
+
+        found = wc.describe(rest)
+        if found is not None:
+            return found
     elif head == "iyzico" and rest:
         from kopru.connectors.iyzico import codes as ic
 

@@ -53,8 +53,10 @@ def stop_postgres() -> None:
 
             try:
                 pg_ctl(["-w", "-m", "fast", "stop"], pgdata=_pg.pgdata, user=_pg.system_user)
-            except Exception:  # already stopped
-                pass
+            except Exception as exc:  # already stopped, or pg_ctl could not stop it: say which
+                import sys
+
+                print(f"embedded PostgreSQL stop: {type(exc).__name__}: {str(exc)[-300:]}", file=sys.stderr)
             _pg = None
 
 

@@ -269,6 +269,54 @@ sms_status_history = Table(
     Column("at", DateTime(timezone=True)),
 )
 
+# -- WhatsApp Business (migration 0019) ------------------------------------------------
+
+whatsapp_messages = Table(
+    "whatsapp_messages", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("subject_id", UUID(as_uuid=True), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("category", Text, nullable=False),
+    Column("template_name", Text),
+    Column("template_language", Text),
+    Column("content_enc", LargeBinary),
+    Column("status", Text, nullable=False),
+    Column("error_code", Text),
+    Column("attempts", Integer, nullable=False),
+    Column("wamid", Text),
+    Column("created_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
+)
+
+whatsapp_status_history = Table(
+    "whatsapp_status_history", metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("message_id", UUID(as_uuid=True), nullable=False),
+    Column("status", Text, nullable=False),
+    Column("code", Text),
+    Column("at", DateTime(timezone=True)),
+)
+
+whatsapp_inbound = Table(
+    "whatsapp_inbound", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("subject_id", UUID(as_uuid=True), nullable=False),
+    Column("wamid", Text, nullable=False),
+    Column("type", Text),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True)),
+)
+
+whatsapp_windows = Table(
+    "whatsapp_windows", metadata,
+    Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    Column("subject_id", UUID(as_uuid=True), primary_key=True),
+    Column("last_inbound_at", DateTime(timezone=True)),
+)
+
 # -- KVKK applications, destruction records, breaches (migration 0007) ----------------
 
 subject_requests = Table(
@@ -682,4 +730,6 @@ TENANT_TABLES = ("tenants", "users", "api_clients", "audit_log", "outbox", "refr
                  # calls (Bulutfon, 0021)
                  "call_records", "call_bridges", "call_sync_cursors",
                  # vehicles (Arvento, 0022)
-                 "arvento_sessions", "vehicles", "vehicle_positions", "geofences")
+                 "arvento_sessions", "vehicles", "vehicle_positions", "geofences",
+                 # WhatsApp (0023)
+                 "whatsapp_messages", "whatsapp_status_history", "whatsapp_inbound", "whatsapp_windows")

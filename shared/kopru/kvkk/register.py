@@ -225,6 +225,48 @@ REGISTER: tuple[PersonalTable, ...] = (
         ),
     ),
     PersonalTable(
+        "whatsapp_messages",
+        SubjectLink("customer", "subject_id"),
+        Retention("whatsapp_90_days", "A WhatsApp message (its text or template parameters and its status record) "
+                  "is kept 90 days for the tenant's support and Meta billing disputes, then destroyed; an erasure "
+                  "shreds the content at once.", days=90, anchor="created_at", expire="delete"),
+        (
+            PersonalColumn("content_enc", "contact", SHRED, "the text or the template's parameters, under the "
+                           "subject key", field="whatsapp_content:{id}"),
+        ),
+        note="The recipient is the subject (data_subjects); the number is not stored here.",
+        disclosures=(
+            Disclosure("Meta Platforms Ireland Ltd. (WhatsApp Business Platform, Cloud API)",
+                       "WhatsApp mesajı gönderimi (telefon numarası ve mesaj içeriği) / WhatsApp message delivery "
+                       "(number and content)", where="wamid is not null", at="updated_at", erasure_api=None,
+                       note="Meta keeps Cloud API messages for up to 30 days to provide the service; there is no "
+                            "erasure API. A transfer abroad (KVKK md. 9): the tenant's explicit consent or "
+                            "standard contract."),
+        ),
+    ),
+    PersonalTable(
+        "whatsapp_inbound",
+        SubjectLink("customer", "subject_id"),
+        Retention("whatsapp_inbound_90_days", "That a customer wrote on WhatsApp (when, which kind of message; never "
+                  "its content) is kept 90 days, then deleted.", days=90, anchor="created_at", expire="delete"),
+        (
+            PersonalColumn("sent_at", "customer_transaction", DELETE, "when the customer wrote"),
+            PersonalColumn("type", "customer_transaction", DELETE, "text, image, button...: not the content"),
+        ),
+        note="The sender's WhatsApp number is kept as the subject's phone (data_subjects, under the subject key); "
+             "the message content is not stored.",
+    ),
+    PersonalTable(
+        "whatsapp_windows",
+        SubjectLink("customer", "subject_id"),
+        Retention("whatsapp_window", "The customer's last message time opens Meta's 24-hour window for free-form "
+                  "replies; it is deleted a day after the window closed.", days=2, anchor="last_inbound_at",
+                  expire="delete"),
+        (
+            PersonalColumn("last_inbound_at", "customer_transaction", DELETE, "when the customer last wrote"),
+        ),
+    ),
+    PersonalTable(
         "einvoices",
         SubjectLink("customer", "subject_id", where="customer_scheme = 'TCKN'"),
         Retention("invoice_books", "An issued invoice is a commercial record: kept 10 years from the end of the "
@@ -476,6 +518,8 @@ NOT_PERSONAL: dict[tuple[str, str], str] = {
     ("workflows", "name"): "a label the tenant gives a workflow",
     ("arvento_sessions", "session_enc"): "the tenant's Arvento session id, sealed by the master key: a secret",
     ("geofences", "name"): "a label the tenant gives an area",
+    ("whatsapp_messages", "template_name"): "the name of one of the tenant's approved WhatsApp templates",
+    ("whatsapp_status_history", "message_id"): "the id of a whatsapp_messages row, not a message's content",
 }
 
 _PERSONAL_TOKENS = (

@@ -220,6 +220,54 @@ async def sms_preview(tx, inp: SmsSendIn, *, event: dict[str, Any]) -> dict[str,
             "recipient_type": inp.recipient_type, **est.as_dict()}
 
 
+# -- whatsapp.send ---------------------------------------------------------------------------
+
+class WhatsAppSendIn(_In):
+    # as for sms.send: no number typed into a workflow; the person is a data subject
+    to_subject: uuid.UUID = Field(
+        description="the data subject to write to: e.g. the customer who wrote (kopru.whatsapp.received.v1's "
+                    "data.subject_id), or a constant id of a person the tenant registered")
+    category: Literal["transactional", "commercial"]
+    text: Optional[str] = Field(default=None, min_length=1, max_length=4096,
+                                description="free-form text: only within 24 hours of the customer's last message")
+    template: Optional[str] = Field(default=None, min_length=1, max_length=512, pattern=r"^[a-z0-9_]+$",
+                                    description="an approved template's name, instead of text")
+    language: str = Field(default="tr", min_length=2, max_length=16, pattern=r"^[a-z]{2,3}(_[A-Za-z]{2,4})?$")
+    parameters: list[str] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def _rules(self):
+        if (self.text is None) == (self.template is None):
+            raise ValueError("whatsapp.content_invalid")
+        return self
+
+
+async def whatsapp_run(ctx, inp: WhatsAppSendIn, *, key: str, event: dict[str, Any], run_id: uuid.UUID,
+                       index: int) -> dict[str, Any]:
+    from pydantic import ValidationError
+
+    from kopru.whatsapp.models import WhatsAppIn
+    from kopru.whatsapp.service import request_message
+
+    phone = await _subject_phone(ctx, inp.to_subject)
+    content = {"text": {"body": inp.text}} if inp.text is not None else {
+        "template": {"name": inp.template, "language": inp.language, "parameters": list(inp.parameters)}}
+    try:
+        body = WhatsAppIn.model_validate({"to": phone, "category": inp.category, **content})
+    except ValidationError:
+        raise StepFailed("whatsapp.content_invalid") from None
+    out = await request_message(ctx, body, key)  # the window and the consent checked there
+    return {"message_id": out["id"]}
+
+
+async def whatsapp_preview(tx, inp: WhatsAppSendIn, *, event: dict[str, Any]) -> dict[str, Any]:
+    to = _recipient(inp)
+    what = {"text": inp.text} if inp.text is not None else {
+        "template": inp.template, "language": inp.language, "parameters": list(inp.parameters)}
+    return {"provider": "whatsapp", "to": to, "category": inp.category, **what,
+            "window": "free-form text only within 24 hours of the customer's last message (checked when it runs)"}
+
+
 # -- webhook.call ---------------------------------------------------------------------------
 
 async def _endpoint(tx, endpoint_id: uuid.UUID, trigger_type: str):
@@ -454,6 +502,17 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
             ("Bilgilendirme (transactional) iletisi izin gerektirmez; pazarlama içeremez.",
              "A transactional message needs no consent; it must not market anything.")),
            run=f"{_M}:sms_run", preview=f"{_M}:sms_preview"),
+    Action("whatsapp.send", "WhatsApp mesajı gönder (Meta WhatsApp Cloud API).",
+           "Send a WhatsApp message (Meta WhatsApp Cloud API).", "whatsapp:send", f"{_M}:WhatsAppSendIn",
+           (("Serbest metin yalnızca müşterinin son mesajından sonraki 24 saat içinde gönderilir; dışında çalışma "
+             "whatsapp.window_closed ile durur (hiçbir şey gönderilmez). Onaylı şablon her zaman gönderilebilir.",
+             "Free-form text is sent only within 24 hours of the customer's last message; outside it the run stops "
+             "with whatsapp.window_closed (nothing is sent). An approved template may be sent any time."),
+            ("Ticari (commercial) ileti yalnızca alıcının İYS'de etkin MESAJ izni varken gönderilir; yoksa çalışma "
+             "whatsapp.consent_missing ile durur.",
+             "A commercial message is sent only while the recipient has an active İYS MESAJ consent; otherwise the "
+             "run stops with whatsapp.consent_missing.")),
+           run=f"{_M}:whatsapp_run", preview=f"{_M}:whatsapp_preview"),
     Action("webhook.call", "Kiracının bir webhook uç noktasına imzalı istek gönder.",
            "Send a signed request to one of the tenant's webhook endpoints.", "webhooks:write",
            f"{_M}:WebhookCallIn",
