@@ -265,6 +265,7 @@ CATALOG: dict[str, ErrorSpec] = {
     "credit.identity_invalid": ErrorSpec(422, "Kimlik numarası geçersiz: VKN 10, TCKN 11 haneli olmalı ve kontrol haneleri tutmalı.", "Invalid identity number: a VKN has 10 digits, a TCKN 11, and the check digits must match."),
     "credit.subject_required": ErrorSpec(422, "VKN için rızayı veren kişi (subject) belirtilmeli: raporu istenen işletmenin sahibi ya da yetkilisi.", "A VKN needs the person who gave the consent (subject): the owner or authorised person of the business asked about."),
     "credit.subject_mismatch": ErrorSpec(409, "Belirtilen kişi ile raporu istenen TCKN farklı kişilere ait.", "The subject given and the TCKN asked about belong to different people."),
+    "credit.subject_tckn_missing": ErrorSpec(422, "İlgili kişinin kayıtlı bir TCKN'si yok; kredi raporu istenemedi (rızayı TCKN ile kaydedin).", "The data subject has no TCKN on record; no credit report was asked for (record the consent with the TCKN)."),
     "credit.identity_unknown": ErrorSpec(422, "Kredi bürosu bu kimlik numarasıyla kayıtlı bir kişi ya da işletme bulamadı.", "The credit bureau knows no person or business with this identity number."),
     "credit.partner_no_consent": ErrorSpec(422, "İş ortağı, kişinin raporun paylaşılmasına kendi kanalında onay vermediğini bildirdi; rapor alınmadı.", "The partner says the person has not approved sharing the report on its side; no report was obtained."),
     "credit.partner_refused": ErrorSpec(422, "İş ortağı isteği reddetti.", "The partner refused the request."),

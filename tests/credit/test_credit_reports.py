@@ -396,13 +396,14 @@ async def test_the_workflow_action_keeps_the_consent_rule_and_previews_nothing(c
 
     act = ACTIONS["credit.request"]
     assert act.scope == "credit:request" and act.consent
-    if consented:
-        await consent(client, tenant)
-    inp = act.parse({"scheme": "TCKN", "number": TCKN})
+    # the person, by reference: with a consent for credit reports, or only for another purpose
+    made = await consent(client, tenant, **({} if consented else {"purpose": "analytics"}))
+    inp = act.parse({"subject_id": made["subject_id"]})
+    assert TCKN not in json.dumps(act.describe()) and "number" not in act.describe()["input"]["properties"]
     calls = len(credit_sim.calls)
     async with tenant_transaction(tenant["id"], actor="test") as tx:
         prev = await act.load(act.preview)(tx, inp, event={})
-    assert prev["consent_ok"] is consented and prev["number"] == "10*******46"
+    assert prev["consent_ok"] is consented and prev["scheme"] == "TCKN" and TCKN not in json.dumps(prev)
     assert rows(db, tenant["id"]) == 0 and len(credit_sim.calls) == calls
     ctx = TenantContext(tenant["id"], "workflow:test", None)
     run = act.load(act.run)
@@ -417,9 +418,12 @@ async def test_the_workflow_action_keeps_the_consent_rule_and_previews_nothing(c
     assert a == b and rows(db, tenant["id"]) == 1
     await drain(apps, only=FN)
     assert (await read(client, tenant, a["credit_report_id"]))["status"] == "obtained"
+    # a person on record without a TCKN: refused with its own code, nothing asked
+    other = await consent(client, tenant, subject={"phone": "+905329998877"})
     with pytest.raises(StepFailed) as e:
-        await run(ctx, act.parse({"scheme": "VKN", "number": VKN}), key="wf-2:0", event={}, run_id=uuid.uuid4(), index=0)
-    assert e.value.code == "credit.subject_required"
+        await run(ctx, act.parse({"subject_id": other["subject_id"]}), key="wf-2:0", event={}, run_id=uuid.uuid4(),
+                  index=0)
+    assert e.value.code == "credit.subject_tckn_missing" and rows(db, tenant["id"]) == 1
 
 
 async def test_a_request_whose_event_was_lost_is_taken_over_by_the_recover_tick(client, apps, tenant, credit_sim, db):

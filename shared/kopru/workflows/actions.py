@@ -406,21 +406,34 @@ async def einvoice_preview(tx, inp: EinvoiceIssueIn, *, event: dict[str, Any]) -
 # -- credit.request ---------------------------------------------------------------------------
 
 class CreditRequestStepIn(_In):
-    scheme: Literal["TCKN", "VKN"]
-    number: str = Field(min_length=10, max_length=11, description="the counterparty's TCKN or VKN")
-    subject_id: Optional[uuid.UUID] = Field(default=None, description="who consented (required with a VKN)")
+    # as for the messaging actions: no identity number typed into a workflow. The person is a
+    # data subject (their TCKN, under their key, is what is asked about); a business's VKN is
+    # not personal data and may be given, on its owner's or authorised person's consent.
+    subject_id: uuid.UUID = Field(description="the person who consented (data.subject_id, or a constant id): their "
+                                              "TCKN is asked about, or with `vkn` they consented for the business")
+    vkn: Optional[str] = Field(default=None, pattern=r"^[0-9]{10}$",
+                               description="a business's VKN to ask about instead, on the subject's consent")
     consent_id: Optional[uuid.UUID] = Field(default=None, description="one consent; else the newest active one")
 
 
-def _credit_body(inp: CreditRequestStepIn):
+async def _credit_body(tx, inp: CreditRequestStepIn):
     import json
 
     from pydantic import ValidationError
 
     from kopru.credit.models import CreditRequestIn
+    from kopru.kvkk.subjects import decrypt_subject
 
-    raw = {"scheme": inp.scheme, "number": inp.number,
-           "subject": {"id": str(inp.subject_id)} if inp.subject_id else None,
+    if inp.vkn is not None:
+        scheme, number = "VKN", inp.vkn
+    else:
+        who = await decrypt_subject(tx, inp.subject_id)
+        if who is None:
+            raise StepFailed("kvkk.subject_erased")
+        if not who.get("tckn"):
+            raise StepFailed("credit.subject_tckn_missing")
+        scheme, number = "TCKN", who["tckn"]
+    raw = {"scheme": scheme, "number": number, "subject": {"id": str(inp.subject_id)},
            "consent_id": str(inp.consent_id) if inp.consent_id else None}
     try:
         return CreditRequestIn.model_validate_json(json.dumps(raw), strict=True)
@@ -435,7 +448,9 @@ async def credit_run(ctx, inp: CreditRequestStepIn, *, key: str, event: dict[str
     Idempotency-Key); the partner is asked on its own event."""
     from kopru.credit.service import request_report
 
-    out = await request_report(ctx, _credit_body(inp), key)
+    async with ctx.transaction() as tx:
+        body = await _credit_body(tx, inp)
+    out = await request_report(ctx, body, key)
     return {"credit_report_id": out["id"]}
 
 
@@ -443,14 +458,14 @@ async def credit_preview(tx, inp: CreditRequestStepIn, *, event: dict[str, Any])
     """What would be asked, and whether the consent holds now; nothing is recorded or sent."""
     from kopru.credit.service import _consented
 
-    body = _credit_body(inp)
     try:
+        body = await _credit_body(tx, inp)
         _, consent = await _consented(tx, body)
         consent_ok, code = True, None
     except KopruError as err:
         consent_ok, code, consent = False, err.code, None
-    return {"provider": "credit-partner", "scheme": inp.scheme,
-            "number": inp.number[:2] + "*" * (len(inp.number) - 4) + inp.number[-2:],
+    return {"provider": "credit-partner", "scheme": "VKN" if inp.vkn else "TCKN",
+            "subject": f"data subject {inp.subject_id}",
             "consent_ok": consent_ok, "consent_id": str(consent.id) if consent else None, "code": code}
 
 
