@@ -97,6 +97,8 @@ class RouteDoc:
     links: tuple = ()
     # query parameters: ((name, required, JSON schema, description), ...)
     query: tuple = ()
+    # the body of a successful JSON answer, per status: ((status, "module:Model"), ...)
+    returns: tuple = ()
 
     @property
     def security_scope(self) -> str | None:
@@ -305,7 +307,7 @@ class Function:
               auth: str = "bearer", responses: tuple[int, ...] = (200,), scope: str | None = None,
               tenant: str | None = None, operator: bool = False, public: bool = False, form: str | None = None,
               content: str = "application/json", links: dict[str, tuple[str, dict[str, str]]] | None = None,
-              query: tuple = (),
+              query: tuple = (), returns: str | dict[int, str] | None = None,
               ) -> Callable[[Handler], Handler]:
         """Declare a route and who may call it. `body` names the request model as
         "module:Class" (imported only by the OpenAPI renderer and the handler itself).
@@ -324,7 +326,12 @@ class Function:
         the operations a successful answer feeds, as OpenAPI links:
         `links={"read": ("GET /sms/{id}", {"id": "$response.body#/id"})}`; `query` documents
         its query parameters as `(name, required, json_schema, description)` tuples
-        (`kopru.runtime.pages.QUERY` for a cursor-paged list)."""
+        (`kopru.runtime.pages.QUERY` for a cursor-paged list).
+
+        `returns` names the pydantic model of a successful JSON answer ("module:Class",
+        imported only by the OpenAPI renderer), or a mapping status -> model where the
+        route answers its 2xx statuses differently: every route with a JSON 2xx body
+        declares one (tests/test_openapi.py walks the registry)."""
         from kopru.auth.scopes import OPERATOR_SCOPE, SCOPES
 
         where = f"{self.name}: {method} {path}"
@@ -352,6 +359,16 @@ class Function:
             if tenant == "path" and "{id}" not in path:
                 raise ValueError(f"{where}: tenant='path' takes the tenant from {{id}}")
 
+        ok = [s for s in responses if 200 <= s < 300 and s != 204]
+        if isinstance(returns, str):
+            answers = tuple((s, returns) for s in ok)
+        else:
+            answers = tuple(sorted((returns or {}).items()))
+            if any(s not in ok for s, _ in answers):
+                raise ValueError(f"{where}: returns= names a status that is not a declared 2xx answer with a body")
+        if any(not isinstance(ref, str) or ":" not in ref for _, ref in answers):
+            raise ValueError(f"{where}: returns= names a model as 'module:Class'")
+
         def deco(fn: Handler) -> Handler:
             r = Route(method.upper(), path)
             if r in self.routes:
@@ -361,7 +378,7 @@ class Function:
                                     scope, tenant, operator, public, form, content,
                                     tuple((name, target, tuple(sorted(params.items())))
                                           for name, (target, params) in sorted((links or {}).items())),
-                                    tuple(query))
+                                    tuple(query), answers)
             self._compiled.append((r, r.regex, fn))
             return fn
 
