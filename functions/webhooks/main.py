@@ -21,7 +21,7 @@ def _id(call: Call, code: str = "webhook.endpoint_not_found") -> UUID:
         raise KopruError(code) from None
 
 
-@fn.route("POST", "/webhooks/endpoints",
+@fn.route("POST", "/webhooks/endpoints", returns="kopru.webhooks.models:EndpointCreated",
           summary="Register a webhook endpoint for catalog event types; the answer carries its signing secret "
                   "(whsec_...) once (webhooks:write). Optional Idempotency-Key (a repeat answers secret: null)",
           body="kopru.webhooks.models:EndpointIn", responses=(201, 400, 401, 403, 409, 413, 415, 422, 429),
@@ -39,7 +39,7 @@ async def create(call: Call):
     return json_response(out, 201, hdrs)
 
 
-@fn.route("GET", "/webhooks/endpoints", summary="The tenant's webhook endpoints, a page at a time (webhooks:read)",
+@fn.route("GET", "/webhooks/endpoints", returns="kopru.webhooks.models:EndpointsPage", summary="The tenant's webhook endpoints, a page at a time (webhooks:read)",
           responses=(200, 400, 401, 403, 422, 429), scope="webhooks:read", tenant="token", query=PAGED)
 async def listing(call: Call):
     from kopru import pages
@@ -48,7 +48,7 @@ async def listing(call: Call):
     return await listing(call.tenant, pages.limit(call.query), call.query.get("cursor"))
 
 
-@fn.route("GET", "/webhooks/endpoints/{id}", summary="A webhook endpoint, never its secret (webhooks:read)",
+@fn.route("GET", "/webhooks/endpoints/{id}", returns="kopru.webhooks.models:EndpointOut", summary="A webhook endpoint, never its secret (webhooks:read)",
           responses=(200, 401, 403, 404, 429), scope="webhooks:read", tenant="token")
 async def read(call: Call):
     from kopru.webhooks.endpoints import read
@@ -56,7 +56,7 @@ async def read(call: Call):
     return await read(call.tenant, _id(call))
 
 
-@fn.route("PATCH", "/webhooks/endpoints/{id}",
+@fn.route("PATCH", "/webhooks/endpoints/{id}", returns="kopru.webhooks.models:EndpointOut",
           summary="Change a webhook endpoint; enabled: false disables it, true enables it again (webhooks:write)",
           body="kopru.webhooks.models:EndpointPatch", responses=(200, 400, 401, 403, 404, 413, 415, 422, 429),
           scope="webhooks:write", tenant="token")
@@ -80,7 +80,7 @@ async def remove(call: Call):
     return Response(status_code=204)
 
 
-@fn.route("POST", "/webhooks/endpoints/{id}/rotate",
+@fn.route("POST", "/webhooks/endpoints/{id}/rotate", returns="kopru.webhooks.models:EndpointRotated",
           summary="A new signing secret, answered once; the old one keeps signing beside it for 24 hours "
                   "(webhooks:write)",
           responses=(200, 401, 403, 404, 429), scope="webhooks:write", tenant="token")
@@ -90,7 +90,7 @@ async def rotate(call: Call):
     return await rotate(call.tenant, _id(call))
 
 
-@fn.route("GET", "/webhooks/endpoints/{id}/deliveries",
+@fn.route("GET", "/webhooks/endpoints/{id}/deliveries", returns="kopru.webhooks.models:DeliveriesPage",
           summary="An endpoint's delivery log, newest first: status, attempts, last answer, duration "
                   "(webhooks:read)",
           responses=(200, 400, 401, 403, 404, 422, 429), scope="webhooks:read", tenant="token", query=PAGED)
@@ -101,7 +101,7 @@ async def deliveries(call: Call):
     return await log_of(call.tenant, _id(call), pages.limit(call.query), call.query.get("cursor"))
 
 
-@fn.route("POST", "/webhooks/endpoints/{id}/replay",
+@fn.route("POST", "/webhooks/endpoints/{id}/replay", returns="kopru.webhooks.models:ReplayedSince",
           summary="Send again every finished delivery of the endpoint since ?since= (ISO 8601, at most 30 days); "
                   "the retry schedule sends them within a minute (webhooks:write)",
           responses=(202, 401, 403, 404, 409, 422, 429), scope="webhooks:write", tenant="token",
@@ -112,7 +112,7 @@ async def replay_since(call: Call):
     return json_response(await replay_since(call.tenant, _id(call), call.query.get("since")), 202)
 
 
-@fn.route("POST", "/webhooks/deliveries/{id}/replay",
+@fn.route("POST", "/webhooks/deliveries/{id}/replay", returns="kopru.webhooks.models:DeliveryOut",
           summary="Send one delivery again now, with its webhook-id (webhooks:write)",
           responses=(202, 401, 403, 404, 409, 429), scope="webhooks:write", tenant="token")
 async def replay(call: Call):
