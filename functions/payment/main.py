@@ -28,6 +28,9 @@ def _replayed(out: dict) -> dict[str, str]:
 @fn.route("POST", "/payments", returns="kopru.payments.models:PaymentOut", summary="Start a payment: iyzico's hosted checkout form for the basket; answers the "
                                        "page URL to send the payer to (payments:write). Optional Idempotency-Key",
           body="kopru.payments.models:PaymentIn", responses=(201, 401, 403, 409, 413, 415, 422, 429, 503),
+          links={"read": ("GET /payments/{id}", {"id": "$response.body#/id"}),
+                 "refund": ("POST /payments/{id}/refunds", {"id": "$response.body#/id"}),
+                 "cancel": ("POST /payments/{id}/cancel", {"id": "$response.body#/id"})},
           scope="payments:write", tenant="token")
 async def create(call: Call):
     from kopru.payments.models import PaymentIn
@@ -42,6 +45,9 @@ async def create(call: Call):
           summary="Start a direct 3-D Secure payment: the card goes to iyzico once and is never kept; answers "
                   "threeds_html, the bank's page to show the payer (payments:write). Optional Idempotency-Key",
           body="kopru.payments.models:ThreeDSPaymentIn", responses=(201, 401, 403, 409, 413, 415, 422, 429, 503),
+          links={"read": ("GET /payments/{id}", {"id": "$response.body#/id"}),
+                 "refund": ("POST /payments/{id}/refunds", {"id": "$response.body#/id"}),
+                 "cancel": ("POST /payments/{id}/cancel", {"id": "$response.body#/id"})},
           scope="payments:write", tenant="token")
 async def create_3ds(call: Call):
     from kopru.payments.models import ThreeDSPaymentIn
@@ -53,7 +59,9 @@ async def create_3ds(call: Call):
 
 
 @fn.route("GET", "/payments/{id}", returns="kopru.payments.models:PaymentOut", summary="A payment's status, amounts, history and refunds (payments:read)",
-          responses=(200, 401, 403, 404, 429), scope="payments:read", tenant="token")
+          responses=(200, 401, 403, 404, 429), scope="payments:read", tenant="token",
+          links={"refund": ("POST /payments/{id}/refunds", {"id": "$response.body#/id"}),
+                 "cancel": ("POST /payments/{id}/cancel", {"id": "$response.body#/id"})})
 async def read(call: Call):
     from kopru.payments.service import get_payment
 
@@ -63,6 +71,7 @@ async def read(call: Call):
 @fn.route("POST", "/payments/{id}/refunds", returns="kopru.payments.models:RefundOut", summary="Refund part or all of a paid payment (payments:write). "
                                                    "Optional Idempotency-Key",
           body="kopru.payments.models:RefundIn", responses=(202, 401, 403, 404, 409, 413, 415, 422, 429, 503),
+          links={"payment": ("GET /payments/{id}", {"id": "$response.body#/payment_id"})},
           scope="payments:write", tenant="token")
 async def refund(call: Call):
     from kopru.payments.models import RefundIn

@@ -10,7 +10,9 @@ fn = Function("tenant-onboarding")
 
 
 @fn.route("POST", "/tenants", returns="kopru.tenancy.models:OnboardedOut", summary="Onboard a tenant (platform operator only)",
-          body="kopru.tenancy.models:TenantIn", responses=(201, 401, 403, 409, 413, 415, 422), operator=True)
+          body="kopru.tenancy.models:TenantIn", responses=(201, 401, 403, 409, 413, 415, 422), operator=True,
+          links={"read": ("GET /tenants/{id}", {"id": "$response.body#/tenant/id"}),
+                 "clients": ("GET /tenants/{id}/clients", {"id": "$response.body#/tenant/id"})})
 async def create_tenant(call: Call):
     from kopru.tenancy import onboard_tenant
     from kopru.tenancy.models import TenantIn
@@ -51,7 +53,8 @@ async def list_clients(call: Call):
                   "the caller holds (default: all of them)",
           body="kopru.tenancy.models:ClientIn", responses=(201, 401, 403, 404, 409, 422, 429),
           links={"revoke": ("DELETE /tenants/{id}/clients/{client_id}",
-                            {"id": "$request.path.id", "client_id": "$response.body#/client_id"})},
+                            {"id": "$request.path.id", "client_id": "$response.body#/client_id"}),
+                 "list": ("GET /tenants/{id}/clients", {"id": "$request.path.id"})},
           scope="tenant:admin", tenant="path")
 async def create_client(call: Call):
     from kopru.auth.clients import add_client

@@ -26,7 +26,13 @@ def _id(call: Call, code: str = "webhook.endpoint_not_found") -> UUID:
                   "(whsec_...) once (webhooks:write). Optional Idempotency-Key (a repeat answers secret: null)",
           body="kopru.webhooks.models:EndpointIn", responses=(201, 400, 401, 403, 409, 413, 415, 422, 429),
           scope="webhooks:write", tenant="token",
-          links={"read": ("GET /webhooks/endpoints/{id}", {"id": "$response.body#/id"})})
+          links={"read": ("GET /webhooks/endpoints/{id}", {"id": "$response.body#/id"}),
+                 "change": ("PATCH /webhooks/endpoints/{id}", {"id": "$response.body#/id"}),
+                 "rotate": ("POST /webhooks/endpoints/{id}/rotate", {"id": "$response.body#/id"}),
+                 "deliveries": ("GET /webhooks/endpoints/{id}/deliveries", {"id": "$response.body#/id"}),
+                 "replay": ("POST /webhooks/endpoints/{id}/replay",
+                            {"id": "$response.body#/id", "query.since": "$response.body#/created_at"}),
+                 "delete": ("DELETE /webhooks/endpoints/{id}", {"id": "$response.body#/id"})})
 async def create(call: Call):
     from kopru.webhooks.endpoints import create
     from kopru.webhooks.models import EndpointIn
@@ -40,7 +46,8 @@ async def create(call: Call):
 
 
 @fn.route("GET", "/webhooks/endpoints", returns="kopru.webhooks.models:EndpointsPage", summary="The tenant's webhook endpoints, a page at a time (webhooks:read)",
-          responses=(200, 400, 401, 403, 422, 429), scope="webhooks:read", tenant="token", query=PAGED)
+          responses=(200, 400, 401, 403, 422, 429), scope="webhooks:read", tenant="token", query=PAGED,
+          links={"read": ("GET /webhooks/endpoints/{id}", {"id": "$response.body#/endpoints/0/id"})})
 async def listing(call: Call):
     from kopru import pages
     from kopru.webhooks.endpoints import listing
@@ -59,6 +66,7 @@ async def read(call: Call):
 @fn.route("PATCH", "/webhooks/endpoints/{id}", returns="kopru.webhooks.models:EndpointOut",
           summary="Change a webhook endpoint; enabled: false disables it, true enables it again (webhooks:write)",
           body="kopru.webhooks.models:EndpointPatch", responses=(200, 400, 401, 403, 404, 413, 415, 422, 429),
+          links={"deliveries": ("GET /webhooks/endpoints/{id}/deliveries", {"id": "$response.body#/id"})},
           scope="webhooks:write", tenant="token")
 async def change(call: Call):
     from kopru.webhooks.endpoints import change
@@ -93,7 +101,8 @@ async def rotate(call: Call):
 @fn.route("GET", "/webhooks/endpoints/{id}/deliveries", returns="kopru.webhooks.models:DeliveriesPage",
           summary="An endpoint's delivery log, newest first: status, attempts, last answer, duration "
                   "(webhooks:read)",
-          responses=(200, 400, 401, 403, 404, 422, 429), scope="webhooks:read", tenant="token", query=PAGED)
+          responses=(200, 400, 401, 403, 404, 422, 429), scope="webhooks:read", tenant="token", query=PAGED,
+          links={"replay": ("POST /webhooks/deliveries/{id}/replay", {"id": "$response.body#/deliveries/0/id"})})
 async def deliveries(call: Call):
     from kopru import pages
     from kopru.webhooks.delivery import log_of

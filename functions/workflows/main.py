@@ -28,7 +28,11 @@ def _id(call: Call) -> UUID:
                   "sample of the trigger's event (workflows:write and each step's scope). Optional Idempotency-Key",
           body="kopru.workflows.models:WorkflowIn", responses=(201, 400, 401, 403, 409, 413, 415, 422, 429),
           scope="workflows:write", tenant="token",
-          links={"read": ("GET /workflows/{id}", {"id": "$response.body#/id"})})
+          links={"read": ("GET /workflows/{id}", {"id": "$response.body#/id"}),
+                 "change": ("PATCH /workflows/{id}", {"id": "$response.body#/id"}),
+                 "dry_run": ("POST /workflows/{id}/dry-run", {"id": "$response.body#/id"}),
+                 "runs": ("GET /workflows/{id}/runs", {"id": "$response.body#/id"}),
+                 "delete": ("DELETE /workflows/{id}", {"id": "$response.body#/id"})})
 async def create(call: Call):
     from kopru.workflows.models import WorkflowIn
     from kopru.workflows.service import create
@@ -42,7 +46,8 @@ async def create(call: Call):
 
 
 @fn.route("GET", "/workflows", returns="kopru.workflows.models:WorkflowsPage", summary="The tenant's workflows, a page at a time (workflows:read)",
-          responses=(200, 400, 401, 403, 422, 429), scope="workflows:read", tenant="token", query=PAGED)
+          responses=(200, 400, 401, 403, 422, 429), scope="workflows:read", tenant="token", query=PAGED,
+          links={"read": ("GET /workflows/{id}", {"id": "$response.body#/workflows/0/id"})})
 async def listing(call: Call):
     from kopru import pages
     from kopru.workflows.service import listing

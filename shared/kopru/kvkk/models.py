@@ -190,7 +190,7 @@ class ApplicationIn(Strict):
 
 from datetime import date as _date, datetime as _datetime  # noqa: E402
 from typing import Any as _Any  # noqa: E402
-from uuid import UUID as _UUID  # noqa: E402
+from uuid import UUID as _Uuid  # noqa: E402
 
 from kopru.answers import NextCursor, Out  # noqa: E402
 
@@ -203,8 +203,8 @@ Sha256 = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the exact text
 class ConsentRecorded(Out):
     """POST /consents (201). Instants in Europe/Istanbul."""
 
-    id: _UUID
-    subject_id: _UUID
+    id: _Uuid
+    subject_id: _Uuid
     purpose: Purpose
     legal_basis: LegalBasis
     text_sha256: str = Sha256
@@ -215,7 +215,7 @@ class ConsentRecorded(Out):
 class ConsentWithdrawn(Out):
     """POST /consents/{id}/withdraw."""
 
-    id: _UUID
+    id: _Uuid
     status: Literal["withdrawn"]
     withdrawn_at: _datetime
 
@@ -227,7 +227,7 @@ class IysOut(Out):
 
 
 class ConsentView(Out):
-    id: _UUID
+    id: _Uuid
     purpose: Purpose
     legal_basis: LegalBasis
     legal_basis_ref: str = Field(description="the KVKK article, e.g. KVKK md. 5(1)")
@@ -245,14 +245,14 @@ class ConsentView(Out):
 
 class ConsentEvent(Out):
     event: Literal["granted", "withdrawn"]
-    consent_id: _UUID
+    consent_id: _Uuid
     purpose: Purpose
     channel: Optional[Channel]
     at: _datetime
 
 
 class SubjectMasked(Out):
-    id: _UUID
+    id: _Uuid
     erased: bool
     phone: Optional[str] = Field(description="masked; null when not known or erased")
     email: Optional[str] = Field(description="masked")
@@ -272,9 +272,9 @@ class ConsentHistory(Out):
 class ApplicationOpened(Out):
     """POST /exports, POST /erasures (202): the application, due within 30 days."""
 
-    id: _UUID
+    id: _Uuid
     kind: Literal["export", "erasure"]
-    subject_id: _UUID
+    subject_id: _Uuid
     status: Literal["pending"]
     requested_at: _datetime
     due_at: _datetime
@@ -282,8 +282,8 @@ class ApplicationOpened(Out):
 
 
 class _Application(Out):
-    id: _UUID
-    subject_id: _UUID
+    id: _Uuid
+    subject_id: _Uuid
     requested_at: _datetime
     due_at: _datetime
     due_date: _date
@@ -345,7 +345,7 @@ class CopiesBound(Out):
 
 
 class ErasureReport(Out):
-    subject_id: _UUID
+    subject_id: _Uuid
     completed_at: _datetime
     key_destroyed: bool
     consents_withdrawn: int
@@ -369,7 +369,7 @@ class Controller(Out):
 
 
 class ExportSubject(Out):
-    id: _UUID
+    id: _Uuid
     phone: Optional[str]
     email: Optional[str]
     tckn: Optional[str]
@@ -400,7 +400,7 @@ class RegisterEntry(Out):
 
 
 class ExportApplication(Out):
-    id: _UUID
+    id: _Uuid
     requested_at: _datetime
     due_at: _datetime
 

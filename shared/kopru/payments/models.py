@@ -201,7 +201,7 @@ class CallbackForm(_Base):
 from datetime import datetime as _datetime  # noqa: E402
 from uuid import UUID as _UUID  # noqa: E402
 
-from kopru.answers import Money, Out, Words, absent  # noqa: E402
+from kopru.answers import Money as Amount, Out, Words, absent  # noqa: E402
 
 PaymentStatus = Literal["initializing", "pending", "succeeded", "failed", "cancelled", "refunded",
                         "partially_refunded", "unknown"]
@@ -218,7 +218,7 @@ class PaymentRefund(Out):
     """A refund of a payment, as the payment lists it."""
 
     id: _UUID
-    amount: Money
+    amount: Amount
     status: Literal["requested", "succeeded", "failed", "unknown"]
     error_code: Optional[str]
     error: Optional[Words]
@@ -230,7 +230,7 @@ class RefundOut(Out):
 
     id: _UUID
     payment_id: _UUID
-    amount: Money
+    amount: Amount
     status: Literal["requested", "succeeded", "failed", "unknown"]
     error_code: Optional[str]
     error: Optional[Words]
@@ -244,9 +244,9 @@ class PaymentOut(Out):
     id: _UUID
     status: PaymentStatus
     currency: Literal["TRY", "USD", "EUR", "GBP"]
-    amount: Money
-    paid_amount: Money
-    refunded_amount: Money
+    amount: Amount
+    paid_amount: Amount
+    refunded_amount: Amount
     error_code: Optional[str]
     error: Optional[Words]
     iyzico_payment_id: Optional[str]
