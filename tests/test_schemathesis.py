@@ -112,9 +112,9 @@ enabled = false
 # 413 is a refusal too (the body is over the size limit before any field is read)
 negative_data_rejection.expected-statuses = [400, 401, 403, 404, 409, 413, 415, 422, 429]
 [phases.stateful]
-max-steps = 12
+max-steps = 20
 [phases.stateful.generation]
-max-examples = 40
+max-examples = 120
 [[operations]]
 include-path-regex = '^/function/tenant-onboarding/tenants/\\{{id\\}}'
 parameters = {{ "path.id" = "{tenant_id}" }}

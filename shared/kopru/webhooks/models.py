@@ -20,6 +20,16 @@ def _types(v: list[str]) -> list[str]:
     return sorted(v)
 
 
+def _types_schema(schema: dict[str, Any]) -> None:
+    """The types an endpoint may take, as the document's enum (the catalog's word)."""
+    from kopru.webhooks.types import deliverable_types
+
+    enum = {"type": "string", "enum": sorted(deliverable_types())}
+    for alt in [schema, *schema.get("anyOf", [])]:  # Optional[list[str]]: anyOf [array, null]
+        if alt.get("type") == "array":
+            alt.update(items=enum, uniqueItems=True)  # a type named twice is refused
+
+
 def _url(v: str) -> str:
     from kopru.errors import KopruError
     from kopru.webhooks.guard import check_url
@@ -50,9 +60,10 @@ def _personal(personal_data: bool | None, purpose: str | None, types: list[str] 
 
 
 class EndpointIn(_Base):
-    url: str = Field(min_length=8, max_length=2048, description="https URL of the receiver (http only where "
-                                                                "private addresses are allowed: kopru dev)")
-    event_types: list[str] = Field(min_length=1, max_length=100,
+    url: str = Field(min_length=8, max_length=2048, json_schema_extra={"format": "uri"},
+                     description="https URL of the receiver (http only where private addresses are allowed: "
+                                 "kopru dev)")
+    event_types: list[str] = Field(min_length=1, max_length=100, json_schema_extra=_types_schema,
                                    description="catalog event types to deliver, each named ('*' is not accepted)")
     description: str = Field(default="", max_length=500)
     filter: Optional[list[dict[str, Any]]] = Field(
@@ -87,7 +98,8 @@ class EndpointIn(_Base):
 
 class EndpointPatch(_Base):
     url: Optional[str] = Field(default=None, min_length=8, max_length=2048)
-    event_types: Optional[list[str]] = Field(default=None, min_length=1, max_length=100)
+    event_types: Optional[list[str]] = Field(default=None, min_length=1, max_length=100,
+                                             json_schema_extra=_types_schema)
     description: Optional[str] = Field(default=None, max_length=500)
     filter: Optional[list[dict[str, Any]]] = Field(default=None, max_length=20,
                                                    description="[] removes the filter")
