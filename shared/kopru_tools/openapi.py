@@ -93,6 +93,19 @@ def success_content(doc, status: int, schemas: dict[str, Any]) -> dict[str, Any]
     return {doc.content: {"schema": {"type": "string", "format": "binary"}}}
 
 
+def _link(function: str, target: str, params: tuple, body: Any) -> dict[str, Any]:
+    """An OpenAPI link: to "METHOD /path" of the same function or "<function> METHOD /path"."""
+    parts = target.split(" ")
+    if len(parts) == 3:
+        function, parts = parts[0], parts[1:]
+    link: dict[str, Any] = {"operationId": operation_id(function, *parts)}
+    if params:
+        link["parameters"] = dict(params)
+    if body is not None:
+        link["requestBody"] = body
+    return link
+
+
 def operation_id(function: str, method: str, path: str) -> str:
     return f"{function}.{method.lower()}.{path.strip('/').replace('/', '.').replace('{', '').replace('}', '')}"
 
@@ -176,9 +189,7 @@ def render() -> dict[str, Any]:
                          "content": success_content(doc, status, schemas)})
                     if doc.links and status != 204:
                         op["responses"][str(status)]["links"] = {
-                            name: {"operationId": operation_id(info.name, *target.split(" ", 1)),
-                                   "parameters": dict(params)}
-                            for name, target, params in doc.links}
+                            name: _link(info.name, target, params, body) for name, target, params, body in doc.links}
                 elif doc.auth == "client" and status not in (413, 415):
                     op["responses"][str(status)] = {"description": "RFC 6749 error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OAuthError"}}}}
                 else:

@@ -93,7 +93,8 @@ class RouteDoc:
     form: str | None = None  # "module:Model" documenting a form body the handler reads itself (OAuth)
     content: str = "application/json"  # the media type of a successful answer
     # OpenAPI links from a successful answer to the operations it feeds:
-    # ((name, "METHOD /path/{id}", (("id", "$response.body#/id"), ...)), ...)
+    # ((name, "METHOD /path/{id}", (("id", "$response.body#/id"), ...), request body or None), ...);
+    # the target may name another function: "data-export POST /exports"
     links: tuple = ()
     # query parameters: ((name, required, JSON schema, description), ...)
     query: tuple = ()
@@ -306,7 +307,7 @@ class Function:
     def route(self, method: str, path: str, *, summary: str = "", body: str | None = None,
               auth: str = "bearer", responses: tuple[int, ...] = (200,), scope: str | None = None,
               tenant: str | None = None, operator: bool = False, public: bool = False, form: str | None = None,
-              content: str = "application/json", links: dict[str, tuple[str, dict[str, str]]] | None = None,
+              content: str = "application/json", links: dict[str, tuple] | None = None,
               query: tuple = (), returns: str | dict[int, str] | None = None,
               ) -> Callable[[Handler], Handler]:
         """Declare a route and who may call it. `body` names the request model as
@@ -324,7 +325,9 @@ class Function:
 
         `content` is the media type of a successful answer (documentation); `links` names
         the operations a successful answer feeds, as OpenAPI links:
-        `links={"read": ("GET /sms/{id}", {"id": "$response.body#/id"})}`; `query` documents
+        `links={"read": ("GET /sms/{id}", {"id": "$response.body#/id"})}`, with a request body
+        as a third element (runtime expressions inside it are evaluated) and another function's
+        operation named "<function> METHOD /path"; `query` documents
         its query parameters as `(name, required, json_schema, description)` tuples
         (`kopru.runtime.pages.QUERY` for a cursor-paged list).
 
@@ -376,8 +379,9 @@ class Function:
             self.routes[r] = fn
             self.docs[r] = RouteDoc(summary or (fn.__doc__ or "").strip().split("\n")[0], body, auth, responses,
                                     scope, tenant, operator, public, form, content,
-                                    tuple((name, target, tuple(sorted(params.items())))
-                                          for name, (target, params) in sorted((links or {}).items())),
+                                    tuple((name, link[0], tuple(sorted(link[1].items())),
+                                           link[2] if len(link) > 2 else None)
+                                          for name, link in sorted((links or {}).items())),
                                     tuple(query), answers)
             self._compiled.append((r, r.regex, fn))
             return fn
