@@ -168,3 +168,21 @@ def test_a_returns_status_must_be_a_declared_success():
         fn.route("GET", "/x", public=True, responses=(200,), returns={201: "kopru.auth.models:Revoked"})
     with pytest.raises(ValueError, match="module:Class"):
         fn.route("GET", "/y", public=True, responses=(200,), returns="Revoked")
+
+
+def test_a_route_answering_two_successes_differently_gets_a_schema_for_each():
+    from kopru.runtime import Function
+    from kopru_tools.openapi import success_content
+
+    fn = Function("returns-mapping-probe")
+
+    @fn.route("PUT", "/things/{id}", public=True, responses=(200, 201, 204),
+              returns={200: "kopru.auth.models:Revoked", 201: "kopru.auth.models:JwkSet"})
+    async def put(call):
+        return {}
+
+    (rdoc,) = fn.docs.values()
+    schemas: dict = {}
+    assert success_content(rdoc, 200, schemas) == {"application/json": {"schema": {"$ref": "#/components/schemas/Revoked"}}}
+    assert success_content(rdoc, 201, schemas) == {"application/json": {"schema": {"$ref": "#/components/schemas/JwkSet"}}}
+    assert {"Revoked", "JwkSet", "Jwk"} <= set(schemas)
