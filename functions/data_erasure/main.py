@@ -13,7 +13,7 @@ from kopru.runtime import Call, EventCall, Function, json_response
 fn = Function("data-erasure", max_body_bytes=16 * 1024)
 
 
-@fn.route("POST", "/erasures", summary="Open an erasure application for a subject; carried out on kopru.erasure.requested.v1 (kvkk:requests)",
+@fn.route("POST", "/erasures", returns="kopru.kvkk.models:ApplicationOpened", summary="Open an erasure application for a subject; carried out on kopru.erasure.requested.v1 (kvkk:requests)",
           body="kopru.kvkk.models:ApplicationIn", responses=(202, 401, 403, 404, 409, 413, 415, 422, 429),
           links={"read": ("GET /erasures/{id}", {"id": "$response.body#/id"})},
           scope="kvkk:requests", tenant="token")
@@ -26,7 +26,7 @@ async def open_erasure(call: Call):
     return json_response(out, 202, {"Location": f"/erasures/{out['id']}", "Cache-Control": "no-store"})
 
 
-@fn.route("GET", "/erasures/{id}", summary="An erasure's status (pending, completed), due date and report (kvkk:requests)",
+@fn.route("GET", "/erasures/{id}", returns="kopru.kvkk.models:ErasureOut", summary="An erasure's status (pending, completed), due date and report (kvkk:requests)",
           responses=(200, 401, 403, 404, 429), scope="kvkk:requests", tenant="token")
 async def read_erasure(call: Call):
     from kopru.kvkk.applications import read_application

@@ -21,7 +21,7 @@ def _id(call: Call) -> UUID:
         raise KopruError("kvkk.request_not_found") from None
 
 
-@fn.route("POST", "/exports", summary="Open an access application for a subject; the document is built on kopru.export.requested.v1 (kvkk:requests)",
+@fn.route("POST", "/exports", returns="kopru.kvkk.models:ApplicationOpened", summary="Open an access application for a subject; the document is built on kopru.export.requested.v1 (kvkk:requests)",
           body="kopru.kvkk.models:ApplicationIn", responses=(202, 401, 403, 404, 409, 413, 415, 422, 429),
           links={"read": ("GET /exports/{id}", {"id": "$response.body#/id"})},
           scope="kvkk:requests", tenant="token")
@@ -34,7 +34,7 @@ async def open_export(call: Call):
     return json_response(out, 202, {"Location": f"/exports/{out['id']}", "Cache-Control": "no-store"})
 
 
-@fn.route("GET", "/exports/{id}", summary="An export's status (pending, ready, expired), due date and, when ready, its link (kvkk:requests)",
+@fn.route("GET", "/exports/{id}", returns="kopru.kvkk.models:ExportOut", summary="An export's status (pending, ready, expired), due date and, when ready, its link (kvkk:requests)",
           responses=(200, 401, 403, 404, 429), scope="kvkk:requests", tenant="token")
 async def read_export(call: Call):
     from kopru.kvkk.applications import read_application
@@ -43,7 +43,7 @@ async def read_export(call: Call):
     return json_response(out, 200, {"Cache-Control": "no-store"})
 
 
-@fn.route("GET", "/exports/{id}/download",
+@fn.route("GET", "/exports/{id}/download", returns="kopru.kvkk.models:ExportDocument",
           summary="The export document, through the signed link GET /exports/{id} gives (local store; S3 links go to S3)",
           public=True, responses=(200, 403, 404, 410))
 async def download(call: Call):

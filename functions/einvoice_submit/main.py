@@ -19,7 +19,7 @@ def _id(call: Call) -> UUID:
         raise KopruError("einvoice.not_found") from None
 
 
-@fn.route("POST", "/einvoices",
+@fn.route("POST", "/einvoices", returns="kopru.einvoice.models:EinvoiceAccepted",
           summary="Issue an invoice (202): numbered, signed, validated; submitted on kopru.einvoice.requested.v1 "
                   "(einvoice:write). Optional Idempotency-Key header",
           body="kopru.einvoice.models:Invoice", responses=(202, 400, 401, 403, 409, 413, 415, 422, 429),
@@ -41,14 +41,14 @@ async def issue(call: Call):
 @fn.route("GET", "/einvoices/view/{token}",
           summary="The invoice as HTML (its own embedded XSLT), through the signed, expiring link "
                   "kopru.einvoice.view.view_link makes (e.g. the SMS after a payment); no bearer token",
-          public=True, responses=(200, 403, 404, 410, 422))
+          public=True, responses=(200, 403, 404, 410, 422), content="text/html")
 async def view(call: Call):
     from kopru.einvoice.view import serve_view
 
     return await serve_view(call.path_params["token"])
 
 
-@fn.route("GET", "/einvoices/{id}", summary="An invoice's status and its history (einvoice:read)",
+@fn.route("GET", "/einvoices/{id}", returns="kopru.einvoice.models:EinvoiceOut", summary="An invoice's status and its history (einvoice:read)",
           responses=(200, 401, 403, 404, 429), scope="einvoice:read", tenant="token")
 async def read(call: Call):
     from kopru.einvoice.service import get_invoice

@@ -25,9 +25,12 @@ def _replayed(out: dict) -> dict[str, str]:
     return {"Idempotent-Replayed": "true"} if out.pop("replayed", False) else {}
 
 
-@fn.route("POST", "/payments", summary="Start a payment: iyzico's hosted checkout form for the basket; answers the "
+@fn.route("POST", "/payments", returns="kopru.payments.models:PaymentOut", summary="Start a payment: iyzico's hosted checkout form for the basket; answers the "
                                        "page URL to send the payer to (payments:write). Optional Idempotency-Key",
           body="kopru.payments.models:PaymentIn", responses=(201, 401, 403, 409, 413, 415, 422, 429, 503),
+          links={"read": ("GET /payments/{id}", {"id": "$response.body#/id"}),
+                 "refund": ("POST /payments/{id}/refunds", {"id": "$response.body#/id"}),
+                 "cancel": ("POST /payments/{id}/cancel", {"id": "$response.body#/id"})},
           scope="payments:write", tenant="token")
 async def create(call: Call):
     from kopru.payments.models import PaymentIn
@@ -38,10 +41,13 @@ async def create(call: Call):
     return json_response(out, status, {"Location": f"/payments/{out['id']}", **_replayed(out)})
 
 
-@fn.route("POST", "/payments/3ds",
+@fn.route("POST", "/payments/3ds", returns="kopru.payments.models:ThreeDSPaymentOut",
           summary="Start a direct 3-D Secure payment: the card goes to iyzico once and is never kept; answers "
                   "threeds_html, the bank's page to show the payer (payments:write). Optional Idempotency-Key",
           body="kopru.payments.models:ThreeDSPaymentIn", responses=(201, 401, 403, 409, 413, 415, 422, 429, 503),
+          links={"read": ("GET /payments/{id}", {"id": "$response.body#/id"}),
+                 "refund": ("POST /payments/{id}/refunds", {"id": "$response.body#/id"}),
+                 "cancel": ("POST /payments/{id}/cancel", {"id": "$response.body#/id"})},
           scope="payments:write", tenant="token")
 async def create_3ds(call: Call):
     from kopru.payments.models import ThreeDSPaymentIn
@@ -52,17 +58,20 @@ async def create_3ds(call: Call):
     return json_response(out, status, {"Location": f"/payments/{out['id']}", **_replayed(out)})
 
 
-@fn.route("GET", "/payments/{id}", summary="A payment's status, amounts, history and refunds (payments:read)",
-          responses=(200, 401, 403, 404, 429), scope="payments:read", tenant="token")
+@fn.route("GET", "/payments/{id}", returns="kopru.payments.models:PaymentOut", summary="A payment's status, amounts, history and refunds (payments:read)",
+          responses=(200, 401, 403, 404, 429), scope="payments:read", tenant="token",
+          links={"refund": ("POST /payments/{id}/refunds", {"id": "$response.body#/id"}),
+                 "cancel": ("POST /payments/{id}/cancel", {"id": "$response.body#/id"})})
 async def read(call: Call):
     from kopru.payments.service import get_payment
 
     return await get_payment(call.tenant, _id(call))
 
 
-@fn.route("POST", "/payments/{id}/refunds", summary="Refund part or all of a paid payment (payments:write). "
+@fn.route("POST", "/payments/{id}/refunds", returns="kopru.payments.models:RefundOut", summary="Refund part or all of a paid payment (payments:write). "
                                                    "Optional Idempotency-Key",
           body="kopru.payments.models:RefundIn", responses=(202, 401, 403, 404, 409, 413, 415, 422, 429, 503),
+          links={"payment": ("GET /payments/{id}", {"id": "$response.body#/payment_id"})},
           scope="payments:write", tenant="token")
 async def refund(call: Call):
     from kopru.payments.models import RefundIn
@@ -74,7 +83,7 @@ async def refund(call: Call):
     return json_response(out, status)
 
 
-@fn.route("POST", "/payments/{id}/cancel", summary="Cancel a paid payment on the day it was made (payments:write)",
+@fn.route("POST", "/payments/{id}/cancel", returns="kopru.payments.models:PaymentOut", summary="Cancel a paid payment on the day it was made (payments:write)",
           responses=(200, 401, 403, 404, 409, 429, 503), scope="payments:write", tenant="token")
 async def cancel(call: Call):
     from kopru.payments.service import request_cancel
@@ -97,7 +106,7 @@ async def callback(call: Call):
     return Response(status_code=303, headers={"Location": where, "Cache-Control": "no-store"})
 
 
-@fn.route("POST", "/payments/notifications",
+@fn.route("POST", "/payments/notifications", returns="kopru.payments.models:NotificationTaken",
           summary="iyzico's merchant notification (X-IYZ-SIGNATURE-V3); the URL with ?tenant=&sig= is given by "
                   "GET /tenants/{id}/integrations/iyzico",
           public=True, responses=(200, 400, 403, 409, 413))

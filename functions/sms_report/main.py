@@ -12,7 +12,7 @@ from kopru.runtime import Call, EventCall, Function, json_response
 fn = Function("sms-report", max_body_bytes=256 * 1024)
 
 
-@fn.route("POST", "/sms/reports",
+@fn.route("POST", "/sms/reports", returns="kopru.sms.models:ReportsTaken",
           summary="Netgsm's delivery-report push (JSON object or array, or form fields, in the report API's shape); "
                   "the URL with ?tenant=&sig= is given by PUT /tenants/{id}/integrations/netgsm",
           public=True, responses=(200, 400, 403, 413, 422))

@@ -11,7 +11,7 @@ from kopru.runtime import Call, EventCall, Function, json_response
 fn = Function("sms-send", max_body_bytes=64 * 1024)
 
 
-@fn.route("POST", "/sms", summary="Accept an SMS (202); sent on kopru.sms.requested.v1 (sms:send). Optional Idempotency-Key header",
+@fn.route("POST", "/sms", returns="kopru.sms.models:SmsAccepted", summary="Accept an SMS (202); sent on kopru.sms.requested.v1 (sms:send). Optional Idempotency-Key header",
           body="kopru.sms.models:SmsIn", responses=(202, 401, 403, 409, 413, 415, 422, 429),
           links={"read": ("GET /sms/{id}", {"id": "$response.body#/id"})},
           scope="sms:send", tenant="token")
@@ -27,7 +27,7 @@ async def send(call: Call):
     return json_response(out, 202, headers)
 
 
-@fn.route("POST", "/sms/estimate", summary="Encoding, segments and characters a message would use (sms:send)",
+@fn.route("POST", "/sms/estimate", returns="kopru.sms.models:SmsEstimate", summary="Encoding, segments and characters a message would use (sms:send)",
           body="kopru.sms.models:EstimateIn", responses=(200, 401, 403, 413, 415, 422, 429),
           scope="sms:send", tenant="token")
 async def estimate(call: Call):
@@ -43,7 +43,7 @@ async def estimate(call: Call):
         raise KopruError("sms.message_too_long") from None
 
 
-@fn.route("GET", "/sms/{id}", summary="An SMS's status and its history (sms:read)", responses=(200, 401, 403, 404, 429),
+@fn.route("GET", "/sms/{id}", returns="kopru.sms.models:SmsOut", summary="An SMS's status and its history (sms:read)", responses=(200, 401, 403, 404, 429),
           scope="sms:read", tenant="token")
 async def read(call: Call):
     from kopru.sms.service import get_sms

@@ -21,12 +21,18 @@ def _id(call: Call, code: str = "webhook.endpoint_not_found") -> UUID:
         raise KopruError(code) from None
 
 
-@fn.route("POST", "/webhooks/endpoints",
+@fn.route("POST", "/webhooks/endpoints", returns="kopru.webhooks.models:EndpointCreated",
           summary="Register a webhook endpoint for catalog event types; the answer carries its signing secret "
                   "(whsec_...) once (webhooks:write). Optional Idempotency-Key (a repeat answers secret: null)",
           body="kopru.webhooks.models:EndpointIn", responses=(201, 400, 401, 403, 409, 413, 415, 422, 429),
           scope="webhooks:write", tenant="token",
-          links={"read": ("GET /webhooks/endpoints/{id}", {"id": "$response.body#/id"})})
+          links={"read": ("GET /webhooks/endpoints/{id}", {"id": "$response.body#/id"}),
+                 "change": ("PATCH /webhooks/endpoints/{id}", {"id": "$response.body#/id"}),
+                 "rotate": ("POST /webhooks/endpoints/{id}/rotate", {"id": "$response.body#/id"}),
+                 "deliveries": ("GET /webhooks/endpoints/{id}/deliveries", {"id": "$response.body#/id"}),
+                 "replay": ("POST /webhooks/endpoints/{id}/replay",
+                            {"id": "$response.body#/id", "query.since": "$response.body#/created_at"}),
+                 "delete": ("DELETE /webhooks/endpoints/{id}", {"id": "$response.body#/id"})})
 async def create(call: Call):
     from kopru.webhooks.endpoints import create
     from kopru.webhooks.models import EndpointIn
@@ -39,8 +45,9 @@ async def create(call: Call):
     return json_response(out, 201, hdrs)
 
 
-@fn.route("GET", "/webhooks/endpoints", summary="The tenant's webhook endpoints, a page at a time (webhooks:read)",
-          responses=(200, 400, 401, 403, 422, 429), scope="webhooks:read", tenant="token", query=PAGED)
+@fn.route("GET", "/webhooks/endpoints", returns="kopru.webhooks.models:EndpointsPage", summary="The tenant's webhook endpoints, a page at a time (webhooks:read)",
+          responses=(200, 400, 401, 403, 422, 429), scope="webhooks:read", tenant="token", query=PAGED,
+          links={"read": ("GET /webhooks/endpoints/{id}", {"id": "$response.body#/endpoints/0/id"})})
 async def listing(call: Call):
     from kopru import pages
     from kopru.webhooks.endpoints import listing
@@ -48,7 +55,7 @@ async def listing(call: Call):
     return await listing(call.tenant, pages.limit(call.query), call.query.get("cursor"))
 
 
-@fn.route("GET", "/webhooks/endpoints/{id}", summary="A webhook endpoint, never its secret (webhooks:read)",
+@fn.route("GET", "/webhooks/endpoints/{id}", returns="kopru.webhooks.models:EndpointOut", summary="A webhook endpoint, never its secret (webhooks:read)",
           responses=(200, 401, 403, 404, 429), scope="webhooks:read", tenant="token")
 async def read(call: Call):
     from kopru.webhooks.endpoints import read
@@ -56,9 +63,10 @@ async def read(call: Call):
     return await read(call.tenant, _id(call))
 
 
-@fn.route("PATCH", "/webhooks/endpoints/{id}",
+@fn.route("PATCH", "/webhooks/endpoints/{id}", returns="kopru.webhooks.models:EndpointOut",
           summary="Change a webhook endpoint; enabled: false disables it, true enables it again (webhooks:write)",
           body="kopru.webhooks.models:EndpointPatch", responses=(200, 400, 401, 403, 404, 413, 415, 422, 429),
+          links={"deliveries": ("GET /webhooks/endpoints/{id}/deliveries", {"id": "$response.body#/id"})},
           scope="webhooks:write", tenant="token")
 async def change(call: Call):
     from kopru.webhooks.endpoints import change
@@ -80,7 +88,7 @@ async def remove(call: Call):
     return Response(status_code=204)
 
 
-@fn.route("POST", "/webhooks/endpoints/{id}/rotate",
+@fn.route("POST", "/webhooks/endpoints/{id}/rotate", returns="kopru.webhooks.models:EndpointRotated",
           summary="A new signing secret, answered once; the old one keeps signing beside it for 24 hours "
                   "(webhooks:write)",
           responses=(200, 401, 403, 404, 429), scope="webhooks:write", tenant="token")
@@ -90,10 +98,11 @@ async def rotate(call: Call):
     return await rotate(call.tenant, _id(call))
 
 
-@fn.route("GET", "/webhooks/endpoints/{id}/deliveries",
+@fn.route("GET", "/webhooks/endpoints/{id}/deliveries", returns="kopru.webhooks.models:DeliveriesPage",
           summary="An endpoint's delivery log, newest first: status, attempts, last answer, duration "
                   "(webhooks:read)",
-          responses=(200, 400, 401, 403, 404, 422, 429), scope="webhooks:read", tenant="token", query=PAGED)
+          responses=(200, 400, 401, 403, 404, 422, 429), scope="webhooks:read", tenant="token", query=PAGED,
+          links={"replay": ("POST /webhooks/deliveries/{id}/replay", {"id": "$response.body#/deliveries/0/id"})})
 async def deliveries(call: Call):
     from kopru import pages
     from kopru.webhooks.delivery import log_of
@@ -101,7 +110,7 @@ async def deliveries(call: Call):
     return await log_of(call.tenant, _id(call), pages.limit(call.query), call.query.get("cursor"))
 
 
-@fn.route("POST", "/webhooks/endpoints/{id}/replay",
+@fn.route("POST", "/webhooks/endpoints/{id}/replay", returns="kopru.webhooks.models:ReplayedSince",
           summary="Send again every finished delivery of the endpoint since ?since= (ISO 8601, at most 30 days); "
                   "the retry schedule sends them within a minute (webhooks:write)",
           responses=(202, 401, 403, 404, 409, 422, 429), scope="webhooks:write", tenant="token",
@@ -112,7 +121,7 @@ async def replay_since(call: Call):
     return json_response(await replay_since(call.tenant, _id(call), call.query.get("since")), 202)
 
 
-@fn.route("POST", "/webhooks/deliveries/{id}/replay",
+@fn.route("POST", "/webhooks/deliveries/{id}/replay", returns="kopru.webhooks.models:DeliveryOut",
           summary="Send one delivery again now, with its webhook-id (webhooks:write)",
           responses=(202, 401, 403, 404, 409, 429), scope="webhooks:write", tenant="token")
 async def replay(call: Call):

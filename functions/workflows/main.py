@@ -22,13 +22,17 @@ def _id(call: Call) -> UUID:
         raise KopruError("workflow.not_found") from None
 
 
-@fn.route("POST", "/workflows",
+@fn.route("POST", "/workflows", returns="kopru.workflows.models:WorkflowOut",
           summary="Save a workflow: a trigger (catalog event type, filter, JMESPath condition) and its steps "
                   "(actions with input mappings), checked against the actions registry, the caller's scopes and a "
                   "sample of the trigger's event (workflows:write and each step's scope). Optional Idempotency-Key",
           body="kopru.workflows.models:WorkflowIn", responses=(201, 400, 401, 403, 409, 413, 415, 422, 429),
           scope="workflows:write", tenant="token",
-          links={"read": ("GET /workflows/{id}", {"id": "$response.body#/id"})})
+          links={"read": ("GET /workflows/{id}", {"id": "$response.body#/id"}),
+                 "change": ("PATCH /workflows/{id}", {"id": "$response.body#/id"}),
+                 "dry_run": ("POST /workflows/{id}/dry-run", {"id": "$response.body#/id"}),
+                 "runs": ("GET /workflows/{id}/runs", {"id": "$response.body#/id"}),
+                 "delete": ("DELETE /workflows/{id}", {"id": "$response.body#/id"})})
 async def create(call: Call):
     from kopru.workflows.models import WorkflowIn
     from kopru.workflows.service import create
@@ -41,8 +45,9 @@ async def create(call: Call):
     return json_response(out, 201, hdrs)
 
 
-@fn.route("GET", "/workflows", summary="The tenant's workflows, a page at a time (workflows:read)",
-          responses=(200, 400, 401, 403, 422, 429), scope="workflows:read", tenant="token", query=PAGED)
+@fn.route("GET", "/workflows", returns="kopru.workflows.models:WorkflowsPage", summary="The tenant's workflows, a page at a time (workflows:read)",
+          responses=(200, 400, 401, 403, 422, 429), scope="workflows:read", tenant="token", query=PAGED,
+          links={"read": ("GET /workflows/{id}", {"id": "$response.body#/workflows/0/id"})})
 async def listing(call: Call):
     from kopru import pages
     from kopru.workflows.service import listing
@@ -50,7 +55,7 @@ async def listing(call: Call):
     return await listing(call.tenant, pages.limit(call.query), call.query.get("cursor"))
 
 
-@fn.route("GET", "/workflows/actions",
+@fn.route("GET", "/workflows/actions", returns="kopru.workflows.models:ActionsOut",
           summary="The actions registry (each action's input schema, scope and consent rules) and the event types "
                   "a workflow may trigger on (workflows:read)",
           responses=(200, 401, 403, 429), scope="workflows:read", tenant="token")
@@ -60,7 +65,7 @@ async def actions(call: Call):
     return catalog()
 
 
-@fn.route("GET", "/workflows/{id}", summary="A workflow (workflows:read)",
+@fn.route("GET", "/workflows/{id}", returns="kopru.workflows.models:WorkflowOut", summary="A workflow (workflows:read)",
           responses=(200, 401, 403, 404, 429), scope="workflows:read", tenant="token")
 async def read(call: Call):
     from kopru.workflows.service import read
@@ -68,7 +73,7 @@ async def read(call: Call):
     return await read(call.tenant, _id(call))
 
 
-@fn.route("PATCH", "/workflows/{id}",
+@fn.route("PATCH", "/workflows/{id}", returns="kopru.workflows.models:WorkflowOut",
           summary="Rename a workflow or enable/disable it: enabled false makes no new runs (workflows:write)",
           body="kopru.workflows.models:WorkflowPatch", responses=(200, 400, 401, 403, 404, 413, 415, 422, 429),
           scope="workflows:write", tenant="token")
@@ -91,7 +96,7 @@ async def remove(call: Call):
     return Response(status_code=204)
 
 
-@fn.route("POST", "/workflows/{id}/dry-run",
+@fn.route("POST", "/workflows/{id}/dry-run", returns="kopru.workflows.models:DryRunOut",
           summary="Try a workflow on an event's data (or a sample from its schema): whether it matches, each "
                   "step's resolved input and what would be sent. Nothing is sent (workflows:write)",
           body="kopru.workflows.models:DryRunIn", responses=(200, 400, 401, 403, 404, 413, 415, 422, 429),
@@ -104,7 +109,7 @@ async def dry_run(call: Call):
     return await dry_run(call.tenant, _id(call), body)
 
 
-@fn.route("GET", "/workflows/{id}/runs",
+@fn.route("GET", "/workflows/{id}/runs", returns="kopru.workflows.models:RunsPage",
           summary="A workflow's runs, newest first: the step each reached, its status and code (workflows:read)",
           responses=(200, 400, 401, 403, 404, 422, 429), scope="workflows:read", tenant="token", query=PAGED)
 async def runs(call: Call):

@@ -34,10 +34,76 @@ OAUTH_ERROR = {
 }
 
 
-def _model(ref: str) -> dict[str, Any]:
+def _model(ref: str, mode: str = "validation") -> dict[str, Any]:
     mod, _, name = ref.partition(":")
     cls = getattr(importlib.import_module(mod), name)
-    return cls.model_json_schema(ref_template="#/components/schemas/{model}")
+    if cls.__name__ != name:
+        raise ValueError(f"{ref}: name the model by its class name ({cls.__name__}), components are named by it")
+    return cls.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode)
+
+
+def _component(schemas: dict[str, Any], ref: str, mode: str = "validation") -> dict[str, str]:
+    """The model `ref` and the models it nests as components; a $ref to it. One name, one
+    schema: a nested model whose class name another area's model already took (two
+    `Address` models) is named after its area instead (`PaymentsAddress`), never
+    overwritten; a route's own model must have a name of its own."""
+    schema = _model(ref, mode)
+    mod, _, name = ref.partition(":")
+    defs = schema.pop("$defs", {})
+    renamed = {}
+    for k, v in defs.items():
+        if k in schemas and schemas[k] != _renamed(v, renamed):
+            renamed[k] = mod.split(".")[1].title() + k if mod.startswith("kopru.") else mod.replace(".", "_") + k
+    defs = {renamed.get(k, k): _renamed(v, renamed) for k, v in defs.items()}
+    for k, v in [*defs.items(), (name, _renamed(schema, renamed))]:
+        if k in schemas and schemas[k] != v:
+            raise ValueError(f"two different schemas are named {k} (the last from {ref}): rename one model")
+        schemas[k] = v
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _renamed(node: Any, names: dict[str, str]) -> Any:
+    if not names:
+        return node
+    if isinstance(node, dict):
+        out = {k: _renamed(v, names) for k, v in node.items()}
+        ref = out.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/") and ref[21:] in names:
+            out["$ref"] = "#/components/schemas/" + names[ref[21:]]
+        return out
+    if isinstance(node, list):
+        return [_renamed(v, names) for v in node]
+    return node
+
+
+def is_json(media_type: str) -> bool:
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+def success_content(doc, status: int, schemas: dict[str, Any]) -> dict[str, Any]:
+    """The `content` of a 2xx answer: a JSON body's model (the route's `returns=`, rendered
+    for output: what the code answers), a text body (HTML, XML) as a string, any other
+    media type as bytes. A JSON route that declares no model gets no schema (a test
+    refuses that)."""
+    if is_json(doc.content):
+        ref = dict(doc.returns).get(status)
+        return {doc.content: {"schema": _component(schemas, ref, "serialization")} if ref else {}}
+    if doc.content.startswith("text/") or doc.content.endswith("/xml") or doc.content.endswith("+xml"):
+        return {doc.content: {"schema": {"type": "string"}}}
+    return {doc.content: {"schema": {"type": "string", "format": "binary"}}}
+
+
+def _link(function: str, target: str, params: tuple, body: Any) -> dict[str, Any]:
+    """An OpenAPI link: to "METHOD /path" of the same function or "<function> METHOD /path"."""
+    parts = target.split(" ")
+    if len(parts) == 3:
+        function, parts = parts[0], parts[1:]
+    link: dict[str, Any] = {"operationId": operation_id(function, *parts)}
+    if params:
+        link["parameters"] = dict(params)
+    if body is not None:
+        link["requestBody"] = body
+    return link
 
 
 def operation_id(function: str, method: str, path: str) -> str:
@@ -97,12 +163,8 @@ def render() -> dict[str, Any]:
             else:
                 op["security"] = []
             if doc.body:
-                schema = _model(doc.body)
-                name = doc.body.partition(":")[2]
-                for k, v in schema.pop("$defs", {}).items():
-                    schemas[k] = v
-                schemas[name] = schema
-                op["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}}
+                op["requestBody"] = {"required": True, "content": {"application/json": {
+                    "schema": _component(schemas, doc.body)}}}
             if doc.auth == "client" and doc.form:
                 # the form the route reads (kopru.auth.forms): one schema, or one per grant
                 schema = _model(doc.form)
@@ -117,15 +179,17 @@ def render() -> dict[str, Any]:
                 op["requestBody"] = {"required": True, "content": {"application/x-www-form-urlencoded": {
                     "schema": {"$ref": f"#/components/schemas/{name}"}}}}
             for status in statuses(doc, route.path):
-                if status < 400:
+                if 300 <= status < 400:
+                    op["responses"][str(status)] = {"description": "See Other" if status == 303 else "Redirect",
+                                                    "headers": {"Location": {"required": True,
+                                                                             "schema": {"type": "string"}}}}
+                elif status < 400:
                     op["responses"][str(status)] = ({"description": "No content"} if status == 204 else
                         {"description": {200: "OK", 201: "Created", 202: "Accepted"}.get(status, "Success"),
-                         "content": {doc.content: {}}})
+                         "content": success_content(doc, status, schemas)})
                     if doc.links and status != 204:
                         op["responses"][str(status)]["links"] = {
-                            name: {"operationId": operation_id(info.name, *target.split(" ", 1)),
-                                   "parameters": dict(params)}
-                            for name, target, params in doc.links}
+                            name: _link(info.name, target, params, body) for name, target, params, body in doc.links}
                 elif doc.auth == "client" and status not in (413, 415):
                     op["responses"][str(status)] = {"description": "RFC 6749 error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OAuthError"}}}}
                 else:

@@ -164,6 +164,7 @@ async def test_introspection(client, onboard, operator):
                                    auth=(t["client_id"], t["client_secret"]))
     body = r.json()
     assert body["active"] is True and body["sub"] == t["admin_user_id"] and body["tenant_id"] == str(t["id"])
+    assert body["scope"] == pw["scope"]  # RFC 7662 2.2: what the token may do (it was lost in a comment)
     r = await client("token").post("/oauth2/introspect", data={"token": pw["refresh_token"]},
                                    auth=(t["client_id"], t["client_secret"]))
     assert r.json()["active"] is True and r.json()["token_type"] == "refresh_token"

@@ -285,8 +285,8 @@ async def introspect_endpoint(call):
         if p is None or (not is_operator and p.tenant_id != client.tenant_id) or await limits.is_denied(p.token_id):
             return json_response({"active": False}, 200, NO_STORE)
         s = settings()
-        body = {"active": True, "token_type": "Bearer",  # RFC 7662 2.2: the type of RFC 6749 7.1 "scope": " ".join(sorted(p.scopes)),
-                "client_id": p.client_id, "sub": p.subject, "exp": p.expires_at, "iat": p.issued_at,
+        body = {"active": True, "token_type": "Bearer",  # RFC 7662 2.2: the type of RFC 6749 7.1
+                "scope": " ".join(sorted(p.scopes)), "client_id": p.client_id, "sub": p.subject, "exp": p.expires_at, "iat": p.issued_at,
                 "jti": p.token_id, "iss": s.issuer, "aud": s.audience}
         if p.tenant_id:
             body["tenant_id"] = str(p.tenant_id)

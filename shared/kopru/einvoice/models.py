@@ -583,3 +583,60 @@ def compute_totals(invoice: Invoice) -> Totals:
             WithholdingGroup(code, rate, w[0], w[1]) for (code, rate), w in sorted(wh_groups.items())
         ),
     )
+
+
+# -- answers (what the einvoice routes answer; kopru.answers) ------------------------------
+
+from kopru.answers import Out, Words, absent  # noqa: E402
+
+EinvoiceStatus = Literal["queued", "submitting", "submitted", "accepted", "rejected", "failed", "unknown"]
+EinvoiceKind = Literal["efatura", "earsiv"]
+
+
+class EinvoiceAccepted(Out):
+    """POST /einvoices (202): numbered and queued for submission."""
+
+    id: UUID
+    uuid: UUID = Field(description="the ETTN")
+    number: str = Field(pattern=r"^[A-Z0-9]{3}[0-9]{13}$", description="series, year and a gap-free sequence")
+    status: Literal["queued"]
+    kind: EinvoiceKind = Field(description="efatura to a registered e-Fatura user, else earsiv")
+    profile: Profile
+    payable_amount: str = Field(pattern=r"^-?[0-9]+\.[0-9]{2}$")
+    currency: str
+    replayed: bool = absent("present (true) when the Idempotency-Key was seen before")
+
+
+class EinvoiceHistoryEntry(Out):
+    status: EinvoiceStatus
+    code: Optional[str]
+    at: _dt.datetime
+
+
+class EinvoiceOut(Out):
+    """GET /einvoices/{id}: an invoice's status and history (never the customer's name or number)."""
+
+    id: UUID
+    uuid: UUID = Field(description="the ETTN")
+    number: str
+    series: str
+    year: int
+    profile: Profile
+    type: InvoiceType
+    kind: EinvoiceKind
+    status: EinvoiceStatus
+    error_code: Optional[str]
+    error: Optional[Words]
+    gib_code: Optional[str]
+    answer: Optional[str] = Field(description="the receiver's answer to a TICARIFATURA (KABUL, RED)")
+    customer_scheme: Literal["VKN", "TCKN"]
+    currency: str
+    payable_amount: str = Field(pattern=r"^-?[0-9]+\.[0-9]{2}$")
+    issue_date: _dt.date
+    attempts: int
+    submitted_at: Optional[_dt.datetime]
+    delivered_at: Optional[_dt.datetime]
+    answer_due_at: Optional[_dt.datetime]
+    created_at: _dt.datetime
+    updated_at: _dt.datetime
+    history: list[EinvoiceHistoryEntry]

@@ -28,3 +28,47 @@ class NilveraSettingsIn(BaseModel):
     phone: Optional[str] = Field(None, max_length=32)
     p12: Optional[str] = Field(None, max_length=64 * 1024, description="the mali mühür / e-imza PKCS#12, base64")
     p12_password: Optional[str] = Field(None, max_length=256)
+
+
+# -- answers (the nilvera integration routes; kopru.answers) --------------------------------
+
+from datetime import datetime as _datetime  # noqa: E402
+from typing import Literal  # noqa: E402
+
+from kopru.answers import Out  # noqa: E402
+
+
+class AddressOut(Out):
+    street: Optional[str]
+    district: str
+    city: str
+    postal_code: Optional[str]
+    country: str
+
+
+class CertificateOut(Out):
+    serial_number: str = Field(pattern=r"^[0-9a-f]+$", description="hexadecimal")
+    not_after: _datetime
+
+
+class NilveraSettingsOut(Out):
+    """GET/PUT /tenants/{id}/integrations/nilvera: the settings as stored, never the secrets."""
+
+    provider: Literal["nilvera"]
+    configured: Literal[True]
+    series: str
+    address: AddressOut
+    first_name: Optional[str]
+    family_name: Optional[str]
+    email: Optional[str]
+    phone: Optional[str]
+    certificate: Optional[CertificateOut] = Field(description="the signing certificate's serial and expiry, when a "
+                                                              "PKCS#12 was given")
+    secrets_set: list[Literal["api_key", "p12", "p12_password"]]
+
+
+class NilveraChecked(Out):
+    """POST /tenants/{id}/integrations/nilvera/test."""
+
+    provider: Literal["nilvera"]
+    ok: Literal[True]

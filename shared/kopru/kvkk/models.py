@@ -184,3 +184,239 @@ class ApplicationIn(Strict):
         {"subject": {"phone": "0532 123 45 67"}}]})
 
     subject: SubjectRefIn
+
+
+# -- answers (what the consent and application routes answer; kopru.answers) ----------------
+
+from datetime import date as _date, datetime as _datetime  # noqa: E402
+from typing import Any as _Any  # noqa: E402
+from uuid import UUID as _Uuid  # noqa: E402
+
+from kopru.answers import NextCursor, Out  # noqa: E402
+
+Purpose = Literal[tuple(PURPOSES)]  # type: ignore[valid-type]
+LegalBasis = Literal[tuple(LEGAL_BASES)]  # type: ignore[valid-type]
+Category = Literal[tuple(ALL_CATEGORIES)]  # type: ignore[valid-type]
+Sha256 = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the exact text shown, hexadecimal")
+
+
+class ConsentRecorded(Out):
+    """POST /consents (201). Instants in Europe/Istanbul."""
+
+    id: _Uuid
+    subject_id: _Uuid
+    purpose: Purpose
+    legal_basis: LegalBasis
+    text_sha256: str = Sha256
+    granted_at: _datetime
+    expires_at: _datetime
+
+
+class ConsentWithdrawn(Out):
+    """POST /consents/{id}/withdraw."""
+
+    id: _Uuid
+    status: Literal["withdrawn"]
+    withdrawn_at: _datetime
+
+
+class IysOut(Out):
+    type: IysType
+    recipient_type: IysRecipientType
+    source: IysSource
+
+
+class ConsentView(Out):
+    id: _Uuid
+    purpose: Purpose
+    legal_basis: LegalBasis
+    legal_basis_ref: str = Field(description="the KVKK article, e.g. KVKK md. 5(1)")
+    data_categories: list[Category]
+    channel: Channel
+    iys: Optional[IysOut]
+    text_sha256: str = Sha256
+    retention_days: int
+    granted_at: _datetime
+    expires_at: _datetime
+    withdrawn_at: Optional[_datetime]
+    withdrawal_channel: Optional[Channel]
+    status: Literal["active", "withdrawn", "expired"]
+
+
+class ConsentEvent(Out):
+    event: Literal["granted", "withdrawn"]
+    consent_id: _Uuid
+    purpose: Purpose
+    channel: Optional[Channel]
+    at: _datetime
+
+
+class SubjectMasked(Out):
+    id: _Uuid
+    erased: bool
+    phone: Optional[str] = Field(description="masked; null when not known or erased")
+    email: Optional[str] = Field(description="masked")
+    tckn: Optional[str] = Field(description="masked")
+
+
+class ConsentHistory(Out):
+    """GET /consents: the subject (identifiers masked), a page of its consents, the grants
+    and withdrawals of those consents, oldest first."""
+
+    subject: SubjectMasked
+    consents: list[ConsentView]
+    history: list[ConsentEvent]
+    next_cursor: NextCursor
+
+
+class ApplicationOpened(Out):
+    """POST /exports, POST /erasures (202): the application, due within 30 days."""
+
+    id: _Uuid
+    kind: Literal["export", "erasure"]
+    subject_id: _Uuid
+    status: Literal["pending"]
+    requested_at: _datetime
+    due_at: _datetime
+    due_date: _date
+
+
+class _Application(Out):
+    id: _Uuid
+    subject_id: _Uuid
+    requested_at: _datetime
+    due_at: _datetime
+    due_date: _date
+    completed_at: Optional[_datetime]
+    overdue: bool
+
+
+class ExportOut(_Application):
+    """GET /exports/{id}: its status and, when ready, a new short-lived link."""
+
+    kind: Literal["export"]
+    status: Literal["pending", "ready", "expired"]
+    url: Optional[str] = Field(description="the document's link while ready")
+    link_expires_at: Optional[_datetime]
+
+
+class Cleared(Out):
+    table: str
+    columns: list[str]
+    rows: int
+    action: Literal["shredded", "cleared"]
+
+
+class Kept(Out):
+    table: str
+    columns: list[str]
+    rows: int
+    hold: str
+    law: str
+    until: Optional[_datetime]
+    reason: str
+
+
+class ErasureDisclosure(Out):
+    recipient: str
+    records: int
+    first: Optional[_datetime]
+    last: Optional[_datetime]
+    notified: bool
+    how: str
+    note: Optional[str]
+
+
+class CopiesBound(Out):
+    """Until when backups taken before the erasure may still open the subject's data."""
+
+    backups_may_hold_key_until: Optional[_datetime]
+    key_epoch: Optional[str]
+    key_epoch_ends_at: Optional[_datetime]
+    key_epoch_days: int
+    backup_retention_days: int
+    key_store: str
+    key_store_deletion_window_days: Optional[int]
+    pre_epoch_copies: bool
+    periodic_destruction_days: int
+    within_periodic_destruction: bool
+    tr: str
+    en: str
+
+
+class ErasureReport(Out):
+    subject_id: _Uuid
+    completed_at: _datetime
+    key_destroyed: bool
+    consents_withdrawn: int
+    cleared: list[Cleared]
+    kept: list[Kept]
+    third_parties: list[ErasureDisclosure]
+    copies: CopiesBound
+
+
+class ErasureOut(_Application):
+    """GET /erasures/{id}: its status and, once completed, the report (no personal data)."""
+
+    kind: Literal["erasure"]
+    status: Literal["pending", "completed"]
+    report: Optional[ErasureReport]
+
+
+class Controller(Out):
+    name: str
+    verbis_no: Optional[str]
+
+
+class ExportSubject(Out):
+    id: _Uuid
+    phone: Optional[str]
+    email: Optional[str]
+    tckn: Optional[str]
+    erased: bool
+
+
+class ExportDisclosure(Out):
+    recipient: str
+    purpose: str
+    records: int
+    first: Optional[_datetime]
+    last: Optional[_datetime]
+    source: str
+
+
+class AuditEntry(Out):
+    seq: int
+    at: _datetime
+    actor: str
+    action: str
+    target: Optional[str]
+
+
+class RegisterEntry(Out):
+    retention: str
+    categories: list[str]
+    legal_holds: list[str]
+
+
+class ExportApplication(Out):
+    id: _Uuid
+    requested_at: _datetime
+    due_at: _datetime
+
+
+class ExportDocument(Out):
+    """GET /exports/{id}/download: everything the tenant holds about the subject (KVKK md. 11)."""
+
+    format: Literal["kopru.kvkk.export.v1"]
+    application: ExportApplication
+    controller: Controller
+    subject: ExportSubject
+    records: dict[str, list[dict[str, _Any]]] = Field(description="per table of the personal-data register, the "
+                                                                 "subject's rows (columns as the register names them)")
+    consent_texts: dict[str, str] = Field(description="the consent texts shown, by their SHA-256")
+    third_parties: list[ExportDisclosure]
+    audit: list[AuditEntry]
+    register_: dict[str, RegisterEntry] = Field(alias="register", description="the personal-data register: per table, its retention, categories and legal holds")
+    generated_at: _datetime
+    summary_tr: str

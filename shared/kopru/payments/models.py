@@ -194,3 +194,105 @@ class CallbackForm(_Base):
     conversationData: Optional[str] = Field(None, max_length=2000)
     mdStatus: Optional[str] = Field(None, max_length=4)
     signature: Optional[str] = Field(None, max_length=128)
+
+
+# -- answers (what the payment routes answer; kopru.answers) --------------------------------
+
+from datetime import datetime as _datetime  # noqa: E402
+from uuid import UUID as _UUID  # noqa: E402
+
+from kopru.answers import Money as Amount, Out, Words, absent  # noqa: E402
+
+PaymentStatus = Literal["initializing", "pending", "succeeded", "failed", "cancelled", "refunded",
+                        "partially_refunded", "unknown"]
+
+
+class PaymentHistoryEntry(Out):
+    status: PaymentStatus
+    code: Optional[str]
+    at: _datetime
+    words: Words = absent("the code in Turkish and English, when it is a catalog code")
+
+
+class PaymentRefund(Out):
+    """A refund of a payment, as the payment lists it."""
+
+    id: _UUID
+    amount: Amount
+    status: Literal["requested", "succeeded", "failed", "unknown"]
+    error_code: Optional[str]
+    error: Optional[Words]
+    created_at: _datetime
+
+
+class RefundOut(Out):
+    """A refund (POST /payments/{id}/refunds answers it, 202)."""
+
+    id: _UUID
+    payment_id: _UUID
+    amount: Amount
+    status: Literal["requested", "succeeded", "failed", "unknown"]
+    error_code: Optional[str]
+    error: Optional[Words]
+    created_at: _datetime
+
+
+class PaymentOut(Out):
+    """GET /payments/{id} (and what starting or cancelling one answers): ids, amounts,
+    status, history and refunds; never the buyer."""
+
+    id: _UUID
+    status: PaymentStatus
+    currency: Literal["TRY", "USD", "EUR", "GBP"]
+    amount: Amount
+    paid_amount: Amount
+    refunded_amount: Amount
+    error_code: Optional[str]
+    error: Optional[Words]
+    iyzico_payment_id: Optional[str]
+    invoice_id: Optional[_UUID] = Field(description="the invoice the payment chain issued for it")
+    created_at: _datetime
+    paid_at: Optional[_datetime]
+    history: list[PaymentHistoryEntry]
+    refunds: list[PaymentRefund]
+    payment_page_url: Optional[str] = absent("while pending: iyzico's page to send the "
+                                                                       "payer to")
+    token_expires_at: Optional[_datetime] = absent("while pending: when that page expires")
+
+
+class ThreeDSPaymentOut(PaymentOut):
+    """POST /payments/3ds: the payment, and the bank's 3-D Secure page to show the payer."""
+
+    threeds_html: Optional[str] = Field(description="the bank's page (HTML); null on a repeat with the same "
+                                                    "Idempotency-Key (the card is not kept) or when iyzico refused")
+
+
+class NotificationTaken(Out):
+    """POST /payments/notifications: whether the notification named a payment of ours, and
+    its status after settling it."""
+
+    matched: bool
+    payment_id: _UUID = absent("when matched")
+    status: PaymentStatus = absent("when matched")
+
+
+class IyzicoSettingsOut(Out):
+    """GET/PUT /tenants/{id}/integrations/iyzico: the settings as stored, never the keys."""
+
+    provider: Literal["iyzico"]
+    configured: Literal[True]
+    invoice: bool
+    invoice_sms: bool
+    website: Optional[str]
+    kdv_rate: Literal[0, 1, 10, 20]
+    carrier_name: Optional[str]
+    carrier_tax_number: Optional[str]
+    secrets_set: list[Literal["api_key", "secret_key"]]
+    notification_url: str = Field(description="the merchant-notification URL to set in iyzico's panel")
+
+
+class IyzicoChecked(Out):
+    """POST /tenants/{id}/integrations/iyzico/test."""
+
+    provider: Literal["iyzico"]
+    ok: Literal[True]

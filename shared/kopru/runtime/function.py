@@ -93,10 +93,13 @@ class RouteDoc:
     form: str | None = None  # "module:Model" documenting a form body the handler reads itself (OAuth)
     content: str = "application/json"  # the media type of a successful answer
     # OpenAPI links from a successful answer to the operations it feeds:
-    # ((name, "METHOD /path/{id}", (("id", "$response.body#/id"), ...)), ...)
+    # ((name, "METHOD /path/{id}", (("id", "$response.body#/id"), ...), request body or None), ...);
+    # the target may name another function: "data-export POST /exports"
     links: tuple = ()
     # query parameters: ((name, required, JSON schema, description), ...)
     query: tuple = ()
+    # the body of a successful JSON answer, per status: ((status, "module:Model"), ...)
+    returns: tuple = ()
 
     @property
     def security_scope(self) -> str | None:
@@ -304,8 +307,8 @@ class Function:
     def route(self, method: str, path: str, *, summary: str = "", body: str | None = None,
               auth: str = "bearer", responses: tuple[int, ...] = (200,), scope: str | None = None,
               tenant: str | None = None, operator: bool = False, public: bool = False, form: str | None = None,
-              content: str = "application/json", links: dict[str, tuple[str, dict[str, str]]] | None = None,
-              query: tuple = (),
+              content: str = "application/json", links: dict[str, tuple] | None = None,
+              query: tuple = (), returns: str | dict[int, str] | None = None,
               ) -> Callable[[Handler], Handler]:
         """Declare a route and who may call it. `body` names the request model as
         "module:Class" (imported only by the OpenAPI renderer and the handler itself).
@@ -322,9 +325,16 @@ class Function:
 
         `content` is the media type of a successful answer (documentation); `links` names
         the operations a successful answer feeds, as OpenAPI links:
-        `links={"read": ("GET /sms/{id}", {"id": "$response.body#/id"})}`; `query` documents
+        `links={"read": ("GET /sms/{id}", {"id": "$response.body#/id"})}`, with a request body
+        as a third element (runtime expressions inside it are evaluated) and another function's
+        operation named "<function> METHOD /path"; `query` documents
         its query parameters as `(name, required, json_schema, description)` tuples
-        (`kopru.runtime.pages.QUERY` for a cursor-paged list)."""
+        (`kopru.runtime.pages.QUERY` for a cursor-paged list).
+
+        `returns` names the pydantic model of a successful JSON answer ("module:Class",
+        imported only by the OpenAPI renderer), or a mapping status -> model where the
+        route answers its 2xx statuses differently: every route with a JSON 2xx body
+        declares one (tests/test_openapi.py walks the registry)."""
         from kopru.auth.scopes import OPERATOR_SCOPE, SCOPES
 
         where = f"{self.name}: {method} {path}"
@@ -352,6 +362,16 @@ class Function:
             if tenant == "path" and "{id}" not in path:
                 raise ValueError(f"{where}: tenant='path' takes the tenant from {{id}}")
 
+        ok = [s for s in responses if 200 <= s < 300 and s != 204]
+        if isinstance(returns, str):
+            answers = tuple((s, returns) for s in ok)
+        else:
+            answers = tuple(sorted((returns or {}).items()))
+            if any(s not in ok for s, _ in answers):
+                raise ValueError(f"{where}: returns= names a status that is not a declared 2xx answer with a body")
+        if any(not isinstance(ref, str) or ":" not in ref for _, ref in answers):
+            raise ValueError(f"{where}: returns= names a model as 'module:Class'")
+
         def deco(fn: Handler) -> Handler:
             r = Route(method.upper(), path)
             if r in self.routes:
@@ -359,9 +379,10 @@ class Function:
             self.routes[r] = fn
             self.docs[r] = RouteDoc(summary or (fn.__doc__ or "").strip().split("\n")[0], body, auth, responses,
                                     scope, tenant, operator, public, form, content,
-                                    tuple((name, target, tuple(sorted(params.items())))
-                                          for name, (target, params) in sorted((links or {}).items())),
-                                    tuple(query))
+                                    tuple((name, link[0], tuple(sorted(link[1].items())),
+                                           link[2] if len(link) > 2 else None)
+                                          for name, link in sorted((links or {}).items())),
+                                    tuple(query), answers)
             self._compiled.append((r, r.regex, fn))
             return fn
 

@@ -96,3 +96,91 @@ class NetgsmSettingsIn(Strict):
     password: str = Field(min_length=1, max_length=128)
     msgheader: str = Field(min_length=1, max_length=11)
     appkey: Optional[str] = Field(default=None, max_length=128)
+
+
+# -- answers (what the sms routes answer; kopru.answers) -------------------------------------
+
+from datetime import datetime as _datetime  # noqa: E402
+from uuid import UUID as _UUID  # noqa: E402
+
+from kopru.answers import Out, Words, absent  # noqa: E402
+
+SmsEncoding = Literal["GSM7", "GSM7_TR", "UCS2"]
+SmsStatus = Literal["queued", "sending", "sent", "delivered", "failed", "unknown"]
+
+
+class SmsEstimate(Out):
+    """POST /sms/estimate: what the message would use."""
+
+    encoding: SmsEncoding
+    segments: int = Field(ge=1)
+    characters: int = Field(ge=0, description="characters as counted for the encoding (GSM 7-bit units or UTF-16)")
+    per_segment: int = Field(ge=1, description="capacity of one segment")
+    netgsm_encoding: Literal["", "TR"] = Field(description="Netgsm's encoding field (\"\" sent empty)")
+
+
+class SmsAccepted(SmsEstimate):
+    """POST /sms (202): one message per number, all queued; `id` is the first."""
+
+    id: _UUID
+    ids: list[_UUID] = Field(min_length=1)
+    status: Literal["queued"]
+    replayed: bool = absent("present (true) when the Idempotency-Key was seen before: "
+                                                      "the first answer again")
+
+
+class SmsHistoryEntry(Out):
+    status: SmsStatus
+    code: Optional[str]
+    at: _datetime
+
+
+class SmsOut(Out):
+    """GET /sms/{id}: a message's status and history (never its text or number)."""
+
+    id: _UUID
+    kind: Literal["otp", "transactional", "commercial"]
+    status: SmsStatus
+    error_code: Optional[str]
+    error: Optional[Words]
+    encoding: SmsEncoding
+    segments: int
+    characters: int
+    netgsm_jobid: Optional[str]
+    created_at: _datetime
+    history: list[SmsHistoryEntry]
+
+
+class ReportsTaken(Out):
+    """POST /sms/reports: how the pushed reports were applied."""
+
+    delivered: int = Field(ge=0)
+    failed: int = Field(ge=0)
+    pending: int = Field(ge=0)
+    unknown: int = Field(ge=0, description="jobids of no message of the tenant's")
+    repeated: int = Field(ge=0, description="reports of messages already delivered or failed")
+
+
+class NetgsmSettingsOut(Out):
+    """GET /tenants/{id}/integrations/netgsm: the settings as stored, never the secrets."""
+
+    provider: Literal["netgsm"]
+    configured: Literal[True]
+    usercode: str
+    msgheader: str
+    secrets_set: list[Literal["appkey", "password"]] = Field(description="which secrets are set (not what they are)")
+    report_url: str = Field(description="the delivery-report push URL to set in Netgsm's panel")
+
+
+class NetgsmSettingsSaved(NetgsmSettingsOut):
+    """PUT /tenants/{id}/integrations/netgsm: as a read, with the sender names the check found."""
+
+    msgheaders: list[str] = Field(description="the account's registered sender names")
+
+
+class NetgsmChecked(Out):
+    """POST /tenants/{id}/integrations/netgsm/test."""
+
+    provider: Literal["netgsm"]
+    ok: Literal[True]
+    msgheaders: list[str]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from typing import Literal, Optional
+from datetime import datetime
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from kopru.answers import NextCursor, Out
 from kopru.tenancy.identifiers import subdomain_problem, tax_number_kind
 
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
@@ -96,26 +98,71 @@ class TenantIn(Strict):
         return v
 
 
-class TenantOut(BaseModel):
+class TenantOut(Out):
+    """A tenant (GET /tenants/{id}, an item of GET /tenants)."""
+
     id: UUID
     name: str
     tax_number: str
-    tax_number_kind: str
+    tax_number_kind: Literal["VKN", "TCKN"]
     tax_office: str
     subdomain: str
-    plan: str
-    language: str
+    plan: Literal["trial", "starter", "professional", "enterprise"]
+    language: Literal["tr-TR", "en-US"]
     timezone: str
-    currency: str
+    currency: Literal["TRY", "USD", "EUR", "GBP"]
     verbis_no: Optional[str]
-    created_at: str
+    created_at: datetime
 
 
-class OnboardedOut(BaseModel):
+class OnboardedOut(Out):
+    """POST /tenants (201): the tenant, its first admin user and its first API client,
+    whose secret is shown this once."""
+
     tenant: TenantOut
     client_id: str
     client_secret: str
     admin_user_id: UUID
+
+
+class TenantsPage(Out):
+    """GET /tenants: tenants in the order they were onboarded (kopru.pages)."""
+
+    tenants: list[TenantOut]
+    next_cursor: NextCursor
+
+
+def _scope_names():
+    from kopru.auth.scopes import TENANT_SCOPES
+
+    return tuple(sorted(TENANT_SCOPES))
+
+
+Scope = Literal[_scope_names()]  # type: ignore[valid-type]
+
+
+class ClientCreated(Out):
+    """POST /tenants/{id}/clients (201): the secret is shown this once."""
+
+    client_id: str
+    client_secret: str
+    name: str
+    scopes: list[Scope]
+
+
+class ClientOut(Out):
+    client_id: str
+    name: str
+    scopes: list[Scope]
+    created_at: datetime
+    revoked_at: Optional[datetime]
+
+
+class ClientsPage(Out):
+    """GET /tenants/{id}/clients: the tenant's API clients, oldest first (kopru.pages)."""
+
+    clients: list[ClientOut]
+    next_cursor: NextCursor
 
 
 class ClientIn(Strict):

@@ -20,6 +20,16 @@ def _types(v: list[str]) -> list[str]:
     return sorted(v)
 
 
+def _types_schema(schema: dict[str, Any]) -> None:
+    """The types an endpoint may take, as the document's enum (the catalog's word)."""
+    from kopru.webhooks.types import deliverable_types
+
+    enum = {"type": "string", "enum": sorted(deliverable_types())}
+    for alt in [schema, *schema.get("anyOf", [])]:  # Optional[list[str]]: anyOf [array, null]
+        if alt.get("type") == "array":
+            alt.update(items=enum, uniqueItems=True)  # a type named twice is refused
+
+
 def _url(v: str) -> str:
     from kopru.errors import KopruError
     from kopru.webhooks.guard import check_url
@@ -50,9 +60,10 @@ def _personal(personal_data: bool | None, purpose: str | None, types: list[str] 
 
 
 class EndpointIn(_Base):
-    url: str = Field(min_length=8, max_length=2048, description="https URL of the receiver (http only where "
-                                                                "private addresses are allowed: kopru dev)")
-    event_types: list[str] = Field(min_length=1, max_length=100,
+    url: str = Field(min_length=8, max_length=2048, json_schema_extra={"format": "uri"},
+                     description="https URL of the receiver (http only where private addresses are allowed: "
+                                 "kopru dev)")
+    event_types: list[str] = Field(min_length=1, max_length=100, json_schema_extra=_types_schema,
                                    description="catalog event types to deliver, each named ('*' is not accepted)")
     description: str = Field(default="", max_length=500)
     filter: Optional[list[dict[str, Any]]] = Field(
@@ -87,7 +98,8 @@ class EndpointIn(_Base):
 
 class EndpointPatch(_Base):
     url: Optional[str] = Field(default=None, min_length=8, max_length=2048)
-    event_types: Optional[list[str]] = Field(default=None, min_length=1, max_length=100)
+    event_types: Optional[list[str]] = Field(default=None, min_length=1, max_length=100,
+                                             json_schema_extra=_types_schema)
     description: Optional[str] = Field(default=None, max_length=500)
     filter: Optional[list[dict[str, Any]]] = Field(default=None, max_length=20,
                                                    description="[] removes the filter")
@@ -109,3 +121,99 @@ class EndpointPatch(_Base):
     @classmethod
     def _v_filter(cls, v):
         return _filter(v)
+
+
+# -- answers (what the webhooks routes answer; kopru.answers) -------------------------------
+
+from datetime import datetime as _datetime  # noqa: E402
+from typing import Literal  # noqa: E402
+from uuid import UUID as _UUID  # noqa: E402
+
+from kopru.answers import NextCursor, Out, Words, absent  # noqa: E402
+
+
+def _deliverable() -> tuple[str, ...]:
+    from kopru.webhooks.types import deliverable_types
+
+    return tuple(sorted(deliverable_types()))
+
+
+EventType = Literal[_deliverable()]  # type: ignore[valid-type]
+
+
+class EndpointOut(Out):
+    """A webhook endpoint as the tenant sees it: never its secret."""
+
+    id: _UUID
+    url: str
+    description: str
+    event_types: list[EventType]
+    filter: Optional[list[dict[str, Any]]]
+    personal_data: bool
+    purpose: Optional[str]
+    enabled: bool
+    disabled_reason: Optional[str]
+    failing_since: Optional[_datetime] = Field(description="since when every delivery failed (disabled after 5 days)")
+    previous_secret_until: Optional[_datetime] = Field(description="after a rotation: until when the old secret "
+                                                                   "also signs")
+    created_at: _datetime
+    updated_at: _datetime
+
+
+class EndpointCreated(EndpointOut):
+    """POST /webhooks/endpoints (201): the signing secret, shown once."""
+
+    secret: Optional[str] = Field(pattern=r"^whsec_[A-Za-z0-9+/=]+$", description="the signing secret; null on a "
+                                                                                   "repeat with the same Idempotency-Key")
+
+
+class EndpointRotated(EndpointOut):
+    """POST /webhooks/endpoints/{id}/rotate: the new signing secret, shown once."""
+
+    secret: str = Field(pattern=r"^whsec_[A-Za-z0-9+/=]+$")
+
+
+class EndpointsPage(Out):
+    """GET /webhooks/endpoints (kopru.pages)."""
+
+    endpoints: list[EndpointOut]
+    next_cursor: NextCursor
+
+
+class DeliveryOut(Out):
+    """One delivery of one event to one endpoint (the log; a replay answers it, 202)."""
+
+    id: _UUID
+    endpoint_id: Optional[_UUID] = Field(description="null once the endpoint was deleted")
+    event_type: EventType
+    event_id: str
+    webhook_id: str = Field(description="the webhook-id header, the same on every attempt and replay")
+    status: Literal["pending", "succeeded", "failed"]
+    attempts: int
+    replays: int
+    last_status: Optional[int] = Field(description="the receiver's last HTTP status")
+    last_code: Optional[str]
+    last_error: Optional[Words]
+    last_duration_ms: Optional[int]
+    next_attempt_at: Optional[_datetime]
+    first_attempt_at: Optional[_datetime]
+    last_attempt_at: Optional[_datetime]
+    delivered_at: Optional[_datetime]
+    created_at: _datetime
+    personal_data: bool
+    payload: Optional[dict[str, Any]] = Field(description="the body sent; null once the subject was erased")
+
+
+class DeliveriesPage(Out):
+    """GET /webhooks/endpoints/{id}/deliveries: newest first (kopru.pages)."""
+
+    deliveries: list[DeliveryOut]
+    next_cursor: NextCursor
+
+
+class ReplayedSince(Out):
+    """POST /webhooks/endpoints/{id}/replay (202): how many deliveries are owed again."""
+
+    endpoint_id: _UUID
+    since: _datetime
+    replayed: int = Field(ge=0)

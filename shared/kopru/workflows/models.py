@@ -63,3 +63,126 @@ class DryRunIn(_Base):
         default=None, description="the event's data, as its schema (events/schemas/<type>.json) defines it; a "
                                   "sample made from the schema when absent")
     subject: Optional[str] = Field(default=None, max_length=200)
+
+
+# -- answers (what the workflows routes answer; kopru.answers) ------------------------------
+
+from datetime import datetime as _datetime  # noqa: E402
+from typing import Literal  # noqa: E402
+from uuid import UUID as _UUID  # noqa: E402
+
+from kopru.answers import NextCursor, Out, Words, absent  # noqa: E402
+
+
+class ConstOut(Out):
+    const: Any
+
+
+class StepOut(Out):
+    action: str
+    input: dict[str, Union[str, ConstOut]]
+
+
+class TriggerOut(Out):
+    type: str = Field(description="a catalog event type")
+    filter: Optional[list[dict[str, Any]]]
+    condition: Optional[str]
+
+
+class WorkflowOut(Out):
+    """A workflow (what saving, reading or changing one answers)."""
+
+    id: _UUID
+    name: str
+    trigger: TriggerOut
+    steps: list[StepOut]
+    enabled: bool
+    created_at: _datetime
+    updated_at: _datetime
+
+
+class WorkflowsPage(Out):
+    """GET /workflows (kopru.pages)."""
+
+    workflows: list[WorkflowOut]
+    next_cursor: NextCursor
+
+
+class RunOut(Out):
+    id: _UUID
+    workflow_id: _UUID
+    event_type: str
+    event_id: str
+    status: Literal["running", "succeeded", "failed"]
+    step: int = Field(ge=0, description="the step reached (0-based; steps when finished)")
+    steps: int = Field(ge=1, description="how many steps the run has")
+    code: Optional[str]
+    error: Optional[Words]
+    attempts: int
+    results: list[dict[str, Any]] = Field(description="what each finished step made (e.g. sms_id)")
+    created_at: _datetime
+    updated_at: _datetime
+    finished_at: Optional[_datetime]
+
+
+class RunsPage(Out):
+    """GET /workflows/{id}/runs: newest first (kopru.pages)."""
+
+    runs: list[RunOut]
+    next_cursor: NextCursor
+
+
+class SampleEvent(Out):
+    """The event as conditions and mappings see it."""
+
+    type: str
+    source: str
+    id: str
+    subject: Optional[str]
+    time: Optional[str]
+    data: Any
+
+
+class StepError(Words):
+    fields: list[str] = absent("the input fields that failed (mapping errors)")
+
+
+class DryRunStep(Out):
+    index: int = Field(ge=0)
+    action: str
+    input: dict[str, Any] = absent("the step's input resolved over the event")
+    would_send: dict[str, Any] = absent("what the action would send (its preview): "
+                                                                 "provider, recipient, content")
+    error: StepError = absent("why the step would fail")
+
+
+class DryRunOut(Out):
+    """POST /workflows/{id}/dry-run: what the workflow would do; nothing is sent."""
+
+    workflow_id: _UUID
+    event: SampleEvent
+    filter_matches: bool
+    condition_holds: bool
+    would_run: bool
+    steps: list[DryRunStep]
+    sent: Literal[False]
+
+
+class Text(Out):
+    tr: str
+    en: str
+
+
+class ActionOut(Out):
+    name: str
+    title: Text
+    scope: str
+    consent: list[Text] = Field(description="the consent rules the action keeps")
+    input: dict[str, Any] = Field(description="the action's input, as a JSON Schema")
+
+
+class ActionsOut(Out):
+    """GET /workflows/actions: the actions registry and the trigger types."""
+
+    actions: list[ActionOut]
+    trigger_types: list[str]
