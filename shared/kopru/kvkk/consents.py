@@ -158,20 +158,16 @@ async def active_consent(tx, phone: str, iys_type: str = "MESAJ", purpose: str =
     for `purpose` that is explicit consent, for this İYS channel type (None: any),
     neither withdrawn nor expired, and whose subject is not erased. The check SMS
     makes before a commercial message."""
-    from sqlalchemy import exists, func, select
-
-    from kopru.db.schema import consents as c
     from kopru.kvkk.subjects import find_subject
 
     ref = await find_subject(tx, "phone", phone)
     if ref is None or ref.key is None:
         return False
-    q = (select(c.c.id).where(c.c.subject_id == ref.id, c.c.purpose == purpose,
-                              c.c.legal_basis.in_(sorted(CONSENT_BASES)),
-                              c.c.withdrawn_at.is_(None), c.c.expires_at > func.now()))
-    if iys_type is not None:
-        q = q.where(c.c.iys_type == iys_type)
-    return bool((await tx.execute(select(exists(q)))).scalar())
+    q = ("select exists (select 1 from consents where subject_id = %(s)s and purpose = %(p)s "
+         "and legal_basis = any(%(bases)s) and withdrawn_at is null and expires_at > now()"
+         + (" and iys_type = %(iys)s" if iys_type is not None else "") + ")")
+    return bool((await tx.execute(q, {"s": ref.id, "p": purpose, "bases": sorted(CONSENT_BASES),
+                                      "iys": iys_type})).scalar())
 
 
 # -- the route-level calls: the tenant the runtime resolved (TenantContext), the library --
