@@ -852,9 +852,9 @@ class Bench:
             ("    EventCall.once + audit: tenant tx, inbox insert, audit insert, commit", p_inbox_effect),
             ("    EventCall.once on a duplicate (tenant tx, inbox insert conflict, commit)", p_inbox_duplicate),
             ("      tenant_transaction alone (begin, set_config, commit)", p_empty_tx),
-            ("      inbox insert .. on conflict do nothing returning (SQLAlchemy, in an open tx)", p_inbox_insert),
-            ("      TenantTx.audit insert (SQLAlchemy, in an open tx)", p_audit_insert),
-            ("    for comparison: that transaction with psycopg alone (no SQLAlchemy)", p_psycopg_effect),
+            ("      inbox insert .. on conflict do nothing returning (in an open tx)", p_inbox_insert),
+            ("      TenantTx.audit append + seal (in an open tx)", p_audit_insert),
+            ("    for comparison: that transaction by hand on one psycopg connection", p_psycopg_effect),
         ]
         tx_pieces = {p_inbox_insert, p_audit_insert}
 

@@ -716,7 +716,7 @@ async def _breakdown(source: Path, auth: str, op_auth: str, batches: int, n: int
         *([("_load_client tenant (the transaction behind a cache miss: 3 statements)", lambda: load_client(t_cid)),
            ("_load_client operator (the transaction behind a cache miss: 2 statements)", lambda: load_client(o_cid))]
           if load_client else []),
-        ("platform_transaction + select 1 (SQLAlchemy async floor)", bare_tx),
+        ("platform_transaction + select 1 (the data path floor)", bare_tx),
         ("same tenant look-ups on a raw psycopg AsyncConnection", raw_psycopg_tx),
         ("issue_access_token (cached key: claims + jwt.encode)", lambda: issue_access_token(
             client.client_id, client.tenant_id, sorted(client.scopes), client_id=client.client_id, plan=client.plan)),

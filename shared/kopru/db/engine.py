@@ -531,6 +531,8 @@ class AsyncConn:
         to go back to the pool."""
         if not self._begun:
             return True
+        if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt)):
+            return False  # a statement may still be running: the connection is closed, not reused
         cm, self._pipe, self._pipe_cm = self._pipe_cm, None, None
         try:
             await cm.__aexit__(None, None, None)
@@ -539,8 +541,8 @@ class AsyncConn:
                 raise
         if exc is None:
             return True
-        if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt)) or self.raw.broken:
-            return False  # a statement may still be running: the connection is not reused
+        if self.raw.broken:
+            return False
         try:
             await self.raw.execute("rollback")
             return True
