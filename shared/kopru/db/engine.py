@@ -454,7 +454,7 @@ class AsyncConn:
     (`queue`) go out with the next statement or the COMMIT.
 
     `execute(statement, params)` takes plain SQL with psycopg's placeholders (`%(name)s`
-    with a dict, `%s` with a sequence; a list of dicts runs it once per dict), or a
+    with a dict, `%s` with a tuple; a list of dicts runs it once per dict), or a
     SQLAlchemy Core construct (compiled once per shape for the psycopg dialect, its
     bind and result types applied), and returns a `Result` with every row received."""
 
@@ -480,7 +480,7 @@ class AsyncConn:
             await self._begin()
         sql, p, entry = _prepare(statement, params)
         cur = self.raw.cursor()
-        if isinstance(p, list) and p and isinstance(p[0], (dict, list, tuple)):
+        if isinstance(p, list) and p and isinstance(p[0], dict):  # a list of dicts: once per dict
             await cur.executemany(sql, p)
         else:
             await cur.execute(sql, p)
