@@ -14,13 +14,16 @@ batches interleaved across the figures; medians over --batches of (batch time / 
   api_rls      the request path: `kopru.db.tenant_transaction(tenant, actor=)` and
                `tx.execute` of the page query as the code writes it (no tenant filter: RLS
                supplies it), application role.                       <- judged
-  psycopg_rls  the same by hand on one psycopg AsyncConnection, application role: begin,
-               set_config(tenant, actor), the query, commit.
+  psycopg_rls  the same by hand on one psycopg AsyncConnection, application role: BEGIN,
+               set_config(tenant, actor) and the query in one round trip (pipeline mode),
+               then COMMIT.
   psycopg_set  the same as the superuser (PostgreSQL skips RLS for it) with the tenant
                filter written out, set_config still sent: the policy's cost alone is
                psycopg_rls / psycopg_set.
-  no_rls       the baseline: the superuser, begin, the query with the tenant filter
-               written out, commit (what the read costs with no RLS at all).
+  no_rls       the baseline: the superuser, BEGIN and the query with the tenant filter
+               written out in one round trip, COMMIT (the read in a transaction with no
+               RLS at all, sent as carefully as the others).
+  no_rls_autocommit  for reference: the bare query, no transaction (one round trip).
 
 Goal: api_rls <= 1.15x no_rls. Every figure's rows are checked to be the same tenant's
 same page. It reports, it doesn't gate (exit 1 only when something could not be measured).
@@ -81,10 +84,10 @@ async def measure(args: argparse.Namespace, app_url: str, su_url: str, tenants: 
     tid = tenants[len(tenants) // 2]
     params_rls = {"n": args.limit}
     params_plain = {"n": args.limit, "t": tid}
-    app = await psycopg.AsyncConnection.connect(app_url)
-    su = await psycopg.AsyncConnection.connect(su_url)
+    app = await psycopg.AsyncConnection.connect(app_url, autocommit=True)
+    su = await psycopg.AsyncConnection.connect(su_url, autocommit=True)
+    su_auto = await psycopg.AsyncConnection.connect(su_url, autocommit=True)
     expected = [r[0] for r in await (await su.execute(QUERY_PLAIN, params_plain)).fetchall()]
-    await su.commit()
     got: dict[str, list] = {}
 
     api_query: Any = QUERY_RLS  # plain SQL, as the hot paths write it
@@ -93,24 +96,33 @@ async def measure(args: argparse.Namespace, app_url: str, su_url: str, tenants: 
         async with tenant_transaction(tid, actor="bench") as tx:
             got["api_rls"] = (await tx.execute(api_query, params_rls)).all()
 
+    # by hand, each transaction as a careful hand-written path sends it: BEGIN, the scope and the
+    # query in one round trip (pipeline mode), then COMMIT
+    async def by_hand(conn, name: str, scope: bool, query: str, params: dict) -> None:
+        async with conn.pipeline():
+            await conn.execute("begin")
+            if scope:
+                await conn.execute("select set_config('app.tenant_id', %s, true), set_config('app.actor', %s, true)",
+                                   (str(tid), "bench"))
+            cur = await conn.execute(query, params)
+        got[name] = await cur.fetchall()
+        await conn.execute("commit")
+
     async def psycopg_rls() -> None:
-        async with app.transaction():
-            await app.execute("select set_config('app.tenant_id', %s, true), set_config('app.actor', %s, true)",
-                              (str(tid), "bench"))
-            got["psycopg_rls"] = await (await app.execute(QUERY_RLS, params_rls)).fetchall()
+        await by_hand(app, "psycopg_rls", True, QUERY_RLS, params_rls)
 
     async def psycopg_set() -> None:
-        async with su.transaction():
-            await su.execute("select set_config('app.tenant_id', %s, true), set_config('app.actor', %s, true)",
-                             (str(tid), "bench"))
-            got["psycopg_set"] = await (await su.execute(QUERY_PLAIN, params_plain)).fetchall()
+        await by_hand(su, "psycopg_set", True, QUERY_PLAIN, params_plain)
 
     async def no_rls() -> None:
-        async with su.transaction():
-            got["no_rls"] = await (await su.execute(QUERY_PLAIN, params_plain)).fetchall()
+        await by_hand(su, "no_rls", False, QUERY_PLAIN, params_plain)
+
+    async def no_rls_autocommit() -> None:
+        got["no_rls_autocommit"] = await (await su_auto.execute(QUERY_PLAIN, params_plain)).fetchall()
 
     figures: dict[str, Callable[[], Awaitable[None]]] = {
-        "api_rls": api_rls, "psycopg_rls": psycopg_rls, "psycopg_set": psycopg_set, "no_rls": no_rls}
+        "api_rls": api_rls, "psycopg_rls": psycopg_rls, "psycopg_set": psycopg_set, "no_rls": no_rls,
+        "no_rls_autocommit": no_rls_autocommit}
     per: dict[str, list[float]] = {k: [] for k in figures}
     try:
         for f in figures.values():  # warm: connections, prepared statements, caches
@@ -128,6 +140,7 @@ async def measure(args: argparse.Namespace, app_url: str, su_url: str, tenants: 
     finally:
         await app.close()
         await su.close()
+        await su_auto.close()
         await dispose()
     out = {name: {"us": summarize(v), "batches_us": [round(x, 1) for x in v]} for name, v in per.items()}
     base = statistics.median(per["no_rls"])
