@@ -322,6 +322,16 @@ class Result:
     def scalars(self) -> "Result":
         return Result([r[0] for r in self._take()], self._keys[:1], self.rowcount)
 
+    def tuples(self) -> "Result":
+        return self
+
+    def unique(self) -> "Result":
+        """Duplicate rows dropped, first seen kept (rows must be hashable)."""
+        seen: set = set()
+        self._rows = [r for r in self._rows[self._pos:] if not (r in seen or seen.add(r))]
+        self._pos = 0
+        return self
+
     def mappings(self) -> "Result":
         return Result([dict(zip(self._keys, r)) for r in self._take()], self._keys, self.rowcount)
 
