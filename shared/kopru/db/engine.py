@@ -659,6 +659,20 @@ async def platform_transaction() -> AsyncIterator[AsyncConn]:
         yield conn
 
 
+# -- the owner role: migrations and operator tools ---------------------------------------
+
+def owner_engine(purpose: str = "operator actions"):
+    """A synchronous SQLAlchemy engine on the owner role (no pool), for what runs outside
+    every request and consumer: operator commands and Jobs (`kopru` CLI), audit
+    verification. Never from a handler."""
+    from sqlalchemy import create_engine, pool
+
+    _, owner = database_urls()
+    if owner is None:
+        raise SystemExit(f"DATABASE_OWNER_URL is required for {purpose}")
+    return create_engine(owner, poolclass=pool.NullPool)
+
+
 # -- migrations ----------------------------------------------------------------
 
 def _run_migrations(owner_url: str) -> None:
