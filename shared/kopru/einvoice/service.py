@@ -534,12 +534,9 @@ def _failure_code(st) -> str:
 async def poll_statuses(now: _dt.datetime | None = None) -> dict[str, int]:
     """`kopru einvoice poll` (run on a schedule): for every tenant with Nilvera, ask for
     the status of each submitted invoice and move it on. Counts what changed."""
-    from sqlalchemy import func, select, update
-
     from kopru.connectors import nilvera
     from kopru.connectors.nilvera import codes as nc
     from kopru.db import tenant_transaction
-    from kopru.db.schema import einvoices as e
     from kopru.work.sweep import for_each_tenant
 
     counts = {"accepted": 0, "rejected": 0, "failed": 0, "pending": 0, "awaiting_answer": 0}
@@ -549,12 +546,16 @@ async def poll_statuses(now: _dt.datetime | None = None) -> dict[str, int]:
             got = await _integration(tx)
             if got is None:
                 return
-            rows = (await tx.execute(select(e.c.id, e.c.ettn, e.c.kind, e.c.profile, e.c.gib_code, e.c.delivered_at,
-                                            e.c.answer_due_at).where(e.c.status == "submitted")
-                                     .order_by(e.c.submitted_at).limit(POLL_BATCH))).all()
-            clock = now or (await tx.execute(select(func.now()))).scalar_one()
+            rows = (await tx.execute(
+                "select id, ettn, kind, profile, gib_code, delivered_at, answer_due_at, now() as _now from einvoices "
+                "where status = 'submitted' order by submitted_at limit %(n)s", {"n": POLL_BATCH})).all()
         if not rows:
             return
+        clock = now or rows[0]._now
+        from sqlalchemy import func, update
+
+        from kopru.db.schema import einvoices as e
+
         seen = []
         async with nilvera.NilveraClient(got[1]["api_key"]) as c:
             for r in rows:

@@ -325,11 +325,8 @@ async def poll_reports() -> dict[str, int]:
     """`kopru sms poll-reports` and the sms-report function's schedule: for every tenant
     with Netgsm, ask for the reports of its sent messages and move them to delivered or
     failed (with Netgsm's status, İYS rejections 16/17 among them). Counts what changed."""
-    from sqlalchemy import select
-
     from kopru.connectors import netgsm
     from kopru.db import tenant_transaction
-    from kopru.db.schema import sms_messages as sm
     from kopru.work.sweep import for_each_tenant
 
     counts = {"delivered": 0, "failed": 0, "pending": 0}
@@ -339,8 +336,8 @@ async def poll_reports() -> dict[str, int]:
             creds, _ = await _credentials(tx)
             if creds is None:
                 return
-            rows = (await tx.execute(select(sm.c.id, sm.c.netgsm_jobid).where(sm.c.status == "sent")
-                                     .where(sm.c.netgsm_jobid.is_not(None)).limit(POLL_BATCH))).all()
+            rows = (await tx.execute("select id, netgsm_jobid from sms_messages where status = 'sent' "
+                                     "and netgsm_jobid is not null limit %(n)s", {"n": POLL_BATCH})).all()
         if not rows:
             return
         try:
