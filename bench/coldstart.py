@@ -38,6 +38,7 @@ import secrets
 import shutil
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -258,6 +259,56 @@ def _sms_send(ctx: Context) -> RealRequest:
                        check=_json_check("no estimate", lambda b: isinstance(b, dict) and "segments" in b))
 
 
+def _tenant_read(path: str, expect: int = 200, what: str = "a tenant read") -> Callable[[Context], RealRequest]:
+    """A tenant-token GET (path may name {missing}: an id no tenant has, answered 404 after a
+    read under RLS: the route's whole path, authentication to the database and back)."""
+    def build(ctx: Context) -> RealRequest:
+        def check(r: HttpResult) -> None:
+            if expect == 404 and b"not_found" not in r.body:
+                raise ValueError(f"{what}: {r.body[:200]!r}")
+            if expect == 200:
+                r.json()
+
+        return RealRequest("GET", path.format(missing=uuid.uuid4()), expect=expect,
+                           headers={"Authorization": f"Bearer {ctx.tenant_bearer()}"}, check=check)
+
+    return build
+
+
+def _event(function: str, type_: str, data: Callable[[Context], dict], *, tenant: bool = True,
+           source: str = "/kopru/schedule", expect: int = 200) -> Callable[[Context], RealRequest]:
+    """POST / with a binary-mode CloudEvent as Köprü's dispatcher or schedule sends it (the
+    platform's sender token for `function`): a schedule tick (no tenant) or a tenant's event."""
+    def build(ctx: Context) -> RealRequest:
+        from datetime import datetime, timezone
+
+        from kopru.events.ingress import issue
+
+        headers = {"ce-specversion": "1.0", "ce-id": str(uuid.uuid4()), "ce-source": source, "ce-type": type_,
+                   "ce-time": datetime.now(timezone.utc).isoformat(), "Content-Type": "application/json",
+                   "Authorization": f"Bearer {issue(function, 'schedule' if not tenant else 'dispatcher')}"}
+        if tenant:
+            headers["ce-tenantid"] = headers["ce-partitionkey"] = ctx.tenant_id()
+        return RealRequest("POST", "/", expect=expect, body=json.dumps(data(ctx)).encode(), headers=headers,
+                           check=lambda r: None)
+
+    return build
+
+
+def _tick(function: str, type_: str) -> Callable[[Context], RealRequest]:
+    from datetime import datetime, timezone
+
+    return _event(function, type_, lambda ctx: {"scheduled_at": datetime.now(timezone.utc).isoformat()},
+                  tenant=False)
+
+
+def _paid(ctx: Context) -> dict:
+    """A payment.succeeded event naming a payment the tenant doesn't have: payment-chain
+    reads it under RLS and has nothing to do."""
+    return {"payment_id": str(uuid.uuid4()), "iyzico_payment_id": "1", "amount": "10.00", "paid_amount": "10.00",
+            "currency": "TRY"}
+
+
 # The functions the bench knows a real request for; the others are measured on healthz only.
 REAL_REQUESTS: dict[str, tuple[str, Callable[[Context], RealRequest]]] = {
     "token": ("POST /oauth2/token (client_credentials)", _token),
@@ -266,6 +317,25 @@ REAL_REQUESTS: dict[str, tuple[str, Callable[[Context], RealRequest]]] = {
     "data-export": ("GET /exports/{id} (tenant token)", _kvkk_read("data-export", "/exports")),
     "data-erasure": ("GET /erasures/{id} (tenant token)", _kvkk_read("data-erasure", "/erasures")),
     "sms-send": ("POST /sms/estimate (tenant token; no database)", _sms_send),
+    "einvoice-submit": ("GET /einvoices/{id} (tenant token; an id it doesn't have: 404 after the read)",
+                        _tenant_read("/einvoices/{missing}", 404, "einvoice-submit")),
+    "einvoice-status": ("POST / schedule tick kopru.einvoice.status_poll.v1 (sweep over tenants)",
+                        _tick("einvoice-status", "kopru.einvoice.status_poll.v1")),
+    "retention-purge": ("POST / schedule tick kopru.retention.tick.v1 (purge, rotation, anchor)",
+                        _tick("retention-purge", "kopru.retention.tick.v1")),
+    "sms-report": ("POST / schedule tick kopru.sms.report_poll.v1 (sweep over tenants)",
+                   _tick("sms-report", "kopru.sms.report_poll.v1")),
+    "payment": ("GET /payments/{id} (tenant token; an id it doesn't have: 404 after the read)",
+                _tenant_read("/payments/{missing}", 404, "payment")),
+    "payment-chain": ("POST / kopru.payment.succeeded.v1 (dispatcher token; a payment the tenant doesn't have)",
+                      _event("payment-chain", "kopru.payment.succeeded.v1", _paid, source="/kopru/payment",
+                             expect=204)),
+    "webhooks": ("GET /webhooks/endpoints (tenant token)", _tenant_read("/webhooks/endpoints")),
+    "webhooks-retry": ("POST / schedule tick kopru.webhook.retry_poll.v1 (due deliveries)",
+                       _tick("webhooks-retry", "kopru.webhook.retry_poll.v1")),
+    "workflows": ("GET /workflows (tenant token)", _tenant_read("/workflows")),
+    "workflows-resume": ("POST / schedule tick kopru.workflow.resume_poll.v1 (unfinished runs)",
+                         _tick("workflows-resume", "kopru.workflow.resume_poll.v1")),
 }
 
 

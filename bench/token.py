@@ -1,7 +1,8 @@
 """Token throughput and access-token verification cost, against same-run baselines.
 
-Goals (the issue): at least 1,500 client_credentials grants/s on ONE worker on one
-core, and access-token verification under 100 microseconds (median).
+Goals: at least 10x Ory Hydra's tuned figure (457 grants/s, HYDRA_REFERENCE: 4,570
+client_credentials grants/s) on ONE worker on one core, and access-token verification
+under 100 microseconds (median).
 
 1. Grants/s. The token function is served exactly as its image serves it,
 
@@ -95,7 +96,16 @@ from bench.common import (
 
 NAME = "token"
 HELLO_SOURCE = REPO_ROOT / "bench" / "hello" / "main.py"
-GOAL_GRANTS_PER_S = 1500.0
+# Ory Hydra v2.3.0 on the same 2-core machine and pinning, PostgreSQL behind it (issue 21's
+# measurement, kept as a published reference: the bench doesn't run Hydra)
+HYDRA_REFERENCE = {
+    "version": "v2.3.0",
+    "grants_per_s": {"defaults": 174.0, "tuned_opaque_cheapest_hashing": 457.0, "jwt_access_tokens": 91.0},
+    "note": "client_credentials grants/s, same machine and pinning as this bench, PostgreSQL behind Hydra; "
+            "measured once for issue 21, not re-run by the bench",
+}
+GOAL_HYDRA_FACTOR = 10.0
+GOAL_GRANTS_PER_S = GOAL_HYDRA_FACTOR * HYDRA_REFERENCE["grants_per_s"]["tuned_opaque_cheapest_hashing"]
 GOAL_VERIFY_US = 100.0
 TENANT_PLAN = "enterprise"
 WRK_INSTALL_HINT = "wrk is required: apt-get install -y wrk (Debian package `wrk`); scripts/bench installs it when run as root"
@@ -706,7 +716,7 @@ async def _breakdown(source: Path, auth: str, op_auth: str, batches: int, n: int
         *([("_load_client tenant (the transaction behind a cache miss: 3 statements)", lambda: load_client(t_cid)),
            ("_load_client operator (the transaction behind a cache miss: 2 statements)", lambda: load_client(o_cid))]
           if load_client else []),
-        ("platform_transaction + select 1 (SQLAlchemy async floor)", bare_tx),
+        ("platform_transaction + select 1 (the data path floor)", bare_tx),
         ("same tenant look-ups on a raw psycopg AsyncConnection", raw_psycopg_tx),
         ("issue_access_token (cached key: claims + jwt.encode)", lambda: issue_access_token(
             client.client_id, client.tenant_id, sorted(client.scopes), client_id=client.client_id, plan=client.plan)),
@@ -970,7 +980,10 @@ def main(argv: list[str] | None = None) -> int:
     goal_grants = (goals_http or {}).get("grant-tenant")
     goal = {
         "grants": {"text": f">= {GOAL_GRANTS_PER_S:.0f} client_credentials grants/s on one worker on one core "
-                           "(tenant client; median at the best connection count)",
+                           f"(= {GOAL_HYDRA_FACTOR:.0f}x Ory Hydra's tuned {HYDRA_REFERENCE['grants_per_s']['tuned_opaque_cheapest_hashing']:.0f}/s; "
+                           "tenant client; median at the best connection count)",
+                   "x_hydra_tuned": _r(ratio((goal_grants or {}).get("rps"),
+                                             HYDRA_REFERENCE["grants_per_s"]["tuned_opaque_cheapest_hashing"]), 2),
                    **(goal_grants or {"pass": None, "not_measured": True}),
                    "operator_client": (goals_http or {}).get("grant-operator")},
         "verification": {"text": f"verify_access_token < {GOAL_VERIFY_US:.0f} us median (judged on a token seen "
@@ -980,6 +993,7 @@ def main(argv: list[str] | None = None) -> int:
     goal["all_pass"] = bool(goal["grants"].get("pass")) and bool(goal["verification"].get("pass"))
     path = write_results(NAME, {
         "goal": goal,
+        "hydra_reference": HYDRA_REFERENCE,
         "problems": problems,
         "method": {
             "server": "functions-framework --asgi --source <main.py> --target handle --host 127.0.0.1 --port <free>, "
@@ -1029,9 +1043,14 @@ def main(argv: list[str] | None = None) -> int:
         for r in top:
             print(f"  {r['self_us_per_grant']:8.1f} us  {r['calls_per_grant']:6.2f} calls  {r['function']}")
         print()
+    h = HYDRA_REFERENCE["grants_per_s"]
+    print(f"Ory Hydra {HYDRA_REFERENCE['version']} (published reference, same machine): {h['defaults']:.0f}/s defaults, "
+          f"{h['tuned_opaque_cheapest_hashing']:.0f}/s tuned (opaque tokens, cheapest hashing), "
+          f"{h['jwt_access_tokens']:.0f}/s issuing JWTs")
     for name, g in (("grants", goal["grants"]), ("verification", goal["verification"])):
-        state = "not measured" if g.get("pass") is None else ("met" if g["pass"] else "MISSED")
-        print(f"goal {name}: {state}")
+        state = "not measured" if g.get("pass") is None else ("ok" if g["pass"] else "MISS")
+        extra = f" ({g['x_hydra_tuned']}x Hydra tuned)" if name == "grants" and g.get("x_hydra_tuned") else ""
+        print(f"goal {name} ({g['text']}): {state}{extra}")
     if problems:
         print("PROBLEMS:\n" + "\n".join("  " + x for x in problems))
     print(f"results: {path.relative_to(REPO_ROOT)}")

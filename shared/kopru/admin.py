@@ -7,14 +7,9 @@ from typing import Any
 
 
 def _owner_engine():
-    from sqlalchemy import create_engine, pool
+    from kopru.db.engine import owner_engine
 
-    from kopru.db import database_urls
-
-    _, owner = database_urls()
-    if owner is None:
-        raise SystemExit("DATABASE_OWNER_URL is required for operator actions")
-    return create_engine(owner, poolclass=pool.NullPool)
+    return owner_engine("operator actions")
 
 
 def create_platform_client(name: str) -> tuple[str, str]:

@@ -85,6 +85,26 @@ def decode(scope: str, cursor: str | None, arity: int) -> list[str] | None:
         raise KopruError("request.invalid_cursor") from None
 
 
+def keyset_sql(query: str, params: dict[str, Any], at: str, key: str, scope: str, cursor: str | None, limit_: int,
+               *, newest_first: bool = False, key_type: Any = None) -> tuple[str, dict[str, Any]]:
+    """`keyset` for plain SQL: `query` is "select ... from ... where <condition>" (say
+    `where true` for none), `at`/`key` the sort columns as SQL; returns (SQL, parameters)
+    ordered, one row past the page, past the cursor's position when one is given."""
+    from datetime import datetime
+
+    params = {**params, "_page_limit": limit_ + 1}
+    after = decode(scope, cursor, 2)
+    if after:
+        try:
+            params["_page_at"] = datetime.fromisoformat(after[0])
+            params["_page_key"] = key_type(after[1]) if key_type else after[1]
+        except ValueError:
+            raise KopruError("request.invalid_cursor") from None
+        query += f" and ({at}, {key}) {'<' if newest_first else '>'} (%(_page_at)s, %(_page_key)s)"
+    order = f"{at} desc, {key} desc" if newest_first else f"{at}, {key}"
+    return f"{query} order by {order} limit %(_page_limit)s", params
+
+
 def page(rows: list, limit_: int, key) -> tuple[list, tuple | None]:
     """Split the `limit_ + 1` rows a query fetched into the page and the sort key of its
     last row when another page follows (`key(row)` gives it)."""

@@ -65,7 +65,7 @@ async def test_scoped_transaction_sees_only_its_tenant(onboard):
 
 
 async def test_writing_into_another_tenant_is_refused(onboard):
-    from sqlalchemy.exc import DBAPIError
+    from psycopg import Error as DBAPIError  # the data path raises psycopg's own errors
 
     a, b = await onboard(), await onboard()
     # the audit log takes entries only through kopru_audit_append, which names the transaction's own tenant

@@ -27,41 +27,24 @@ class AuthenticatedClient:
 
 async def create_tenant_client(tx, name: str, scopes: tuple[str, ...] = DEFAULT_TENANT_SCOPES) -> tuple[str, str]:
     """(client_id, client_secret); the secret is never stored or shown again."""
-    from kopru.db.schema import api_clients, client_directory
-
     unknown = set(scopes) - TENANT_SCOPES
     if unknown:
         raise ValueError(f"unknown scopes {sorted(unknown)}")
     client_id, secret = new_client_id(), new_client_secret()
-    await tx.execute(client_directory.insert().values(client_id=client_id, tenant_id=tx.tenant_id))
-    await tx.execute(
-        api_clients.insert().values(
-            client_id=client_id, tenant_id=tx.tenant_id, name=name,
-            secret_hash=hash_secret(secret), scopes=list(scopes),
-        )
-    )
+    p = {"cid": client_id, "t": tx.tenant_id, "name": name, "h": hash_secret(secret), "scopes": list(scopes)}
+    await tx.conn.queue("insert into client_directory (client_id, tenant_id) values (%(cid)s, %(t)s)", p)
+    await tx.conn.queue("insert into api_clients (client_id, tenant_id, name, secret_hash, scopes) "
+                        "values (%(cid)s, %(t)s, %(name)s, %(h)s, %(scopes)s)", p)
     return client_id, secret
 
 
-_LOOKUP: dict[str, Any] = {}
-
-
-def _statements() -> dict[str, Any]:
-    """The grant's look-ups, built once per process (SQLAlchemy then caches their SQL)."""
-    if not _LOOKUP:
-        from sqlalchemy import bindparam, select
-
-        from kopru.db.schema import api_clients, client_directory, platform_clients, tenants
-
-        cid = bindparam("cid")
-        _LOOKUP["dir"] = select(client_directory.c.tenant_id).where(client_directory.c.client_id == cid)
-        _LOOKUP["platform"] = select(
-            platform_clients.c.secret_hash, platform_clients.c.scopes, platform_clients.c.revoked_at
-        ).where(platform_clients.c.client_id == cid)
-        _LOOKUP["tenant"] = select(
-            api_clients.c.secret_hash, api_clients.c.scopes, api_clients.c.revoked_at, tenants.c.plan
-        ).join(tenants, tenants.c.id == api_clients.c.tenant_id).where(api_clients.c.client_id == cid)
-    return _LOOKUP
+# The grant's look-ups (plain SQL: the token function's first grant imports no SQLAlchemy).
+_LOOKUP = {
+    "dir": "select tenant_id from client_directory where client_id = %(cid)s",
+    "platform": "select secret_hash, scopes, revoked_at from platform_clients where client_id = %(cid)s",
+    "tenant": "select c.secret_hash, c.scopes, c.revoked_at, t.plan from api_clients c "
+              "join tenants t on t.id = c.tenant_id where c.client_id = %(cid)s",
+}
 
 
 # Client records read for the token endpoint, kept KOPRU_CLIENT_CACHE_TTL seconds (5): a
@@ -104,7 +87,7 @@ async def _load_client(client_id: str) -> tuple[bytes, AuthenticatedClient] | No
     transaction enters that tenant and RLS shows its client row. None when unknown or revoked."""
     from kopru.db import enter_tenant, platform_transaction
 
-    st = _statements()
+    st = _LOOKUP
     plan = None
     async with platform_transaction() as conn:
         entry = (await conn.execute(st["dir"], {"cid": client_id})).first()

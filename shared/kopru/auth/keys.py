@@ -106,17 +106,13 @@ class KeyCache:
         self._loaded_at = 0.0
 
     async def _load(self) -> None:
-        from sqlalchemy import select
-
         from kopru.db import platform_transaction
-        from kopru.db.schema import signing_keys as sk
 
         now = datetime.now(timezone.utc)
         async with platform_transaction() as conn:
             rows = (await conn.execute(
-                select(sk.c.kid, sk.c.alg, sk.c.public_jwk, sk.c.signs_from, sk.c.retired_at, sk.c.expires_at)
-                .where((sk.c.expires_at.is_(None)) | (sk.c.expires_at > now))
-            )).all()
+                "select kid, alg, public_jwk, signs_from, retired_at, expires_at from signing_keys "
+                "where expires_at is null or expires_at > %(now)s", {"now": now})).all()
         fresh = {r.kid: VerifyKey(r.kid, r.alg, _public_from_jwk(r.public_jwk), dict(r.public_jwk)) for r in rows}
         if set(fresh) != set(self._verify):
             forget_verified()  # a key left the set: its tokens must be checked again
@@ -145,23 +141,17 @@ class KeyCache:
         if self._signing is not None and time.monotonic() < self._signing_until:
             return self._signing
         from cryptography.hazmat.primitives import serialization
-        from sqlalchemy import select
-
         from kopru.db import platform_transaction
-        from kopru.db.schema import signing_keys as sk
 
         now = datetime.now(timezone.utc)
         async with platform_transaction() as conn:
             row = (await conn.execute(
-                select(sk.c.kid, sk.c.alg, sk.c.private_key_enc, sk.c.retired_at)
-                .where(sk.c.signs_from <= now)
-                .where((sk.c.retired_at.is_(None)) | (sk.c.retired_at > now))
-                .order_by(sk.c.signs_from.desc())
-                .limit(1)
-            )).first()
+                "select kid, alg, private_key_enc, retired_at from signing_keys "
+                "where signs_from <= %(now)s and (retired_at is null or retired_at > %(now)s) "
+                "order by signs_from desc limit 1", {"now": now})).first()
             nxt = (await conn.execute(
-                select(sk.c.signs_from).where(sk.c.signs_from > now).order_by(sk.c.signs_from).limit(1)
-            )).scalar()
+                "select signs_from from signing_keys where signs_from > %(now)s order by signs_from limit 1",
+                {"now": now})).scalar()
         if row is None:
             from kopru.errors import KopruError
 

@@ -70,18 +70,9 @@ def entry_mac(prev: bytes | None, seq: int, tenant_id: uuid.UUID | str, at: date
     return hmac.new(key if key is not None else mac_key(str(tenant_id)), msg, hashlib.sha256).digest()
 
 
-_STATEMENTS: dict[str, Any] = {}
-
-
-def _statements() -> dict[str, Any]:
-    if not _STATEMENTS:
-        from sqlalchemy import text
-
-        _STATEMENTS["append"] = text(
-            "select entry_id, entry_seq, entry_at, entry_actor, entry_prev, entry_details "
-            "from kopru_audit_append(:action, :target, cast(:details as jsonb))")
-        _STATEMENTS["seal"] = text("select kopru_audit_seal(:id, :mac)")
-    return _STATEMENTS
+APPEND = ("select entry_id, entry_seq, entry_at, entry_actor, entry_prev, entry_details "
+          "from kopru_audit_append(%(action)s, %(target)s, cast(%(details)s as jsonb))")
+SEAL = "select kopru_audit_seal(%(id)s, %(mac)s)"
 
 
 class AuditWriteError(RuntimeError):
@@ -103,10 +94,11 @@ def _params(action: str, target: str | None, details: dict[str, Any]) -> dict[st
 async def append(conn: Any, tenant_id: uuid.UUID, actor: str, action: str, target: str | None,
                  details: dict[str, Any]) -> int:
     """Append one entry to the tenant's chain in the open transaction `conn` (an
-    AsyncConn scoped to the tenant, with `app.actor` set); returns its seq."""
-    st = _statements()
-    row = (await conn.execute(st["append"], _params(action, target, details))).one()
-    await conn.execute(st["seal"], {"id": row.entry_id, "mac": _mac_for(row, tenant_id, actor, action, target, details)})
+    AsyncConn scoped to the tenant, with `app.actor` set); returns its seq. The seal
+    travels with the transaction's next statement or its commit (a deferred trigger
+    refuses to commit an unsealed entry)."""
+    row = (await conn.execute(APPEND, _params(action, target, details))).one()
+    await conn.queue(SEAL, {"id": row.entry_id, "mac": _mac_for(row, tenant_id, actor, action, target, details)})
     return row.entry_seq
 
 
@@ -116,9 +108,8 @@ def append_sync(conn: Any, tenant_id: uuid.UUID, actor: str, action: str, target
     on the owner role): scopes the rest of the transaction to the tenant and the actor."""
     from sqlalchemy import text
 
-    st = _statements()
     conn.execute(text("select set_config('app.tenant_id', :tid, true), set_config('app.actor', :actor, true)"),
                  {"tid": str(tenant_id), "actor": actor})
-    row = conn.execute(st["append"], _params(action, target, details)).one()
-    conn.execute(st["seal"], {"id": row.entry_id, "mac": _mac_for(row, tenant_id, actor, action, target, details)})
+    row = conn.exec_driver_sql(APPEND, _params(action, target, details)).one()
+    conn.exec_driver_sql(SEAL, {"id": row.entry_id, "mac": _mac_for(row, tenant_id, actor, action, target, details)})
     return row.entry_seq

@@ -1,46 +1,47 @@
-"""Engines, the tenant-scoped transaction, and migrations.
+"""The one way to PostgreSQL for data: the tenant-scoped transaction on psycopg 3's
+native async connections, and migrations.
 
-The application engine is SQLAlchemy's synchronous engine on psycopg (a QueuePool),
-and every statement runs in a worker thread of the engine's own; handlers
-see an awaitable connection (`AsyncConn`: execute, exec_driver_sql, scalar,
-scalars, begin_nested, run_sync). SQLAlchemy's asyncio extension would cost a cold
-start its import (it pulls sqlalchemy.orm and greenlet: about 7 MiB and a third of
-SQLAlchemy's import time) for no gain here: a transaction's statements are
-sequential, and a thread hop costs about what a greenlet switch into the async
-driver does. A transaction first takes one of the pool's slots in the event loop
-(an asyncio semaphore as large as the pool), so a worker thread never waits for a
-pooled connection and statements of open transactions always find a thread.
+A small pool per event loop (`Pool`: at most POOL_SIZE + MAX_OVERFLOW connections, POOL_SIZE
+kept idle, waited for in the loop) hands a transaction one `psycopg.AsyncConnection`
+(autocommit off in effect: the transaction sends its own BEGIN/COMMIT). The connection is
+in pipeline mode for the whole transaction: BEGIN and `set_config('app.tenant_id', ..,
+true)`/`app.actor` go out with the first statement in one round trip, a statement whose
+answer is read waits for it, and writes nobody reads (the outbox row, the audit seal:
+`AsyncConn.queue`) travel with the next statement or the COMMIT. No thread hop, no
+greenlet.
+
+`execute` takes plain SQL (psycopg's `%(name)s` placeholders; a dict goes as jsonb),
+which is how hot paths are written (no SQLAlchemy imported), or a SQLAlchemy Core
+construct, compiled once per construct shape with SQLAlchemy's psycopg dialect (its
+bind and result processing applied) and cached; either returns a `Result` with every
+row already received (rows: tuple + attribute + `_mapping`). Database errors are
+psycopg's own (`psycopg.errors.UniqueViolation`, `psycopg.IntegrityError`...), never
+wrapped. Alembic migrations (SQLAlchemy) run as the owner role, outside this path.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import threading
+import time
 import uuid
 import weakref
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from functools import partial
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 from kopru.config import settings
 from kopru.logs import get_logger
 
 if TYPE_CHECKING:
-    from concurrent.futures import ThreadPoolExecutor
-
-    from sqlalchemy.engine import Connection, Engine
+    import psycopg
 
 log = get_logger("kopru.db")
 
 _urls_lock = threading.Lock()
 _urls: tuple[str, str | None] | None = None
-_engine_lock = threading.Lock()
-_app_engine: "Engine | None" = None
 POOL_SIZE, MAX_OVERFLOW, POOL_TIMEOUT = 5, 10, 30.0
-_executor: "ThreadPoolExecutor | None" = None
-_slots: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = weakref.WeakKeyDictionary()
 
 
 def database_urls() -> tuple[str, str | None]:
@@ -80,180 +81,503 @@ def _driver(url: str) -> str:
     return url
 
 
-def _engine() -> "Engine":
-    global _app_engine
-    eng = _app_engine
-    if eng is None:
-        with _engine_lock:
-            if _app_engine is None:
-                from sqlalchemy import create_engine
-
-                app_url, _ = database_urls()
-                _app_engine = create_engine(
-                    app_url,
-                    pool_size=POOL_SIZE,
-                    max_overflow=MAX_OVERFLOW,
-                    pool_timeout=POOL_TIMEOUT,
-                    pool_recycle=1800,
-                    # statements are prepared server-side after a few uses (psycopg's default)
-                )
-            eng = _app_engine
-    return eng
+def libpq_url(url: str) -> str:
+    """A URL of database_urls() as libpq (psycopg.connect) takes it."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
-async def _ensure_engine() -> "Engine":
-    if _app_engine is None:
-        # first use: embedded start-up, migrations and the engine are blocking work
-        return await _run(_engine)
-    return _app_engine
+# -- the pool ------------------------------------------------------------------------
+
+class PoolTimeout(TimeoutError):
+    """No connection came free within POOL_TIMEOUT seconds (the runtime answers 503, as
+    for a database it cannot reach)."""
 
 
-def _threads() -> "ThreadPoolExecutor":
-    global _executor
-    if _executor is None:
-        with _engine_lock:
-            if _executor is None:
-                from concurrent.futures import ThreadPoolExecutor
+def _adapters():
+    """psycopg's adapters plus a dict (and list of dicts) sent as jsonb: plain SQL passes a
+    JSON document as it is, as SQLAlchemy's JSONB type did."""
+    global _ADAPTERS
+    if _ADAPTERS is None:
+        import psycopg
+        from psycopg.adapt import AdaptersMap
+        from psycopg.types.json import JsonbDumper
 
-                _executor = ThreadPoolExecutor(POOL_SIZE + MAX_OVERFLOW, thread_name_prefix="kopru-db")
-    return _executor
+        m = AdaptersMap(psycopg.adapters)
+        m.register_dumper(dict, JsonbDumper)
+        _ADAPTERS = m
+    return _ADAPTERS
 
 
-async def _run(fn: Callable[..., Any], *args: Any) -> Any:
-    """fn(*args) in one of the engine's threads (with this task's context variables).
-    Not abandoned on cancellation: the caller waits for the thread before the
-    cancellation goes on, so a connection is never used by two threads at once and
-    always goes back to the pool."""
-    fut = asyncio.get_running_loop().run_in_executor(_threads(), contextvars.copy_context().run, fn, *args)
-    try:
-        return await asyncio.shield(fut)
-    except asyncio.CancelledError:
-        while not fut.done():
+_ADAPTERS = None
+
+
+class Pool:
+    """A small pool of psycopg AsyncConnections for one event loop: at most `size` +
+    `overflow` open at once (waited for in the loop, PoolTimeout after `timeout` s), up
+    to `size` kept idle for `recycle` s. A connection that comes back broken, or not
+    idle, is closed, and so is every idle one (a server restart breaks them all, as
+    SQLAlchemy's pool invalidated them)."""
+
+    def __init__(self, url: str, size: int = POOL_SIZE, overflow: int = MAX_OVERFLOW,
+                 timeout: float = POOL_TIMEOUT, recycle: float = 1800.0):
+        self.url, self.size, self.timeout, self.recycle = libpq_url(url), size, timeout, recycle
+        self.limit = size + overflow
+        self._idle: list[tuple[float, Any]] = []
+        self._sem = asyncio.Semaphore(self.limit)
+        self.closed = False
+
+    async def get(self) -> "psycopg.AsyncConnection":
+        import psycopg
+
+        if self._sem.locked():
             try:
-                await asyncio.wait((fut,))
-            except asyncio.CancelledError:
-                pass
-        if not fut.cancelled():
-            fut.exception()  # retrieved: the cancellation is what goes on
-        raise
+                await asyncio.wait_for(self._sem.acquire(), self.timeout)
+            except asyncio.TimeoutError:
+                raise PoolTimeout(f"no database connection free within {self.timeout:.0f} s "
+                                  f"({self.limit} at most)") from None
+        else:
+            await self._sem.acquire()
+        try:
+            now = time.monotonic()
+            while self._idle:
+                at, conn = self._idle.pop()
+                if conn.closed or conn.broken or now - at > self.recycle:
+                    await _close(conn)
+                    continue
+                return conn
+            return await psycopg.AsyncConnection.connect(self.url, autocommit=True, context=_adapters())
+        except BaseException:
+            self._sem.release()
+            raise
+
+    async def put(self, conn: "psycopg.AsyncConnection", discard: bool = False) -> None:
+        """Back to the pool (`discard`: closed instead, e.g. after a cancelled statement)."""
+        from psycopg.pq import TransactionStatus
+
+        try:
+            if conn.broken:
+                await _close(conn)
+                await self.clear()
+            elif discard or conn.closed or self.closed or len(self._idle) >= self.size \
+                    or conn.info.transaction_status != TransactionStatus.IDLE:
+                await _close(conn)
+            else:
+                self._idle.append((time.monotonic(), conn))
+        finally:
+            self._sem.release()
+
+    async def clear(self) -> None:
+        idle, self._idle = self._idle, []
+        for _, conn in idle:
+            await _close(conn)
+
+    async def close(self) -> None:
+        self.closed = True
+        await self.clear()
 
 
-async def _take_slot() -> asyncio.Semaphore:
-    """One of the pool's connections for this transaction, waited for in the event
-    loop (a thread never blocks in the pool); SQLAlchemy's pool TimeoutError after
-    POOL_TIMEOUT seconds, as the pool itself would raise."""
-    loop = asyncio.get_running_loop()
-    sem = _slots.get(loop)
-    if sem is None:
-        sem = _slots[loop] = asyncio.Semaphore(POOL_SIZE + MAX_OVERFLOW)
-    if not sem.locked():
-        await sem.acquire()
-        return sem
+async def _close(conn: Any) -> None:
     try:
-        await asyncio.wait_for(sem.acquire(), POOL_TIMEOUT)
-    except asyncio.TimeoutError:
-        from sqlalchemy.exc import TimeoutError as PoolTimeout
+        await conn.close()
+    except Exception:  # closing a dead connection: nothing more to do
+        pass
 
-        raise PoolTimeout(f"no database connection free within {POOL_TIMEOUT:.0f} s "
-                          f"(pool_size {POOL_SIZE} + max_overflow {MAX_OVERFLOW})") from None
-    return sem
+
+_pools: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Pool]" = weakref.WeakKeyDictionary()
+_pool_lock = threading.Lock()
+
+
+async def _pool() -> Pool:
+    loop = asyncio.get_running_loop()
+    pool = _pools.get(loop)
+    if pool is None:
+        if _urls is None:
+            # first use: the embedded start-up and migrations are blocking work
+            await asyncio.to_thread(database_urls)
+        with _pool_lock:
+            pool = _pools.get(loop)
+            if pool is None:
+                pool = _pools[loop] = Pool(database_urls()[0])
+    return pool
 
 
 async def dispose() -> None:
-    global _app_engine
-    eng, _app_engine = _app_engine, None
-    if eng is not None:
-        await _run(eng.dispose)
+    """Close this event loop's pooled connections (the next transaction opens new ones)."""
+    pool = _pools.pop(asyncio.get_running_loop(), None)
+    if pool is not None:
+        await pool.close()
+
+
+# -- statements ----------------------------------------------------------------------
+
+class NoResultFound(LookupError):
+    """one()/scalar_one() found no row."""
+
+
+class MultipleResultsFound(LookupError):
+    """one()/one_or_none()/scalar_one() found more than one row."""
+
+
+class Row(tuple):
+    """A result row: a tuple, with each column also an attribute (`row.id`), `_mapping`
+    (column name -> value), `_asdict()`, `_fields` and `_t`, like SQLAlchemy's Row."""
+
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+
+    @property
+    def _mapping(self) -> dict[str, Any]:
+        return dict(zip(self._fields, self))
+
+    def _asdict(self) -> dict[str, Any]:
+        return dict(zip(self._fields, self))
+
+    @property
+    def _t(self) -> tuple:
+        return tuple(self)
+
+    def _tuple(self) -> tuple:
+        return tuple(self)
+
+    def __repr__(self) -> str:
+        return "Row(" + ", ".join(f"{k}={v!r}" for k, v in zip(self._fields, self)) + ")"
+
+
+_ROW_CLASSES: dict[tuple[str, ...], type] = {}
+
+
+def _row_class(fields: tuple[str, ...]) -> type:
+    cls = _ROW_CLASSES.get(fields)
+    if cls is None:
+        ns: dict[str, Any] = {"__slots__": (), "_fields": fields}
+        for i, name in enumerate(fields):
+            if name.isidentifier() and not name.startswith("__") and name not in ns:
+                ns[name] = property(itemgetter(i))
+        cls = _ROW_CLASSES[fields] = type("Row", (Row,), ns)
+    return cls
+
+
+class Result:
+    """What a statement returned, all rows already received (reading it does no I/O):
+    the part of SQLAlchemy's Result the code uses."""
+
+    __slots__ = ("_rows", "_pos", "_keys", "rowcount")
+
+    def __init__(self, rows: list, keys: tuple[str, ...], rowcount: int):
+        self._rows, self._keys, self.rowcount, self._pos = rows, keys, rowcount, 0
+
+    def _take(self) -> list:
+        rows, self._pos = self._rows[self._pos:], len(self._rows)
+        return rows
+
+    def keys(self) -> list[str]:
+        return list(self._keys)
+
+    def __iter__(self):
+        return iter(self._take())
+
+    def all(self) -> list:
+        return self._take()
+
+    fetchall = all
+
+    def fetchone(self):
+        if self._pos < len(self._rows):
+            self._pos += 1
+            return self._rows[self._pos - 1]
+        return None
+
+    def fetchmany(self, size: int = 1) -> list:
+        rows = self._rows[self._pos:self._pos + size]
+        self._pos += len(rows)
+        return rows
+
+    def first(self):
+        rows = self._take()
+        return rows[0] if rows else None
+
+    def one_or_none(self):
+        rows = self._take()
+        if len(rows) > 1:
+            raise MultipleResultsFound("more than one row where one was expected")
+        return rows[0] if rows else None
+
+    def one(self):
+        row = self.one_or_none()
+        if row is None:
+            raise NoResultFound("no row where one was expected")
+        return row
+
+    def scalar(self):
+        row = self.first()
+        return None if row is None else row[0]
+
+    def scalar_one(self):
+        return self.one()[0]
+
+    def scalar_one_or_none(self):
+        row = self.one_or_none()
+        return None if row is None else row[0]
+
+    def scalars(self) -> "Result":
+        return Result([r[0] for r in self._take()], self._keys[:1], self.rowcount)
+
+    def tuples(self) -> "Result":
+        return self
+
+    def unique(self) -> "Result":
+        """Duplicate rows dropped, first seen kept (rows must be hashable)."""
+        seen: set = set()
+        self._rows = [r for r in self._rows[self._pos:] if not (r in seen or seen.add(r))]
+        self._pos = 0
+        return self
+
+    def mappings(self) -> "Result":
+        return Result([dict(zip(self._keys, r)) for r in self._take()], self._keys, self.rowcount)
+
+
+def _result(cur: Any, procs: list | None = None, keys: tuple[str, ...] | None = None) -> Result:
+    desc = cur.description
+    if desc is None:
+        return Result([], (), cur.rowcount)
+    names = keys or tuple(d.name for d in desc)
+    cls = _row_class(names)
+    raw = cur._tx.load_rows(0, cur.pgresult.ntuples, tuple) if cur.pgresult is not None else []
+    if procs:
+        pairs = [(i, p) for i, p in enumerate(procs) if p is not None]
+        rows = []
+        for r in raw:
+            r = list(r)
+            for i, p in pairs:
+                r[i] = p(r[i])
+            rows.append(cls(r))
+    else:
+        rows = [cls(r) for r in raw]
+    return Result(rows, names, cur.rowcount)
+
+
+class _Compiled:
+    """A SQLAlchemy construct compiled once for the psycopg dialect: the SQL, how to turn
+    a statement's parameters into psycopg's, and its result columns' processors."""
+
+    __slots__ = ("compiled", "sql", "keys", "procs", "expands")
+
+    def __init__(self, compiled: Any):
+        self.compiled = compiled
+        self.sql = compiled.string
+        self.expands = bool(compiled.literal_execute_params or compiled.post_compile_params)
+        rc = compiled._result_columns
+        self.keys = tuple(c.keyname for c in rc) if rc else None
+        self.procs: dict[tuple, list | None] = {}
+
+
+_DIALECT = None
+_COMPILED: dict[Any, _Compiled] = {}
+_COMPILED_MAX = 2000
+
+
+def _dialect():
+    global _DIALECT
+    if _DIALECT is None:
+        from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+
+        d = PGDialect_psycopg()
+        d.server_version_info = (16, 0)  # compile-time choices only (RETURNING, ON CONFLICT): 13+ has them all
+        _DIALECT = d
+    return _DIALECT
+
+
+def _compile(statement: Any, params: Any) -> tuple[str, Any, "_Compiled"]:
+    """(SQL, psycopg parameters, compiled) for a SQLAlchemy construct; compiled once per
+    construct shape and parameter names (the same key SQLAlchemy's own cache uses)."""
+    d = _dialect()
+    many = isinstance(params, (list, tuple)) and len(params) > 1
+    plist = params if isinstance(params, (list, tuple)) else ([params] if params else [])
+    column_keys = sorted(plist[0]) if plist else []
+    cache: dict = _COMPILED if len(_COMPILED) < _COMPILED_MAX else {}
+    ck = statement._generate_cache_key()
+    entry = None
+    if ck is not None:
+        key = (ck[0], tuple(column_keys), many)
+        entry = _COMPILED.get(key)
+        if entry is None:
+            entry = _Compiled(statement._compiler(d, cache_key=ck, column_keys=column_keys, for_executemany=many))
+            cache[key] = entry
+        extracted, collected = ck[1], ck[2] if len(ck) > 2 else None
+    else:
+        entry = _Compiled(statement._compiler(d, cache_key=None, column_keys=column_keys, for_executemany=many))
+        extracted = collected = None
+    c = entry.compiled
+    kw: dict[str, Any] = {"escape_names": False, "extracted_parameters": extracted}
+    if collected is not None:
+        kw["_collected_params"] = collected
+    if plist:
+        cparams = [c.construct_params(m, _group_number=i, **kw) for i, m in enumerate(plist)]
+    else:
+        cparams = [c.construct_params(**kw)]
+    procs = c._bind_processors
+    sql = entry.sql
+    if entry.expands:
+        st = c._process_parameters_for_postcompile(cparams[0])
+        sql = st.statement
+        procs = {**procs, **st.processors}
+        cparams = [st.parameters]
+    escaped = c.escaped_bind_names
+    out = [{(escaped.get(k, k) if escaped else k): (procs[k](v) if k in procs else v) for k, v in cp.items()}
+           for cp in cparams]
+    return sql, (out if many else out[0]), entry
+
+
+def _result_procs(entry: "_Compiled", cur: Any) -> list | None:
+    desc = cur.description
+    if not desc or entry.keys is None or len(entry.keys) != len(desc):
+        return None
+    codes = tuple(x.type_code for x in desc)
+    procs = entry.procs.get(codes, False)
+    if procs is False:
+        d = _dialect()
+        got = [rc.type._cached_result_processor(d, code)
+               for rc, code in zip(entry.compiled._result_columns, codes)]
+        procs = entry.procs[codes] = got if any(got) else None
+    return procs
+
+
+def _prepare(statement: Any, params: Any) -> tuple[str, Any, "_Compiled | None"]:
+    if isinstance(statement, str):
+        return statement, params, None
+    if hasattr(statement, "_generate_cache_key"):
+        sql, p, entry = _compile(statement, params)
+        return sql, p, entry
+    raise TypeError(f"cannot execute {type(statement).__name__}: plain SQL (str) or a SQLAlchemy construct")
+
+
+# -- the transaction -------------------------------------------------------------------
+
+_SET_TENANT_ACTOR = "select set_config('app.tenant_id', %s, true), set_config('app.actor', %s, true)"
+_SET_TENANT = "select set_config('app.tenant_id', %s, true)"
 
 
 class AsyncConn:
-    """The awaitable face of one pooled connection inside a transaction: the part of
-    SQLAlchemy's AsyncConnection that Köprü uses, each call run in a worker thread.
-    Results are psycopg client-side cursors (every row already received), so reading
-    them in the event loop does no I/O."""
+    """One pooled connection inside one transaction, in psycopg's pipeline mode: BEGIN and
+    the tenant's set_config go out with the first statement (one round trip), a
+    statement whose answer is read waits for it, writes that need no answer
+    (`queue`) go out with the next statement or the COMMIT.
 
-    __slots__ = ("sync_connection",)
+    `execute(statement, params)` takes plain SQL with psycopg's placeholders (`%(name)s`
+    with a dict, `%s` with a tuple; a list of dicts runs it once per dict), or a
+    SQLAlchemy Core construct (compiled once per shape for the psycopg dialect, its
+    bind and result types applied), and returns a `Result` with every row received."""
 
-    def __init__(self, sync_connection: "Connection"):
-        self.sync_connection = sync_connection
+    __slots__ = ("raw", "_scope", "_pipe", "_pipe_cm", "_begun", "_savepoints")
 
-    async def execute(self, statement: Any, parameters: Any = None, *, execution_options: Any = None):
-        return await _run(partial(self.sync_connection.execute, statement, parameters,
-                                  execution_options=execution_options))
+    def __init__(self, raw: Any, scope: tuple | None):
+        self.raw = raw
+        self._scope = scope  # (sql, params) sent after BEGIN, or None
+        self._pipe = self._pipe_cm = None
+        self._begun = False
+        self._savepoints = 0
 
-    async def exec_driver_sql(self, statement: str, parameters: Any = None, execution_options: Any = None):
-        return await _run(self.sync_connection.exec_driver_sql, statement, parameters, execution_options)
+    async def _begin(self) -> None:
+        self._pipe_cm = self.raw.pipeline()
+        self._pipe = await self._pipe_cm.__aenter__()
+        await self.raw.execute("begin")
+        if self._scope is not None:
+            await self.raw.execute(*self._scope)
+        self._begun = True
+
+    async def _send(self, statement: Any, params: Any):
+        if not self._begun:
+            await self._begin()
+        sql, p, entry = _prepare(statement, params)
+        cur = self.raw.cursor()
+        if isinstance(p, list) and p and isinstance(p[0], dict):  # a list of dicts: once per dict
+            await cur.executemany(sql, p)
+        else:
+            await cur.execute(sql, p)
+        return cur, entry
+
+    async def execute(self, statement: Any, parameters: Any = None, *, execution_options: Any = None) -> Result:
+        cur, entry = await self._send(statement, parameters)
+        await self._pipe.sync()
+        if entry is None:
+            return _result(cur)
+        return _result(cur, _result_procs(entry, cur), entry.keys)
+
+    async def queue(self, statement: Any, parameters: Any = None) -> None:
+        """Send a statement whose answer nobody reads: its result (or error) arrives with
+        the next statement's or the commit's."""
+        await self._send(statement, parameters)
+
+    async def exec_driver_sql(self, statement: str, parameters: Any = None, execution_options: Any = None) -> Result:
+        return await self.execute(statement, parameters)
 
     async def scalar(self, statement: Any, parameters: Any = None, *, execution_options: Any = None):
-        return (await self.execute(statement, parameters, execution_options=execution_options)).scalar()
+        return (await self.execute(statement, parameters)).scalar()
 
     async def scalars(self, statement: Any, parameters: Any = None, *, execution_options: Any = None):
-        return (await self.execute(statement, parameters, execution_options=execution_options)).scalars()
-
-    async def run_sync(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """fn(sync_connection, *args) in a worker thread."""
-        return await _run(fn, self.sync_connection, *args)
+        return (await self.execute(statement, parameters)).scalars()
 
     @asynccontextmanager
-    async def begin_nested(self) -> AsyncIterator[Any]:
-        """A SAVEPOINT: released when the block ends, rolled back (and the error
-        raised again) when it raises; the enclosing transaction goes on."""
-        sp = await _run(self.sync_connection.begin_nested)
+    async def begin_nested(self) -> AsyncIterator["AsyncConn"]:
+        """A SAVEPOINT: released when the block ends, rolled back (and the error raised
+        again) when it raises; the enclosing transaction goes on."""
+        self._savepoints += 1
+        name = f"kopru_sp_{self._savepoints}"
+        await self.execute(f"savepoint {name}")
         try:
-            yield sp
+            yield self
         except BaseException:
-            await _run(_end, sp, False)
+            await self.execute(f"rollback to savepoint {name}")
             raise
-        await _run(_end, sp, True)
+        await self.execute(f"release savepoint {name}")
 
+    async def _commit(self) -> None:
+        if self._begun:
+            await self.raw.execute("commit")
+            await self._pipe.sync()
 
-def _end(trans: Any, ok: bool) -> None:
-    if not trans.is_active:
-        return
-    if ok:
-        trans.commit()
-    else:
-        trans.rollback()
-
-
-def _connect(eng: "Engine", tenant_id: uuid.UUID | None, actor: str | None = None) -> "Connection":
-    """Check a connection out, begin, and (for a tenant) scope it, with the actor the
-    audit log's writer reads (`app.actor`): one thread hop."""
-    conn = eng.connect()
-    try:
-        conn.begin()
-        if tenant_id is not None:
-            conn.execute(_set_tenant_actor(), {"tid": str(tenant_id), "actor": actor or ""})
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _finish(conn: "Connection", ok: bool) -> None:
-    """Commit (ok) or roll back, and give the connection back to the pool."""
-    try:
-        trans = conn.get_transaction()
-        if trans is not None:
-            _end(trans, ok)
-    finally:
-        conn.close()
+    async def _end(self, exc: BaseException | None) -> bool:
+        """Leave pipeline mode (after a rollback when exc); whether the connection is fit
+        to go back to the pool."""
+        if not self._begun:
+            return True
+        if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt)):
+            return False  # a statement may still be running: the connection is closed, not reused
+        cm, self._pipe, self._pipe_cm = self._pipe_cm, None, None
+        try:
+            await cm.__aexit__(None, None, None)
+        except BaseException:
+            if exc is None:
+                raise
+        if exc is None:
+            return True
+        if self.raw.broken:
+            return False
+        try:
+            await self.raw.execute("rollback")
+            return True
+        except BaseException:
+            return False
 
 
 @asynccontextmanager
-async def _transaction(tenant_id: uuid.UUID | None, actor: str | None = None) -> AsyncIterator[AsyncConn]:
-    eng = await _ensure_engine()
-    slot = await _take_slot()
+async def transaction(pool: Pool, scope: tuple | None = None) -> AsyncIterator[AsyncConn]:
+    """A transaction on a connection of `pool` (the application's: `tenant_transaction`,
+    `platform_transaction`; the relay has its own role and pool), `scope` = (SQL,
+    parameters) sent right after BEGIN."""
+    raw = await pool.get()
+    conn = AsyncConn(raw, scope)
+    fit = False
     try:
-        conn = await _run(_connect, eng, tenant_id, actor)
         try:
-            yield AsyncConn(conn)
-        except BaseException:
-            await _run(_finish, conn, False)
+            yield conn
+            await conn._commit()
+        except BaseException as exc:
+            fit = await conn._end(exc)
             raise
-        await _run(_finish, conn, True)
+        fit = await conn._end(None)
     finally:
-        slot.release()
+        await pool.put(raw, discard=not fit)
 
 
 OutboxWriter = Callable[..., Any]
@@ -274,7 +598,7 @@ class TenantTx:
     tenant_id: uuid.UUID
     actor: str
 
-    async def execute(self, statement: Any, params: Any = None):
+    async def execute(self, statement: Any, params: Any = None) -> Result:
         return await self.conn.execute(statement, params)
 
     async def emit(self, type_: str, data: dict[str, Any], *, subject: str | None = None,
@@ -294,44 +618,19 @@ class TenantTx:
         return await append(self.conn, self.tenant_id, self.actor, action, target, details or {})
 
 
-_SET_TENANT = None
-_SET_TENANT_ACTOR = None
-_STATEMENTS: dict[str, Any] = {}
+# Hot-path statements in plain SQL (no SQLAlchemy on the consumer path).
+_STATEMENTS: dict[str, str] = {
+    "outbox_insert": "insert into outbox (tenant_id, event_id, type, source, subject, data, extensions) "
+                     "values (%(tenant_id)s, %(event_id)s, %(type)s, %(source)s, %(subject)s, %(data)s, %(extensions)s)",
+    "inbox_claim": "insert into inbox (consumer, source, event_id, tenant_id, type) "
+                   "values (%(consumer)s, %(source)s, %(event_id)s, %(tenant_id)s, %(type)s) "
+                   "on conflict do nothing returning event_id",
+}
 
 
-def statement(name: str):
-    """Hot-path statements, built once per process: building a SQLAlchemy construct
-    costs more than executing its cached SQL."""
-    st = _STATEMENTS.get(name)
-    if st is None:
-        from sqlalchemy.dialects.postgresql import insert
-
-        from kopru.db.schema import inbox, outbox
-
-        _STATEMENTS.update({
-            "outbox_insert": outbox.insert(),
-            "inbox_claim": insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id),
-        })
-        st = _STATEMENTS[name]
-    return st
-
-
-def _set_tenant():
-    global _SET_TENANT
-    if _SET_TENANT is None:
-        from sqlalchemy import text
-
-        _SET_TENANT = text("select set_config('app.tenant_id', :tid, true)")
-    return _SET_TENANT
-
-
-def _set_tenant_actor():
-    global _SET_TENANT_ACTOR
-    if _SET_TENANT_ACTOR is None:
-        from sqlalchemy import text
-
-        _SET_TENANT_ACTOR = text("select set_config('app.tenant_id', :tid, true), set_config('app.actor', :actor, true)")
-    return _SET_TENANT_ACTOR
+def statement(name: str) -> str:
+    """A hot-path statement by name (plain SQL)."""
+    return _STATEMENTS[name]
 
 
 async def enter_tenant(conn: AsyncConn, tenant_id: uuid.UUID) -> None:
@@ -339,7 +638,7 @@ async def enter_tenant(conn: AsyncConn, tenant_id: uuid.UUID) -> None:
     the transaction: the pooled connection forgets it at commit or rollback)."""
     if not isinstance(tenant_id, uuid.UUID):
         raise TypeError("tenant_id must be a UUID")
-    await conn.execute(_set_tenant(), {"tid": str(tenant_id)})
+    await conn.execute(_SET_TENANT, (str(tenant_id),))
 
 
 @asynccontextmanager
@@ -348,7 +647,7 @@ async def tenant_transaction(tenant_id: uuid.UUID, *, actor: str) -> AsyncIterat
         raise TypeError("tenant_id must be a UUID")
     if not actor:
         raise ValueError("a tenant transaction needs its actor (the audit log names it)")
-    async with _transaction(tenant_id, actor) as conn:
+    async with transaction(await _pool(), (_SET_TENANT_ACTOR, (str(tenant_id), actor))) as conn:
         yield TenantTx(conn, tenant_id, actor)
 
 
@@ -356,8 +655,22 @@ async def tenant_transaction(tenant_id: uuid.UUID, *, actor: str) -> AsyncIterat
 async def platform_transaction() -> AsyncIterator[AsyncConn]:
     """A transaction with no tenant set: RLS hides every tenant row; only the
     platform tables (directories, signing keys, platform clients) are reachable."""
-    async with _transaction(None) as conn:
+    async with transaction(await _pool()) as conn:
         yield conn
+
+
+# -- the owner role: migrations and operator tools ---------------------------------------
+
+def owner_engine(purpose: str = "operator actions"):
+    """A synchronous SQLAlchemy engine on the owner role (no pool), for what runs outside
+    every request and consumer: operator commands and Jobs (`kopru` CLI), audit
+    verification. Never from a handler."""
+    from sqlalchemy import create_engine, pool
+
+    _, owner = database_urls()
+    if owner is None:
+        raise SystemExit(f"DATABASE_OWNER_URL is required for {purpose}")
+    return create_engine(owner, poolclass=pool.NullPool)
 
 
 # -- migrations ----------------------------------------------------------------

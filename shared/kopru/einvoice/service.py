@@ -358,18 +358,17 @@ async def request_invoice(ctx, invoice, idempotency_key: str | None) -> dict[str
 
 
 async def get_invoice(ctx, einvoice_id: uuid.UUID) -> dict[str, Any]:
-    from sqlalchemy import select
-
-    from kopru.db.schema import einvoice_status_history as h, einvoices as e
-
-    cols = [c for c in e.c if c.name not in ("xml", "customer_tax_number", "customer_name",
-                                             "receiver_alias", "subject_id", "tenant_id")]
     async with ctx.transaction() as tx:
-        row = (await tx.execute(select(*cols).where(e.c.id == einvoice_id))).mappings().first()
+        # what a caller may see: no XML, no customer identifiers, no internal links
+        row = (await tx.execute(
+            "select id, ettn, number, series, year, profile, type, kind, status, error_code, gib_code, answer, "
+            "customer_scheme, currency, payable_amount, issue_date, attempts, submitted_at, delivered_at, "
+            "answer_due_at, created_at, updated_at from einvoices where id = %(id)s", {"id": einvoice_id})
+        ).mappings().first()
         if row is None:
             raise KopruError("einvoice.not_found")
-        hist = (await tx.execute(select(h.c.status, h.c.code, h.c.at).where(h.c.einvoice_id == einvoice_id)
-                                 .order_by(h.c.id))).all()
+        hist = (await tx.execute("select status, code, at from einvoice_status_history where einvoice_id = %(id)s "
+                                 "order by id", {"id": einvoice_id})).all()
     from kopru.connectors.words import describe
 
     out = dict(row)
@@ -381,12 +380,8 @@ async def get_invoice(ctx, einvoice_id: uuid.UUID) -> dict[str, Any]:
 
 
 async def get_xml(ctx, einvoice_id: uuid.UUID) -> bytes:
-    from sqlalchemy import select
-
-    from kopru.db.schema import einvoices as e
-
     async with ctx.transaction() as tx:
-        xml = (await tx.execute(select(e.c.xml).where(e.c.id == einvoice_id))).scalar()
+        xml = (await tx.execute("select xml from einvoices where id = %(id)s", {"id": einvoice_id})).scalar()
     if xml is None:
         raise KopruError("einvoice.not_found")
     return bytes(xml)
@@ -539,12 +534,9 @@ def _failure_code(st) -> str:
 async def poll_statuses(now: _dt.datetime | None = None) -> dict[str, int]:
     """`kopru einvoice poll` (run on a schedule): for every tenant with Nilvera, ask for
     the status of each submitted invoice and move it on. Counts what changed."""
-    from sqlalchemy import func, select, update
-
     from kopru.connectors import nilvera
     from kopru.connectors.nilvera import codes as nc
     from kopru.db import tenant_transaction
-    from kopru.db.schema import einvoices as e
     from kopru.work.sweep import for_each_tenant
 
     counts = {"accepted": 0, "rejected": 0, "failed": 0, "pending": 0, "awaiting_answer": 0}
@@ -554,12 +546,16 @@ async def poll_statuses(now: _dt.datetime | None = None) -> dict[str, int]:
             got = await _integration(tx)
             if got is None:
                 return
-            rows = (await tx.execute(select(e.c.id, e.c.ettn, e.c.kind, e.c.profile, e.c.gib_code, e.c.delivered_at,
-                                            e.c.answer_due_at).where(e.c.status == "submitted")
-                                     .order_by(e.c.submitted_at).limit(POLL_BATCH))).all()
-            clock = now or (await tx.execute(select(func.now()))).scalar_one()
+            rows = (await tx.execute(
+                "select id, ettn, kind, profile, gib_code, delivered_at, answer_due_at, now() as _now from einvoices "
+                "where status = 'submitted' order by submitted_at limit %(n)s", {"n": POLL_BATCH})).all()
         if not rows:
             return
+        clock = now or rows[0]._now
+        from sqlalchemy import func, update
+
+        from kopru.db.schema import einvoices as e
+
         seen = []
         async with nilvera.NilveraClient(got[1]["api_key"]) as c:
             for r in rows:

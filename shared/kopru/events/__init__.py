@@ -35,7 +35,7 @@ async def write_outbox(tx, type_: str, data: dict[str, Any], *, subject: str | N
     tp = current_traceparent.get()
     if tp:
         ext["traceparent"] = tp
-    await tx.execute(statement("outbox_insert"), {
+    await tx.conn.queue(statement("outbox_insert"), {
         "tenant_id": tx.tenant_id, "event_id": event_id, "type": type_, "source": source, "subject": subject,
         "data": data, "extensions": ext})
     return str(event_id)

@@ -62,49 +62,48 @@ class KafkaPublisher:
         await asyncio.gather(*futures)
 
 
+_PENDING = ("select id, tenant_id, event_id, type, source, subject, data, extensions, created_at, published_at "
+            "from outbox where published_at is null "
+            # each tenant's commit order (migration 0010); rows from before it first
+            "order by commit_seq asc nulls first, id limit %(limit)s")
+_MARK = "update outbox set published_at = now() where id = any(%(ids)s)"
+
+
 class Relay:
     def __init__(self, publisher: Publisher, catalog=None):
         self.publisher = publisher
         self.catalog = catalog
-        self._engine = None
-        self._select = None
+        self._pool = None
 
-    def _eng(self):
-        if self._engine is None:
-            from sqlalchemy.ext.asyncio import create_async_engine
+    def _connections(self):
+        """The relay's own small pool (its role reads every tenant's pending outbox rows and
+        nothing else), the data path's Pool and transaction all the same."""
+        if self._pool is None:
+            from kopru.db.engine import Pool, relay_database_url
 
-            from kopru.db.engine import relay_database_url
-
-            self._engine = create_async_engine(relay_database_url(), pool_size=2, max_overflow=0, pool_pre_ping=True,
-                                               pool_timeout=10)
-        return self._engine
+            self._pool = Pool(relay_database_url(), size=2, overflow=0, timeout=10)
+        return self._pool
 
     async def dispose(self) -> None:
-        if self._engine is not None:
-            await self._engine.dispose()
-            self._engine = None
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
 
     async def run_once(self, limit: int = BATCH, *, after_publish=None) -> int:
         """Publish one batch; returns how many rows were sent (0: nothing pending or
         another relay holds the lock). `after_publish` is a test hook between
         publishing and marking (where a crash must not lose anything)."""
-        from sqlalchemy import func, literal_column, select, text, update
-
-        from kopru.db.schema import outbox
+        from kopru.db.engine import transaction
         from kopru.events.catalog import load_catalog
         from kopru.events.envelope import from_outbox, to_kafka
 
         cat = self.catalog or load_catalog()
         tracing.configure(SERVICE)  # once per process: an OTLP provider when an endpoint is set
-        async with self._eng().begin() as conn:
-            locked = (await conn.execute(text("select pg_try_advisory_xact_lock(:k)"), {"k": LOCK_KEY})).scalar()
+        async with transaction(self._connections()) as conn:
+            locked = (await conn.execute("select pg_try_advisory_xact_lock(%(k)s)", {"k": LOCK_KEY})).scalar()
             if not locked:
                 return 0
-            rows = (await conn.execute(
-                # each tenant's commit order (migration 0010); rows from before it first
-                select(outbox).where(outbox.c.published_at.is_(None))
-                .order_by(literal_column("commit_seq").asc().nulls_first(), outbox.c.id).limit(limit)
-            )).all()
+            rows = (await conn.execute(_PENDING, {"limit": limit})).all()
             if not rows:
                 return 0
             records = []
@@ -122,8 +121,7 @@ class Relay:
                 await self.publisher.publish_batch(records)
             if after_publish is not None:
                 await after_publish(rows)
-            await conn.execute(update(outbox).where(outbox.c.id.in_([r.id for r in rows]))
-                               .values(published_at=func.now()))
+            await conn.execute(_MARK, {"ids": [r.id for r in rows]})
         return len(rows)
 
     async def run(self, stop: asyncio.Event, idle: float = 1.0, health=None, probe_timeout: float = 5.0) -> None:

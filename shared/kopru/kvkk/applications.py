@@ -66,13 +66,9 @@ async def measure_open(tx) -> None:
 
     if not metrics.enabled():
         return
-    from sqlalchemy import func, select
-
-    from kopru.db.schema import subject_requests as sr
-
     rows = (await tx.execute(
-        select(sr.c.kind, func.count(), func.count().filter(sr.c.due_at < func.now()))
-        .where(sr.c.tenant_id == tx.tenant_id, sr.c.status == "pending").group_by(sr.c.kind))).all()
+        "select kind, count(*), count(*) filter (where due_at < now()) from subject_requests "
+        "where tenant_id = %(t)s and status = 'pending' group by kind", {"t": tx.tenant_id})).all()
     counts = {r[0]: (r[1], r[2]) for r in rows}
     for kind in KINDS:
         metrics.kvkk_open(tx.tenant_id, kind, *counts.get(kind, (0, 0)))
@@ -121,27 +117,26 @@ async def _resolve_subject(tx, subject_in) -> uuid.UUID:
 
 async def open_application(ctx, kind: str, body) -> dict[str, Any]:
     """POST /exports and POST /erasures (kvkk:requests), in the tenant `ctx` acts in."""
-    from sqlalchemy import func, select
-
-    from kopru.db.schema import data_subjects as ds, subject_requests as sr
-
     async with ctx.transaction() as tx:
         subject_id = await _resolve_subject(tx, body.subject)
         if kind == "erasure":
-            erased = (await tx.execute(select(ds.c.key_destroyed_at).where(ds.c.id == subject_id))).scalar()
+            erased = (await tx.execute("select key_destroyed_at from data_subjects where id = %(id)s",
+                                       {"id": subject_id})).scalar()
             if erased is not None:
                 raise KopruError("kvkk.subject_erased")
         # one open application of a kind per subject: a double click is not two applications
-        await tx.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"kvkk:{kind}:{subject_id}", 0))))
-        if (await tx.execute(select(sr.c.id).where(sr.c.subject_id == subject_id, sr.c.kind == kind,
-                                                    sr.c.status == "pending"))).first() is not None:
+        now = (await tx.execute(
+            "select now() from (select pg_advisory_xact_lock(hashtextextended(%(lock)s, 0))) l",
+            {"lock": f"kvkk:{kind}:{subject_id}"})).scalar_one()
+        if (await tx.execute("select id from subject_requests where subject_id = %(s)s and kind = %(k)s "
+                             "and status = 'pending'", {"s": subject_id, "k": kind})).first() is not None:
             raise KopruError("kvkk.request_open")
-        now = (await tx.execute(select(func.now()))).scalar_one()
         req_id = uuid.uuid4()
         due = due_at(now)
-        await tx.execute(sr.insert().values(id=req_id, tenant_id=tx.tenant_id, kind=kind, subject_id=subject_id,
-                                            status="pending", requested_by=ctx.actor, requested_at=now,
-                                            due_at=due))
+        await tx.conn.queue(
+            "insert into subject_requests (id, tenant_id, kind, subject_id, status, requested_by, requested_at, due_at) "
+            "values (%(id)s, %(t)s, %(k)s, %(s)s, 'pending', %(by)s, %(now)s, %(due)s)",
+            {"id": req_id, "t": tx.tenant_id, "k": kind, "s": subject_id, "by": ctx.actor, "now": now, "due": due})
         await tx.audit(f"kvkk.{kind}.requested", target=str(req_id), details={"subject_id": str(subject_id)})
         await tx.emit(EXPORT_REQUESTED if kind == "export" else ERASURE_REQUESTED,
                       {"request_id": str(req_id), "subject_id": str(subject_id), "due_at": iso_utc(due)},
@@ -157,15 +152,12 @@ async def open_application(ctx, kind: str, body) -> dict[str, Any]:
 async def read_application(ctx, kind: str, request_id: uuid.UUID) -> dict[str, Any]:
     """GET /exports/{id} and GET /erasures/{id}: status, due date, and the export's
     link (a new one each time, never longer-lived than the export itself)."""
-    from sqlalchemy import func, select
-
-    from kopru.db.schema import subject_requests as sr
-
     async with ctx.transaction() as tx:
-        row = (await tx.execute(select(sr).where(sr.c.id == request_id, sr.c.kind == kind))).first()
+        row = (await tx.execute("select *, now() as _now from subject_requests where id = %(id)s and kind = %(k)s",
+                                {"id": request_id, "k": kind})).first()
         if row is None:
             raise KopruError("kvkk.request_not_found")
-        now = (await tx.execute(select(func.now()))).scalar_one()
+        now = row._now
     out: dict[str, Any] = {
         "id": row.id, "kind": row.kind, "subject_id": row.subject_id, "status": row.status,
         "requested_at": iso_business(row.requested_at), "due_at": iso_business(row.due_at),

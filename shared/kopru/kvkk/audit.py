@@ -219,14 +219,9 @@ def verify_rows(tenant_id: uuid.UUID, rows: Iterable[Any], anchor: tuple[int, by
 
 
 def _owner_engine():
-    from sqlalchemy import create_engine, pool
+    from kopru.db.engine import owner_engine
 
-    from kopru.db import database_urls
-
-    _, owner = database_urls()
-    if owner is None:
-        raise SystemExit("DATABASE_OWNER_URL is required to verify the audit log")
-    return create_engine(owner, poolclass=pool.NullPool)
+    return owner_engine("verifying the audit log")
 
 
 _COLUMNS = "id, seq, prev_seq, at, actor, action, target, details::text as details_text, prev_hash, hash, mac"

@@ -30,30 +30,29 @@ async def record_consent(tx, body, *, ip: str | None = None, user_agent: str | N
     """Record one consent (body: kopru.kvkk.models.ConsentIn) in the caller's tenant
     transaction. Returns the id and expires_at (stored in UTC, answered in
     Europe/Istanbul)."""
-    from sqlalchemy import func
-    from sqlalchemy.dialects.postgresql import insert
-
-    from kopru.db.schema import consent_texts, consents
     from kopru.kvkk.subjects import encrypt_field, find_or_create_subject
 
     subject = await find_or_create_subject(tx, body.subject)
     consent_id = uuid.uuid4()
     text_hash = hashlib.sha256(body.consent_text.encode("utf-8")).digest()
-    await tx.execute(insert(consent_texts).values(tenant_id=tx.tenant_id, sha256=text_hash, text=body.consent_text)
-                     .on_conflict_do_nothing(index_elements=["tenant_id", "sha256"]))
-    row = (await tx.execute(consents.insert().values(
-        id=consent_id, tenant_id=tx.tenant_id, subject_id=subject.id, purpose=body.purpose,
-        legal_basis=body.legal_basis, data_categories=list(body.data_categories), channel=body.channel,
-        iys_type=body.iys.type if body.iys else None,
-        iys_recipient_type=body.iys.recipient_type if body.iys else None,
-        iys_source=body.iys.source if body.iys else None,
-        text_sha256=text_hash,
-        ip_enc=encrypt_field(subject.key, subject.id, f"consents.ip:{consent_id}", ip) if ip else None,
-        user_agent_enc=(encrypt_field(subject.key, subject.id, f"consents.user_agent:{consent_id}", user_agent[:USER_AGENT_MAX])
-                        if user_agent else None),
-        granted_at=func.now(), retention_days=body.retention_days,
-        expires_at=func.now() + func.make_interval(0, 0, 0, body.retention_days),
-    ).returning(consents.c.granted_at, consents.c.expires_at))).one()
+    await tx.conn.queue("insert into consent_texts (tenant_id, sha256, text) values (%(t)s, %(h)s, %(text)s) "
+                        "on conflict (tenant_id, sha256) do nothing",
+                        {"t": tx.tenant_id, "h": text_hash, "text": body.consent_text})
+    row = (await tx.execute(
+        "insert into consents (id, tenant_id, subject_id, purpose, legal_basis, data_categories, channel, iys_type, "
+        "iys_recipient_type, iys_source, text_sha256, ip_enc, user_agent_enc, granted_at, retention_days, expires_at) "
+        "values (%(id)s, %(t)s, %(s)s, %(purpose)s, %(basis)s, %(cats)s, %(channel)s, %(iys_type)s, %(iys_rt)s, "
+        "%(iys_source)s, %(h)s, %(ip)s, %(ua)s, now(), %(days)s, now() + make_interval(days => %(days)s)) "
+        "returning granted_at, expires_at",
+        {"id": consent_id, "t": tx.tenant_id, "s": subject.id, "purpose": body.purpose, "basis": body.legal_basis,
+         "cats": list(body.data_categories), "channel": body.channel,
+         "iys_type": body.iys.type if body.iys else None,
+         "iys_rt": body.iys.recipient_type if body.iys else None,
+         "iys_source": body.iys.source if body.iys else None, "h": text_hash,
+         "ip": encrypt_field(subject.key, subject.id, f"consents.ip:{consent_id}", ip) if ip else None,
+         "ua": (encrypt_field(subject.key, subject.id, f"consents.user_agent:{consent_id}", user_agent[:USER_AGENT_MAX])
+                if user_agent else None),
+         "days": body.retention_days})).one()
     await tx.audit("consent.recorded", target=str(consent_id), details={"subject_id": str(subject.id)})
     await tx.emit(RECORDED, {
         "consent_id": str(consent_id), "subject_id": str(subject.id), "purpose": body.purpose,
@@ -72,21 +71,15 @@ async def record_consent(tx, body, *, ip: str | None = None, user_agent: str | N
 async def withdraw_consent(tx, consent_id: uuid.UUID, channel: str | None = None) -> dict[str, Any]:
     """Record the withdrawal on the consent (the grant stays as proof). Another tenant's
     consent is invisible (RLS): consent.not_found. A second withdrawal: 409."""
-    from sqlalchemy import func, select, update
-
-    from kopru.db.schema import consents as c
-
-    row = (await tx.execute(
-        select(c.c.subject_id, c.c.purpose, c.c.iys_type, c.c.withdrawn_at).where(c.c.id == consent_id).with_for_update()
-    )).first()
+    row = (await tx.execute("select subject_id, purpose, iys_type, withdrawn_at from consents where id = %(id)s "
+                            "for update", {"id": consent_id})).first()
     if row is None:
         raise KopruError("consent.not_found")
     if row.withdrawn_at is not None:
         raise KopruError("consent.already_withdrawn")
     withdrawn_at = (await tx.execute(
-        update(c).where(c.c.id == consent_id).values(withdrawn_at=func.now(), withdrawal_channel=channel)
-        .returning(c.c.withdrawn_at)
-    )).scalar_one()
+        "update consents set withdrawn_at = now(), withdrawal_channel = %(ch)s where id = %(id)s returning withdrawn_at",
+        {"ch": channel, "id": consent_id})).scalar_one()
     await tx.audit("consent.withdrawn", target=str(consent_id), details={"subject_id": str(row.subject_id)})
     await tx.emit(WITHDRAWN, {
         "consent_id": str(consent_id), "subject_id": str(row.subject_id), "purpose": row.purpose,
@@ -109,9 +102,6 @@ async def consent_history(tx, subject: str, limit: int = 50, cursor: str | None 
 
     A query string ends up in proxies' access logs: callers that hold the subject id
     (every consent response carries it) should query by id, not by phone or e-mail."""
-    from sqlalchemy import func, select
-
-    from kopru.db.schema import consents as c
     from kopru.kvkk.subjects import decrypt_subject, find_subject, get_subject
 
     try:
@@ -125,15 +115,15 @@ async def consent_history(tx, subject: str, limit: int = 50, cursor: str | None 
     if ref is None:
         raise KopruError("subject.not_found")
     clear = await decrypt_subject(tx, ref.id)
-    now = (await tx.execute(select(func.now()))).scalar_one()
+    now = (await tx.execute("select now()")).scalar_one()
 
 
     from kopru import pages
 
     scope = f"consents:{tx.tenant_id}:{ref.id}"
-    q = pages.keyset(select(c).where(c.c.subject_id == ref.id), c.c.granted_at, c.c.id, scope, cursor, limit,
-                     key_type=uuid.UUID)
-    rows, last = pages.page((await tx.execute(q)).all(), limit, lambda r: (r.granted_at, r.id))
+    q, params = pages.keyset_sql("select * from consents where subject_id = %(s)s", {"s": ref.id}, "granted_at", "id",
+                                 scope, cursor, limit, key_type=uuid.UUID)
+    rows, last = pages.page((await tx.execute(q, params)).all(), limit, lambda r: (r.granted_at, r.id))
     items, history = [], []
     for r in rows:
         items.append({
@@ -168,20 +158,16 @@ async def active_consent(tx, phone: str, iys_type: str = "MESAJ", purpose: str =
     for `purpose` that is explicit consent, for this İYS channel type (None: any),
     neither withdrawn nor expired, and whose subject is not erased. The check SMS
     makes before a commercial message."""
-    from sqlalchemy import exists, func, select
-
-    from kopru.db.schema import consents as c
     from kopru.kvkk.subjects import find_subject
 
     ref = await find_subject(tx, "phone", phone)
     if ref is None or ref.key is None:
         return False
-    q = (select(c.c.id).where(c.c.subject_id == ref.id, c.c.purpose == purpose,
-                              c.c.legal_basis.in_(sorted(CONSENT_BASES)),
-                              c.c.withdrawn_at.is_(None), c.c.expires_at > func.now()))
-    if iys_type is not None:
-        q = q.where(c.c.iys_type == iys_type)
-    return bool((await tx.execute(select(exists(q)))).scalar())
+    q = ("select exists (select 1 from consents where subject_id = %(s)s and purpose = %(p)s "
+         "and legal_basis = any(%(bases)s) and withdrawn_at is null and expires_at > now()"
+         + (" and iys_type = %(iys)s" if iys_type is not None else "") + ")")
+    return bool((await tx.execute(q, {"s": ref.id, "p": purpose, "bases": sorted(CONSENT_BASES),
+                                      "iys": iys_type})).scalar())
 
 
 # -- the route-level calls: the tenant the runtime resolved (TenantContext), the library --

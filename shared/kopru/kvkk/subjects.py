@@ -191,19 +191,15 @@ def unwrap_tenant_key(tenant_id: uuid.UUID, wrapped: bytes) -> bytes:
 async def tenant_keys(tx) -> TenantKeys:
     """The transaction's tenant key, created on first use (32 random bytes, wrapped by
     AWS KMS or sealed by the master key: see wrap_tenant_key)."""
-    from sqlalchemy import select
-    from sqlalchemy.dialects.postgresql import insert
-
-    from kopru.db.schema import tenant_keys as tk
-
     tid = tx.tenant_id
-    wrapped = (await tx.execute(select(tk.c.wrapped_key).where(tk.c.tenant_id == tid))).scalar()
+    read = "select wrapped_key from tenant_keys where tenant_id = %(t)s"
+    wrapped = (await tx.execute(read, {"t": tid})).scalar()
     if wrapped is None:
         made = await asyncio.to_thread(wrap_tenant_key, tid, secrets.token_bytes(32))
-        await tx.execute(insert(tk).values(tenant_id=tid, wrapped_key=made)
-                         .on_conflict_do_nothing(index_elements=["tenant_id"]))
+        await tx.conn.queue("insert into tenant_keys (tenant_id, wrapped_key) values (%(t)s, %(k)s) "
+                            "on conflict (tenant_id) do nothing", {"t": tid, "k": made})
         # a concurrent first use may have won: read whichever key is stored
-        wrapped = (await tx.execute(select(tk.c.wrapped_key).where(tk.c.tenant_id == tid))).scalar_one()
+        wrapped = (await tx.execute(read, {"t": tid})).scalar_one()
     wrapped = bytes(wrapped)
     if wrapped[:1] == _KMS and (tid, wrapped) not in _KEY_CACHE:
         key = await asyncio.to_thread(unwrap_tenant_key, tid, wrapped)  # a network call to KMS
@@ -243,21 +239,16 @@ async def find_or_create_subject(tx, subject_in: Any) -> SubjectRef:
     Refused with subject.identifiers_conflict rather than guessed when the identifiers
     point to two different subjects, or one of them differs from what the subject
     already has (a second phone for the same e-mail)."""
-    from sqlalchemy import or_, select, update
-    from sqlalchemy.dialects.postgresql import insert
-    from sqlalchemy.exc import IntegrityError
-
-    from kopru.db.schema import data_subjects as ds
+    from psycopg import IntegrityError
 
     ids = normalised_identifiers(subject_in)
     keys = await tenant_keys(tx)
     bidx = {k: keys.bidx(k, v) for k, v in ids.items()}
+    # the kinds are KINDS' own names (phone, email, tckn), never input
+    look = ("select id, wrapped_key, key_epoch, phone_bidx, email_bidx, tckn_bidx from data_subjects where "
+            + " or ".join(f"{k}_bidx = %({k})s" for k in bidx) + " for update")
     for _ in range(3):
-        rows = (await tx.execute(
-            select(ds.c.id, ds.c.wrapped_key, ds.c.key_epoch, ds.c.phone_bidx, ds.c.email_bidx, ds.c.tckn_bidx)
-            .where(or_(*(ds.c[f"{k}_bidx"] == b for k, b in bidx.items())))
-            .with_for_update()
-        )).all()
+        rows = (await tx.execute(look, bidx)).all()
         if len({r.id for r in rows}) > 1:
             raise KopruError("subject.identifiers_conflict")
         if not rows:
@@ -269,7 +260,10 @@ async def find_or_create_subject(tx, subject_in: Any) -> SubjectRef:
             for k, v in ids.items():
                 values[f"{k}_bidx"] = bidx[k]
                 values[f"{k}_enc"] = encrypt_field(skey, sid, k, v)
-            made = (await tx.execute(insert(ds).values(**values).on_conflict_do_nothing().returning(ds.c.id))).first()
+            cols = ", ".join(values)
+            made = (await tx.execute(
+                f"insert into data_subjects ({cols}) values ({', '.join(f'%({c})s' for c in values)}) "
+                "on conflict do nothing returning id", values)).first()
             if made is None:
                 continue  # a concurrent request created it: look again
             return SubjectRef(sid, skey, created=True, added=tuple(ids))
@@ -288,7 +282,8 @@ async def find_or_create_subject(tx, subject_in: Any) -> SubjectRef:
         if changes:
             try:
                 async with tx.conn.begin_nested():
-                    await tx.execute(update(ds).where(ds.c.id == row.id).values(**changes))
+                    await tx.execute("update data_subjects set " + ", ".join(f"{c} = %({c})s" for c in changes)
+                                     + " where id = %(_id)s", {**changes, "_id": row.id})
             except IntegrityError:
                 continue  # a concurrent request gave that identifier to another subject: decide again
         added = tuple(k for k in ids if f"{k}_bidx" in changes)
@@ -298,18 +293,15 @@ async def find_or_create_subject(tx, subject_in: Any) -> SubjectRef:
 
 async def find_subject(tx, kind: Kind, value: str) -> SubjectRef | None:
     """The subject an identifier names (value normalised here), or None."""
-    from sqlalchemy import select
-
-    from kopru.db.schema import data_subjects as ds
-
+    if kind not in KINDS:
+        return None
     try:
         norm = normalise(kind, value)
     except InvalidIdentifier:
         return None
     keys = await tenant_keys(tx)
-    row = (await tx.execute(
-        select(ds.c.id, ds.c.wrapped_key, ds.c.key_epoch).where(ds.c[f"{kind}_bidx"] == keys.bidx(kind, norm))
-    )).first()
+    row = (await tx.execute(f"select id, wrapped_key, key_epoch from data_subjects where {kind}_bidx = %(b)s",
+                            {"b": keys.bidx(kind, norm)})).first()
     if row is None:
         return None
     if row.wrapped_key is None:
@@ -319,11 +311,8 @@ async def find_subject(tx, kind: Kind, value: str) -> SubjectRef | None:
 
 async def get_subject(tx, subject_id: uuid.UUID) -> SubjectRef | None:
     """The subject with this id in the transaction's tenant, or None."""
-    from sqlalchemy import select
-
-    from kopru.db.schema import data_subjects as ds
-
-    row = (await tx.execute(select(ds.c.id, ds.c.wrapped_key, ds.c.key_epoch).where(ds.c.id == subject_id))).first()
+    row = (await tx.execute("select id, wrapped_key, key_epoch from data_subjects where id = %(id)s",
+                            {"id": subject_id})).first()
     if row is None:
         return None
     if row.wrapped_key is None:
@@ -333,11 +322,8 @@ async def get_subject(tx, subject_id: uuid.UUID) -> SubjectRef | None:
 
 async def subject_key(tx, subject_id: uuid.UUID) -> bytes | None:
     """The subject's data key, or None when the subject is unknown or shredded."""
-    from sqlalchemy import select
-
-    from kopru.db.schema import data_subjects as ds
-
-    row = (await tx.execute(select(ds.c.wrapped_key, ds.c.key_epoch).where(ds.c.id == subject_id))).first()
+    row = (await tx.execute("select wrapped_key, key_epoch from data_subjects where id = %(id)s",
+                            {"id": subject_id})).first()
     if row is None or row.wrapped_key is None:
         return None
     return await open_subject_key(await tenant_keys(tx), subject_id, row.wrapped_key, row.key_epoch)
@@ -346,14 +332,8 @@ async def subject_key(tx, subject_id: uuid.UUID) -> bytes | None:
 async def decrypt_subject(tx, subject_id: uuid.UUID) -> dict[str, Any] | None:
     """The subject's identifiers in clear, or None once its key is destroyed (or it
     does not exist in this tenant)."""
-    from sqlalchemy import select
-
-    from kopru.db.schema import data_subjects as ds
-
-    row = (await tx.execute(
-        select(ds.c.wrapped_key, ds.c.key_epoch, ds.c.phone_enc, ds.c.email_enc, ds.c.tckn_enc)
-        .where(ds.c.id == subject_id)
-    )).first()
+    row = (await tx.execute("select wrapped_key, key_epoch, phone_enc, email_enc, tckn_enc from data_subjects "
+                            "where id = %(id)s", {"id": subject_id})).first()
     if row is None or row.wrapped_key is None:
         return None
     key = await open_subject_key(await tenant_keys(tx), subject_id, row.wrapped_key, row.key_epoch)

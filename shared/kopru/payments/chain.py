@@ -83,19 +83,14 @@ async def invoice_payment(tenant_id: uuid.UUID, payment_id: uuid.UUID, *, asked:
     """kopru.payment.succeeded.v1 -> the invoice (once). Returns what happened. `asked`: a
     tenant's workflow asks for it (the `einvoice.issue` action), whatever the iyzico
     settings' `invoice` opt-in says; still one invoice per payment."""
-    from sqlalchemy import select, update
-
     from kopru.db import tenant_transaction
-    from kopru.db.schema import payments as pt
-    from kopru.einvoice.models import Invoice
-    from kopru.einvoice.service import registered_user, request_invoice
     from kopru.kvkk import subject_key
     from kopru.kvkk.subjects import decrypt_field
     from kopru.text import now_utc, to_business_time
     from kopru.work.integrations import load
 
     async with tenant_transaction(tenant_id, actor=ACTOR) as tx:
-        row = (await tx.execute(select(pt).where(pt.c.id == payment_id))).first()
+        row = (await tx.execute("select * from payments where id = %(id)s", {"id": payment_id})).first()
         if row is None or row.status != "succeeded":
             return "not_paid"
         if row.invoice_id is not None:
@@ -117,6 +112,9 @@ async def invoice_payment(tenant_id: uuid.UUID, payment_id: uuid.UUID, *, asked:
     if code is not None:
         await _note(tenant_id, payment_id, code)
         return code
+    from kopru.einvoice.models import Invoice
+    from kopru.einvoice.service import registered_user, request_invoice
+
     rate = Decimal(str(conf.get("kdv_rate", 20)))
     registered = await registered_user(buyer["identity_number"]) is not None
     customer = {"tckn": buyer["identity_number"], "first_name": buyer["name"], "family_name": buyer["surname"],
@@ -160,8 +158,8 @@ async def invoice_payment(tenant_id: uuid.UUID, payment_id: uuid.UUID, *, asked:
         await _note(tenant_id, payment_id, err.code)
         return err.code
     async with tenant_transaction(tenant_id, actor=ACTOR) as tx:
-        await tx.execute(update(pt).where(pt.c.id == payment_id).where(pt.c.invoice_id.is_(None))
-                         .values(invoice_id=uuid.UUID(out["id"])))
+        await tx.execute("update payments set invoice_id = %(inv)s where id = %(id)s and invoice_id is null",
+                         {"inv": uuid.UUID(out["id"]), "id": payment_id})
     await _note(tenant_id, payment_id, "chain.invoiced")
     return "invoiced"
 

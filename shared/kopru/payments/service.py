@@ -498,18 +498,16 @@ def _catalog():
 
 async def get_payment(ctx, payment_id: uuid.UUID) -> dict[str, Any]:
     """A payment as the tenant sees it: ids, amounts, status, history, refunds; never the buyer."""
-    from sqlalchemy import select
-
     from kopru.connectors.words import describe
-    from kopru.db.schema import payment_history as h, payment_refunds as pr, payments as pt
 
     async with ctx.transaction() as tx:
-        row = (await tx.execute(select(pt).where(pt.c.id == payment_id))).first()
+        row = (await tx.execute("select * from payments where id = %(id)s", {"id": payment_id})).first()
         if row is None:
             raise KopruError("payment.not_found")
-        hist = (await tx.execute(select(h.c.status, h.c.code, h.c.at).where(h.c.payment_id == payment_id)
-                                 .order_by(h.c.id))).all()
-        refunds = (await tx.execute(select(pr).where(pr.c.payment_id == payment_id).order_by(pr.c.created_at))).all()
+        hist = (await tx.execute("select status, code, at from payment_history where payment_id = %(id)s order by id",
+                                 {"id": payment_id})).all()
+        refunds = (await tx.execute("select * from payment_refunds where payment_id = %(id)s order by created_at",
+                                    {"id": payment_id})).all()
     out = {
         "id": str(row.id), "status": row.status, "currency": row.currency, "amount": _money(row.amount),
         "paid_amount": _money(row.paid_amount), "refunded_amount": _money(row.refunded_amount),

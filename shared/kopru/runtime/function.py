@@ -581,7 +581,7 @@ class Function:
 def _backing_service_down(exc: BaseException) -> bool:
     """Whether `exc` (or what caused it) says the database or Redis cannot be reached:
     psycopg's and SQLAlchemy's OperationalError and InterfaceError (connection refused,
-    server shutting down, connection lost), SQLAlchemy's pool time-out, Redis's
+    server shutting down, connection lost), the pool's time-out, Redis's
     connection and time-out errors. Only modules already loaded are consulted."""
     import sys
 
@@ -592,6 +592,9 @@ def _backing_service_down(exc: BaseException) -> bool:
     sa = sys.modules.get("sqlalchemy.exc")
     if sa is not None:
         kinds += [sa.OperationalError, sa.InterfaceError, sa.TimeoutError]
+    eng = sys.modules.get("kopru.db.engine")
+    if eng is not None:
+        kinds.append(eng.PoolTimeout)
     rx = sys.modules.get("redis.exceptions")
     if rx is not None:
         kinds += [rx.ConnectionError, rx.TimeoutError]

@@ -29,16 +29,12 @@ def _is_mobile(e164: str) -> bool:
 
 
 async def _history(tx, sms_id: uuid.UUID, status: str, code: str | None = None) -> None:
-    from kopru.db.schema import sms_status_history as h
-
-    await tx.execute(h.insert().values(tenant_id=tx.tenant_id, sms_id=sms_id, status=status, code=code))
+    await tx.conn.queue("insert into sms_status_history (tenant_id, sms_id, status, code) "
+                        "values (%(t)s, %(s)s, %(st)s, %(c)s)", {"t": tx.tenant_id, "s": sms_id, "st": status, "c": code})
 
 
 async def request_sms(ctx, body, idempotency_key: str | None) -> dict[str, Any]:
     """Accept an SMS (202): checks, İYS consent, one row per recipient, one event each."""
-    from sqlalchemy import select
-
-    from kopru.db.schema import sms_messages as sm, tenant_integrations as ti
     from kopru.kvkk import InvalidIdentifier, active_consent, find_or_create_subject, normalise
     from kopru.kvkk.subjects import encrypt_field
     from kopru.sms.encoding import estimate
@@ -60,7 +56,7 @@ async def request_sms(ctx, body, idempotency_key: str | None) -> dict[str, Any]:
         slot = await idempotency.begin(tx, "POST /sms", idempotency_key, material)
         if slot.replay is not None:
             return {**slot.replay[1], "replayed": True}
-        if (await tx.execute(select(ti.c.provider).where(ti.c.provider == "netgsm"))).first() is None:
+        if (await tx.execute("select provider from tenant_integrations where provider = 'netgsm'")).first() is None:
             raise KopruError("sms.not_configured")
         if body.kind == "commercial":
             for p in phones:
@@ -71,11 +67,13 @@ async def request_sms(ctx, body, idempotency_key: str | None) -> dict[str, Any]:
             ref = await find_or_create_subject(tx, {"phone": p})
             key = ref.key
             sms_id = uuid.uuid4()
-            await tx.execute(sm.insert().values(
-                id=sms_id, tenant_id=tx.tenant_id, subject_id=ref.id,
-                body_enc=encrypt_field(key, ref.id, "sms_body", text), kind=body.kind,
-                recipient_type=body.recipient_type, encoding=est.encoding, segments=est.segments,
-                characters=est.characters, status="queued", scheduled_at=body.scheduled_at))
+            await tx.conn.queue(
+                "insert into sms_messages (id, tenant_id, subject_id, body_enc, kind, recipient_type, encoding, "
+                "segments, characters, status, scheduled_at) values (%(id)s, %(t)s, %(s)s, %(body)s, %(kind)s, "
+                "%(rt)s, %(enc)s, %(seg)s, %(chars)s, 'queued', %(at)s)",
+                {"id": sms_id, "t": tx.tenant_id, "s": ref.id, "body": encrypt_field(key, ref.id, "sms_body", text),
+                 "kind": body.kind, "rt": body.recipient_type, "enc": est.encoding, "seg": est.segments,
+                 "chars": est.characters, "at": body.scheduled_at})
             await _history(tx, sms_id, "queued")
             await intend(tx, SmsSend.provider, SmsSend.operation, str(sms_id))
             await tx.emit(REQUESTED, {"sms_id": str(sms_id)}, subject=str(sms_id))
@@ -87,15 +85,12 @@ async def request_sms(ctx, body, idempotency_key: str | None) -> dict[str, Any]:
 
 async def get_sms(ctx, sms_id: uuid.UUID) -> dict[str, Any]:
     from kopru.connectors.words import describe
-    from sqlalchemy import select
-
-    from kopru.db.schema import sms_messages as sm, sms_status_history as h
-
     async with ctx.transaction() as tx:
-        row = (await tx.execute(select(sm).where(sm.c.id == sms_id))).first()
+        row = (await tx.execute("select * from sms_messages where id = %(id)s", {"id": sms_id})).first()
         if row is None:
             raise KopruError("sms.not_found")
-        hist = (await tx.execute(select(h.c.status, h.c.code, h.c.at).where(h.c.sms_id == sms_id).order_by(h.c.id))).all()
+        hist = (await tx.execute("select status, code, at from sms_status_history where sms_id = %(id)s order by id",
+                                 {"id": sms_id})).all()
     return {
         "id": row.id, "kind": row.kind, "status": row.status, "error_code": row.error_code,
         "error": describe(row.error_code),  # the code in Turkish and English
@@ -166,15 +161,12 @@ class SmsSend:
         self.absent_after = settings().netgsm_absent_after_seconds
 
     async def prepare(self, tx, *, first: bool):
-        from sqlalchemy import func, select, update
-
-        from kopru.db.schema import sms_messages as sm
         from kopru.kvkk import decrypt_subject, subject_key
         from kopru.kvkk.subjects import decrypt_field
         from kopru.work import Outcome
         from kopru.work.integrations import load
 
-        row = (await tx.execute(select(sm).where(sm.c.id == self.sms_id).with_for_update())).first()
+        row = (await tx.execute("select * from sms_messages where id = %(id)s for update", {"id": self.sms_id})).first()
         if row is None:
             return Outcome.failed("sms.not_found")  # purged or never here: nothing to send, nothing to record
         if row.status not in ("queued", "sending", "unknown"):  # unknown: only an operator reaches it
@@ -194,8 +186,8 @@ class SmsSend:
         self.phone = who["phone"]
         self.text = decrypt_field(key, row.subject_id, "sms_body", row.body_enc)
         self.created_at = row.created_at
-        await tx.execute(update(sm).where(sm.c.id == self.sms_id).values(
-            status="sending", attempts=sm.c.attempts + 1, updated_at=func.now()))
+        await tx.conn.queue("update sms_messages set status = 'sending', attempts = attempts + 1, updated_at = now() "
+                            "where id = %(id)s", {"id": self.sms_id})
         if row.status == "queued":
             await _history(tx, self.sms_id, "sending")
         return None
@@ -256,25 +248,21 @@ class SmsSend:
         return None  # nothing at Netgsm long after the attempt: it never took it
 
     async def record(self, tx, outcome) -> None:
-        from sqlalchemy import func, update
-
-        from kopru.db.schema import sms_messages as sm
-
         if getattr(self, "row", None) is None:
             return  # no row of ours to move (gone, or ended before)
         from kopru import metrics
 
         metrics.sms(self.tenant_id, "sent" if outcome.state == "succeeded" else outcome.state)
         if outcome.state == "succeeded":
-            await tx.execute(update(sm).where(sm.c.id == self.sms_id).values(
-                status="sent", netgsm_jobid=outcome.external_ref, updated_at=func.now()))
+            await tx.conn.queue("update sms_messages set status = 'sent', netgsm_jobid = %(j)s, updated_at = now() "
+                                "where id = %(id)s", {"j": outcome.external_ref, "id": self.sms_id})
             await _history(tx, self.sms_id, "sent", outcome.code)
             await tx.emit(SENT, {"sms_id": self.ref, "jobid": outcome.external_ref, "segments": self.row.segments},
                           subject=self.ref, source=SOURCE)
             return
         status = "unknown" if outcome.state == "unknown" else "failed"
-        await tx.execute(update(sm).where(sm.c.id == self.sms_id).values(
-            status=status, error_code=outcome.code, updated_at=func.now()))
+        await tx.conn.queue("update sms_messages set status = %(s)s, error_code = %(c)s, updated_at = now() "
+                            "where id = %(id)s", {"s": status, "c": outcome.code, "id": self.sms_id})
         await _history(tx, self.sms_id, status, outcome.code)
         if status == "failed":  # an unknown one has its own event (kopru.work.outcome_unknown.v1)
             await tx.emit(FAILED, {"sms_id": self.ref, "code": outcome.code}, subject=self.ref, source=SOURCE)
@@ -337,11 +325,8 @@ async def poll_reports() -> dict[str, int]:
     """`kopru sms poll-reports` and the sms-report function's schedule: for every tenant
     with Netgsm, ask for the reports of its sent messages and move them to delivered or
     failed (with Netgsm's status, İYS rejections 16/17 among them). Counts what changed."""
-    from sqlalchemy import select
-
     from kopru.connectors import netgsm
     from kopru.db import tenant_transaction
-    from kopru.db.schema import sms_messages as sm
     from kopru.work.sweep import for_each_tenant
 
     counts = {"delivered": 0, "failed": 0, "pending": 0}
@@ -351,8 +336,8 @@ async def poll_reports() -> dict[str, int]:
             creds, _ = await _credentials(tx)
             if creds is None:
                 return
-            rows = (await tx.execute(select(sm.c.id, sm.c.netgsm_jobid).where(sm.c.status == "sent")
-                                     .where(sm.c.netgsm_jobid.is_not(None)).limit(POLL_BATCH))).all()
+            rows = (await tx.execute("select id, netgsm_jobid from sms_messages where status = 'sent' "
+                                     "and netgsm_jobid is not null limit %(n)s", {"n": POLL_BATCH})).all()
         if not rows:
             return
         try:

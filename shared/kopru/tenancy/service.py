@@ -12,6 +12,10 @@ from kopru.text import fold_email
 ONBOARDED = "kopru.tenant.onboarded.v1"
 
 
+TENANT_COLUMNS = ("id, name, tax_number, tax_number_kind, tax_office, subdomain, plan, language, timezone, currency, "
+                  "verbis_no, created_at")
+
+
 def _tenant_out(row: Any) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -33,13 +37,9 @@ async def onboard_tenant(principal, body) -> dict[str, Any]:
     """Create a tenant, its first admin user and first API client, in one transaction
     that also writes the audit entry and the onboarded event (or nothing at all).
     `principal` is the platform operator the route (operator=True) let through."""
-    from sqlalchemy import select
-    from sqlalchemy.dialects.postgresql import insert
-
     from kopru.auth.clients import create_tenant_client
     from kopru.auth.crypto import hash_password
     from kopru.db import tenant_transaction
-    from kopru.db.schema import tenant_directory, tenants, users
     from kopru.tenancy.identifiers import tax_number_kind
 
     tenant_id = uuid.uuid4()
@@ -49,26 +49,28 @@ async def onboard_tenant(principal, body) -> dict[str, Any]:
 
     async with tenant_transaction(tenant_id, actor=principal.subject) as tx:
         claimed = (await tx.execute(
-            insert(tenant_directory).values(subdomain=body.subdomain, tenant_id=tenant_id)
-            .on_conflict_do_nothing(index_elements=["subdomain"]).returning(tenant_directory.c.tenant_id)
-        )).first()
+            "insert into tenant_directory (subdomain, tenant_id) values (%(s)s, %(t)s) "
+            "on conflict (subdomain) do nothing returning tenant_id", {"s": body.subdomain, "t": tenant_id})).first()
         if claimed is None:
             raise KopruError("tenant.subdomain_taken")
-        await tx.execute(tenants.insert().values(
-            id=tenant_id, name=body.name, tax_number=body.tax_number,
-            tax_number_kind=tax_number_kind(body.tax_number), tax_office=body.tax_office,
-            subdomain=body.subdomain, plan=body.plan, language=body.language,
-            timezone=body.timezone, currency=body.currency, verbis_no=body.verbis_no,
-        ))
-        await tx.execute(users.insert().values(
-            id=user_id, tenant_id=tenant_id, email=body.admin.email,
-            email_fold=fold_email(body.admin.email), password_hash=password_hash, role="admin",
-        ))
+        await tx.conn.queue(
+            "insert into tenants (id, name, tax_number, tax_number_kind, tax_office, subdomain, plan, language, "
+            "timezone, currency, verbis_no) values (%(id)s, %(name)s, %(tax_number)s, %(kind)s, %(tax_office)s, "
+            "%(subdomain)s, %(plan)s, %(language)s, %(timezone)s, %(currency)s, %(verbis_no)s)",
+            {"id": tenant_id, "name": body.name, "tax_number": body.tax_number,
+             "kind": tax_number_kind(body.tax_number), "tax_office": body.tax_office, "subdomain": body.subdomain,
+             "plan": body.plan, "language": body.language, "timezone": body.timezone, "currency": body.currency,
+             "verbis_no": body.verbis_no})
+        await tx.conn.queue(
+            "insert into users (id, tenant_id, email, email_fold, password_hash, role) "
+            "values (%(id)s, %(t)s, %(email)s, %(fold)s, %(hash)s, 'admin')",
+            {"id": user_id, "t": tenant_id, "email": body.admin.email, "fold": fold_email(body.admin.email),
+             "hash": password_hash})
         client_id, client_secret = await create_tenant_client(tx, "default")
         await tx.audit("tenant.onboarded", target=str(tenant_id),
                        details={"plan": body.plan, "subdomain": body.subdomain, "admin_user_id": str(user_id),
                                 "client_id": client_id})
-        row = (await tx.execute(select(tenants).where(tenants.c.id == tenant_id))).one()
+        row = (await tx.execute(f"select {TENANT_COLUMNS} from tenants where id = %(id)s", {"id": tenant_id})).one()
         await tx.emit(ONBOARDED, {
             "tenant_id": str(tenant_id), "subdomain": body.subdomain, "plan": body.plan,
             "language": body.language, "created_at": row.created_at.isoformat(),
@@ -83,12 +85,9 @@ async def onboard_tenant(principal, body) -> dict[str, Any]:
 
 async def get_tenant(ctx) -> dict[str, Any]:
     """The tenant `ctx` (a kopru.auth.principal.TenantContext) acts in."""
-    from sqlalchemy import select
-
-    from kopru.db.schema import tenants
-
     async with ctx.transaction() as tx:
-        row = (await tx.execute(select(tenants).where(tenants.c.id == ctx.tenant_id))).first()
+        row = (await tx.execute(f"select {TENANT_COLUMNS} from tenants where id = %(id)s",
+                                {"id": ctx.tenant_id})).first()
     if row is None:
         raise KopruError("tenant.not_found")
     return _tenant_out(row)

@@ -354,8 +354,6 @@ async def send_due(*, budget: float | None = None) -> dict[str, int]:
     minute late."""
     import time
 
-    from sqlalchemy import text
-
     from kopru.config import settings
     from kopru.db import tenant_transaction
     from kopru.work.sweep import for_each_tenant
@@ -369,12 +367,12 @@ async def send_due(*, budget: float | None = None) -> dict[str, int]:
 
         async def one_tenant(tid: uuid.UUID) -> None:
             async with tenant_transaction(tid, actor=actor) as tx:
-                refs = (await tx.execute(text(
+                refs = (await tx.execute(
                     "select call_ref from webhook_deliveries where status = 'pending' and next_attempt_at <= now() "
-                    "order by next_attempt_at limit 500"))).scalars().all()
-                wait = (await tx.execute(text(
+                    "order by next_attempt_at limit 500")).scalars().all()
+                wait = (await tx.execute(
                     "select extract(epoch from min(next_attempt_at) - now()) from webhook_deliveries "
-                    "where status = 'pending' and next_attempt_at > now()"))).scalar()
+                    "where status = 'pending' and next_attempt_at > now()")).scalar()
             if wait is not None:
                 soonest.append(float(wait))
             for k, v in (await _deliver_all(tid, list(refs), actor=actor)).items():

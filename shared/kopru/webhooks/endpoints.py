@@ -107,15 +107,13 @@ async def read(ctx, endpoint_id: uuid.UUID) -> dict[str, Any]:
 async def listing(ctx, limit: int, cursor: str | None) -> dict[str, Any]:
     """The tenant's endpoints in the order they were registered (kopru.pages)."""
 
-    from sqlalchemy import select
-
     from kopru import pages
-    from kopru.db.schema import webhook_endpoints as we
 
     scope = f"webhook_endpoints:{ctx.tenant_id}"
-    q = pages.keyset(select(we), we.c.created_at, we.c.id, scope, cursor, limit, key_type=uuid.UUID)
+    q, params = pages.keyset_sql("select * from webhook_endpoints where true", {}, "created_at", "id", scope, cursor, limit,
+                                 key_type=uuid.UUID)
     async with ctx.transaction() as tx:
-        rows, last = pages.page((await tx.execute(q)).all(), limit, lambda r: (r.created_at, r.id))
+        rows, last = pages.page((await tx.execute(q, params)).all(), limit, lambda r: (r.created_at, r.id))
     return {"endpoints": [view(r) for r in rows], "next_cursor": pages.encode(scope, *last) if last else None}
 
 

@@ -55,19 +55,15 @@ class Slot:
         """Keep the answer for repeats (same transaction as the work it answers)."""
         if self.key is None:
             return
-        from sqlalchemy import text
-
-        await self.tx.execute(text(
-            "update idempotent_requests set status = :s, response = cast(:r as jsonb) "
-            "where operation = :op and key = :k"),
+        await self.tx.conn.queue(  # goes out with the commit
+            "update idempotent_requests set status = %(s)s, response = cast(%(r)s as jsonb) "
+            "where operation = %(op)s and key = %(k)s",
             {"s": status, "r": json.dumps(response, default=str, ensure_ascii=False), "op": self.operation,
              "k": self.key})
 
 
 async def begin(tx, operation: str, key: str | None, material: Any) -> Slot:
     """Take the key's slot in `tx` (or find the earlier answer: `slot.replay`)."""
-    from sqlalchemy import text
-
     key = check_key(key)
     fp = fingerprint(tx.tenant_id, operation, material)
     slot = Slot(tx, operation, key, fp)
@@ -75,19 +71,18 @@ async def begin(tx, operation: str, key: str | None, material: Any) -> Slot:
         return slot
     # expired keys of this tenant are forgotten before this one is looked at: nothing outlives
     # its 24 hours by more than the tenant's next keyed request (index idempotent_requests_expiry)
-    await tx.execute(text("delete from idempotent_requests where expires_at < now()"))
-    fresh = (await tx.execute(text(
+    await tx.conn.queue("delete from idempotent_requests where expires_at < now()")
+    fresh = (await tx.execute(
         "insert into idempotent_requests (tenant_id, operation, key, fingerprint, status, response, expires_at) "
-        "values (:t, :op, :k, :fp, 0, 'null'::jsonb, now() + make_interval(hours => :ttl)) "
-        "on conflict do nothing returning key"),
+        "values (%(t)s, %(op)s, %(k)s, %(fp)s, 0, 'null'::jsonb, now() + make_interval(hours => %(ttl)s)) "
+        "on conflict do nothing returning key",
         {"t": tx.tenant_id, "op": operation, "k": key, "fp": fp, "ttl": TTL_HOURS})).first()
     if fresh is not None:
         return slot
-    prior = (await tx.execute(text(
-        "select fingerprint, status, response from idempotent_requests where operation = :op and key = :k"),
+    prior = (await tx.execute(
+        "select fingerprint, status, response from idempotent_requests where operation = %(op)s and key = %(k)s",
         {"op": operation, "k": key})).one()
     if not hmac.compare_digest(bytes(prior.fingerprint), fp):
         raise KopruError("request.idempotency_conflict")
     slot.replay = (prior.status, prior.response)
     return slot
-

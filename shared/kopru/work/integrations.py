@@ -80,12 +80,10 @@ async def save(ctx, provider: Provider, body: Any) -> dict[str, Any]:
 
 async def load(tx, provider: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """(public settings, secrets) of the transaction's tenant, or None when not configured."""
-    from sqlalchemy import select
-
     from kopru.auth.crypto import unseal
-    from kopru.db.schema import tenant_integrations as ti
 
-    row = (await tx.execute(select(ti.c.settings, ti.c.secret_enc).where(ti.c.provider == provider))).first()
+    row = (await tx.execute("select settings, secret_enc from tenant_integrations where provider = %(p)s",
+                            {"p": provider})).first()
     if row is None:
         return None
     return dict(row.settings), json.loads(unseal(bytes(row.secret_enc), aad=_aad(tx.tenant_id, provider)))

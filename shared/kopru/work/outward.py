@@ -108,43 +108,42 @@ class Effect(Protocol):
         """The domain row's status, its history and its event, in the record transaction."""
 
 
-_STATEMENTS: dict[str, Any] = {}
+_STATEMENTS: dict[str, str] = {}
 
 
-def _sql(name: str):
+def _sql(name: str) -> str:
+    """The claim's statements, plain SQL (psycopg placeholders)."""
     st = _STATEMENTS.get(name)
     if st is None:
-        from sqlalchemy import text
-
         _STATEMENTS.update({
-            "insert": text(
+            "insert": (
                 "insert into outward_calls (id, tenant_id, provider, operation, ref, state) "
-                "values (:id, :tid, :provider, :operation, :ref, 'pending') on conflict do nothing"),
-            "lock": text(
+                "values (%(id)s, %(tid)s, %(provider)s, %(operation)s, %(ref)s, 'pending') on conflict do nothing"),
+            "lock": (
                 "select id, state, ambiguous, attempts, lease_until, lease_until > now() as leased, "
                 "extract(epoch from now() - coalesce(ambiguous_since, updated_at)) as quiet_for "
-                "from outward_calls where provider = :provider and operation = :operation and ref = :ref "
+                "from outward_calls where provider = %(provider)s and operation = %(operation)s and ref = %(ref)s "
                 "for update"),
             # an in_flight row whose lease ran out became ambiguous when its holder took it
-            "take": text(
-                "update outward_calls set state = 'in_flight', ambiguous = :ambiguous, attempts = attempts + 1, "
-                "ambiguous_since = case when :ambiguous then coalesce(ambiguous_since, updated_at) end, "
-                "lease_token = :tok, lease_until = now() + make_interval(secs => :lease), updated_at = now() "
-                "where id = :id"),
-            "release": text(
-                "update outward_calls set state = 'pending', ambiguous = ambiguous or :ambiguous, code = :code, "
-                "ambiguous_since = case when ambiguous or :ambiguous then coalesce(ambiguous_since, now()) end, "
-                "lease_token = null, lease_until = null, updated_at = now() where id = :id and lease_token = :tok"),
-            "finish": text(
-                "update outward_calls set state = :state, code = :code, external_ref = :xref, ambiguous = false, "
+            "take": (
+                "update outward_calls set state = 'in_flight', ambiguous = %(ambiguous)s, attempts = attempts + 1, "
+                "ambiguous_since = case when %(ambiguous)s then coalesce(ambiguous_since, updated_at) end, "
+                "lease_token = %(tok)s, lease_until = now() + make_interval(secs => %(lease)s), updated_at = now() "
+                "where id = %(id)s"),
+            "release": (
+                "update outward_calls set state = 'pending', ambiguous = ambiguous or %(ambiguous)s, code = %(code)s, "
+                "ambiguous_since = case when ambiguous or %(ambiguous)s then coalesce(ambiguous_since, now()) end, "
+                "lease_token = null, lease_until = null, updated_at = now() where id = %(id)s and lease_token = %(tok)s"),
+            "finish": (
+                "update outward_calls set state = %(state)s, code = %(code)s, external_ref = %(xref)s, ambiguous = false, "
                 "ambiguous_since = null, "
                 "lease_token = null, lease_until = null, updated_at = now() "
-                "where id = :id and (lease_token = :tok or state not in ('succeeded', 'failed', 'unknown')) "
+                "where id = %(id)s and (lease_token = %(tok)s or state not in ('succeeded', 'failed', 'unknown')) "
                 "returning id"),
-            "settle": text(
-                "update outward_calls set state = :state, code = :code, external_ref = :xref, ambiguous = false, "
+            "settle": (
+                "update outward_calls set state = %(state)s, code = %(code)s, external_ref = %(xref)s, ambiguous = false, "
                 "ambiguous_since = null, lease_token = null, lease_until = null, updated_at = now() "
-                "where id = :id and state = 'unknown' returning id"),
+                "where id = %(id)s and state = 'unknown' returning id"),
         })
         st = _STATEMENTS[name]
     return st
@@ -153,8 +152,8 @@ def _sql(name: str):
 async def intend(tx, provider: str, operation: str, ref: str) -> None:
     """Record, in the transaction that asks for an effect, that it is owed (`pending`): if
     its event is lost or dead-lettered before any attempt, the sweep still finds it."""
-    await tx.execute(_sql("insert"), {"id": uuid.uuid4(), "tid": tx.tenant_id, "provider": provider,
-                                      "operation": operation, "ref": ref})
+    await tx.conn.queue(_sql("insert"), {"id": uuid.uuid4(), "tid": tx.tenant_id, "provider": provider,
+                                         "operation": operation, "ref": ref})
 
 
 async def perform(tenant_id: uuid.UUID, effect: Effect, *, actor: str) -> str:
@@ -167,7 +166,7 @@ async def perform(tenant_id: uuid.UUID, effect: Effect, *, actor: str) -> str:
     keys = {"provider": effect.provider, "operation": effect.operation, "ref": effect.ref}
     tok = uuid.uuid4()
     async with tenant_transaction(tenant_id, actor=actor) as tx:
-        await tx.execute(_sql("insert"), {"id": uuid.uuid4(), "tid": tenant_id, **keys})
+        await tx.conn.queue(_sql("insert"), {"id": uuid.uuid4(), "tid": tenant_id, **keys})
         row = (await tx.execute(_sql("lock"), keys)).one()
         if row.state in FINAL:
             return "done"

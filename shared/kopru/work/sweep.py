@@ -15,13 +15,10 @@ STALL_AFTER_S = 300  # a `pending` effect nobody tried for 5 minutes (its event 
 
 
 async def tenant_ids() -> list[uuid.UUID]:
-    from sqlalchemy import select
-
     from kopru.db import platform_transaction
-    from kopru.db.schema import tenant_directory
 
     async with platform_transaction() as conn:
-        return list((await conn.execute(select(tenant_directory.c.tenant_id))).scalars().all())
+        return list((await conn.execute("select tenant_id from tenant_directory")).scalars().all())
 
 
 async def for_each_tenant(fn: Callable[[uuid.UUID], Awaitable[Any]], *, name: str) -> dict[str, int]:
@@ -42,16 +39,14 @@ async def stalled(tenant_id: uuid.UUID, provider: str, *, limit: int = 200) -> l
     """(operation, ref) of the tenant's effects at `provider` that nobody is finishing: an
     `in_flight` one whose lease ran out (its holder died), or a `pending` one untouched
     for STALL_AFTER_S."""
-    from sqlalchemy import text
-
     from kopru.db import tenant_transaction
 
     async with tenant_transaction(tenant_id, actor="schedule:work-recover") as tx:
-        rows = (await tx.execute(text(
-            "select operation, ref from outward_calls where provider = :p and ("
+        rows = (await tx.execute(
+            "select operation, ref from outward_calls where provider = %(p)s and ("
             " (state = 'in_flight' and lease_until < now())"
-            " or (state = 'pending' and updated_at < now() - make_interval(secs => :stall)))"
-            " order by updated_at limit :limit"), {"p": provider, "stall": STALL_AFTER_S, "limit": limit})).all()
+            " or (state = 'pending' and updated_at < now() - make_interval(secs => %(stall)s)))"
+            " order by updated_at limit %(limit)s", {"p": provider, "stall": STALL_AFTER_S, "limit": limit})).all()
     return [(r.operation, r.ref) for r in rows]
 
 

@@ -228,8 +228,6 @@ async def resume_due(*, older_than: float = RESUME_AFTER_S) -> dict[str, int]:
     """The `workflows-resume` tick: every tenant's runs left `running` for `older_than`
     seconds (a process killed between steps, a step that must wait, a redelivery that never
     came) are taken up at the step they reached."""
-    from sqlalchemy import text
-
     from kopru.db import tenant_transaction
     from kopru.work.sweep import for_each_tenant
 
@@ -238,9 +236,9 @@ async def resume_due(*, older_than: float = RESUME_AFTER_S) -> dict[str, int]:
 
     async def one_tenant(tid: uuid.UUID) -> None:
         async with tenant_transaction(tid, actor=actor) as tx:
-            ids = (await tx.execute(text(
+            ids = (await tx.execute(
                 "select id from workflow_runs where status = 'running' "
-                "and updated_at <= now() - make_interval(secs => :s) order by updated_at limit 200"),
+                "and updated_at <= now() - make_interval(secs => %(s)s) order by updated_at limit 200",
                 {"s": older_than})).scalars().all()
         for rid in ids:
             try:

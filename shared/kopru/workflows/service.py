@@ -140,15 +140,13 @@ async def read(ctx, workflow_id: uuid.UUID) -> dict[str, Any]:
 
 
 async def listing(ctx, limit: int, cursor: str | None) -> dict[str, Any]:
-    from sqlalchemy import select
-
     from kopru import pages
-    from kopru.db.schema import workflows as wf
 
     scope = f"workflows:{ctx.tenant_id}"
-    q = pages.keyset(select(wf), wf.c.created_at, wf.c.id, scope, cursor, limit, key_type=uuid.UUID)
+    q, params = pages.keyset_sql("select * from workflows where true", {}, "created_at", "id", scope, cursor, limit,
+                                 key_type=uuid.UUID)
     async with ctx.transaction() as tx:
-        rows, last = pages.page((await tx.execute(q)).all(), limit, lambda r: (r.created_at, r.id))
+        rows, last = pages.page((await tx.execute(q, params)).all(), limit, lambda r: (r.created_at, r.id))
     return {"workflows": [view(r) for r in rows], "next_cursor": pages.encode(scope, *last) if last else None}
 
 
