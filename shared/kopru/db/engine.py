@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 import uuid
 import weakref
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from operator import itemgetter
+from time import monotonic
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 from kopru.config import settings
@@ -138,7 +138,7 @@ class Pool:
         else:
             await self._sem.acquire()
         try:
-            now = time.monotonic()
+            now = monotonic()
             while self._idle:
                 at, conn = self._idle.pop()
                 if conn.closed or conn.broken or now - at > self.recycle:
@@ -162,7 +162,7 @@ class Pool:
                     or conn.info.transaction_status != TransactionStatus.IDLE:
                 await _close(conn)
             else:
-                self._idle.append((time.monotonic(), conn))
+                self._idle.append((monotonic(), conn))
         finally:
             self._sem.release()
 
