@@ -74,7 +74,7 @@ class CreditPartnerSettingsIn(Strict):
 
 from datetime import datetime as _datetime  # noqa: E402
 from typing import Any, Union  # noqa: E402
-from uuid import UUID as _UUID  # noqa: E402
+from uuid import UUID as _Id  # noqa: E402 (not _UUID: that is the consent_id pattern above)
 
 from kopru.answers import Out, Words  # noqa: E402
 
@@ -86,20 +86,20 @@ class CreditRequested(Out):
     """POST /credit-reports (202): the request recorded; the partner is asked on
     kopru.credit.requested.v1. A repeat with the same Idempotency-Key answers the same."""
 
-    id: _UUID
+    id: _Id
     status: Literal["requested"]
-    subject_id: _UUID
-    consent_id: _UUID
+    subject_id: _Id
+    consent_id: _Id
     source: Literal["partner"]
 
 
 class CreditUploaded(Out):
     """POST /credit-reports/uploads (201): the Findeks PDF kept under the subject key."""
 
-    id: _UUID
+    id: _Id
     status: Literal["obtained"]
-    subject_id: _UUID
-    consent_id: _UUID
+    subject_id: _Id
+    consent_id: _Id
     source: Literal["upload"]
     pages: int = Field(ge=1)
     bytes: int = Field(ge=1)
@@ -108,7 +108,7 @@ class CreditUploaded(Out):
 class CreditConsentOut(Out):
     """The credit_report consent a report rests on, as copied onto it when asked."""
 
-    id: _UUID
+    id: _Id
     granted_at: _datetime
     text_sha256: Sha256
 
@@ -137,14 +137,14 @@ class CreditReportOut(Out):
     """GET /credit-reports/{id}: status, the consent it rests on, and the report while it
     is kept (null once cleared: consent withdrawn, subject erased, retention)."""
 
-    id: _UUID
+    id: _Id
     status: CreditStatus
     source: Literal["partner", "upload"]
     provider: Literal["credit-partner", "upload"]
     scheme: Literal["TCKN", "VKN"]
     number: Optional[str] = Field(pattern=r"^[0-9]{2}\*+[0-9]{2}$",
                                   description="the TCKN/VKN asked about, masked; null once cleared")
-    subject_id: _UUID
+    subject_id: _Id
     consent: CreditConsentOut
     requested_at: _datetime
     obtained_at: Optional[_datetime]
