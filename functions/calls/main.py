@@ -20,7 +20,7 @@ fn = Function("calls", max_body_bytes=64 * 1024)
 @fn.route("POST", "/calls/webhooks/bulutfon",
           summary="Bulutfon's call webhooks (JSON or form, HTTP Basic as set in Bulutfon's panel); the URL with "
                   "?tenant=&sig= is given by PUT /tenants/{id}/integrations/bulutfon",
-          public=True, responses=(200, 400, 401, 403, 413, 422))
+          public=True, responses=(200, 400, 401, 403, 413, 422), returns="kopru.calls.models:WebhookAccepted")
 async def webhook(call: Call):
     from kopru.calls.service import accept_webhook
     from kopru.runtime.inputs import check_form, check_json
@@ -47,7 +47,7 @@ async def webhook(call: Call):
                   "placed once). Optional Idempotency-Key (calls:write)",
           body="kopru.calls.models:BridgeIn", responses=(202, 401, 403, 409, 413, 415, 422, 429),
           links={"read": ("GET /calls/bridges/{id}", {"id": "$response.body#/id"})},
-          scope="calls:write", tenant="token")
+          returns="kopru.calls.models:BridgeOut", scope="calls:write", tenant="token")
 async def bridge(call: Call):
     from kopru.calls.models import BridgeIn
     from kopru.calls.service import request_bridge
@@ -60,7 +60,8 @@ async def bridge(call: Call):
     return json_response(out, 202, headers)
 
 
-@fn.route("GET", "/calls/bridges/{id}", summary="A click-to-call request's status (calls:read)",
+@fn.route("GET", "/calls/bridges/{id}", returns="kopru.calls.models:BridgeOut",
+          summary="A click-to-call request's status (calls:read)",
           responses=(200, 401, 403, 404, 429), scope="calls:read", tenant="token")
 async def read_bridge(call: Call):
     from kopru.calls.service import get_bridge
@@ -72,7 +73,7 @@ async def read_bridge(call: Call):
     return await get_bridge(call.tenant, bid)
 
 
-@fn.route("GET", "/calls/{id}",
+@fn.route("GET", "/calls/{id}", returns="kopru.calls.models:CallOut",
           summary="A call record: direction, times, numbers and recording link (cleared once the caller is erased), "
                   "call flow (calls:read)",
           responses=(200, 401, 403, 404, 429), scope="calls:read", tenant="token")

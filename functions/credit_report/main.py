@@ -34,7 +34,7 @@ def _headers(out: dict) -> dict[str, str]:
                   "asked); 202, asked on kopru.credit.requested.v1 (credit:request). Optional Idempotency-Key",
           body="kopru.credit.models:CreditRequestIn", responses=(202, 401, 403, 404, 409, 413, 415, 422, 429),
           links={"read": ("GET /credit-reports/{id}", {"id": "$response.body#/id"})},
-          scope="credit:request", tenant="token")
+          returns="kopru.credit.models:CreditRequested", scope="credit:request", tenant="token")
 async def request(call: Call):
     from kopru.credit.models import CreditRequestIn
     from kopru.credit.service import request_report
@@ -50,7 +50,7 @@ async def request(call: Call):
                   "Optional Idempotency-Key",
           body="kopru.credit.models:CreditUploadIn", responses=(201, 401, 403, 404, 409, 413, 415, 422, 429),
           links={"read": ("GET /credit-reports/{id}", {"id": "$response.body#/id"})},
-          scope="credit:request", tenant="token")
+          returns="kopru.credit.models:CreditUploaded", scope="credit:request", tenant="token")
 async def upload(call: Call):
     from kopru.credit.models import CreditUploadIn
     from kopru.credit.service import upload_report
@@ -60,7 +60,7 @@ async def upload(call: Call):
     return json_response(out, 201, _headers(out))
 
 
-@fn.route("GET", "/credit-reports/{id}",
+@fn.route("GET", "/credit-reports/{id}", returns="kopru.credit.models:CreditReportOut",
           summary="A credit report: status, the consent it rests on, and the report while it is kept (credit:read)",
           responses=(200, 401, 403, 404, 429), scope="credit:read", tenant="token")
 async def read(call: Call):

@@ -85,6 +85,14 @@ ANSWERS: dict[str, tuple[str, str, str]] = {
                 "kopru.einvoice.settings:NilveraChecked"),
     "iyzico": ("kopru.payments.models:IyzicoSettingsOut", "kopru.payments.models:IyzicoSettingsOut",
                "kopru.payments.models:IyzicoChecked"),
+    "credit-partner": ("kopru.credit.models:CreditPartnerSettingsOut", "kopru.credit.models:CreditPartnerSettingsOut",
+                       "kopru.credit.models:CreditPartnerChecked"),
+    "bulutfon": ("kopru.calls.models:BulutfonSettingsOut", "kopru.calls.models:BulutfonSettingsOut",
+                 "kopru.calls.models:BulutfonChecked"),
+    "arvento": ("kopru.vehicles.models:ArventoSettingsOut", "kopru.vehicles.models:ArventoSettingsOut",
+                "kopru.vehicles.models:ArventoChecked"),
+    "whatsapp": ("kopru.whatsapp.models:WhatsAppSettingsSaved", "kopru.whatsapp.models:WhatsAppSettingsOut",
+                 "kopru.whatsapp.models:WhatsAppChecked"),
 }
 
 

@@ -23,9 +23,9 @@ def _id(call: Call, code: str) -> UUID:
         raise KopruError(code) from None
 
 
-@fn.route("GET", "/vehicles", summary="The tenant's vehicles (from Arvento) and their last positions, a page at a "
-          "time (vehicles:read)", responses=(200, 400, 401, 403, 422, 429), scope="vehicles:read", tenant="token",
-          query=PAGED)
+@fn.route("GET", "/vehicles", returns="kopru.vehicles.models:VehiclesPage",
+          summary="The tenant's vehicles (from Arvento) and their last positions, a page at a time (vehicles:read)",
+          responses=(200, 400, 401, 403, 422, 429), scope="vehicles:read", tenant="token", query=PAGED)
 async def listing(call: Call):
     from kopru import pages
     from kopru.vehicles.service import listing
@@ -33,7 +33,8 @@ async def listing(call: Call):
     return await listing(call.tenant, pages.limit(call.query), call.query.get("cursor"))
 
 
-@fn.route("GET", "/vehicles/{id}", summary="A vehicle and its last position (vehicles:read)",
+@fn.route("GET", "/vehicles/{id}", returns="kopru.vehicles.models:VehicleOut",
+          summary="A vehicle and its last position (vehicles:read)",
           responses=(200, 401, 403, 404, 429), scope="vehicles:read", tenant="token")
 async def read(call: Call):
     from kopru.vehicles.service import read
@@ -41,7 +42,7 @@ async def read(call: Call):
     return await read(call.tenant, _id(call, "vehicle.not_found"))
 
 
-@fn.route("PUT", "/vehicles/{id}/driver",
+@fn.route("PUT", "/vehicles/{id}/driver", returns="kopru.vehicles.models:VehicleOut",
           summary="Link the vehicle's driver (a data subject, named by phone, e-mail or TCKN): its positions become "
                   "the driver's personal data, kept 90 days, exported and erased with the subject (vehicles:write)",
           body="kopru.vehicles.models:DriverIn", responses=(200, 400, 401, 403, 404, 409, 413, 415, 422, 429),
@@ -55,7 +56,8 @@ async def link_driver(call: Call):
     return await link_driver(call.tenant, vid, body)
 
 
-@fn.route("DELETE", "/vehicles/{id}/driver", summary="Unlink the vehicle's driver (vehicles:write)",
+@fn.route("DELETE", "/vehicles/{id}/driver", returns="kopru.vehicles.models:VehicleOut",
+          summary="Unlink the vehicle's driver (vehicles:write)",
           responses=(200, 401, 403, 404, 429), scope="vehicles:write", tenant="token")
 async def unlink_driver(call: Call):
     from kopru.vehicles.service import unlink_driver
@@ -63,7 +65,7 @@ async def unlink_driver(call: Call):
     return await unlink_driver(call.tenant, _id(call, "vehicle.not_found"))
 
 
-@fn.route("POST", "/geofences",
+@fn.route("POST", "/geofences", returns="kopru.vehicles.models:GeofenceOut",
           summary="Save a geofence: a circle (centre, radius 10 m to 100 km) or a polygon (3 to 100 corners, no "
                   "crossing edges); vehicles entering or leaving it are announced (vehicles:write)",
           body="kopru.vehicles.models:GeofenceIn", responses=(201, 400, 401, 403, 413, 415, 422, 429),
@@ -77,7 +79,8 @@ async def create_geofence(call: Call):
     return json_response(out, 201, {"Location": f"/geofences/{out['id']}"})
 
 
-@fn.route("GET", "/geofences", summary="The tenant's geofences, a page at a time (vehicles:read)",
+@fn.route("GET", "/geofences", returns="kopru.vehicles.models:GeofencesPage",
+          summary="The tenant's geofences, a page at a time (vehicles:read)",
           responses=(200, 400, 401, 403, 422, 429), scope="vehicles:read", tenant="token", query=PAGED)
 async def list_geofences(call: Call):
     from kopru import pages

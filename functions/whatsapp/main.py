@@ -21,7 +21,7 @@ fn = Function("whatsapp", max_body_bytes=256 * 1024)
                   "commercial one needs the İYS MESAJ consent (whatsapp:send). Optional Idempotency-Key",
           body="kopru.whatsapp.models:WhatsAppIn", responses=(202, 401, 403, 409, 413, 415, 422, 429),
           links={"read": ("GET /whatsapp/messages/{id}", {"id": "$response.body#/id"})},
-          scope="whatsapp:send", tenant="token")
+          returns="kopru.whatsapp.models:WhatsAppAccepted", scope="whatsapp:send", tenant="token")
 async def send(call: Call):
     from kopru.whatsapp.models import WhatsAppIn
     from kopru.whatsapp.service import request_message
@@ -34,7 +34,8 @@ async def send(call: Call):
     return json_response(out, 202, headers)
 
 
-@fn.route("GET", "/whatsapp/messages/{id}", summary="A WhatsApp message's status and its history (whatsapp:read)",
+@fn.route("GET", "/whatsapp/messages/{id}", returns="kopru.whatsapp.models:WhatsAppOut",
+          summary="A WhatsApp message's status and its history (whatsapp:read)",
           responses=(200, 401, 403, 404, 429), scope="whatsapp:read", tenant="token")
 async def read(call: Call):
     from kopru.whatsapp.service import get_message
@@ -68,7 +69,7 @@ async def verify(call: Call):
           summary="Meta's event notification (X-Hub-Signature-256 over the raw body with the tenant's app secret): "
                   "statuses applied once, inbound messages as kopru.whatsapp.received.v1 opening the 24-hour window; "
                   "what names nothing of ours is answered 200 unapplied",
-          public=True, responses=(200, 401, 403, 413, 422))
+          public=True, responses=(200, 401, 403, 413, 422), returns="kopru.whatsapp.models:WebhookCounts")
 async def notified(call: Call):
     from kopru.whatsapp.service import accept_webhook
 

@@ -119,7 +119,7 @@ async def runs(call: Call):
     return await runs(call.tenant, _id(call), pages.limit(call.query), call.query.get("cursor"))
 
 
-@fn.route("POST", "/workflows/{id}/runs/{run_id}/retry",
+@fn.route("POST", "/workflows/{id}/runs/{run_id}/retry", returns="kopru.workflows.models:RunOut",
           summary="Take a failed run up again at the step it stopped at, once its cause is fixed; the step keeps "
                   "its Idempotency-Key, so one that did happen is not sent twice (workflows:write)",
           responses=(200, 401, 403, 404, 409, 429), scope="workflows:write", tenant="token")

@@ -109,3 +109,105 @@ class BulutfonWebhook(BaseModel):
         if v.upper() not in ("IN", "OUT", "LOCAL"):
             raise ValueError("calls.webhook_invalid")
         return v.upper()
+
+
+# -- answers (what the calls routes answer; kopru.answers) ------------------------------------
+
+from datetime import datetime as _datetime  # noqa: E402
+from typing import Literal, Union  # noqa: E402
+from uuid import UUID as _UUID  # noqa: E402
+
+from kopru.answers import Out, Words, absent  # noqa: E402
+
+Direction = Literal["IN", "OUT", "LOCAL"]
+BridgeStatus = Literal["queued", "placing", "placed", "failed", "unknown"]
+# a call-flow value as kept (kopru.calls.service._flow): a menu, group or extension (at most 6
+# digits), a short word or time, a flag; null where Bulutfon gave a number or anything longer
+FlowValue = Optional[Union[bool, int, str]]
+
+
+class WebhookAccepted(Out):
+    """POST /calls/webhooks/bulutfon: a call event applied (or seen before), or a webhook
+    Köprü does not follow answered 200 unapplied."""
+
+    accepted: bool = Field(description="false: not a call event Köprü follows (fax, a call reaching an extension...)")
+    reason: str = absent("why it was not applied (accepted false)")
+    call_id: _UUID = absent("the call record it made or completed (accepted true)")
+    event: Literal["kopru.call.started.v1", "kopru.call.ended.v1", "kopru.call.missed.v1"] = absent(
+        "the event it announces (accepted true)")
+    repeated: bool = absent("the event was announced before: nothing announced again (accepted true)")
+
+
+class BridgeOut(Out):
+    """POST /calls/bridges (202) and GET /calls/bridges/{id}: a click-to-call request."""
+
+    id: _UUID
+    status: BridgeStatus
+    line: str = Field(description="the tenant's Bulutfon number that calls (digits)")
+    destination: str = Field(description="the menu, group or extension the call is bridged to")
+    bulutfon_uuid: Optional[str] = Field(description="the call's CDR uuid, once known")
+    error_code: Optional[str]
+    error: Optional[Words]
+    created_at: _datetime
+
+
+class CallFlowHop(Out):
+    """One hop of a call-flow step's origination (the same keys, each only when Bulutfon gave it)."""
+
+    callee: FlowValue = absent("where the hop rang (numbers longer than 6 digits dropped)")
+    start_time: FlowValue = absent("as Bulutfon gave it")
+    answer_time: FlowValue = absent("as Bulutfon gave it")
+    hangup_time: FlowValue = absent("as Bulutfon gave it")
+    redirection: FlowValue = absent("as Bulutfon gave it")
+    redirection_target: FlowValue = absent("as Bulutfon gave it")
+    result: FlowValue = absent("as Bulutfon gave it")
+    destination: FlowValue = absent("as Bulutfon gave it")
+
+
+class CallFlowStep(CallFlowHop):
+    """One step of a call's flow (Bulutfon's CDR detail): menus, groups, extensions, never a number."""
+
+    origination: list[CallFlowHop] = absent("the step's origination, when Bulutfon gave one")
+
+
+class CallOut(Out):
+    """GET /calls/{id}: a call record. The numbers and the recording link are the outside
+    party's personal data: null once that person was erased (or when there is none)."""
+
+    id: _UUID
+    bulutfon_uuid: str
+    direction: Optional[Direction]
+    subject_id: Optional[_UUID] = Field(description="the outside party (the caller IN, the callee OUT); null for an "
+                                                    "internal call or a withheld number")
+    caller: Optional[str] = Field(description="digits as Bulutfon gave them")
+    callee: Optional[str] = Field(description="digits as Bulutfon gave them")
+    recording_url: Optional[str]
+    call_time: Optional[_datetime]
+    answer_time: Optional[_datetime]
+    hangup_time: Optional[_datetime]
+    missed: Optional[bool]
+    talk_duration: Optional[int] = Field(description="seconds")
+    hangup_cause: Optional[str]
+    hangup_state: Optional[str]
+    call_flow: Optional[list[CallFlowStep]] = Field(description="the CDR detail's steps, once synced")
+    synced: bool = Field(description="seen in a CDR page (not only in webhooks)")
+
+
+class BulutfonSettingsOut(Out):
+    """GET/PUT /tenants/{id}/integrations/bulutfon: the settings as stored, never the secrets."""
+
+    provider: Literal["bulutfon"]
+    configured: Literal[True]
+    line: str = Field(description="the tenant's Bulutfon number, digits")
+    webhook_username: str
+    secrets_set: list[Literal["api_key", "webhook_password"]] = Field(description="which secrets are set (not what "
+                                                                                  "they are)")
+    webhook_url: str = Field(description="the webhook URL to enter in Bulutfon's panel, with these HTTP Basic "
+                                         "credentials")
+
+
+class BulutfonChecked(Out):
+    """POST /tenants/{id}/integrations/bulutfon/test."""
+
+    provider: Literal["bulutfon"]
+    ok: Literal[True]

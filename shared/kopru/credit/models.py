@@ -5,7 +5,7 @@ a rejected value is never echoed (it may be a TCKN)."""
 from __future__ import annotations
 
 import re
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
@@ -68,3 +68,106 @@ class CreditPartnerSettingsIn(Strict):
     customer_code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$",
                                description="the tenant's customer code at the partner")
     api_key: str = Field(min_length=8, max_length=256, description="secret; never returned")
+
+
+# -- answers (what the credit-report routes answer; kopru.answers) -----------------------------
+
+from datetime import datetime as _datetime  # noqa: E402
+from typing import Any, Union  # noqa: E402
+from uuid import UUID as _Id  # noqa: E402 (not _UUID: that is the consent_id pattern above)
+
+from kopru.answers import Out, Words  # noqa: E402
+
+CreditStatus = Literal["requested", "obtained", "failed", "unknown"]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class CreditRequested(Out):
+    """POST /credit-reports (202): the request recorded; the partner is asked on
+    kopru.credit.requested.v1. A repeat with the same Idempotency-Key answers the same."""
+
+    id: _Id
+    status: Literal["requested"]
+    subject_id: _Id
+    consent_id: _Id
+    source: Literal["partner"]
+
+
+class CreditUploaded(Out):
+    """POST /credit-reports/uploads (201): the Findeks PDF kept under the subject key."""
+
+    id: _Id
+    status: Literal["obtained"]
+    subject_id: _Id
+    consent_id: _Id
+    source: Literal["upload"]
+    pages: int = Field(ge=1)
+    bytes: int = Field(ge=1)
+
+
+class CreditConsentOut(Out):
+    """The credit_report consent a report rests on, as copied onto it when asked."""
+
+    id: _Id
+    granted_at: _datetime
+    text_sha256: Sha256
+
+
+class FindeksPdfFacts(Out):
+    """An uploaded report's content: what Köprü read from the PDF (the PDF itself is
+    GET /credit-reports/{id}/document)."""
+
+    kind: Literal["findeks_pdf"]
+    pages: int = Field(ge=1)
+    bytes: int = Field(ge=1)
+    sha256: Sha256
+    pdf_version: str
+    findeks_mentioned: bool = Field(description="its first pages name Findeks or KKB")
+
+
+# the partner's report as it sent it: its own document (docs/credit-reports.md), so open
+PartnerReport = Annotated[dict[str, Any], Field(
+    description="the partner's report as it sent it (kopru.connectors.credit_partner: score, cheque report, "
+                "credit summary...)",
+    json_schema_extra={"required": ["report_id", "client_reference"],
+                       "properties": {"report_id": {"type": "string"}, "client_reference": {"type": "string"}}})]
+
+
+class CreditReportOut(Out):
+    """GET /credit-reports/{id}: status, the consent it rests on, and the report while it
+    is kept (null once cleared: consent withdrawn, subject erased, retention)."""
+
+    id: _Id
+    status: CreditStatus
+    source: Literal["partner", "upload"]
+    provider: Literal["credit-partner", "upload"]
+    scheme: Literal["TCKN", "VKN"]
+    number: Optional[str] = Field(pattern=r"^[0-9]{2}\*+[0-9]{2}$",
+                                  description="the TCKN/VKN asked about, masked; null once cleared")
+    subject_id: _Id
+    consent: CreditConsentOut
+    requested_at: _datetime
+    obtained_at: Optional[_datetime]
+    partner_report_id: Optional[str]
+    error: Optional[Words]
+    report: Optional[Union[FindeksPdfFacts, PartnerReport]] = Field(
+        description="an upload's facts (source upload) or the partner's report (source partner); null when none "
+                    "is kept")
+    document: bool = Field(description="the uploaded PDF is kept (GET /credit-reports/{id}/document)")
+    content_gone: bool = Field(description="obtained, but its content is no longer kept")
+
+
+class CreditPartnerSettingsOut(Out):
+    """GET/PUT /tenants/{id}/integrations/credit-partner: the account as stored, never the key."""
+
+    provider: Literal["credit-partner"]
+    configured: Literal[True]
+    customer_code: str
+    secrets_set: list[Literal["api_key"]] = Field(description="which secrets are set (not what they are)")
+
+
+class CreditPartnerChecked(Out):
+    """POST /tenants/{id}/integrations/credit-partner/test."""
+
+    provider: Literal["credit-partner"]
+    ok: Literal[True]

@@ -78,3 +78,84 @@ class VehicleLocateIn(_In):
         if (self.vehicle_id is None) == (self.plate is None):
             raise ValueError("vehicle.locate_target_invalid")
         return self
+
+
+# -- answers (what the vehicles routes answer; kopru.answers) ---------------------------------
+
+from datetime import datetime as _datetime  # noqa: E402
+from typing import Literal  # noqa: E402
+from uuid import UUID as _UUID  # noqa: E402
+
+from kopru.answers import NextCursor, Out, absent  # noqa: E402
+
+
+class PositionOut(Out):
+    """A vehicle's last position as Köprü stored it (it changes only when the vehicle moved or
+    its state changed)."""
+
+    latitude: Lat
+    longitude: Lon
+    speed_kmh: Optional[float] = Field(description="as Arvento gave it")
+    course: Optional[float] = Field(description="degrees, as Arvento gave it")
+    state: Literal["moving", "stopped"]
+    at: _datetime = Field(description="when the device measured it (when Köprü read it, if Arvento gave no time)")
+
+
+class VehicleOut(Out):
+    """A vehicle (GET /vehicles/{id}; linking or unlinking a driver answers it too)."""
+
+    id: _UUID
+    node: str = Field(description="Arvento's device (node) id")
+    plate: Optional[str]
+    vehicle_class: Optional[str]
+    driver_subject_id: Optional[_UUID] = Field(description="the linked driver (a data subject)")
+    position: Optional[PositionOut] = Field(description="null until a first position was read")
+    seen_at: Optional[_datetime] = Field(description="when Köprü last read its position")
+    created_at: _datetime
+
+
+class VehiclesPage(Out):
+    """GET /vehicles (kopru.pages)."""
+
+    vehicles: list[VehicleOut]
+    next_cursor: NextCursor
+
+
+class CircleOut(Out):
+    latitude: Lat
+    longitude: Lon
+    radius_m: float = Field(ge=10, le=100_000, description="metres")
+
+
+class GeofenceOut(Out):
+    """A geofence (POST /geofences answers it, 201): a circle or a polygon, as `kind` says."""
+
+    id: _UUID
+    name: str
+    kind: Literal["circle", "polygon"]
+    circle: CircleOut = absent("the circle (kind circle)")
+    polygon: list[tuple[Lat, Lon]] = absent("the corners, [latitude, longitude] (kind polygon)")
+    created_at: _datetime
+
+
+class GeofencesPage(Out):
+    """GET /geofences (kopru.pages)."""
+
+    geofences: list[GeofenceOut]
+    next_cursor: NextCursor
+
+
+class ArventoSettingsOut(Out):
+    """GET/PUT /tenants/{id}/integrations/arvento: the login as stored, never the password."""
+
+    provider: Literal["arvento"]
+    configured: Literal[True]
+    username: str
+    secrets_set: list[Literal["password"]] = Field(description="which secrets are set (not what they are)")
+
+
+class ArventoChecked(Out):
+    """POST /tenants/{id}/integrations/arvento/test."""
+
+    provider: Literal["arvento"]
+    ok: Literal[True]

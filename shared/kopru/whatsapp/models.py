@@ -68,3 +68,87 @@ class WhatsAppSettingsIn(Strict):
                                                                        "verified with it (sealed)")
     verify_token: str = Field(min_length=8, max_length=256, pattern=r"^[\x21-\x7e]+$",
                               description="what Meta's verification request must carry (sealed)")
+
+
+# -- answers (what the whatsapp routes answer; kopru.answers) ---------------------------------
+
+from datetime import datetime as _datetime  # noqa: E402
+from uuid import UUID as _UUID  # noqa: E402
+
+from kopru.answers import Out, Words  # noqa: E402
+
+MessageStatus = Literal["queued", "sending", "sent", "delivered", "read", "failed", "unknown"]
+
+
+class WhatsAppAccepted(Out):
+    """POST /whatsapp/messages (202): the message kept, sent on kopru.whatsapp.requested.v1.
+    A repeat with the same Idempotency-Key answers the same."""
+
+    id: _UUID
+    status: Literal["queued"]
+    kind: Literal["text", "template"]
+    category: Literal["transactional", "commercial"]
+
+
+class StatusStep(Out):
+    status: MessageStatus
+    code: Optional[str] = Field(description="why (an error code; whatsapp.proven_by_status when a status webhook "
+                                            "proved a send whose answer was lost)")
+    at: _datetime
+
+
+class WhatsAppOut(Out):
+    """GET /whatsapp/messages/{id}: status and history; the recipient and the content are not shown."""
+
+    id: _UUID
+    kind: Literal["text", "template"]
+    category: Literal["transactional", "commercial"]
+    template: Optional[str] = Field(description="the template's name (kind template)")
+    status: MessageStatus
+    error_code: Optional[str]
+    error: Optional[Words]
+    wamid: Optional[str] = Field(description="Meta's message id, once known")
+    created_at: _datetime
+    history: list[StatusStep]
+
+
+class WebhookCounts(Out):
+    """POST /whatsapp/webhooks/{tenant}/{sig}: what the notification held, counted."""
+
+    applied: int = Field(ge=0, description="statuses that moved a message on")
+    repeated: int = Field(ge=0, description="statuses seen before or behind the message's current one, "
+                                              "inbound messages seen before")
+    unknown: int = Field(ge=0, description="statuses of no message of ours")
+    received: int = Field(ge=0, description="inbound messages announced (kopru.whatsapp.received.v1)")
+    other_number: int = Field(ge=0, description="statuses and messages of another phone number")
+    invalid: int = Field(ge=0, description="inbound messages that could not be read")
+
+
+class WhatsAppSettingsOut(Out):
+    """GET /tenants/{id}/integrations/whatsapp: the settings as stored, never the secrets."""
+
+    provider: Literal["whatsapp"]
+    configured: Literal[True]
+    phone_number_id: str
+    secrets_set: list[Literal["access_token", "app_secret", "verify_token"]] = Field(
+        description="which secrets are set (not what they are)")
+    webhook_url: str = Field(description="the callback URL to set in the Meta app's WhatsApp webhook configuration")
+
+
+class _Phone(Out):
+    """What Meta says of the business phone number (each null when Meta does not say)."""
+
+    display_phone_number: Optional[str] = Field(description="as Meta shows it")
+    verified_name: Optional[str]
+    quality_rating: Optional[str] = Field(description="Meta's quality rating (GREEN, YELLOW, RED...)")
+
+
+class WhatsAppSettingsSaved(_Phone, WhatsAppSettingsOut):
+    """PUT /tenants/{id}/integrations/whatsapp: as a read, with what Meta says of the number."""
+
+
+class WhatsAppChecked(_Phone):
+    """POST /tenants/{id}/integrations/whatsapp/test."""
+
+    provider: Literal["whatsapp"]
+    ok: Literal[True]
