@@ -53,6 +53,18 @@ def url_mac_valid(sig: str | None, purpose: str, *parts: str) -> bool:
     return hmac.compare_digest(url_mac(purpose, *parts), sig or "")
 
 
+def push_url(purpose: str, path: str, tenant_id: object, *more: object) -> str:
+    """The public URL `path` with `?tenant=<id>&sig=<url_mac(purpose, tenant, *more)>`: what a
+    provider's push or a payer's browser is given (Netgsm's report push, Bulutfon's webhooks,
+    iyzico's callback and notification); the route checks it with `url_mac_valid`."""
+    from urllib.parse import urlencode
+
+    from kopru.config import settings
+
+    sig = url_mac(purpose, str(tenant_id), *(str(m) for m in more))
+    return f"{settings().public_url.rstrip('/')}{path}?" + urlencode({"tenant": str(tenant_id), "sig": sig})
+
+
 def seal(plaintext: bytes, aad: bytes) -> bytes:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 

@@ -70,13 +70,9 @@ def webhook_signature(tenant_id: uuid.UUID | str) -> str:
 
 
 def webhook_url(tenant_id: uuid.UUID | str) -> str:
-    from urllib.parse import urlencode
+    from kopru.auth.crypto import push_url
 
-    from kopru.config import settings
-
-    base = settings().public_url.rstrip("/")
-    return f"{base}/function/calls/calls/webhooks/bulutfon?" + urlencode({"tenant": str(tenant_id),
-                                                                          "sig": webhook_signature(tenant_id)})
+    return push_url("kopru/bulutfon-webhook/v1", "/function/calls/calls/webhooks/bulutfon", tenant_id)
 
 
 def bulutfon_view(tenant_id: uuid.UUID, public: dict[str, Any]) -> dict[str, Any]:

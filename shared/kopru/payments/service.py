@@ -64,26 +64,16 @@ async def _history(tx, payment_id: uuid.UUID, status: str, code: str | None = No
 
 def callback_url(tenant_id: uuid.UUID | str, payment_id: uuid.UUID | str) -> str:
     """Where iyzico sends the payer's browser back (a form POST with `token`)."""
-    from urllib.parse import urlencode
+    from kopru.auth.crypto import push_url
 
-    from kopru.auth.crypto import url_mac
-    from kopru.config import settings
-
-    base = settings().public_url.rstrip("/")
-    q = urlencode({"tenant": str(tenant_id), "sig": url_mac(CALLBACK_PURPOSE, str(tenant_id), str(payment_id))})
-    return f"{base}/function/payment/payments/{payment_id}/callback?{q}"
+    return push_url(CALLBACK_PURPOSE, f"/function/payment/payments/{payment_id}/callback", tenant_id, payment_id)
 
 
 def notification_url(tenant_id: uuid.UUID | str) -> str:
     """The merchant notification URL the tenant sets in iyzico's panel."""
-    from urllib.parse import urlencode
+    from kopru.auth.crypto import push_url
 
-    from kopru.auth.crypto import url_mac
-    from kopru.config import settings
-
-    base = settings().public_url.rstrip("/")
-    q = urlencode({"tenant": str(tenant_id), "sig": url_mac(NOTIFY_PURPOSE, str(tenant_id))})
-    return f"{base}/function/payment/payments/notifications?{q}"
+    return push_url(NOTIFY_PURPOSE, "/function/payment/payments/notifications", tenant_id)
 
 
 # -- settings -------------------------------------------------------------------------------

@@ -372,14 +372,9 @@ def report_signature(tenant_id: uuid.UUID | str) -> str:
 
 
 def report_push_url(tenant_id: uuid.UUID | str) -> str:
-    import os
-    from urllib.parse import urlencode
+    from kopru.auth.crypto import push_url
 
-    from kopru.config import settings
-
-    base = settings().public_url.rstrip("/")
-    return f"{base}/function/sms-report/sms/reports?" + urlencode({"tenant": str(tenant_id),
-                                                                  "sig": report_signature(tenant_id)})
+    return push_url("kopru/netgsm-report-push/v1", "/function/sms-report/sms/reports", tenant_id)
 
 
 def _push_entries(raw: bytes, content_type: str) -> list[dict[str, Any]]:
