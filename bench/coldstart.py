@@ -13,7 +13,9 @@ with the clock started just before Popen, measuring
       client_credentials grant; tenant-onboarding: GET /tenants/{id} with an operator
       token; consent-record, data-export, data-erasure: a read of a consent, an export,
       an erasure made in the set-up, with a tenant token; sms-send: POST /sms/estimate
-      with a tenant token; hello: GET / again; a function the bench doesn't know: none,
+      with a tenant token; calls, credit-report, whatsapp: GET of an id the tenant
+      doesn't have (404 after the read), vehicles: GET /vehicles; credit-recover,
+      whatsapp-sweep: their schedule tick; hello: GET / again; a function the bench doesn't know: none,
       healthz only, marked so);
   (c) memory of the process tree (gunicorn master + uvicorn worker) right after (b):
       RSS summed over the processes (the headline), and PSS/USS for reference.
@@ -336,6 +338,17 @@ REAL_REQUESTS: dict[str, tuple[str, Callable[[Context], RealRequest]]] = {
     "workflows": ("GET /workflows (tenant token)", _tenant_read("/workflows")),
     "workflows-resume": ("POST / schedule tick kopru.workflow.resume_poll.v1 (unfinished runs)",
                          _tick("workflows-resume", "kopru.workflow.resume_poll.v1")),
+    "calls": ("GET /calls/{id} (tenant token; an id it doesn't have: 404 after the read)",
+              _tenant_read("/calls/{missing}", 404, "calls")),
+    "credit-report": ("GET /credit-reports/{id} (tenant token; an id it doesn't have: 404 after the read)",
+                      _tenant_read("/credit-reports/{missing}", 404, "credit-report")),
+    "credit-recover": ("POST / schedule tick kopru.credit.recover_poll.v1 (sweep over tenants)",
+                       _tick("credit-recover", "kopru.credit.recover_poll.v1")),
+    "vehicles": ("GET /vehicles (tenant token)", _tenant_read("/vehicles")),
+    "whatsapp": ("GET /whatsapp/messages/{id} (tenant token; an id it doesn't have: 404 after the read)",
+                 _tenant_read("/whatsapp/messages/{missing}", 404, "whatsapp")),
+    "whatsapp-sweep": ("POST / schedule tick kopru.whatsapp.sweep_poll.v1 (sweep over tenants)",
+                       _tick("whatsapp-sweep", "kopru.whatsapp.sweep_poll.v1")),
 }
 
 

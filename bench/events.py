@@ -847,7 +847,7 @@ class Bench:
             ("    sender -> functions-framework app, bare handler", p_bare),
             ("    sender -> kopru Function, no-op event handler", p_noop),
             ("    cloudevents.http.from_http (in Function._deliver_event)", p_from_http),
-            ("    catalog.schema_errors (jsonschema, in Function._deliver_event)", p_schema),
+            ("    catalog.schema_errors (jsonschema-rs, in Function._deliver_event)", p_schema),
             ("    tracing.span (in Function.__call__)", p_span),
             ("    EventCall.once + audit: tenant tx, inbox insert, audit insert, commit", p_inbox_effect),
             ("    EventCall.once on a duplicate (tenant tx, inbox insert conflict, commit)", p_inbox_duplicate),

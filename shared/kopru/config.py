@@ -50,6 +50,7 @@ class Settings:
     database_url: str | None  # DATABASE_URL: the application role (never the table owner)
     database_owner_url: str | None  # DATABASE_OWNER_URL: the owner role, for migrations only
     redis_url: str | None  # REDIS_URL
+    otel_tracer_provider: str | None  # OTEL_PYTHON_TRACER_PROVIDER (an SDK named by entry point)
     kafka_bootstrap_servers: str | None  # KAFKA_BOOTSTRAP_SERVERS
     master_key: str | None  # KOPRU_MASTER_KEY: base64 32 bytes; wraps signing keys and secrets at rest
     issuer: str  # KOPRU_ISSUER
@@ -155,6 +156,7 @@ def settings() -> Settings:
         database_url=_str("DATABASE_URL"),
         database_owner_url=_str("DATABASE_OWNER_URL"),
         redis_url=_str("REDIS_URL"),
+        otel_tracer_provider=_str("OTEL_PYTHON_TRACER_PROVIDER"),
         kafka_bootstrap_servers=_str("KAFKA_BOOTSTRAP_SERVERS"),
         master_key=_str("KOPRU_MASTER_KEY"),
         issuer=os.environ.get("KOPRU_ISSUER", "https://auth.kopru.local"),

@@ -17,7 +17,9 @@ def _import_redis():
     opentelemetry.sdk.metrics (and with it psutil) at import time whenever the SDK is
     installed, only to annotate its opt-in observability, which imports what it needs
     when enabled and which Köprü doesn't enable: about 2.3 MiB and a third of the
-    import of redis on a cold start. An SDK the application already loaded is left alone."""
+    import of redis on a cold start. An SDK the application already loaded is left alone.
+    (pyproject pins redis-py 6.x, which has no such import and half 8.x's import time; this
+    stays for whoever lifts the pin.)"""
     if _OTEL_SDK_METRICS in sys.modules or "redis.observability.providers" in sys.modules:
         import redis.asyncio as aioredis
 

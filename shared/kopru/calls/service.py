@@ -563,13 +563,10 @@ async def request_bridge(ctx, body, idempotency_key: str | None) -> dict[str, An
 
 
 async def get_bridge(ctx, bridge_id: uuid.UUID) -> dict[str, Any]:
-    from sqlalchemy import select
-
     from kopru.connectors.words import describe
-    from kopru.db.schema import call_bridges as cb
 
     async with ctx.transaction() as tx:
-        row = (await tx.execute(select(cb).where(cb.c.id == bridge_id))).first()
+        row = (await tx.execute("select * from call_bridges where id = %(id)s", {"id": bridge_id})).first()
     if row is None:
         raise KopruError("calls.bridge_not_found")
     return {"id": str(row.id), "status": row.status, "line": row.line, "destination": row.destination,
@@ -579,14 +576,11 @@ async def get_bridge(ctx, bridge_id: uuid.UUID) -> dict[str, Any]:
 
 async def get_call(ctx, call_id: uuid.UUID) -> dict[str, Any]:
     """A call record with its numbers and recording link (None once the party was erased)."""
-    from sqlalchemy import select
-
-    from kopru.db.schema import call_records as cr
     from kopru.kvkk import subject_key
     from kopru.kvkk.subjects import decrypt_field
 
     async with ctx.transaction() as tx:
-        row = (await tx.execute(select(cr).where(cr.c.id == call_id))).first()
+        row = (await tx.execute("select * from call_records where id = %(id)s", {"id": call_id})).first()
         if row is None:
             raise KopruError("calls.not_found")
         key = await subject_key(tx, row.subject_id) if row.subject_id else None

@@ -328,11 +328,7 @@ async def upload_report(ctx, body, idempotency_key: str | None) -> dict[str, Any
 # -- reading ----------------------------------------------------------------------------------
 
 async def _row(tx, report_id: uuid.UUID):
-    from sqlalchemy import select
-
-    from kopru.db.schema import credit_reports as cr
-
-    row = (await tx.execute(select(cr).where(cr.c.id == report_id))).first()
+    row = (await tx.execute("select * from credit_reports where id = %(id)s", {"id": report_id})).first()
     if row is None:
         raise KopruError("credit.not_found")
     return row

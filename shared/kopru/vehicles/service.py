@@ -326,27 +326,21 @@ def vehicle_view(r) -> dict[str, Any]:
 
 
 async def _vehicle(tx, vehicle_id: uuid.UUID, *, lock: bool = False):
-    from sqlalchemy import select
-
-    from kopru.db.schema import vehicles as vt
-
-    q = select(vt).where(vt.c.id == vehicle_id)
-    row = (await tx.execute(q.with_for_update() if lock else q)).first()
+    q = "select * from vehicles where id = %(id)s" + (" for update" if lock else "")
+    row = (await tx.execute(q, {"id": vehicle_id})).first()
     if row is None:
         raise KopruError("vehicle.not_found")
     return row
 
 
 async def listing(ctx, limit: int, cursor: str | None) -> dict[str, Any]:
-    from sqlalchemy import select
-
     from kopru import pages
-    from kopru.db.schema import vehicles as vt
 
     scope = f"vehicles:{ctx.tenant_id}"
-    q = pages.keyset(select(vt), vt.c.created_at, vt.c.id, scope, cursor, limit, key_type=uuid.UUID)
+    q, params = pages.keyset_sql("select * from vehicles where true", {}, "created_at", "id", scope, cursor, limit,
+                                 key_type=uuid.UUID)
     async with ctx.transaction() as tx:
-        rows, last = pages.page((await tx.execute(q)).all(), limit, lambda r: (r.created_at, r.id))
+        rows, last = pages.page((await tx.execute(q, params)).all(), limit, lambda r: (r.created_at, r.id))
     return {"vehicles": [vehicle_view(r) for r in rows], "next_cursor": pages.encode(scope, *last) if last else None}
 
 
@@ -419,15 +413,13 @@ async def create_geofence(ctx, body) -> dict[str, Any]:
 
 
 async def list_geofences(ctx, limit: int, cursor: str | None) -> dict[str, Any]:
-    from sqlalchemy import select
-
     from kopru import pages
-    from kopru.db.schema import geofences as gt
 
     scope = f"geofences:{ctx.tenant_id}"
-    q = pages.keyset(select(gt), gt.c.created_at, gt.c.id, scope, cursor, limit, key_type=uuid.UUID)
+    q, params = pages.keyset_sql("select * from geofences where true", {}, "created_at", "id", scope, cursor, limit,
+                                 key_type=uuid.UUID)
     async with ctx.transaction() as tx:
-        rows, last = pages.page((await tx.execute(q)).all(), limit, lambda r: (r.created_at, r.id))
+        rows, last = pages.page((await tx.execute(q, params)).all(), limit, lambda r: (r.created_at, r.id))
     return {"geofences": [geofence_view(r) for r in rows], "next_cursor": pages.encode(scope, *last) if last else None}
 
 

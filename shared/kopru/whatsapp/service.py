@@ -133,17 +133,14 @@ async def request_message(ctx, body, idempotency_key: str | None) -> dict[str, A
 
 
 async def get_message(ctx, message_id: uuid.UUID) -> dict[str, Any]:
-    from sqlalchemy import select
-
     from kopru.connectors.words import describe
-    from kopru.db.schema import whatsapp_messages as wm, whatsapp_status_history as h
 
     async with ctx.transaction() as tx:
-        row = (await tx.execute(select(wm).where(wm.c.id == message_id))).first()
+        row = (await tx.execute("select * from whatsapp_messages where id = %(id)s", {"id": message_id})).first()
         if row is None:
             raise KopruError("whatsapp.not_found")
-        hist = (await tx.execute(select(h.c.status, h.c.code, h.c.at).where(h.c.message_id == message_id)
-                                 .order_by(h.c.id))).all()
+        hist = (await tx.execute("select status, code, at from whatsapp_status_history"
+                                 " where message_id = %(id)s order by id", {"id": message_id})).all()
     return {"id": row.id, "kind": row.kind, "category": row.category, "template": row.template_name,
             "status": row.status, "error_code": row.error_code, "error": describe(row.error_code),
             "wamid": row.wamid, "created_at": row.created_at,
