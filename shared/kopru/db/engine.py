@@ -477,17 +477,17 @@ class AsyncConn:
         self._begun = False
         self._savepoints = 0
 
-    async def _begin(self) -> None:
-        self._pipe_cm = self.raw.pipeline()
-        self._pipe = await self._pipe_cm.__aenter__()
-        await self.raw.execute("begin")
-        if self._scope is not None:
-            await self.raw.execute(*self._scope)
-        self._begun = True
-
     async def _send(self, statement: Any, params: Any):
+        """Send a statement in pipeline mode (entered here when the connection is out
+        of it: a local switch, no I/O), after BEGIN and the scope on first use."""
+        if self._pipe_cm is None:
+            self._pipe_cm = self.raw.pipeline()
+            self._pipe = await self._pipe_cm.__aenter__()
         if not self._begun:
-            await self._begin()
+            self._begun = True
+            await self.raw.execute("begin")
+            if self._scope is not None:
+                await self.raw.execute(*self._scope)
         sql, p, entry = _prepare(statement, params)
         cur = self.raw.cursor()
         if isinstance(p, list) and p and isinstance(p[0], dict):  # a list of dicts: once per dict
@@ -496,9 +496,16 @@ class AsyncConn:
             await cur.execute(sql, p)
         return cur, entry
 
+    async def _flush(self) -> None:
+        """Send what is pending and read every answer, leaving pipeline mode with the
+        same Sync (the next statement enters it again; a COMMIT with nothing pending
+        then goes alone, as a hand-written transaction sends it)."""
+        cm, self._pipe, self._pipe_cm = self._pipe_cm, None, None
+        await cm.__aexit__(None, None, None)
+
     async def execute(self, statement: Any, parameters: Any = None, *, execution_options: Any = None) -> Result:
         cur, entry = await self._send(statement, parameters)
-        await self._pipe.sync()
+        await self._flush()
         if entry is None:
             return _result(cur)
         return _result(cur, _result_procs(entry, cur), entry.keys)
@@ -532,9 +539,13 @@ class AsyncConn:
         await self.execute(f"release savepoint {name}")
 
     async def _commit(self) -> None:
+        """COMMIT: with the writes still pending when some are (one Sync sends both and
+        leaves pipeline mode), else on its own. Its error, or a pending write's, is
+        raised here."""
         if self._begun:
             await self.raw.execute("commit")
-            await self._pipe.sync()
+            if self._pipe_cm is not None:
+                await self._flush()
 
     async def _end(self, exc: BaseException | None) -> bool:
         """Leave pipeline mode (after a rollback when exc); whether the connection is fit
@@ -544,11 +555,12 @@ class AsyncConn:
         if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt)):
             return False  # a statement may still be running: the connection is closed, not reused
         cm, self._pipe, self._pipe_cm = self._pipe_cm, None, None
-        try:
-            await cm.__aexit__(None, None, None)
-        except BaseException:
-            if exc is None:
-                raise
+        if cm is not None:  # None: out of pipeline mode already
+            try:
+                await cm.__aexit__(None, None, None)
+            except BaseException:
+                if exc is None:
+                    raise
         if exc is None:
             return True
         if self.raw.broken:
