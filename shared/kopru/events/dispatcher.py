@@ -93,10 +93,11 @@ class FunctionConsumer:
                 if health is not None and loop.time() >= next_probe:
                     await self._probe(consumer, health, probe_timeout)
                     next_probe = loop.time() + probe_every
-                batches = await consumer.getmany(timeout_ms=100, max_records=500)
+                batches = await self._poll(consumer)
                 for tp, records in batches.items():
                     consumer.pause(tp)
-                    self._tasks[tp] = asyncio.create_task(self._drain(consumer, tp, records))
+                    task = self._tasks[tp] = asyncio.create_task(self._drain(consumer, tp, records))
+                    task.add_done_callback(self._worker_done)
                 for tp, task in list(self._tasks.items()):
                     if task.done():
                         del self._tasks[tp]
@@ -113,6 +114,40 @@ class FunctionConsumer:
         finally:
             await self._reap()
             await consumer.stop()
+
+    def _worker_done(self, _task) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    async def _poll(self, consumer) -> dict:
+        """The next records of the partitions not being worked on: waits up to 100 ms
+        for them, but no longer than until a partition's worker finishes (its
+        partition is then resumed at once, not after the poll's timeout: at a steady
+        rate the next record of a busy partition would otherwise wait for it)."""
+        if self._wake is None:
+            self._wake = asyncio.Event()
+        self._wake.clear()
+        if not self._tasks:
+            return await consumer.getmany(timeout_ms=100, max_records=500)
+        if any(t.done() for t in self._tasks.values()):
+            return await consumer.getmany(timeout_ms=0, max_records=500)
+        get = asyncio.ensure_future(consumer.getmany(timeout_ms=100, max_records=500))
+        wake = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait((get, wake), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            wake.cancel()
+            if not get.done():
+                # records not yet handed over stay in aiokafka's buffer for the next poll
+                get.cancel()
+                try:
+                    await get
+                except asyncio.CancelledError:
+                    if asyncio.current_task().cancelling():
+                        raise  # this task itself was cancelled
+        return {} if get.cancelled() else get.result()
+
+    _wake = None  # set on the run's loop
 
     async def _probe(self, consumer, health, timeout: float) -> None:
         try:
