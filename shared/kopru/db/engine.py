@@ -3,12 +3,12 @@ native async connections, and migrations.
 
 A small pool per event loop (`Pool`: at most POOL_SIZE + MAX_OVERFLOW connections, POOL_SIZE
 kept idle, waited for in the loop) hands a transaction one `psycopg.AsyncConnection`
-(autocommit off in effect: the transaction sends its own BEGIN/COMMIT). The connection is
-in pipeline mode for the whole transaction: BEGIN and `set_config('app.tenant_id', ..,
-true)`/`app.actor` go out with the first statement in one round trip, a statement whose
-answer is read waits for it, and writes nobody reads (the outbox row, the audit seal:
-`AsyncConn.queue`) travel with the next statement or the COMMIT. No thread hop, no
-greenlet.
+(autocommit off in effect: the transaction sends its own BEGIN/COMMIT). Statements go in
+pipeline mode: BEGIN and `set_config('app.tenant_id', .., true)`/`app.actor` go out with
+the first statement in one round trip, a statement whose answer is read waits for it
+(that Sync also leaves pipeline mode; the next statement enters it again, no I/O), and
+writes nobody reads (the outbox row, the audit seal: `AsyncConn.queue`) travel with the
+next statement or the COMMIT, which otherwise goes alone. No thread hop, no greenlet.
 
 `execute` takes plain SQL (psycopg's `%(name)s` placeholders; a dict goes as jsonb),
 which is how hot paths are written (no SQLAlchemy imported), or a SQLAlchemy Core
@@ -458,10 +458,10 @@ _SET_TENANT = "select set_config('app.tenant_id', %s, true)"
 
 
 class AsyncConn:
-    """One pooled connection inside one transaction, in psycopg's pipeline mode: BEGIN and
-    the tenant's set_config go out with the first statement (one round trip), a
-    statement whose answer is read waits for it, writes that need no answer
-    (`queue`) go out with the next statement or the COMMIT.
+    """One pooled connection inside one transaction, statements sent in psycopg's pipeline
+    mode: BEGIN and the tenant's set_config go out with the first statement (one round
+    trip), a statement whose answer is read waits for it (and leaves pipeline mode),
+    writes that need no answer (`queue`) go out with the next statement or the COMMIT.
 
     `execute(statement, params)` takes plain SQL with psycopg's placeholders (`%(name)s`
     with a dict, `%s` with a tuple; a list of dicts runs it once per dict), or a
