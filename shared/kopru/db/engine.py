@@ -342,17 +342,18 @@ def _result(cur: Any, procs: list | None = None, keys: tuple[str, ...] | None = 
         return Result([], (), cur.rowcount)
     names = keys or tuple(d.name for d in desc)
     cls = _row_class(names)
-    raw = cur._tx.load_rows(0, cur.pgresult.ntuples, tuple) if cur.pgresult is not None else []
-    if procs:
+    res = cur.pgresult
+    if res is None:
+        rows = []
+    elif procs:
         pairs = [(i, p) for i, p in enumerate(procs) if p is not None]
         rows = []
-        for r in raw:
-            r = list(r)
+        for r in cur._tx.load_rows(0, res.ntuples, list):
             for i, p in pairs:
                 r[i] = p(r[i])
             rows.append(cls(r))
     else:
-        rows = [cls(r) for r in raw]
+        rows = cur._tx.load_rows(0, res.ntuples, cls)  # each row made once, as the Row class
     return Result(rows, names, cur.rowcount)
 
 
