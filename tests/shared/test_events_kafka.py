@@ -350,3 +350,70 @@ async def test_dispatcher_cancelled_mid_batch_redelivers_from_the_first_unanswer
         assert len(redelivered) == 12, "answered records were redelivered: their offsets were not committed"
     finally:
         await producer.stop()
+
+
+async def test_records_arriving_while_their_partition_is_delivered_wait_their_turn(kafka, onboard, db):
+    """A partition keeps being fetched while its worker delivers: records that arrive
+    meanwhile are delivered after the ones before them, one at a time, in order, and
+    committed. A second worker started for a busy partition (records overtaking, two
+    deliveries at once) fails this."""
+    import secrets
+
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.structs import TopicPartition
+    from psycopg.rows import namedtuple_row
+
+    from kopru.events.dispatcher import FunctionConsumer
+    from kopru.events.envelope import from_outbox, to_kafka
+    from kopru.events.topics import apply
+
+    topic = f"kopru.test-turn-{secrets.token_hex(4)}"
+    cat = _own_topic_catalog(topic)
+    await apply(kafka["bootstrap"], catalog=cat)
+    t = await onboard()
+    ids = await emit_onboarded(t["id"], 20)
+    rows = db.cursor(row_factory=namedtuple_row).execute(
+        "select * from outbox where event_id = any(%s::uuid[]) order by id", (ids,)).fetchall()
+    records = [(topic, *to_kafka(from_outbox(r))) for r in rows]
+    pub = KafkaPublisher(kafka["bootstrap"])
+    await pub.start()
+    seen: list[str] = []
+    active = [0, 0]  # now, most at once
+    held, release = asyncio.Event(), asyncio.Event()
+
+    async def send(headers, body):
+        active[0] += 1
+        active[1] = max(active)
+        seen.append(headers["ce-id"])
+        if len(seen) == 1:
+            held.set()
+            await release.wait()
+        await asyncio.sleep(0.005)
+        active[0] -= 1
+        return 200, b""
+
+    group = f"kopru-probe-{secrets.token_hex(4)}"
+    consumer = FunctionConsumer("probe", kafka["bootstrap"], send, "/function/probe/", catalog=cat, group=group)
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop, None))
+    try:
+        await pub.publish_batch(records[:3])
+        await asyncio.wait_for(held.wait(), 60)
+        await pub.publish_batch(records[3:])
+        await asyncio.sleep(1.5)  # fetched while the first record's delivery is held
+        release.set()
+        await wait_until(lambda: len(seen) >= 20, 30, "every record delivered")
+        await asyncio.sleep(0.5)
+    finally:
+        release.set()
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        await pub.stop()
+    assert seen == ids
+    assert active[1] == 1
+    check = AIOKafkaConsumer(bootstrap_servers=kafka["bootstrap"], group_id=group, enable_auto_commit=False)
+    await check.start()
+    try:
+        assert await check.committed(TopicPartition(topic, 0)) == 20
+    finally:
+        await check.stop()

@@ -3,12 +3,12 @@ native async connections, and migrations.
 
 A small pool per event loop (`Pool`: at most POOL_SIZE + MAX_OVERFLOW connections, POOL_SIZE
 kept idle, waited for in the loop) hands a transaction one `psycopg.AsyncConnection`
-(autocommit off in effect: the transaction sends its own BEGIN/COMMIT). The connection is
-in pipeline mode for the whole transaction: BEGIN and `set_config('app.tenant_id', ..,
-true)`/`app.actor` go out with the first statement in one round trip, a statement whose
-answer is read waits for it, and writes nobody reads (the outbox row, the audit seal:
-`AsyncConn.queue`) travel with the next statement or the COMMIT. No thread hop, no
-greenlet.
+(autocommit off in effect: the transaction sends its own BEGIN/COMMIT). Statements go in
+pipeline mode: BEGIN and `set_config('app.tenant_id', .., true)`/`app.actor` go out with
+the first statement in one round trip, a statement whose answer is read waits for it
+(that Sync also leaves pipeline mode; the next statement enters it again, no I/O), and
+writes nobody reads (the outbox row, the audit seal: `AsyncConn.queue`) travel with the
+next statement or the COMMIT, which otherwise goes alone. No thread hop, no greenlet.
 
 `execute` takes plain SQL (psycopg's `%(name)s` placeholders; a dict goes as jsonb),
 which is how hot paths are written (no SQLAlchemy imported), or a SQLAlchemy Core
@@ -342,17 +342,18 @@ def _result(cur: Any, procs: list | None = None, keys: tuple[str, ...] | None = 
         return Result([], (), cur.rowcount)
     names = keys or tuple(d.name for d in desc)
     cls = _row_class(names)
-    raw = cur._tx.load_rows(0, cur.pgresult.ntuples, tuple) if cur.pgresult is not None else []
-    if procs:
+    res = cur.pgresult
+    if res is None:
+        rows = []
+    elif procs:
         pairs = [(i, p) for i, p in enumerate(procs) if p is not None]
         rows = []
-        for r in raw:
-            r = list(r)
+        for r in cur._tx.load_rows(0, res.ntuples, list):
             for i, p in pairs:
                 r[i] = p(r[i])
             rows.append(cls(r))
     else:
-        rows = [cls(r) for r in raw]
+        rows = cur._tx.load_rows(0, res.ntuples, cls)  # each row made once, as the Row class
     return Result(rows, names, cur.rowcount)
 
 
@@ -458,10 +459,10 @@ _SET_TENANT = "select set_config('app.tenant_id', %s, true)"
 
 
 class AsyncConn:
-    """One pooled connection inside one transaction, in psycopg's pipeline mode: BEGIN and
-    the tenant's set_config go out with the first statement (one round trip), a
-    statement whose answer is read waits for it, writes that need no answer
-    (`queue`) go out with the next statement or the COMMIT.
+    """One pooled connection inside one transaction, statements sent in psycopg's pipeline
+    mode: BEGIN and the tenant's set_config go out with the first statement (one round
+    trip), a statement whose answer is read waits for it (and leaves pipeline mode),
+    writes that need no answer (`queue`) go out with the next statement or the COMMIT.
 
     `execute(statement, params)` takes plain SQL with psycopg's placeholders (`%(name)s`
     with a dict, `%s` with a tuple; a list of dicts runs it once per dict), or a
@@ -477,17 +478,17 @@ class AsyncConn:
         self._begun = False
         self._savepoints = 0
 
-    async def _begin(self) -> None:
-        self._pipe_cm = self.raw.pipeline()
-        self._pipe = await self._pipe_cm.__aenter__()
-        await self.raw.execute("begin")
-        if self._scope is not None:
-            await self.raw.execute(*self._scope)
-        self._begun = True
-
     async def _send(self, statement: Any, params: Any):
+        """Send a statement in pipeline mode (entered here when the connection is out
+        of it: a local switch, no I/O), after BEGIN and the scope on first use."""
+        if self._pipe_cm is None:
+            self._pipe_cm = self.raw.pipeline()
+            self._pipe = await self._pipe_cm.__aenter__()
         if not self._begun:
-            await self._begin()
+            self._begun = True
+            await self.raw.execute("begin")
+            if self._scope is not None:
+                await self.raw.execute(*self._scope)
         sql, p, entry = _prepare(statement, params)
         cur = self.raw.cursor()
         if isinstance(p, list) and p and isinstance(p[0], dict):  # a list of dicts: once per dict
@@ -496,9 +497,16 @@ class AsyncConn:
             await cur.execute(sql, p)
         return cur, entry
 
+    async def _flush(self) -> None:
+        """Send what is pending and read every answer, leaving pipeline mode with the
+        same Sync (the next statement enters it again; a COMMIT with nothing pending
+        then goes alone, as a hand-written transaction sends it)."""
+        cm, self._pipe, self._pipe_cm = self._pipe_cm, None, None
+        await cm.__aexit__(None, None, None)
+
     async def execute(self, statement: Any, parameters: Any = None, *, execution_options: Any = None) -> Result:
         cur, entry = await self._send(statement, parameters)
-        await self._pipe.sync()
+        await self._flush()
         if entry is None:
             return _result(cur)
         return _result(cur, _result_procs(entry, cur), entry.keys)
@@ -532,9 +540,13 @@ class AsyncConn:
         await self.execute(f"release savepoint {name}")
 
     async def _commit(self) -> None:
+        """COMMIT: with the writes still pending when some are (one Sync sends both and
+        leaves pipeline mode), else on its own. Its error, or a pending write's, is
+        raised here."""
         if self._begun:
             await self.raw.execute("commit")
-            await self._pipe.sync()
+            if self._pipe_cm is not None:
+                await self._flush()
 
     async def _end(self, exc: BaseException | None) -> bool:
         """Leave pipeline mode (after a rollback when exc); whether the connection is fit
@@ -544,11 +556,12 @@ class AsyncConn:
         if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt)):
             return False  # a statement may still be running: the connection is closed, not reused
         cm, self._pipe, self._pipe_cm = self._pipe_cm, None, None
-        try:
-            await cm.__aexit__(None, None, None)
-        except BaseException:
-            if exc is None:
-                raise
+        if cm is not None:  # None: out of pipeline mode already
+            try:
+                await cm.__aexit__(None, None, None)
+            except BaseException:
+                if exc is None:
+                    raise
         if exc is None:
             return True
         if self.raw.broken:

@@ -4,8 +4,11 @@ One consumer group per consuming function (`kopru-<function>`), subscribed to th
 topics of the event types it consumes. Records of one partition are delivered one
 at a time, in order (the next waits for the sink's answer); partitions proceed in
 parallel. The offset is committed only after the sink answered (or the record was
-dead-lettered). A partition being worked on is paused, and the consumer keeps
-polling, so a long handler never gets it kicked out of its group.
+dead-lettered). The consumer keeps polling while partitions are worked on (a long
+handler never gets it kicked out of its group): records of a busy partition wait for
+its worker, in order, and the partition is paused only when BACKLOG_MAX of them wait.
+A partition keeps being fetched while its worker delivers, so a record arriving at a
+steady rate waits for the records before it, not for a poll or fetch to come round.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ class FunctionConsumer:
         self.policy = self.policy or cat.delivery
         self.group = self.group or f"kopru-{self.function}"
         self.dlq_topic = cat.dead_letter_topic(self.function)
+        self._backlog: dict = {}  # records of busy partitions, waiting for their worker
 
     async def run(self, stop: asyncio.Event, producer, health=None, probe_every: float = 2.0,
                   probe_timeout: float = 5.0) -> None:
@@ -70,7 +74,10 @@ class FunctionConsumer:
 
         class Drain(ConsumerRebalanceListener):
             async def on_partitions_revoked(self, revoked):
-                # let in-flight deliveries of revoked partitions finish and commit
+                # records not yet started are the next owner's; let in-flight deliveries of
+                # revoked partitions finish and commit
+                for tp in revoked:
+                    outer._backlog.pop(tp, None)
                 pending = [t for tp, t in outer._tasks.items() if tp in revoked]
                 if pending:
                     await asyncio.wait(pending, timeout=outer.policy.timeout)
@@ -84,7 +91,7 @@ class FunctionConsumer:
             heartbeat_interval_ms=3_000, isolation_level="read_committed",
         )
         consumer.subscribe(list(self.topics), listener=Drain())
-        self._tasks = {}
+        self._tasks, self._backlog = {}, {}
         try:
             await consumer.start()
             loop = asyncio.get_running_loop()
@@ -93,26 +100,86 @@ class FunctionConsumer:
                 if health is not None and loop.time() >= next_probe:
                     await self._probe(consumer, health, probe_timeout)
                     next_probe = loop.time() + probe_every
-                batches = await consumer.getmany(timeout_ms=100, max_records=500)
+                batches = await self._poll(consumer)
+                failed = await self._reap_done(consumer)
                 for tp, records in batches.items():
-                    consumer.pause(tp)
-                    self._tasks[tp] = asyncio.create_task(self._drain(consumer, tp, records))
-                for tp, task in list(self._tasks.items()):
-                    if task.done():
-                        del self._tasks[tp]
-                        exc = None if task.cancelled() else task.exception()
-                        if exc is not None or task.cancelled():
-                            log.error("partition worker failed; its records will be redelivered",
-                                      extra={"fields": {"topic": tp.topic, "partition": tp.partition,
-                                                        "error": type(exc).__name__ if exc else "CancelledError"}})
-                            await consumer.seek_to_committed(tp)
-                        if tp in consumer.assignment():
-                            consumer.resume(tp)
+                    if tp in failed:
+                        continue  # fetched before the seek back: delivered again from the committed offset
+                    if tp in self._tasks:  # busy: its worker takes them next, in order
+                        backlog = self._backlog.setdefault(tp, [])
+                        backlog.extend(records)
+                        if len(backlog) >= self.BACKLOG_MAX:
+                            consumer.pause(tp)
+                    else:
+                        self._start(consumer, tp, records)
             if self._tasks:
                 await asyncio.wait(list(self._tasks.values()), timeout=self.policy.timeout)
         finally:
             await self._reap()
             await consumer.stop()
+
+    BACKLOG_MAX = 500  # records held for a busy partition before it is paused
+
+    def _start(self, consumer, tp, records) -> None:
+        task = self._tasks[tp] = asyncio.create_task(self._drain(consumer, tp, records))
+        task.add_done_callback(self._worker_done)
+
+    async def _reap_done(self, consumer) -> set:
+        """Retire the partitions' workers that finished: a failed one's partition goes
+        back to its committed offset (its records are delivered again); records that
+        came for a finished one while it was committing start a new worker. Returns the
+        partitions sent back."""
+        failed = set()
+        for tp, task in list(self._tasks.items()):
+            if not task.done():
+                continue
+            del self._tasks[tp]
+            exc = None if task.cancelled() else task.exception()
+            if exc is not None or task.cancelled():
+                log.error("partition worker failed; its records will be redelivered",
+                          extra={"fields": {"topic": tp.topic, "partition": tp.partition,
+                                            "error": type(exc).__name__ if exc else "CancelledError"}})
+                self._backlog.pop(tp, None)
+                await consumer.seek_to_committed(tp)
+                failed.add(tp)
+            elif self._backlog.get(tp):
+                self._start(consumer, tp, self._backlog.pop(tp))
+                continue
+            if tp in consumer.assignment() and tp in consumer.paused():
+                consumer.resume(tp)
+        return failed
+
+    def _worker_done(self, _task) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    async def _poll(self, consumer) -> dict:
+        """The next records: waits up to 100 ms for them, but no longer than until a
+        partition's worker finishes (it is retired, and its partition resumed, at once)."""
+        if self._wake is None:
+            self._wake = asyncio.Event()
+        self._wake.clear()
+        if not self._tasks:
+            return await consumer.getmany(timeout_ms=100, max_records=500)
+        if any(t.done() for t in self._tasks.values()):
+            return await consumer.getmany(timeout_ms=0, max_records=500)
+        get = asyncio.ensure_future(consumer.getmany(timeout_ms=100, max_records=500))
+        wake = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait((get, wake), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            wake.cancel()
+            if not get.done():
+                # records not yet handed over stay in aiokafka's buffer for the next poll
+                get.cancel()
+                try:
+                    await get
+                except asyncio.CancelledError:
+                    if asyncio.current_task().cancelling():
+                        raise  # this task itself was cancelled
+        return {} if get.cancelled() else get.result()
+
+    _wake = None  # set on the run's loop
 
     async def _probe(self, consumer, health, timeout: float) -> None:
         try:
@@ -139,19 +206,24 @@ class FunctionConsumer:
                     t.exception()
 
     async def _drain(self, consumer, tp, records) -> None:
-        """Deliver a partition's records one by one, then commit once: every offset
-        committed has been answered (delivered or dead-lettered). An error or a
+        """Deliver a partition's records one by one, then commit: every offset committed
+        has been answered (delivered or dead-lettered); records that came for the
+        partition meanwhile are delivered next, then committed in turn. An error or a
         cancellation mid-batch commits the answered prefix only; the rest is
         redelivered, which the consumers' inboxes make harmless, and none is skipped."""
         from aiokafka.structs import OffsetAndMetadata
 
-        last = None
+        last = committed = None
         try:
-            for rec in records:
-                await self.handle(rec, producer=self._producer)
-                last = rec.offset
+            while records:
+                for rec in records:
+                    await self.handle(rec, producer=self._producer)
+                    last = rec.offset
+                await consumer.commit({tp: OffsetAndMetadata(last + 1, "")})
+                committed = last
+                records = self._backlog.pop(tp, None)
         finally:
-            if last is not None:
+            if last is not None and last != committed:
                 await consumer.commit({tp: OffsetAndMetadata(last + 1, "")})
 
     async def handle(self, rec, producer) -> Outcome | None:
