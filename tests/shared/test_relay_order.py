@@ -49,6 +49,10 @@ async def open_transactions(tenant_id, n: int):
         async def txn(i=i, emitted=emitted):
             async with tenant_transaction(tenant_id, actor="test") as tx:
                 ids[i] = await tx.emit("kopru.tenant.onboarded.v1", onboarded(tenant_id))
+                # the outbox insert is queued in the transaction's pipeline (kopru.db.engine): a
+                # statement that reads an answer sends it, so the row is written before the next
+                # transaction writes its own (the ids then grow with i, as the test means)
+                await tx.execute("select 1")
                 emitted.set()
                 await gates[i].wait()
 
