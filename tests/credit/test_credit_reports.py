@@ -359,6 +359,12 @@ async def test_settings_are_checked_at_the_partner_and_the_key_never_returned(cl
         f"/tenants/{t['id']}/integrations/credit-partner", headers=bearer(t["token"]), json=body)
     r = await put({"customer_code": CUSTOMER, "api_key": "yanlis-anahtar-123"})
     assert (r.status_code, r.json()["code"]) == (422, "credit_partner.credentials_invalid")
+    # a key that cannot be a header value (found by schemathesis: it was a 500) is refused before any call
+    calls = len(credit_sim.calls)
+    for bad in ("anahtarı-ğüş-123", "iki kelime anahtar", "sekme\tanahtar"):
+        r = await put({"customer_code": CUSTOMER, "api_key": bad})
+        assert r.status_code == 422 and r.json()["code"] == "request.validation_failed", r.text
+    assert len(credit_sim.calls) == calls
     r = await ask(client, t)
     assert (r.status_code, r.json()["code"]) == (409, "credit.not_configured")
     r = await put({"customer_code": CUSTOMER, "api_key": API_KEY})

@@ -333,3 +333,16 @@ async def test_an_erasure_clears_the_window_and_the_messages_and_names_meta(clie
     # the window is closed with the erasure: free-form text is refused again
     r = await send(client, tenant, to=number, text={"body": "Merhaba"})
     assert r.status_code == 422 and r.json()["code"] == "whatsapp.window_closed"
+
+
+async def test_a_token_that_cannot_be_a_header_value_is_refused_not_a_500(client, onboard, wa):
+    """The access token goes out as `Authorization: Bearer …`: a non-ASCII or spaced one is a
+    422 when saved, before Meta is asked (a 500 from the HTTP client otherwise)."""
+    t = await onboard()
+    calls = len(wa.calls)
+    for bad in ("EAAGtokenğüş123", "EAAG token 123", "EAAG\ttoken123"):
+        r = await client("tenant-onboarding").put(
+            f"/tenants/{t['id']}/integrations/whatsapp", headers=bearer(t["token"]),
+            json={"phone_number_id": PNID, "access_token": bad, "app_secret": APP_SECRET, "verify_token": VERIFY})
+        assert r.status_code == 422 and r.json()["code"] == "request.validation_failed", r.text
+    assert len(wa.calls) == calls

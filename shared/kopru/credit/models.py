@@ -67,7 +67,8 @@ class CreditPartnerSettingsIn(Strict):
 
     customer_code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$",
                                description="the tenant's customer code at the partner")
-    api_key: str = Field(min_length=8, max_length=256, description="secret; never returned")
+    # sent in the Authorization header: visible ASCII only (anything else cannot be a header value)
+    api_key: str = Field(min_length=8, max_length=256, pattern=r"^[\x21-\x7e]+$", description="secret; never returned")
 
 
 # -- answers (what the credit-report routes answer; kopru.answers) -----------------------------

@@ -63,7 +63,9 @@ class WhatsAppIn(Strict):
 
 class WhatsAppSettingsIn(Strict):
     phone_number_id: str = Field(pattern=r"^[0-9]{1,32}$", description="the business phone number's id at Meta")
-    access_token: str = Field(min_length=8, max_length=1024, description="a system user's access token (sealed)")
+    # sent as a Bearer token: visible ASCII only (anything else cannot be a header value)
+    access_token: str = Field(min_length=8, max_length=1024, pattern=r"^[\x21-\x7e]+$",
+                              description="a system user's access token (sealed)")
     app_secret: str = Field(min_length=8, max_length=256, description="the Meta app's secret: webhooks are "
                                                                        "verified with it (sealed)")
     verify_token: str = Field(min_length=8, max_length=256, pattern=r"^[\x21-\x7e]+$",
