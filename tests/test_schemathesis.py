@@ -27,7 +27,8 @@ NILVERA_KEY = "nv-schemathesis-7d1c2e3f4a5b6c7d8e9f0a1b"
 VKN = "1234567018"  # the tenant's tax number, and the Nilvera account's
 MAX_EXAMPLES = 6
 SEED = 16
-LINKS_COVERED = 40  # of 233 selected (most inferred); 40 reached at this seed since the connectors merged (51 of ~157 before)
+LINKS_COVERED = 25  # of 233 selected (most inferred from the answer schemas); the count moves with any schema
+# change at this seed (29-51 seen this session): the floor shows the stateful phase follows links, not a target
 
 
 @pytest.fixture(scope="module")
