@@ -448,3 +448,20 @@ async def test_a_request_whose_event_was_lost_is_taken_over_by_the_recover_tick(
     assert len([x for x in creates(credit_sim) if x.client_reference == rid]) == 1
     await drain(apps, only=FN)  # the event, delivered late, finds it done: no second call
     assert len([x for x in creates(credit_sim) if x.client_reference == rid]) == 1
+
+
+async def test_a_dry_run_shows_a_steps_refusal_instead_of_failing(client, tenant, credit_sim):
+    """credit.request on a person with no TCKN on record: the dry run answers 200 and shows the
+    step's code (as a run would keep it), asks the partner nothing."""
+    other = await consent(client, tenant, subject={"phone": "+905329998811"})
+    r = await client("workflows").post("/workflows", headers=bearer(tenant["token"]), json={
+        "name": "Rıza verene rapor", "trigger": {"type": "kopru.consent.recorded.v1"},
+        "steps": [{"action": "credit.request", "input": {"subject_id": {"const": other["subject_id"]}}}]})
+    assert r.status_code == 201, r.text
+    calls = len(credit_sim.calls)
+    r = await client("workflows").post(f"/workflows/{r.json()['id']}/dry-run", headers=bearer(tenant["token"]),
+                                       json={})
+    assert r.status_code == 200, r.text
+    [step] = r.json()["steps"]
+    assert step["error"]["code"] == "credit.subject_tckn_missing" and r.json()["sent"] is False
+    assert len(credit_sim.calls) == calls

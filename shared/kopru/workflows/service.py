@@ -187,7 +187,7 @@ async def dry_run(ctx, workflow_id: uuid.UUID, body) -> dict[str, Any]:
     from kopru.connectors.words import describe
     from kopru.events.catalog import schema_errors
     from kopru.events.filters import attributes, matches
-    from kopru.workflows.actions import ACTIONS
+    from kopru.workflows.actions import ACTIONS, StepFailed
     from kopru.workflows.expressions import condition_holds, resolve, sample_event
 
     async with ctx.transaction() as tx:
@@ -218,7 +218,7 @@ async def dry_run(ctx, workflow_id: uuid.UUID, body) -> dict[str, Any]:
                 out["error"] = {**describe(code), "fields": [".".join(str(p) for p in e["loc"])
                                                              for e in err.errors(include_input=False)]
                                 if isinstance(err, ValidationError) else [str(err)]}
-            except KopruError as err:
+            except (KopruError, StepFailed) as err:  # a step's refusal is shown, as a run would keep it
                 out["error"] = describe(err.code)
             steps.append(out)
     return {"workflow_id": str(workflow_id), "event": event, "filter_matches": filtered,
