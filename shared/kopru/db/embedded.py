@@ -54,9 +54,8 @@ def stop_postgres() -> None:
             try:
                 pg_ctl(["-w", "-m", "fast", "stop"], pgdata=_pg.pgdata, user=_pg.system_user)
             except Exception as exc:  # already stopped, or pg_ctl could not stop it: say which
-                import sys
-
-                print(f"embedded PostgreSQL stop: {type(exc).__name__}: {str(exc)[-300:]}", file=sys.stderr)
+                log.warning("embedded PostgreSQL stop failed",
+                            extra={"fields": {"error": type(exc).__name__, "detail": str(exc)[-300:]}})
             _pg = None
 
 
