@@ -336,9 +336,10 @@ async def test_tokens_name_their_plan_and_a_user_token_its_refresh_family(client
 
 
 async def test_guessing_a_client_secret_meets_a_limit_and_every_401_challenges(client, onboard):
-    """20 wrong secrets for one client in 15 minutes, then 429 with Retry-After (its right
-    secret too, until the window passes); other clients go on. Every 401 carries
-    WWW-Authenticate, client_secret_post's included. No answer quotes what was sent."""
+    """20 wrong secrets for one client in 15 minutes, then a wrong secret gets 429 with
+    Retry-After; its right secret still gets a token (whoever knows a client id can't lock
+    the integration out); other clients go on. Every 401 carries WWW-Authenticate,
+    client_secret_post's included. No answer quotes what was sent."""
     t, other = await onboard(), await onboard()
     form = {"grant_type": "client_credentials"}
     for i in range(20):
@@ -346,8 +347,11 @@ async def test_guessing_a_client_secret_meets_a_limit_and_every_401_challenges(c
                                                               "client_secret": f"guess-{i}"})
         assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Basic"), r.text
         assert "guess" not in r.text
-    r = await client("token").post("/oauth2/token", data=form, auth=(t["client_id"], t["client_secret"]))
+    r = await client("token").post("/oauth2/token", data={**form, "client_id": t["client_id"], "client_secret": "guess-20"})
     assert r.status_code == 429 and int(r.headers["retry-after"]) > 0 and r.json()["error"] == "invalid_client"
+    assert "guess" not in r.text
+    r = await client("token").post("/oauth2/token", data=form, auth=(t["client_id"], t["client_secret"]))
+    assert r.status_code == 200 and r.json()["access_token"], r.text
     assert (await client("token").post("/oauth2/token", data=form,
                                        auth=(other["client_id"], other["client_secret"]))).status_code == 200
     r = await client("token").post("/oauth2/token", content=b"grant_type=client_credentials&zq%3Cevil%3E=1&zq%3Cevil%3E=2",

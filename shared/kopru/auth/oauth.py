@@ -63,17 +63,20 @@ async def _client(call, form: dict[str, str]):
     else:
         raise OAuthError("invalid_client", "client authentication required", 401,
                          {"WWW-Authenticate": 'Basic realm="kopru"'})
-    from kopru.auth import limits
-
-    # guessing a client's secret: after MAX_FAILS_CLIENT failures in the window, the client
-    # is refused (429, Retry-After) before its secret is even checked
-    key = limits.client_key(cid)
-    wait = await limits.login_blocked(key, None, max_fails=limits.MAX_FAILS_CLIENT)
-    if wait:
-        raise OAuthError("invalid_client", "too many failed client authentications; retry later", 429,
-                         {"Retry-After": str(wait)})
     client = await authenticate_client(cid, secret)
     if client is None:
+        from kopru.auth import limits
+
+        # guessing a client's secret (256 bits: new_client_secret) is hopeless, so the throttle
+        # never stands between a client and its right secret: past MAX_FAILS_CLIENT failures in
+        # the window a wrong secret gets 429 with Retry-After instead of 401, and nobody who
+        # knows a client id can lock its integration out by spraying wrong secrets. A grant
+        # with the right secret thus makes no Redis round trip.
+        key = limits.client_key(cid)
+        wait = await limits.login_blocked(key, None, max_fails=limits.MAX_FAILS_CLIENT)
+        if wait:
+            raise OAuthError("invalid_client", "too many failed client authentications; retry later", 429,
+                             {"Retry-After": str(wait)})
         await limits.record_login_failure(key, None)
         # on every 401, whichever method was tried (RFC 6749 5.2 requires it for Basic; RFC 7235 for any 401)
         raise OAuthError("invalid_client", "client authentication failed", 401,
