@@ -66,6 +66,23 @@ def functions_framework_cmd(source: Path | str, port: int, target: str = "handle
             "--host", "127.0.0.1", "--port", str(port)]
 
 
+def _default_alg_signs(admin) -> None:
+    """The key that signs is of the default algorithm (what production signs with): a data
+    dir kept from before a change of the default gets a new key at once."""
+    from sqlalchemy import select
+
+    from kopru.auth.keys import DEFAULT_ALG
+    from kopru.db.schema import signing_keys as sk
+
+    eng = admin._owner_engine()
+    with eng.connect() as conn:
+        alg = conn.execute(select(sk.c.alg).where(sk.c.retired_at.is_(None))
+                           .order_by(sk.c.signs_from.desc()).limit(1)).scalar()
+    eng.dispose()
+    if alg != DEFAULT_ALG:
+        admin.rotate_signing_key(DEFAULT_ALG, immediate=True)
+
+
 def prepare_services(data_dir: Path, client_name: str = "bench") -> tuple[dict[str, str], str, str]:
     """Embedded PostgreSQL (migrated) and Redis under data_dir, a signing key and a
     new platform operator client. Also points this process at them (REDIS_URL set).
@@ -88,6 +105,7 @@ def prepare_services(data_dir: Path, client_name: str = "bench") -> tuple[dict[s
     redis = embedded.redis_url(data_dir)
     os.environ["REDIS_URL"] = redis
     admin.ensure_signing_key()
+    _default_alg_signs(admin)
     cid, secret = admin.create_platform_client(client_name)
     env = child_env({
         "KOPRU_DATA_DIR": str(data_dir),
