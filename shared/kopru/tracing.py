@@ -37,7 +37,8 @@ def valid(traceparent: str | None) -> bool:
 
 
 def new_traceparent() -> str:
-    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+    h = secrets.token_hex(24)  # trace id and span id from one read of the system's randomness
+    return f"00-{h[:32]}-{h[32:]}-01"
 
 
 _configured: set[str] = set()  # functions whose first request looked at the settings
@@ -140,20 +141,40 @@ def _carry(traceparent: str) -> Iterator[str]:
         trace_id_var.reset(t2)
 
 
-@contextmanager
-def span(name: str, traceparent: str | None = None, kind: str = "SERVER",
-         service: str | None = None) -> Iterator[str]:
-    """Continue the trace of `traceparent` (or start one); yields the traceparent that
-    work inside this span passes on. `service`: a process that is no function (the
-    outbox relay) names whose provider records it."""
+class _Carried:
+    """`_carry` as a plain context manager: the path of every request when no span is
+    recorded, so it costs two context-variable sets, not two generators."""
+
+    __slots__ = ("tp", "_t1", "_t2")
+
+    def __init__(self, tp: str):
+        self.tp = tp
+
+    def __enter__(self) -> str:
+        self._t1 = current_traceparent.set(self.tp)
+        self._t2 = trace_id_var.set(self.tp[3:35])
+        return self.tp
+
+    def __exit__(self, *exc: Any) -> None:
+        current_traceparent.reset(self._t1)
+        trace_id_var.reset(self._t2)
+
+
+def span(name: str, traceparent: str | None = None, kind: str = "SERVER", service: str | None = None):
+    """Continue the trace of `traceparent` (or start one); a context manager yielding the
+    traceparent that work inside this span passes on. `service`: a process that is no
+    function (the outbox relay) names whose provider records it."""
     incoming = traceparent if valid(traceparent) else current_traceparent.get()
     tp = incoming or new_traceparent()
     provider = _provider(service)
     if provider is None and not _sdk_installed():
         # API only: no span is recorded, so carry the trace id without the machinery
-        with _carry(tp) as out:
-            yield out
-        return
+        return _Carried(tp)
+    return _recorded(name, incoming, tp, provider, kind)
+
+
+@contextmanager
+def _recorded(name: str, incoming: str | None, tp: str, provider: Any, kind: str) -> Iterator[str]:
     from opentelemetry import propagate, trace
 
     from opentelemetry.context import Context

@@ -38,6 +38,8 @@ CONVERTOR_TYPES["path"] = _AnyPath()
 from kopru.errors import KopruError, negotiate_language, validation_error
 from kopru.events import current_source, current_traceparent
 from kopru.logs import get_logger, tenant_id_var, event_id_var, trace_id_var
+from kopru import metrics, tracing  # light: what every request touches (no OpenTelemetry import)
+from kopru.runtime.inputs import over_tls
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -57,9 +59,18 @@ def _default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=_default, separators=(",", ":"))  # made once, not per answer
+
+
+def _trusted_proxies() -> bool:
+    from kopru.config import settings
+
+    return bool(settings().trusted_proxies)
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None,
                   media_type: str = "application/json") -> Response:
-    data = json.dumps(body, ensure_ascii=False, default=_default, separators=(",", ":")).encode()
+    data = _ENCODER.encode(body).encode()
     return Response(data, status_code=status, headers=headers, media_type=media_type)
 
 
@@ -401,8 +412,6 @@ class Function:
     async def __call__(self, request: "Request") -> Response:
         started = time.perf_counter()
         response = await self._serve(request)
-        from kopru import metrics
-
         route = "event" if request.url.path == "/" else request.scope.get("kopru_route", "unmatched")
         metrics.request(self.name, route, response.status_code, (time.perf_counter() - started) * 1000)
         # every answer: no MIME sniffing; and nothing cached unless the route says so (its
@@ -411,10 +420,9 @@ class Function:
         if "cache-control" not in response.headers:
             response.headers["Cache-Control"] = "no-store"
         # HSTS only on an answer that went out over TLS (RFC 6797 §7.2: never over plain HTTP)
-        from kopru.runtime.inputs import over_tls
-
-        if over_tls(request.url.scheme, request.client.host if request.client else None,
-                    request.headers.getlist("x-forwarded-proto")):
+        scheme = request.url.scheme
+        if (scheme == "https" or _trusted_proxies()) and over_tls(
+                scheme, request.client.host if request.client else None, request.headers.getlist("x-forwarded-proto")):
             response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
 
@@ -432,8 +440,7 @@ class Function:
         try:
             if path == "/healthz" and method in ("GET", "HEAD"):
                 return json_response({"status": "ok", "function": self.name})
-            from kopru.tracing import configure, span
-
+            configure, span = tracing.configure, tracing.span
             configure(self.name)  # the OTLP exporter, on the first request and only when configured
             if path == "/" and method == "POST":
                 tp = request.headers.get("ce-traceparent") or request.headers.get("traceparent")
