@@ -271,8 +271,9 @@ async def _purge_tenant(tid: uuid.UUID, report: PurgeReport, mine: list[Outcome]
             started = time.perf_counter()
             async with tenant_transaction(tid, actor="schedule:retention-purge") as tx:
                 # a batch need not wait for its WAL flush: after a crash, a lost batch (rows
-                # and its destruction record together) is simply due again on the next run
-                await tx.execute("set local synchronous_commit to off")
+                # and its destruction record together) is simply due again on the next run (sent with
+                # the next statement: nothing reads its answer)
+                await tx.conn.queue("set local synchronous_commit to off")
                 t0 = (await tx.execute("select clock_timestamp()")).scalar_one()
                 done = await _batch(tx, rule, cutoff, n)
                 if done:
