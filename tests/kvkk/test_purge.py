@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
+import textwrap
 import uuid
 from contextlib import redirect_stdout
 from datetime import datetime, timedelta
@@ -16,6 +20,7 @@ import psycopg
 import pytest
 
 from kopru.db import tenant_transaction
+from tests.conftest import REPO
 from tests.helpers import sender_auth
 from tests.kvkk.conftest import consent_body
 
@@ -175,6 +180,90 @@ async def test_the_function_purges_on_its_schedule_tick(aged, client, db):
     r = await client("retention-purge").post("/", content=b"", headers={"X-Topic": "cron-function",
                                                                               **sender_auth("retention-purge")})
     assert r.status_code == 200 and r.json()["complete"] is True
+
+
+TICK_IN_A_FRESH_PROCESS = textwrap.dedent('''
+    import asyncio, json, sys, traceback
+
+    first = []
+
+    class Spy:  # where SQLAlchemy was first imported from, should it be
+        def find_spec(self, name, path=None, target=None):
+            if name == "sqlalchemy" and not first:
+                first.append("".join(traceback.format_stack(limit=25)))
+            return None
+
+    sys.meta_path.insert(0, Spy())
+    from kopru.runtime.registry import function_sources, load_module
+
+    mod = load_module(function_sources()["retention-purge"])
+
+    async def tick():
+        from starlette.requests import Request
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        headers = [(k.lower().encode(), v.encode()) for k, v in json.loads(sys.argv[1]).items()]
+        scope = {"type": "http", "method": "POST", "path": "/", "headers": headers, "query_string": b""}
+        resp = await mod.handle(Request(scope, receive))
+        return resp.status_code, json.loads(resp.body)
+
+    status, body = asyncio.run(tick())
+    print(json.dumps({"status": status, "body": body, "first_import": first[0] if first else None,
+                      "sqlalchemy": sorted(m for m in sys.modules if m.split(".")[0] == "sqlalchemy")[:5]}))
+''')
+
+
+async def test_the_tick_loads_no_sqlalchemy(aged, onboard, services, db, monkeypatch, tmp_path):
+    """The function's first request, a tick in a fresh interpreter, purges, re-seals subject
+    keys under a new key epoch and anchors the audit chains with plain SQL only: SQLAlchemy
+    (~120 ms and ~10 MiB on a cold start) is never imported."""
+    import asyncio
+    import base64
+
+    from kopru.auth.crypto import master_key
+    from kopru.config import reset_settings
+    from kopru.kvkk import epochs, find_or_create_subject
+
+    t, ids, sms = aged
+    # a key store of this test's own, whose only epoch ended an hour ago: the tick's rotation
+    # starts the next one and has a subject key to re-seal under it
+    keys_dir = tmp_path / "key-store"
+    monkeypatch.setenv("KOPRU_KEY_STORE", str(keys_dir))
+    reset_settings()
+    epochs.reset()
+    try:
+        now = datetime.now(ZoneInfo("UTC"))
+        old = epochs.key_store().create(now - timedelta(days=2), now - timedelta(hours=1))
+        mine = await onboard()
+        async with tenant_transaction(mine["id"], actor="test") as tx:
+            sid = (await find_or_create_subject(tx, {"phone": "05327770002"})).id
+    finally:
+        monkeypatch.delenv("KOPRU_KEY_STORE")
+        reset_settings()
+        epochs.reset()
+    env = dict(os.environ, DATABASE_URL=services["app_url"], KOPRU_MASTER_KEY=base64.b64encode(master_key()).decode(),
+               KOPRU_KEY_STORE=str(keys_dir))
+    headers = {"X-Topic": "cron-function", **sender_auth("retention-purge")}
+    out = await asyncio.to_thread(subprocess.run, [sys.executable, "-c", TICK_IN_A_FRESH_PROCESS, json.dumps(headers)],
+                                  env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["status"] == 200, res
+    body = res["body"]
+    # it did the work: the purge, the rotation (under the new epoch), the anchor
+    assert body["complete"] is True and body["rows"] >= 5
+    assert _state(db, t["id"])["sms"] == {sms[89]}
+    [(data, _, _)] = _purged_events(db, t["id"])
+    assert data["rows"] == 5
+    keys = body["keys"]
+    assert keys["created"] is True and keys["current"]["id"] != old.id and keys["moved"] >= 1, keys
+    assert db.execute("select key_epoch from data_subjects where id = %s", (str(sid),)).fetchone()[0] \
+        == keys["current"]["id"]
+    assert body["anchor"]["chains"] >= 1 and "error" not in body["anchor"]
+    # ... and SQLAlchemy stayed out
+    assert res["sqlalchemy"] == [], res["first_import"]
 
 
 def test_app_role_cannot_touch_destruction_records(services, aged):

@@ -189,15 +189,13 @@ class AnchorResult:
 async def _head(tid: uuid.UUID, anchored: tuple[int, bytes] | None) -> tuple[tuple[int, bytes] | None, str | None]:
     """(the chain's head, a problem with the head anchored before), read with the
     application role in the tenant's own transaction."""
-    from sqlalchemy import text
-
     from kopru.db import tenant_transaction
 
     async with tenant_transaction(tid, actor="schedule:audit-anchor") as tx:
-        head = (await tx.execute(text("select seq, coalesce(mac, hash) as link from audit_log "
-                                      "where seq > 0 order by seq desc limit 1"))).first()
+        head = (await tx.execute("select seq, coalesce(mac, hash) as link from audit_log "
+                                 "where seq > 0 order by seq desc limit 1")).first()
         if anchored is not None:
-            then = (await tx.execute(text("select coalesce(mac, hash) as link from audit_log where seq = :s"),
+            then = (await tx.execute("select coalesce(mac, hash) as link from audit_log where seq = %(s)s",
                                      {"s": anchored[0]})).first()
             if then is None:
                 return anchored, "truncated"

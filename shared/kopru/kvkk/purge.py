@@ -37,7 +37,7 @@ class Rule:
     table: str
     rule: str
     action: Action
-    due: str  # SQL predicate over the row, with :cutoff
+    due: str  # SQL predicate over the row, with %(cutoff)s (psycopg's placeholder; a literal % is %%)
     days: int
     hold_years: int = 0
     columns: tuple[str, ...] = ()
@@ -103,7 +103,8 @@ def rules() -> list[Rule]:
         r = t.retention
         if r.days is None or r.anchor is None:
             continue
-        due = f"({r.anchor}) < :cutoff"
+        # the anchor is SQL from the register: a literal % in it is doubled for psycopg's placeholders
+        due = f"({r.anchor.replace('%', '%%')}) < %(cutoff)s"
         for pc in t.columns:
             if pc.store_object:
                 out.append(Rule(t.name, r.rule, "delete_object", f"{due} and {pc.name} is not null", r.days,
@@ -148,39 +149,34 @@ def next_batch(n: int, took_ms: float, target_ms: float) -> int:
 
 
 async def _tenants(only: uuid.UUID | None) -> list[uuid.UUID]:
-    from sqlalchemy import select
-
     from kopru.db import platform_transaction
-    from kopru.db.schema import tenant_directory
 
     if only is not None:
         return [only]
     async with platform_transaction() as conn:
-        return list((await conn.execute(select(tenant_directory.c.tenant_id).order_by(tenant_directory.c.tenant_id)))
-                    .scalars().all())
+        return list((await conn.execute("select tenant_id from tenant_directory order by tenant_id")).scalars().all())
 
 
 async def _batch(tx, rule: Rule, cutoff: datetime, n: int) -> int:
-    from sqlalchemy import text
-
-    pick = f"array(select ctid from {rule.table} where {rule.due} limit :n for update skip locked)"
+    # table and column names come from the register, never from input
+    pick = f"array(select ctid from {rule.table} where {rule.due} limit %(n)s for update skip locked)"
     params = {"cutoff": cutoff, "n": n}
     if rule.action == "delete":
-        return (await tx.execute(text(f"delete from {rule.table} where ctid = any({pick})"), params)).rowcount
+        return (await tx.execute(f"delete from {rule.table} where ctid = any({pick})", params)).rowcount
     if rule.action == "clear":
         sets = ", ".join(f"{c} = null" for c in rule.columns)
-        return (await tx.execute(text(f"update {rule.table} set {sets} where ctid = any({pick})"), params)).rowcount
+        return (await tx.execute(f"update {rule.table} set {sets} where ctid = any({pick})", params)).rowcount
     # delete_object: the objects first (a crash leaves a key whose object is gone: deleting again is harmless)
     from kopru.kvkk.store import export_store
 
     col = rule.columns[0]
-    keys = (await tx.execute(text(f"select ctid, {col} from {rule.table} where ctid = any({pick})"), params)).all()
+    keys = (await tx.execute(f"select ctid, {col} from {rule.table} where ctid = any({pick})", params)).all()
     store = export_store()
     for k in keys:
         await asyncio.to_thread(store.delete, k[1])
     if not keys:
         return 0
-    return (await tx.execute(text(f"update {rule.table} set {col} = null where ctid = any(cast(:ids as tid[]))"),
+    return (await tx.execute(f"update {rule.table} set {col} = null where ctid = any(cast(%(ids)s as tid[]))",
                              {"ids": [k[0] for k in keys]})).rowcount
 
 
@@ -190,15 +186,13 @@ async def purge(*, dry_run: bool = False, tenant_id: uuid.UUID | None = None, bu
     after this many seconds (the report says complete=False; the next tick goes on).
     `batch`: the first batch size; later ones adapt to keep each batch's transaction
     near KOPRU_PURGE_BATCH_MS (40 ms) unless `adaptive` is False."""
-    from sqlalchemy import func, select
-
     from kopru.db import platform_transaction
 
     first = batch or batch_size()
     target = batch_target_ms()
     if now is None:
         async with platform_transaction() as conn:
-            now = (await conn.execute(select(func.now()))).scalar_one()
+            now = (await conn.execute("select now()")).scalar_one()
     report = PurgeReport(uuid.uuid4(), dry_run, now)
     deadline = time.monotonic() + budget_s if budget_s else None
     for tid in await _tenants(tenant_id):
@@ -257,10 +251,7 @@ async def _announce(tid: uuid.UUID, report: PurgeReport, mine: list[Outcome]) ->
 
 async def _purge_tenant(tid: uuid.UUID, report: PurgeReport, mine: list[Outcome], now: datetime, first: int,
                         target: float, deadline: float | None, dry_run: bool, adaptive: bool) -> None:
-    from sqlalchemy import func, select, text
-
     from kopru.db import tenant_transaction
-    from kopru.db.schema import destruction_records as dr
 
     for rule in rules():
         cutoff = rule.cutoff(now)
@@ -270,7 +261,7 @@ async def _purge_tenant(tid: uuid.UUID, report: PurgeReport, mine: list[Outcome]
         n = first
         if dry_run:
             async with tenant_transaction(tid, actor="schedule:retention-purge") as tx:
-                out.rows = (await tx.execute(text(f"select count(*) from {rule.table} where {rule.due}"),
+                out.rows = (await tx.execute(f"select count(*) from {rule.table} where {rule.due}",
                                              {"cutoff": cutoff})).scalar_one()
             continue
         while True:
@@ -280,15 +271,18 @@ async def _purge_tenant(tid: uuid.UUID, report: PurgeReport, mine: list[Outcome]
             started = time.perf_counter()
             async with tenant_transaction(tid, actor="schedule:retention-purge") as tx:
                 # a batch need not wait for its WAL flush: after a crash, a lost batch (rows
-                # and its destruction record together) is simply due again on the next run
-                await tx.execute(text("set local synchronous_commit to off"))
-                t0 = (await tx.execute(select(func.clock_timestamp()))).scalar_one()
+                # and its destruction record together) is simply due again on the next run (sent with
+                # the next statement: nothing reads its answer)
+                await tx.conn.queue("set local synchronous_commit to off")
+                t0 = (await tx.execute("select clock_timestamp()")).scalar_one()
                 done = await _batch(tx, rule, cutoff, n)
                 if done:
-                    held = (await tx.execute(dr.insert().values(
-                        tenant_id=tid, run_id=report.run_id, rule=rule.rule, table_name=rule.table,
-                        action=rule.action, rows=done, cutoff=cutoff, started_at=t0)
-                        .returning(func.clock_timestamp() - t0))).scalar_one()
+                    held = (await tx.execute(
+                        "insert into destruction_records (tenant_id, run_id, rule, table_name, action, rows, cutoff, "
+                        "started_at) values (%(tenant_id)s, %(run_id)s, %(rule)s, %(table_name)s, %(action)s, "
+                        "%(rows)s, %(cutoff)s, %(started_at)s) returning clock_timestamp() - %(started_at)s",
+                        {"tenant_id": tid, "run_id": report.run_id, "rule": rule.rule, "table_name": rule.table,
+                         "action": rule.action, "rows": done, "cutoff": cutoff, "started_at": t0})).scalar_one()
                     held_ms = held.total_seconds() * 1000
                     if held_ms > report.longest_lock_ms:
                         report.longest_lock_ms = held_ms

@@ -56,22 +56,17 @@ class RotationReport:
 
 async def in_use() -> dict[str | None, int]:
     """{epoch id (None: pre-epoch form): live subject keys under it}, across every tenant."""
-    from sqlalchemy import text
-
     from kopru.db import platform_transaction
 
     async with platform_transaction() as conn:
-        rows = (await conn.execute(text("select key_epoch, rows from kopru_key_epochs_in_use()"))).all()
+        rows = (await conn.execute("select key_epoch, rows from kopru_key_epochs_in_use()")).all()
     return {r.key_epoch: int(r.rows) for r in rows}
 
 
 async def _rewrap_tenant(tid: uuid.UUID, cur: Epoch, cur_key: bytes, rep: RotationReport, *, batch: int,
                          deadline: float | None, after_batch: Callable[[uuid.UUID, int], Any] | None) -> bool:
     """Re-seal the tenant's live subject keys that are not under `cur`; False when the budget ran out."""
-    from sqlalchemy import bindparam, or_, select, update
-
     from kopru.db import tenant_transaction
-    from kopru.db.schema import data_subjects as ds
     from kopru.kvkk.subjects import tenant_keys
 
     last: uuid.UUID | None = None
@@ -81,12 +76,12 @@ async def _rewrap_tenant(tid: uuid.UUID, cur: Epoch, cur_key: bytes, rep: Rotati
         if deadline is not None and time.monotonic() > deadline:
             return False
         async with tenant_transaction(tid, actor="schedule:key-rotation") as tx:
-            q = (select(ds.c.id, ds.c.wrapped_key, ds.c.key_epoch)
-                 .where(ds.c.wrapped_key.is_not(None), or_(ds.c.key_epoch.is_(None), ds.c.key_epoch != cur.id))
-                 .order_by(ds.c.id).limit(batch).with_for_update(skip_locked=True))
-            if last is not None:
-                q = q.where(ds.c.id > last)
-            rows = (await tx.execute(q)).all()
+            after = " and id > %(last)s" if last is not None else ""
+            rows = (await tx.execute(
+                "select id, wrapped_key, key_epoch from data_subjects "
+                "where wrapped_key is not null and (key_epoch is null or key_epoch != %(epoch)s)" + after
+                + " order by id limit %(n)s for update skip locked",
+                {"epoch": cur.id, "last": last, "n": batch})).all()
             if not rows:
                 if moved:
                     await tx.audit("subject.keys_resealed", target=cur.id, details={"rows": moved})
@@ -105,11 +100,11 @@ async def _rewrap_tenant(tid: uuid.UUID, cur: Epoch, cur_key: bytes, rep: Rotati
                               extra={"fields": {"tenant_id": str(tid), "subject_id": str(r.id),
                                                 "epoch": r.key_epoch, "error": type(exc).__name__}})
                     continue
-                changes.append({"b_id": r.id, "b_wrapped": seal_subject_key(keys.key, tid, r.id, skey, cur.id,
-                                                                            cur_key)})
-            if changes:
-                await tx.execute(update(ds).where(ds.c.id == bindparam("b_id"))
-                                 .values(wrapped_key=bindparam("b_wrapped"), key_epoch=cur.id), changes)
+                changes.append({"id": r.id, "epoch": cur.id,
+                                "wrapped": seal_subject_key(keys.key, tid, r.id, skey, cur.id, cur_key)})
+            if changes:  # one statement per row (executemany), in this batch's transaction
+                await tx.execute("update data_subjects set wrapped_key = %(wrapped)s, key_epoch = %(epoch)s "
+                                 "where id = %(id)s", changes)
             n_batch += 1
             if after_batch is not None:
                 after_batch(tid, n_batch)  # tests: a rotation killed here rolls this batch back
