@@ -88,15 +88,22 @@ def _scopes(requested: str | None, allowed: frozenset[str]) -> list[str]:
     """What a token gets: the requested scopes (default: all), within what the client
     was granted and what Köprü knows (kopru.auth.scopes: a scope dropped from the
     table is never issued again, whatever a stored grant says)."""
-    from kopru.auth.scopes import SCOPES
-
-    allowed = frozenset(s for s in allowed if s in SCOPES)
+    allowed = _known(allowed)
     if requested is None or not requested.strip():
         return sorted(allowed)
     wanted = set(requested.split())
     if not wanted <= allowed:
         raise OAuthError("invalid_scope", "the requested scope exceeds what the client was granted")
     return sorted(wanted)
+
+
+@lru_cache(maxsize=4096)
+def _known(granted: frozenset[str]) -> frozenset[str]:
+    """A client's granted scopes that Köprü still knows (one client's grant is the same
+    frozenset on every grant while its record is cached)."""
+    from kopru.auth.scopes import SCOPES
+
+    return frozenset(s for s in granted if s in SCOPES)
 
 
 def _form_error(err: KopruError) -> OAuthError:

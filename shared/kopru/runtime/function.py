@@ -62,6 +62,16 @@ def _default(o: Any) -> Any:
 _ENCODER = json.JSONEncoder(ensure_ascii=False, default=_default, separators=(",", ":"))  # made once, not per answer
 
 
+def _path(request: "Request") -> str:
+    """The request's path as `request.url.path` has it, without building the URL (a
+    string and a urlsplit per request) unless the path holds what URL escapes or urlsplit
+    drops (tab, CR, LF: any control character sends it the long way)."""
+    path = request.scope["path"]
+    if "?" in path or "#" in path or "\\" in path or not path.isprintable():
+        return request.url.path
+    return path
+
+
 def _trusted_proxies() -> bool:
     from kopru.config import settings
 
@@ -412,7 +422,7 @@ class Function:
     async def __call__(self, request: "Request") -> Response:
         started = time.perf_counter()
         response = await self._serve(request)
-        route = "event" if request.url.path == "/" else request.scope.get("kopru_route", "unmatched")
+        route = "event" if request.scope["path"] == "/" else request.scope.get("kopru_route", "unmatched")
         metrics.request(self.name, route, response.status_code, (time.perf_counter() - started) * 1000)
         # every answer: no MIME sniffing; and nothing cached unless the route says so (its
         # answers carry tenants' data: tax numbers, TCKNs, phone numbers, tokens)
@@ -420,7 +430,7 @@ class Function:
         if "cache-control" not in response.headers:
             response.headers["Cache-Control"] = "no-store"
         # HSTS only on an answer that went out over TLS (RFC 6797 §7.2: never over plain HTTP)
-        scheme = request.url.scheme
+        scheme = request.scope.get("scheme", "http")
         if (scheme == "https" or _trusted_proxies()) and over_tls(
                 scheme, request.client.host if request.client else None, request.headers.getlist("x-forwarded-proto")):
             response.headers.setdefault("Strict-Transport-Security", HSTS)
@@ -430,7 +440,7 @@ class Function:
         if not _logging_ready:
             _configure_logging()
         lang = negotiate_language(request.headers.get("accept-language"))
-        method, path = request.method, request.url.path
+        method, path = request.scope["method"], _path(request)
         started = time.perf_counter()
         tenant_id_var.set(None)
         event_id_var.set(None)
