@@ -88,6 +88,9 @@ def libpq_url(url: str) -> str:
 
 # -- the pool ------------------------------------------------------------------------
 
+_IDLE = 0  # libpq's PQTRANS_IDLE (psycopg.pq.TransactionStatus.IDLE), read without an enum per check
+
+
 class PoolTimeout(TimeoutError):
     """No connection came free within POOL_TIMEOUT seconds (the runtime answers 503, as
     for a database it cannot reach)."""
@@ -152,14 +155,12 @@ class Pool:
 
     async def put(self, conn: "psycopg.AsyncConnection", discard: bool = False) -> None:
         """Back to the pool (`discard`: closed instead, e.g. after a cancelled statement)."""
-        from psycopg.pq import TransactionStatus
-
         try:
             if conn.broken:
                 await _close(conn)
                 await self.clear()
             elif discard or conn.closed or self.closed or len(self._idle) >= self.size \
-                    or conn.info.transaction_status != TransactionStatus.IDLE:
+                    or conn.pgconn.transaction_status != _IDLE:
                 await _close(conn)
             else:
                 self._idle.append((monotonic(), conn))
@@ -336,16 +337,29 @@ class Result:
         return Result([dict(zip(self._keys, r)) for r in self._take()], self._keys, self.rowcount)
 
 
+_TUPLES = (2, 9, 12)  # ExecStatus TUPLES_OK, SINGLE_TUPLE, TUPLES_CHUNK: the statement returned rows
+_NAMES: dict[tuple[bytes, ...], tuple[str, ...]] = {}
+
+
+def _names(res: Any) -> tuple[str, ...]:
+    """The result's column names, read from the PGresult (psycopg's `description` makes a
+    Column object per column per statement; the names are all the Result needs)."""
+    raw = tuple(res.fname(i) for i in range(res.nfields))
+    names = _NAMES.get(raw)
+    if names is None:
+        names = _NAMES[raw] = tuple(n.decode("utf-8") for n in raw)  # client_encoding is UTF8 (the pool's)
+        if len(_NAMES) > 4096:
+            _NAMES.clear()
+    return names
+
+
 def _result(cur: Any, procs: list | None = None, keys: tuple[str, ...] | None = None) -> Result:
-    desc = cur.description
-    if desc is None:
-        return Result([], (), cur.rowcount)
-    names = keys or tuple(d.name for d in desc)
-    cls = _row_class(names)
     res = cur.pgresult
-    if res is None:
-        rows = []
-    elif procs:
+    if res is None or not (res.nfields or res.status in _TUPLES):
+        return Result([], (), cur.rowcount)
+    names = keys or _names(res)
+    cls = _row_class(names)
+    if procs:
         pairs = [(i, p) for i, p in enumerate(procs) if p is not None]
         rows = []
         for r in cur._tx.load_rows(0, res.ntuples, list):
@@ -573,24 +587,41 @@ class AsyncConn:
             return False
 
 
-@asynccontextmanager
-async def transaction(pool: Pool, scope: tuple | None = None) -> AsyncIterator[AsyncConn]:
+class transaction:
     """A transaction on a connection of `pool` (the application's: `tenant_transaction`,
     `platform_transaction`; the relay has its own role and pool), `scope` = (SQL,
-    parameters) sent right after BEGIN."""
-    raw = await pool.get()
-    conn = AsyncConn(raw, scope)
-    fit = False
-    try:
+    parameters) sent right after BEGIN. `async with transaction(pool) as conn`: committed
+    when the block ends, rolled back when it raises; the connection goes back to the pool
+    when it is fit to (a plain class, not a generator: it is on every request's path)."""
+
+    __slots__ = ("_pool", "_scope", "_raw", "_conn", "_wrap")
+
+    def __init__(self, pool: "Pool | None", scope: tuple | None = None, wrap: Callable[[AsyncConn], Any] | None = None):
+        self._pool, self._scope, self._wrap = pool, scope, wrap
+        self._raw = self._conn = None
+
+    async def __aenter__(self) -> Any:
+        if self._pool is None:
+            self._pool = await _pool()
+        self._raw = await self._pool.get()
+        self._conn = AsyncConn(self._raw, self._scope)
+        return self._conn if self._wrap is None else self._wrap(self._conn)
+
+    async def __aexit__(self, et: Any, exc: BaseException | None, tb: Any) -> bool:
+        conn, fit = self._conn, False
         try:
-            yield conn
-            await conn._commit()
-        except BaseException as exc:
-            fit = await conn._end(exc)
-            raise
-        fit = await conn._end(None)
-    finally:
-        await pool.put(raw, discard=not fit)
+            if exc is None:
+                try:
+                    await conn._commit()
+                except BaseException as err:
+                    fit = await conn._end(err)
+                    raise
+                fit = await conn._end(None)
+            else:
+                fit = await conn._end(exc)
+        finally:
+            await self._pool.put(self._raw, discard=not fit)
+        return False
 
 
 OutboxWriter = Callable[..., Any]
@@ -654,22 +685,21 @@ async def enter_tenant(conn: AsyncConn, tenant_id: uuid.UUID) -> None:
     await conn.execute(_SET_TENANT, (str(tenant_id),))
 
 
-@asynccontextmanager
-async def tenant_transaction(tenant_id: uuid.UUID, *, actor: str) -> AsyncIterator[TenantTx]:
+def tenant_transaction(tenant_id: uuid.UUID, *, actor: str) -> transaction:
+    """`async with tenant_transaction(tenant_id, actor=...) as tx`: a TenantTx, the
+    tenant and the actor set for this transaction only."""
     if not isinstance(tenant_id, uuid.UUID):
         raise TypeError("tenant_id must be a UUID")
     if not actor:
         raise ValueError("a tenant transaction needs its actor (the audit log names it)")
-    async with transaction(await _pool(), (_SET_TENANT_ACTOR, (str(tenant_id), actor))) as conn:
-        yield TenantTx(conn, tenant_id, actor)
+    return transaction(None, (_SET_TENANT_ACTOR, (str(tenant_id), actor)),
+                       lambda conn: TenantTx(conn, tenant_id, actor))
 
 
-@asynccontextmanager
-async def platform_transaction() -> AsyncIterator[AsyncConn]:
+def platform_transaction() -> transaction:
     """A transaction with no tenant set: RLS hides every tenant row; only the
     platform tables (directories, signing keys, platform clients) are reachable."""
-    async with transaction(await _pool()) as conn:
-        yield conn
+    return transaction(None)
 
 
 # -- the owner role: migrations and operator tools ---------------------------------------
