@@ -308,3 +308,46 @@ async def test_hsts_only_on_answers_that_went_out_over_tls(client, monkeypatch):
     finally:
         monkeypatch.undo()
         reset_settings()
+
+
+GC_CHECK = textwrap.dedent('''
+    import asyncio, gc, json
+    from starlette.requests import Request
+    from kopru.runtime import Function, json_response
+
+    fn = Function("gc-probe")
+
+    @fn.route("GET", "/x", public=True, responses=(200,))
+    async def x(call):
+        return json_response({"collector_on": gc.isenabled()})
+
+    def req(path):
+        return Request({"type": "http", "method": "GET", "path": path, "headers": [], "query_string": b""})
+
+    async def main():
+        out = {"at_import": gc.isenabled()}
+        await fn(req("/healthz"))
+        out["after_healthz"] = gc.isenabled()
+        r = await fn(req("/x"))
+        out["during_first_real"] = json.loads(r.body)["collector_on"]
+        out["after_first_real"] = gc.isenabled()
+        out["frozen"] = gc.get_freeze_count()
+        r = await fn(req("/x"))
+        out["during_second"] = json.loads(r.body)["collector_on"]
+        return out
+    print(json.dumps(asyncio.run(main())))
+''')
+
+
+def test_the_collector_rests_through_the_first_real_request_then_runs_with_the_loaded_modules_frozen():
+    """Cold start: the cyclic collector is off from a serving process's first request (the
+    readiness probe) through its first real one, which imports the heavy libraries; then the
+    loaded objects are frozen and collection resumes for good. Importing the runtime
+    changes nothing (the CLI and the relay import it and never serve)."""
+    out = subprocess.run([sys.executable, "-c", GC_CHECK], cwd=REPO, capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "KOPRU_LOG_LEVEL": "WARNING"})
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res == {"at_import": True, "after_healthz": False, "during_first_real": False, "after_first_real": True,
+                   "frozen": res["frozen"], "during_second": True}, res
+    assert res["frozen"] > 10_000, res

@@ -7,6 +7,7 @@ code paths that need them, never here: `GET /healthz` touches none of them.
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import time
@@ -421,7 +422,11 @@ class Function:
     # -- serving -----------------------------------------------------------
     async def __call__(self, request: "Request") -> Response:
         started = time.perf_counter()
+        if _gc_phase == 0:
+            _gc_first()
         response = await self._serve(request)
+        if _gc_phase == 1 and request.scope["path"] != "/healthz":
+            _gc_warmed()
         route = "event" if request.scope["path"] == "/" else request.scope.get("kopru_route", "unmatched")
         metrics.request(self.name, route, response.status_code, (time.perf_counter() - started) * 1000)
         # every answer: no MIME sniffing; and nothing cached unless the route says so (its
@@ -671,6 +676,41 @@ def _safe_reason(exc: Exception) -> str:
     """Why the SDK refused the event, from its exception type only: the SDK's own
     messages can quote the payload, which may hold personal data."""
     return _CE_REASONS.get(type(exc).__name__, "unreadable CloudEvent")
+
+
+# Cold start: the first real request imports psycopg, redis, PyJWT... (~120 ms of module
+# code allocating hundreds of thousands of objects, none of them garbage) while the cyclic
+# collector walks them again and again. In a serving process the collector is off from its
+# first request (the readiness probe, as a rule) until the first request that is not a
+# health check has been answered, at most GC_WARMUP_S; then what was loaded is frozen
+# (gc.freeze: never scanned again, so later collections are shorter too) and collection
+# resumes. 0: not started, 1: warming (collector off), 2: done.
+_gc_phase = 0
+GC_WARMUP_S = 30.0
+
+
+def _gc_first() -> None:
+    global _gc_phase
+    if _gc_phase == 0:
+        _gc_phase = 1
+        if not gc.isenabled():  # someone else turned it off: leave it to them
+            _gc_phase = 2
+            return
+        gc.disable()
+        try:
+            import asyncio
+
+            asyncio.get_running_loop().call_later(GC_WARMUP_S, _gc_warmed)  # only health checks came: resume anyway
+        except RuntimeError:
+            pass
+
+
+def _gc_warmed() -> None:
+    global _gc_phase
+    if _gc_phase == 1:
+        _gc_phase = 2
+        gc.freeze()
+        gc.enable()
 
 
 PING_TYPE = "dev.knative.sources.ping"
