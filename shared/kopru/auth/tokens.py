@@ -30,8 +30,8 @@ REQUIRED_CLAIMS = ["iss", "sub", "aud", "exp", "iat", "jti", "scope"]
 async def issue_access_token(subject: str, tenant_id: uuid.UUID | None, scopes: list[str], *,
                              client_id: str, plan: str | None = None, ttl: int | None = None,
                              family_id: uuid.UUID | None = None) -> tuple[str, int, str]:
-    """Returns (token, expires_in, jti). A compact JWS signed with the current key
-    (the header names it by `kid`); PyJWT's encoder did the same at twice the cost."""
+    """Returns (token, expires_in, jti): a compact JWS that PyJWT signs with the current
+    key (the header names it by `kid`, `typ` at+jwt, RFC 9068)."""
     s = settings()
     key = await CACHE.signing_key()
     now = int(time.time())
