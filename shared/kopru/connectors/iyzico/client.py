@@ -57,18 +57,16 @@ body, a checkout token, card data or buyer data.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
 import secrets
 import string
-import time
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Callable
 
-from kopru.connectors.common import READ_RETRY, RetryPolicy  # noqa: F401  (re-exported)
+from kopru.connectors.common import READ_RETRY, HttpConnector, RetryPolicy, read_retry, traced_call  # noqa: F401
 from kopru.connectors.iyzico import codes
 from kopru.connectors.iyzico.codes import (
     CANCEL,
@@ -329,7 +327,7 @@ def _json_default(v: Any) -> Any:
 
 # -- the client ------------------------------------------------------------------------------------
 
-class IyzicoClient:
+class IyzicoClient(HttpConnector):
     """One merchant's iyzico keys over one HTTP pool; `async with IyzicoClient(key, secret) as c:`.
 
     `base_url` defaults to $IYZICO_BASE_URL, else production (`SANDBOX_BASE_URL` is iyzico's
@@ -339,29 +337,11 @@ class IyzicoClient:
     def __init__(self, api_key: str, secret_key: str, base_url: str | None = None, *, timeout: float = 15.0,
                  random_key: Callable[[], str] | None = None, http: "httpx.AsyncClient | None" = None,
                  read_retry: RetryPolicy = READ_RETRY) -> None:
-        import httpx
-
         self._api_key = _check_key(api_key, "api_key")
         self._secret_key = _check_key(secret_key, "secret_key")
-        self.base_url = (base_url or base_url_from_env()).rstrip("/")
         self._random_key = random_key or new_random_key
         self.read_retry = read_retry
-        self._timeout = httpx.Timeout(timeout, connect=min(5.0, timeout))
-        self._own = http is None
-        self._http = http if http is not None else httpx.AsyncClient(timeout=self._timeout, follow_redirects=False)
-
-    def __repr__(self) -> str:
-        return f"IyzicoClient(base_url={self.base_url!r})"
-
-    async def aclose(self) -> None:
-        if self._own:
-            await self._http.aclose()
-
-    async def __aenter__(self) -> "IyzicoClient":
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
+        self._connect(base_url or base_url_from_env(), timeout, http)
 
     # -- calls ---------------------------------------------------------------------------------
 
@@ -527,72 +507,40 @@ class IyzicoClient:
         return payment_from_response(data, signed=True)
 
     async def _read(self, endpoint: str, body: bytes, handle: Callable, **kw: Any) -> Any:
-        policy = self.read_retry
-        for attempt in range(1, max(1, policy.attempts) + 1):
-            try:
-                return await self._call(endpoint, body, handle, **kw)
-            except TransientError:
-                if attempt >= policy.attempts:
-                    raise
-                await asyncio.sleep(policy.delay(attempt))
-        raise AssertionError("unreachable")
+        return await read_retry(self.read_retry, lambda: self._call(endpoint, body, handle, **kw), TransientError)
 
     async def _call(self, endpoint: str, body: bytes, handle: Callable, *, fields: dict | None = None) -> Any:
-        import httpx
-
-        from kopru.tracing import span
-
         side_effect = endpoint in SIDE_EFFECTS
         path = PATHS[endpoint]
         f: dict[str, Any] = {"endpoint": endpoint, "request_bytes": len(body),
                              **{k: v for k, v in (fields or {}).items() if v is not None}}
-        t0 = time.perf_counter()
-        with span(f"iyzico {endpoint}", kind="CLIENT"):
-            try:
-                rnd = self._random_key()
-                headers = {"Authorization": iyzws_v2_header(self._api_key, self._secret_key, rnd, path, body),
-                           "x-iyzi-rnd": rnd, "Content-Type": "application/json", "Accept": "application/json",
-                           "x-iyzi-client-version": "kopru-iyzico-1"}
-                try:
-                    resp = await self._http.request("POST", self.base_url + path, content=body, headers=headers,
-                                                     timeout=self._timeout)
-                except httpx.TimeoutException as e:
-                    f["error_type"] = type(e).__name__
-                    sure_not_sent = isinstance(e, (httpx.ConnectTimeout, httpx.PoolTimeout))
-                    raise _transport("timeout", endpoint, ambiguous=side_effect and not sure_not_sent) from None
-                except httpx.TransportError as e:
-                    f["error_type"] = type(e).__name__
-                    sure_not_sent = isinstance(e, (httpx.ConnectError, httpx.UnsupportedProtocol,
-                                                   httpx.LocalProtocolError))
-                    raise _transport("connection", endpoint, ambiguous=side_effect and not sure_not_sent) from None
-                f["http_status"] = resp.status_code
-                data = _json_object(resp, endpoint, side_effect)
-                if data is None or data.get("status") != "success":
-                    failed = self._failure(endpoint, resp, data, side_effect)
-                    if isinstance(failed, Payment):
-                        result, more = failed, _payment_fields(failed)
-                    else:
-                        raise failed
+
+        def request():
+            rnd = self._random_key()
+            headers = {"Authorization": iyzws_v2_header(self._api_key, self._secret_key, rnd, path, body),
+                       "x-iyzi-rnd": rnd, "Content-Type": "application/json", "Accept": "application/json",
+                       "x-iyzi-client-version": "kopru-iyzico-1"}
+            return self._http.request("POST", self.base_url + path, content=body, headers=headers,
+                                      timeout=self._timeout)
+
+        def answer(resp):
+            data = _json_object(resp, endpoint, side_effect)
+            if data is None or data.get("status") != "success":
+                failed = self._failure(endpoint, resp, data, side_effect)
+                if isinstance(failed, Payment):
+                    result, more = failed, _payment_fields(failed)
                 else:
-                    if resp.status_code >= 300:  # "success" in an error status: not to be trusted
-                        raise _transport("bad_response", endpoint, ambiguous=side_effect, http_status=resp.status_code)
-                    result, more = handle(data)
-                f.update(more)
-            except IyzicoError as e:
-                f.update(code=e.code, outcome="transient" if e.retryable else "permanent",
-                         duration_ms=round((time.perf_counter() - t0) * 1000, 1))
-                if e.iyzico_code:
-                    f["iyzico_code"] = e.iyzico_code
-                if e.payment_id:
-                    f["payment_id"] = e.payment_id
-                if isinstance(e, TransientError):
-                    f["ambiguous"] = e.ambiguous
-                log.warning("iyzico.call_failed", extra={"fields": f})
-                raise
-            f.setdefault("outcome", "ok")
-            f["duration_ms"] = round((time.perf_counter() - t0) * 1000, 1)
-            log.info("iyzico.call", extra={"fields": f})  # inside the span: carries its trace id
-        return result
+                    raise failed
+            else:
+                if resp.status_code >= 300:  # "success" in an error status: not to be trusted
+                    raise _transport("bad_response", endpoint, ambiguous=side_effect, http_status=resp.status_code)
+                result, more = handle(data)
+            f.update(more)
+            return result
+
+        return await traced_call(log, "iyzico", endpoint, f, request, answer, side_effect=side_effect,
+                                 errors=IyzicoError, transient=TransientError, transport=_transport,
+                                 on_error=_error_fields, error_type=True, chain=False)
 
     def _failure(self, endpoint: str, resp: "httpx.Response", data: dict | None,
                  side_effect: bool) -> IyzicoError | Payment:
@@ -620,6 +568,13 @@ class IyzicoClient:
         s = codes.TRANSPORT["failure"]
         return PermanentError("iyzico.failure", s.tr, s.en, endpoint=endpoint, http_status=status,
                               iyzico_message=message)
+
+
+def _error_fields(e: IyzicoError, f: dict[str, Any]) -> None:
+    if e.iyzico_code:
+        f["iyzico_code"] = e.iyzico_code
+    if e.payment_id:
+        f["payment_id"] = e.payment_id
 
 
 def _payment_fields(p: Payment) -> dict[str, Any]:

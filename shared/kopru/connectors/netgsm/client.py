@@ -35,15 +35,13 @@ recipients, duration and our reference; never a number, a text or a credential.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable, Sequence
 
-from kopru.connectors.common import READ_RETRY, RetryPolicy  # noqa: F401  (re-exported)
+from kopru.connectors.common import READ_RETRY, HttpConnector, RetryPolicy, read_retry, traced_call  # noqa: F401
 from kopru.connectors.netgsm import codes
 from kopru.connectors.netgsm.codes import MSGHEADER, OTP, REPORT, SEND, ReportStatus
 from kopru.connectors.netgsm.errors import InvalidRequest, NetgsmError, PermanentError, TransientError
@@ -174,7 +172,7 @@ def _int(v: Any) -> int | None:
 _SHARED: dict = {}
 
 
-class NetgsmClient:
+class NetgsmClient(HttpConnector):
     """One HTTP connection pool to Netgsm; use `async with NetgsmClient() as c:`.
 
     `timeout` bounds each call (connect at most 5 s of it); `transport` is for tests that
@@ -182,21 +180,11 @@ class NetgsmClient:
 
     def __init__(self, base_url: str | None = None, *, timeout: float = 10.0, appname: str | None = None,
                  read_retry: RetryPolicy = READ_RETRY, transport: "httpx.AsyncBaseTransport | None" = None) -> None:
-        import httpx
-
-        self.base_url = (base_url or base_url_from_env()).rstrip("/")
+        url = (base_url or base_url_from_env()).rstrip("/")
         self.appname = appname
         self.read_retry = read_retry
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
-            transport=transport,
-            follow_redirects=False,
-            headers={"User-Agent": "kopru-netgsm/1", "Accept": "application/json"},
-        )
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
+        self._connect(url, timeout, base_url=url, transport=transport,
+                      headers={"User-Agent": "kopru-netgsm/1", "Accept": "application/json"})
 
     @classmethod
     def shared(cls) -> "NetgsmClient":
@@ -211,12 +199,6 @@ class NetgsmClient:
             _SHARED.clear()  # a finished loop's client cannot be reused
             c = _SHARED[key] = cls()
         return c
-
-    async def __aenter__(self) -> "NetgsmClient":
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     # -- calls ---------------------------------------------------------------
 
@@ -329,60 +311,35 @@ class NetgsmClient:
     # -- machinery -----------------------------------------------------------
 
     async def _read(self, endpoint: str, credentials: Credentials, **kw: Any) -> dict:
-        policy = self.read_retry
-        for attempt in range(1, max(1, policy.attempts) + 1):
-            try:
-                return await self._call(endpoint, credentials, **kw)
-            except TransientError:
-                if attempt >= policy.attempts:
-                    raise
-                await asyncio.sleep(policy.delay(attempt))
-        raise AssertionError("unreachable")
+        return await read_retry(self.read_retry, lambda: self._call(endpoint, credentials, **kw), TransientError)
 
     async def _call(self, endpoint: str, credentials: Credentials, *, method: str = "POST", json: Any = None,
                     params: dict | None = None, ref: str | None = None, side_effect: bool = False,
                     extra: dict | None = None) -> dict:
-        import httpx
-
-        from kopru.tracing import span
-
         fields: dict[str, Any] = {"endpoint": endpoint, **(extra or {})}
         if ref:
             fields["ref"] = ref
-        t0 = time.perf_counter()
-        with span(f"netgsm {endpoint}", kind="CLIENT"):
-            try:
-                try:
-                    resp = await self._http.request(
-                        method, PATHS[endpoint], json=json, params=params,
-                        auth=httpx.BasicAuth(credentials.usercode, credentials.password),
-                    )
-                except httpx.TimeoutException as e:
-                    sure_not_sent = isinstance(e, (httpx.ConnectTimeout, httpx.PoolTimeout))
-                    raise _transport("timeout", endpoint, ambiguous=side_effect and not sure_not_sent) from e
-                except httpx.TransportError as e:
-                    sure_not_sent = isinstance(e, (httpx.ConnectError, httpx.UnsupportedProtocol, httpx.LocalProtocolError))
-                    raise _transport("connection", endpoint, ambiguous=side_effect and not sure_not_sent) from e
-                fields["http_status"] = resp.status_code
-                data = _classify(endpoint, resp, side_effect)
-                fields["code"] = codes.normalise(data.get("code"))
-                if endpoint in (SEND, OTP):
-                    jobid = data.get("jobid") or data.get("jobId") or data.get("jobID")
-                    if not jobid:
-                        # Netgsm said 00 but gave no jobid: it probably took the message
-                        raise _transport("bad_response", endpoint, ambiguous=True, http_status=resp.status_code)
-                    data["jobid"] = str(jobid)
-                    fields["jobid"] = data["jobid"]
-            except NetgsmError as e:
-                fields.update(code=e.code, outcome="transient" if e.retryable else "permanent",
-                              duration_ms=round((time.perf_counter() - t0) * 1000, 1))
-                if isinstance(e, TransientError):
-                    fields["ambiguous"] = e.ambiguous
-                log.warning("netgsm.call_failed", extra={"fields": fields})
-                raise
-            fields.update(outcome="ok", duration_ms=round((time.perf_counter() - t0) * 1000, 1))
-            log.info("netgsm.call", extra={"fields": fields})  # inside the span: carries its trace id
-        return data
+
+        def request():
+            import httpx
+
+            return self._http.request(method, PATHS[endpoint], json=json, params=params,
+                                      auth=httpx.BasicAuth(credentials.usercode, credentials.password))
+
+        def answer(resp):
+            data = _classify(endpoint, resp, side_effect)
+            fields["code"] = codes.normalise(data.get("code"))
+            if endpoint in (SEND, OTP):
+                jobid = data.get("jobid") or data.get("jobId") or data.get("jobID")
+                if not jobid:
+                    # Netgsm said 00 but gave no jobid: it probably took the message
+                    raise _transport("bad_response", endpoint, ambiguous=True, http_status=resp.status_code)
+                data["jobid"] = str(jobid)
+                fields["jobid"] = data["jobid"]
+            return data
+
+        return await traced_call(log, "netgsm", endpoint, fields, request, answer, side_effect=side_effect,
+                                 errors=NetgsmError, transient=TransientError, transport=_transport)
 
 
 def _transport(kind: str, endpoint: str, *, ambiguous: bool, http_status: int | None = None,

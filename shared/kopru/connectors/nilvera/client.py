@@ -86,15 +86,13 @@ the `httpx` logger masks them in httpx's own request lines.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import quote
 
-from kopru.connectors.common import READ_RETRY, RetryPolicy  # noqa: F401  (re-exported)
+from kopru.connectors.common import READ_RETRY, HttpConnector, RetryPolicy, read_retry, traced_call  # noqa: F401
 from kopru.connectors.nilvera import codes
 from kopru.connectors.nilvera.codes import (
     ALREADY,
@@ -418,7 +416,7 @@ def _install_url_mask() -> None:
 # -- the client ---------------------------------------------------------------------------------
 
 
-class NilveraClient:
+class NilveraClient(HttpConnector):
     """One tenant's Nilvera API key over one HTTP pool; `async with NilveraClient(key) as c:`.
 
     `base_url` defaults to $NILVERA_BASE_URL, else production (`TEST_BASE_URL` is Nilvera's
@@ -427,28 +425,10 @@ class NilveraClient:
 
     def __init__(self, api_key: str, base_url: str | None = None, http: "httpx.AsyncClient | None" = None, *,
                  timeout: float = 30.0, read_retry: RetryPolicy = READ_RETRY) -> None:
-        import httpx
-
         self._api_key = _check_api_key(api_key)
-        self.base_url = (base_url or base_url_from_env()).rstrip("/")
         self.read_retry = read_retry
-        self._timeout = httpx.Timeout(timeout, connect=min(5.0, timeout))
-        self._own = http is None
-        self._http = http if http is not None else httpx.AsyncClient(timeout=self._timeout, follow_redirects=False)
+        self._connect(base_url or base_url_from_env(), timeout, http)
         _install_url_mask()
-
-    def __repr__(self) -> str:
-        return f"NilveraClient(base_url={self.base_url!r})"
-
-    async def aclose(self) -> None:
-        if self._own:
-            await self._http.aclose()
-
-    async def __aenter__(self) -> "NilveraClient":
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     # -- calls ------------------------------------------------------------------------------
 
@@ -543,59 +523,35 @@ class NilveraClient:
                                 fields={"uuid": uuid, "kind": kind, "xml_bytes": len(doc)}, ok=(200, 201, 409))
 
     async def _read(self, endpoint: str, method: str, path: str, **kw: Any) -> Any:
-        policy = self.read_retry
-        for attempt in range(1, max(1, policy.attempts) + 1):
-            try:
-                return await self._call(endpoint, method, path, **kw)
-            except TransientError:
-                if attempt >= policy.attempts:
-                    raise
-                await asyncio.sleep(policy.delay(attempt))
-        raise AssertionError("unreachable")
+        return await read_retry(self.read_retry, lambda: self._call(endpoint, method, path, **kw), TransientError)
 
     async def _call(self, endpoint: str, method: str, path: str, *, handle: Callable, params: dict | None = None,
                     files: dict | None = None, side_effect: bool = False, fields: dict | None = None,
                     ok: tuple[int, ...] = (200,)) -> Any:
-        import httpx
-
-        from kopru.tracing import span
-
         f: dict[str, Any] = {"endpoint": endpoint, **(fields or {})}
-        t0 = time.perf_counter()
-        with span(f"nilvera {endpoint}", kind="CLIENT"):
-            try:
-                try:
-                    resp = await self._http.request(
-                        method, self.base_url + path, params=params, files=files, timeout=self._timeout,
-                        headers={"Authorization": f"Bearer {self._api_key}", "Accept": "application/json",
-                                 "User-Agent": "kopru-nilvera/1"},
-                    )
-                except httpx.TimeoutException as e:
-                    f["error_type"] = type(e).__name__
-                    sure_not_sent = isinstance(e, (httpx.ConnectTimeout, httpx.PoolTimeout))
-                    raise _transport("timeout", endpoint, ambiguous=side_effect and not sure_not_sent) from None
-                except httpx.TransportError as e:
-                    f["error_type"] = type(e).__name__
-                    sure_not_sent = isinstance(e, (httpx.ConnectError, httpx.UnsupportedProtocol, httpx.LocalProtocolError))
-                    raise _transport("connection", endpoint, ambiguous=side_effect and not sure_not_sent) from None
-                f["http_status"] = resp.status_code
-                if resp.status_code not in ok:
-                    raise _error(endpoint, resp, side_effect=side_effect)
-                result, more = handle(resp)
-                f.update(more)
-            except NilveraError as e:
-                f.update(code=e.code, outcome="transient" if e.retryable else "permanent",
-                         duration_ms=round((time.perf_counter() - t0) * 1000, 1))
-                if e.nilvera_codes:
-                    f["nilvera_codes"] = list(e.nilvera_codes)
-                if isinstance(e, TransientError):
-                    f["ambiguous"] = e.ambiguous
-                log.warning("nilvera.call_failed", extra={"fields": f})
-                raise
-            f.setdefault("outcome", "ok")
-            f["duration_ms"] = round((time.perf_counter() - t0) * 1000, 1)
-            log.info("nilvera.call", extra={"fields": f})  # inside the span: carries its trace id
-        return result
+
+        def request():
+            return self._http.request(
+                method, self.base_url + path, params=params, files=files, timeout=self._timeout,
+                headers={"Authorization": f"Bearer {self._api_key}", "Accept": "application/json",
+                         "User-Agent": "kopru-nilvera/1"},
+            )
+
+        def answer(resp):
+            if resp.status_code not in ok:
+                raise _error(endpoint, resp, side_effect=side_effect)
+            result, more = handle(resp)
+            f.update(more)
+            return result
+
+        return await traced_call(log, "nilvera", endpoint, f, request, answer, side_effect=side_effect,
+                                 errors=NilveraError, transient=TransientError, transport=_transport,
+                                 on_error=_error_fields, error_type=True, chain=False)
+
+
+def _error_fields(e: NilveraError, f: dict[str, Any]) -> None:
+    if e.nilvera_codes:
+        f["nilvera_codes"] = list(e.nilvera_codes)
 
 
 def _transport(kind: str, endpoint: str, *, ambiguous: bool, http_status: int | None = None,

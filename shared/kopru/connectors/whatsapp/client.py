@@ -30,14 +30,12 @@ reference); never a number, a text or a token.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from kopru.connectors.common import READ_RETRY, RetryPolicy
+from kopru.connectors.common import READ_RETRY, HttpConnector, RetryPolicy, read_retry, traced_call
 from kopru.connectors.whatsapp import codes
 from kopru.connectors.whatsapp.errors import InvalidRequest, PermanentError, TransientError, WhatsAppError
 
@@ -97,23 +95,15 @@ def _check_ref(ref: str) -> str:
     return ref
 
 
-class WhatsAppClient:
+class WhatsAppClient(HttpConnector):
     """Calls over the process's shared HTTP pool (`kopru.connectors.common.shared_http()`):
     each tenant has its own token, so the client is cheap and made per use."""
 
     def __init__(self, base_url: str | None = None, *, timeout: float = 15.0, http: Any = None,
                  read_retry: RetryPolicy = READ_RETRY) -> None:
-        self.base_url = (base_url or base_url_from_env()).rstrip("/")
         self.timeout = timeout
-        self._http = http
         self.read_retry = read_retry
-
-    def _client(self):
-        if self._http is None:
-            from kopru.connectors.common import shared_http
-
-            self._http = shared_http()
-        return self._http
+        self._connect(base_url or base_url_from_env(), timeout, http, shared=True)
 
     # -- calls ---------------------------------------------------------------
 
@@ -137,16 +127,10 @@ class WhatsAppClient:
         """The business phone number's display number, verified name and quality rating:
         the connection check (190 on a wrong token, 100 on a number the token cannot see)."""
         _check(creds)
-        policy = self.read_retry
-        for attempt in range(1, max(1, policy.attempts) + 1):
-            try:
-                return await self._call(PHONE, creds, "GET", f"/{API_VERSION}/{creds.phone_number_id}",
-                                        params={"fields": "display_phone_number,verified_name,quality_rating"})
-            except TransientError:
-                if attempt >= policy.attempts:
-                    raise
-                await asyncio.sleep(policy.delay(attempt))
-        raise AssertionError("unreachable")
+        return await read_retry(
+            self.read_retry, lambda: self._call(PHONE, creds, "GET", f"/{API_VERSION}/{creds.phone_number_id}",
+                                                params={"fields": "display_phone_number,verified_name,quality_rating"}),
+            TransientError)
 
     # -- machinery -----------------------------------------------------------
 
@@ -170,44 +154,27 @@ class WhatsAppClient:
     async def _call(self, endpoint: str, creds: Credentials, method: str, path: str, *, json: Any = None,
                     params: dict | None = None, ref: str | None = None, side_effect: bool = False,
                     extra: dict | None = None) -> dict:
-        import httpx
-
-        from kopru.tracing import span
-
         fields: dict[str, Any] = {"endpoint": endpoint, **(extra or {})}
         if ref:
             fields["ref"] = ref
-        t0 = time.perf_counter()
-        with span(f"whatsapp {endpoint}", kind="CLIENT"):
-            try:
-                try:
-                    resp = await self._client().request(
-                        method, self.base_url + path, json=json, params=params,
-                        headers={"Authorization": f"Bearer {creds.access_token}", "Accept": "application/json",
-                                 "User-Agent": "kopru-whatsapp/1"},
-                        timeout=httpx.Timeout(self.timeout, connect=min(5.0, self.timeout)))
-                except httpx.TimeoutException as e:
-                    sure = isinstance(e, (httpx.ConnectTimeout, httpx.PoolTimeout))
-                    raise _transport("timeout", endpoint, ambiguous=side_effect and not sure) from e
-                except httpx.TransportError as e:
-                    sure = isinstance(e, (httpx.ConnectError, httpx.UnsupportedProtocol, httpx.LocalProtocolError))
-                    raise _transport("connection", endpoint, ambiguous=side_effect and not sure) from e
-                fields["http_status"] = resp.status_code
-                data = _classify(endpoint, resp, side_effect)
-                if endpoint == SEND:
-                    msgs = data.get("messages")
-                    if isinstance(msgs, list) and msgs and isinstance(msgs[0], dict):
-                        fields["wamid"] = msgs[0].get("id")
-            except WhatsAppError as e:
-                fields.update(code=e.code, outcome="transient" if e.retryable else "permanent",
-                              duration_ms=round((time.perf_counter() - t0) * 1000, 1))
-                if isinstance(e, TransientError):
-                    fields["ambiguous"] = e.ambiguous
-                log.warning("whatsapp.call_failed", extra={"fields": fields})
-                raise
-            fields.update(outcome="ok", duration_ms=round((time.perf_counter() - t0) * 1000, 1))
-            log.info("whatsapp.call", extra={"fields": fields})
-        return data
+
+        def request():
+            return self._client().request(
+                method, self.base_url + path, json=json, params=params,
+                headers={"Authorization": f"Bearer {creds.access_token}", "Accept": "application/json",
+                         "User-Agent": "kopru-whatsapp/1"},
+                timeout=self._timeout)
+
+        def answer(resp):
+            data = _classify(endpoint, resp, side_effect)
+            if endpoint == SEND:
+                msgs = data.get("messages")
+                if isinstance(msgs, list) and msgs and isinstance(msgs[0], dict):
+                    fields["wamid"] = msgs[0].get("id")
+            return data
+
+        return await traced_call(log, "whatsapp", endpoint, fields, request, answer, side_effect=side_effect,
+                                 errors=WhatsAppError, transient=TransientError, transport=_transport)
 
 
 def _transport(kind: str, endpoint: str, *, ambiguous: bool, http_status: int | None = None,
