@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from kopru.connectors.common import READ_RETRY, RetryPolicy
+from kopru.connectors.common import READ_RETRY, HttpConnector, RetryPolicy, read_retry
 
 if TYPE_CHECKING:
     import httpx
@@ -174,19 +174,14 @@ def base_url_from_env() -> str:
     return base_url(settings().bulutfon_base_url, DEFAULT_BASE_URL, "BULUTFON_BASE_URL")
 
 
-class BulutfonClient:
+class BulutfonClient(HttpConnector):
     """Calls to Bulutfon with one tenant's API key per call. `http` is an httpx client to
     share (kopru.connectors.common.shared_http(): one pool per event loop); `shared()`
     makes one over it with the configured base URL."""
 
     def __init__(self, base_url: str | None = None, *, timeout: float = 10.0,
                  http: "httpx.AsyncClient | None" = None, read_retry: RetryPolicy = READ_RETRY) -> None:
-        import httpx
-
-        self.base_url = (base_url or base_url_from_env()).rstrip("/")
-        self._timeout = httpx.Timeout(timeout, connect=min(5.0, timeout))
-        self._own = http is None
-        self._http = http if http is not None else httpx.AsyncClient(follow_redirects=False)
+        self._connect(base_url or base_url_from_env(), timeout, http)
         self.read_retry = read_retry
 
     @classmethod
@@ -194,16 +189,6 @@ class BulutfonClient:
         from kopru.connectors.common import shared_http
 
         return cls(http=shared_http())
-
-    async def aclose(self) -> None:
-        if self._own:
-            await self._http.aclose()
-
-    async def __aenter__(self) -> "BulutfonClient":
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     # -- reads -----------------------------------------------------------------------
 
@@ -264,17 +249,9 @@ class BulutfonClient:
     # -- plumbing ----------------------------------------------------------------------
 
     async def _read(self, endpoint: str, method: str, path: str, api_key: str, params: dict[str, Any]) -> dict:
-        import asyncio
-
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await self._request(endpoint, method, path, api_key, params)
-            except TransientError as err:
-                if attempt >= self.read_retry.attempts or err.code == "rate_limited":
-                    raise
-                await asyncio.sleep(self.read_retry.delay(attempt))
+        # a rate limit is not asked again at once: the caller waits (retry_after)
+        return await read_retry(self.read_retry, lambda: self._request(endpoint, method, path, api_key, params),
+                                TransientError, final=lambda e: e.code == "rate_limited")
 
     async def _request(self, endpoint: str, method: str, path: str, api_key: str, params: dict[str, Any], *,
                        json: Any = None, ref: str | None = None) -> dict:
