@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Self, TypeVar
 
 T = TypeVar("T")
+E = TypeVar("E", bound=BaseException)
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,20 @@ class HttpConnector:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def transport_errors(table: Any, transient: type[E], prefix: str = "") -> Callable[..., E]:
+    """The connector's maker of its transient error for a transport failure
+    (`make(kind, endpoint, ambiguous=, http_status=None, code=None)`): the code is
+    `prefix + (code or kind)`, the texts `table[kind].tr/.en` (the connector's own table)."""
+
+    def make(kind: str, endpoint: str, *, ambiguous: bool, http_status: int | None = None,
+             code: str | None = None) -> E:
+        s = table[kind]
+        return transient(f"{prefix}{code or kind}", s.tr, s.en, endpoint=endpoint, http_status=http_status,
+                         ambiguous=ambiguous)
+
+    return make
 
 
 async def traced_call(log: logging.Logger, provider: str, endpoint: str, fields: dict[str, Any],

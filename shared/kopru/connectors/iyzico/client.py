@@ -66,7 +66,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Callable
 
-from kopru.connectors.common import READ_RETRY, HttpConnector, RetryPolicy, read_retry, traced_call  # noqa: F401
+from kopru.connectors.common import (
+    READ_RETRY,  # noqa: F401  (re-exported)
+    HttpConnector,
+    RetryPolicy,  # noqa: F401  (re-exported)
+    read_retry,
+    traced_call,
+    transport_errors,
+)
 from kopru.connectors.iyzico import codes
 from kopru.connectors.iyzico.codes import (
     CANCEL,
@@ -588,11 +595,7 @@ def _payment_fields(p: Payment) -> dict[str, Any]:
     return out
 
 
-def _transport(kind: str, endpoint: str, *, ambiguous: bool, http_status: int | None = None,
-               code: str | None = None) -> TransientError:
-    s = codes.TRANSPORT[kind]
-    return TransientError(f"iyzico.{code or kind}", s.tr, s.en, endpoint=endpoint, http_status=http_status,
-                          ambiguous=ambiguous)
+_transport = transport_errors(codes.TRANSPORT, TransientError, "iyzico.")
 
 
 def _mismatch(endpoint: str, *, payment_id: str | None = None) -> SignatureMismatch:

@@ -41,7 +41,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable, Sequence
 
-from kopru.connectors.common import READ_RETRY, HttpConnector, RetryPolicy, read_retry, traced_call  # noqa: F401
+from kopru.connectors.common import (
+    READ_RETRY,  # noqa: F401  (re-exported)
+    HttpConnector,
+    RetryPolicy,  # noqa: F401  (re-exported)
+    read_retry,
+    traced_call,
+    transport_errors,
+)
 from kopru.connectors.netgsm import codes
 from kopru.connectors.netgsm.codes import MSGHEADER, OTP, REPORT, SEND, ReportStatus
 from kopru.connectors.netgsm.errors import InvalidRequest, NetgsmError, PermanentError, TransientError
@@ -342,10 +349,7 @@ class NetgsmClient(HttpConnector):
                                  errors=NetgsmError, transient=TransientError, transport=_transport)
 
 
-def _transport(kind: str, endpoint: str, *, ambiguous: bool, http_status: int | None = None,
-               code: str | None = None) -> TransientError:
-    s = codes.TRANSPORT[kind]
-    return TransientError(code or kind, s.tr, s.en, endpoint=endpoint, http_status=http_status, ambiguous=ambiguous)
+_transport = transport_errors(codes.TRANSPORT, TransientError)
 
 
 def _classify(endpoint: str, resp: "httpx.Response", side_effect: bool) -> dict:

@@ -92,7 +92,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import quote
 
-from kopru.connectors.common import READ_RETRY, HttpConnector, RetryPolicy, read_retry, traced_call  # noqa: F401
+from kopru.connectors.common import (
+    READ_RETRY,  # noqa: F401  (re-exported)
+    HttpConnector,
+    RetryPolicy,  # noqa: F401  (re-exported)
+    read_retry,
+    traced_call,
+    transport_errors,
+)
 from kopru.connectors.nilvera import codes
 from kopru.connectors.nilvera.codes import (
     ALREADY,
@@ -554,10 +561,7 @@ def _error_fields(e: NilveraError, f: dict[str, Any]) -> None:
         f["nilvera_codes"] = list(e.nilvera_codes)
 
 
-def _transport(kind: str, endpoint: str, *, ambiguous: bool, http_status: int | None = None,
-               code: str | None = None) -> TransientError:
-    s = codes.TRANSPORT[kind]
-    return TransientError(code or kind, s.tr, s.en, endpoint=endpoint, http_status=http_status, ambiguous=ambiguous)
+_transport = transport_errors(codes.TRANSPORT, TransientError)
 
 
 def _json(resp: "httpx.Response", endpoint: str, *, side_effect: bool = False) -> Any:

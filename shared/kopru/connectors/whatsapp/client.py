@@ -35,7 +35,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from kopru.connectors.common import READ_RETRY, HttpConnector, RetryPolicy, read_retry, traced_call
+from kopru.connectors.common import (
+    READ_RETRY,
+    HttpConnector,
+    RetryPolicy,
+    read_retry,
+    traced_call,
+    transport_errors,
+)
 from kopru.connectors.whatsapp import codes
 from kopru.connectors.whatsapp.errors import InvalidRequest, PermanentError, TransientError, WhatsAppError
 
@@ -177,10 +184,7 @@ class WhatsAppClient(HttpConnector):
                                  errors=WhatsAppError, transient=TransientError, transport=_transport)
 
 
-def _transport(kind: str, endpoint: str, *, ambiguous: bool, http_status: int | None = None,
-               code: str | None = None) -> TransientError:
-    s = codes.TRANSPORT[kind]
-    return TransientError(code or kind, s.tr, s.en, endpoint=endpoint, http_status=http_status, ambiguous=ambiguous)
+_transport = transport_errors(codes.TRANSPORT, TransientError)
 
 
 def _classify(endpoint: str, resp, side_effect: bool) -> dict:
