@@ -75,7 +75,7 @@ def shared_http():
 
 class HttpConnector:
     """The HTTP side every connector client shares: `base_url`, the time-out (connect at most
-    5 s of it), an `httpx.AsyncClient` that is its own (closed by `aclose`) or given to it
+    5 s of it, or `connect=None`: one bound for every phase), an `httpx.AsyncClient` that is its own (closed by `aclose`) or given to it
     (`http`, never closed here), `async with`, and a repr naming only the base URL (never a
     credential). With `shared=True` and no `http`, calls go over `shared_http()`, taken on
     first use (it needs the running loop). httpx is imported here, not at module import."""
@@ -83,11 +83,12 @@ class HttpConnector:
     base_url: str
 
     def _connect(self, url: str, timeout: float, http: Any = None, *, shared: bool = False,
-                 **client: Any) -> None:
+                 connect: float | None = 5.0, **client: Any) -> None:
         import httpx
 
         self.base_url = url.rstrip("/")
-        self._timeout = httpx.Timeout(timeout, connect=min(5.0, timeout))
+        self._timeout = httpx.Timeout(timeout, connect=min(connect, timeout)) if connect is not None \
+            else httpx.Timeout(timeout)
         self._own = http is None and not shared
         self._http = http if http is not None or shared else httpx.AsyncClient(
             timeout=self._timeout, follow_redirects=False, **client)

@@ -58,6 +58,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, Sequence
 
+from kopru.connectors.common import HttpConnector
+
 log = logging.getLogger("kopru.connectors.arvento")
 
 DEFAULT_BASE_URL = "https://ws.arvento.com"
@@ -210,14 +212,15 @@ class ArventoClient(Protocol):
         """One vehicle's positions in [start, end)."""
 
 
-class ArventoRest:
-    """The REST service (`/api/v1`). Credentials per tenant; one shared HTTP pool."""
+class ArventoRest(HttpConnector):
+    """The REST service (`/api/v1`). Credentials per tenant; one shared HTTP pool (looked up
+    per call); `timeout` bounds every phase of a call."""
 
     def __init__(self, username: str, password: str, base_url: str | None = None, *,
                  session_id: str | None = None, timeout: float = TIMEOUT_S) -> None:
         self._username = username
         self._password = password
-        self.base_url = (base_url or base_url_from_env()).rstrip("/")
+        self._connect(base_url or base_url_from_env(), timeout, shared=True, connect=None)
         self.session_id = session_id
         self.timeout = timeout
 
@@ -238,7 +241,7 @@ class ArventoRest:
         started = time.monotonic()
         try:
             r = await shared_http().request(method, self.base_url + PATHS[endpoint], headers=headers,
-                                            json=json_body, data=form, timeout=self.timeout)
+                                            json=json_body, data=form, timeout=self._timeout)
         except httpx.HTTPError as exc:
             log.warning("arvento.call_failed", extra={"fields": {"endpoint": endpoint, "error": type(exc).__name__}})
             raise TransientError("arvento.unavailable", endpoint) from None

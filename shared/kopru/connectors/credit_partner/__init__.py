@@ -38,6 +38,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from kopru.connectors.common import HttpConnector
+
 PRODUCTION_BASE_URL = None  # no default partner: a deployment names its partner (CREDIT_PARTNER_BASE_URL)
 TIMEOUT = 20.0
 
@@ -119,32 +121,27 @@ def _report(doc: Any) -> Report:
     return Report(doc["report_id"], doc["client_reference"], doc)
 
 
-class CreditPartnerClient:
+class CreditPartnerClient(HttpConnector):
     """`async with CreditPartnerClient(api_key, customer_code) as c:` over the process's
     shared pool (kopru.connectors.common.shared_http) unless `http` is given."""
 
     def __init__(self, api_key: str, customer_code: str, url: str | None = None, *, http=None,
                  timeout: float = TIMEOUT) -> None:
-        self.url = (url or base_url()).rstrip("/")
+        self._connect(url or base_url(), timeout, http, shared=True, connect=None)
         self._headers = {"Authorization": f"Bearer {api_key}", "X-Customer-Code": customer_code,
                          "Accept": "application/json"}
-        self._http, self.timeout = http, timeout
+        self.timeout = timeout
 
-    async def __aenter__(self) -> "CreditPartnerClient":
-        if self._http is None:
-            from kopru.connectors.common import shared_http
-
-            self._http = shared_http()
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        return None
+    @property
+    def url(self) -> str:
+        return self.base_url
 
     async def _send(self, method: str, path: str, *, side_effect: bool, **kw) -> Any:
         import httpx
 
         try:
-            r = await self._http.request(method, self.url + path, headers=self._headers, timeout=self.timeout, **kw)
+            r = await self._client().request(method, self.base_url + path, headers=self._headers,
+                                             timeout=self._timeout, **kw)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
             raise TransientError(ambiguous=False) from None
         except httpx.HTTPError:  # sent, then the answer never came whole
