@@ -61,8 +61,6 @@ def shared_http():
     credentials change per call (one tenant's iyzico keys, another's): a client made per
     call builds a new TLS context (~30 ms of CPU loading the CA bundle) and a new pool.
     Redirects are never followed; each call passes its own time-out. Do not close it."""
-    import asyncio
-
     import httpx
 
     key = id(asyncio.get_running_loop())
@@ -75,9 +73,9 @@ def shared_http():
 
 class HttpConnector:
     """The HTTP side every connector client shares: `base_url`, the time-out (connect at most
-    5 s of it, or `connect=None`: one bound for every phase), an `httpx.AsyncClient` that is its own (closed by `aclose`) or given to it
-    (`http`, never closed here), `async with`, and a repr naming only the base URL (never a
-    credential). With `shared=True` and no `http`, calls go over `shared_http()`, taken on
+    5 s of it, or with `connect=None` one bound for every phase), an `httpx.AsyncClient` that
+    is its own (closed by `aclose`) or given to it (`http`, never closed here), `async with`,
+    and a repr naming only the base URL (never a credential). With `shared=True` and no `http`, calls go over `shared_http()`, taken on
     first use (it needs the running loop). httpx is imported here, not at module import."""
 
     base_url: str
