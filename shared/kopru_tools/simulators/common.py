@@ -59,7 +59,7 @@ class Simulator:
     """What every simulator is built on: a lock (its state is read and changed from the
     test's thread and uvicorn's), the ASGI app of `routes` behind the read-only `GET
     /_simulator/calls` (what it received, so tests count real calls: `_inspection`), the
-    calls it received (`_log`, `received`) and its injected failures (`_inject`,
+    calls it received (`_note`, `received`) and its injected failures (`_inject`,
     `_take_failure`, `clear_failures`). `_reset_state` (extended by each) starts them empty."""
 
     DROP_HEAD = b'{"'  # what a dropped answer sends before the connection is lost
@@ -86,7 +86,7 @@ class Simulator:
 
     # -- what it received -----------------------------------------------------------------
 
-    def _log(self, call) -> None:
+    def _note(self, call) -> None:
         with self._lock:
             self._received.append(call)
 

@@ -265,7 +265,7 @@ class NetgsmSimulator(Simulator):
 
     def _record(self, endpoint: str, request: Request, acct: SimAccount | None, http_status: int,
                 code: str | None) -> None:
-        self._log(SimCall(endpoint, acct.usercode if acct else None, http_status, code))
+        self._note(SimCall(endpoint, acct.usercode if acct else None, http_status, code))
 
     async def _injected(self, endpoint: str, request: Request, f: Failure) -> Response:
         if f.code is None:
