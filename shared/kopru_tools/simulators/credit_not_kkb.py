@@ -167,6 +167,14 @@ class NotKkbCreditSimulator(Simulator):
             return None
         return customer
 
+    def _caller(self, endpoint: str, request: Request) -> tuple[SimCall, Response | None]:
+        """The call as it arrived, and its 401 answer when the key or customer code is unknown."""
+        call = SimCall(endpoint, None, 0)
+        call.customer = self._auth(request)
+        if call.customer is None:
+            return call, self._error(call, 401, "UNAUTHORIZED", "unknown API key or customer code")
+        return call, None
+
     def _limited(self) -> bool:
         with self._lock:
             if self._per_minute is None:
@@ -179,11 +187,10 @@ class NotKkbCreditSimulator(Simulator):
             return False
 
     async def _ping(self, request: Request) -> Response:
-        call = SimCall("ping", None, 0)
-        customer = self._auth(request)
-        if customer is None:
-            return self._error(call, 401, "UNAUTHORIZED", "unknown API key or customer code")
-        call.customer = customer
+        call, early = self._caller("ping", request)
+        if early is not None:
+            return early
+        customer = call.customer
         return self._answer(call, 200, {"customer_code": customer})
 
     def _made_up(self, number: str) -> Identity:
@@ -237,11 +244,10 @@ class NotKkbCreditSimulator(Simulator):
     async def _create(self, request: Request) -> Response:
         from kopru.tenancy.identifiers import tckn_valid, vkn_valid
 
-        call = SimCall("report.create", None, 0)
-        customer = self._auth(request)
-        if customer is None:
-            return self._error(call, 401, "UNAUTHORIZED", "unknown API key or customer code")
-        call.customer = customer
+        call, early = self._caller("report.create", request)
+        if early is not None:
+            return early
+        customer = call.customer
         try:
             b = await request.json()
             ref, subj, consent = b["client_reference"], b["subject"], b["consent"]
@@ -278,11 +284,10 @@ class NotKkbCreditSimulator(Simulator):
         return self._answer(call, 201, doc)
 
     async def _find(self, request: Request) -> Response:
-        call = SimCall("report.find", None, 0)
-        customer = self._auth(request)
-        if customer is None:
-            return self._error(call, 401, "UNAUTHORIZED", "unknown API key or customer code")
-        call.customer = customer
+        call, early = self._caller("report.find", request)
+        if early is not None:
+            return early
+        customer = call.customer
         ref = request.query_params.get("client_reference")
         if not ref:
             return self._error(call, 400, "INVALID_REQUEST", "client_reference is required")

@@ -101,7 +101,6 @@ from kopru.connectors.iyzico.signatures import (
     threeds_callback_signature,
 )
 from kopru_tools.simulators.common import (  # noqa: F401  (serve, start re-exported)
-    Failure,
     Simulator,
     control,
     error_page,

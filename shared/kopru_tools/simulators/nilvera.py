@@ -57,7 +57,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from kopru_tools.simulators.common import (  # noqa: F401  (serve, start re-exported)
-    Failure,
     Simulator,
     control,
     error_page,
