@@ -81,6 +81,7 @@ class Simulator:
         await self._app(scope, receive, send)
 
     def reset(self) -> None:
+        """Forget what `_reset_state` starts empty (the accounts and other set-up stay)."""
         with self._lock:
             self._reset_state()
 
