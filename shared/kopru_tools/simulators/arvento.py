@@ -39,12 +39,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from kopru_tools.simulators.common import (  # noqa: F401  (serve, start re-exported)
-    Simulator,
-    quiet_serve as serve,
-    quiet_start as start,
-    runner,
-)
+from kopru_tools.simulators.common import Simulator, runner
+from kopru_tools.simulators.common import quiet_serve as serve, quiet_start as start  # noqa: F401  (re-exported)
 
 LOGIN_REFUSED = 1  # inferred: Arvento's Status for a refused login is not public
 NULL_REFERENCE = 1000  # documented by an integrator: `{}` instead of `{"Nodes": [...]}`

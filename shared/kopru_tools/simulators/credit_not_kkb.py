@@ -36,14 +36,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from kopru_tools.simulators.common import (  # noqa: F401  (serve, start re-exported)
-    Dropped,
-    Simulator,
-    control,
-    quiet_serve as serve,
-    quiet_start as start,
-    runner,
-)
+from kopru_tools.simulators.common import Dropped, Simulator, control, runner
+from kopru_tools.simulators.common import quiet_serve as serve, quiet_start as start  # noqa: F401  (re-exported)
 
 NAME = "credit-not-kkb"
 NOTICE = ("NOT KKB / NOT Findeks: Köprü's credit-partner simulator; every figure in this answer is made up "

@@ -100,14 +100,8 @@ from kopru.connectors.iyzico.signatures import (
     sign_fields,
     threeds_callback_signature,
 )
-from kopru_tools.simulators.common import (  # noqa: F401  (serve, start re-exported)
-    Simulator,
-    control,
-    error_page,
-    quiet_serve as serve,
-    quiet_start as start,
-    runner,
-)
+from kopru_tools.simulators.common import Simulator, control, error_page, runner
+from kopru_tools.simulators.common import quiet_serve as serve, quiet_start as start  # noqa: F401  (re-exported)
 
 CF_PAY = "checkoutform.pay"  # the buyer pays on the hosted page (not an API call; for fail_next)
 TDS_PAY = "threeds.pay"  # the buyer completes the bank's 3-D Secure page

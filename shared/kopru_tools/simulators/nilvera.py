@@ -56,14 +56,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from kopru_tools.simulators.common import (  # noqa: F401  (serve, start re-exported)
-    Simulator,
-    control,
-    error_page,
-    quiet_serve as serve,
-    quiet_start as start,
-    runner,
-)
+from kopru_tools.simulators.common import Simulator, control, error_page, runner
+from kopru_tools.simulators.common import quiet_serve as serve, quiet_start as start  # noqa: F401  (re-exported)
 from kopru.connectors.nilvera import codes
 from kopru.connectors.nilvera.codes import (
     COMPANY,
