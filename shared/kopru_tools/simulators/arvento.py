@@ -30,19 +30,17 @@ from __future__ import annotations
 import hmac
 import math
 import secrets
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from kopru_tools.simulators.common import Served, serve as _serve, start as _start
+from kopru_tools.simulators.common import Simulator, runner
+from kopru_tools.simulators.common import quiet_serve as serve, quiet_start as start  # noqa: F401  (re-exported)
 
 LOGIN_REFUSED = 1  # inferred: Arvento's Status for a refused login is not public
 NULL_REFERENCE = 1000  # documented by an integrator: `{}` instead of `{"Nodes": [...]}`
@@ -83,21 +81,17 @@ class SimCall:
     status: int | None
 
 
-class ArventoSimulator:
+class ArventoSimulator(Simulator):
     def __init__(self, *, window_s: float = 30.0) -> None:
         self.window_s = window_s
-        self._lock = threading.Lock()
         self._accounts: dict[str, SimAccount] = {}
         self._vehicles: dict[str, SimVehicle] = {}
-        self._calls: list[SimCall] = []
         self._last: dict[str, float] = {}  # account label -> monotonic time of its last call
-        self._failures: list[int] = []
-        self._app = Starlette(routes=[
+        super().__init__([
             Route("/api/v1/login", self._login, methods=["POST"]),
             Route("/api/v1/vehicle", self._vehicle_list, methods=["GET"]),
             Route("/api/v1/vehicle/lastEvents", self._last_events, methods=["POST"]),
             Route("/api/v1/report/general", self._report, methods=["POST"]),
-            Route("/_simulator/calls", self._inspect_calls, methods=["GET"]),
         ])
 
     # -- set-up and control --------------------------------------------------------------
@@ -122,17 +116,11 @@ class ArventoSimulator:
             v.trail.append((v.at, lat, lon, speed))
 
     def fail_next(self, http_status: int = 500, times: int = 1) -> None:
-        with self._lock:
-            self._failures.extend([http_status] * times)
+        self._inject(None, times, http_status=http_status)
 
     def reset_calls(self) -> None:
         with self._lock:
-            self._calls.clear()
-
-    @property
-    def calls(self) -> list[SimCall]:
-        with self._lock:
-            return list(self._calls)
+            self._received.clear()
 
     def session_of(self, username: str) -> str | None:
         with self._lock:
@@ -154,17 +142,15 @@ class ArventoSimulator:
 
     # -- ASGI -------------------------------------------------------------------------------
 
-    async def __call__(self, scope, receive, send) -> None:
-        await self._app(scope, receive, send)
-
     def _admit(self, endpoint: str, acct: SimAccount | None) -> Response | None:
         """Record the call; the rate limit and injected failures. A response ends it."""
         now, wall = time.monotonic(), time.time()
+        failure = self._take_failure(endpoint)
         with self._lock:
             label = acct.label if acct else None
-            if self._failures:
-                status = self._failures.pop(0)
-                self._calls.append(SimCall(endpoint, label, now, wall, status, None))
+            if failure is not None:
+                status = failure.http_status
+                self._received.append(SimCall(endpoint, label, now, wall, status, None))
                 if label:
                     self._last[label] = now
                 return Response("Internal Server Error", status_code=status, media_type="text/plain")
@@ -172,15 +158,13 @@ class ArventoSimulator:
                 last = self._last.get(label)
                 self._last[label] = now
                 if last is not None and now - last < self.window_s:
-                    self._calls.append(SimCall(endpoint, label, now, wall, 429, RATE_LIMITED))
+                    self._received.append(SimCall(endpoint, label, now, wall, 429, RATE_LIMITED))
                     return JSONResponse({"HasError": True, "Status": RATE_LIMITED, "Message": "Too many requests",
                                          "List": None, "Record": None}, status_code=429)
         return None
 
     def _record(self, endpoint: str, acct: SimAccount | None, http_status: int, status: int | None) -> None:
-        with self._lock:
-            self._calls.append(SimCall(endpoint, acct.label if acct else None, time.monotonic(), time.time(),
-                                       http_status, status))
+        self._note(SimCall(endpoint, acct.label if acct else None, time.monotonic(), time.time(), http_status, status))
 
     def _by_session(self, request: Request) -> SimAccount | None:
         scheme, _, sid = request.headers.get("authorization", "").partition(" ")
@@ -301,23 +285,12 @@ class ArventoSimulator:
         self._record("report/general", acct, 200, 0)
         return self._ok(List=items)
 
-    async def _inspect_calls(self, request: Request) -> Response:
-        return JSONResponse({"window_s": self.window_s,
-                             "calls": [{"endpoint": c.endpoint, "account": c.account, "at": c.wall,
-                                        "http_status": c.http_status, "status": c.status} for c in self.calls],
-                             "accounts": self.stats()})
+    def _call_view(self, c: SimCall) -> dict[str, Any]:
+        return {"endpoint": c.endpoint, "account": c.account, "at": c.wall, "http_status": c.http_status,
+                "status": c.status}
 
-
-# -- serving ---------------------------------------------------------------------------------
-
-def start(app, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "critical") -> Served:
-    return _start(app, host, port, log_level=log_level)
-
-
-@contextmanager
-def serve(app, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "critical") -> Iterator[str]:
-    with _serve(app, host, port, log_level=log_level) as url:
-        yield url
+    def _inspection(self) -> dict[str, Any]:
+        return {"window_s": self.window_s, **super()._inspection(), "accounts": self.stats()}
 
 
 def loop_drive(center: tuple[float, float], radius_m: float, period_s: float, phase: float = 0.0):
@@ -345,11 +318,7 @@ def dev_simulator() -> ArventoSimulator:
     return sim
 
 
-def main(argv: list[str] | None = None) -> None:
-    """`python -m kopru_tools.simulators.arvento [--port N]`: serve the dev simulator."""
-    from kopru_tools.simulators.common import run_simulator
-
-    run_simulator(dev_simulator, "arvento-simulator", 8096, argv)
+main = runner(dev_simulator, "arvento-simulator", 8096)  # python -m kopru_tools.simulators.arvento [--port N]
 
 
 if __name__ == "__main__":

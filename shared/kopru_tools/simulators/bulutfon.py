@@ -30,19 +30,18 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import threading
 import time
 import uuid as uuidlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from kopru.text import business_tz
+from kopru_tools.simulators.common import Failure, Simulator, control, runner, serve  # noqa: F401  (serve re-exported)
 
 MAX_LIMIT = 100
 DEV_API_KEY = "kopru-dev-bulutfon"
@@ -133,15 +132,6 @@ class Request_:
 
 
 @dataclass
-class _Failure:
-    endpoint: str | None
-    http_status: int | None
-    delay: float
-    remaining: int
-    process: bool = False
-
-
-@dataclass
 class _Push:
     due: float
     webhook: SimWebhook
@@ -149,30 +139,26 @@ class _Push:
     tries: int = 0
 
 
-class BulutfonSimulator:
+class BulutfonSimulator(Simulator):
     def __init__(self, *, call_duration: float = 0.0, limit_per_minute: int | None = None) -> None:
         """`call_duration`: seconds from a call's start to its hangup (0: it ends at once,
         the tests' default). `limit_per_minute`: requests per key per minute, then 429."""
         self.call_duration = call_duration
         self.limit_per_minute = limit_per_minute
-        self._lock = threading.Lock()
         self._accounts: dict[str, SimAccount] = {}
         self._webhooks: dict[str, list[SimWebhook]] = {}
         self._ids = itertools.count(1000)
-        self._reset_state()
-        self._app = Starlette(routes=[
+        super().__init__([
             Route("/v2/cdr/list", self._list, methods=["GET"]),
             Route("/v2/cdr/{y:int}/{m:int}/{d:int}/{uuid}", self._detail, methods=["GET"]),
             Route("/v2/pbx/call-and-bridge", self._bridge, methods=["POST"]),
-            Route("/_simulator/calls", self._inspect, methods=["GET"]),
             Route("/_simulator/webhooks", self._control_webhook, methods=["POST"]),
             Route("/_simulator/incoming-call", self._control_incoming, methods=["POST"]),
         ])
 
     def _reset_state(self) -> None:
-        self._calls: list[SimCall] = []
-        self._requests: list[Request_] = []
-        self._failures: list[_Failure] = []
+        super()._reset_state()  # the API requests it received (`requests`) and the injected failures
+        self._calls: list[SimCall] = []  # the PBX's calls
         self._pushes: list[_Push] = []
         self._hits: dict[str, list[float]] = {}
         self.delivered: list[dict[str, Any]] = []  # webhook bodies answered 2xx (test data)
@@ -203,26 +189,21 @@ class BulutfonSimulator:
         None) answer `http_status` without acting; with `process` they act first (a call is
         placed) and then answer `http_status` (a 502 from a proxy after Bulutfon took it);
         with only `delay` the request is processed and answered `delay` seconds later."""
-        with self._lock:
-            self._failures.append(_Failure(endpoint, http_status, delay, times, process))
-
-    def reset(self) -> None:
-        with self._lock:
-            self._reset_state()
+        self._inject(endpoint, times, http_status=http_status, delay=delay, taken=process)
 
     @property
     def calls(self) -> list[SimCall]:
+        """The PBX's calls (the API requests it received are `requests`)."""
         with self._lock:
             return list(self._calls)
 
     @property
     def requests(self) -> list[Request_]:
-        with self._lock:
-            return list(self._requests)
+        return self.received
 
     def count(self, endpoint: str) -> int:
         with self._lock:
-            return sum(1 for r in self._requests if r.endpoint == endpoint and r.http_status < 400)
+            return sum(1 for r in self._received if r.endpoint == endpoint and r.http_status < 400)
 
     def incoming_call(self, number: str, caller: str, *, api_key: str | None = None, answered: bool = True,
                       recording: bool = False, at: float | None = None) -> str:
@@ -293,24 +274,17 @@ class BulutfonSimulator:
 
     # -- ASGI ---------------------------------------------------------------------------
 
-    async def __call__(self, scope, receive, send) -> None:
-        await self._app(scope, receive, send)
-
     def _record(self, endpoint: str, status: int) -> None:
-        with self._lock:
-            self._requests.append(Request_(endpoint, status))
+        self._note(Request_(endpoint, status))
 
     def _answer(self, endpoint: str, body: Any, status: int = 200) -> Response:
         self._record(endpoint, status)
         return JSONResponse(body, status_code=status)
 
-    async def _guard(self, endpoint: str, request: Request) -> tuple[SimAccount | None, _Failure | None, Response | None]:
-        from kopru_tools.simulators.common import take_failure
-
-        f = take_failure(self._lock, self._failures, endpoint)
-        if f is not None and f.http_status is not None and not f.process:
-            if f.delay:
-                await asyncio.sleep(f.delay)
+    async def _guard(self, endpoint: str, request: Request) -> tuple[SimAccount | None, Failure | None, Response | None]:
+        f = self._take_failure(endpoint)
+        if f is not None and f.http_status is not None and not f.taken:
+            await self._delay(f)
             return None, f, self._answer(endpoint, {"error": "Simulated failure"}, f.http_status)
         key = request.query_params.get("apikey") or request.query_params.get("access_token") or ""
         with self._lock:
@@ -331,14 +305,12 @@ class BulutfonSimulator:
                                              headers={"Retry-After": "60"})
         return acct, f, None
 
-    async def _inspect(self, request: Request) -> Response:
-        with self._lock:
-            reqs = [{"endpoint": r.endpoint, "http_status": r.http_status, "at": r.at} for r in self._requests]
-            phone = [{"uuid": c.uuid, "direction": c.direction, "caller": _mask(c.caller), "callee": _mask(c.callee),
-                      "answered": c.answered, "ended": c.ended(time.time())} for c in self._calls]
+    def _inspection(self) -> dict[str, Any]:
         # "calls": the API requests it received (as every simulator's inspection route);
         # "phone_calls": the PBX's calls, numbers masked
-        return JSONResponse({"calls": reqs, "phone_calls": phone, "pending_webhooks": self.pending_pushes()})
+        phone = [{"uuid": c.uuid, "direction": c.direction, "caller": _mask(c.caller), "callee": _mask(c.callee),
+                  "answered": c.answered, "ended": c.ended(time.time())} for c in self.calls]
+        return {**super()._inspection(), "phone_calls": phone, "pending_webhooks": self.pending_pushes()}
 
     async def _list(self, request: Request) -> Response:
         acct, f, early = await self._guard("cdr.list", request)
@@ -371,8 +343,7 @@ class BulutfonSimulator:
                 "pagination": {"page": page, "total_count": total, "total_pages": pages, "limit": limit,
                                "previous_page": f"{base}?page={page - 1}" if page > 1 else None,
                                "next_page": f"{base}?page={page + 1}" if page < pages else None}}
-        if f is not None and f.delay:
-            await asyncio.sleep(f.delay)
+        await self._delay(f)
         return self._answer("cdr.list", body)
 
     async def _detail(self, request: Request) -> Response:
@@ -416,8 +387,7 @@ class BulutfonSimulator:
                            now + self.call_duration, True, False, destination=destination)
             self._calls.append(call)
             self._queue(call, acct, now)
-        if f is not None and f.delay:
-            await asyncio.sleep(f.delay)  # placed; the answer comes late
+        await self._delay(f)  # placed; the answer comes late
         if f is not None and f.http_status is not None:
             return self._answer("call-and-bridge", {"error": "Bad Gateway"}, f.http_status)  # placed all the same
         return self._answer("call-and-bridge", {"success": True, "message": "Arama başarıyla başlatıldı."})
@@ -425,40 +395,28 @@ class BulutfonSimulator:
     async def _control_webhook(self, request: Request) -> Response:
         """Dev control (the panel's form, not Bulutfon's API): {"apikey", "number", "url",
         "events"?, "format"? ("json"|"form"), "username"?, "password"?}."""
-        try:
-            b = await request.json()
-            self.add_webhook(str(b["apikey"]), str(b["number"]), str(b["url"]),
-                             events=tuple(b.get("events") or ("call_init", "call_hangup", "missing_call")),
-                             fmt="form" if b.get("format") == "form" else "json",
-                             username=b.get("username"), password=b.get("password"))
-        except (ValueError, KeyError, TypeError, AttributeError):
-            return JSONResponse({"error": "give apikey, number (one of the account's), url; optional events, "
-                                          "format, username, password"}, status_code=400)
-        return JSONResponse({"ok": True})
+        return await control(request, lambda b: self.add_webhook(
+            str(b["apikey"]), str(b["number"]), str(b["url"]),
+            events=tuple(b.get("events") or ("call_init", "call_hangup", "missing_call")),
+            fmt="form" if b.get("format") == "form" else "json", username=b.get("username"),
+            password=b.get("password")),
+            "give apikey, number (one of the account's), url; optional events, format, username, password")
 
     async def _control_incoming(self, request: Request) -> Response:
         """Dev control: a customer calls. {"number", "caller", "answered"?, "recording"?}."""
-        try:
-            b = await request.json()
+        def act(b: Any) -> dict[str, str]:
             number, caller = str(b["number"]), str(b["caller"])
             if not caller.isdigit():
                 raise ValueError
-            uuid = self.incoming_call(number, caller, answered=bool(b.get("answered", True)),
-                                      recording=bool(b.get("recording", False)))
-        except (ValueError, KeyError, TypeError, AttributeError, StopIteration):
-            return JSONResponse({"error": "give number (an account's number) and caller (digits); optional "
-                                          "answered, recording"}, status_code=400)
-        return JSONResponse({"uuid": uuid})
+            return {"uuid": self.incoming_call(number, caller, answered=bool(b.get("answered", True)),
+                                               recording=bool(b.get("recording", False)))}
+
+        return await control(request, act, "give number (an account's number) and caller (digits); optional "
+                                            "answered, recording")
 
 
 def _mask(number: str) -> str:
     return number[:4] + "*" * max(0, len(number) - 6) + number[-2:] if len(number) > 6 else "***"
-
-
-def serve(app, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "warning"):
-    from kopru_tools.simulators.common import serve as _serve
-
-    return _serve(app, host, port, log_level=log_level)
 
 
 class _DevSimulator(BulutfonSimulator):
@@ -489,11 +447,7 @@ def dev_simulator() -> BulutfonSimulator:
     return sim
 
 
-def main(argv: list[str] | None = None) -> None:
-    """`python -m kopru_tools.simulators.bulutfon [--port N]`: serve the dev simulator."""
-    from kopru_tools.simulators.common import run_simulator
-
-    run_simulator(dev_simulator, "bulutfon-simulator", 8097, argv)
+main = runner(dev_simulator, "bulutfon-simulator", 8097)  # python -m kopru_tools.simulators.bulutfon [--port N]
 
 
 if __name__ == "__main__":

@@ -1,15 +1,20 @@
-"""What the simulators share: injected failures, the loopback server each runs on in
-`kopru dev` and the tests, and the foreground runner. Cheap to import: uvicorn and the
-socket machinery load when a server starts."""
+"""What the simulators share: the `Simulator` base (its Starlette app with the read-only
+`GET /_simulator/calls`, the calls it received, injected failures), dev control routes, the
+loopback server each runs on in `kopru dev` and the tests, and the foreground runner.
+Cheap to import: Starlette, uvicorn and the socket machinery load when a simulator is made
+or a server starts."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import socket
 import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from functools import partial
+from typing import Any, Callable, Iterator
 
 
 def take_failure(lock: threading.Lock, failures: list, endpoint: str):
@@ -23,6 +28,128 @@ def take_failure(lock: threading.Lock, failures: list, endpoint: str):
                     failures.remove(f)
                 return f
     return None
+
+
+@dataclass
+class Failure:
+    """An injected failure for the next `remaining` calls to `endpoint` (None: any). What a
+    simulator does with it is its own: answer `code` (the provider's error code) or a bare
+    `http_status`, after `delay` seconds; `taken`: the call is processed first (the provider
+    took it, the answer is lost); `drop`: processed, then the connection drops; `raw`: a
+    plain-text body such as a proxy gives."""
+
+    endpoint: str | None
+    remaining: int
+    code: Any = None
+    http_status: int | None = None
+    delay: float = 0.0
+    taken: bool = False
+    drop: bool = False
+    raw: bool = False
+
+
+def error_page(status: int):
+    """A bare HTTP error with a plain-text body, as a web server in front of a service gives."""
+    from starlette.responses import PlainTextResponse
+
+    return PlainTextResponse("Internal Server Error" if status >= 500 else "Error", status_code=status)
+
+
+class Simulator:
+    """What every simulator is built on: a lock (its state is read and changed from the
+    test's thread and uvicorn's), the ASGI app of `routes` behind the read-only `GET
+    /_simulator/calls` (what it received, so tests count real calls: `_inspection`), the
+    calls it received (`_note`, `received`) and its injected failures (`_inject`,
+    `_take_failure`, `clear_failures`). `_reset_state` (extended by each) starts them empty."""
+
+    DROP_HEAD = b'{"'  # what a dropped answer sends before the connection is lost
+
+    def __init__(self, routes: list) -> None:
+        from starlette.applications import Starlette
+        from starlette.routing import Route
+
+        self._lock = threading.Lock()
+        self._reset_state()
+        # first: a provider route with path parameters (WhatsApp's /{version}/{id}) must not take it
+        self._app = Starlette(routes=[Route("/_simulator/calls", self._inspect_calls, methods=["GET"]), *routes])
+
+    def _reset_state(self) -> None:
+        self._received: list = []
+        self._failures: list[Failure] = []
+
+    async def __call__(self, scope, receive, send) -> None:
+        await self._app(scope, receive, send)
+
+    def reset(self) -> None:
+        """Forget what `_reset_state` starts empty (the accounts and other set-up stay)."""
+        with self._lock:
+            self._reset_state()
+
+    # -- what it received -----------------------------------------------------------------
+
+    def _note(self, call) -> None:
+        with self._lock:
+            self._received.append(call)
+
+    @property
+    def received(self) -> list:
+        """Every call it received, in order, refused and repeated ones included."""
+        with self._lock:
+            return list(self._received)
+
+    @property
+    def calls(self) -> list:
+        return self.received
+
+    def _call_view(self, call) -> dict[str, Any]:
+        """A received call as the inspection route shows it: its fields (never a secret)."""
+        return dataclasses.asdict(call)
+
+    def _inspection(self) -> dict[str, Any]:
+        return {"calls": [self._call_view(c) for c in self.received]}
+
+    async def _inspect_calls(self, request):
+        """Read-only, not the provider's API: `_inspection()`."""
+        from starlette.responses import JSONResponse
+
+        return JSONResponse(self._inspection())
+
+    # -- injected failures ------------------------------------------------------------------
+
+    def _inject(self, endpoint: str | None, times: int, **how: Any) -> None:
+        with self._lock:
+            self._failures.append(Failure(endpoint, times, **how))
+
+    def _take_failure(self, endpoint: str) -> Failure | None:
+        return take_failure(self._lock, self._failures, endpoint)
+
+    def clear_failures(self) -> None:
+        with self._lock:
+            self._failures.clear()
+
+    @staticmethod
+    async def _delay(f: Failure | None) -> None:
+        if f is not None and f.delay:
+            await asyncio.sleep(f.delay)
+
+    async def _finish(self, f: Failure | None, response):
+        """A processed call's answer: `f.delay` seconds late, or dropped mid-answer (`f.drop`)."""
+        await self._delay(f)
+        if f is not None and f.drop:
+            return Dropped(self.DROP_HEAD)
+        return response
+
+
+async def control(request, act: Callable[[Any], Any], usage: str):
+    """A dev control route (not the provider's API): `act(json body)` does it and returns the
+    answer (None: `{"ok": true}`); a body it cannot use answers 400 `{"error": usage}`."""
+    from starlette.responses import JSONResponse
+
+    try:
+        out = act(await request.json())
+    except (ValueError, TypeError, KeyError, AttributeError, StopIteration):
+        return JSONResponse({"error": usage}, status_code=400)
+    return JSONResponse({"ok": True} if out is None else out)
 
 
 class Dropped:
@@ -87,6 +214,11 @@ def serve(app, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "warn
         served.stop()
 
 
+# a simulator that can drop a connection serves with uvicorn's log quiet (the drop is no error)
+quiet_start = partial(start, log_level="critical")
+quiet_serve = partial(serve, log_level="critical")
+
+
 def run_simulator(make_app, prog: str, port: int, argv: list[str] | None = None) -> None:
     """`python -m kopru_tools.simulators.<service> [--host H] [--port N]`: serve a
     connector's dev simulator in the foreground."""
@@ -99,3 +231,13 @@ def run_simulator(make_app, prog: str, port: int, argv: list[str] | None = None)
     p.add_argument("--port", type=int, default=port)
     a = p.parse_args(argv)
     uvicorn.run(make_app(), host=a.host, port=a.port, log_level="warning", access_log=False)
+
+
+def runner(dev_simulator: Callable[[], Any], prog: str, port: int) -> Callable[[list[str] | None], None]:
+    """A simulator module's `main`: `python -m kopru_tools.simulators.<service> [--host H]
+    [--port N]` serves its `dev_simulator()` (what `kopru dev` runs) in the foreground."""
+
+    def main(argv: list[str] | None = None) -> None:
+        run_simulator(dev_simulator, prog, port, argv)
+
+    return main

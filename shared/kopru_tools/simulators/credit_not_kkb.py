@@ -25,22 +25,19 @@ Test data in memory; it logs nothing.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import itertools
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from kopru_tools.simulators.common import Dropped, Served, serve as _serve, start as _start, take_failure
+from kopru_tools.simulators.common import Dropped, Simulator, control, runner
+from kopru_tools.simulators.common import quiet_serve as serve, quiet_start as start  # noqa: F401  (re-exported)
 
 NAME = "credit-not-kkb"
 NOTICE = ("NOT KKB / NOT Findeks: Köprü's credit-partner simulator; every figure in this answer is made up "
@@ -73,43 +70,30 @@ class SimCall:
 
 
 @dataclass
-class _Failure:
-    endpoint: str | None
-    http_status: int | None
-    taken: bool
-    drop: bool
-    delay: float
-    remaining: int
-
-
-@dataclass
 class _Made:
     customer: str
     doc: dict[str, Any] = field(repr=False)
 
 
-class NotKkbCreditSimulator:
+class NotKkbCreditSimulator(Simulator):
     def __init__(self, *, known_by_default: bool = True) -> None:
         """`known_by_default`: any valid TCKN/VKN is a known identity with made-up figures
         derived from the number (stable between calls), unless forgotten."""
         self.known_by_default = known_by_default
-        self._lock = threading.Lock()
         self._accounts: dict[str, str] = {}
         self._identities: dict[str, Identity] = {}
         self._unknown: set[str] = set()
-        self._reset_state()
-        self._app = Starlette(routes=[
+        super().__init__([
             Route("/v1/ping", self._ping, methods=["GET"]),
             Route("/v1/credit-reports", self._create, methods=["POST"]),
             Route("/v1/credit-reports", self._find, methods=["GET"]),
-            Route("/_simulator/calls", self._inspect_calls, methods=["GET"]),
             Route("/_simulator/fail-next", self._control_fail_next, methods=["POST"]),
         ])
 
     def _reset_state(self) -> None:
+        """Forget reports, calls, failures and the rate limit (accounts and identities stay): `reset()`."""
+        super()._reset_state()
         self._made: list[_Made] = []
-        self._calls: list[SimCall] = []
-        self._failures: list[_Failure] = []
         self._window: list[float] = []
         self._per_minute: int | None = None
         self._ids = itertools.count(1)
@@ -149,18 +133,7 @@ class NotKkbCreditSimulator:
         answered `delay` seconds late."""
         if endpoint is not None and endpoint not in ENDPOINTS:
             raise ValueError("unknown endpoint")
-        with self._lock:
-            self._failures.append(_Failure(endpoint, http_status, taken, drop, delay, times))
-
-    def reset(self) -> None:
-        """Forget reports, calls, failures and the rate limit (accounts and identities stay)."""
-        with self._lock:
-            self._reset_state()
-
-    @property
-    def calls(self) -> list[SimCall]:
-        with self._lock:
-            return list(self._calls)
+        self._inject(endpoint, times, http_status=http_status, taken=taken, drop=drop, delay=delay)
 
     def reports(self, client_reference: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
@@ -169,13 +142,9 @@ class NotKkbCreditSimulator:
 
     # -- the API -----------------------------------------------------------------------------------
 
-    async def __call__(self, scope, receive, send) -> None:
-        await self._app(scope, receive, send)
-
     def _answer(self, call: SimCall, status: int, body: dict[str, Any], headers: dict[str, str] | None = None):
         call.http_status = status
-        with self._lock:
-            self._calls.append(call)
+        self._note(call)
         return JSONResponse({**body, "simulator": NAME, "notice": NOTICE}, status,
                             headers={"X-Simulator": f"{NAME} (NOT KKB, NOT Findeks)", **(headers or {})})
 
@@ -192,6 +161,14 @@ class NotKkbCreditSimulator:
             return None
         return customer
 
+    def _caller(self, endpoint: str, request: Request) -> tuple[SimCall, Response | None]:
+        """The call as it arrived, and its 401 answer when the key or customer code is unknown."""
+        call = SimCall(endpoint, None, 0)
+        call.customer = self._auth(request)
+        if call.customer is None:
+            return call, self._error(call, 401, "UNAUTHORIZED", "unknown API key or customer code")
+        return call, None
+
     def _limited(self) -> bool:
         with self._lock:
             if self._per_minute is None:
@@ -204,11 +181,10 @@ class NotKkbCreditSimulator:
             return False
 
     async def _ping(self, request: Request) -> Response:
-        call = SimCall("ping", None, 0)
-        customer = self._auth(request)
-        if customer is None:
-            return self._error(call, 401, "UNAUTHORIZED", "unknown API key or customer code")
-        call.customer = customer
+        call, early = self._caller("ping", request)
+        if early is not None:
+            return early
+        customer = call.customer
         return self._answer(call, 200, {"customer_code": customer})
 
     def _made_up(self, number: str) -> Identity:
@@ -262,11 +238,10 @@ class NotKkbCreditSimulator:
     async def _create(self, request: Request) -> Response:
         from kopru.tenancy.identifiers import tckn_valid, vkn_valid
 
-        call = SimCall("report.create", None, 0)
-        customer = self._auth(request)
-        if customer is None:
-            return self._error(call, 401, "UNAUTHORIZED", "unknown API key or customer code")
-        call.customer = customer
+        call, early = self._caller("report.create", request)
+        if early is not None:
+            return early
+        customer = call.customer
         try:
             b = await request.json()
             ref, subj, consent = b["client_reference"], b["subject"], b["consent"]
@@ -281,7 +256,7 @@ class NotKkbCreditSimulator:
             return self._error(call, 400, "INVALID_REQUEST", "subject.number fails its check digits")
         if self._limited():
             return self._error(call, 429, "RATE_LIMITED", "too many requests", {"Retry-After": "60"})
-        failure = take_failure(self._lock, self._failures, "report.create")
+        failure = self._take_failure("report.create")
         if failure is not None and not failure.taken and not failure.drop and failure.http_status:
             code = "RATE_LIMITED" if failure.http_status == 429 else "INTERNAL"
             return self._error(call, failure.http_status, code, "simulated failure; nothing was made",
@@ -293,66 +268,47 @@ class NotKkbCreditSimulator:
             return self._error(call, 403, "CONSENT_NOT_FOUND", "the person has not approved sharing the report")
         doc = self._report(customer, ref, scheme, number, ident)
         if failure is not None:
-            if failure.delay:
-                await asyncio.sleep(failure.delay)
+            await self._delay(failure)
             if failure.drop:
                 call.http_status = 200
-                with self._lock:
-                    self._calls.append(call)
+                self._note(call)
                 return Dropped(b'{"report_id": "')
             if failure.http_status:
                 return self._error(call, failure.http_status, "INTERNAL", "simulated failure after the report was made")
         return self._answer(call, 201, doc)
 
     async def _find(self, request: Request) -> Response:
-        call = SimCall("report.find", None, 0)
-        customer = self._auth(request)
-        if customer is None:
-            return self._error(call, 401, "UNAUTHORIZED", "unknown API key or customer code")
-        call.customer = customer
+        call, early = self._caller("report.find", request)
+        if early is not None:
+            return early
+        customer = call.customer
         ref = request.query_params.get("client_reference")
         if not ref:
             return self._error(call, 400, "INVALID_REQUEST", "client_reference is required")
         call.client_reference = ref
-        failure = take_failure(self._lock, self._failures, "report.find")
+        failure = self._take_failure("report.find")
         if failure is not None and failure.http_status:
             return self._error(call, failure.http_status, "INTERNAL", "simulated failure")
         with self._lock:
             items = [dict(m.doc) for m in self._made if m.customer == customer and m.doc["client_reference"] == ref]
         return self._answer(call, 200, {"items": items})
 
-    async def _inspect_calls(self, request: Request) -> Response:
-        """Read-only: every call received, in order (no keys, no bodies; numbers masked)."""
-        return JSONResponse({"simulator": NAME, "notice": NOTICE, "calls": [
-            {"endpoint": c.endpoint, "customer": c.customer, "http_status": c.http_status, "code": c.code,
-             "client_reference": c.client_reference, "subject": c.subject} for c in self.calls]})
+    def _inspection(self) -> dict[str, Any]:
+        """Every call received, in order (no keys, no bodies; numbers masked), and what this is."""
+        return {"simulator": NAME, "notice": NOTICE, **super()._inspection()}
 
     async def _control_fail_next(self, request: Request) -> Response:
         """Dev control: {"http_status": 500, "endpoint": "report.create", "times": 1, "taken": false,
         "drop": false, "delay": 0}."""
-        try:
-            b = await request.json()
+        def act(b: Any) -> None:
             if not isinstance(b, dict):
                 raise ValueError
             status = b.get("http_status")
             self.fail_next(int(status) if status is not None else None, times=int(b.get("times", 1)),
                            endpoint=b.get("endpoint"), taken=bool(b.get("taken", False)),
                            drop=bool(b.get("drop", False)), delay=float(b.get("delay", 0)))
-        except (ValueError, TypeError):
-            return JSONResponse({"error": "bad control request"}, 400)
-        return JSONResponse({"ok": True})
 
-
-# -- serving -----------------------------------------------------------------------------------------
-
-def start(app, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "critical") -> Served:
-    return _start(app, host, port, log_level=log_level)
-
-
-@contextmanager
-def serve(app, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "critical") -> Iterator[str]:
-    with _serve(app, host, port, log_level=log_level) as url:
-        yield url
+        return await control(request, act, "bad control request")
 
 
 DEV_API_KEY = "kopru-dev-credit"
@@ -367,11 +323,7 @@ def dev_simulator() -> NotKkbCreditSimulator:
     return sim
 
 
-def main(argv: list[str] | None = None) -> None:
-    """`python -m kopru_tools.simulators.credit_not_kkb [--port N]`: serve the dev simulator."""
-    from kopru_tools.simulators.common import run_simulator
-
-    run_simulator(dev_simulator, "credit-not-kkb-simulator", 8096, argv)
+main = runner(dev_simulator, "credit-not-kkb-simulator", 8096)  # python -m kopru_tools.simulators.credit_not_kkb
 
 
 if __name__ == "__main__":

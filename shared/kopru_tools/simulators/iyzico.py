@@ -68,7 +68,6 @@ and /_simulator/calls shows those masked. It keeps no buyer data. It logs nothin
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hmac
 import html
@@ -77,13 +76,11 @@ import json
 import threading
 import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 from urllib.parse import parse_qs
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -103,7 +100,8 @@ from kopru.connectors.iyzico.signatures import (
     sign_fields,
     threeds_callback_signature,
 )
-from kopru_tools.simulators.common import Dropped, Served, serve as _serve, start as _start
+from kopru_tools.simulators.common import Simulator, control, error_page, runner
+from kopru_tools.simulators.common import quiet_serve as serve, quiet_start as start  # noqa: F401  (re-exported)
 
 CF_PAY = "checkoutform.pay"  # the buyer pays on the hosted page (not an API call; for fail_next)
 TDS_PAY = "threeds.pay"  # the buyer completes the bank's 3-D Secure page
@@ -187,16 +185,6 @@ class SimCall:
     card: str | None = None  # "************1234": the last four digits only
 
 
-@dataclass
-class _Failure:
-    endpoint: str | None
-    error_code: str | None
-    http_status: int | None
-    delay: float
-    drop: bool
-    remaining: int
-
-
 def _dec(v: Any) -> Decimal | None:
     if v is None or isinstance(v, (bool, float)):
         return None if not isinstance(v, float) else _dec(repr(v))
@@ -235,7 +223,9 @@ class _Refused(Exception):
 
 # -- the simulator -----------------------------------------------------------------------------------
 
-class IyzicoSimulator:
+class IyzicoSimulator(Simulator):
+    DROP_HEAD = b'{"status":"success","'
+
     def __init__(self, *, pay_after: float | None = None, notify_delay: float = 0.0,
                  notify_retry_delays: tuple[float, ...] = (0.2, 0.5)) -> None:
         """`pay_after`: seconds after which a started payment is paid by itself (the dev
@@ -245,10 +235,8 @@ class IyzicoSimulator:
         self.pay_after = pay_after
         self.notify_delay = notify_delay
         self.notify_retry_delays = notify_retry_delays
-        self._lock = threading.Lock()
         self._merchants: dict[str, SimMerchant] = {}
-        self._reset_state()
-        self._app = Starlette(routes=[
+        super().__init__([
             Route("/payment/iyzipos/checkoutform/initialize/auth/ecom", self._cf_initialize, methods=["POST"]),
             Route("/payment/iyzipos/checkoutform/initialize/ecom", self._cf_initialize, methods=["POST"]),
             Route("/payment/iyzipos/checkoutform/auth/ecom/detail", self._cf_retrieve, methods=["POST"]),
@@ -259,15 +247,13 @@ class IyzicoSimulator:
             Route("/v2/payment/refund", self._refund, methods=["POST"]),
             Route("/_sim/checkout", self._checkout_page, methods=["GET", "POST"]),
             Route("/_sim/3ds", self._threeds_page, methods=["GET", "POST"]),
-            Route("/_simulator/calls", self._inspect_calls, methods=["GET"]),
             Route("/_simulator/fail-next", self._control_fail_next, methods=["POST"]),
             Route("/_simulator/complete", self._control_complete, methods=["POST"]),
         ])
 
     def _reset_state(self) -> None:
+        super()._reset_state()
         self._payments: list[SimPayment] = []
-        self._failures: list[_Failure] = []
-        self._calls: list[SimCall] = []
         self._notifications: list[dict[str, Any]] = []
         self._callbacks: list[dict[str, Any]] = []
         self._ids = itertools.count(22480001)
@@ -295,13 +281,8 @@ class IyzicoSimulator:
         is closed mid-answer."""
         if endpoint is not None and endpoint not in ENDPOINTS:
             raise ValueError("unknown endpoint")
-        with self._lock:
-            self._failures.append(_Failure(endpoint, None if error_code is None else str(error_code), http_status,
-                                           delay, drop, times))
-
-    def clear_failures(self) -> None:
-        with self._lock:
-            self._failures.clear()
+        self._inject(endpoint, times, code=None if error_code is None else str(error_code), http_status=http_status,
+                     delay=delay, drop=drop)
 
     def reset(self) -> None:
         """Forget payments, failures, calls, notifications and callbacks (merchants stay)."""
@@ -309,11 +290,6 @@ class IyzicoSimulator:
             for t in self._timers:
                 t.cancel()
             self._reset_state()
-
-    @property
-    def calls(self) -> list[SimCall]:
-        with self._lock:
-            return list(self._calls)
 
     @property
     def notifications(self) -> list[dict[str, Any]]:
@@ -355,7 +331,7 @@ class IyzicoSimulator:
         `error_code`. Returns the fields the page POSTs to the callbackUrl ({"token": ...});
         the notification goes out in the background."""
         f = self._take_failure(CF_PAY) if error_code is None else None
-        code = str(error_code) if error_code is not None else (f.error_code if f else None)
+        code = str(error_code) if error_code is not None else (f.code if f else None)
         with self._lock:
             p = self._find(token=token)
             if p is None or p.kind != "hosted":
@@ -386,8 +362,8 @@ class IyzicoSimulator:
             if p.card_md is not None and md == 1:
                 md = p.card_md
             p.md_status = md
-            if f is not None and f.error_code and codes.is_bank_code(f.error_code):
-                p.card_error = f.error_code
+            if f is not None and f.code and codes.is_bank_code(f.code):
+                p.card_error = f.code
             if md == 1:
                 p.payment_status = "CALLBACK_THREEDS"
             else:
@@ -444,16 +420,10 @@ class IyzicoSimulator:
         body.update(iyziEventTime=int(time.time() * 1000), iyziPaymentId=int(p.payment_id))
         return body
 
-    def _take_failure(self, endpoint: str) -> _Failure | None:
-        from kopru_tools.simulators.common import take_failure
-
-        return take_failure(self._lock, self._failures, endpoint)
-
     def _record(self, endpoint: str, merchant: SimMerchant | None, status: int, code: str | None = None,
                 payment_id: str | None = None, conversation_id: str | None = None, card: str | None = None) -> None:
-        with self._lock:
-            self._calls.append(SimCall(endpoint, merchant.label if merchant else None, status, code, payment_id,
-                                       conversation_id, ("*" * 12 + card) if card else None))
+        self._note(SimCall(endpoint, merchant.label if merchant else None, status, code, payment_id, conversation_id,
+                           ("*" * 12 + card) if card else None))
 
     # -- background work: notifications and the dev buyer ------------------------------------------
 
@@ -530,20 +500,15 @@ class IyzicoSimulator:
 
     # -- request plumbing ----------------------------------------------------------------------------
 
-    async def __call__(self, scope, receive, send) -> None:
-        await self._app(scope, receive, send)
-
     async def _guard(self, endpoint: str, request: Request):
         """Injected failure, then IYZWSv2, then the JSON body. Returns (failure-or-None,
         merchant, body, early-response)."""
         raw = await request.body()
         f = self._take_failure(endpoint)
-        if f is not None and f.http_status is not None and f.error_code is None:
-            if f.delay:
-                await asyncio.sleep(f.delay)
+        if f is not None and f.http_status is not None and f.code is None:
+            await self._delay(f)
             self._record(endpoint, None, f.http_status)
-            return f, None, None, Response("Internal Server Error" if f.http_status >= 500 else "Error",
-                                           status_code=f.http_status, media_type="text/plain")
+            return f, None, None, error_page(f.http_status)
         merchant, code = self._authenticate(request, raw)
         try:
             body = json.loads(raw.decode("utf-8"))
@@ -555,12 +520,10 @@ class IyzicoSimulator:
             return f, None, None, self._error(endpoint, None, code, locale, conv)
         if not isinstance(body, dict):
             return f, merchant, None, self._error(endpoint, merchant, "11", None, None)
-        if f is not None and f.error_code is not None and not (
-                endpoint == TDS_AUTH and codes.is_bank_code(f.error_code)):
-            if f.delay:
-                await asyncio.sleep(f.delay)
-            status = f.http_status or (429 if f.error_code == codes.RATE_LIMITED else 200)
-            return f, merchant, body, self._error(endpoint, merchant, f.error_code, locale, conv, status=status)
+        if f is not None and f.code is not None and not (endpoint == TDS_AUTH and codes.is_bank_code(f.code)):
+            await self._delay(f)
+            status = f.http_status or (429 if f.code == codes.RATE_LIMITED else 200)
+            return f, merchant, body, self._error(endpoint, merchant, f.code, locale, conv, status=status)
         return f, merchant, body, None
 
     def _authenticate(self, request: Request, raw: bytes) -> tuple[SimMerchant | None, str | None]:
@@ -611,14 +574,6 @@ class IyzicoSimulator:
             card: str | None = None) -> Response:
         self._record(endpoint, merchant, 200, None, payment_id, body.get("conversationId"), card)
         return JSONResponse(body)
-
-    @staticmethod
-    async def _finish(f: _Failure | None, response: Response) -> Response:
-        if f is not None and f.delay:
-            await asyncio.sleep(f.delay)
-        if f is not None and f.drop:
-            return Dropped(b'{"status":"success","')
-        return response
 
     # -- request checks -------------------------------------------------------------------------------
 
@@ -776,7 +731,7 @@ class IyzicoSimulator:
             elif p.payment_status != "CALLBACK_THREEDS":
                 code, snap = "5115", None
             else:
-                decline = f.error_code if (f is not None and f.error_code) else p.card_error
+                decline = f.code if (f is not None and f.code) else p.card_error
                 p.conversation_data = str(body.get("conversationData") or "")
                 self._settle(p, decline)
                 code, snap = None, replace(p, items=list(p.items))
@@ -929,18 +884,10 @@ class IyzicoSimulator:
 
     # -- control and inspection (not iyzico's API) -----------------------------------------------------
 
-    async def _inspect_calls(self, request: Request) -> Response:
-        """Read-only: every API call received, in order, refused and repeated ones included
-        (no keys, no bodies; a card as its last four digits)."""
-        return JSONResponse({"calls": [{"endpoint": c.endpoint, "merchant": c.merchant, "http_status": c.http_status,
-                                        "code": c.code, "payment_id": c.payment_id,
-                                        "conversation_id": c.conversation_id, "card": c.card} for c in self.calls]})
-
     async def _control_fail_next(self, request: Request) -> Response:
         """Dev control: {"error_code": "10051", "endpoint": "checkoutform.pay", "http_status":
         500, "times": 1, "delay": 0, "drop": false}."""
-        try:
-            b = await request.json()
+        def act(b: Any) -> None:
             if not isinstance(b, dict):
                 raise ValueError
             code = b.get("error_code")
@@ -950,9 +897,8 @@ class IyzicoSimulator:
             self.fail_next(error_code=code, http_status=int(status) if status is not None else None,
                            times=int(b.get("times", 1)), endpoint=b.get("endpoint"), delay=float(b.get("delay", 0)),
                            drop=bool(b.get("drop", False)))
-        except (ValueError, TypeError):
-            return JSONResponse({"error": "give error_code, http_status, times, endpoint, delay, drop"}, status_code=400)
-        return JSONResponse({"ok": True})
+
+        return await control(request, act, "give error_code, http_status, times, endpoint, delay, drop")
 
     async def _control_complete(self, request: Request) -> Response:
         """Dev control: {"token": "...", "error_code": null|"10051"}: the buyer pays (or the
@@ -987,20 +933,6 @@ def _autosubmit(url: str, fields: dict[str, str]) -> str:
             f'<script type="text/javascript">document.getElementById("callback").submit();</script></body></html>')
 
 
-# -- serving -----------------------------------------------------------------------------------------
-
-def start(app, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "critical") -> Served:
-    """Serve an ASGI app (the simulator) on loopback: kopru_tools.simulators.common.start."""
-    return _start(app, host, port, log_level=log_level)
-
-
-@contextmanager
-def serve(app, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "critical") -> Iterator[str]:
-    """`with serve(sim) as base_url:` kopru_tools.simulators.common.serve on loopback."""
-    with _serve(app, host, port, log_level=log_level) as url:
-        yield url
-
-
 DEV_API_KEY = "kopru-dev-iyzico"
 DEV_SECRET_KEY = "kopru-dev-iyzico-secret"
 
@@ -1017,11 +949,7 @@ def dev_simulator() -> IyzicoSimulator:
     return sim
 
 
-def main(argv: list[str] | None = None) -> None:
-    """`python -m kopru_tools.simulators.iyzico [--port N]`: serve the dev simulator."""
-    from kopru_tools.simulators.common import run_simulator
-
-    run_simulator(dev_simulator, "iyzico-simulator", 8097, argv)
+main = runner(dev_simulator, "iyzico-simulator", 8097)  # python -m kopru_tools.simulators.iyzico [--port N]
 
 
 if __name__ == "__main__":

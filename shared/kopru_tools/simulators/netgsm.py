@@ -34,25 +34,23 @@ Phone numbers and texts it holds are test data and stay in memory; it logs nothi
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hmac
 import itertools
 import random
 import re
-import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from kopru.text import business_tz
+from kopru_tools.simulators.common import Failure, Simulator, control, error_page, runner, serve  # noqa: F401
 
 SEND_DATE_FORMAT = "%d%m%Y%H%M"
 REPORT_DATE_FORMAT = "%d.%m.%Y %H:%M:%S"
@@ -122,16 +120,7 @@ class SimCall:
     at: float = field(default_factory=time.time)
 
 
-@dataclass
-class _Failure:
-    endpoint: str | None
-    code: str | None
-    http_status: int | None
-    delay: float
-    remaining: int
-
-
-class NetgsmSimulator:
+class NetgsmSimulator(Simulator):
     def __init__(self, *, duplicate_limit: int = 20, max_chars: int = 1000, otp_max_chars: int = 160,
                  send_limit_per_minute: int | None = None, report_limit_per_minute: int | None = None,
                  deliver_after: float | None = None) -> None:
@@ -144,23 +133,20 @@ class NetgsmSimulator:
         self.otp_max_chars = otp_max_chars  # official client README: OTP "Max 160 char"
         self.send_limit_per_minute = send_limit_per_minute
         self.report_limit_per_minute = report_limit_per_minute
-        self._lock = threading.Lock()
         self._accounts: dict[str, SimAccount] = {}
-        self._reset_state()
-        self._app = Starlette(routes=[
+        super().__init__([
             Route("/sms/rest/v2/send", self._send, methods=["POST"]),
             Route("/sms/rest/v2/otp", self._otp, methods=["POST"]),
             Route("/sms/rest/v2/report", self._report, methods=["POST"]),
             Route("/sms/rest/v2/msgheader", self._msgheader, methods=["GET"]),
-            Route("/_simulator/calls", self._inspect_calls, methods=["GET"]),
             Route("/_simulator/messages", self._inspect_messages, methods=["GET"]),
             Route("/_simulator/fail-next", self._control_fail_next, methods=["POST"]),
         ])
 
     def _reset_state(self) -> None:
+        """Forget messages, failures and calls (accounts stay): `reset()`."""
+        super()._reset_state()
         self._messages: list[SimMessage] = []
-        self._failures: list[_Failure] = []
-        self._calls: list[SimCall] = []
         self._hits: dict[tuple[str, str], list[float]] = {}
         self._jobids = itertools.count(random.randint(10**9, 2 * 10**9))
 
@@ -180,27 +166,12 @@ class NetgsmSimulator:
         `http_status` (e.g. 500, plain-text body), after `delay` seconds. With only `delay`,
         the call is processed (a send is accepted) and the answer comes `delay` seconds
         later: Netgsm took it, the caller may time out."""
-        with self._lock:
-            self._failures.append(_Failure(endpoint, code, http_status, delay, times))
-
-    def clear_failures(self) -> None:
-        with self._lock:
-            self._failures.clear()
-
-    def reset(self) -> None:
-        """Forget messages, failures and calls (accounts stay)."""
-        with self._lock:
-            self._reset_state()
+        self._inject(endpoint, times, code=code, http_status=http_status, delay=delay)
 
     @property
     def messages(self) -> list[SimMessage]:
         with self._lock:
             return [replace(m) for m in self._messages]
-
-    @property
-    def calls(self) -> list[SimCall]:
-        with self._lock:
-            return list(self._calls)
 
     def count(self, kind: str | None = None, usercode: str | None = None) -> int:
         with self._lock:
@@ -270,14 +241,6 @@ class NetgsmSimulator:
 
     # -- ASGI --------------------------------------------------------------------
 
-    async def __call__(self, scope, receive, send) -> None:
-        await self._app(scope, receive, send)
-
-    def _take_failure(self, endpoint: str) -> _Failure | None:
-        from kopru_tools.simulators.common import take_failure
-
-        return take_failure(self._lock, self._failures, endpoint)
-
     def _account(self, request: Request) -> SimAccount | None:
         raw = request.headers.get("authorization", "")
         scheme, _, token = raw.partition(" ")
@@ -302,18 +265,15 @@ class NetgsmSimulator:
 
     def _record(self, endpoint: str, request: Request, acct: SimAccount | None, http_status: int,
                 code: str | None) -> None:
-        with self._lock:
-            self._calls.append(SimCall(endpoint, acct.usercode if acct else None, http_status, code))
+        self._note(SimCall(endpoint, acct.usercode if acct else None, http_status, code))
 
-    async def _injected(self, endpoint: str, request: Request, f: _Failure) -> Response:
+    async def _injected(self, endpoint: str, request: Request, f: Failure) -> Response:
         if f.code is None:
             self._record(endpoint, request, None, f.http_status or 500, None)  # counted when it arrives
-        if f.delay:
-            await asyncio.sleep(f.delay)
+        await self._delay(f)
         if f.code is not None:
             return self._answer(endpoint, request, None, f.code, status=f.http_status, jobid=None)
-        return PlainTextResponse("Internal Server Error" if (f.http_status or 500) >= 500 else "Error",
-                                 status_code=f.http_status or 500)
+        return error_page(f.http_status or 500)
 
     def _limited(self, bucket: tuple[str, str], limit: int | None) -> bool:
         if not limit:
@@ -346,10 +306,6 @@ class NetgsmSimulator:
 
     # -- inspection (read-only; not part of Netgsm's API) -----------------------------
 
-    async def _inspect_calls(self, request: Request) -> Response:
-        return JSONResponse({"calls": [{"endpoint": c.endpoint, "usercode": c.usercode, "http_status": c.http_status,
-                                        "code": c.code, "at": c.at} for c in self.calls]})
-
     async def _inspect_messages(self, request: Request) -> Response:
         return JSONResponse({"messages": [{"jobid": m.jobid, "kind": m.kind, "usercode": m.usercode,
                                            "msgheader": m.msgheader, "no": m.no, "msg": m.msg,
@@ -359,8 +315,7 @@ class NetgsmSimulator:
     async def _control_fail_next(self, request: Request) -> Response:
         """Dev control (not Netgsm's API): {"code": "40", "endpoint": "send", "times": 1} or
         {"http_status": 500}: the next calls fail so, to see how Köprü answers a refusal."""
-        try:
-            body = await request.json()
+        def act(body: Any) -> None:
             code = body.get("code")
             status = body.get("http_status")
             endpoint = body.get("endpoint")
@@ -369,11 +324,10 @@ class NetgsmSimulator:
                     or not 1 <= times <= 100 or (code is not None and not isinstance(code, str)) \
                     or (status is not None and not (isinstance(status, int) and 400 <= status <= 599)):
                 raise ValueError
-        except (ValueError, TypeError, AttributeError):
-            return JSONResponse({"error": "give code (a Netgsm code) or http_status (4xx/5xx), optional endpoint "
-                                          "(send, otp, report, msgheader) and times (1-100)"}, status_code=400)
-        self.fail_next(code=code, http_status=status, endpoint=endpoint, times=times)
-        return JSONResponse({"ok": True})
+            self.fail_next(code=code, http_status=status, endpoint=endpoint, times=times)
+
+        return await control(request, act, "give code (a Netgsm code) or http_status (4xx/5xx), optional endpoint "
+                                            "(send, otp, report, msgheader) and times (1-100)")
 
     # -- endpoints -----------------------------------------------------------------
 
@@ -399,7 +353,7 @@ class NetgsmSimulator:
                     iysfilter=str(body.get("iysfilter") or "") or None, startdate=body.get("startdate"),
                     stopdate=body.get("stopdate")))
             extra = {"jobid": jobid}
-        return await self._delayed(f, self._answer("send", request, acct, "00", **extra))
+        return await self._finish(f, self._answer("send", request, acct, "00", **extra))
 
     def _check_send(self, acct: SimAccount, body: Any) -> str | None:
         if not isinstance(body, dict):
@@ -471,7 +425,7 @@ class NetgsmSimulator:
             self._messages.append(SimMessage(jobid=jobid, kind="otp", usercode=acct.usercode,
                                              msgheader=body["msgheader"], no=body["no"], msg=body["msg"]))
             extra = {"jobId": jobid}  # the official client's OtpSmsResponse spells it jobId
-        return await self._delayed(f, self._answer("otp", request, acct, "00", **extra))
+        return await self._finish(f, self._answer("otp", request, acct, "00", **extra))
 
     async def _report(self, request: Request) -> Response:
         f, acct, early = await self._guard("report", request)
@@ -504,19 +458,13 @@ class NetgsmSimulator:
         jobs = found[page * size:(page + 1) * size]
         if not jobs:
             return self._answer("report", request, acct, "60", jobs=None)
-        return await self._delayed(f, self._answer("report", request, acct, "00", jobs=jobs))
+        return await self._finish(f, self._answer("report", request, acct, "00", jobs=jobs))
 
     async def _msgheader(self, request: Request) -> Response:
         f, acct, early = await self._guard("msgheader", request)
         if early is not None:
             return early
-        return await self._delayed(f, self._answer("msgheader", request, acct, "00", msgheaders=list(acct.msgheaders)))
-
-    @staticmethod
-    async def _delayed(f: _Failure | None, response: Response) -> Response:
-        if f is not None and f.delay:
-            await asyncio.sleep(f.delay)
-        return response
+        return await self._finish(f, self._answer("msgheader", request, acct, "00", msgheaders=list(acct.msgheaders)))
 
 
 def _istanbul_ts(value: str) -> float:
@@ -530,14 +478,6 @@ def _parses(value: Any, fmt: str) -> bool:
         return True
     except ValueError:
         return False
-
-
-def serve(app, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "warning"):
-    """`with serve(app) as base_url:` an ASGI app (the simulator) on loopback in a
-    background thread: kopru_tools.simulators.common.serve."""
-    from kopru_tools.simulators.common import serve as _serve
-
-    return _serve(app, host, port, log_level=log_level)
 
 
 def dev_simulator() -> NetgsmSimulator:
@@ -554,11 +494,7 @@ def dev_simulator() -> NetgsmSimulator:
     return sim
 
 
-def main(argv: list[str] | None = None) -> None:
-    """`python -m kopru_tools.simulators.netgsm [--port N]`: serve the dev simulator."""
-    from kopru_tools.simulators.common import run_simulator
-
-    run_simulator(dev_simulator, "netgsm-simulator", 8099, argv)
+main = runner(dev_simulator, "netgsm-simulator", 8099)  # python -m kopru_tools.simulators.netgsm [--port N]
 
 
 if __name__ == "__main__":

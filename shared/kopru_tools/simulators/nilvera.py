@@ -42,25 +42,22 @@ The documents, aliases and tax numbers it holds are test data, in memory; it log
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import importlib
 import itertools
-import threading
 import time
 import uuid as uuidlib
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
-from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from kopru_tools.simulators.common import Dropped, Served, serve as _serve, start as _start
+from kopru_tools.simulators.common import Simulator, control, error_page, runner
+from kopru_tools.simulators.common import quiet_serve as serve, quiet_start as start  # noqa: F401  (re-exported)
 from kopru.connectors.nilvera import codes
 from kopru.connectors.nilvera.codes import (
     COMPANY,
@@ -295,17 +292,9 @@ class SimCall:
     uuid: str | None = None
 
 
-@dataclass
-class _Failure:
-    endpoint: str | None
-    code: int | None
-    http_status: int | None
-    delay: float
-    drop: bool
-    remaining: int
+class NilveraSimulator(Simulator):
+    DROP_HEAD = b'{"UUID": "'
 
-
-class NilveraSimulator:
     def __init__(self, *, validator: Any = DEFAULT, validation_stage: str = "gib", steps_per_poll: int = 1) -> None:
         if validation_stage not in ("gib", "submit"):
             raise ValueError("validation_stage must be 'gib' or 'submit'")
@@ -313,20 +302,18 @@ class NilveraSimulator:
         self.validation_stage = validation_stage
         self.steps_per_poll = steps_per_poll
         self.auto_answer: str | None = None  # a TICARIFATURA without a queued answer gets this one (dev)
-        self._lock = threading.Lock()
         self._accounts: dict[str, SimAccount] = {}
         self._taxpayers: dict[str, SimTaxpayer] = {}
-        self._reset_state()
-        app = Starlette(routes=[
+        super().__init__([
             Route("/general/company", self._company, methods=["GET"]),
             Route("/general/globalcompany/check/taxnumber/{tax_number}", self._taxpayer, methods=["GET"]),
             Route("/einvoice/send/xml", self._send_einvoice, methods=["POST"]),
             Route("/earchive/send/xml", self._send_earchive, methods=["POST"]),
             Route("/einvoice/sale/{uuid}/status", self._status_einvoice, methods=["GET"]),
             Route("/earchive/invoices/{uuid}/status", self._status_earchive, methods=["GET"]),
-            Route("/_simulator/calls", self._inspect_calls, methods=["GET"]),
             Route("/_simulator/answer-next", self._control_answer_next, methods=["POST"]),
         ])
+        app = self._app
 
         async def case_insensitive(scope, receive, send):  # ASP.NET routes ignore case (Odoo sends /einvoice/sale/...)
             if scope["type"] == "http":
@@ -336,11 +323,12 @@ class NilveraSimulator:
         self._app = case_insensitive
 
     def _reset_state(self) -> None:
+        """Forget invoices, failures, queued rejections/answers and calls (accounts and taxpayers
+        stay): `reset()`."""
+        super()._reset_state()
         self._invoices: dict[tuple[str, str], SimInvoice] = {}
-        self._failures: list[_Failure] = []
         self._rejects: list[tuple[str, int]] = []
         self._answers: list[tuple[str, str | None]] = []
-        self._calls: list[SimCall] = []
         self._numbers = itertools.count(1)
 
     # -- configuration and inspection (thread-safe: the app runs in uvicorn's thread) --------
@@ -381,8 +369,7 @@ class NilveraSimulator:
         unless `http_status`), or a bare `http_status` (e.g. 500); neither is processed.
         With only `delay` the call is processed and answered `delay` seconds later; with
         `drop` it is processed and the connection is closed mid-answer."""
-        with self._lock:
-            self._failures.append(_Failure(endpoint, code, http_status, delay, drop, times))
+        self._inject(endpoint, times, code=code, http_status=http_status, delay=delay, drop=drop)
 
     def reject_next(self, gib_code: int, times: int = 1, kind: str = EINVOICE) -> None:
         """GİB refuses the next `times` documents of `kind` with `gib_code` (e.g. 1150,
@@ -421,15 +408,10 @@ class NilveraSimulator:
                     inv.step = min(inv.step + steps, len(inv.steps) - 1)
 
     def clear_failures(self) -> None:
+        super().clear_failures()
         with self._lock:
-            self._failures.clear()
             self._rejects.clear()
             self._answers.clear()
-
-    def reset(self) -> None:
-        """Forget invoices, failures, queued rejections/answers and calls (accounts and taxpayers stay)."""
-        with self._lock:
-            self._reset_state()
 
     @property
     def invoices(self) -> list[SimInvoice]:
@@ -447,36 +429,14 @@ class NilveraSimulator:
         with self._lock:
             return sum(1 for i in self._invoices.values() if kind is None or i.kind == kind)
 
-    @property
-    def calls(self) -> list[SimCall]:
-        with self._lock:
-            return list(self._calls)
-
     async def _control_answer_next(self, request: Request) -> Response:
         """Dev control (not Nilvera's API): {"answer": "RED", "note": "..."}: the buyer's
         answer to the next TICARIFATURA."""
-        try:
-            body = await request.json()
-            self.answer_next(str(body["answer"]), note=body.get("note") if isinstance(body.get("note"), str) else None)
-        except (ValueError, TypeError, KeyError, AttributeError):
-            return JSONResponse({"error": "give answer: KABUL, RED or AUTO (and an optional note)"}, status_code=400)
-        return JSONResponse({"ok": True})
-
-    async def _inspect_calls(self, request: Request) -> Response:
-        """Read-only, not part of Nilvera's API: every call received, in order, refused and
-        repeated ones included (no keys, no documents)."""
-        return JSONResponse({"calls": [{"endpoint": c.endpoint, "account": c.account, "http_status": c.http_status,
-                                        "codes": list(c.codes), "uuid": c.uuid} for c in self.calls]})
+        return await control(request, lambda body: self.answer_next(
+            str(body["answer"]), note=body.get("note") if isinstance(body.get("note"), str) else None),
+            "give answer: KABUL, RED or AUTO (and an optional note)")
 
     # -- ASGI ------------------------------------------------------------------------------------
-
-    async def __call__(self, scope, receive, send) -> None:
-        await self._app(scope, receive, send)
-
-    def _take_failure(self, endpoint: str) -> _Failure | None:
-        from kopru_tools.simulators.common import take_failure
-
-        return take_failure(self._lock, self._failures, endpoint)
 
     def _account(self, request: Request) -> SimAccount | None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -493,8 +453,7 @@ class NilveraSimulator:
 
     def _record(self, endpoint: str, acct: SimAccount | None, status: int, codes_: tuple[int, ...] = (),
                 uuid: str | None = None) -> None:
-        with self._lock:
-            self._calls.append(SimCall(endpoint, acct.label if acct else None, status, codes_, uuid))
+        self._note(SimCall(endpoint, acct.label if acct else None, status, codes_, uuid))
 
     def _errors(self, endpoint: str, acct: SimAccount | None, status: int, errors: list[tuple[int, str, str | None]],
                 uuid: str | None = None) -> Response:
@@ -519,26 +478,16 @@ class NilveraSimulator:
         """Injected failure, then auth. Returns (failure-or-None, account, early-response)."""
         f = self._take_failure(endpoint)
         if f is not None and (f.code is not None or f.http_status is not None):
-            if f.delay:
-                await asyncio.sleep(f.delay)
+            await self._delay(f)
             if f.code is not None:
                 return f, None, self._error(endpoint, None, f.code, status=f.http_status)
             self._record(endpoint, None, f.http_status)
-            return f, None, Response("Internal Server Error" if f.http_status >= 500 else "Error",
-                                     status_code=f.http_status, media_type="text/plain")
+            return f, None, error_page(f.http_status)
         acct = self._account(request)
         if acct is None:
             self._record(endpoint, None, 401)
             return f, None, Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
         return f, acct, None
-
-    @staticmethod
-    async def _finish(f: _Failure | None, response: Response) -> Response:
-        if f is not None and f.delay:
-            await asyncio.sleep(f.delay)
-        if f is not None and f.drop:
-            return Dropped(b'{"UUID": "')
-        return response
 
     # -- endpoints -----------------------------------------------------------------------------------
 
@@ -708,20 +657,6 @@ def _earchive_status(inv: SimInvoice) -> dict[str, Any]:
             "ReportStatus": "Reported" if extra else "NotReported", "CancelStatus": False}
 
 
-# -- serving ---------------------------------------------------------------------------------------
-
-def start(app, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "critical") -> Served:
-    """Serve an ASGI app (the simulator) on loopback: kopru_tools.simulators.common.start."""
-    return _start(app, host, port, log_level=log_level)
-
-
-@contextmanager
-def serve(app, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "critical") -> Iterator[str]:
-    """`with serve(sim) as base_url:` (like the Netgsm one): kopru_tools.simulators.common.serve."""
-    with _serve(app, host, port, log_level=log_level) as url:
-        yield url
-
-
 def dev_simulator() -> NilveraSimulator:
     """The simulator for `kopru dev`: one account (NILVERA_SIM_API_KEY / NILVERA_SIM_VKN, or
     dev defaults) and the registered buyers in NILVERA_SIM_TAXPAYERS
@@ -741,11 +676,7 @@ def dev_simulator() -> NilveraSimulator:
     return sim
 
 
-def main(argv: list[str] | None = None) -> None:
-    """`python -m kopru_tools.simulators.nilvera [--port N]`: serve the dev simulator."""
-    from kopru_tools.simulators.common import run_simulator
-
-    run_simulator(dev_simulator, "nilvera-simulator", 8098, argv)
+main = runner(dev_simulator, "nilvera-simulator", 8098)  # python -m kopru_tools.simulators.nilvera [--port N]
 
 
 if __name__ == "__main__":

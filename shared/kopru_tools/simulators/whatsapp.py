@@ -38,7 +38,6 @@ messages it accepted (test data). Numbers and texts stay in memory; it logs noth
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -51,12 +50,11 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from kopru_tools.simulators.common import serve, take_failure  # noqa: F401  (serve re-exported)
+from kopru_tools.simulators.common import Failure, Simulator, runner, serve  # noqa: F401  (serve re-exported)
 
 WINDOW_S = 24 * 3600
 _TO = re.compile(r"\+?\d{7,15}")
@@ -135,32 +133,18 @@ class SimCall:
     at: float = field(default_factory=time.time)
 
 
-@dataclass
-class _Failure:
-    endpoint: str | None
-    code: int | None
-    http_status: int | None
-    raw: bool
-    take: bool
-    delay: float
-    remaining: int
-
-
-class WhatsAppSimulator:
+class WhatsAppSimulator(Simulator):
     def __init__(self, *, deliver_after: float | None = None, pair_limit_per_minute: int | None = None) -> None:
         """`deliver_after`: seconds after which an accepted message is delivered and, as long
         again later, read (as a handset would; status webhooks for each); None (the tests'
         default) leaves that to `status`."""
         self.deliver_after = deliver_after
         self.pair_limit_per_minute = pair_limit_per_minute
-        self._lock = threading.Lock()
         self._numbers: dict[str, SimNumber] = {}
         self._templates: dict[tuple[str, str], SimTemplate] = {}
         self.undeliverable: set[str] = set()  # digits: 131026
         self.marketing_stopped: set[str] = set()  # digits: 131050 on MARKETING templates
-        self._reset_state()
-        self._app = Starlette(routes=[
-            Route("/_simulator/calls", self._inspect_calls, methods=["GET"]),
+        super().__init__([
             Route("/_simulator/messages", self._inspect_messages, methods=["GET"]),
             Route("/_simulator/webhook", self._control_webhook, methods=["POST"]),
             Route("/_simulator/inbound", self._control_inbound, methods=["POST"]),
@@ -169,17 +153,13 @@ class WhatsAppSimulator:
         ])
 
     def _reset_state(self) -> None:
+        super()._reset_state()
         self._messages: list[SimMessage] = []
-        self._failures: list[_Failure] = []
-        self._calls: list[SimCall] = []
         self._window: dict[tuple[str, str], float] = {}
         self._pairs: dict[tuple[str, str], list[float]] = {}
         self.outbox: list[tuple[bytes, dict[str, str]]] = []
         self._ids = itertools.count(1)
         self._ticker: threading.Thread | None = None
-
-    async def __call__(self, scope, receive, send) -> None:
-        await self._app(scope, receive, send)
 
     # -- configuration and inspection (thread-safe: the app runs in uvicorn's thread) --
 
@@ -203,22 +183,12 @@ class WhatsAppSimulator:
         bare `http_status` (a Graph error with code 1 for 5xx; with `raw`, a plain-text body
         such as a proxy gives). `take`: the send is accepted all the same (its status
         webhooks follow): Meta took it, the answer is lost. `delay`: answered that much later."""
-        with self._lock:
-            self._failures.append(_Failure(endpoint, code, http_status, raw, take, delay, times))
-
-    def clear_failures(self) -> None:
-        with self._lock:
-            self._failures.clear()
+        self._inject(endpoint, times, code=code, http_status=http_status, raw=raw, taken=take, delay=delay)
 
     @property
     def messages(self) -> list[SimMessage]:
         with self._lock:
             return [replace(m) for m in self._messages]
-
-    @property
-    def calls(self) -> list[SimCall]:
-        with self._lock:
-            return list(self._calls)
 
     def sent_to(self, e164: str) -> list[SimMessage]:
         digits = e164.lstrip("+")
@@ -323,8 +293,7 @@ class WhatsAppSimulator:
                 code = json.loads(resp.body)["error"]["code"]
             except (ValueError, KeyError, TypeError):
                 code = None
-        with self._lock:
-            self._calls.append(SimCall(endpoint, pnid, resp.status_code, code))
+        self._note(SimCall(endpoint, pnid, resp.status_code, code))
         return resp
 
     async def _phone(self, request: Request) -> Response:
@@ -332,7 +301,7 @@ class WhatsAppSimulator:
         bad = self._auth(request, pnid)
         if bad is not None:
             return self._log("phone", pnid, bad)
-        failure = take_failure(self._lock, self._failures, "phone")
+        failure = self._take_failure("phone")
         if failure is not None:
             return self._log("phone", pnid, self._failure_response(failure))
         with self._lock:
@@ -341,7 +310,7 @@ class WhatsAppSimulator:
                                                       "verified_name": n.verified_name, "quality_rating": "GREEN",
                                                       "id": pnid}))
 
-    def _failure_response(self, f: _Failure) -> Response:
+    def _failure_response(self, f: Failure) -> Response:
         if f.code is not None:
             return graph_error(f.code, http_status=f.http_status)
         status = f.http_status or 500
@@ -403,11 +372,10 @@ class WhatsAppSimulator:
                 self._pairs[(pnid, to)] = hits + [now]
             if len(hits) >= self.pair_limit_per_minute:
                 return self._log("messages", pnid, graph_error(131056))
-        failure = take_failure(self._lock, self._failures, "messages")
-        if failure is not None and failure.delay:
-            await asyncio.sleep(failure.delay)
+        failure = self._take_failure("messages")
+        await self._delay(failure)
         if failure is not None and (failure.code is not None or failure.http_status is not None):
-            if failure.take:
+            if failure.taken:
                 self._accept(msg, tmpl)
             return self._log("messages", pnid, self._failure_response(failure))
         self._accept(msg, tmpl)
@@ -454,11 +422,6 @@ class WhatsAppSimulator:
         self._ticker.start()
 
     # -- inspection and dev controls ---------------------------------------------------------
-
-    async def _inspect_calls(self, request: Request) -> Response:
-        return JSONResponse({"calls": [{"endpoint": c.endpoint, "phone_number_id": c.phone_number_id,
-                                        "http_status": c.http_status, "code": c.code, "at": c.at}
-                                       for c in self.calls]})
 
     async def _inspect_messages(self, request: Request) -> Response:
         return JSONResponse({"messages": [{"wamid": m.wamid, "phone_number_id": m.phone_number_id, "to": m.to,
@@ -520,11 +483,7 @@ def dev_simulator() -> WhatsAppSimulator:
 DEV_PHONE_NUMBER_ID, DEV_TOKEN, DEV_APP_SECRET = "100000000000001", "kopru-dev-whatsapp", "kopru-dev-whatsapp-secret"
 
 
-def main(argv: list[str] | None = None) -> None:
-    """`python -m kopru_tools.simulators.whatsapp [--port N]`: serve the dev simulator."""
-    from kopru_tools.simulators.common import run_simulator
-
-    run_simulator(dev_simulator, "whatsapp-simulator", 8097, argv)
+main = runner(dev_simulator, "whatsapp-simulator", 8097)  # python -m kopru_tools.simulators.whatsapp [--port N]
 
 
 if __name__ == "__main__":
