@@ -63,7 +63,6 @@ async def test_postgres_restart_while_sms_requests_arrive(gateway, sms_tenant, n
     shutdown, mode = await start_eventing(gw.apps, stop, registry=reg, backoff=Backoff(initial=0.2, maximum=2.0),
                                           schedules=False)
     assert mode == "in-process bus"
-    calls_before = len(netgsm.calls)
     accepted: list[str] = []
     unavailable: list[httpx.Response] = []
     other: list[tuple[int, str]] = []
@@ -165,9 +164,11 @@ async def test_postgres_restart_while_sms_requests_arrive(gateway, sms_tenant, n
         p = r.json()
         assert r.headers["content-type"] == "application/problem+json" and r.headers["retry-after"] == "5"
         assert p["code"] == "unavailable" and p["status"] == 503 and "532" not in r.text
-    sends = [k for k in netgsm.calls[calls_before:] if k.endpoint == "send" and 200 <= k.http_status < 300]
-    # every accepted SMS sent exactly once: as many successful send calls as accepted SMS (all `sent`)
-    assert len(sends) == len(accepted)
+    # every accepted SMS sent exactly once: one message at Netgsm per accepted SMS, no text twice. Counted
+    # by this test's texts: the bus also delivers SMS other modules left pending (their tenants use the
+    # same Netgsm account), which a count of all send calls took for double sends of ours
+    ours = [m.msg for m in netgsm.messages if m.msg.startswith("Kesinti sınaması ")]
+    assert len(ours) == len(accepted) and len(set(ours)) == len(ours), (len(ours), len(accepted))
     assert len(set(accepted)) == len(accepted) >= 10
 
 
