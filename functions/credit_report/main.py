@@ -9,7 +9,7 @@ subject key; a withdrawn consent clears what rests on it.
 from uuid import UUID
 
 from kopru.errors import KopruError
-from kopru.runtime import Call, EventCall, Function, json_response
+from kopru.runtime import PAGED, Call, EventCall, Function, json_response
 
 fn = Function("credit-report", max_body_bytes=6 * 1024 * 1024)  # a 4 MiB PDF, base64, and its fields
 
@@ -58,6 +58,21 @@ async def upload(call: Call):
     body = await call.json(CreditUploadIn)
     out = await upload_report(call.tenant, body, call.headers.get("idempotency-key"))
     return json_response(out, 201, _headers(out))
+
+
+@fn.route("GET", "/credit-reports", returns="kopru.credit.models:CreditReportsPage",
+          summary="The tenant's credit reports, newest first, a page at a time, as summaries (status, subject and "
+                  "consent, dates, outcome) without the report itself, which stays behind GET /credit-reports/{id}; "
+                  "optional ?status= (credit:read)",
+          responses=(200, 400, 401, 403, 422, 429), scope="credit:read", tenant="token",
+          query=(*PAGED, ("status", False, {"type": "string", "enum": ["requested", "obtained", "failed", "unknown"]},
+                          "only the reports in this status")),
+          links={"read": ("GET /credit-reports/{id}", {"id": "$response.body#/credit_reports/0/id"})})
+async def listing(call: Call):
+    from kopru import pages
+    from kopru.credit.service import listing
+
+    return await listing(call.tenant, pages.limit(call.query), call.query.get("cursor"), call.query.get("status"))
 
 
 @fn.route("GET", "/credit-reports/{id}", returns="kopru.credit.models:CreditReportOut",

@@ -465,3 +465,136 @@ async def test_a_dry_run_shows_a_steps_refusal_instead_of_failing(client, tenant
     [step] = r.json()["steps"]
     assert step["error"]["code"] == "credit.subject_tckn_missing" and r.json()["sent"] is False
     assert len(credit_sim.calls) == calls
+
+
+SUMMARY_KEYS = {"id", "status", "source", "provider", "scheme", "subject_id", "consent", "requested_at", "obtained_at",
+                "error", "content_gone"}
+
+
+async def test_the_list_pages_summaries_newest_first_without_the_report(client, apps, tenant, credit_sim, db,
+                                                                        onboard):
+    """GET /credit-reports: the tenant's own reports, newest request first, every one exactly
+    once over the pages; each a summary that is a subset of the single GET (no report, no PDF,
+    no identity number, no partner report id), cleared content shown as gone as there."""
+    from kopru import pages
+    from kopru.admin import create_tenant_client_admin
+    from tests.helpers import grant
+
+    fn = client("credit-report")
+
+    async def get(t, params=None, lang="tr"):
+        return await fn.get("/credit-reports", params=params or {},
+                            headers={**bearer(t["token"]), "Accept-Language": lang})
+
+    r = await get(tenant)
+    assert r.status_code == 200 and r.json() == {"credit_reports": [], "next_cursor": None}
+
+    # five reports: a partner report, three uploads (one of another person, erased later), one left requested
+    c = await consent(client, tenant)
+    other = await consent(client, tenant, {"tckn": OTHER_TCKN})
+    made = [(await ask(client, tenant)).json()["id"]]
+    await drain(apps, only=FN)
+    for number in (TCKN, OTHER_TCKN, TCKN):
+        up = await fn.post("/credit-reports/uploads", headers=bearer(tenant["token"]),
+                           json={"scheme": "TCKN", "number": number, "pdf_base64": b64(pdf_bytes(1))})
+        assert up.status_code == 201, up.text
+        made.append(up.json()["id"])
+    made.append((await ask(client, tenant)).json()["id"])  # not delivered: still requested
+    # another tenant's reports
+    b = await onboard()
+    await consent(client, b)
+    theirs = []
+    for _ in range(2):
+        up = await fn.post("/credit-reports/uploads", headers=bearer(b["token"]),
+                           json={"scheme": "TCKN", "number": TCKN, "pdf_base64": b64(pdf_bytes(1))})
+        assert up.status_code == 201, up.text
+        theirs.append(up.json()["id"])
+
+    async def walk(t, limit, **extra):
+        seen, cursor = [], None
+        for _ in range(20):
+            r = await get(t, {"limit": limit, **extra, **({"cursor": cursor} if cursor else {})})
+            assert r.status_code == 200, r.text
+            body = r.json()
+            assert len(body["credit_reports"]) <= limit and TCKN not in r.text and OTHER_TCKN not in r.text
+            seen.append(body["credit_reports"])
+            cursor = body["next_cursor"]
+            if cursor is None:
+                return seen
+        raise AssertionError("no last page")
+
+    paged = await walk(tenant, 2)
+    assert [len(p) for p in paged] == [2, 2, 1]
+    items = [x for p in paged for x in p]
+    assert [x["id"] for x in items] == made[::-1]  # newest request first, no duplicates, no gaps
+    stamps = [x["requested_at"] for x in items]
+    assert stamps == sorted(stamps, reverse=True)
+    assert not set(theirs) & {x["id"] for x in items}
+    assert [x["id"] for x in (await get(tenant)).json()["credit_reports"]] == made[::-1]
+    assert {x["id"] for x in (await get(b)).json()["credit_reports"]} == set(theirs)
+
+    async def agrees(items):
+        """Each item shows the single GET's values and nothing more: never the report itself."""
+        for x in items:
+            assert set(x) == SUMMARY_KEYS, x
+            one = await read(client, tenant, x["id"])
+            assert {k: one[k] for k in SUMMARY_KEYS} == x
+        return {x["id"]: x for x in items}
+
+    by_id = await agrees(items)
+    assert by_id[made[0]]["status"] == "obtained" and by_id[made[0]]["consent"]["id"] == c["id"]
+    assert by_id[made[2]]["subject_id"] == other["subject_id"] and by_id[made[4]]["status"] == "requested"
+    assert not any(x["content_gone"] for x in items)
+
+    # ?status=: only those; an unknown status is 422 and not echoed
+    assert [x["id"] for x in (await get(tenant, {"status": "requested"})).json()["credit_reports"]] == [made[4]]
+    assert [x["id"] for p in await walk(tenant, 1, status="obtained") for x in p] == made[3::-1]
+    assert (await get(tenant, {"status": "failed"})).json() == {"credit_reports": [], "next_cursor": None}
+    r = await get(tenant, {"status": "bozuk-durum"}, "en")
+    assert (r.status_code, r.json()["code"]) == (422, "request.validation_failed") and "bozuk" not in r.text
+
+    # limits and cursors: 422 for a limit out of range, 400 for a cursor this list did not give
+    for limit in ("0", "101", "abc"):
+        r = await get(tenant, {"limit": limit}, "en")
+        assert (r.status_code, r.json()["code"]) == (422, "request.validation_failed"), (limit, r.text)
+    first = (await get(tenant, {"limit": 1})).json()["next_cursor"]
+    filtered = (await get(tenant, {"limit": 1, "status": "obtained"})).json()["next_cursor"]
+    other_list = pages.encode(f"vehicles:{tenant['id']}", "2026-01-01T00:00:00+00:00", str(uuid.uuid4()))
+    bs = (await get(b, {"limit": 1})).json()["next_cursor"]
+    for t, params in ((tenant, {"cursor": "Zm9yZ2Vk"}), (tenant, {"cursor": first[:-2] + "AA"}),
+                      (tenant, {"cursor": other_list}), (tenant, {"cursor": bs}), (b, {"cursor": first}),
+                      (tenant, {"cursor": filtered}), (tenant, {"cursor": first, "status": "obtained"})):
+        r = await get(t, params, "en")
+        assert (r.status_code, r.json()["code"]) == (400, "request.invalid_cursor"), (params, r.text)
+    assert (await get(tenant, {"limit": 1, "cursor": first})).json()["credit_reports"][0]["id"] == made[3]
+
+    # a client without credit:read is refused before anything is read
+    cid, secret = create_tenant_client_admin(tenant["id"], "sms only", ["sms:send"])
+    tok = (await grant(client, cid, secret))["access_token"]
+    r = await fn.get("/credit-reports", headers=bearer(tok))
+    assert (r.status_code, r.json()["code"]) == (403, "auth.insufficient_scope")
+
+    # cleared content shows as gone, as in the single GET: a withdrawn consent, an erased subject
+    w = await client("consent-record").post(f"/consents/{c['id']}/withdraw", json={"channel": "web"},
+                                            headers=bearer(tenant["token"]))
+    assert w.status_code == 200, w.text
+    r = await client("data-erasure").post("/erasures", json={"subject": {"id": other["subject_id"]}},
+                                          headers=bearer(tenant["token"]))
+    assert r.status_code == 202, r.text
+    await drain(apps, only=("data-erasure", "credit-report"))
+    items = (await get(tenant)).json()["credit_reports"]
+    by_id = await agrees(items)
+    assert [by_id[x]["content_gone"] for x in made] == [True, True, True, True, False]  # the requested one: nothing
+
+
+def test_the_lists_status_filter_documents_exactly_the_known_statuses():
+    from typing import get_args
+
+    from kopru.credit.models import CreditStatus
+    from kopru.credit.service import STATUSES
+    from kopru_tools.openapi import render
+
+    op = render()["paths"]["/function/credit-report/credit-reports"]["get"]
+    [status] = [p for p in op["parameters"] if p["name"] == "status"]
+    assert status["schema"]["enum"] == list(STATUSES) == list(get_args(CreditStatus)) and not status["required"]
+    assert "without the report itself" in op["summary"]

@@ -188,7 +188,7 @@ TENANT_SCOPED = {
 # lists of the caller's own tenant: A's list answers 200 and holds none of B's objects
 OWN_LISTS = {("webhooks", "GET", "/webhooks/endpoints"), ("workflows", "GET", "/workflows"),
              ("workflows", "GET", "/workflows/actions"), ("vehicles", "GET", "/vehicles"),
-             ("vehicles", "GET", "/geofences")}
+             ("vehicles", "GET", "/geofences"), ("credit-report", "GET", "/credit-reports")}
 CLIENT_AUTH = {("token", "POST", "/oauth2/introspect"), ("token", "POST", "/oauth2/revoke")}
 # routes that create in the caller's own tenant: nothing in the request can name another
 # tenant (a tenant_id field is an unknown field, refused), and B is left untouched
@@ -342,6 +342,7 @@ async def test_every_route_keeps_tenant_b_out_of_tenant_a_reach(client, onboard,
                 assert b_objects["webhook_endpoint"] not in r.text and str(b["id"]) not in r.text, key
                 assert b_objects["workflow"] not in r.text, key
                 assert b_objects["vehicle"] not in r.text and b_objects["geofence"] not in r.text, key
+                assert b_objects["credit_report"] not in r.text and b_objects["subject_id"] not in r.text, key
                 continue
             if key in CLIENT_AUTH:
                 r = await client(info.name).post(path, data={"token": b["token"]},

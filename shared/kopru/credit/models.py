@@ -77,7 +77,7 @@ from datetime import datetime as _datetime  # noqa: E402
 from typing import Any, Union  # noqa: E402
 from uuid import UUID as _Id  # noqa: E402 (not _UUID: that is the consent_id pattern above)
 
-from kopru.answers import Out, Words  # noqa: E402
+from kopru.answers import NextCursor, Out, Words  # noqa: E402
 
 CreditStatus = Literal["requested", "obtained", "failed", "unknown"]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
@@ -156,6 +156,31 @@ class CreditReportOut(Out):
                     "is kept")
     document: bool = Field(description="the uploaded PDF is kept (GET /credit-reports/{id}/document)")
     content_gone: bool = Field(description="obtained, but its content is no longer kept")
+
+
+class CreditReportSummary(Out):
+    """One report in GET /credit-reports: the fact of it (what the legal hold keeps, plus its id,
+    subject and outcome), never its content: no report, no PDF, no identity number (masked or
+    not), no partner report id. The report itself is GET /credit-reports/{id}."""
+
+    id: _Id
+    status: CreditStatus
+    source: Literal["partner", "upload"]
+    provider: Literal["credit-partner", "upload"]
+    scheme: Literal["TCKN", "VKN"]
+    subject_id: _Id
+    consent: CreditConsentOut
+    requested_at: _datetime
+    obtained_at: Optional[_datetime]
+    error: Optional[Words]
+    content_gone: bool = Field(description="obtained, but its content is no longer kept")
+
+
+class CreditReportsPage(Out):
+    """GET /credit-reports (kopru.pages): newest request first."""
+
+    credit_reports: list[CreditReportSummary]
+    next_cursor: NextCursor
 
 
 class CreditPartnerSettingsOut(Out):

@@ -334,12 +334,27 @@ async def _row(tx, report_id: uuid.UUID):
     return row
 
 
+def _summary(row, content_gone: bool) -> dict[str, Any]:
+    """What GET /credit-reports shows of a report, and the single GET starts from: the fact
+    of it and its outcome, never its content or the identity number."""
+    from kopru.connectors.words import describe
+    from kopru.text import iso_business
+
+    return {
+        "id": row.id, "status": row.status, "source": row.source, "provider": row.provider,
+        "scheme": row.scheme, "subject_id": row.subject_id,
+        "consent": {"id": row.consent_id, "granted_at": iso_business(row.consent_granted_at),
+                    "text_sha256": row.consent_text_sha256},
+        "requested_at": iso_business(row.requested_at), "obtained_at": iso_business(row.obtained_at),
+        "error": describe(row.error_code),
+        "content_gone": content_gone,
+    }
+
+
 async def get_report(ctx, report_id: uuid.UUID) -> dict[str, Any]:
     """GET /credit-reports/{id}: status, the consent it rests on, and the report itself
     (decrypted) while it is kept; `content` null once gone (content_gone true)."""
-    from kopru.connectors.words import describe
     from kopru.kvkk.subjects import FieldCipher, subject_key
-    from kopru.text import iso_business
 
     async with ctx.transaction() as tx:
         row = await _row(tx, report_id)
@@ -348,18 +363,40 @@ async def get_report(ctx, report_id: uuid.UUID) -> dict[str, Any]:
     number = cipher.decrypt(_field("identity", row.id), row.identity_enc) if cipher else None
     content = cipher.decrypt(_field("report", row.id), row.report_enc) if cipher else None
     return {
-        "id": row.id, "status": row.status, "source": row.source, "provider": row.provider,
-        "scheme": row.scheme, "number": (number[:2] + "*" * (len(number) - 4) + number[-2:]) if number else None,
-        "subject_id": row.subject_id,
-        "consent": {"id": row.consent_id, "granted_at": iso_business(row.consent_granted_at),
-                    "text_sha256": row.consent_text_sha256},
-        "requested_at": iso_business(row.requested_at), "obtained_at": iso_business(row.obtained_at),
+        **_summary(row, row.status == "obtained" and content is None),
+        "number": (number[:2] + "*" * (len(number) - 4) + number[-2:]) if number else None,
         "partner_report_id": row.partner_report_id,
-        "error": describe(row.error_code),
         "report": json.loads(content) if content else None,
         "document": bool(cipher and row.document_enc is not None),
-        "content_gone": row.status == "obtained" and content is None,
     }
+
+
+STATUSES = ("requested", "obtained", "failed", "unknown")  # credit_reports.status's CHECK (kopru.credit.models)
+
+
+async def listing(ctx, limit: int, cursor: str | None, status: str | None = None) -> dict[str, Any]:
+    """GET /credit-reports: the tenant's reports, newest request first, as summaries
+    (`_summary`): no ciphertext is read, nothing is decrypted. `content_gone` is told from
+    the row and the subject's key without opening either. A cursor is bound to the tenant
+    and the status filter it was given for."""
+    from kopru import pages
+
+    if status is not None and status not in STATUSES:
+        raise KopruError("request.validation_failed", detail="status: " + ", ".join(STATUSES),
+                         errors=[{"field": "status", "type": "enum", "message": "one of " + ", ".join(STATUSES)}])
+    scope = f"credit-reports:{ctx.tenant_id}:{status or '*'}"
+    q, params = pages.keyset_sql(
+        "select cr.id, cr.status, cr.source, cr.provider, cr.scheme, cr.subject_id, cr.consent_id, "
+        "cr.consent_granted_at, cr.consent_text_sha256, cr.requested_at, cr.obtained_at, cr.error_code, "
+        "(cr.report_enc is not null and ds.wrapped_key is not null) as content_kept "
+        "from credit_reports cr left join data_subjects ds on ds.id = cr.subject_id "
+        + ("where cr.status = %(status)s" if status else "where true"),
+        {"status": status} if status else {}, "cr.requested_at", "cr.id", scope, cursor, limit,
+        newest_first=True, key_type=uuid.UUID)
+    async with ctx.transaction() as tx:
+        rows, last = pages.page((await tx.execute(q, params)).all(), limit, lambda r: (r.requested_at, r.id))
+    return {"credit_reports": [_summary(r, r.status == "obtained" and not r.content_kept) for r in rows],
+            "next_cursor": pages.encode(scope, *last) if last else None}
 
 
 async def get_document(ctx, report_id: uuid.UUID) -> bytes:
