@@ -12,7 +12,7 @@ click-to-calls. It consumes no Kafka event, so one function carries routes and s
 from uuid import UUID
 
 from kopru.errors import KopruError
-from kopru.runtime import Call, EventCall, Function, json_response
+from kopru.runtime import PAGED, Call, EventCall, Function, json_response
 
 fn = Function("calls", max_body_bytes=64 * 1024)
 
@@ -71,6 +71,21 @@ async def read_bridge(call: Call):
     except ValueError:
         raise KopruError("calls.bridge_not_found") from None
     return await get_bridge(call.tenant, bid)
+
+
+@fn.route("GET", "/calls", returns="kopru.calls.models:CallsPage",
+          summary="The tenant's call records, newest first, each as GET /calls/{id} shows it (numbers and recording "
+                  "link cleared once the caller is erased); ?direction=IN|OUT|LOCAL; a page at a time (calls:read)",
+          responses=(200, 400, 401, 403, 422, 429), scope="calls:read", tenant="token",
+          links={"read": ("GET /calls/{id}", {"id": "$response.body#/calls/0/id"})},
+          query=(("direction", False, {"type": "string", "enum": ["IN", "OUT", "LOCAL"]},
+                  "only the calls of this direction"), *PAGED))
+async def listing(call: Call):
+    from kopru import pages
+    from kopru.calls.service import direction_filter, listing
+
+    direction = direction_filter(call.query.get("direction"))
+    return await listing(call.tenant, pages.limit(call.query), call.query.get("cursor"), direction)
 
 
 @fn.route("GET", "/calls/{id}", returns="kopru.calls.models:CallOut",

@@ -470,3 +470,107 @@ async def test_call_events_go_only_to_webhook_endpoints_registered_for_personal_
                       (r.json()["id"],)).fetchall()
     assert sorted(x[0] for x in sent) == ["kopru.call.ended.v1", "kopru.call.missed.v1"]
     assert all(CALLER not in x[1] for x in sent)
+
+
+async def test_the_calls_list_a_page_at_a_time_each_as_its_own_read_shows_it(pbx, client, apps, onboard, db):
+    from kopru.calls import service
+    from tests.helpers import grant
+
+    tid, tok = pbx.tenant["id"], pbx.tenant["token"]
+    calls = pbx.client("calls")
+
+    async def get(params=None, token=tok, lang="en"):
+        return await calls.get("/calls", params=params or {}, headers={**bearer(token), "Accept-Language": lang})
+
+    r = await get()
+    assert r.status_code == 200 and r.json() == {"calls": [], "next_cursor": None}, r.text
+    # five incoming calls by their webhooks (one caller twice), one click-to-call found by the CDR sync
+    callers = [CALLER, "905324445566", CALLER, "905327778899", "905320001122"]
+    for c in callers:
+        pbx.call_in(c, answered=True, recording=True)
+    await pbx.push()
+    r = await calls.post("/calls/bridges", json={"callee": "+905321239876", "destination": "1001"}, headers=bearer(tok))
+    assert r.status_code == 202 and r.json()["status"] == "placed", r.text
+    await service.sync_tenant(tid)
+    order = [str(x[0]) for x in db.execute("select id from call_records where tenant_id = %s "
+                                           "order by created_at desc, id desc", (str(tid),)).fetchall()]
+    assert len(order) == 6
+
+    # limit=2: every call once, newest first, the last page says so
+    seen, cursor, pages = [], None, 0
+    while True:
+        r = await get({"limit": 2, **({"cursor": cursor} if cursor else {})})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert len(body["calls"]) <= 2
+        seen += body["calls"]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+        assert pages < 10
+    assert [x["id"] for x in seen] == order and pages == 3
+    whole = (await get()).json()
+    assert [x["id"] for x in whole["calls"]] == order and whole["next_cursor"] is None
+    # each item is exactly what GET /calls/{id} answers for it
+    for item in seen:
+        one = await calls.get(f"/calls/{item['id']}", headers=bearer(tok))
+        assert one.status_code == 200 and one.json() == item, item["id"]
+    assert sorted(x["caller"] for x in seen if x["direction"] == "IN") == sorted(callers)
+    assert all(x["recording_url"] for x in seen if x["direction"] == "IN")
+
+    # ?direction=: only that direction's calls; anything else is 422, not echoed
+    r = await get({"direction": "OUT"})
+    [out] = r.json()["calls"]
+    assert out["direction"] == "OUT" and out["callee"] == "905321239876", r.text
+    r = await get({"direction": "IN", "limit": 3})
+    assert [x["id"] for x in r.json()["calls"]] == [i for i in order if i != out["id"]][:3]
+    inbound = r.json()["next_cursor"]
+    r = await get({"direction": "IN", "limit": 3, "cursor": inbound})
+    assert [x["id"] for x in r.json()["calls"]] == [i for i in order if i != out["id"]][3:]
+    for bad in ("in", "SIDEWAYS-secret", ""):
+        r = await get({"direction": bad})
+        assert r.status_code == 422 and r.json()["code"] == "request.validation_failed", (bad, r.text)
+        assert "secret" not in r.text
+    # a cursor is bound to its list: another direction's, or the unfiltered list's, is refused
+    first = (await get({"limit": 1})).json()["next_cursor"]
+    for params in ({"direction": "IN", "cursor": first}, {"direction": "OUT", "cursor": inbound}, {"cursor": inbound}):
+        r = await get(params)
+        assert r.status_code == 400 and r.json()["code"] == "request.invalid_cursor", (params, r.text)
+    # forged or garbage cursors: 400 in both languages, never echoed; limits out of range: 422
+    forged = first[:-2] + ("AA" if first[-2:] != "AA" else "BB")
+    for bad in (forged, "bm90LWEtY3Vyc29y", "%%%", "x" * 600):
+        for lang, word in (("tr", "imleci"), ("en", "cursor")):
+            r = await get({"cursor": bad}, lang=lang)
+            assert r.status_code == 400 and r.json()["code"] == "request.invalid_cursor", (bad, r.text)
+            assert word in r.json()["title"] and bad[:20] not in r.text
+    for limit in ("0", "101", "abc", "-1"):
+        r = await get({"limit": limit})
+        assert r.status_code == 422 and r.json()["code"] == "request.validation_failed", (limit, r.text)
+
+    # another tenant sees none of these calls, and a cursor of this tenant's list is none for its own
+    other = await onboard()
+    r = await get(token=other["token"])
+    assert r.status_code == 200 and r.json() == {"calls": [], "next_cursor": None}
+    r = await get({"cursor": first}, token=other["token"])
+    assert r.status_code == 400 and r.json()["code"] == "request.invalid_cursor"
+    # without calls:read: 403 before the handler
+    lacking = await grant(client, pbx.tenant["client_id"], pbx.tenant["client_secret"], scope="calls:write")
+    r = await get(token=lacking["access_token"])
+    assert (r.status_code, r.json()["code"]) == (403, "auth.insufficient_scope"), r.text
+
+    # the caller erased: both of that caller's calls list with numbers and recording link cleared,
+    # exactly as their own reads show them; the other calls keep theirs
+    r = await client("data-erasure").post("/erasures", json={"subject": {"phone": "+" + CALLER}}, headers=bearer(tok))
+    assert r.status_code == 202, r.text
+    await drain(apps, only=("data-erasure",))
+    after = (await get()).json()["calls"]
+    assert [x["id"] for x in after] == order
+    erased = [x for x in after if x["subject_id"] == next(s["subject_id"] for s in seen if s["caller"] == CALLER)]
+    assert len(erased) == 2
+    assert all((x["caller"], x["callee"], x["recording_url"]) == (None, None, None) for x in erased)
+    assert CALLER not in json.dumps(after)
+    kept = [x for x in after if x not in erased]
+    assert len(kept) == 4 and all(x["caller"] and x["callee"] for x in kept)
+    for item in after:
+        assert (await calls.get(f"/calls/{item['id']}", headers=bearer(tok))).json() == item

@@ -188,7 +188,7 @@ TENANT_SCOPED = {
 # lists of the caller's own tenant: A's list answers 200 and holds none of B's objects
 OWN_LISTS = {("webhooks", "GET", "/webhooks/endpoints"), ("workflows", "GET", "/workflows"),
              ("workflows", "GET", "/workflows/actions"), ("vehicles", "GET", "/vehicles"),
-             ("vehicles", "GET", "/geofences"), ("credit-report", "GET", "/credit-reports")}
+             ("vehicles", "GET", "/geofences"), ("credit-report", "GET", "/credit-reports"), ("calls", "GET", "/calls")}
 CLIENT_AUTH = {("token", "POST", "/oauth2/introspect"), ("token", "POST", "/oauth2/revoke")}
 # routes that create in the caller's own tenant: nothing in the request can name another
 # tenant (a tenant_id field is an unknown field, refused), and B is left untouched
@@ -272,6 +272,16 @@ async def _tenant_b_objects(client, b) -> dict:
     await apply_positions(b["id"], [Position("B-NODE-1", 41.0, 29.0, None, speed_kmh=0.0)])
     r = await client("vehicles").get("/vehicles", headers=bearer(b["token"]))
     out["vehicle"] = r.json()["vehicles"][0]["id"]
+    # B's call record (as a Bulutfon webhook would make it)
+    from kopru.calls.service import _upsert
+    from kopru.db import tenant_transaction
+
+    async with tenant_transaction(b["id"], actor="test") as tx:
+        call_id, _, _ = await _upsert(tx, str(uuid.uuid4()), direction="IN", caller="905321234567",
+                                      callee="908508850000", values={"missed": True})
+    r = await client("calls").get("/calls", headers=bearer(b["token"]))
+    assert [c["id"] for c in r.json()["calls"]] == [str(call_id)], r.text
+    out["call"] = str(call_id)
     return out
 
 
@@ -298,6 +308,8 @@ REQUESTS = {
     ("credit-report", "GET", "/credit-reports/{id}"): lambda b, o: (f"/credit-reports/{o['credit_report']}", None),
     ("credit-report", "GET", "/credit-reports/{id}/document"):
         lambda b, o: (f"/credit-reports/{o['credit_report']}/document", None),
+    # B's call record by its id
+    ("calls", "GET", "/calls/{id}"): lambda b, o: (f"/calls/{o['call']}", None),
     # B's vehicle and geofence by their ids
     ("vehicles", "GET", "/vehicles/{id}"): lambda b, o: (f"/vehicles/{o['vehicle']}", None),
     ("vehicles", "PUT", "/vehicles/{id}/driver"):
@@ -343,6 +355,7 @@ async def test_every_route_keeps_tenant_b_out_of_tenant_a_reach(client, onboard,
                 assert b_objects["workflow"] not in r.text, key
                 assert b_objects["vehicle"] not in r.text and b_objects["geofence"] not in r.text, key
                 assert b_objects["credit_report"] not in r.text and b_objects["subject_id"] not in r.text, key
+                assert b_objects["call"] not in r.text and "905321234567" not in r.text, key
                 continue
             if key in CLIENT_AUTH:
                 r = await client(info.name).post(path, data={"token": b["token"]},

@@ -117,7 +117,7 @@ from datetime import datetime as _datetime  # noqa: E402
 from typing import Literal, Union  # noqa: E402
 from uuid import UUID as _UUID  # noqa: E402
 
-from kopru.answers import Out, Words, absent  # noqa: E402
+from kopru.answers import NextCursor, Out, Words, absent  # noqa: E402
 
 Direction = Literal["IN", "OUT", "LOCAL"]
 BridgeStatus = Literal["queued", "placing", "placed", "failed", "unknown"]
@@ -191,6 +191,13 @@ class CallOut(Out):
     hangup_state: Optional[str]
     call_flow: Optional[list[CallFlowStep]] = Field(description="the CDR detail's steps, once synced")
     synced: bool = Field(description="seen in a CDR page (not only in webhooks)")
+
+
+class CallsPage(Out):
+    """GET /calls (kopru.pages): the tenant's call records, newest first, each as GET /calls/{id} shows it."""
+
+    calls: list[CallOut]
+    next_cursor: NextCursor
 
 
 class BulutfonSettingsOut(Out):

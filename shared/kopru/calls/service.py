@@ -574,16 +574,14 @@ async def get_bridge(ctx, bridge_id: uuid.UUID) -> dict[str, Any]:
             "created_at": row.created_at}
 
 
-async def get_call(ctx, call_id: uuid.UUID) -> dict[str, Any]:
-    """A call record with its numbers and recording link (None once the party was erased)."""
-    from kopru.kvkk import subject_key
-    from kopru.kvkk.subjects import decrypt_field
+DIRECTIONS = ("IN", "OUT", "LOCAL")
 
-    async with ctx.transaction() as tx:
-        row = (await tx.execute("select * from call_records where id = %(id)s", {"id": call_id})).first()
-        if row is None:
-            raise KopruError("calls.not_found")
-        key = await subject_key(tx, row.subject_id) if row.subject_id else None
+
+def call_view(row, key: bytes | None) -> dict[str, Any]:
+    """What GET /calls/{id} and GET /calls show of a call record: the numbers and the
+    recording link opened with the outside party's key (`key`), None without it (no party,
+    or the party erased: its key destroyed and the columns cleared)."""
+    from kopru.kvkk.subjects import decrypt_field
 
     def opened(name: str, blob) -> str | None:
         return decrypt_field(key, row.subject_id, _field(name, row.id), blob) if key is not None and blob else None
@@ -595,6 +593,52 @@ async def get_call(ctx, call_id: uuid.UUID) -> dict[str, Any]:
             "answer_time": row.answer_time, "hangup_time": row.hangup_time, "missed": row.missed,
             "talk_duration": row.talk_duration, "hangup_cause": row.hangup_cause, "hangup_state": row.hangup_state,
             "call_flow": row.call_flow, "synced": row.synced_at is not None}
+
+
+async def get_call(ctx, call_id: uuid.UUID) -> dict[str, Any]:
+    """A call record with its numbers and recording link (None once the party was erased)."""
+    from kopru.kvkk import subject_key
+
+    async with ctx.transaction() as tx:
+        row = (await tx.execute("select * from call_records where id = %(id)s", {"id": call_id})).first()
+        if row is None:
+            raise KopruError("calls.not_found")
+        key = await subject_key(tx, row.subject_id) if row.subject_id else None
+    return call_view(row, key)
+
+
+def direction_filter(raw: str | None) -> str | None:
+    """`?direction=` of GET /calls: one of DIRECTIONS, else 422 (the value is not echoed)."""
+    if raw is None or raw in DIRECTIONS:
+        return raw
+    raise KopruError("request.validation_failed", detail="direction: IN, OUT or LOCAL",
+                     errors=[{"field": "direction", "type": "value_error", "message": "IN, OUT or LOCAL"}])
+
+
+async def listing(ctx, limit: int, cursor: str | None, direction: str | None = None) -> dict[str, Any]:
+    """GET /calls: the tenant's call records, newest first (created_at, id), each as
+    GET /calls/{id} shows it. The outside parties' keys come with the page (one query):
+    a party erased has no key, so its numbers and recording link stay None."""
+    from kopru import pages
+    from kopru.kvkk.subjects import open_subject_key, tenant_keys
+
+    scope = f"calls:{ctx.tenant_id}:{direction or ''}"  # a cursor of one direction's list is none for another's
+    where, params = ("where c.direction = %(direction)s", {"direction": direction}) if direction else ("where true", {})
+    q, params = pages.keyset_sql(
+        "select c.*, s.wrapped_key as subject_wrapped_key, s.key_epoch as subject_key_epoch from call_records c "
+        f"left join data_subjects s on s.id = c.subject_id {where}", params, "c.created_at", "c.id", scope, cursor,
+        limit, newest_first=True, key_type=uuid.UUID)
+    async with ctx.transaction() as tx:
+        rows, last = pages.page((await tx.execute(q, params)).all(), limit, lambda r: (r.created_at, r.id))
+        keys: dict[uuid.UUID, bytes] = {}
+        tkeys = None
+        for r in rows:
+            if r.subject_id is not None and r.subject_wrapped_key is not None and r.subject_id not in keys:
+                tkeys = tkeys or await tenant_keys(tx)
+                keys[r.subject_id] = await open_subject_key(tkeys, r.subject_id, r.subject_wrapped_key,
+                                                            r.subject_key_epoch)
+    return {"calls": [call_view(r, keys.get(r.subject_id)) for r in rows],
+            "next_cursor": pages.encode(scope, *last) if last else None}
 
 
 async def caller_phone(ctx, call_id: uuid.UUID) -> str:
