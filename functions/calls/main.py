@@ -9,8 +9,6 @@ click-to-calls. It consumes no Kafka event, so one function carries routes and s
     functions-framework --asgi --source functions/calls/main.py --target handle
 """
 
-from uuid import UUID
-
 from kopru.errors import KopruError
 from kopru.runtime import PAGED, Call, EventCall, Function, json_response
 
@@ -66,10 +64,7 @@ async def bridge(call: Call):
 async def read_bridge(call: Call):
     from kopru.calls.service import get_bridge
 
-    try:
-        bid = UUID(call.path_params["id"])
-    except ValueError:
-        raise KopruError("calls.bridge_not_found") from None
+    bid = call.path_id("calls.bridge_not_found")
     return await get_bridge(call.tenant, bid)
 
 
@@ -95,10 +90,7 @@ async def listing(call: Call):
 async def read_call(call: Call):
     from kopru.calls.service import get_call
 
-    try:
-        cid = UUID(call.path_params["id"])
-    except ValueError:
-        raise KopruError("calls.not_found") from None
+    cid = call.path_id("calls.not_found")
     return await get_call(call.tenant, cid)
 
 

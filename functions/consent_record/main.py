@@ -4,9 +4,6 @@ withdraw it (the grant stays as proof), and read a subject's history.
     functions-framework --asgi --source functions/consent_record/main.py --target handle
 """
 
-from uuid import UUID
-
-from kopru.errors import KopruError
 from kopru.runtime import PAGED, Call, Function, json_response
 
 fn = Function("consent-record", max_body_bytes=256 * 1024)  # room for a 20,000-character text, \u-escaped
@@ -37,10 +34,7 @@ async def withdraw(call: Call):
     from kopru.kvkk.consents import withdraw
     from kopru.kvkk.models import WithdrawIn
 
-    try:
-        consent_id = UUID(call.path_params["id"])
-    except ValueError:
-        raise KopruError("consent.not_found") from None
+    consent_id = call.path_id("consent.not_found")
     channel = None
     if await call.body():
         channel = (await call.json(WithdrawIn)).channel

@@ -8,17 +8,13 @@ subject key; a withdrawn consent clears what rests on it.
 
 from uuid import UUID
 
-from kopru.errors import KopruError
 from kopru.runtime import PAGED, Call, EventCall, Function, json_response
 
 fn = Function("credit-report", max_body_bytes=6 * 1024 * 1024)  # a 4 MiB PDF, base64, and its fields
 
 
 def _id(call: Call) -> UUID:
-    try:
-        return UUID(call.path_params["id"])
-    except ValueError:
-        raise KopruError("credit.not_found") from None
+    return call.path_id("credit.not_found")
 
 
 def _headers(out: dict) -> dict[str, str]:

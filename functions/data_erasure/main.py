@@ -5,9 +5,6 @@ the subject key destroyed so every copy of its ciphertext is unreadable, and a r
     functions-framework --asgi --source functions/data_erasure/main.py --target handle
 """
 
-from uuid import UUID
-
-from kopru.errors import KopruError
 from kopru.runtime import Call, EventCall, Function, json_response
 
 fn = Function("data-erasure", max_body_bytes=16 * 1024)
@@ -31,10 +28,7 @@ async def open_erasure(call: Call):
 async def read_erasure(call: Call):
     from kopru.kvkk.applications import read_application
 
-    try:
-        request_id = UUID(call.path_params["id"])
-    except ValueError:
-        raise KopruError("kvkk.request_not_found") from None
+    request_id = call.path_id("kvkk.request_not_found")
     out = await read_application(call.tenant, "erasure", request_id)
     return json_response(out, 200, {"Cache-Control": "no-store"})
 

@@ -8,17 +8,13 @@ the 30-day due date.
 
 from uuid import UUID
 
-from kopru.errors import KopruError
 from kopru.runtime import Call, EventCall, Function, json_response
 
 fn = Function("data-export", max_body_bytes=16 * 1024)
 
 
 def _id(call: Call) -> UUID:
-    try:
-        return UUID(call.path_params["id"])
-    except ValueError:
-        raise KopruError("kvkk.request_not_found") from None
+    return call.path_id("kvkk.request_not_found")
 
 
 @fn.route("POST", "/exports", returns="kopru.kvkk.models:ApplicationOpened", summary="Open an access application for a subject; the document is built on kopru.export.requested.v1 (kvkk:requests)",

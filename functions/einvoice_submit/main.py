@@ -6,17 +6,13 @@ GİB's rules, submitted through Nilvera and followed to the answer.
 
 from uuid import UUID
 
-from kopru.errors import KopruError
 from kopru.runtime import Call, EventCall, Function, json_response
 
 fn = Function("einvoice-submit", max_body_bytes=512 * 1024)
 
 
 def _id(call: Call) -> UUID:
-    try:
-        return UUID(call.path_params["id"])
-    except ValueError:
-        raise KopruError("einvoice.not_found") from None
+    return call.path_id("einvoice.not_found")
 
 
 @fn.route("POST", "/einvoices", returns="kopru.einvoice.models:EinvoiceAccepted",

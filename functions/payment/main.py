@@ -8,17 +8,13 @@ callback never came.
 
 from uuid import UUID
 
-from kopru.errors import KopruError
 from kopru.runtime import Call, EventCall, Function, json_response
 
 fn = Function("payment", max_body_bytes=128 * 1024)
 
 
 def _id(call: Call) -> UUID:
-    try:
-        return UUID(call.path_params["id"])
-    except ValueError:
-        raise KopruError("payment.not_found") from None
+    return call.path_id("payment.not_found")
 
 
 def _replayed(out: dict) -> dict[str, str]:

@@ -3,8 +3,6 @@
     functions-framework --asgi --source functions/sms_send/main.py --target handle
 """
 
-from uuid import UUID
-
 from kopru.errors import KopruError
 from kopru.runtime import Call, EventCall, Function, json_response
 
@@ -48,10 +46,7 @@ async def estimate(call: Call):
 async def read(call: Call):
     from kopru.sms.service import get_sms
 
-    try:
-        sms_id = UUID(call.path_params["id"])
-    except ValueError:
-        raise KopruError("sms.not_found") from None
+    sms_id = call.path_id("sms.not_found")
     return await get_sms(call.tenant, sms_id)
 
 

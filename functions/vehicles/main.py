@@ -10,17 +10,13 @@ subject: the positions become personal data), the tenant's geofences.
 
 from uuid import UUID
 
-from kopru.errors import KopruError
 from kopru.runtime import PAGED, Call, EventCall, Function, json_response
 
 fn = Function("vehicles", max_body_bytes=32 * 1024)
 
 
 def _id(call: Call, code: str) -> UUID:
-    try:
-        return UUID(call.path_params["id"])
-    except ValueError:
-        raise KopruError(code) from None
+    return call.path_id(code)
 
 
 @fn.route("GET", "/vehicles", returns="kopru.vehicles.models:VehiclesPage",

@@ -8,17 +8,13 @@ specification says (kopru.webhooks). Retries are sent by `webhooks-retry` on its
 
 from uuid import UUID
 
-from kopru.errors import KopruError
 from kopru.runtime import PAGED, Call, EventCall, Function, json_response
 
 fn = Function("webhooks", max_body_bytes=64 * 1024)
 
 
 def _id(call: Call, code: str = "webhook.endpoint_not_found") -> UUID:
-    try:
-        return UUID(call.path_params["id"])
-    except ValueError:
-        raise KopruError(code) from None
+    return call.path_id(code)
 
 
 @fn.route("POST", "/webhooks/endpoints", returns="kopru.webhooks.models:EndpointCreated",

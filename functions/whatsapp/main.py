@@ -7,9 +7,6 @@ Netasistan has no public API; the Cloud API is the path.
     functions-framework --asgi --source functions/whatsapp/main.py --target handle
 """
 
-from uuid import UUID
-
-from kopru.errors import KopruError
 from kopru.runtime import Call, EventCall, Function, json_response
 
 fn = Function("whatsapp", max_body_bytes=256 * 1024)
@@ -40,10 +37,7 @@ async def send(call: Call):
 async def read(call: Call):
     from kopru.whatsapp.service import get_message
 
-    try:
-        mid = UUID(call.path_params["id"])
-    except ValueError:
-        raise KopruError("whatsapp.not_found") from None
+    mid = call.path_id("whatsapp.not_found")
     return await get_message(call.tenant, mid)
 
 

@@ -16,10 +16,7 @@ fn = Function("workflows", max_body_bytes=64 * 1024)
 
 
 def _id(call: Call) -> UUID:
-    try:
-        return UUID(call.path_params["id"])
-    except ValueError:
-        raise KopruError("workflow.not_found") from None
+    return call.path_id("workflow.not_found")
 
 
 @fn.route("POST", "/workflows", returns="kopru.workflows.models:WorkflowOut",

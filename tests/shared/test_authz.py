@@ -308,3 +308,21 @@ def test_scopes_have_turkish_and_english_text():
     assert OPERATOR_SCOPE in SCOPES and OPERATOR_SCOPE not in TENANT_SCOPES
     for s in SCOPES.values():
         assert s.tr and s.en and s.tr != s.en, s.name
+
+
+async def test_an_id_that_cannot_exist_is_the_routes_own_404_on_every_tenant_route(client, onboard):
+    """`{id}` on a tenant route (the tenant from the token) is a UUID; anything else is that
+    route's own not-found (404 with a *not_found code, Turkish and English), never a 422 or a
+    500: `Call.path_id`, the one place every route reads its id."""
+    t = await onboard()
+    seen = 0
+    for name, route, doc in _routes():
+        if route.method not in ("GET", "DELETE") or doc.tenant != "token" or not route.path.endswith("{id}"):
+            continue
+        seen += 1
+        for bad in ("not-a-uuid", "12345", "%C3%A7%C4%9F"):
+            r = await client(name).request(route.method, route.path.replace("{id}", bad), headers=bearer(t["token"]))
+            body = r.json()
+            assert r.status_code == 404 and body["code"].endswith("not_found"), (name, route.path, bad, r.text)
+            assert bad not in r.text and "title" in body, (name, route.path)
+    assert seen >= 10

@@ -162,6 +162,14 @@ class Call:
     def headers(self):
         return self.request.headers
 
+    def path_id(self, not_found: str, name: str = "id") -> uuid.UUID:
+        """The path's `{id}` as a UUID; anything else is the route's own not-found code
+        (404): an id that cannot exist is not found, not a validation error."""
+        try:
+            return uuid.UUID(self.path_params[name])
+        except ValueError:
+            raise KopruError(not_found) from None
+
     @property
     def query(self):
         return self.request.query_params
