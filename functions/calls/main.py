@@ -10,7 +10,7 @@ click-to-calls. It consumes no Kafka event, so one function carries routes and s
 """
 
 from kopru.errors import KopruError
-from kopru.runtime import PAGED, Call, EventCall, Function, json_response
+from kopru.runtime import PAGED, Call, EventCall, Function, created, json_response
 
 fn = Function("calls", max_body_bytes=64 * 1024)
 
@@ -52,10 +52,7 @@ async def bridge(call: Call):
 
     body = await call.json(BridgeIn)
     out = await request_bridge(call.tenant, body, call.headers.get("idempotency-key"))
-    headers = {"Location": f"/calls/bridges/{out['id']}"}
-    if out.pop("replayed", False):
-        headers["Idempotent-Replayed"] = "true"
-    return json_response(out, 202, headers)
+    return created(out, 202, f"/calls/bridges/{out['id']}")
 
 
 @fn.route("GET", "/calls/bridges/{id}", returns="kopru.calls.models:BridgeOut",

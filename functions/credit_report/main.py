@@ -8,20 +8,13 @@ subject key; a withdrawn consent clears what rests on it.
 
 from uuid import UUID
 
-from kopru.runtime import PAGED, Call, EventCall, Function, json_response
+from kopru.runtime import PAGED, Call, EventCall, Function, created
 
 fn = Function("credit-report", max_body_bytes=6 * 1024 * 1024)  # a 4 MiB PDF, base64, and its fields
 
 
 def _id(call: Call) -> UUID:
     return call.path_id("credit.not_found")
-
-
-def _headers(out: dict) -> dict[str, str]:
-    h = {"Location": f"/credit-reports/{out['id']}"}
-    if out.pop("replayed", False):
-        h["Idempotent-Replayed"] = "true"
-    return h
 
 
 @fn.route("POST", "/credit-reports",
@@ -37,7 +30,7 @@ async def request(call: Call):
 
     body = await call.json(CreditRequestIn)
     out = await request_report(call.tenant, body, call.headers.get("idempotency-key"))
-    return json_response(out, 202, _headers(out))
+    return created(out, 202, f"/credit-reports/{out['id']}")
 
 
 @fn.route("POST", "/credit-reports/uploads",
@@ -53,7 +46,7 @@ async def upload(call: Call):
 
     body = await call.json(CreditUploadIn)
     out = await upload_report(call.tenant, body, call.headers.get("idempotency-key"))
-    return json_response(out, 201, _headers(out))
+    return created(out, 201, f"/credit-reports/{out['id']}")
 
 
 @fn.route("GET", "/credit-reports", returns="kopru.credit.models:CreditReportsPage",

@@ -6,7 +6,7 @@ GİB's rules, submitted through Nilvera and followed to the answer.
 
 from uuid import UUID
 
-from kopru.runtime import Call, EventCall, Function, json_response
+from kopru.runtime import Call, EventCall, Function, created
 
 fn = Function("einvoice-submit", max_body_bytes=512 * 1024)
 
@@ -28,10 +28,7 @@ async def issue(call: Call):
 
     body = await call.json(Invoice)
     out = await request_invoice(call.tenant, body, call.headers.get("idempotency-key"))
-    headers = {"Location": f"/einvoices/{out['id']}"}
-    if out.get("replayed"):
-        headers["Idempotent-Replayed"] = "true"
-    return json_response(out, 202, headers)
+    return created(out, 202, f"/einvoices/{out['id']}", replayed_in_body=True)
 
 
 @fn.route("GET", "/einvoices/view/{token}",

@@ -8,17 +8,13 @@ callback never came.
 
 from uuid import UUID
 
-from kopru.runtime import Call, EventCall, Function, json_response
+from kopru.runtime import Call, EventCall, Function, created, json_response
 
 fn = Function("payment", max_body_bytes=128 * 1024)
 
 
 def _id(call: Call) -> UUID:
     return call.path_id("payment.not_found")
-
-
-def _replayed(out: dict) -> dict[str, str]:
-    return {"Idempotent-Replayed": "true"} if out.pop("replayed", False) else {}
 
 
 @fn.route("POST", "/payments", returns="kopru.payments.models:PaymentOut", summary="Start a payment: iyzico's hosted checkout form for the basket; answers the "
@@ -34,7 +30,7 @@ async def create(call: Call):
 
     body = await call.json(PaymentIn)
     status, out = await create_payment(call.tenant, body, call.headers.get("idempotency-key"))
-    return json_response(out, status, {"Location": f"/payments/{out['id']}", **_replayed(out)})
+    return created(out, status, f"/payments/{out['id']}")
 
 
 @fn.route("POST", "/payments/3ds", returns="kopru.payments.models:ThreeDSPaymentOut",
@@ -51,7 +47,7 @@ async def create_3ds(call: Call):
 
     body = await call.json(ThreeDSPaymentIn)
     status, out = await create_payment(call.tenant, body, call.headers.get("idempotency-key"), card=body.card)
-    return json_response(out, status, {"Location": f"/payments/{out['id']}", **_replayed(out)})
+    return created(out, status, f"/payments/{out['id']}")
 
 
 @fn.route("GET", "/payments/{id}", returns="kopru.payments.models:PaymentOut", summary="A payment's status, amounts, history and refunds (payments:read)",

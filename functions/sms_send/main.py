@@ -4,7 +4,7 @@
 """
 
 from kopru.errors import KopruError
-from kopru.runtime import Call, EventCall, Function, json_response
+from kopru.runtime import Call, EventCall, Function, created
 
 fn = Function("sms-send", max_body_bytes=64 * 1024)
 
@@ -19,10 +19,7 @@ async def send(call: Call):
 
     body = await call.json(SmsIn)
     out = await request_sms(call.tenant, body, call.headers.get("idempotency-key"))
-    headers = {"Location": f"/sms/{out['id']}"}
-    if out.get("replayed"):
-        headers["Idempotent-Replayed"] = "true"
-    return json_response(out, 202, headers)
+    return created(out, 202, f"/sms/{out['id']}", replayed_in_body=True)
 
 
 @fn.route("POST", "/sms/estimate", returns="kopru.sms.models:SmsEstimate", summary="Encoding, segments and characters a message would use (sms:send)",

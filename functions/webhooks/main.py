@@ -8,7 +8,7 @@ specification says (kopru.webhooks). Retries are sent by `webhooks-retry` on its
 
 from uuid import UUID
 
-from kopru.runtime import PAGED, Call, EventCall, Function, json_response
+from kopru.runtime import PAGED, Call, EventCall, Function, created, json_response
 
 fn = Function("webhooks", max_body_bytes=64 * 1024)
 
@@ -35,10 +35,7 @@ async def create(call: Call):
 
     body = await call.json(EndpointIn)
     out = await create(call.tenant, body, call.headers.get("idempotency-key"))
-    hdrs = {"Location": f"/webhooks/endpoints/{out['id']}"}
-    if out.pop("replayed", False):
-        hdrs["Idempotent-Replayed"] = "true"
-    return json_response(out, 201, hdrs)
+    return created(out, 201, f"/webhooks/endpoints/{out['id']}")
 
 
 @fn.route("GET", "/webhooks/endpoints", returns="kopru.webhooks.models:EndpointsPage", summary="The tenant's webhook endpoints, a page at a time (webhooks:read)",

@@ -7,7 +7,7 @@ Netasistan has no public API; the Cloud API is the path.
     functions-framework --asgi --source functions/whatsapp/main.py --target handle
 """
 
-from kopru.runtime import Call, EventCall, Function, json_response
+from kopru.runtime import Call, EventCall, Function, created, json_response
 
 fn = Function("whatsapp", max_body_bytes=256 * 1024)
 
@@ -25,10 +25,7 @@ async def send(call: Call):
 
     body = await call.json(WhatsAppIn)
     out = await request_message(call.tenant, body, call.headers.get("idempotency-key"))
-    headers = {"Location": f"/whatsapp/messages/{out['id']}"}
-    if out.pop("replayed", False):
-        headers["Idempotent-Replayed"] = "true"
-    return json_response(out, 202, headers)
+    return created(out, 202, f"/whatsapp/messages/{out['id']}")
 
 
 @fn.route("GET", "/whatsapp/messages/{id}", returns="kopru.whatsapp.models:WhatsAppOut",

@@ -10,7 +10,7 @@ unfinished are resumed by `workflows-resume` on its schedule.
 from uuid import UUID
 
 from kopru.errors import KopruError
-from kopru.runtime import PAGED, Call, EventCall, Function, json_response
+from kopru.runtime import PAGED, Call, EventCall, Function, created
 
 fn = Function("workflows", max_body_bytes=64 * 1024)
 
@@ -36,10 +36,7 @@ async def create(call: Call):
 
     body = await call.json(WorkflowIn)
     out = await create(call.tenant, body, call.headers.get("idempotency-key"))
-    hdrs = {"Location": f"/workflows/{out['id']}"}
-    if out.pop("replayed", False):
-        hdrs["Idempotent-Replayed"] = "true"
-    return json_response(out, 201, hdrs)
+    return created(out, 201, f"/workflows/{out['id']}")
 
 
 @fn.route("GET", "/workflows", returns="kopru.workflows.models:WorkflowsPage", summary="The tenant's workflows, a page at a time (workflows:read)",

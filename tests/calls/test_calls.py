@@ -257,6 +257,10 @@ async def test_click_to_call_is_placed_once(pbx, db):
     again = await asyncio.gather(*(calls.post("/calls/bridges", json=body,
                                               headers={**bearer(tok), "Idempotency-Key": "ara-1"}) for _ in range(2)))
     assert all(x.status_code == 202 and x.json()["id"] == out["id"] for x in again), [x.text for x in again]
+    # a replay: the first answer again, said in Idempotent-Replayed (not in the body), with its Location
+    assert "idempotent-replayed" not in r.headers and "replayed" not in out
+    assert all(x.headers["idempotent-replayed"] == "true" and "replayed" not in x.json()
+               and x.headers["location"] == r.headers["location"] for x in again)
     assert len([c for c in pbx.sim.calls if c.api_key == pbx.api_key and c.direction == "OUT"]) == 1
     r = await calls.get(f"/calls/bridges/{out['id']}", headers=bearer(tok))
     assert r.json()["status"] == "placed"

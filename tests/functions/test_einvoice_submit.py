@@ -362,7 +362,9 @@ async def test_idempotency_key(client, tenant, db):
     again = await post(client, tenant, body(), **h)
     assert first.status_code == again.status_code == 202
     assert again.json()["id"] == first.json()["id"] and again.json()["number"] == first.json()["number"]
-    assert again.json()["replayed"] is True
+    assert again.json()["replayed"] is True and "replayed" not in first.json()
+    assert "idempotent-replayed" not in first.headers and again.headers["idempotent-replayed"] == "true"
+    assert first.headers["location"] == again.headers["location"] == f"/einvoices/{first.json()['id']}"
     r = await post(client, tenant, body(notes=["başka"]), **h)
     assert r.status_code == 409 and r.json()["code"] == "request.idempotency_conflict"
     assert db.execute("select count(*) from einvoices where tenant_id = %s", (str(tenant["id"]),)).fetchone()[0] == 1

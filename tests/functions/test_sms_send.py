@@ -149,9 +149,13 @@ async def test_bad_sms_requests(client, sms_tenant, db, body, status, code):
 async def test_idempotency_key_replays_the_first_answer(client, apps, sms_tenant, netgsm):
     h = {**bearer(sms_tenant["token"]), "Idempotency-Key": "order-42-shipped"}
     body = {"to": PHONE, "message": "Kargonuz yolda", "kind": "transactional"}
-    first = (await client("sms-send").post("/sms", headers=h, json=body)).json()
-    again = (await client("sms-send").post("/sms", headers=h, json=body)).json()
-    assert again["id"] == first["id"] and again.get("replayed") is True
+    r1 = await client("sms-send").post("/sms", headers=h, json=body)
+    r2 = await client("sms-send").post("/sms", headers=h, json=body)
+    first, again = r1.json(), r2.json()
+    assert again["id"] == first["id"] and again.get("replayed") is True and "replayed" not in first
+    # the replay says so in a header too (the body keeps `replayed`, as SmsAccepted documents it)
+    assert "idempotent-replayed" not in r1.headers and r2.headers["idempotent-replayed"] == "true"
+    assert r1.headers["location"] == r2.headers["location"] == f"/sms/{first['id']}"
     # the same key with another message is refused, not mistaken for a replay
     r = await client("sms-send").post("/sms", headers=h, json={**body, "message": "Başka bir mesaj"})
     assert r.status_code == 409 and r.json()["code"] == "request.idempotency_conflict"

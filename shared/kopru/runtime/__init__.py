@@ -11,6 +11,6 @@
 """
 
 from kopru.pages import QUERY as PAGED  # a cursor-paged list route's query: @fn.route(..., query=PAGED)
-from kopru.runtime.function import Call, EventCall, Function, Route, json_response
+from kopru.runtime.function import Call, EventCall, Function, Route, created, json_response
 
-__all__ = ["Call", "EventCall", "Function", "PAGED", "Route", "json_response"]
+__all__ = ["Call", "EventCall", "Function", "PAGED", "Route", "created", "json_response"]

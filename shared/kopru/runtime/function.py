@@ -85,6 +85,18 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(data, status_code=status, headers=headers, media_type=media_type)
 
 
+def created(out: dict[str, Any], status: int, location: str, *, replayed_in_body: bool = False) -> Response:
+    """A create's answer (201, or 202 for work that goes on): `Location` of what was made
+    and, when the Idempotency-Key was seen before (`out["replayed"]`, kopru.work.idempotency),
+    `Idempotent-Replayed: true` with the first answer again. `replayed` leaves the body
+    unless the route's answer model documents it there (`replayed_in_body`)."""
+    replayed = out.get("replayed") if replayed_in_body else out.pop("replayed", False)
+    headers = {"Location": location}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return json_response(out, status, headers)
+
+
 def problem_response(err: KopruError, lang: str) -> Response:
     headers = dict(err.headers)
     headers["Content-Language"] = lang
