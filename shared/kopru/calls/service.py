@@ -478,13 +478,10 @@ class CallBridge:
         return Outcome.ok(None, "accepted")
 
     async def reconcile(self, *, quiet_for: float):
-        from sqlalchemy import select
-
         from kopru.connectors import bulutfon
-        from kopru.db import tenant_transaction
-        from kopru.db.schema import call_bridges as cb
         from kopru.text import now_utc, to_business_time
         from kopru.work import Outcome, Transient
+        from kopru.work.outward import reconciled
 
         since = self.row.created_at - timedelta(seconds=self.SLACK)
         number = bulutfon.to_bulutfon(self.callee)
@@ -496,15 +493,10 @@ class CallBridge:
             raise Transient(f"bulutfon.{err.code}", ambiguous=True) from None
         found = {c.uuid for c in page.cdrs if c.direction == "OUT" and c.callee == number
                  and c.call_time is not None and c.call_time >= since}
-        if found:
-            async with tenant_transaction(self.tenant_id, actor="event:calls") as tx:
-                taken = set((await tx.execute(select(cb.c.bulutfon_uuid).where(cb.c.bulutfon_uuid.in_(sorted(found)))
-                                              .where(cb.c.id != self.bridge_id))).scalars().all())
-            found -= taken
-        if len(found) == 1:
-            return Outcome.ok(found.pop(), "reconciled")
-        if found:
-            return Outcome.unknown()
+        outcome = await reconciled(self.tenant_id, found, table="call_bridges", column="bulutfon_uuid",
+                                   own_id=self.bridge_id, actor="event:calls")
+        if outcome is not None:
+            return outcome
         if quiet_for < self.absent_after:
             raise Transient("bulutfon.reconcile_pending", ambiguous=True)
         return Outcome.unknown()  # no trace is no proof: never placed twice

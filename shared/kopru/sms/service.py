@@ -218,13 +218,10 @@ class SmsSend:
     async def reconcile(self, *, quiet_for: float):
         from datetime import timedelta
 
-        from sqlalchemy import select
-
         from kopru.connectors import netgsm
-        from kopru.db import tenant_transaction
-        from kopru.db.schema import sms_messages as sm
         from kopru.text import now_utc
-        from kopru.work import Outcome, Transient
+        from kopru.work import Transient
+        from kopru.work.outward import reconciled
 
         slack = timedelta(seconds=self.RECONCILE_SLACK)
         try:
@@ -234,15 +231,10 @@ class SmsSend:
             raise Transient(f"netgsm.{err.code}", ambiguous=True) from None
         length = len(self.text)
         found = {e.jobid for e in entries if e.number == self.phone and (e.msglen is None or e.msglen == length)}
-        if found:
-            async with tenant_transaction(self.tenant_id, actor="event:sms-send") as tx:
-                taken = set((await tx.execute(select(sm.c.netgsm_jobid).where(sm.c.netgsm_jobid.in_(sorted(found)))
-                                              .where(sm.c.id != self.sms_id))).scalars().all())
-            found -= taken
-        if len(found) == 1:
-            return Outcome.ok(found.pop(), "reconciled")
-        if found:
-            return Outcome.unknown()
+        outcome = await reconciled(self.tenant_id, found, table="sms_messages", column="netgsm_jobid",
+                                   own_id=self.sms_id, actor="event:sms-send")
+        if outcome is not None:
+            return outcome
         if quiet_for < self.absent_after:
             raise Transient("netgsm.reconcile_pending", ambiguous=True)
         return None  # nothing at Netgsm long after the attempt: it never took it

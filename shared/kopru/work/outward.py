@@ -72,6 +72,25 @@ class Outcome:
         return cls(UNKNOWN, code)
 
 
+async def reconciled(tenant_id: uuid.UUID, found: set[str], *, table: str, column: str, own_id: uuid.UUID,
+                     actor: str) -> Outcome | None:
+    """What a search of the provider's records found for an attempt whose answer was lost
+    (`found`: the provider's ids that match it). One that no other row of ours (`table`,
+    its provider-id `column`) already claims proves the call: ok, "reconciled". Several
+    prove nothing: unknown (never sent again). None: nothing found; the effect says what
+    its absence means (not taken yet, or never taken)."""
+    if found:
+        from kopru.db import tenant_transaction
+
+        async with tenant_transaction(tenant_id, actor=actor) as tx:
+            taken = set((await tx.execute(f"select {column} from {table} where {column} = any(%(found)s) "
+                                          "and id != %(own)s", {"found": sorted(found), "own": own_id})).scalars().all())
+        found = found - taken
+    if len(found) == 1:
+        return Outcome.ok(next(iter(found)), "reconciled")
+    return Outcome.unknown() if found else None
+
+
 class Transient(Exception):
     """The provider could not be reached or asked us to come back. `ambiguous`: it may
     have taken the request all the same (time-out after sending, 5xx on a send)."""
