@@ -263,6 +263,31 @@ async def test_a_withdrawal_before_the_call_stops_it_and_after_clears_the_conten
                       (str(tenant["id"]),)).fetchone()[0] == 3  # the unsent request's identity number too
 
 
+async def test_a_withdrawal_while_the_partner_answers_keeps_no_report(client, apps, tenant, credit_sim, db):
+    """The consent is checked before the call, but withdrawn (and its clearing run) while the
+    partner answers: the answer is recorded as obtained (the partner did it) and the report is
+    not kept, since nothing would clear it later."""
+    from kopru.credit.service import CreditFetch
+    from kopru.db import tenant_transaction
+    from kopru.work import Outcome
+
+    c = await consent(client, tenant)
+    rid = uuid.UUID((await ask(client, tenant)).json()["id"])
+    tid = uuid.UUID(str(tenant["id"]))
+    effect = CreditFetch(tid, rid)
+    async with tenant_transaction(tid, actor="test") as tx:
+        assert await effect.prepare(tx, first=True) is None  # consent live: the call may go
+    w = await client("consent-record").post(f"/consents/{c['id']}/withdraw", json={"channel": "web"},
+                                            headers=bearer(tenant["token"]))
+    assert w.status_code == 200
+    await drain(apps, only=FN)  # the withdrawal's clearing ran before the answer is recorded
+    async with tenant_transaction(tid, actor="test") as tx:
+        await effect.record(tx, Outcome.ok("p-race", "created", detail={"score": 1450}))
+    got = await read(client, tenant, rid)
+    assert got["status"] == "obtained" and got["report"] is None and got["content_gone"] is True
+    assert db.execute("select report_enc is null from credit_reports where id = %s", (rid,)).fetchone()[0]
+
+
 async def test_an_uploaded_findeks_pdf_is_checked_and_kept_the_same_way(client, apps, tenant, credit_sim, db):
     pdf = pdf_bytes(3)
     body = {"scheme": "TCKN", "number": TCKN, "pdf_base64": b64(pdf)}

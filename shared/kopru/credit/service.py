@@ -266,8 +266,12 @@ class CreditFetch:
         mine = cr.c.id == self.report_id
         if outcome.state == "succeeded":
             key = await subject_key(tx, row.subject_id)
+            # the consent once more, share-locked till this commits: withdrawn while the partner answered
+            # (its clearing may already have run for this row), the report is not kept; a withdrawal
+            # after this waits for the commit, and its clearing then finds the content
+            consent = await active_consent(tx, row.subject_id, row.consent_id)
             sealed = None
-            if key is not None and isinstance(outcome.detail, dict):  # erased meanwhile: the content is not kept
+            if key is not None and consent is not None and isinstance(outcome.detail, dict):  # erased meanwhile: not kept
                 sealed = encrypt_field(key, row.subject_id, _field("report", row.id),
                                        json.dumps(outcome.detail, ensure_ascii=False, separators=(",", ":")))
             await tx.execute(update(cr).where(mine).values(
