@@ -76,7 +76,7 @@ async def test_only_a_verified_webhook_is_taken(pbx, onboard, client, db):
     other = await onboard()
     from kopru.calls.service import webhook_signature
 
-    for q in ("", f"?tenant={tid}", f"?tenant={tid}&sig=AAAA", f"?tenant={tid}&sig={webhook_signature(other['id'])}",
+    for q in ("", f"?tenant={tid}", f"?tenant={tid}&sig=AAAA", f"?tenant={tid}&sig=%C3%BC%F0%9F%94%91", f"?tenant={tid}&sig={webhook_signature(other['id'])}",
               f"?tenant={other['id']}&sig={webhook_signature(other['id'])}"):  # signed, but no Bulutfon settings
         r = await calls.post("/calls/webhooks/bulutfon" + q, json=body, auth=good)
         assert (r.status_code, r.json()["code"]) == (403, "calls.webhook_forbidden"), (q, r.text)

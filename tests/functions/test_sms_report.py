@@ -86,6 +86,7 @@ async def test_bad_pushes_are_refused_and_other_tenants_untouched(client, apps, 
     b_url = await _report_url(client, b, served)
     b_sig = parse_qs(urlsplit(b_url).query)["sig"][0]
     for params in ({"tenant": q["tenant"][0], "sig": "A" * 43}, {"tenant": q["tenant"][0]},
+                   {"tenant": q["tenant"][0], "sig": "ü" * 43},  # not even ASCII: still 403, not a 500
                    {"tenant": q["tenant"][0], "sig": b_sig}, {"tenant": "nope", "sig": q["sig"][0]}):
         r = httpx.post(base, params=params, json={"jobid": jobs[0], "status": 1})
         assert r.status_code == 403 and r.json()["code"] == "sms.report_push_forbidden", params

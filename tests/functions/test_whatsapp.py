@@ -80,6 +80,9 @@ async def test_verification_get_answers_the_challenge_only_with_the_verify_token
     forged = tenant["hook"].replace(str(tenant["id"]), "00000000-0000-4000-8000-000000000000")
     r = await client("whatsapp").get(forged, params=q)
     assert r.status_code == 403 and r.json()["code"] == "whatsapp.webhook_forbidden"
+    # a signature that is not even ASCII: the same 403, never a 500
+    r = await client("whatsapp").get(tenant["hook"].rsplit("/", 1)[0] + "/%C3%BC%F0%9F%94%91", params=q)
+    assert r.status_code == 403 and r.json()["code"] == "whatsapp.webhook_forbidden", r.text
 
 
 async def test_signed_post_is_applied_and_a_wrong_or_missing_signature_is_not(client, tenant, wa, db):

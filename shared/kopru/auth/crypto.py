@@ -50,7 +50,9 @@ def url_mac(purpose: str, *parts: str) -> str:
 
 
 def url_mac_valid(sig: str | None, purpose: str, *parts: str) -> bool:
-    return hmac.compare_digest(url_mac(purpose, *parts), sig or "")
+    """Whether `sig` (from a URL: anyone's text) is `url_mac(purpose, *parts)`, compared in
+    constant time as bytes (compare_digest refuses a non-ASCII str with TypeError: a 500)."""
+    return hmac.compare_digest(url_mac(purpose, *parts).encode(), (sig or "").encode("utf-8", "surrogatepass"))
 
 
 def push_url(purpose: str, path: str, tenant_id: object, *more: object) -> str:

@@ -63,10 +63,13 @@ FLOW_KEYS = ("callee", "start_time", "answer_time", "hangup_time", "redirection"
 
 # -- settings ------------------------------------------------------------------------------
 
+WEBHOOK_PURPOSE = "kopru/bulutfon-webhook/v1"
+
+
 def webhook_signature(tenant_id: uuid.UUID | str) -> str:
     from kopru.auth.crypto import url_mac
 
-    return url_mac("kopru/bulutfon-webhook/v1", str(tenant_id))
+    return url_mac(WEBHOOK_PURPOSE, str(tenant_id))
 
 
 def webhook_url(tenant_id: uuid.UUID | str) -> str:
@@ -231,7 +234,9 @@ async def accept_webhook(tenant: str | None, sig: str | None, authorization: str
         tenant_id = uuid.UUID(tenant or "")
     except ValueError:
         raise KopruError("calls.webhook_forbidden") from None
-    if not hmac.compare_digest(webhook_signature(tenant_id), sig or ""):
+    from kopru.auth.crypto import url_mac_valid
+
+    if not url_mac_valid(sig, WEBHOOK_PURPOSE, str(tenant_id)):
         raise KopruError("calls.webhook_forbidden")
     async with tenant_transaction(tenant_id, actor=WEBHOOK_ACTOR) as tx:
         got = await load(tx, "bulutfon")

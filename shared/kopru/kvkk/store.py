@@ -150,7 +150,7 @@ def link_valid(key: str, expires: str, signature: str, now: float | None = None)
         return False
     if exp < (time.time() if now is None else now):
         return False
-    return hmac.compare_digest(sign_link(key, exp), signature or "")
+    return hmac.compare_digest(sign_link(key, exp).encode(), (signature or "").encode("utf-8", "surrogatepass"))
 
 
 async def serve_download(request_id, query) -> Response:

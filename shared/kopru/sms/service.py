@@ -357,10 +357,13 @@ async def poll_reports() -> dict[str, int]:
 PUSH_MAX_ENTRIES = 1000
 
 
+REPORT_PUSH_PURPOSE = "kopru/netgsm-report-push/v1"
+
+
 def report_signature(tenant_id: uuid.UUID | str) -> str:
     from kopru.auth.crypto import url_mac
 
-    return url_mac("kopru/netgsm-report-push/v1", str(tenant_id))
+    return url_mac(REPORT_PUSH_PURPOSE, str(tenant_id))
 
 
 def report_push_url(tenant_id: uuid.UUID | str) -> str:
@@ -395,8 +398,6 @@ async def accept_pushed_reports(tenant: str | None, sig: str | None, raw: bytes,
     """POST /sms/reports on sms-report: apply pushed reports to the tenant's sent
     messages with those jobids (another tenant's jobids are invisible, RLS). Unknown
     jobids are counted, not refused: Netgsm should not retry them."""
-    import hmac
-
     from sqlalchemy import select
 
     from kopru.connectors import netgsm
@@ -407,7 +408,9 @@ async def accept_pushed_reports(tenant: str | None, sig: str | None, raw: bytes,
         tenant_id = uuid.UUID(tenant or "")
     except ValueError:
         raise KopruError("sms.report_push_forbidden") from None
-    if not hmac.compare_digest(report_signature(tenant_id), sig or ""):
+    from kopru.auth.crypto import url_mac_valid
+
+    if not url_mac_valid(sig, REPORT_PUSH_PURPOSE, str(tenant_id)):
         raise KopruError("sms.report_push_forbidden")
     entries = [netgsm.parse_report_entry(i) for i in _push_entries(raw, content_type)]
     counts = {"delivered": 0, "failed": 0, "pending": 0, "unknown": 0, "repeated": 0}
