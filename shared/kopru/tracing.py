@@ -129,21 +129,9 @@ def _sdk_installed() -> bool:
     return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
 
-@contextmanager
-def _carry(traceparent: str) -> Iterator[str]:
-    """Make `traceparent` the one that events and logs inside this block carry."""
-    t1 = current_traceparent.set(traceparent)
-    t2 = trace_id_var.set(traceparent.split("-")[1])
-    try:
-        yield traceparent
-    finally:
-        current_traceparent.reset(t1)
-        trace_id_var.reset(t2)
-
-
 class _Carried:
-    """`_carry` as a plain context manager: the path of every request when no span is
-    recorded, so it costs two context-variable sets, not two generators."""
+    """Make `tp` the traceparent that events and logs inside this block carry: a plain
+    context manager (two context-variable sets), on every request's path."""
 
     __slots__ = ("tp", "_t1", "_t2")
 
@@ -185,5 +173,5 @@ def _recorded(name: str, incoming: str | None, tp: str, provider: Any, kind: str
     with tracer.start_as_current_span(name, context=ctx, kind=getattr(trace.SpanKind, kind)):
         carrier: dict[str, str] = {}
         propagate.inject(carrier)
-        with _carry(carrier["traceparent"] if valid(carrier.get("traceparent")) else tp) as out:
+        with _Carried(carrier["traceparent"] if valid(carrier.get("traceparent")) else tp) as out:
             yield out

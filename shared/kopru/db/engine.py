@@ -148,7 +148,9 @@ class Pool:
                     await _close(conn)
                     continue
                 return conn
-            return await psycopg.AsyncConnection.connect(self.url, autocommit=True, context=_adapters())
+            # UTF8 named: result column names are decoded as such (_names)
+            return await psycopg.AsyncConnection.connect(self.url, autocommit=True, context=_adapters(),
+                                                         client_encoding="UTF8")
         except BaseException:
             self._sem.release()
             raise
@@ -604,8 +606,12 @@ class transaction:
         if self._pool is None:
             self._pool = await _pool()
         self._raw = await self._pool.get()
-        self._conn = AsyncConn(self._raw, self._scope)
-        return self._conn if self._wrap is None else self._wrap(self._conn)
+        try:
+            self._conn = AsyncConn(self._raw, self._scope)
+            return self._conn if self._wrap is None else self._wrap(self._conn)
+        except BaseException:
+            await self._pool.put(self._raw, discard=True)
+            raise
 
     async def __aexit__(self, et: Any, exc: BaseException | None, tb: Any) -> bool:
         conn, fit = self._conn, False

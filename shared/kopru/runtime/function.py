@@ -446,7 +446,9 @@ class Function:
             _gc_first()
         response = await self._serve(request)
         if _gc_phase == 1 and request.scope["path"] != "/healthz":
-            _gc_warmed()
+            import asyncio
+
+            asyncio.get_running_loop().call_soon(_gc_warmed)  # after this answer has gone out
         route = "event" if request.scope["path"] == "/" else request.scope.get("kopru_route", "unmatched")
         metrics.request(self.name, route, response.status_code, (time.perf_counter() - started) * 1000)
         # every answer: no MIME sniffing; and nothing cached unless the route says so (its
@@ -702,9 +704,10 @@ def _safe_reason(exc: Exception) -> str:
 # code allocating hundreds of thousands of objects, none of them garbage) while the cyclic
 # collector walks them again and again. In a serving process the collector is off from its
 # first request (the readiness probe, as a rule) until the first request that is not a
-# health check has been answered, at most GC_WARMUP_S; then what was loaded is frozen
-# (gc.freeze: never scanned again, so later collections are shorter too) and collection
-# resumes. 0: not started, 1: warming (collector off), 2: done.
+# health check has been answered, at most GC_WARMUP_S; then (once that answer is out) the
+# cycles that became garbage meanwhile are collected, what is left is frozen (gc.freeze:
+# never scanned again, so later collections are shorter too) and collection resumes.
+# 0: not started, 1: warming (collector off), 2: done.
 _gc_phase = 0
 GC_WARMUP_S = 30.0
 
@@ -729,6 +732,7 @@ def _gc_warmed() -> None:
     global _gc_phase
     if _gc_phase == 1:
         _gc_phase = 2
+        gc.collect()
         gc.freeze()
         gc.enable()
 
