@@ -27,8 +27,17 @@ def create_platform_client(name: str) -> tuple[str, str]:
     return client_id, secret
 
 
+MIN_GIVEN_SECRET = 43  # secrets.token_urlsafe(32): 256 bits
+
+
 def ensure_platform_client(client_id: str, secret: str, name: str = "operator") -> None:
-    """Register a given operator id/secret (KOPRU_OPERATOR_CLIENT_ID/SECRET) if absent."""
+    """Register a given operator id/secret (KOPRU_OPERATOR_CLIENT_ID/SECRET) if absent. The
+    secret must be at least as long as a minted one's random part (43 characters): the token
+    endpoint never locks a client out for wrong secrets (kopru.auth.oauth), so it rests on
+    a secret nobody can guess."""
+    if len(secret) < MIN_GIVEN_SECRET:
+        raise SystemExit(f"KOPRU_OPERATOR_CLIENT_SECRET must be at least {MIN_GIVEN_SECRET} characters "
+                         "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')")
     from sqlalchemy import select
 
     from kopru.auth.crypto import hash_secret

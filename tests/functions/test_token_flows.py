@@ -388,3 +388,13 @@ async def test_the_per_address_password_throttle_follows_the_trusted_proxy_chain
     finally:
         monkeypatch.undo()
         reset_settings()
+
+
+def test_a_given_operator_secret_must_be_as_long_as_a_minted_one():
+    """The token endpoint never locks a client out for wrong secrets, so a secret an operator
+    sets (KOPRU_OPERATOR_CLIENT_SECRET) must be unguessable: shorter than a minted one's random
+    part is refused before anything is written."""
+    from kopru import admin
+
+    with pytest.raises(SystemExit, match="at least 43"):
+        admin.ensure_platform_client("kc_operator_short", "operator-secret-1")

@@ -67,11 +67,12 @@ async def _client(call, form: dict[str, str]):
     if client is None:
         from kopru.auth import limits
 
-        # guessing a client's secret (256 bits: new_client_secret) is hopeless, so the throttle
-        # never stands between a client and its right secret: past MAX_FAILS_CLIENT failures in
-        # the window a wrong secret gets 429 with Retry-After instead of 401, and nobody who
-        # knows a client id can lock its integration out by spraying wrong secrets. A grant
-        # with the right secret thus makes no Redis round trip.
+        # guessing a client's secret is hopeless (256 bits: new_client_secret; a given operator
+        # secret must be as long, kopru.admin), so the throttle never stands between a client and
+        # its right secret: nobody who knows a client id can lock its integration out by spraying
+        # wrong secrets, and a grant with the right secret makes no Redis round trip. Past
+        # MAX_FAILS_CLIENT failures in the window a wrong secret gets 429 with Retry-After instead
+        # of 401: it slows a misconfigured or guessing caller, it does not guard the secret.
         key = limits.client_key(cid)
         wait = await limits.login_blocked(key, None, max_fails=limits.MAX_FAILS_CLIENT)
         if wait:
