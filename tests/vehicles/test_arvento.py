@@ -79,6 +79,36 @@ async def test_credentials_that_stop_working_fail_the_poll_permanently(client, f
     await poll_until_positions(t["id"])
 
 
+async def test_saving_settings_while_the_slot_is_held_says_when_to_retry(client, fleet, arvento):
+    """The account's one request slot is held (a poll is at Arvento): saving the settings
+    is 429 arvento.rate_limited with a Retry-After, at once, and Arvento sees no request."""
+    from kopru.connectors.arvento import base_url_from_env
+    from kopru.vehicles import ratelimit
+
+    t = await fleet(1)
+    key = ratelimit.account_key(base_url_from_env(), t["username"])
+    assert await ratelimit.claim(key, 30.0, wait_s=5.0)  # as a poll holds it
+    calls = arvento.stats()[t["label"]]["calls"]
+    r = await client("tenant-onboarding").put(f"/tenants/{t['id']}/integrations/arvento", headers=bearer(t["token"]),
+                                              json={"username": t["username"], "password": t["password"]})
+    assert (r.status_code, r.json()["code"]) == (429, "arvento.rate_limited"), r.text
+    assert 1 <= int(r.headers["retry-after"]) <= 60
+    assert arvento.stats()[t["label"]]["calls"] == calls
+    await ratelimit.release(key, 0.0)
+
+
+async def test_a_4xx_from_arvento_is_a_refusal_not_an_outage(arvento):
+    """Arvento answering 403/404 will answer the same again: a permanent arvento.refused,
+    not a transient 503 retried on every tick."""
+    from kopru.connectors import arvento as av
+
+    arvento.add_account("red-4xx", "parola", label="red-4xx")
+    arvento.fail_next(http_status=403)
+    with pytest.raises(av.PermanentError) as err:
+        await av.ArventoRest("red-4xx", "parola").login()
+    assert err.value.code == "arvento.refused" and not err.value.retryable
+
+
 async def test_the_simulator_refuses_a_second_request_within_its_window(arvento):
     from kopru.connectors import arvento as av
 

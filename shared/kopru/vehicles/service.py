@@ -74,8 +74,9 @@ async def check_arvento(tenant_id: uuid.UUID, body) -> Any:
 
     c = _client(body.username, body.password)
     key = ratelimit.account_key(c.base_url, body.username)
-    if not await ratelimit.claim(key, _interval()):
-        raise KopruError("arvento.rate_limited")
+    taken, wait = await ratelimit.try_claim(key, _interval())
+    if not taken:  # the poll holds the account's one slot: say when it frees (no request waits ~30 s here)
+        raise KopruError("arvento.rate_limited", headers={"Retry-After": str(max(1, int(-(-wait // 1))))})
     try:
         await c.login()
     except arvento.ArventoError as err:

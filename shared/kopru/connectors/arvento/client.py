@@ -253,8 +253,10 @@ class ArventoRest(HttpConnector):
             raise AuthError("arvento.auth_failed", endpoint, http_status=401)
         if r.status_code == 429:
             raise RateLimited("arvento.rate_limited", endpoint, http_status=429)
-        if r.status_code >= 500 or r.status_code != 200:
+        if r.status_code >= 500:
             raise TransientError("arvento.unavailable", endpoint, http_status=r.status_code)
+        if r.status_code != 200:  # another 4xx: asking again would get the same (not retried every tick)
+            raise PermanentError("arvento.refused", endpoint, http_status=r.status_code)
         try:
             body = r.json()
         except ValueError:
