@@ -99,6 +99,14 @@ async def test_signed_post_is_applied_and_a_wrong_or_missing_signature_is_not(cl
     # the right signature over other bytes (one space more) does not pass either: the raw body is signed
     r = await post_hook(client, tenant, raw + b" ", headers)
     assert r.status_code == 403
+    # signed, but nested past any parser's depth: a clear 422, not a 500
+    import hashlib
+    import hmac
+
+    deep = b"[" * 100_000 + b"]" * 100_000  # under the body limit, past the parser's depth
+    r = await post_hook(client, tenant, deep, {"content-type": "application/json", "x-hub-signature-256":
+                        "sha256=" + hmac.new(APP_SECRET.encode(), deep, hashlib.sha256).hexdigest()})
+    assert (r.status_code, r.json()["code"]) == (422, "request.validation_failed"), r.text[:200]
     assert count() == 0 and windows() == 0  # nothing applied
     r = await post_hook(client, tenant, raw, headers)
     assert r.status_code == 200, r.text

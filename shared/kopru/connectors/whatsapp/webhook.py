@@ -84,7 +84,7 @@ def parse(raw: bytes) -> list[Change]:
     BadPayload when it is not a notification at all."""
     try:
         data = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # nested past the parser's depth: not ours either
         raise BadPayload("not JSON") from None
     if not isinstance(data, dict) or not isinstance(data.get("entry"), list):
         raise BadPayload("no entry")
