@@ -447,7 +447,7 @@ def dev_simulator() -> BulutfonSimulator:
     return sim
 
 
-main = runner(dev_simulator, "bulutfon-simulator", 8097)  # python -m kopru_tools.simulators.bulutfon [--port N]
+main = runner(dev_simulator, "bulutfon-simulator", 8093)  # python -m kopru_tools.simulators.bulutfon [--port N]
 
 
 if __name__ == "__main__":

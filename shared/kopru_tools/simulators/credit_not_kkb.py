@@ -323,7 +323,7 @@ def dev_simulator() -> NotKkbCreditSimulator:
     return sim
 
 
-main = runner(dev_simulator, "credit-not-kkb-simulator", 8096)  # python -m kopru_tools.simulators.credit_not_kkb
+main = runner(dev_simulator, "credit-not-kkb-simulator", 8095)  # python -m kopru_tools.simulators.credit_not_kkb
 
 
 if __name__ == "__main__":

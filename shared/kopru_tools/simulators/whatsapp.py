@@ -483,7 +483,7 @@ def dev_simulator() -> WhatsAppSimulator:
 DEV_PHONE_NUMBER_ID, DEV_TOKEN, DEV_APP_SECRET = "100000000000001", "kopru-dev-whatsapp", "kopru-dev-whatsapp-secret"
 
 
-main = runner(dev_simulator, "whatsapp-simulator", 8097)  # python -m kopru_tools.simulators.whatsapp [--port N]
+main = runner(dev_simulator, "whatsapp-simulator", 8094)  # python -m kopru_tools.simulators.whatsapp [--port N]
 
 
 if __name__ == "__main__":
