@@ -416,6 +416,16 @@ async def test_the_simulator_says_it_is_not_kkb_in_every_answer(credit_sim):
     assert [a.status_code for a in answers] == [401, 200, 400, 200, 200]
     calls = answers[-1].json()["calls"]
     assert TCKN not in json.dumps(calls)
+    # the contract's consent proof is whole or refused: its time and its text's SHA-256 too
+    h = {"Authorization": f"Bearer {API_KEY}", "X-Customer-Code": CUSTOMER}
+    whole = {"reference": str(uuid.uuid4()), "granted_at": "2026-12-01T10:00:00+03:00", "text_sha256": "a" * 64}
+    async with httpx.AsyncClient(base_url=credit_sim.url) as c:
+        for consent_proof in ({"reference": whole["reference"]}, {**whole, "granted_at": "dün"},
+                              {**whole, "text_sha256": "kısa"}):
+            r = await c.post("/v1/credit-reports", headers=h, json={
+                "client_reference": str(uuid.uuid4()), "subject": {"type": "TCKN", "number": TCKN},
+                "consent": consent_proof})
+            assert (r.status_code, r.json()["error"]["code"]) == (400, "INVALID_REQUEST"), (consent_proof, r.text)
 
 
 @pytest.mark.parametrize("consented", [False, True])

@@ -25,6 +25,8 @@ Test data in memory; it logs nothing.
 
 from __future__ import annotations
 
+import re
+
 import hashlib
 import itertools
 import time
@@ -248,6 +250,12 @@ class NotKkbCreditSimulator(Simulator):
             scheme, number = subj["type"], subj["number"]
             if not (isinstance(ref, str) and 1 <= len(ref) <= 100 and isinstance(number, str)
                     and isinstance(consent, dict) and consent.get("reference")):
+                raise ValueError
+            # the contract's whole consent proof: when it was given (ISO 8601) and the text's SHA-256
+            from datetime import datetime
+
+            datetime.fromisoformat(consent["granted_at"])
+            if not re.fullmatch(r"[0-9a-f]{64}", consent["text_sha256"]):
                 raise ValueError
         except (ValueError, KeyError, TypeError):
             return self._error(call, 400, "INVALID_REQUEST", "client_reference, subject and consent are required")
