@@ -363,7 +363,10 @@ async def test_geofence_events_trigger_workflows_and_vehicle_locate_is_read_only
                                        headers=bearer(t["token"]))
     assert r.status_code == 200, r.text
     assert arvento.stats()[t["label"]]["calls"] == before  # the preview asked Arvento nothing
-    assert vid in r.text
+    out = r.json()
+    assert out["would_run"] is True and out["sent"] is False
+    [step] = out["steps"]
+    assert step["input"] == {"vehicle_id": vid}, step  # resolved from the event, not the fence id beside it
 
 
 async def test_history_and_the_read_only_inspection_route(arvento):

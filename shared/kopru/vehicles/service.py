@@ -306,7 +306,8 @@ async def apply_positions(tenant_id: uuid.UUID, positions) -> dict[str, int]:
                 if was == now:
                     continue
                 transition = "enter" if now else "leave"
-                # ids and the time only: a workflow run keeps its trigger event, coordinates stay here
+                # the vehicle (ids, plate: vehicle data in the register), the fence and the time: a workflow
+                # run keeps its trigger event, so the coordinates stay here
                 await tx.emit(GEOFENCE, {**base, "geofence_id": str(f.id), "geofence_name": f.name,
                                          "transition": transition}, subject=str(v.id))
                 counts[transition] += 1
