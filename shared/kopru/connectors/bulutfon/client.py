@@ -42,12 +42,11 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from kopru.connectors.common import READ_RETRY, HttpConnector, RetryPolicy, read_retry
+from kopru.connectors.common import READ_RETRY, HttpConnector, RetryPolicy, read_retry, traced_call
 
 if TYPE_CHECKING:
     import httpx
@@ -255,45 +254,50 @@ class BulutfonClient(HttpConnector):
 
     async def _request(self, endpoint: str, method: str, path: str, api_key: str, params: dict[str, Any], *,
                        json: Any = None, ref: str | None = None) -> dict:
-        import httpx
-
         if not isinstance(api_key, str) or not api_key.strip():
             raise PermanentError("credentials_invalid", endpoint=endpoint)
         sending = method != "GET"
-        started = time.monotonic()
-        status: int | None = None
-        try:
-            resp = await self._http.request(method, self.base_url + path, params={**params, "apikey": api_key},
-                                            json=json, timeout=self._timeout,
-                                            headers={"Accept": "application/json", "User-Agent": "kopru-bulutfon/1"})
+
+        def request():
+            return self._http.request(method, self.base_url + path, params={**params, "apikey": api_key},
+                                      json=json, timeout=self._timeout,
+                                      headers={"Accept": "application/json", "User-Agent": "kopru-bulutfon/1"})
+
+        def answer(resp) -> dict:
             status = resp.status_code
-        except httpx.ConnectError:
-            raise TransientError("connection_failed", endpoint=endpoint) from None
-        except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
-            raise TransientError("timeout", endpoint=endpoint, ambiguous=sending) from None
-        finally:
-            log.info("bulutfon.call", extra={"fields": {"endpoint": endpoint, "http_status": status, "ref": ref,
-                                                        "ms": round((time.monotonic() - started) * 1000, 1)}})
-        if status == 429:
-            raise TransientError("rate_limited", endpoint=endpoint, http_status=429,
-                                 retry_after=_float(resp.headers.get("retry-after")))
-        if status >= 500:
-            raise TransientError("server_error", endpoint=endpoint, http_status=status, ambiguous=sending)
-        if status in (401, 403):
-            raise PermanentError("credentials_invalid", endpoint=endpoint, http_status=status)
-        if status == 404:
-            raise PermanentError("not_found", endpoint=endpoint, http_status=status)
-        if status >= 400:
-            raise PermanentError("rejected", endpoint=endpoint, http_status=status)
-        try:
-            data = resp.json()
-        except ValueError:
-            raise TransientError("unreadable_answer", endpoint=endpoint, http_status=status, ambiguous=sending) from None
-        if not isinstance(data, dict):
-            raise TransientError("unreadable_answer", endpoint=endpoint, http_status=status, ambiguous=sending)
-        if isinstance(data.get("error"), str):  # a token error answered with 200 (v1 documents the body only)
-            raise PermanentError("credentials_invalid", endpoint=endpoint, http_status=status)
-        return data
+            if status == 429:
+                raise TransientError("rate_limited", endpoint=endpoint, http_status=429,
+                                     retry_after=_float(resp.headers.get("retry-after")))
+            if status >= 500:
+                raise TransientError("server_error", endpoint=endpoint, http_status=status, ambiguous=sending)
+            if status in (401, 403):
+                raise PermanentError("credentials_invalid", endpoint=endpoint, http_status=status)
+            if status == 404:
+                raise PermanentError("not_found", endpoint=endpoint, http_status=status)
+            if status >= 400:
+                raise PermanentError("rejected", endpoint=endpoint, http_status=status)
+            try:
+                data = resp.json()
+            except ValueError:
+                raise TransientError("unreadable_answer", endpoint=endpoint, http_status=status,
+                                     ambiguous=sending) from None
+            if not isinstance(data, dict):
+                raise TransientError("unreadable_answer", endpoint=endpoint, http_status=status, ambiguous=sending)
+            if isinstance(data.get("error"), str):  # a token error answered with 200 (v1 documents the body only)
+                raise PermanentError("credentials_invalid", endpoint=endpoint, http_status=status)
+            return data
+
+        # the one outward call (span, timing, log line); a transport failure is "timeout" when the request
+        # may have reached Bulutfon, "connection_failed" when it surely did not
+        return await traced_call(log, "bulutfon", endpoint, {"endpoint": endpoint, "ref": ref}, request, answer,
+                                 side_effect=sending, errors=BulutfonError, transient=TransientError,
+                                 transport=_transport, chain=False)
+
+
+def _transport(kind: str, endpoint: str, *, ambiguous: bool, http_status: int | None = None,
+               code: str | None = None) -> "TransientError":
+    return TransientError("timeout" if kind == "timeout" or ambiguous else "connection_failed", endpoint=endpoint,
+                          ambiguous=ambiguous)
 
 
 _UUID = re.compile(r"[A-Za-z0-9-]{1,64}")
