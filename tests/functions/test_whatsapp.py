@@ -314,6 +314,29 @@ async def test_unproven_send_is_parked_unknown_for_an_operator(client, apps, ten
                       "and subject = %s", (tenant["id"], mid)).fetchone()[0] == 1
 
 
+async def test_a_status_webhook_settles_a_send_already_parked_unknown(client, apps, tenant, wa, db, unproven_after):
+    """Meta took it, the answer was lost and no proof came in time: parked unknown. The status
+    webhook naming our id then arrives: the message is sent and the parked effect ends
+    succeeded with Meta's id (no operator needed, nothing sent again)."""
+    number = "+905321110009"
+    unproven_after(0)
+    wa.fail_next(http_status=502, raw=True, take=True)
+    r = await send(client, tenant, to=number, template={"name": "siparis_kargoda", "language": "tr",
+                                                         "parameters": ["9"]})
+    mid = r.json()["id"]
+    await drain(apps)
+    assert (await read(client, tenant, mid))["status"] == "unknown"
+    state = lambda: db.execute("select state, code, external_ref from outward_calls "  # noqa: E731
+                               "where provider = 'whatsapp' and ref = %s", (mid,)).fetchone()
+    assert state()[0] == "unknown"
+    raw, headers = wa.outbox[-1]
+    assert (await post_hook(client, tenant, raw, headers)).json()["applied"] == 1
+    wamid = wa.sent_to(number)[0].wamid
+    assert state() == ("succeeded", "whatsapp.proven_by_status", wamid)
+    got = await read(client, tenant, mid)
+    assert got["status"] == "sent" and got["wamid"] == wamid and len(wa.sent_to(number)) == 1
+
+
 async def test_whatsapp_send_is_a_workflow_action(client, tenant):
     r = await client("workflows").get("/workflows/actions", headers=bearer(tenant["token"]))
     assert r.status_code == 200

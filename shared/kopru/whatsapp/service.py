@@ -406,7 +406,7 @@ def _advances(current: str, new: str) -> bool:
 async def _apply_status(tx, st, counts: dict[str, int]) -> None:
     from datetime import datetime, timezone
 
-    from sqlalchemy import func, select, text, update
+    from sqlalchemy import func, select, update
 
     from kopru.db.schema import whatsapp_messages as wm
 
@@ -431,11 +431,9 @@ async def _apply_status(tx, st, counts: dict[str, int]) -> None:
         # the status proves Meta took the message: what the lost answer would have said
         await _history(tx, mid, "sent", PROVEN)
         await tx.emit(SENT, {"message_id": ref, "wamid": st.wamid}, subject=ref, source=SOURCE)
-        await tx.execute(text(
-            "update outward_calls set state = 'succeeded', code = :code, external_ref = :wamid, ambiguous = false, "
-            "ambiguous_since = null, lease_token = null, lease_until = null, updated_at = now() "
-            "where provider = 'whatsapp' and operation = 'whatsapp.send' and ref = :ref and state = 'unknown'"),
-            {"code": PROVEN, "wamid": st.wamid, "ref": ref})
+        from kopru.work.outward import proven
+
+        await proven(tx, WhatsAppSend.provider, WhatsAppSend.operation, ref, st.wamid, PROVEN)  # parked: settled now
     code = f"whatsapp.{st.error_code or 131000}" if st.status == "failed" else None
     values: dict[str, Any] = {"status": st.status, "updated_at": func.now(), "wamid": st.wamid}
     if code:

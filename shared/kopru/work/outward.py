@@ -163,6 +163,11 @@ def _sql(name: str) -> str:
                 "update outward_calls set state = %(state)s, code = %(code)s, external_ref = %(xref)s, ambiguous = false, "
                 "ambiguous_since = null, lease_token = null, lease_until = null, updated_at = now() "
                 "where id = %(id)s and state = 'unknown' returning id"),
+            "prove": (
+                "update outward_calls set state = 'succeeded', code = %(code)s, external_ref = %(xref)s, ambiguous = false, "
+                "ambiguous_since = null, lease_token = null, lease_until = null, updated_at = now() "
+                "where provider = %(provider)s and operation = %(operation)s and ref = %(ref)s and state = 'unknown' "
+                "returning id"),
         })
         st = _STATEMENTS[name]
     return st
@@ -236,6 +241,14 @@ async def _finish(tx, call_id: uuid.UUID, tok: uuid.UUID, effect: Effect, outcom
                                                        "ref": effect.ref, "code": outcome.code or UNKNOWN_CODE},
                       subject=effect.ref, source=getattr(effect, "source", None))
     return True
+
+
+async def proven(tx, provider: str, operation: str, ref: str, external_ref: str | None, code: str) -> bool:
+    """The provider's own word (e.g. a status webhook naming our id) that a parked (`unknown`)
+    effect happened: it ends `succeeded`, in the caller's transaction (the one that records
+    what the proof says). False when the effect is not parked."""
+    return (await tx.execute(_sql("prove"), {"provider": provider, "operation": operation, "ref": ref,
+                                             "xref": external_ref, "code": code})).first() is not None
 
 
 # -- an operator's verdict on a parked effect ----------------------------------------------------
