@@ -118,10 +118,6 @@ class ArventoSimulator(Simulator):
     def fail_next(self, http_status: int = 500, times: int = 1) -> None:
         self._inject(None, times, http_status=http_status)
 
-    def reset_calls(self) -> None:
-        with self._lock:
-            self._received.clear()
-
     def session_of(self, username: str) -> str | None:
         with self._lock:
             a = self._accounts.get(username)

@@ -222,7 +222,6 @@ class ArventoRest(HttpConnector):
         self._password = password
         self._connect(base_url or base_url_from_env(), timeout, shared=True, connect=None)
         self.session_id = session_id
-        self.timeout = timeout
 
     def __repr__(self) -> str:
         return f"ArventoRest(base_url={self.base_url!r}, session={'set' if self.session_id else 'none'})"

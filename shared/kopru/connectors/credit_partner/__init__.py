@@ -130,11 +130,6 @@ class CreditPartnerClient(HttpConnector):
         self._connect(url or base_url(), timeout, http, shared=True, connect=None)
         self._headers = {"Authorization": f"Bearer {api_key}", "X-Customer-Code": customer_code,
                          "Accept": "application/json"}
-        self.timeout = timeout
-
-    @property
-    def url(self) -> str:
-        return self.base_url
 
     async def _send(self, method: str, path: str, *, side_effect: bool, **kw) -> Any:
         import httpx
