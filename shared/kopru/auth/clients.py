@@ -109,17 +109,13 @@ async def _load_client(client_id: str) -> tuple[bytes, AuthenticatedClient] | No
 
 async def list_clients(ctx, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
     """The tenant's API clients, oldest first, a page at a time (kopru.pages)."""
-
-    from sqlalchemy import select
-
     from kopru import pages
-    from kopru.db.schema import api_clients as ac
 
     scope = f"clients:{ctx.tenant_id}"
-    q = pages.keyset(select(ac.c.client_id, ac.c.name, ac.c.scopes, ac.c.created_at, ac.c.revoked_at),
-                     ac.c.created_at, ac.c.client_id, scope, cursor, limit)
+    q, params = pages.keyset_sql("select client_id, name, scopes, created_at, revoked_at from api_clients where true",
+                                 {}, "created_at", "client_id", scope, cursor, limit)
     async with ctx.transaction() as tx:
-        rows, last = pages.page((await tx.execute(q)).all(), limit, lambda r: (r.created_at, r.client_id))
+        rows, last = pages.page((await tx.execute(q, params)).all(), limit, lambda r: (r.created_at, r.client_id))
     return {"clients": [{"client_id": r.client_id, "name": r.name, "scopes": sorted(r.scopes),
                          "created_at": r.created_at, "revoked_at": r.revoked_at} for r in rows],
             "next_cursor": pages.encode(scope, *last) if last else None}
@@ -129,9 +125,6 @@ async def add_client(ctx, name: str, scopes: list[str] | None) -> dict[str, Any]
     """A new API client of the tenant. It may be granted only scopes the caller holds
     (a platform operator may grant any tenant scope); without `scopes`, it gets every
     tenant scope the caller holds."""
-    from sqlalchemy import func, select
-
-    from kopru.db.schema import api_clients as ac, tenants
     from kopru.tenancy.plans import PLANS
 
     caller = ctx.principal
@@ -141,10 +134,11 @@ async def add_client(ctx, name: str, scopes: list[str] | None) -> dict[str, Any]
     if not all(caller.holds(s) for s in wanted):
         raise KopruError("auth.scope_not_held")
     async with ctx.transaction() as tx:
-        plan = (await tx.execute(select(tenants.c.plan).where(tenants.c.id == ctx.tenant_id).with_for_update())).scalar()
+        plan = (await tx.execute("select plan from tenants where id = %(id)s for update",
+                                 {"id": ctx.tenant_id})).scalar()
         if plan is None:
             raise KopruError("tenant.not_found")
-        live = (await tx.execute(select(func.count()).select_from(ac).where(ac.c.revoked_at.is_(None)))).scalar()
+        live = (await tx.execute("select count(*) from api_clients where revoked_at is null")).scalar()
         if live >= PLANS[plan].api_clients:
             raise KopruError("tenant.plan_limit", detail=f"plan {plan} allows {PLANS[plan].api_clients} API clients")
         cid, secret = await create_tenant_client(tx, name, wanted)
@@ -153,18 +147,14 @@ async def add_client(ctx, name: str, scopes: list[str] | None) -> dict[str, Any]
 
 
 async def revoke_client(ctx, client_id: str) -> None:
-    from sqlalchemy import func, update
-
-    from kopru.db.schema import api_clients as ac, refresh_tokens as rt
-
     async with ctx.transaction() as tx:
-        res = await tx.execute(update(ac).where(ac.c.client_id == client_id).where(ac.c.revoked_at.is_(None))
-                               .values(revoked_at=func.now()))
+        res = await tx.execute("update api_clients set revoked_at = now() "
+                               "where client_id = %(c)s and revoked_at is null", {"c": client_id})
         if res.rowcount == 0:
             raise KopruError("auth.client_not_found")
         forget_client(client_id)
-        await tx.execute(update(rt).where(rt.c.client_id == client_id).where(rt.c.revoked_at.is_(None))
-                         .values(revoked_at=func.now()))
+        await tx.execute("update refresh_tokens set revoked_at = now() "
+                         "where client_id = %(c)s and revoked_at is null", {"c": client_id})
         await tx.audit("client.revoked", target=client_id)
     from kopru.auth.limits import cut_off
 

@@ -166,15 +166,12 @@ def _pseudonym(value: str) -> str:
 async def _password_grant(call, form: dict[str, str], client):
     import asyncio
 
-    from sqlalchemy import select
-
     from kopru.auth import limits
     from kopru.auth.clients import ROLE_SCOPES
     from kopru.auth.crypto import dummy_password_check, verify_password
     from kopru.auth.refresh import issue as issue_refresh
     from kopru.auth.tokens import issue_access_token
     from kopru.db import platform_transaction, tenant_transaction
-    from kopru.db.schema import tenant_directory, tenants, users
     from kopru.text import fold_email
 
     username, password, subdomain = form.get("username"), form.get("password"), form.get("tenant")
@@ -185,8 +182,8 @@ async def _password_grant(call, form: dict[str, str], client):
     if client.tenant_id is None:
         raise OAuthError("unauthorized_client", "platform clients cannot use the password grant")
     async with platform_transaction() as conn:
-        tenant_id = (await conn.execute(
-            select(tenant_directory.c.tenant_id).where(tenant_directory.c.subdomain == subdomain))).scalar()
+        tenant_id = (await conn.execute("select tenant_id from tenant_directory where subdomain = %(s)s",
+                                        {"s": subdomain})).scalar()
     if tenant_id != client.tenant_id:
         # another tenant's (or no) subdomain: indistinguishable from a wrong password
         await asyncio.to_thread(dummy_password_check)
@@ -201,9 +198,9 @@ async def _password_grant(call, form: dict[str, str], client):
         raise OAuthError("invalid_grant", "too many failed attempts; try again later", 400,
                          {"Retry-After": str(wait)})
     async with tenant_transaction(tenant_id, actor=client.client_id) as tx:
-        user = (await tx.execute(select(users.c.id, users.c.password_hash, users.c.role)
-                                 .where(users.c.email_fold == fold))).first()
-        plan = (await tx.execute(select(tenants.c.plan).where(tenants.c.id == tenant_id))).scalar()
+        user = (await tx.execute("select id, password_hash, role from users where email_fold = %(f)s",
+                                 {"f": fold})).first()
+        plan = (await tx.execute("select plan from tenants where id = %(id)s", {"id": tenant_id})).scalar()
     ok = await asyncio.to_thread(verify_password, password, user.password_hash) if user else \
         await asyncio.to_thread(dummy_password_check)
     if not ok or user is None:
@@ -220,12 +217,9 @@ async def _password_grant(call, form: dict[str, str], client):
 
 
 async def _refresh_grant(form: dict[str, str], client):
-    from sqlalchemy import select
-
     from kopru.auth.refresh import InvalidGrant, rotate
     from kopru.auth.tokens import issue_access_token
     from kopru.db import tenant_transaction
-    from kopru.db.schema import tenants
 
     token = form.get("refresh_token")
     if not token:
@@ -238,7 +232,7 @@ async def _refresh_grant(form: dict[str, str], client):
     if form.get("scope"):
         scopes = _scopes(form["scope"], frozenset(rotated.scopes))  # may narrow, never widen (RFC 6749 6)
     async with tenant_transaction(rotated.tenant_id, actor=client.client_id) as tx:
-        plan = (await tx.execute(select(tenants.c.plan).where(tenants.c.id == rotated.tenant_id))).scalar()
+        plan = (await tx.execute("select plan from tenants where id = %(id)s", {"id": rotated.tenant_id})).scalar()
     access, expires_in, _ = await issue_access_token(str(rotated.user_id), rotated.tenant_id, scopes,
                                                       client_id=client.client_id, plan=plan, family_id=rotated.family_id)
     return _token_response(access, expires_in, scopes, rotated.refresh_token)

@@ -53,15 +53,14 @@ async def issue(tx, *, client_id: str, user_id: uuid.UUID, scopes: list[str],
                 family_id: uuid.UUID | None = None, parent_id: uuid.UUID | None = None, generation: int = 0,
                 expires_at: datetime | None = None) -> tuple[str, uuid.UUID]:
     """A new refresh token: (the token, its family)."""
-    from kopru.db.schema import refresh_tokens as rt
-
     token = _new_token(tx.tenant_id)
     family_id = family_id or uuid.uuid4()
-    await tx.execute(rt.insert().values(
-        id=uuid.uuid4(), tenant_id=tx.tenant_id, family_id=family_id, parent_id=parent_id,
-        generation=generation, token_hash=hash_secret(token), client_id=client_id, user_id=user_id,
-        scopes=scopes, expires_at=expires_at or datetime.now(timezone.utc) + REFRESH_TTL,
-    ))
+    await tx.execute(
+        "insert into refresh_tokens (id, tenant_id, family_id, parent_id, generation, token_hash, client_id, "
+        "user_id, scopes, expires_at) values (%(id)s, %(t)s, %(f)s, %(p)s, %(g)s, %(h)s, %(c)s, %(u)s, %(s)s, %(x)s)",
+        {"id": uuid.uuid4(), "t": tx.tenant_id, "f": family_id, "p": parent_id, "g": generation,
+         "h": hash_secret(token), "c": client_id, "u": user_id, "s": list(scopes),
+         "x": expires_at or datetime.now(timezone.utc) + REFRESH_TTL})
     return token, family_id
 
 
@@ -72,19 +71,15 @@ def _successor_aad(row_id: uuid.UUID) -> bytes:
 async def rotate(client_id: str, client_tenant: uuid.UUID | None, token: str) -> Rotated:
     """Spend `token` and return its successor, or raise InvalidGrant (after revoking
     the family when the token was already spent)."""
-    from sqlalchemy import func, select, update
-
     from kopru.db import tenant_transaction
-    from kopru.db.schema import refresh_tokens as rt
 
     tenant_id = tenant_of(token)
     if tenant_id is None or tenant_id != client_tenant:
         raise InvalidGrant("unknown refresh token")
     reuse = False
     async with tenant_transaction(tenant_id, actor=client_id) as tx:
-        row = (await tx.execute(
-            select(rt).where(rt.c.token_hash == hash_secret(token)).with_for_update()
-        )).first()
+        row = (await tx.execute("select * from refresh_tokens where token_hash = %(h)s for update",
+                                {"h": hash_secret(token)})).first()
         if row is None:
             raise InvalidGrant("unknown refresh token")
         if row.client_id != client_id:
@@ -95,9 +90,8 @@ async def rotate(client_id: str, client_tenant: uuid.UUID | None, token: str) ->
         if row.expires_at <= now:
             raise InvalidGrant("the refresh token expired")
         if row.used_at is not None:
-            newest = (await tx.execute(
-                select(func.max(rt.c.generation)).where(rt.c.family_id == row.family_id)
-            )).scalar()
+            newest = (await tx.execute("select max(generation) from refresh_tokens where family_id = %(f)s",
+                                       {"f": row.family_id})).scalar()
             if now - row.used_at <= GRACE and row.generation == newest - 1 and row.successor_enc is not None:
                 # two tabs: the immediately previous token, just rotated: the same successor
                 from kopru.auth.crypto import unseal
@@ -106,8 +100,8 @@ async def rotate(client_id: str, client_tenant: uuid.UUID | None, token: str) ->
                 return Rotated(tenant_id, row.user_id, list(row.scopes), successor, row.family_id)
             else:
                 reuse = True
-                await tx.execute(update(rt).where(rt.c.family_id == row.family_id).where(rt.c.revoked_at.is_(None))
-                                 .values(revoked_at=now))
+                await tx.execute("update refresh_tokens set revoked_at = %(now)s "
+                                 "where family_id = %(f)s and revoked_at is null", {"now": now, "f": row.family_id})
                 await tx.audit("auth.refresh_reuse_detected", target=str(row.family_id),
                                details={"client_id": client_id, "generation": row.generation})
                 await tx.emit(REUSE_EVENT, {
@@ -120,10 +114,11 @@ async def rotate(client_id: str, client_tenant: uuid.UUID | None, token: str) ->
             successor, _ = await issue(tx, client_id=client_id, user_id=row.user_id, scopes=list(row.scopes),
                                        family_id=row.family_id, parent_id=row.id, generation=row.generation + 1,
                                        expires_at=row.expires_at)  # a family never outlives its first token
-            await tx.execute(update(rt).where(rt.c.id == row.id).values(
-                used_at=now, successor_enc=seal(successor.encode(), aad=_successor_aad(row.id))))
+            await tx.execute("update refresh_tokens set used_at = %(now)s, successor_enc = %(s)s where id = %(id)s",
+                             {"now": now, "s": seal(successor.encode(), aad=_successor_aad(row.id)), "id": row.id})
             if row.parent_id is not None:  # the parent's grace is over: its answer is forgotten
-                await tx.execute(update(rt).where(rt.c.id == row.parent_id).values(successor_enc=None))
+                await tx.execute("update refresh_tokens set successor_enc = null where id = %(id)s",
+                                 {"id": row.parent_id})
     if reuse:
         from kopru.auth.limits import cut_off
 
@@ -133,20 +128,18 @@ async def rotate(client_id: str, client_tenant: uuid.UUID | None, token: str) ->
 
 
 async def revoke_family(client_id: str, client_tenant: uuid.UUID | None, token: str) -> bool:
-    from sqlalchemy import func, select, update
-
     from kopru.db import tenant_transaction
-    from kopru.db.schema import refresh_tokens as rt
 
     tenant_id = tenant_of(token)
     if tenant_id is None or tenant_id != client_tenant:
         return False
     async with tenant_transaction(tenant_id, actor=client_id) as tx:
-        row = (await tx.execute(select(rt.c.family_id, rt.c.client_id).where(rt.c.token_hash == hash_secret(token)))).first()
+        row = (await tx.execute("select family_id, client_id from refresh_tokens where token_hash = %(h)s",
+                                {"h": hash_secret(token)})).first()
         if row is None or row.client_id != client_id:
             return False
-        await tx.execute(update(rt).where(rt.c.family_id == row.family_id).where(rt.c.revoked_at.is_(None))
-                         .values(revoked_at=func.now()))
+        await tx.execute("update refresh_tokens set revoked_at = now() where family_id = %(f)s and revoked_at is null",
+                         {"f": row.family_id})
         await tx.audit("auth.refresh_revoked", target=str(row.family_id), details={"client_id": client_id})
     from kopru.auth.limits import cut_off
 
@@ -156,16 +149,14 @@ async def revoke_family(client_id: str, client_tenant: uuid.UUID | None, token: 
 
 async def describe(client_tenant: uuid.UUID | None, is_operator: bool, token: str) -> dict | None:
     """Introspection of a refresh token: None when it is not active for this caller."""
-    from sqlalchemy import select
-
     from kopru.db import tenant_transaction
-    from kopru.db.schema import refresh_tokens as rt
 
     tenant_id = tenant_of(token)
     if tenant_id is None or (not is_operator and tenant_id != client_tenant):
         return None
     async with tenant_transaction(tenant_id, actor="introspect") as tx:
-        row = (await tx.execute(select(rt).where(rt.c.token_hash == hash_secret(token)))).first()
+        row = (await tx.execute("select * from refresh_tokens where token_hash = %(h)s",
+                                {"h": hash_secret(token)})).first()
     now = datetime.now(timezone.utc)
     if row is None or row.used_at is not None or row.revoked_at is not None or row.expires_at <= now:
         return None

@@ -185,15 +185,13 @@ async def serve_view(token: str) -> "Response":
     """einvoice-submit's GET /einvoices/view/{token}; see the module docstring."""
     import asyncio
 
-    from sqlalchemy import select
     from starlette.responses import Response
 
     from kopru.db import tenant_transaction
-    from kopru.db.schema import einvoices as e
 
     tenant_id, einvoice_id = read_token(token)
     async with tenant_transaction(tenant_id, actor="link:einvoice-view") as tx:
-        xml = (await tx.execute(select(e.c.xml).where(e.c.id == einvoice_id))).scalar()
+        xml = (await tx.execute("select xml from einvoices where id = %(id)s", {"id": einvoice_id})).scalar()
     if xml is None:
         raise KopruError("einvoice.not_found")
     html = await asyncio.to_thread(render_html, bytes(xml))

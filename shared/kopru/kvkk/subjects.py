@@ -347,15 +347,10 @@ async def destroy_subject_key(tx, subject_id: uuid.UUID) -> bool:
     """Crypto-shredding: drop the subject's wrapped key (and its blind indexes, which
     would still let a known identifier be tested). Every ciphertext under that key,
     wherever a copy sits, becomes unreadable. False when unknown or already done."""
-    from sqlalchemy import func, update
-
-    from kopru.db.schema import data_subjects as ds
-
     done = (await tx.execute(
-        update(ds).where(ds.c.id == subject_id).where(ds.c.wrapped_key.is_not(None))
-        .values(wrapped_key=None, key_destroyed_at=func.now(), phone_bidx=None, email_bidx=None, tckn_bidx=None)
-        .returning(ds.c.id)
-    )).first()
+        "update data_subjects set wrapped_key = null, key_destroyed_at = now(), phone_bidx = null, "
+        "email_bidx = null, tckn_bidx = null where id = %(id)s and wrapped_key is not null returning id",
+        {"id": subject_id})).first()
     if done is None:
         return False
     await tx.audit("subject.key_destroyed", target=str(subject_id))

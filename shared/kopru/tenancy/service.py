@@ -99,20 +99,17 @@ async def list_tenants(limit: int = 50, cursor: str | None = None) -> dict[str, 
     scope, one transaction for the page."""
     from uuid import UUID
 
-    from sqlalchemy import select
-
     from kopru import pages
     from kopru.db import enter_tenant, platform_transaction
-    from kopru.db.schema import tenant_directory as td, tenants
 
-    q = pages.keyset(select(td.c.tenant_id, td.c.created_at), td.c.created_at, td.c.tenant_id, "tenants", cursor,
-                     limit, key_type=UUID)
+    q, params = pages.keyset_sql("select tenant_id, created_at from tenant_directory where true", {}, "created_at",
+                                 "tenant_id", "tenants", cursor, limit, key_type=UUID)
     items = []
     async with platform_transaction() as conn:
-        rows, last = pages.page((await conn.execute(q)).all(), limit, lambda r: (r.created_at, r.tenant_id))
+        rows, last = pages.page((await conn.execute(q, params)).all(), limit, lambda r: (r.created_at, r.tenant_id))
         for entry in rows:
             await enter_tenant(conn, entry.tenant_id)
-            row = (await conn.execute(select(tenants).where(tenants.c.id == entry.tenant_id))).first()
+            row = (await conn.execute("select * from tenants where id = %(id)s", {"id": entry.tenant_id})).first()
             if row is not None:
                 items.append(_tenant_out(row))
     return {"tenants": items, "next_cursor": pages.encode("tenants", *last) if last else None}

@@ -56,10 +56,7 @@ def _aad(tenant_id: uuid.UUID, provider: str) -> bytes:
 async def save(ctx, provider: Provider, body: Any) -> dict[str, Any]:
     """Check, then store (sealed secrets) in the caller's tenant (`ctx`: the route's
     verified TenantContext)."""
-    from sqlalchemy.dialects.postgresql import insert
-
     from kopru.auth.crypto import seal
-    from kopru.db.schema import tenant_integrations as ti
 
     tenant_id = ctx.tenant_id
     check: Callable[[uuid.UUID, Any], Awaitable[Checked]] = provider.load(provider.check)
@@ -69,10 +66,11 @@ async def save(ctx, provider: Provider, body: Any) -> dict[str, Any]:
     public = {**data, **checked.store}
     sealed = seal(json.dumps(secrets).encode(), aad=_aad(tenant_id, provider.name))
     async with ctx.transaction() as tx:
-        await tx.execute(insert(ti).values(tenant_id=tenant_id, provider=provider.name, settings=public,
-                                           secret_enc=sealed)
-                         .on_conflict_do_update(index_elements=["tenant_id", "provider"],
-                                                set_={"settings": public, "secret_enc": sealed}))
+        await tx.execute(
+            "insert into tenant_integrations (tenant_id, provider, settings, secret_enc) "
+            "values (%(t)s, %(p)s, %(s)s, %(e)s) on conflict (tenant_id, provider) "
+            "do update set settings = excluded.settings, secret_enc = excluded.secret_enc",
+            {"t": tenant_id, "p": provider.name, "s": public, "e": sealed})
         await tx.audit(f"integration.{provider.name}.saved", target=provider.name,
                        details={"fields": sorted(public)})
     return {**_view(provider, public, secrets), **checked.show, **await _extra(provider, tenant_id, public)}

@@ -255,14 +255,12 @@ async def proven(tx, provider: str, operation: str, ref: str, external_ref: str 
 
 async def parked(tenant_id: uuid.UUID) -> list[dict[str, Any]]:
     """The tenant's effects parked `unknown` (ids and codes only)."""
-    from sqlalchemy import text
-
     from kopru.db import tenant_transaction
 
     async with tenant_transaction(tenant_id, actor="operator:work") as tx:
-        rows = (await tx.execute(text(
+        rows = (await tx.execute(
             "select provider, operation, ref, code, attempts, updated_at from outward_calls "
-            "where state = 'unknown' order by updated_at"))).mappings().all()
+            "where state = 'unknown' order by updated_at")).mappings().all()
     return [{"tenant_id": str(tenant_id), **{k: (v.isoformat() if hasattr(v, "isoformat") else v)
                                              for k, v in r.items()}} for r in rows]
 
@@ -289,15 +287,13 @@ async def settle(tenant_id: uuid.UUID, effect: Effect, outcome: Outcome, *, acto
 async def reopen(tenant_id: uuid.UUID, provider: str, operation: str, ref: str, *, actor: str) -> bool:
     """An operator's word that a parked effect never reached the provider: it is owed again
     (`pending`, no longer ambiguous), and the next delivery or sweep sends it. Audited."""
-    from sqlalchemy import text
-
     from kopru.db import tenant_transaction
 
     async with tenant_transaction(tenant_id, actor=actor) as tx:
-        done = (await tx.execute(text(
+        done = (await tx.execute(
             "update outward_calls set state = 'pending', ambiguous = false, ambiguous_since = null, code = null, "
             "updated_at = now() - make_interval(secs => 86400) "  # due for the sweep at once
-            "where provider = :p and operation = :o and ref = :r and state = 'unknown' returning id"),
+            "where provider = %(p)s and operation = %(o)s and ref = %(r)s and state = 'unknown' returning id",
             {"p": provider, "o": operation, "r": ref})).first()
         if done is not None:
             await tx.audit("work.reopened", target=f"{provider}:{operation}:{ref}", details={})
