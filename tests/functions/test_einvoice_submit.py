@@ -191,6 +191,12 @@ async def test_ticarifatura_answers(client, apps, tenant, nilvera, db, answer, s
     got = await poll_until_final(client, tenant, inv_id)
     assert got["status"] == status and got["answer"] == answer
     assert got["answer_due_at"] is not None  # the 8-day window was tracked from delivery
+    import datetime as dt
+
+    from kopru.einvoice.service import ANSWER_WINDOW
+
+    # the answer does not move the delivery time the window was counted from
+    assert dt.datetime.fromisoformat(got["delivered_at"]) + ANSWER_WINDOW == dt.datetime.fromisoformat(got["answer_due_at"])
     codes = [h["code"] for h in got["history"]]
     assert "awaiting_answer" in codes
     last = db.execute("select type, data from outbox where subject = %s order by id desc limit 1", (inv_id,)).fetchone()

@@ -62,11 +62,8 @@ async def registered_user(identifier: str) -> dict[str, Any] | None:
     """GİB's registered-user entry of a VKN/TCKN from the local copy (`efatura_users`),
     cached in Redis for CACHE_TTL_S: {"alias": default PK alias, "aliases": [...]} or
     None when not registered (an e-Arşiv buyer)."""
-    from sqlalchemy import select
-
     from kopru import redis as kredis
     from kopru.db import platform_transaction
-    from kopru.db.schema import efatura_users as eu
 
     key = _cache_key(identifier)
     r = kredis.client()
@@ -78,7 +75,8 @@ async def registered_user(identifier: str) -> dict[str, Any] | None:
         got = json.loads(hit)
         return got or None
     async with platform_transaction() as conn:
-        row = (await conn.execute(select(eu.c.aliases).where(eu.c.identifier == identifier))).first()
+        row = (await conn.execute("select aliases from efatura_users where identifier = %(i)s",
+                                  {"i": identifier})).first()
     out = {"alias": _default_alias(row.aliases), "aliases": list(row.aliases)} if row and row.aliases else {}
     try:
         await r.set(key, json.dumps(out), ex=CACHE_TTL_S)
@@ -178,13 +176,10 @@ async def check_nilvera(tenant_id: uuid.UUID, body):
                      "not_after": cert.not_valid_after_utc.isoformat()}
     elif body.p12_password is not None:
         raise KopruError("request.validation_failed", detail="p12_password without p12")
-    from sqlalchemy import select
-
     from kopru.db import tenant_transaction
-    from kopru.db.schema import tenants
 
     async with tenant_transaction(tenant_id, actor="integration:nilvera") as tx:
-        own = (await tx.execute(select(tenants.c.tax_number).where(tenants.c.id == tenant_id))).scalar_one_or_none()
+        own = (await tx.execute("select tax_number from tenants where id = %(id)s", {"id": tenant_id})).scalar()
     try:
         async with nilvera.NilveraClient(body.api_key) as c:
             company = await c.company()
@@ -218,13 +213,10 @@ def _signing_key(secret: dict[str, Any], supplier_id: str):
 
 
 async def _supplier(tx, conf: dict[str, Any]):
-    from sqlalchemy import select
-
-    from kopru.db.schema import tenants
     from kopru.einvoice.models import Party
 
-    t = (await tx.execute(select(tenants.c.name, tenants.c.tax_number, tenants.c.tax_number_kind,
-                                 tenants.c.tax_office).where(tenants.c.id == tx.tenant_id))).one()
+    t = (await tx.execute("select name, tax_number, tax_number_kind, tax_office from tenants where id = %(id)s",
+                          {"id": tx.tenant_id})).one()
     common = {"address": conf["address"], "email": conf.get("email"), "phone": conf.get("phone")}
     if t.tax_number_kind == "VKN":
         return Party.model_validate({"vkn": t.tax_number, "name": t.name, "tax_office": t.tax_office, **common})
@@ -237,24 +229,20 @@ async def _supplier(tx, conf: dict[str, Any]):
 # -- POST /einvoices ------------------------------------------------------------------------
 
 async def _history(tx, einvoice_id: uuid.UUID, status: str, code: str | None = None) -> None:
-    from kopru.db.schema import einvoice_status_history as h
-
-    await tx.execute(h.insert().values(tenant_id=tx.tenant_id, einvoice_id=einvoice_id, status=status, code=code))
+    await tx.conn.queue("insert into einvoice_status_history (tenant_id, einvoice_id, status, code) "
+                        "values (%(t)s, %(e)s, %(s)s, %(c)s)",
+                        {"t": tx.tenant_id, "e": einvoice_id, "s": status, "c": code})
 
 
 async def _next_number(tx, series: str, year: int) -> str:
     """The next number of the series for the year, under the counter's row lock (held
     until this transaction ends: concurrent requests queue here, a rollback gives the
     number back)."""
-    from sqlalchemy import update
-    from sqlalchemy.dialects.postgresql import insert
-
-    from kopru.db.schema import einvoice_series_counters as c
-
-    await tx.execute(insert(c).values(tenant_id=tx.tenant_id, series=series, year=year, next_value=1)
-                     .on_conflict_do_nothing())
-    n = (await tx.execute(update(c).where(c.c.series == series, c.c.year == year)
-                          .values(next_value=c.c.next_value + 1).returning(c.c.next_value - 1))).scalar_one()
+    key = {"t": tx.tenant_id, "s": series, "y": year}
+    await tx.conn.queue("insert into einvoice_series_counters (tenant_id, series, year, next_value) "
+                        "values (%(t)s, %(s)s, %(y)s, 1) on conflict do nothing", key)
+    n = (await tx.execute("update einvoice_series_counters set next_value = next_value + 1 "
+                          "where series = %(s)s and year = %(y)s returning next_value - 1", key)).scalar_one()
     if n > 999_999_999:
         raise KopruError("einvoice.series_exhausted")
     return f"{series}{year}{n:09d}"
@@ -263,16 +251,13 @@ async def _next_number(tx, series: str, year: int) -> str:
 async def _reserve_given(tx, number: str) -> None:
     """A number the caller chose: refused if taken; the counter moves past it so the
     series never hands it out again."""
-    from sqlalchemy import func, select
-    from sqlalchemy.dialects.postgresql import insert
-
-    from kopru.db.schema import einvoice_series_counters as c, einvoices as e
-
     series, year, seq = number[:3], int(number[3:7]), int(number[7:])
-    await tx.execute(insert(c).values(tenant_id=tx.tenant_id, series=series, year=year, next_value=seq + 1)
-                     .on_conflict_do_update(index_elements=["tenant_id", "series", "year"],
-                                            set_={"next_value": func.greatest(c.c.next_value, seq + 1)}))
-    if (await tx.execute(select(e.c.id).where(e.c.number == number))).first() is not None:
+    await tx.conn.queue(
+        "insert into einvoice_series_counters as c (tenant_id, series, year, next_value) "
+        "values (%(t)s, %(s)s, %(y)s, %(n)s) on conflict (tenant_id, series, year) "
+        "do update set next_value = greatest(c.next_value, excluded.next_value)",
+        {"t": tx.tenant_id, "s": series, "y": year, "n": seq + 1})
+    if (await tx.execute("select id from einvoices where number = %(n)s", {"n": number})).first() is not None:
         raise KopruError("einvoice.number_taken")
 
 
@@ -304,9 +289,6 @@ def _build(invoice, supplier, key, ettn: uuid.UUID, number: str) -> tuple[bytes,
 
 async def request_invoice(ctx, invoice, idempotency_key: str | None) -> dict[str, Any]:
     """Accept an invoice (202); see the module docstring."""
-    from sqlalchemy import select
-
-    from kopru.db.schema import einvoices as e
     from kopru.kvkk import find_or_create_subject
     from kopru.work import idempotency
     from kopru.work.outward import intend
@@ -328,7 +310,7 @@ async def request_invoice(ctx, invoice, idempotency_key: str | None) -> dict[str
         supplier = await _supplier(tx, conf)
         key = _signing_key(secret, supplier.identifier)
         ettn = invoice.uuid or uuid.uuid4()
-        if (await tx.execute(select(e.c.id).where(e.c.ettn == ettn))).first() is not None:
+        if (await tx.execute("select id from einvoices where ettn = %(e)s", {"e": ettn})).first() is not None:
             raise KopruError("einvoice.uuid_taken")
         if invoice.number is not None:
             number = invoice.number
@@ -341,12 +323,18 @@ async def request_invoice(ctx, invoice, idempotency_key: str | None) -> dict[str
             subject_id = (await find_or_create_subject(tx, {"tckn": cust.tckn})).id
         name = cust.name if cust.vkn is not None else f"{cust.first_name} {cust.family_name}"
         inv_id = uuid.uuid4()
-        await tx.execute(e.insert().values(
-            id=inv_id, tenant_id=tx.tenant_id, ettn=ettn, number=number, series=number[:3], year=int(number[3:7]),
-            profile=invoice.profile, type=invoice.type, kind=kind, status="queued", receiver_alias=alias,
-            subject_id=subject_id, customer_scheme=cust.scheme, customer_tax_number=cust.identifier,
-            customer_name=name, currency=invoice.currency, payable_amount=totals.payable, xml=xml,
-            issue_date=invoice.issue_date, attempts=0))
+        await tx.conn.queue(
+            "insert into einvoices (id, tenant_id, ettn, number, series, year, profile, type, kind, status, "
+            "receiver_alias, subject_id, customer_scheme, customer_tax_number, customer_name, currency, "
+            "payable_amount, xml, issue_date, attempts) values (%(id)s, %(tenant_id)s, %(ettn)s, %(number)s, "
+            "%(series)s, %(year)s, %(profile)s, %(type)s, %(kind)s, 'queued', %(receiver_alias)s, %(subject_id)s, "
+            "%(customer_scheme)s, %(customer_tax_number)s, %(customer_name)s, %(currency)s, %(payable_amount)s, "
+            "%(xml)s, %(issue_date)s, 0)",
+            {"id": inv_id, "tenant_id": tx.tenant_id, "ettn": ettn, "number": number, "series": number[:3],
+             "year": int(number[3:7]), "profile": invoice.profile, "type": invoice.type, "kind": kind,
+             "receiver_alias": alias, "subject_id": subject_id, "customer_scheme": cust.scheme,
+             "customer_tax_number": cust.identifier, "customer_name": name, "currency": invoice.currency,
+             "payable_amount": totals.payable, "xml": xml, "issue_date": invoice.issue_date})
         await _history(tx, inv_id, "queued")
         await intend(tx, InvoiceUpload.provider, InvoiceUpload.operation, str(inv_id))
         await tx.emit(REQUESTED, {"einvoice_id": str(inv_id), "ettn": str(ettn)}, subject=str(inv_id))
@@ -389,12 +377,18 @@ async def get_xml(ctx, einvoice_id: uuid.UUID) -> bytes:
 
 # -- the consumer -----------------------------------------------------------------------------
 
+_FINISH_COLUMNS = frozenset({"error_code", "gib_code", "answer", "delivered_at"})
+
+
 async def _finish(tx, row_id: uuid.UUID, ettn, status: str, code: str | None, **values: Any) -> None:
-    from sqlalchemy import func, update
-
-    from kopru.db.schema import einvoices as e
-
-    await tx.execute(update(e).where(e.c.id == row_id).values(status=status, updated_at=func.now(), **values))
+    # the columns a final status may set; delivered_at keeps the first delivery's time
+    sets = ["status = %(status)s", "updated_at = now()"]
+    for col in values:
+        if col not in _FINISH_COLUMNS:
+            raise ValueError(col)
+        sets.append(f"{col} = coalesce({col}, %({col})s)" if col == "delivered_at" else f"{col} = %({col})s")
+    await tx.execute(f"update einvoices set {', '.join(sets)} where id = %(_id)s",
+                     {**values, "status": status, "_id": row_id})
     from kopru import metrics
 
     metrics.einvoice(tx.tenant_id, status)
@@ -422,13 +416,10 @@ class InvoiceUpload:
         self.lease_s = settings().outward_lease_seconds
 
     async def prepare(self, tx, *, first: bool):
-        from sqlalchemy import func, select, update
-
-        from kopru.db.schema import einvoices as e
         from kopru.work import Outcome
 
-        row = (await tx.execute(select(e.c.id, e.c.ettn, e.c.kind, e.c.status, e.c.xml, e.c.receiver_alias,
-                                       e.c.profile).where(e.c.id == self.einvoice_id).with_for_update())).first()
+        row = (await tx.execute("select id, ettn, kind, status, xml, receiver_alias, profile from einvoices "
+                                "where id = %(id)s for update", {"id": self.einvoice_id})).first()
         if row is None:
             return Outcome.failed("einvoice.not_found")
         if row.status not in ("queued", "submitting", "unknown"):  # unknown: only an operator reaches it
@@ -438,8 +429,8 @@ class InvoiceUpload:
         if got is None:
             return Outcome.failed("einvoice.not_configured")
         self.api_key = got[1]["api_key"]
-        await tx.execute(update(e).where(e.c.id == self.einvoice_id).values(
-            status="submitting", attempts=e.c.attempts + 1, updated_at=func.now()))
+        await tx.execute("update einvoices set status = 'submitting', attempts = attempts + 1, updated_at = now() "
+                         "where id = %(id)s", {"id": self.einvoice_id})
         if row.status == "queued":
             await _history(tx, self.einvoice_id, "submitting")
         return None
@@ -480,25 +471,21 @@ class InvoiceUpload:
         return Outcome.ok(str(self.row.ettn), "reconciled", detail={"already_submitted": True})
 
     async def record(self, tx, outcome) -> None:
-        from sqlalchemy import func, update
-
-        from kopru.db.schema import einvoices as e
-
         if getattr(self, "row", None) is None:
             return  # no row of ours to move (gone, or ended before)
         if outcome.state == "succeeded":
             from kopru import metrics
 
             metrics.einvoice(self.tenant_id, "submitted")
-            await tx.execute(update(e).where(e.c.id == self.einvoice_id)
-                             .values(status="submitted", submitted_at=func.now(), updated_at=func.now()))
+            await tx.execute("update einvoices set status = 'submitted', submitted_at = now(), updated_at = now() "
+                             "where id = %(id)s", {"id": self.einvoice_id})
             await _history(tx, self.einvoice_id, "submitted", outcome.code)
             await tx.emit(SUBMITTED, {"einvoice_id": self.ref, "ettn": str(self.row.ettn), "kind": self.row.kind,
                                       "already_submitted": bool((outcome.detail or {}).get("already_submitted"))},
                           subject=self.ref, source=SOURCE)
         elif outcome.state == "unknown":
-            await tx.execute(update(e).where(e.c.id == self.einvoice_id).values(
-                status="unknown", error_code=outcome.code, updated_at=func.now()))
+            await tx.execute("update einvoices set status = 'unknown', error_code = %(c)s, updated_at = now() "
+                             "where id = %(id)s", {"id": self.einvoice_id, "c": outcome.code})
             await _history(tx, self.einvoice_id, "unknown", outcome.code)
         else:
             await _finish(tx, self.einvoice_id, self.row.ettn, "failed", outcome.code, error_code=outcome.code)
@@ -552,10 +539,6 @@ async def poll_statuses(now: _dt.datetime | None = None) -> dict[str, int]:
         if not rows:
             return
         clock = now or rows[0]._now
-        from sqlalchemy import func, update
-
-        from kopru.db.schema import einvoices as e
-
         seen = []
         async with nilvera.NilveraClient(got[1]["api_key"]) as c:
             for r in rows:
@@ -568,7 +551,7 @@ async def poll_statuses(now: _dt.datetime | None = None) -> dict[str, int]:
             for r, st in seen:
                 if st.outcome == nc.ACCEPTED or (st.outcome == nc.DELIVERED and st.final):
                     await _finish(tx, r.id, r.ettn, "accepted", st.code, gib_code=st.code, answer=st.answer,
-                                  delivered_at=func.coalesce(e.c.delivered_at, clock))
+                                  delivered_at=clock)  # kept when an earlier poll set it
                     counts["accepted"] += 1
                 elif st.outcome == nc.REJECTED:
                     await _finish(tx, r.id, r.ettn, "rejected", nc.RED, answer=nc.RED, error_code="einvoice.answer_red")
@@ -579,9 +562,10 @@ async def poll_statuses(now: _dt.datetime | None = None) -> dict[str, int]:
                     counts["failed"] += 1
                 elif st.awaiting_answer:  # a TICARIFATURA at the buyer: the 8-day window runs
                     if r.delivered_at is None:
-                        await tx.execute(update(e).where(e.c.id == r.id).values(
-                            gib_code=st.code, delivered_at=clock, answer_due_at=clock + ANSWER_WINDOW,
-                            updated_at=func.now()))
+                        await tx.execute(
+                            "update einvoices set gib_code = %(g)s, delivered_at = %(d)s, answer_due_at = %(due)s, "
+                            "updated_at = now() where id = %(id)s",
+                            {"g": st.code, "d": clock, "due": clock + ANSWER_WINDOW, "id": r.id})
                         await _history(tx, r.id, "submitted", "awaiting_answer")
                     elif r.answer_due_at is not None and clock > r.answer_due_at:
                         # no answer in the window: GİB's portal no longer takes one; the invoice stands
@@ -591,7 +575,8 @@ async def poll_statuses(now: _dt.datetime | None = None) -> dict[str, int]:
                     counts["awaiting_answer"] += 1
                 else:
                     if st.code != r.gib_code:
-                        await tx.execute(update(e).where(e.c.id == r.id).values(gib_code=st.code, updated_at=func.now()))
+                        await tx.execute("update einvoices set gib_code = %(g)s, updated_at = now() where id = %(id)s",
+                                         {"g": st.code, "id": r.id})
                         await _history(tx, r.id, "submitted", st.code)
                     counts["pending"] += 1
     await for_each_tenant(one_tenant, name="einvoice-status")

@@ -288,10 +288,6 @@ POLL_BATCH = 500
 async def _apply_report(tx, sms_id: uuid.UUID, jobid: str, entry, counts: dict[str, int]) -> None:
     """Move one sent message to delivered or failed from its report entry (polled or
     pushed): its history, its event. A pending entry changes nothing."""
-    from sqlalchemy import func, update
-
-    from kopru.db.schema import sms_messages as sm
-
     if entry is None or not entry.status.final:
         counts["pending"] += 1
         return
@@ -299,15 +295,16 @@ async def _apply_report(tx, sms_id: uuid.UUID, jobid: str, entry, counts: dict[s
 
     metrics.sms(tx.tenant_id, "delivered" if entry.status.outcome == "delivered" else "failed")
     if entry.status.outcome == "delivered":
-        await tx.execute(update(sm).where(sm.c.id == sms_id).values(status="delivered", updated_at=func.now()))
+        await tx.execute("update sms_messages set status = 'delivered', updated_at = now() where id = %(id)s",
+                         {"id": sms_id})
         await _history(tx, sms_id, "delivered", str(entry.status_code))
         await tx.emit(DELIVERED, {"sms_id": str(sms_id), "jobid": jobid}, subject=str(sms_id),
                       source="/kopru/sms-send")
         counts["delivered"] += 1
     else:
         code = f"netgsm.report.{entry.status_code}"
-        await tx.execute(update(sm).where(sm.c.id == sms_id).values(status="failed", error_code=code,
-                                                                   updated_at=func.now()))
+        await tx.execute("update sms_messages set status = 'failed', error_code = %(code)s, updated_at = now() "
+                         "where id = %(id)s", {"id": sms_id, "code": code})
         await _history(tx, sms_id, "failed", code)
         await tx.emit(FAILED, {"sms_id": str(sms_id), "code": code}, subject=str(sms_id), source="/kopru/sms-send")
         counts["failed"] += 1
@@ -398,11 +395,8 @@ async def accept_pushed_reports(tenant: str | None, sig: str | None, raw: bytes,
     """POST /sms/reports on sms-report: apply pushed reports to the tenant's sent
     messages with those jobids (another tenant's jobids are invisible, RLS). Unknown
     jobids are counted, not refused: Netgsm should not retry them."""
-    from sqlalchemy import select
-
     from kopru.connectors import netgsm
     from kopru.db import tenant_transaction
-    from kopru.db.schema import sms_messages as sm
 
     try:
         tenant_id = uuid.UUID(tenant or "")
@@ -415,9 +409,9 @@ async def accept_pushed_reports(tenant: str | None, sig: str | None, raw: bytes,
     entries = [netgsm.parse_report_entry(i) for i in _push_entries(raw, content_type)]
     counts = {"delivered": 0, "failed": 0, "pending": 0, "unknown": 0, "repeated": 0}
     async with tenant_transaction(tenant_id, actor="netgsm:report-push") as tx:
-        rows = (await tx.execute(select(sm.c.id, sm.c.netgsm_jobid, sm.c.status)
-                                 .where(sm.c.netgsm_jobid.in_(sorted({e.jobid for e in entries})))
-                                 .with_for_update())).all()
+        rows = (await tx.execute("select id, netgsm_jobid, status from sms_messages "
+                                 "where netgsm_jobid = any(%(j)s::text[]) for update",
+                                 {"j": sorted({e.jobid for e in entries})})).all()
         by_job = {r.netgsm_jobid: r for r in rows}
         done = {r.netgsm_jobid for r in rows if r.status != "sent"}
         for e in entries:
