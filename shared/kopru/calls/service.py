@@ -16,7 +16,10 @@ JSON or form fields, with the HTTP Basic credentials the tenant entered there (d
 WEBHOOKS/README.md). The tenant comes only from what is verified: the URL names it and
 carries `url_mac` of it (PUT /tenants/{id}/integrations/bulutfon answers that URL), and
 the Basic credentials must equal those in the tenant's sealed settings (constant-time
-comparison). A webhook is applied in one transaction: the row, then its announcement once
+comparison). Nothing of the body is read before both checks pass: an unverified request
+is refused whatever it carries (too large, malformed). The body is then parsed once, by the
+runtime's own parsing in the handler; a form with a repeated key is refused (422), no value
+of it chosen. A webhook is applied in one transaction: the row, then its announcement once
 (`started_announced_at`, ... set only when empty, under the row's lock), then the event
 (`tx.emit`: kopru.call.started/ended/missed.v1, which carry ids only, never a number or a
 link). Bulutfon's other webhooks (fax, calls reaching an extension/group/menu) are
@@ -41,8 +44,8 @@ operator (kopru work), never placed twice.
 from __future__ import annotations
 
 import hmac
-import json
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -184,9 +187,6 @@ def _epoch(ts: int | None) -> datetime | None:
 
 # -- webhooks ------------------------------------------------------------------------------
 
-WEBHOOK_MAX_BYTES = 64 * 1024
-
-
 def _basic(authorization: str | None) -> tuple[str, str] | None:
     import base64
     import binascii
@@ -201,31 +201,15 @@ def _basic(authorization: str | None) -> tuple[str, str] | None:
     return (user, password) if sep else None
 
 
-def _payload(raw: bytes, content_type: str) -> dict[str, Any]:
-    from urllib.parse import parse_qsl
-
-    if "application/x-www-form-urlencoded" in content_type:
-        try:
-            return dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw)))
-        except (UnicodeDecodeError, ValueError):
-            raise KopruError("calls.webhook_invalid") from None
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
-        raise KopruError("request.malformed_json") from None
-    if not isinstance(data, dict):
-        raise KopruError("calls.webhook_invalid")
-    return data
-
-
-async def accept_webhook(tenant: str | None, sig: str | None, authorization: str | None, raw: bytes,
-                         content_type: str) -> dict[str, Any]:
-    """POST /calls/webhooks/bulutfon: verify (URL MAC, then HTTP Basic against the tenant's
-    sealed settings), then apply the call event once."""
-    from pydantic import ValidationError
+async def accept_webhook(tenant: str | None, sig: str | None, authorization: str | None,
+                         payload: Callable[[], Awaitable[Any]]) -> dict[str, Any]:
+    """POST /calls/webhooks/bulutfon: verify the sender first (URL MAC, then HTTP Basic
+    against the tenant's sealed settings), and only then read the body: `payload()` reads
+    and parses it once (the handler's, through the runtime's own parsing) and answers a
+    `BulutfonWebhook`. An unverified request is refused whatever its body (too large,
+    malformed, repeated keys: never read). Then the call event is applied once."""
     from sqlalchemy import func, update
 
-    from kopru.calls.models import BulutfonWebhook
     from kopru.db import tenant_transaction
     from kopru.db.schema import call_records as cr
     from kopru.work.integrations import load
@@ -248,10 +232,7 @@ async def accept_webhook(tenant: str | None, sig: str | None, authorization: str
         pass_ok = hmac.compare_digest((given[1] if given else "").encode(), str(secret.get("webhook_password") or "").encode())
         if given is None or not (user_ok and pass_ok):
             raise KopruError("calls.webhook_unauthorized", headers={"WWW-Authenticate": 'Basic realm="kopru-calls"'})
-        try:
-            hook = BulutfonWebhook.model_validate(_payload(raw, content_type))
-        except ValidationError:
-            raise KopruError("calls.webhook_invalid") from None
+        hook = await payload()  # the sender is verified: now, and only now, the body
         kind = KINDS.get(hook.event_type)
         if kind is None:
             return {"accepted": False, "reason": "not a call event Köprü follows"}
