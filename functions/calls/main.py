@@ -21,22 +21,33 @@ fn = Function("calls", max_body_bytes=64 * 1024)
           public=True, responses=(200, 400, 401, 403, 413, 422), returns="kopru.calls.models:WebhookAccepted")
 async def webhook(call: Call):
     from kopru.calls.service import accept_webhook
-    from kopru.runtime.inputs import check_form, check_json
 
-    raw = await call.body()
-    ctype = call.headers.get("content-type", "application/json").lower()
-    # the body checks every body passes (control characters, surrogates, depth), in either of Bulutfon's formats
-    if "application/x-www-form-urlencoded" in ctype:
-        from urllib.parse import parse_qsl
+    async def payload():
+        """The body, read and parsed once, called only after the sender is verified: a form
+        (call.form: the checks every body passes, a repeated key refused) or JSON
+        (parse_model: the same checks, then the model)."""
+        from pydantic import ValidationError
 
+        from kopru.calls.models import BulutfonWebhook
+        from kopru.runtime.function import parse_model
+
+        ctype = call.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype == "application/x-www-form-urlencoded":
+            form = await call.form()
+            try:
+                return BulutfonWebhook.model_validate(form)
+            except ValidationError:
+                raise KopruError("calls.webhook_invalid") from None
+        raw = await call.body()
         try:
-            check_form(parse_qsl(raw.decode("utf-8"), keep_blank_values=True), call.lang)
-        except UnicodeDecodeError:
-            raise KopruError("request.invalid_unicode", detail="body is not UTF-8") from None
-    else:
-        check_json(raw, call.lang)
+            return parse_model(BulutfonWebhook, raw, call.lang)
+        except KopruError as err:
+            if err.code != "request.validation_failed":
+                raise
+            raise KopruError("calls.webhook_invalid") from None  # not the shape Bulutfon documents
+
     out = await accept_webhook(call.query.get("tenant"), call.query.get("sig"), call.headers.get("authorization"),
-                               raw, ctype)
+                               payload)
     return json_response(out, 200)
 
 

@@ -112,6 +112,66 @@ async def test_only_a_verified_webhook_is_taken(pbx, onboard, client, db):
     assert len(records(db, tid)) == 1
 
 
+def written(db, tenant_id) -> tuple[int, int, int]:
+    """What a webhook writes: call records, subjects, events."""
+    return tuple(db.execute(f"select count(*) from {t} where tenant_id = %s", (str(tenant_id),)).fetchone()[0]
+                 for t in ("call_records", "data_subjects", "outbox"))
+
+
+async def test_the_sender_is_verified_before_the_body_is_read(pbx, db):
+    """An unverified webhook is refused by who sent it, whatever its body: one too large, not
+    JSON, not UTF-8 or with a repeated key gets the 403/401, never a parse error (the body
+    is not read before the URL and the HTTP Basic credentials are checked)."""
+    tid = pbx.tenant["id"]
+    calls = pbx.client("calls")
+    good, bad = (HOOK_USER, HOOK_PASSWORD), (HOOK_USER, "yanlis-parola-0123456789")
+    before = written(db, tid)
+    form = "application/x-www-form-urlencoded"
+    bodies = ((b"{", "application/json"), (b"\xff\xfe", "application/json"), (b"[" * 5000, "application/json"),
+              (b"x" * (64 * 1024 + 1), "application/json"), (b"uuid=a&uuid=b&event_type=call_init", form),
+              (b"uuid=a%FF", form), (b"y" * (64 * 1024 + 1), form))
+    unsigned = f"/calls/webhooks/bulutfon?tenant={tid}"
+    for raw, ctype in bodies:
+        for url, auth, want in ((unsigned, good, (403, "calls.webhook_forbidden")),
+                                (pbx.path, bad, (401, "calls.webhook_unauthorized")),
+                                (pbx.path, None, (401, "calls.webhook_unauthorized"))):
+            r = await calls.post(url, content=raw, headers={"Content-Type": ctype}, auth=auth)
+            assert (r.status_code, r.json()["code"]) == want, (raw[:20], ctype, url, r.text)
+    assert written(db, tid) == before
+    # verified, the same bodies are what they are
+    for raw, ctype, want in ((b"{", "application/json", (400, "request.malformed_json")),
+                             (b"x" * (64 * 1024 + 1), "application/json", (413, "request.too_large")),
+                             (b"y" * (64 * 1024 + 1), form, (413, "request.too_large"))):
+        r = await calls.post(pbx.path, content=raw, headers={"Content-Type": ctype}, auth=good)
+        assert (r.status_code, r.json()["code"]) == want, (raw[:20], r.text)
+    assert written(db, tid) == before
+
+
+async def test_a_form_webhook_with_a_repeated_key_is_refused_not_read_as_its_last_value(pbx, db):
+    tid = pbx.tenant["id"]
+    calls = pbx.client("calls")
+    good = (HOOK_USER, HOOK_PASSWORD)
+    before = written(db, tid)
+    uid = str(uuid.uuid4())
+    fields = [("event_type", "call_hangup"), ("caller", "905321112233"), ("callee", LINE), ("uuid", uid),
+              ("direction", "IN"), ("timestamp", "1800000000000000"), ("hangup_cause", "NORMAL_CLEARING")]
+    from urllib.parse import urlencode
+
+    for extra in (("caller", "905329998877"), ("uuid", str(uuid.uuid4())), ("event_type", "missing_call")):
+        raw = urlencode([*fields, extra]).encode()
+        r = await calls.post(pbx.path, content=raw, headers={"Content-Type": "application/x-www-form-urlencoded"},
+                             auth=good)
+        assert (r.status_code, r.json()["code"]) == (422, "request.validation_failed"), (extra[0], r.text)
+        assert "repeated" in r.json()["detail"] and "905329998877" not in r.text and uid not in r.text
+    assert written(db, tid) == before
+    # the same fields once each: taken
+    r = await calls.post(pbx.path, content=urlencode(fields).encode(),
+                         headers={"Content-Type": "application/x-www-form-urlencoded"}, auth=good)
+    assert r.status_code == 200 and r.json()["event"] == "kopru.call.ended.v1", r.text
+    [(got_uuid, *_)] = records(db, tid)
+    assert got_uuid == uid
+
+
 async def test_cdr_sync_twice_makes_no_duplicate_and_meets_the_webhooks(pbx, db, monkeypatch):
     from kopru.calls import service
 

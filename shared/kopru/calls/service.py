@@ -16,7 +16,10 @@ JSON or form fields, with the HTTP Basic credentials the tenant entered there (d
 WEBHOOKS/README.md). The tenant comes only from what is verified: the URL names it and
 carries `url_mac` of it (PUT /tenants/{id}/integrations/bulutfon answers that URL), and
 the Basic credentials must equal those in the tenant's sealed settings (constant-time
-comparison). A webhook is applied in one transaction: the row, then its announcement once
+comparison). Nothing of the body is read before both checks pass: an unverified request
+is refused whatever it carries (too large, malformed). The body is then parsed once, by the
+runtime's own parsing in the handler; a form with a repeated key is refused (422), no value
+of it chosen. A webhook is applied in one transaction: the row, then its announcement once
 (`started_announced_at`, ... set only when empty, under the row's lock), then the event
 (`tx.emit`: kopru.call.started/ended/missed.v1, which carry ids only, never a number or a
 link). Bulutfon's other webhooks (fax, calls reaching an extension/group/menu) are
@@ -41,8 +44,8 @@ operator (kopru work), never placed twice.
 from __future__ import annotations
 
 import hmac
-import json
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -128,20 +131,26 @@ def _field(name: str, row_id: uuid.UUID) -> str:
     return f"calls.{name}:{row_id}"
 
 
-async def _upsert(tx, uid: str, *, direction: str | None, caller: str | None, callee: str | None,
-                  values: dict[str, Any], recording_url: str | None = None) -> tuple[uuid.UUID, uuid.UUID | None, bool]:
-    """The call's row, made or completed (values that are None leave what is there).
-    Returns (row id, subject id, made)."""
-    from sqlalchemy import func, select, update
-    from sqlalchemy.dialects.postgresql import insert
+# what a webhook or the sync sets on a call record (the names _upsert writes into its SQL)
+RECORD_VALUES = frozenset(("direction", "call_time", "answer_time", "hangup_time", "missed", "talk_duration",
+                           "hangup_cause", "hangup_state"))
+_LOCK_RECORD = ("select id, subject_id, recording_url_enc, direction from call_records "
+                "where bulutfon_uuid = %(uid)s for update")
 
-    from kopru.db.schema import call_records as cr
+
+async def _upsert(tx, uid: str, *, direction: str | None, caller: str | None, callee: str | None,
+                  values: dict[str, Any], recording_url: str | None = None,
+                  synced: bool = False) -> tuple[uuid.UUID, uuid.UUID | None, bool]:
+    """The call's row, made or completed (values that are None leave what is there; `values`
+    names columns of RECORD_VALUES only); `synced`: the CDR sync saw it (`synced_at` now).
+    Returns (row id, subject id, made)."""
     from kopru.kvkk import find_or_create_subject, subject_key
     from kopru.kvkk.subjects import encrypt_field
 
-    q = select(cr.c.id, cr.c.subject_id, cr.c.recording_url_enc, cr.c.direction).where(
-        cr.c.bulutfon_uuid == uid).with_for_update()
-    row = (await tx.execute(q)).first()
+    if not RECORD_VALUES.issuperset(values):
+        raise ValueError("not a call record value: " + ", ".join(sorted(set(values) - RECORD_VALUES)))
+    now = ("synced_at",) if synced else ()  # columns set to the transaction's now()
+    row = (await tx.execute(_LOCK_RECORD, {"uid": uid})).first()
     if row is None:
         phone = _phone(_party(direction, caller, callee))
         ref = await find_or_create_subject(tx, {"phone": phone}) if phone else None
@@ -154,10 +163,13 @@ async def _upsert(tx, uid: str, *, direction: str | None, caller: str | None, ca
                 if val:
                     ins[f"{name}_enc" if name != "recording" else "recording_url_enc"] = encrypt_field(
                         ref.key, ref.id, _field(name, rid), val)
-        made = (await tx.execute(insert(cr).values(**ins).on_conflict_do_nothing().returning(cr.c.id))).first()
+        made = (await tx.execute(
+            f"insert into call_records ({', '.join([*ins, *now])}) "
+            f"values ({', '.join([*(f'%({k})s' for k in ins), *('now()' for _ in now)])}) "
+            "on conflict do nothing returning id", ins)).first()
         if made is not None:
             return rid, ins["subject_id"], True
-        row = (await tx.execute(q)).one()  # a concurrent delivery made it first
+        row = (await tx.execute(_LOCK_RECORD, {"uid": uid})).one()  # a concurrent delivery made it first
     upd = {k: v for k, v in values.items() if v is not None}
     if row.direction is not None:
         upd.pop("direction", None)
@@ -165,8 +177,10 @@ async def _upsert(tx, uid: str, *, direction: str | None, caller: str | None, ca
         key = await subject_key(tx, row.subject_id)
         if key is not None:  # an erased subject's call gets no new personal data
             upd["recording_url_enc"] = encrypt_field(key, row.subject_id, _field("recording", row.id), recording_url)
-    if upd:
-        await tx.execute(update(cr).where(cr.c.id == row.id).values(**upd, updated_at=func.now()))
+    if upd or now:
+        sets = [*(f"{k} = %({k})s" for k in upd), *(f"{k} = now()" for k in now), "updated_at = now()"]
+        await tx.execute(f"update call_records set {', '.join(sets)} where id = %(row_id)s",
+                         {**upd, "row_id": row.id})
     return row.id, row.subject_id, False
 
 
@@ -184,9 +198,6 @@ def _epoch(ts: int | None) -> datetime | None:
 
 # -- webhooks ------------------------------------------------------------------------------
 
-WEBHOOK_MAX_BYTES = 64 * 1024
-
-
 def _basic(authorization: str | None) -> tuple[str, str] | None:
     import base64
     import binascii
@@ -201,33 +212,14 @@ def _basic(authorization: str | None) -> tuple[str, str] | None:
     return (user, password) if sep else None
 
 
-def _payload(raw: bytes, content_type: str) -> dict[str, Any]:
-    from urllib.parse import parse_qsl
-
-    if "application/x-www-form-urlencoded" in content_type:
-        try:
-            return dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw)))
-        except (UnicodeDecodeError, ValueError):
-            raise KopruError("calls.webhook_invalid") from None
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
-        raise KopruError("request.malformed_json") from None
-    if not isinstance(data, dict):
-        raise KopruError("calls.webhook_invalid")
-    return data
-
-
-async def accept_webhook(tenant: str | None, sig: str | None, authorization: str | None, raw: bytes,
-                         content_type: str) -> dict[str, Any]:
-    """POST /calls/webhooks/bulutfon: verify (URL MAC, then HTTP Basic against the tenant's
-    sealed settings), then apply the call event once."""
-    from pydantic import ValidationError
-    from sqlalchemy import func, update
-
-    from kopru.calls.models import BulutfonWebhook
+async def accept_webhook(tenant: str | None, sig: str | None, authorization: str | None,
+                         payload: Callable[[], Awaitable[Any]]) -> dict[str, Any]:
+    """POST /calls/webhooks/bulutfon: verify the sender first (URL MAC, then HTTP Basic
+    against the tenant's sealed settings), and only then read the body: `payload()` reads
+    and parses it once (the handler's, through the runtime's own parsing) and answers a
+    `BulutfonWebhook`. An unverified request is refused whatever its body (too large,
+    malformed, repeated keys: never read). Then the call event is applied once."""
     from kopru.db import tenant_transaction
-    from kopru.db.schema import call_records as cr
     from kopru.work.integrations import load
 
     try:
@@ -248,10 +240,7 @@ async def accept_webhook(tenant: str | None, sig: str | None, authorization: str
         pass_ok = hmac.compare_digest((given[1] if given else "").encode(), str(secret.get("webhook_password") or "").encode())
         if given is None or not (user_ok and pass_ok):
             raise KopruError("calls.webhook_unauthorized", headers={"WWW-Authenticate": 'Basic realm="kopru-calls"'})
-        try:
-            hook = BulutfonWebhook.model_validate(_payload(raw, content_type))
-        except ValidationError:
-            raise KopruError("calls.webhook_invalid") from None
+        hook = await payload()  # the sender is verified: now, and only now, the body
         kind = KINDS.get(hook.event_type)
         if kind is None:
             return {"accepted": False, "reason": "not a call event Köprü follows"}
@@ -267,8 +256,9 @@ async def accept_webhook(tenant: str | None, sig: str | None, authorization: str
         rid, subject_id, _ = await _upsert(tx, hook.uuid, direction=hook.direction, caller=hook.caller,
                                            callee=hook.callee, values=values)
         type_, flag = kind
-        done = (await tx.execute(update(cr).where(cr.c.id == rid, cr.c[flag].is_(None))
-                                 .values({flag: func.now()}).returning(cr.c.id))).first()
+        # flag: one of KINDS' columns, never input
+        done = (await tx.execute(f"update call_records set {flag} = now() where id = %(id)s and {flag} is null "
+                                 "returning id", {"id": rid})).first()
         if done is not None:
             data: dict[str, Any] = {"call_id": str(rid), "bulutfon_uuid": hook.uuid, "direction": hook.direction,
                                     "subject_id": str(subject_id) if subject_id else None,
@@ -314,25 +304,23 @@ def _cdr_values(c) -> dict[str, Any]:
             "talk_duration": talk, "hangup_cause": c.hangup_cause, "hangup_state": c.hangup_state}
 
 
-async def _save_cursor(tx, **values: Any) -> None:
-    from sqlalchemy import func
-    from sqlalchemy.dialects.postgresql import insert
-
-    from kopru.db.schema import call_sync_cursors as cs
-
-    values = {**values, "last_run_at": func.now()}
-    await tx.execute(insert(cs).values(tenant_id=tx.tenant_id, **values)
-                     .on_conflict_do_update(index_elements=["tenant_id"], set_=values))
+async def _save_cursor(tx, *, since, next_page: int, pass_started, last_code: str | None) -> None:
+    await tx.execute(
+        "insert into call_sync_cursors (tenant_id, since, next_page, pass_started, last_code, last_run_at) "
+        "values (%(t)s, %(since)s, %(next_page)s, %(pass_started)s, %(last_code)s, now()) "
+        "on conflict (tenant_id) do update set since = excluded.since, next_page = excluded.next_page, "
+        "pass_started = excluded.pass_started, last_code = excluded.last_code, last_run_at = now()",
+        {"t": tx.tenant_id, "since": since, "next_page": next_page, "pass_started": pass_started,
+         "last_code": last_code})
 
 
 async def sync_tenant(tenant_id: uuid.UUID, counts: dict[str, int] | None = None) -> dict[str, int]:
     """One tenant's run: pages from its cursor, then details. Counts what it did."""
-    from sqlalchemy import func, select, update
+    from psycopg.types.json import Jsonb
 
     from kopru.config import settings
     from kopru.connectors import bulutfon
     from kopru.db import tenant_transaction
-    from kopru.db.schema import call_records as cr, call_sync_cursors as cs
     from kopru.text import now_utc, to_business_time
     from kopru.work.integrations import load
 
@@ -343,7 +331,8 @@ async def sync_tenant(tenant_id: uuid.UUID, counts: dict[str, int] | None = None
         got = await load(tx, "bulutfon")
         if got is None:
             return counts
-        cur = (await tx.execute(select(cs))).first()
+        cur = (await tx.execute("select tenant_id, since, next_page, pass_started, last_run_at, last_code "
+                                "from call_sync_cursors")).first()
     api_key = got[1]["api_key"]
     today = to_business_time(now_utc()).date()
     resuming = cur is not None and cur.next_page > 1 and cur.pass_started is not None
@@ -361,8 +350,8 @@ async def sync_tenant(tenant_id: uuid.UUID, counts: dict[str, int] | None = None
         async with tenant_transaction(tenant_id, actor=SYNC_ACTOR) as tx:
             for c in res.cdrs:
                 _, _, made = await _upsert(tx, c.uuid, direction=_cdr_values(c)["direction"], caller=c.caller,
-                                           callee=c.callee, values={**_cdr_values(c), "synced_at": func.now()},
-                                           recording_url=c.recording_url)
+                                           callee=c.callee, values=_cdr_values(c), recording_url=c.recording_url,
+                                           synced=True)
                 counts["records"] += 1
                 counts["new"] += made
             if res.has_next:
@@ -375,10 +364,10 @@ async def sync_tenant(tenant_id: uuid.UUID, counts: dict[str, int] | None = None
             break
     if stopped is None:
         async with tenant_transaction(tenant_id, actor=SYNC_ACTOR) as tx:
-            due = (await tx.execute(select(cr.c.id, cr.c.bulutfon_uuid, cr.c.call_time)
-                                    .where(cr.c.detail_synced_at.is_(None), cr.c.hangup_time.is_not(None),
-                                           cr.c.call_time.is_not(None))
-                                    .order_by(cr.c.hangup_time).limit(DETAILS_PER_RUN))).all()
+            due = (await tx.execute(
+                "select id, bulutfon_uuid, call_time from call_records where detail_synced_at is null "
+                "and hangup_time is not null and call_time is not null order by hangup_time limit %(n)s",
+                {"n": DETAILS_PER_RUN})).all()
         for r in due:
             try:
                 d = await client.cdr(api_key, r.bulutfon_uuid, r.call_time)
@@ -392,14 +381,15 @@ async def sync_tenant(tenant_id: uuid.UUID, counts: dict[str, int] | None = None
                 stopped = err.code
                 break
             async with tenant_transaction(tenant_id, actor=SYNC_ACTOR) as tx:
-                await tx.execute(update(cr).where(cr.c.id == r.id).values(
-                    call_flow=flow, detail_synced_at=func.now(), updated_at=func.now()))
+                # Jsonb: a list (or None, kept as JSON null) goes as one jsonb document
+                await tx.execute("update call_records set call_flow = %(flow)s, detail_synced_at = now(), "
+                                 "updated_at = now() where id = %(id)s", {"flow": Jsonb(flow), "id": r.id})
             counts["details"] += 1
     if stopped is not None:
         counts["stopped"] += 1
         async with tenant_transaction(tenant_id, actor=SYNC_ACTOR) as tx:
-            await tx.execute(update(cs).where(cs.c.tenant_id == tenant_id).values(last_code=f"bulutfon.{stopped}",
-                                                                                   last_run_at=func.now()))
+            await tx.execute("update call_sync_cursors set last_code = %(code)s, last_run_at = now() "
+                             "where tenant_id = %(t)s", {"code": f"bulutfon.{stopped}", "t": tenant_id})
     return counts
 
 
@@ -442,15 +432,15 @@ class CallBridge:
         self.absent_after = settings().bulutfon_absent_after_seconds
 
     async def prepare(self, tx, *, first: bool):
-        from sqlalchemy import func, select, update
-
-        from kopru.db.schema import call_bridges as cb
         from kopru.kvkk import subject_key
         from kopru.kvkk.subjects import decrypt_field
         from kopru.work import Outcome
         from kopru.work.integrations import load
 
-        row = (await tx.execute(select(cb).where(cb.c.id == self.bridge_id).with_for_update())).first()
+        row = (await tx.execute(
+            "select id, tenant_id, subject_id, callee_enc, line, destination, status, error_code, bulutfon_uuid, "
+            "attempts, created_at, updated_at from call_bridges where id = %(id)s for update",
+            {"id": self.bridge_id})).first()
         if row is None:
             return Outcome.failed("calls.bridge_not_found")
         if row.status not in ("queued", "placing", "unknown"):
@@ -464,8 +454,8 @@ class CallBridge:
             return Outcome.failed("kvkk.subject_erased")
         self.api_key = got[1]["api_key"]
         self.callee = decrypt_field(key, row.subject_id, _field("callee", row.id), row.callee_enc)
-        await tx.execute(update(cb).where(cb.c.id == self.bridge_id).values(
-            status="placing", attempts=cb.c.attempts + 1, updated_at=func.now()))
+        await tx.execute("update call_bridges set status = 'placing', attempts = attempts + 1, updated_at = now() "
+                         "where id = %(id)s", {"id": self.bridge_id})
         return None
 
     async def call(self):
@@ -507,23 +497,19 @@ class CallBridge:
         return Outcome.unknown()  # no trace is no proof: never placed twice
 
     async def record(self, tx, outcome) -> None:
-        from sqlalchemy import func, update
-
-        from kopru.db.schema import call_bridges as cb
-
         if getattr(self, "row", None) is None:
             return
         status = {"succeeded": "placed", "unknown": "unknown"}.get(outcome.state, "failed")
-        await tx.execute(update(cb).where(cb.c.id == self.bridge_id).values(
-            status=status, error_code=None if status == "placed" else outcome.code,
-            bulutfon_uuid=outcome.external_ref, updated_at=func.now()))
+        await tx.execute("update call_bridges set status = %(status)s, error_code = %(code)s, "
+                         "bulutfon_uuid = %(uuid)s, updated_at = now() where id = %(id)s",
+                         {"status": status, "code": None if status == "placed" else outcome.code,
+                          "uuid": outcome.external_ref, "id": self.bridge_id})
 
 
 async def request_bridge(ctx, body, idempotency_key: str | None) -> dict[str, Any]:
     """POST /calls/bridges (and the call.bridge action): the request kept (202), then placed
     at once through kopru.work; when Bulutfon cannot be reached it stays `queued` and the
     sync schedule's sweep places it."""
-    from kopru.db.schema import call_bridges as cb
     from kopru.kvkk import InvalidIdentifier, find_or_create_subject, normalise
     from kopru.kvkk.subjects import encrypt_field
     from kopru.work import idempotency, perform
@@ -545,10 +531,12 @@ async def request_bridge(ctx, body, idempotency_key: str | None) -> dict[str, An
                 raise KopruError("calls.not_configured")
             ref = await find_or_create_subject(tx, {"phone": phone})
             bid = uuid.uuid4()
-            await tx.execute(cb.insert().values(
-                id=bid, tenant_id=tx.tenant_id, subject_id=ref.id,
-                callee_enc=encrypt_field(ref.key, ref.id, _field("callee", bid), phone), line=got[0]["line"],
-                destination=body.destination, status="queued", attempts=0))
+            await tx.execute(
+                "insert into call_bridges (id, tenant_id, subject_id, callee_enc, line, destination, status, attempts) "
+                "values (%(id)s, %(t)s, %(subject)s, %(callee)s, %(line)s, %(destination)s, 'queued', 0)",
+                {"id": bid, "t": tx.tenant_id, "subject": ref.id,
+                 "callee": encrypt_field(ref.key, ref.id, _field("callee", bid), phone), "line": got[0]["line"],
+                 "destination": body.destination})
             await intend(tx, CallBridge.provider, CallBridge.operation, str(bid))
             await slot.save(202, {"id": str(bid), "status": "queued"})
     try:
@@ -641,13 +629,10 @@ async def listing(ctx, limit: int, cursor: str | None, direction: str | None = N
 async def caller_phone(ctx, call_id: uuid.UUID) -> str:
     """The outside party's number (E.164) of one of the tenant's calls, for a workflow step
     that answers it (sms.send's `to_call_caller`). KopruError when there is none."""
-    from sqlalchemy import select
-
-    from kopru.db.schema import call_records as cr
     from kopru.kvkk import decrypt_subject
 
     async with ctx.transaction() as tx:
-        sid = (await tx.execute(select(cr.c.subject_id).where(cr.c.id == call_id))).first()
+        sid = (await tx.execute("select subject_id from call_records where id = %(id)s", {"id": call_id})).first()
         if sid is None:
             raise KopruError("calls.not_found")
         if sid.subject_id is None:
