@@ -20,11 +20,13 @@ was lost cannot be asked about by our reference. What Köprü does instead:
 - every send carries `biz_opaque_callback_data` = our message id, and Meta echoes it in
   every status webhook of that message. A verified status naming our id proves the send
   (its wamid is recorded, the message moves on) even when the answer to the send never came;
-- an error answer in the Graph API's shape means Meta did not take the message (throttling
-  130429/131056, 5xx with a Graph error): retried with the event retry policy, safely;
-- an answer that proves nothing (a time-out after sending, a dropped connection, a 5xx that
-  is not a Graph answer, the process killed between Meta's answer and our write) makes the
-  send *ambiguous*: nothing is sent again. `WhatsAppSend.reconcile` waits for a status
+- only an answer that proves Meta refused the message is retried with the event retry
+  policy: a 4xx naming a limit (130429, 131056, 4, 80007), a bare 429, a connection that
+  never left (kopru.connectors.whatsapp.codes.maybe_taken);
+- an answer that proves nothing (a time-out after sending, a dropped connection, any 5xx,
+  with a Graph error or not, Meta's server-side codes 1, 2, 131000, 131016, the process
+  killed between Meta's answer and our write) makes the send *ambiguous*: nothing is sent
+  again. `WhatsAppSend.reconcile` waits for a status
   webhook naming the message (the message's own row moves when one comes); if none has come
   `whatsapp_unproven_after_seconds` (15 minutes by default) after the attempt, the message
   is parked `unknown` (`whatsapp.send_unproven`, event kopru.work.outcome_unknown.v1) for an
