@@ -49,10 +49,24 @@ async def test_codes_permanent_transient_and_ambiguous(sim):
         with pytest.raises(whatsapp.TransientError) as t:
             await client(sim).send_template(CREDS, "+905321234567", "siparis_kargoda", "tr", ["1"], ref="r")
         assert t.value.code == str(code) and not t.value.ambiguous
-    sim.fail_next(http_status=500)  # a Graph error: Meta says it did not send
+    # a 5xx in Graph's shape, or Meta's server-side codes at any status: Meta may have taken it
+    for code, status in ((None, 500), (131000, None), (131016, None), (2, None), (1, 400), (999999, 502)):
+        sim.fail_next(code=code, http_status=status)
+        with pytest.raises(whatsapp.TransientError) as t:
+            await client(sim).send_template(CREDS, "+905321234567", "siparis_kargoda", "tr", ["1"], ref="r")
+        assert t.value.code == str(code or 1) and t.value.ambiguous, (code, status)
+    # a read is never ambiguous (asking again cannot send anything): retried, then answered
+    sim.fail_next(code=131000, endpoint="phone")
+    assert (await client(sim).phone_number(CREDS))["verified_name"] == "Köprü Dev"
+    # a bare 429 is a refusal too; a connection refused never left
+    sim.fail_next(http_status=429, raw=True)
     with pytest.raises(whatsapp.TransientError) as t:
         await client(sim).send_template(CREDS, "+905321234567", "siparis_kargoda", "tr", ["1"], ref="r")
-    assert t.value.code == "1" and not t.value.ambiguous
+    assert t.value.code == "http_429" and not t.value.ambiguous
+    with pytest.raises(whatsapp.TransientError) as t:
+        await whatsapp.WhatsAppClient("http://127.0.0.1:1", timeout=2.0).send_template(
+            CREDS, "+905321234567", "siparis_kargoda", "tr", ["1"], ref="r")
+    assert t.value.code == "connection" and not t.value.ambiguous
     sim.fail_next(http_status=502, raw=True)  # not Meta's answer: it may have sent
     with pytest.raises(whatsapp.TransientError) as t:
         await client(sim).send_template(CREDS, "+905321234567", "siparis_kargoda", "tr", ["1"], ref="r")
@@ -85,3 +99,7 @@ def test_codes_have_both_languages():
         assert spec.kind in ("permanent", "transient") and spec.tr and spec.en, code
     assert whatsapp.spec(131047).kind == "permanent" and whatsapp.spec(130429).kind == "transient"
     assert whatsapp.spec(999999, 400).kind == "permanent" and whatsapp.spec(999999, 503).kind == "transient"
+    from kopru.connectors.whatsapp.codes import maybe_taken
+
+    assert not any(maybe_taken(c, 400) for c in (4, 80007, 130429, 131056))  # limits Meta documents: refused
+    assert all(maybe_taken(c, 400) for c in (1, 2, 131000, 131016)) and maybe_taken(130429, 500)

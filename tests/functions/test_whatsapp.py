@@ -25,6 +25,7 @@ def wa(services):
     sim.add_template("kampanya", "tr", category="MARKETING")
     sim.add_template("durduruldu", "tr", status="PAUSED")
     with serve(sim) as url, pointed("WHATSAPP_BASE_URL", url):
+        sim.url = url
         yield sim
 
 
@@ -49,6 +50,17 @@ async def drain(apps):
 
 def sends(wa):
     return [c for c in wa.calls if c.endpoint == "messages"]
+
+
+async def received_sends(wa) -> int:
+    """The sends the simulator received, refused ones included, through its inspection route
+    (calls, not the messages it kept: a second send of one message counts)."""
+    import httpx
+
+    async with httpx.AsyncClient() as c:
+        r = await c.get(wa.url + "/_simulator/calls")
+    assert r.status_code == 200
+    return len([c for c in r.json()["calls"] if c["endpoint"] == "messages"])
 
 
 async def post_hook(client, t, raw: bytes, headers: dict):
@@ -216,7 +228,7 @@ async def test_a_status_delivered_three_times_is_applied_once_and_read_before_de
 
 # -- the error codes --------------------------------------------------------------------------
 
-async def test_131047_is_permanent_130429_and_5xx_are_retried_each_ending_in_one_state(client, apps, tenant, wa):
+async def test_131047_is_permanent_and_130429_is_retried_each_ending_in_one_state(client, apps, tenant, wa):
     number = "+905321110006"
     before = len(sends(wa))
     wa.fail_next(code=131047)
@@ -228,10 +240,7 @@ async def test_131047_is_permanent_130429_and_5xx_are_retried_each_ending_in_one
     got = await _failed_or_sent(client, apps, tenant, number)
     assert got["status"] == "sent" and [h["status"] for h in got["history"]] == ["queued", "sending", "sent"]
     assert len(sends(wa)) == before + 3  # the throttled call and the retry
-    wa.fail_next(http_status=500)  # a Graph error (code 1): Meta did not take it
-    got = await _failed_or_sent(client, apps, tenant, number)
-    assert got["status"] == "sent" and len(sends(wa)) == before + 5
-    assert len([m for m in wa.sent_to(number)]) == 2  # the throttled and the 5xx one, each once
+    assert len([m for m in wa.sent_to(number)]) == 1  # the throttled one, once
     # a template error and an async failure: permanent with their codes
     r = await send(client, tenant, to=number, template={"name": "durduruldu", "language": "tr"})
     await drain(apps)
@@ -295,6 +304,75 @@ async def test_lost_answer_is_proven_by_the_status_webhook_and_never_sent_twice(
     state = db.execute("select state from outward_calls where provider = 'whatsapp' and ref = %s", (mid,)).fetchone()
     assert state[0] == "succeeded"
     assert len(wa.sent_to(number)) == 1 and (await read(client, tenant, mid))["status"] == "sent"
+
+
+async def test_a_5xx_after_meta_took_the_send_is_parked_and_proven_by_the_status_webhook(
+        client, apps, tenant, wa, db, monkeypatch):
+    """HTTP 500 in Graph's error shape (131000) although Meta took the message: no blind
+    second send; the status webhook naming our id proves it."""
+    number = "+905321110010"
+    before = await received_sends(wa)
+    wa.fail_next(code=131000, take=True)
+    r = await send(client, tenant, to=number, template={"name": "siparis_kargoda", "language": "tr",
+                                                         "parameters": ["10"]})
+    mid = r.json()["id"]
+    await drain(apps)  # ambiguous: redeliveries wait for proof
+    assert (await read(client, tenant, mid))["status"] == "sending"
+    row = lambda: db.execute("select state, ambiguous, code from outward_calls "  # noqa: E731
+                             "where provider = 'whatsapp' and ref = %s", (mid,)).fetchone()
+    assert row()[:2] == ("pending", True)
+    assert await received_sends(wa) == before + 1  # one call to Meta, never a second
+    raw, headers = wa.outbox[-1]
+    assert json.loads(raw)["entry"][0]["changes"][0]["value"]["statuses"][0]["biz_opaque_callback_data"] == mid
+    assert (await post_hook(client, tenant, raw, headers)).json()["applied"] == 1
+    got = await read(client, tenant, mid)
+    assert got["status"] == "sent" and got["wamid"] == wa.sent_to(number)[0].wamid
+    assert got["history"][-1]["code"] == "whatsapp.proven_by_status"
+    from kopru.whatsapp.service import recover_stalled
+    from kopru.work import sweep
+
+    monkeypatch.setattr(sweep, "STALL_AFTER_S", 0)
+    await recover_stalled()
+    await drain(apps)
+    assert row()[0] == "succeeded"
+    assert await received_sends(wa) == before + 1 and len(wa.sent_to(number)) == 1
+
+
+async def test_a_5xx_where_meta_took_nothing_is_parked_then_unknown_never_sent_again(
+        client, apps, tenant, wa, db, unproven_after, monkeypatch):
+    """HTTP 503 in Graph's error shape (131016) and Meta took nothing: that cannot be told
+    from the answer, so it is parked like a lost answer; with no webhook ever, it surfaces
+    `unknown` for an operator once KOPRU_WHATSAPP_UNPROVEN_AFTER_SECONDS has passed."""
+    number = "+905321110011"
+    unproven_after(3600)
+    before, notified = await received_sends(wa), len(wa.outbox)
+    wa.fail_next(code=131016)
+    r = await send(client, tenant, to=number, template={"name": "siparis_kargoda", "language": "tr",
+                                                         "parameters": ["11"]})
+    mid = r.json()["id"]
+    await drain(apps)
+    assert (await read(client, tenant, mid))["status"] == "sending"  # parked, waiting for proof
+    state = lambda: db.execute("select state, ambiguous, code from outward_calls "  # noqa: E731
+                               "where provider = 'whatsapp' and ref = %s", (mid,)).fetchone()
+    assert state()[:2] == ("pending", True)
+    assert await received_sends(wa) == before + 1 and wa.sent_to(number) == []
+    from kopru.whatsapp.service import recover_stalled
+    from kopru.work import sweep
+
+    monkeypatch.setattr(sweep, "STALL_AFTER_S", 0)
+    await recover_stalled()  # still inside the proof window: waits, sends nothing
+    assert state()[0] == "pending" and await received_sends(wa) == before + 1
+    unproven_after(0)  # the window has passed with no status webhook
+    await recover_stalled()
+    got = await read(client, tenant, mid)
+    assert got["status"] == "unknown" and got["error_code"] == "whatsapp.send_unproven"
+    assert state()[0] == "unknown"
+    assert db.execute("select count(*) from outbox where tenant_id = %s and type = 'kopru.work.outcome_unknown.v1' "
+                      "and subject = %s", (tenant["id"], mid)).fetchone()[0] == 1
+    await drain(apps)
+    await recover_stalled()
+    assert await received_sends(wa) == before + 1 and wa.sent_to(number) == []  # never sent again
+    assert len(wa.outbox) == notified  # and Meta never announced it
 
 
 async def test_unproven_send_is_parked_unknown_for_an_operator(client, apps, tenant, wa, db, unproven_after):

@@ -20,11 +20,13 @@ was lost cannot be asked about by our reference. What Köprü does instead:
 - every send carries `biz_opaque_callback_data` = our message id, and Meta echoes it in
   every status webhook of that message. A verified status naming our id proves the send
   (its wamid is recorded, the message moves on) even when the answer to the send never came;
-- an error answer in the Graph API's shape means Meta did not take the message (throttling
-  130429/131056, 5xx with a Graph error): retried with the event retry policy, safely;
-- an answer that proves nothing (a time-out after sending, a dropped connection, a 5xx that
-  is not a Graph answer, the process killed between Meta's answer and our write) makes the
-  send *ambiguous*: nothing is sent again. `WhatsAppSend.reconcile` waits for a status
+- only an answer that proves Meta refused the message is retried with the event retry
+  policy: a 4xx naming a limit (130429, 131056, 4, 80007), a bare 429, a connection that
+  never left (kopru.connectors.whatsapp.codes.maybe_taken);
+- an answer that proves nothing (a time-out after sending, a dropped connection, any 5xx,
+  with a Graph error or not, Meta's server-side codes 1, 2, 131000, 131016, the process
+  killed between Meta's answer and our write) makes the send *ambiguous*: nothing is sent
+  again. `WhatsAppSend.reconcile` waits for a status
   webhook naming the message (the message's own row moves when one comes); if none has come
   `whatsapp_unproven_after_seconds` (15 minutes by default) after the attempt, the message
   is parked `unknown` (`whatsapp.send_unproven`, event kopru.work.outcome_unknown.v1) for an
@@ -53,6 +55,7 @@ WINDOW_HOURS = 24
 PROVEN = "whatsapp.proven_by_status"
 UNPROVEN = "whatsapp.send_unproven"
 OPEN_STATES = ("queued", "sending", "unknown")  # not yet known to be at Meta
+_OPEN_SQL = "(" + ", ".join(f"'{st}'" for st in OPEN_STATES) + ")"  # for `status in ...`
 RANK = {"queued": 0, "sending": 0, "unknown": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 3}
 
 
@@ -61,20 +64,16 @@ def _content_field(message_id: uuid.UUID | str) -> str:
 
 
 async def _history(tx, message_id: uuid.UUID, status: str, code: str | None = None) -> None:
-    from kopru.db.schema import whatsapp_status_history as h
-
-    await tx.execute(h.insert().values(tenant_id=tx.tenant_id, message_id=message_id, status=status, code=code))
+    await tx.execute("insert into whatsapp_status_history (tenant_id, message_id, status, code) "
+                     "values (%(t)s, %(m)s, %(s)s, %(c)s)",
+                     {"t": tx.tenant_id, "m": message_id, "s": status, "c": code})
 
 
 async def window_open(tx, subject_id: uuid.UUID) -> bool:
     """Whether the customer wrote within the last 24 hours (a verified inbound webhook)."""
-    from sqlalchemy import func, select, text
-
-    from kopru.db.schema import whatsapp_windows as w
-
-    q = select(w.c.last_inbound_at).where(w.c.subject_id == subject_id).where(
-        w.c.last_inbound_at > func.now() - text(f"interval '{WINDOW_HOURS} hours'"))
-    return (await tx.execute(q)).first() is not None
+    return (await tx.execute("select last_inbound_at from whatsapp_windows where subject_id = %(s)s "
+                             "and last_inbound_at > now() - make_interval(hours => %(h)s)",
+                             {"s": subject_id, "h": WINDOW_HOURS})).first() is not None
 
 
 def _phone(raw: str) -> str:
@@ -92,9 +91,6 @@ async def request_message(ctx, body, idempotency_key: str | None) -> dict[str, A
     """Accept a WhatsApp message (202): the window and consent rules, one row, one event."""
     import json
 
-    from sqlalchemy import select
-
-    from kopru.db.schema import tenant_integrations as ti, whatsapp_messages as wm
     from kopru.kvkk import active_consent, find_or_create_subject
     from kopru.kvkk.subjects import encrypt_field, find_subject
     from kopru.work import idempotency
@@ -108,7 +104,7 @@ async def request_message(ctx, body, idempotency_key: str | None) -> dict[str, A
         slot = await idempotency.begin(tx, "POST /whatsapp/messages", idempotency_key, material)
         if slot.replay is not None:
             return {**slot.replay[1], "replayed": True}
-        if (await tx.execute(select(ti.c.provider).where(ti.c.provider == "whatsapp"))).first() is None:
+        if (await tx.execute("select provider from tenant_integrations where provider = 'whatsapp'")).first() is None:
             raise KopruError("whatsapp.not_configured")
         if body.category == "commercial" and not await active_consent(tx, phone, "MESAJ"):
             raise KopruError("whatsapp.consent_missing")
@@ -118,12 +114,14 @@ async def request_message(ctx, body, idempotency_key: str | None) -> dict[str, A
                 raise KopruError("whatsapp.window_closed")
         ref = await find_or_create_subject(tx, {"phone": phone})
         mid = uuid.uuid4()
-        await tx.execute(wm.insert().values(
-            id=mid, tenant_id=tx.tenant_id, subject_id=ref.id, kind=kind, category=body.category,
-            template_name=body.template.name if body.template else None,
-            template_language=body.template.language if body.template else None,
-            content_enc=encrypt_field(ref.key, ref.id, _content_field(mid), json.dumps(content, ensure_ascii=False)),
-            status="queued", attempts=0))
+        await tx.execute(
+            "insert into whatsapp_messages (id, tenant_id, subject_id, kind, category, template_name,"
+            " template_language, content_enc, status, attempts) values (%(id)s, %(t)s, %(s)s, %(kind)s, %(cat)s, %(tn)s, %(tl)s,"
+            " %(enc)s, 'queued', 0)",
+            {"id": mid, "t": tx.tenant_id, "s": ref.id, "kind": kind, "cat": body.category,
+             "tn": body.template.name if body.template else None,
+             "tl": body.template.language if body.template else None,
+             "enc": encrypt_field(ref.key, ref.id, _content_field(mid), json.dumps(content, ensure_ascii=False))})
         await _history(tx, mid, "queued")
         await intend(tx, WhatsAppSend.provider, WhatsAppSend.operation, str(mid))
         await tx.emit(REQUESTED, {"message_id": str(mid)}, subject=str(mid), source=SOURCE)
@@ -205,16 +203,14 @@ class WhatsAppSend:
     async def prepare(self, tx, *, first: bool):
         import json
 
-        from sqlalchemy import func, select, update
-
         from kopru.connectors import whatsapp
-        from kopru.db.schema import whatsapp_messages as wm
         from kopru.kvkk import active_consent, decrypt_subject, subject_key
         from kopru.kvkk.subjects import decrypt_field
         from kopru.work import Outcome
         from kopru.work.integrations import load
 
-        row = (await tx.execute(select(wm).where(wm.c.id == self.message_id).with_for_update())).first()
+        row = (await tx.execute("select * from whatsapp_messages where id = %(id)s for update",
+                                {"id": self.message_id})).first()
         if row is None:
             return Outcome.failed("whatsapp.not_found")
         if row.status not in OPEN_STATES:  # sent, proven by a status webhook, or ended
@@ -234,8 +230,8 @@ class WhatsAppSend:
         # the rules again, for the call (a queued text whose window closed, a consent withdrawn meanwhile)
         self.window_ok = row.kind != "text" or await window_open(tx, row.subject_id)
         self.consent_ok = row.category != "commercial" or await active_consent(tx, self.phone, "MESAJ")
-        await tx.execute(update(wm).where(wm.c.id == self.message_id).values(
-            status="sending", attempts=wm.c.attempts + 1, updated_at=func.now()))
+        await tx.execute("update whatsapp_messages set status = 'sending', attempts = attempts + 1, updated_at = now() "
+                         "where id = %(id)s", {"id": self.message_id})
         if row.status == "queued":
             await _history(tx, self.message_id, "sending")
         return None
@@ -268,14 +264,12 @@ class WhatsAppSend:
         """No lookup by our reference exists at Meta: only a verified status webhook naming
         the message (biz_opaque_callback_data) proves it was sent. Until one comes, wait;
         once `unproven_after` has passed, park it `unknown` for an operator."""
-        from sqlalchemy import select
-
         from kopru.db import tenant_transaction
-        from kopru.db.schema import whatsapp_messages as wm
         from kopru.work import Outcome, Transient
 
         async with tenant_transaction(self.tenant_id, actor="event:whatsapp") as tx:
-            wamid = (await tx.execute(select(wm.c.wamid).where(wm.c.id == self.message_id))).scalar()
+            wamid = (await tx.execute("select wamid from whatsapp_messages where id = %(id)s",
+                                      {"id": self.message_id})).scalar()
         if wamid:
             return Outcome.ok(wamid, PROVEN)
         if quiet_for < self.unproven_after:
@@ -283,26 +277,23 @@ class WhatsAppSend:
         return Outcome.unknown(UNPROVEN)
 
     async def record(self, tx, outcome) -> None:
-        from sqlalchemy import func, update
-
-        from kopru.db.schema import whatsapp_messages as wm
-
         if self.row is None:
             return
         if outcome.state == "succeeded":
-            moved = (await tx.execute(update(wm).where(wm.c.id == self.message_id)
-                                      .where(wm.c.status.in_(OPEN_STATES))
-                                      .values(status="sent", wamid=outcome.external_ref, updated_at=func.now())
-                                      .returning(wm.c.id))).first()
+            moved = (await tx.execute(
+                "update whatsapp_messages set status = 'sent', wamid = %(w)s, updated_at = now() "
+                f"where id = %(id)s and status in {_OPEN_SQL} returning id",
+                {"w": outcome.external_ref, "id": self.message_id})).first()
             if moved is not None:
                 await _history(tx, self.message_id, "sent", outcome.code)
                 await tx.emit(SENT, {"message_id": self.ref, "wamid": outcome.external_ref}, subject=self.ref,
                               source=SOURCE)
             return
         status = "unknown" if outcome.state == "unknown" else "failed"
-        moved = (await tx.execute(update(wm).where(wm.c.id == self.message_id).where(wm.c.status.in_(OPEN_STATES))
-                                  .values(status=status, error_code=outcome.code, updated_at=func.now())
-                                  .returning(wm.c.id))).first()
+        moved = (await tx.execute(
+            "update whatsapp_messages set status = %(s)s, error_code = %(c)s, updated_at = now() "
+            f"where id = %(id)s and status in {_OPEN_SQL} returning id",
+            {"s": status, "c": outcome.code, "id": self.message_id})).first()
         if moved is None:
             return
         await _history(tx, self.message_id, status, outcome.code)
@@ -406,20 +397,16 @@ def _advances(current: str, new: str) -> bool:
 async def _apply_status(tx, st, counts: dict[str, int]) -> None:
     from datetime import datetime, timezone
 
-    from sqlalchemy import func, select, update
-
-    from kopru.db.schema import whatsapp_messages as wm
-
-    row = (await tx.execute(select(wm.c.id, wm.c.status, wm.c.wamid).where(wm.c.wamid == st.wamid)
-                            .with_for_update())).first()
+    row = (await tx.execute("select id, status, wamid from whatsapp_messages where wamid = %(w)s for update",
+                            {"w": st.wamid})).first()
     if row is None and st.opaque:
         try:
             mid = uuid.UUID(st.opaque)
         except ValueError:
             mid = None
         if mid is not None:  # a send whose answer we never got: our id, echoed by Meta
-            row = (await tx.execute(select(wm.c.id, wm.c.status, wm.c.wamid).where(wm.c.id == mid)
-                                    .where(wm.c.wamid.is_(None)).with_for_update())).first()
+            row = (await tx.execute("select id, status, wamid from whatsapp_messages where id = %(id)s "
+                                    "and wamid is null for update", {"id": mid})).first()
     if row is None:
         counts["unknown"] += 1
         return
@@ -435,10 +422,9 @@ async def _apply_status(tx, st, counts: dict[str, int]) -> None:
 
         await proven(tx, WhatsAppSend.provider, WhatsAppSend.operation, ref, st.wamid, PROVEN)  # parked: settled now
     code = f"whatsapp.{st.error_code or 131000}" if st.status == "failed" else None
-    values: dict[str, Any] = {"status": st.status, "updated_at": func.now(), "wamid": st.wamid}
-    if code:
-        values["error_code"] = code
-    await tx.execute(update(wm).where(wm.c.id == mid).values(**values))
+    await tx.execute("update whatsapp_messages set status = %(s)s, updated_at = now(), wamid = %(w)s"
+                     + (", error_code = %(c)s" if code else "") + " where id = %(id)s",
+                     {"s": st.status, "w": st.wamid, "c": code, "id": mid})
     if st.status != "sent":
         await _history(tx, mid, st.status, code)
         at = datetime.fromtimestamp(st.timestamp, timezone.utc).isoformat() if st.timestamp else None
@@ -454,10 +440,6 @@ async def _apply_status(tx, st, counts: dict[str, int]) -> None:
 async def _apply_inbound(tx, m, counts: dict[str, int]) -> None:
     from datetime import datetime, timezone
 
-    from sqlalchemy import func
-    from sqlalchemy.dialects.postgresql import insert
-
-    from kopru.db.schema import whatsapp_inbound as wi, whatsapp_windows as ww
     from kopru.kvkk import InvalidIdentifier, find_or_create_subject, normalise
 
     try:
@@ -473,17 +455,18 @@ async def _apply_inbound(tx, m, counts: dict[str, int]) -> None:
     now = datetime.now(timezone.utc)
     sent_at = min(datetime.fromtimestamp(m.timestamp, timezone.utc), now) if m.timestamp else now
     iid = uuid.uuid4()
-    fresh = (await tx.execute(insert(wi).values(id=iid, tenant_id=tx.tenant_id, subject_id=ref.id, wamid=m.wamid,
-                                                type=m.type, sent_at=sent_at)
-                              .on_conflict_do_nothing(index_elements=["tenant_id", "wamid"])
-                              .returning(wi.c.id))).first()
+    fresh = (await tx.execute(
+        "insert into whatsapp_inbound (id, tenant_id, subject_id, wamid, type, sent_at) "
+        "values (%(id)s, %(t)s, %(s)s, %(w)s, %(type)s, %(at)s) on conflict (tenant_id, wamid) do nothing returning id",
+        {"id": iid, "t": tx.tenant_id, "s": ref.id, "w": m.wamid, "type": m.type, "at": sent_at})).first()
     if fresh is None:
         counts["repeated"] += 1
         return
-    up = insert(ww).values(tenant_id=tx.tenant_id, subject_id=ref.id, last_inbound_at=sent_at)
-    await tx.execute(up.on_conflict_do_update(index_elements=["tenant_id", "subject_id"],
-                                              set_={"last_inbound_at": func.greatest(ww.c.last_inbound_at,
-                                                                                     up.excluded.last_inbound_at)}))
+    await tx.execute(
+        "insert into whatsapp_windows (tenant_id, subject_id, last_inbound_at) values (%(t)s, %(s)s, %(at)s) "
+        "on conflict (tenant_id, subject_id) do update "
+        "set last_inbound_at = greatest(whatsapp_windows.last_inbound_at, excluded.last_inbound_at)",
+        {"t": tx.tenant_id, "s": ref.id, "at": sent_at})
     await tx.emit(RECEIVED, {"message_id": str(iid), "subject_id": str(ref.id), "type": m.type,
                              "sent_at": sent_at.isoformat()}, subject=str(iid), source=SOURCE)
     counts["received"] += 1

@@ -9,10 +9,16 @@ webhooks and error codes of Meta's Cloud API (see kopru.connectors.whatsapp.clie
         ...WhatsAppClient(base_url)...
         raw, headers = sim.inbound("106540352242922", "+905321234567")   # the customer writes: window opens
         sim.fail_next(code=130429)                # the next send answers the Graph error 130429
-        sim.fail_next(http_status=500)            # ... HTTP 500 with a Graph error (code 1): Meta did not take it
+        sim.fail_next(http_status=500)            # ... HTTP 500 with a Graph error (code 1), the message not taken
+        sim.fail_next(code=131000, take=True)     # ... HTTP 500 (131000) although Meta took it (status webhooks follow)
         sim.fail_next(http_status=502, raw=True, take=True)   # a proxy's 502 after Meta took it: answer lost
         sim.status(wamid, "read")                 # a status webhook for that message
         sim.outbox                                # every webhook notification: (raw body, headers)
+
+A 5xx answer, in the Graph error shape or not, says nothing of whether Meta took the
+message (Meta documents no such promise and takes no idempotency key): the real service
+can do either, so a failure is injected with `take` (taken: the message exists and its
+status webhooks follow) or without (nothing was taken, no webhook will ever come).
 
 What it checks, like Meta: `Authorization: Bearer` (missing or unknown token: 401 code
 190; a token of another number: 400 code 100 subcode 33), `messaging_product: whatsapp`,
@@ -67,6 +73,7 @@ ERRORS = {
     190: (401, "Invalid OAuth access token - Cannot parse access token"),
     130429: (400, "(#130429) Rate limit hit"),
     131000: (500, "Something went wrong"),
+    131016: (503, "Service unavailable"),
     131026: (400, "Message undeliverable"),
     131047: (400, "Re-engagement message"),
     131050: (400, "User has stopped marketing messages"),
@@ -182,7 +189,9 @@ class WhatsAppSimulator(Simulator):
         with Meta's error `code` (its usual HTTP status unless `http_status`), or with a
         bare `http_status` (a Graph error with code 1 for 5xx; with `raw`, a plain-text body
         such as a proxy gives). `take`: the send is accepted all the same (its status
-        webhooks follow): Meta took it, the answer is lost. `delay`: answered that much later."""
+        webhooks follow): Meta took it and answered the error (or the answer was lost);
+        without it nothing is taken and no webhook follows. A 5xx may be either at Meta.
+        `delay`: answered that much later."""
         self._inject(endpoint, times, code=code, http_status=http_status, raw=raw, taken=take, delay=delay)
 
     @property

@@ -19,7 +19,11 @@ Idempotency: the Cloud API takes no idempotency key; a repeated send is a second
 `biz_opaque_callback_data` (at most 512 characters) carries our message id and comes back
 in every status webhook of that message: that is how a send whose answer was lost is
 proven later (kopru.whatsapp.service). This client never retries a send; it retries the
-read-only phone-number call on a transient error.
+read-only phone-number call on a transient error. A send's TransientError is `ambiguous`
+unless the answer proves Meta refused it: a 4xx rate-limit code (130429, 131056, 4,
+80007), a bare 429, or a transport error before the request left (connect or pool
+time-out, connection refused). Every 5xx, Graph error or not, and Meta's server-side
+codes 1, 2, 131000, 131016 are ambiguous (codes.maybe_taken).
 
 Numbers: Köprü keeps E.164 (`+905321234567`); the Cloud API's `to` takes the number with
 its country code, digits only (`905321234567`), and answers the WhatsApp id (`wa_id`).
@@ -198,8 +202,12 @@ def _classify(endpoint: str, resp, side_effect: bool) -> dict:
     if isinstance(err, dict) and "code" in err:
         code = err.get("code")
         s = codes.spec(code, status)
-        cls = TransientError if s.kind == "transient" else PermanentError
-        raise cls(str(code), s.tr, s.en, endpoint=endpoint, http_status=status)
+        if s.kind == "transient":
+            # a 5xx or a server-side code (1, 2, 131000, 131016) does not say Meta refused the send:
+            # ambiguous, proven by a status webhook or parked, never sent blind again (codes.maybe_taken)
+            raise TransientError(str(code), s.tr, s.en, endpoint=endpoint, http_status=status,
+                                 ambiguous=side_effect and codes.maybe_taken(code, status))
+        raise PermanentError(str(code), s.tr, s.en, endpoint=endpoint, http_status=status)
     if 200 <= status < 300 and isinstance(body, dict):
         return body
     if status >= 500 or 200 <= status < 300:

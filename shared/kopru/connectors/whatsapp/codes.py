@@ -9,16 +9,28 @@ Errors come back synchronously as a Graph API error
 (`statuses[].errors[]: {code, title, message, error_data.details}`); Meta advises handling
 by `code` (titles will be deprecated), which is what this table does.
 
-Classification (the brief of the WhatsApp issue):
+Classification:
 - throttling, 130429 (throughput), 131056 (business/consumer pair rate limit), 4 and
-  80007 (app and WhatsApp-account rate limits), and Meta's "temporary" codes (1, 2,
-  131000, 131016): transient. An error answer means Meta did not take the message, so
-  a retry cannot send twice;
+  80007 (app and WhatsApp-account rate limits): transient. Meta documents them as the
+  request refused for a limit (HTTP 4xx), so a send answered with one was not taken and
+  a retry cannot deliver it twice;
+- Meta's server-side codes (`SERVER_SIDE`: 1, 2, 131000, 131016) and any answer with an
+  HTTP 5xx: transient and, on a send, *ambiguous* (`maybe_taken`). Meta's error-codes page
+  describes them as 1 "API Unknown: invalid request or possible server error" (HTTP 400),
+  2 "API Service: temporary due to downtime or due to being overloaded" (503), 131000
+  "Something went wrong: message failed to send because of an unknown error" (500),
+  131016 "Service unavailable: a service is temporarily unavailable" (503). None of that
+  says the message was not taken, the same page warns that errors come "synchronously as a
+  Graph API response, asynchronously via webhook, or sometimes through both", and the
+  Cloud API takes no idempotency key: a blind re-send may deliver the message twice, so
+  the send is proven by a status webhook or parked (kopru.whatsapp.service);
 - 131047 (the 24-hour window has closed: re-engagement), 131026 (undeliverable), 131050
-  (the user stopped marketing messages), the 132000 series (templates), 190, 10 and 200
-  (access token and permissions), and the request errors: permanent.
+  (the user stopped marketing messages), the 132000 series (templates), 190, 10, 200 and
+  3 (access token and permissions), and the request errors: permanent (never re-sent
+  either).
 A code this table does not list is permanent when the HTTP status is 4xx (a request
-Meta refuses is not fixed by repeating it) and transient when it is 5xx.
+Meta refuses is not fixed by repeating it) and transient (so ambiguous on a send) when it
+is 5xx.
 """
 
 from __future__ import annotations
@@ -48,11 +60,7 @@ CODES: dict[int, CodeSpec] = {
     10: CodeSpec("permanent", *_AUTH),
     190: CodeSpec("permanent", *_AUTH),
     200: CodeSpec("permanent", *_AUTH),
-    # throttling and temporary failures
-    1: CodeSpec("transient", "Meta'da bilinmeyen bir hata (API Unknown); yeniden denenecek.",
-                "An unknown error at Meta (API Unknown); it will be retried."),
-    2: CodeSpec("transient", "Meta hizmeti geçici olarak kullanılamıyor; yeniden denenecek.",
-                "Meta's service is temporarily unavailable; it will be retried."),
+    # throttling: the request refused for a limit (HTTP 4xx), not taken
     4: CodeSpec("transient", "Uygulamanın istek sınırı aşıldı; yeniden denenecek.",
                 "The app's request limit was reached; it will be retried."),
     80007: CodeSpec("transient", "WhatsApp işletme hesabının istek sınırı aşıldı; yeniden denenecek.",
@@ -62,10 +70,14 @@ CODES: dict[int, CodeSpec] = {
     131056: CodeSpec("transient", "Aynı alıcıya çok kısa sürede çok fazla mesaj gönderildi (131056); biraz sonra "
                      "yeniden denenecek.", "Too many messages to the same recipient in a short time (131056); it will "
                      "be retried shortly."),
-    131000: CodeSpec("transient", "Mesaj Meta'daki bilinmeyen bir hata yüzünden gönderilemedi; yeniden denenecek.",
-                     "The message failed to send because of an unknown error at Meta; it will be retried."),
-    131016: CodeSpec("transient", "Bir Meta hizmeti geçici olarak kullanılamıyor; yeniden denenecek.",
-                     "A Meta service is temporarily unavailable; it will be retried."),
+    # Meta's server-side codes (SERVER_SIDE): on a send, the message may have been taken
+    1: CodeSpec("transient", "Meta'da bilinmeyen bir hata (API Unknown).", "An unknown error at Meta (API Unknown)."),
+    2: CodeSpec("transient", "Meta hizmeti geçici olarak kullanılamıyor.",
+                "Meta's service is temporarily unavailable."),
+    131000: CodeSpec("transient", "Meta'da bilinmeyen bir hata oluştu (131000).",
+                     "Something went wrong at Meta: an unknown error (131000)."),
+    131016: CodeSpec("transient", "Bir Meta hizmeti geçici olarak kullanılamıyor (131016).",
+                     "A Meta service is temporarily unavailable (131016)."),
     131048: CodeSpec("permanent", "Bu numaradan gönderilebilecek mesaj sayısı kısıtlandı (spam sınırı); "
                      "numaranın kalitesini WhatsApp Manager'da kontrol edin.",
                      "Sends from this number are restricted (spam rate limit); check the number's quality in "
@@ -134,8 +146,24 @@ TRANSPORT: dict[str, CodeSpec] = {
 
 UNKNOWN_4XX = CodeSpec("permanent", "Meta isteği belgelerimizde olmayan bir kodla reddetti.",
                        "Meta refused the request with a code not in our tables.")
-UNKNOWN_5XX = CodeSpec("transient", "Meta belgelerimizde olmayan bir kodla geçici hata döndürdü; yeniden denenecek.",
-                       "Meta answered a temporary error with a code not in our tables; it will be retried.")
+UNKNOWN_5XX = CodeSpec("transient", "Meta belgelerimizde olmayan bir kodla sunucu hatası döndürdü.",
+                       "Meta answered a server error with a code not in our tables.")
+
+
+# Meta's "something went wrong on our side" codes: whatever their HTTP status, they do not
+# say the request was refused (see the module's docstring for Meta's own words).
+SERVER_SIDE = frozenset({1, 2, 131000, 131016})
+
+
+def maybe_taken(code: int | str | None, http_status: int | None) -> bool:
+    """Whether a transient Graph error answer to a send leaves open that Meta took the
+    message: any HTTP 5xx, and Meta's server-side codes. Only a 4xx naming a limit Meta
+    documents (130429, 131056, 4, 80007) proves it was refused and may be sent again."""
+    try:
+        server_side = int(code) in SERVER_SIDE  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        server_side = False
+    return server_side or (http_status or 0) >= 500
 
 
 def spec(code: int | str | None, http_status: int | None = None) -> CodeSpec:

@@ -27,15 +27,16 @@ class PermanentError(WhatsAppError):
 
 
 class TransientError(WhatsAppError):
-    """Worth retrying with backoff (throttling 130429/131056, Meta's "try again later"
-    codes, a time-out, a connection error), then dead-lettering.
+    """Worth retrying with backoff (throttling 130429/131056, Meta's server-side codes, a
+    time-out, a connection error), then dead-lettering; a send only when not `ambiguous`.
 
     `ambiguous` is True when Meta may have taken the message although no answer said so
-    (a time-out after the request was sent, a dropped connection, a 5xx or 2xx that is not
+    (a time-out after the request was sent, a dropped connection, any HTTP 5xx (a Graph
+    API error or not), Meta's server-side codes 1, 2, 131000 and 131016, a 2xx that is not
     a Graph API answer). The Cloud API has no idempotency key: a retry of such a send can
     deliver it twice, so the caller reconciles first (kopru.whatsapp.service.WhatsAppSend).
-    An error answer in the Graph API's shape (`{"error": {"code": ...}}`) says Meta did not
-    send it, so it is never ambiguous, whatever its HTTP status."""
+    Only a 4xx naming a limit Meta documents (130429, 131056, 4, 80007), a bare 429, and a
+    transport error before the request left are not ambiguous: those may be sent again."""
 
     retryable = True
 
