@@ -386,7 +386,7 @@ async def test_unproven_send_is_parked_unknown_for_an_operator(client, apps, ten
     await drain(apps)
     got = await read(client, tenant, mid)
     assert got["status"] == "unknown" and got["error_code"] == "whatsapp.send_unproven"
-    assert got["error"]["en"].startswith("The answer to the WhatsApp send was lost")
+    assert got["error"]["en"].startswith("The WhatsApp send's answer did not show whether Meta took the message")
     assert len(sends(wa)) == before + 1 and wa.sent_to(number) == []  # no blind second send
     assert db.execute("select count(*) from outbox where tenant_id = %s and type = 'kopru.work.outcome_unknown.v1' "
                       "and subject = %s", (tenant["id"], mid)).fetchone()[0] == 1
