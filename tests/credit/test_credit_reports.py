@@ -333,6 +333,50 @@ async def test_an_uploaded_findeks_pdf_is_checked_and_kept_the_same_way(client, 
     assert rows(db, tenant["id"]) == 1
 
 
+async def test_an_upload_takes_its_key_then_the_consent_before_the_pdf_is_read(client, apps, tenant, credit_sim,
+                                                                                db, monkeypatch):
+    """The order of an upload: the Idempotency-Key (a replay answers the saved answer, even
+    after the consent was withdrawn, as kopru.work.idempotency replays any answered key,
+    and reads no document), then the consent (none: credit.no_consent whatever the file is,
+    the document never read), then the PDF's checks."""
+    import kopru.credit.pdf
+
+    parsed = []
+    real = kopru.credit.pdf.check
+
+    def check(data, limit):
+        parsed.append(len(data))
+        return real(data, limit)
+
+    monkeypatch.setattr(kopru.credit.pdf, "check", check)
+    up = lambda b, **h: client("credit-report").post("/credit-reports/uploads", json=b,  # noqa: E731
+                                                     headers={**bearer(tenant["token"]), **h})
+    pdf = pdf_bytes(2)
+    body = {"scheme": "TCKN", "number": TCKN, "pdf_base64": b64(pdf)}
+    # no consent: the consent's refusal, not the file's, and nothing parsed
+    for doc in (b64(b"GIF89a not a pdf"), "bu base64 değil!!", b64(b"%PDF-1.7\n garbage \n%%EOF\n"), b64(pdf)):
+        r = await up({**body, "pdf_base64": doc}, **{"Idempotency-Key": "yukleme-rizasiz"})
+        assert (r.status_code, r.json()["code"]) == (422, "credit.no_consent"), r.text
+    assert parsed == [] and rows(db, tenant["id"]) == 0
+    c = await consent(client, tenant)
+    k = {"Idempotency-Key": "yukleme-1"}
+    first = await up(body, **k)
+    assert first.status_code == 201, first.text
+    assert parsed == [len(pdf)]
+    w = await client("consent-record").post(f"/consents/{c['id']}/withdraw", json={"channel": "web"},
+                                            headers=bearer(tenant["token"]))
+    assert w.status_code == 200, w.text
+    await drain(apps, only=FN)
+    again = await up(body, **k)
+    assert (again.status_code, again.json()) == (201, first.json()), again.text
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert parsed == [len(pdf)] and rows(db, tenant["id"]) == 1  # the replay read no document
+    # a new upload on the withdrawn consent: refused before its (unreadable) file is read
+    r = await up({**body, "pdf_base64": b64(b"GIF89a not a pdf")})
+    assert (r.status_code, r.json()["code"]) == (422, "credit.no_consent")
+    assert parsed == [len(pdf)] and rows(db, tenant["id"]) == 1
+
+
 async def test_identities_and_subjects_are_checked(client, apps, tenant, credit_sim, db, onboard):
     cases = [
         ({"scheme": "TCKN", "number": "10000000147"}, 422, "credit.identity_invalid"),

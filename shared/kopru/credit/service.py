@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
 import json
 import uuid
 from typing import Any
@@ -294,22 +295,28 @@ class CreditFetch:
 
 async def upload_report(ctx, body, idempotency_key: str | None) -> dict[str, Any]:
     """Keep the Findeks PDF the counterparty shared, on the same consent rule as a request
-    (201): checked (kopru.credit.pdf), sealed under the subject key, its facts beside it."""
+    (201): checked (kopru.credit.pdf), sealed under the subject key, its facts beside it.
+    In this order: the Idempotency-Key (a replay answers the saved answer, nothing parsed),
+    the consent (none: credit.no_consent, the document never read), then the PDF's checks."""
     from kopru.credit.models import MAX_PDF_BYTES
     from kopru.credit.pdf import check
     from kopru.work import idempotency
 
     try:
-        data = base64.b64decode(body.pdf_base64, validate=True)
+        data: bytes | None = base64.b64decode(body.pdf_base64, validate=True)
     except (binascii.Error, ValueError):
-        raise KopruError("credit.pdf_invalid") from None
-    facts = await asyncio.to_thread(check, data, MAX_PDF_BYTES)
+        data = None  # refused as credit.pdf_invalid once the consent is known
+    # the key stands for the document's bytes (its SHA-256, as PdfFacts.sha256), not their parse
+    digest = hashlib.sha256(data).hexdigest() if data is not None else None
     async with ctx.transaction() as tx:
         slot = await idempotency.begin(tx, "POST /credit-reports/uploads", idempotency_key,
-                                       [*_material(body), facts.sha256])
+                                       [*_material(body), digest])
         if slot.replay is not None:
             return {**slot.replay[1], "replayed": True}
         subject_id, consent = await _consented(tx, body)
+        if data is None:
+            raise KopruError("credit.pdf_invalid")
+        facts = await asyncio.to_thread(check, data, MAX_PDF_BYTES)
         report_id = uuid.uuid4()
         summary = {"kind": "findeks_pdf", "pages": facts.pages, "bytes": facts.bytes, "sha256": facts.sha256,
                    "pdf_version": facts.pdf_version, "findeks_mentioned": facts.findeks_mentioned}
