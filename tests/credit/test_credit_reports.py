@@ -377,6 +377,38 @@ async def test_an_upload_takes_its_key_then_the_consent_before_the_pdf_is_read(c
     assert parsed == [len(pdf)] and rows(db, tenant["id"]) == 1
 
 
+async def test_a_request_opens_the_subject_key_once(client, apps, tenant, credit_sim, db, monkeypatch):
+    """However the person is named (the TCKN, and a subject by phone and TCKN; a VKN on its
+    owner's phone), a request or an upload opens the subject's key once, to seal."""
+    from kopru.kvkk.subjects import TenantKeys
+
+    opened = []
+    real = TenantKeys.unwrap
+
+    def unwrap(self, subject_id, wrapped, epoch=None):
+        opened.append(subject_id)
+        return real(self, subject_id, wrapped, epoch)
+
+    c = await consent(client, tenant)
+    monkeypatch.setattr(TenantKeys, "unwrap", unwrap)
+    for body in ({"scheme": "TCKN", "number": TCKN, "subject": {"tckn": TCKN, "phone": PHONE}},
+                 {"scheme": "TCKN", "number": TCKN, "subject": {"id": c["subject_id"]}},
+                 {"scheme": "VKN", "number": VKN, "subject": {"phone": PHONE}}):
+        opened.clear()
+        r = await ask(client, tenant, body)
+        assert r.status_code == 202, r.text
+        assert [str(x) for x in opened] == [c["subject_id"]], body
+    opened.clear()
+    up = await client("credit-report").post("/credit-reports/uploads", headers=bearer(tenant["token"]), json={
+        "scheme": "TCKN", "number": TCKN, "subject": {"tckn": TCKN, "phone": PHONE}, "pdf_base64": b64(pdf_bytes(1))})
+    assert up.status_code == 201, up.text
+    assert [str(x) for x in opened] == [c["subject_id"]]
+    # a refusal opens nothing
+    opened.clear()
+    r = await ask(client, tenant, {"scheme": "TCKN", "number": OTHER_TCKN, "subject": {"phone": PHONE}})
+    assert (r.status_code, r.json()["code"], opened) == (409, "credit.subject_mismatch", [])
+
+
 async def test_identities_and_subjects_are_checked(client, apps, tenant, credit_sim, db, onboard):
     cases = [
         ({"scheme": "TCKN", "number": "10000000147"}, 422, "credit.identity_invalid"),

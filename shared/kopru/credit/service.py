@@ -51,23 +51,73 @@ def _field(kind: str, report_id: uuid.UUID | str) -> str:
 
 # -- consent ----------------------------------------------------------------------------------
 
+async def _person(tx, keys, kind: str, value: str):
+    """The data_subjects row (id, wrapped_key, key_epoch) an identifier names, or None (as
+    kopru.kvkk.subjects.find_subject finds it, without opening the subject's key)."""
+    from kopru.kvkk.identifiers import KINDS, InvalidIdentifier, normalise
+
+    if kind not in KINDS:
+        return None
+    try:
+        norm = normalise(kind, value)
+    except InvalidIdentifier:
+        return None
+    # the kind is one of KINDS' own names, never input
+    return (await tx.execute(f"select id, wrapped_key, key_epoch from data_subjects where {kind}_bidx = %(b)s",
+                             {"b": keys.bidx(kind, norm)})).first()
+
+
+async def _named(tx, keys, subject_in):
+    """The subject a `subject` reference names (as kopru.kvkk.applications resolves it:
+    subject.not_found, subject.identifiers_conflict), its row without opening its key."""
+    if subject_in.id is not None:
+        row = (await tx.execute("select id, wrapped_key, key_epoch from data_subjects where id = %(id)s",
+                                {"id": uuid.UUID(subject_in.id)})).first()
+        rows = [row] if row is not None else []
+    else:
+        rows = []
+        for kind in ("phone", "email", "tckn"):
+            value = getattr(subject_in, kind)
+            if value is not None:
+                row = await _person(tx, keys, kind, value)
+                if row is not None:
+                    rows.append(row)
+    if not rows:
+        raise KopruError("subject.not_found")
+    if len({r.id for r in rows}) > 1:
+        raise KopruError("subject.identifiers_conflict")
+    return rows[0]
+
+
 async def _subject(tx, body):
     """The person whose consent the request rests on: the TCKN's own subject, or the
-    `subject` named (required with a VKN); the same one when both are given."""
-    from kopru.kvkk.applications import _resolve_subject
-    from kopru.kvkk.subjects import find_subject
+    `subject` named (required with a VKN); the same one when both are given. Their
+    data_subjects row (id, wrapped_key, key_epoch): the key is opened once, by the caller
+    that seals (`_open_key`), never while resolving."""
+    from kopru.kvkk.subjects import tenant_keys
 
-    named = await _resolve_subject(tx, body.subject) if body.subject is not None else None
+    keys = await tenant_keys(tx)
+    named = await _named(tx, keys, body.subject) if body.subject is not None else None
     if body.scheme == "TCKN":
-        ref = await find_subject(tx, "tckn", body.number)
+        ref = await _person(tx, keys, "tckn", body.number)
         if ref is None:
             if named is None:
                 raise KopruError("credit.no_consent")  # no subject, so no consent of theirs
             raise KopruError("credit.subject_mismatch")
-        if named is not None and named != ref.id:
+        if named is not None and named.id != ref.id:
             raise KopruError("credit.subject_mismatch")
-        return ref.id
+        return ref
     return named
+
+
+async def _open_key(tx, person) -> bytes:
+    """The subject's key, opened once for the transaction (kopru.kvkk.subjects.open_subject_key);
+    kvkk.subject_erased once it is destroyed."""
+    from kopru.kvkk.subjects import open_subject_key, tenant_keys
+
+    if person.wrapped_key is None:
+        raise KopruError("kvkk.subject_erased")
+    return await open_subject_key(await tenant_keys(tx), person.id, person.wrapped_key, person.key_epoch)
 
 
 async def active_consent(tx, subject_id: uuid.UUID, consent_id: uuid.UUID | None = None, *, lock: bool = True):
@@ -93,27 +143,31 @@ async def active_consent(tx, subject_id: uuid.UUID, consent_id: uuid.UUID | None
     return (await tx.execute(q)).first()
 
 
-async def _consented(tx, body):
-    subject_id = await _subject(tx, body)
+async def _consenting(tx, body):
+    """(the subject's row, its active consent) or KopruError; the subject's key stays closed."""
+    person = await _subject(tx, body)
     wanted = uuid.UUID(body.consent_id) if body.consent_id else None
-    consent = await active_consent(tx, subject_id, wanted)
+    consent = await active_consent(tx, person.id, wanted) if person is not None else None
     if consent is None:
         raise KopruError("credit.consent_mismatch" if wanted is not None else "credit.no_consent")
-    return subject_id, consent
+    return person, consent
+
+
+async def _consented(tx, body):
+    """(subject id, its active consent) or KopruError (the workflow action's preview)."""
+    person, consent = await _consenting(tx, body)
+    return person.id, consent
 
 
 def _material(body) -> list[Any]:
     return [body.scheme, body.number, body.subject.model_dump() if body.subject else None, body.consent_id]
 
 
-async def _insert(tx, report_id: uuid.UUID, body, subject_id: uuid.UUID, consent, *, source: str, provider: str,
-                  status: str, actor: str, **extra) -> None:
+async def _insert(tx, report_id: uuid.UUID, body, subject_id: uuid.UUID, key: bytes, consent, *, source: str,
+                  provider: str, status: str, actor: str, **extra) -> None:
     from kopru.db.schema import credit_reports as cr
-    from kopru.kvkk.subjects import encrypt_field, subject_key
+    from kopru.kvkk.subjects import encrypt_field
 
-    key = await subject_key(tx, subject_id)
-    if key is None:
-        raise KopruError("kvkk.subject_erased")
     enc = {k: encrypt_field(key, subject_id, _field(k.removesuffix("_enc"), report_id), v)
            for k, v in extra.pop("sealed", {}).items()}
     await tx.execute(cr.insert().values(
@@ -138,9 +192,10 @@ async def request_report(ctx, body, idempotency_key: str | None) -> dict[str, An
             return {**slot.replay[1], "replayed": True}
         if await load(tx, PROVIDER) is None:
             raise KopruError("credit.not_configured")
-        subject_id, consent = await _consented(tx, body)
+        person, consent = await _consenting(tx, body)
+        subject_id, key = person.id, await _open_key(tx, person)
         report_id = uuid.uuid4()
-        await _insert(tx, report_id, body, subject_id, consent, source="partner", provider=PROVIDER,
+        await _insert(tx, report_id, body, subject_id, key, consent, source="partner", provider=PROVIDER,
                       status="requested", actor=ctx.actor)
         await tx.audit("credit.requested", target=str(report_id),
                        details={"subject_id": str(subject_id), "consent_id": str(consent.id)})
@@ -313,7 +368,7 @@ async def upload_report(ctx, body, idempotency_key: str | None) -> dict[str, Any
                                        [*_material(body), digest])
         if slot.replay is not None:
             return {**slot.replay[1], "replayed": True}
-        subject_id, consent = await _consented(tx, body)
+        person, consent = await _consenting(tx, body)
         if data is None:
             raise KopruError("credit.pdf_invalid")
         facts = await asyncio.to_thread(check, data, MAX_PDF_BYTES)
@@ -322,7 +377,8 @@ async def upload_report(ctx, body, idempotency_key: str | None) -> dict[str, Any
                    "pdf_version": facts.pdf_version, "findeks_mentioned": facts.findeks_mentioned}
         from sqlalchemy import func
 
-        await _insert(tx, report_id, body, subject_id, consent, source="upload", provider="upload",
+        subject_id, key = person.id, await _open_key(tx, person)
+        await _insert(tx, report_id, body, subject_id, key, consent, source="upload", provider="upload",
                       status="obtained", actor=ctx.actor, obtained_at=func.now(),
                       sealed={"report_enc": json.dumps(summary), "document_enc": body.pdf_base64})
         await tx.audit("credit.uploaded", target=str(report_id),
