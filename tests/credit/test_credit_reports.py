@@ -409,6 +409,47 @@ async def test_a_request_opens_the_subject_key_once(client, apps, tenant, credit
     assert (r.status_code, r.json()["code"], opened) == (409, "credit.subject_mismatch", [])
 
 
+async def test_reading_a_report_or_its_document_is_audited_without_personal_data(client, apps, tenant, credit_sim,
+                                                                                  db):
+    """A single report's read and its document's each append one `credit_report.viewed` entry to
+    the tenant's audit chain, naming who looked and which view, with ids only; the list (summaries)
+    appends nothing, nor does a refused read. The chain still verifies."""
+    from kopru.kvkk.audit import verify
+
+    def viewed():
+        return db.execute("select actor, target, details from audit_log where tenant_id = %s and "
+                          "action = 'credit_report.viewed' order by seq", (str(tenant["id"]),)).fetchall()
+
+    c = await consent(client, tenant)
+    pdf = pdf_bytes(1)
+    up = await client("credit-report").post("/credit-reports/uploads", headers=bearer(tenant["token"]),
+                                            json={"scheme": "TCKN", "number": TCKN, "pdf_base64": b64(pdf)})
+    assert up.status_code == 201, up.text
+    rid = up.json()["id"]
+    actor = db.execute("select actor from audit_log where action = 'credit.uploaded' and target = %s",
+                       (rid,)).fetchone()[0]
+    assert tenant["client_id"] in actor
+    fn = client("credit-report")
+    assert (await fn.get("/credit-reports", headers=bearer(tenant["token"]))).status_code == 200
+    assert viewed() == []  # the list shows summaries only
+    await read(client, tenant, rid)
+    d = await fn.get(f"/credit-reports/{rid}/document", headers=bearer(tenant["token"]))
+    assert d.status_code == 200 and d.content == pdf
+    ids = {"subject_id": c["subject_id"], "consent_id": c["id"]}
+    assert viewed() == [(actor, rid, {"view": "report", **ids}), (actor, rid, {"view": "document", **ids})]
+    raw = json.dumps([list(v) for v in viewed()], default=str)
+    assert TCKN not in raw and PHONE not in raw and "score" not in raw
+    # refused reads write nothing: an unknown id, a document cleared
+    assert (await fn.get(f"/credit-reports/{uuid.uuid4()}", headers=bearer(tenant["token"]))).status_code == 404
+    await client("consent-record").post(f"/consents/{c['id']}/withdraw", json={"channel": "web"},
+                                        headers=bearer(tenant["token"]))
+    await drain(apps, only=FN)
+    r = await fn.get(f"/credit-reports/{rid}/document", headers=bearer(tenant["token"]))
+    assert (r.status_code, r.json()["code"]) == (410, "credit.content_gone")
+    assert len(viewed()) == 2
+    assert verify(tenant["id"], anchors=False).ok
+
+
 async def test_identities_and_subjects_are_checked(client, apps, tenant, credit_sim, db, onboard):
     cases = [
         ({"scheme": "TCKN", "number": "10000000147"}, 422, "credit.identity_invalid"),
