@@ -750,3 +750,39 @@ def test_the_lists_status_filter_documents_exactly_the_known_statuses():
     [status] = [p for p in op["parameters"] if p["name"] == "status"]
     assert status["schema"]["enum"] == list(STATUSES) == list(get_args(CreditStatus)) and not status["required"]
     assert "without the report itself" in op["summary"]
+
+
+async def test_the_consent_check_holds_the_consent_and_the_claim_holds_the_row(client, tenant, credit_sim, db):
+    """What the request's and the claim's transactions rely on: `active_consent` share-locks the
+    consent it found (a withdrawal waits for the transaction, a second check does not), and
+    `CreditFetch.prepare` locks the report's row (a second claim waits)."""
+    import psycopg
+
+    from kopru.credit.service import CreditFetch, active_consent
+    from kopru.db import tenant_transaction
+
+    c = await consent(client, tenant)
+    rid = uuid.UUID((await ask(client, tenant)).json()["id"])
+    tid = uuid.UUID(str(tenant["id"]))
+
+    def blocked(sql, *params) -> bool:
+        try:
+            with db.transaction():
+                db.execute("set local lock_timeout = '200ms'")
+                db.execute(sql, params)
+            return False
+        except psycopg.errors.LockNotAvailable:
+            return True
+
+    async with tenant_transaction(tid, actor="test") as tx:
+        got = await active_consent(tx, uuid.UUID(c["subject_id"]))
+        assert str(got.id) == c["id"] and len(bytes(got.text_sha256)) == 32
+        assert blocked("update consents set withdrawn_at = now() where id = %s", c["id"])
+        assert not blocked("select 1 from consents where id = %s for share", c["id"])
+        assert not blocked("select 1 from credit_reports where id = %s for update", rid)
+    async with tenant_transaction(tid, actor="test") as tx:
+        assert await CreditFetch(tid, rid).prepare(tx, first=True) is None
+        assert blocked("select 1 from credit_reports where id = %s for update", rid)
+    async with tenant_transaction(tid, actor="test") as tx:
+        await active_consent(tx, uuid.UUID(c["subject_id"]), lock=False)
+        assert not blocked("update consents set withdrawn_at = null where id = %s", c["id"])

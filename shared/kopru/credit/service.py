@@ -124,23 +124,19 @@ async def active_consent(tx, subject_id: uuid.UUID, consent_id: uuid.UUID | None
     """The subject's newest explicit consent for credit reports that is neither withdrawn nor
     expired (or exactly `consent_id`, if it is one), share-locked; None when there is none
     or the subject is erased."""
-    from sqlalchemy import func, select
-
-    from kopru.db.schema import consents as c, data_subjects as ds
     from kopru.kvkk.vocabulary import CONSENT_BASES
 
-    live = (await tx.execute(select(ds.c.wrapped_key.is_not(None)).where(ds.c.id == subject_id))).scalar()
+    live = (await tx.execute("select wrapped_key is not null from data_subjects where id = %(id)s",
+                             {"id": subject_id})).scalar()
     if not live:
         return None
-    q = (select(c.c.id, c.c.granted_at, c.c.text_sha256)
-         .where(c.c.subject_id == subject_id, c.c.purpose == PURPOSE, c.c.legal_basis.in_(sorted(CONSENT_BASES)),
-                c.c.withdrawn_at.is_(None), c.c.expires_at > func.now())
-         .order_by(c.c.granted_at.desc()).limit(1))
-    if consent_id is not None:
-        q = q.where(c.c.id == consent_id)
-    if lock:
-        q = q.with_for_update(read=True)
-    return (await tx.execute(q)).first()
+    return (await tx.execute(
+        "select id, granted_at, text_sha256 from consents "
+        "where subject_id = %(s)s and purpose = %(purpose)s and legal_basis = any(%(bases)s) "
+        "and withdrawn_at is null and expires_at > now()"
+        + (" and id = %(c)s" if consent_id is not None else "")
+        + " order by granted_at desc limit 1" + (" for share" if lock else ""),
+        {"s": subject_id, "purpose": PURPOSE, "bases": sorted(CONSENT_BASES), "c": consent_id})).first()
 
 
 async def _consenting(tx, body):
@@ -163,18 +159,28 @@ def _material(body) -> list[Any]:
     return [body.scheme, body.number, body.subject.model_dump() if body.subject else None, body.consent_id]
 
 
+_SEALED = ("report_enc", "document_enc")  # the columns `_insert`'s `sealed` may fill
+
+
 async def _insert(tx, report_id: uuid.UUID, body, subject_id: uuid.UUID, key: bytes, consent, *, source: str,
-                  provider: str, status: str, actor: str, **extra) -> None:
-    from kopru.db.schema import credit_reports as cr
+                  provider: str, status: str, actor: str, obtained: bool = False,
+                  sealed: dict[str, str] | None = None) -> None:
+    """The report's row; `sealed` ({column: text}) encrypted under the subject key, `obtained`:
+    obtained_at is now()."""
     from kopru.kvkk.subjects import encrypt_field
 
-    enc = {k: encrypt_field(key, subject_id, _field(k.removesuffix("_enc"), report_id), v)
-           for k, v in extra.pop("sealed", {}).items()}
-    await tx.execute(cr.insert().values(
-        id=report_id, tenant_id=tx.tenant_id, subject_id=subject_id, consent_id=consent.id,
-        consent_granted_at=consent.granted_at, consent_text_sha256=bytes(consent.text_sha256).hex(),
-        source=source, provider=provider, scheme=body.scheme, status=status, requested_by=actor,
-        identity_enc=encrypt_field(key, subject_id, _field("identity", report_id), body.number), **enc, **extra))
+    values: dict[str, Any] = {
+        "id": report_id, "tenant_id": tx.tenant_id, "subject_id": subject_id, "consent_id": consent.id,
+        "consent_granted_at": consent.granted_at, "consent_text_sha256": bytes(consent.text_sha256).hex(),
+        "source": source, "provider": provider, "scheme": body.scheme, "status": status, "requested_by": actor,
+        "identity_enc": encrypt_field(key, subject_id, _field("identity", report_id), body.number)}
+    for k, v in (sealed or {}).items():
+        if k not in _SEALED:
+            raise ValueError(k)  # column names come from this module, never from input
+        values[k] = encrypt_field(key, subject_id, _field(k.removesuffix("_enc"), report_id), v)
+    cols = list(values) + (["obtained_at"] if obtained else [])
+    vals = [f"%({k})s" for k in values] + (["now()"] if obtained else [])
+    await tx.execute(f"insert into credit_reports ({', '.join(cols)}) values ({', '.join(vals)})", values)
 
 
 # -- POST /credit-reports --------------------------------------------------------------------------
@@ -247,14 +253,12 @@ class CreditFetch:
         self.row = None
 
     async def prepare(self, tx, *, first: bool):
-        from sqlalchemy import select
-
-        from kopru.db.schema import credit_reports as cr
         from kopru.kvkk.subjects import decrypt_field, subject_key
         from kopru.work import Outcome
         from kopru.work.integrations import load
 
-        row = (await tx.execute(select(cr).where(cr.c.id == self.report_id).with_for_update())).first()
+        row = (await tx.execute("select * from credit_reports where id = %(id)s for update",
+                                {"id": self.report_id})).first()
         if row is None:
             return Outcome.failed("credit.not_found")
         if row.status != "requested":
@@ -311,15 +315,11 @@ class CreditFetch:
         return None  # nothing under our reference long after the attempt: it never took it
 
     async def record(self, tx, outcome) -> None:
-        from sqlalchemy import func, update
-
-        from kopru.db.schema import credit_reports as cr
         from kopru.kvkk.subjects import encrypt_field, subject_key
 
         row = self.row
         if row is None or outcome.code == "already_recorded":
             return
-        mine = cr.c.id == self.report_id
         if outcome.state == "succeeded":
             key = await subject_key(tx, row.subject_id)
             # the consent once more, share-locked till this commits: withdrawn while the partner answered
@@ -330,9 +330,11 @@ class CreditFetch:
             if key is not None and consent is not None and isinstance(outcome.detail, dict):  # erased meanwhile: not kept
                 sealed = encrypt_field(key, row.subject_id, _field("report", row.id),
                                        json.dumps(outcome.detail, ensure_ascii=False, separators=(",", ":")))
-            await tx.execute(update(cr).where(mine).values(
-                status="obtained", report_enc=sealed, partner_report_id=outcome.external_ref, error_code=None,
-                obtained_at=func.now(), updated_at=func.now()))
+            await tx.execute(
+                "update credit_reports set status = 'obtained', report_enc = %(report)s, "
+                "partner_report_id = %(partner)s, error_code = null, obtained_at = now(), updated_at = now() "
+                "where id = %(id)s",
+                {"report": sealed, "partner": outcome.external_ref, "id": self.report_id})
             await tx.audit("credit.obtained", target=self.ref,
                            details={"subject_id": str(row.subject_id), "consent_id": str(row.consent_id)})
             await tx.emit(OBTAINED, {"report_id": self.ref, "subject_id": str(row.subject_id),
@@ -340,7 +342,8 @@ class CreditFetch:
                           subject=self.ref, source=SOURCE)
             return
         status = "unknown" if outcome.state == "unknown" else "failed"
-        await tx.execute(update(cr).where(mine).values(status=status, error_code=outcome.code, updated_at=func.now()))
+        await tx.execute("update credit_reports set status = %(status)s, error_code = %(code)s, updated_at = now() "
+                         "where id = %(id)s", {"status": status, "code": outcome.code, "id": self.report_id})
         if status == "failed":  # an unknown one has its own event (kopru.work.outcome_unknown.v1)
             await tx.emit(FAILED, {"report_id": self.ref, "subject_id": str(row.subject_id), "code": outcome.code},
                           subject=self.ref, source=SOURCE)
@@ -375,11 +378,9 @@ async def upload_report(ctx, body, idempotency_key: str | None) -> dict[str, Any
         report_id = uuid.uuid4()
         summary = {"kind": "findeks_pdf", "pages": facts.pages, "bytes": facts.bytes, "sha256": facts.sha256,
                    "pdf_version": facts.pdf_version, "findeks_mentioned": facts.findeks_mentioned}
-        from sqlalchemy import func
-
         subject_id, key = person.id, await _open_key(tx, person)
         await _insert(tx, report_id, body, subject_id, key, consent, source="upload", provider="upload",
-                      status="obtained", actor=ctx.actor, obtained_at=func.now(),
+                      status="obtained", actor=ctx.actor, obtained=True,
                       sealed={"report_enc": json.dumps(summary), "document_enc": body.pdf_base64})
         await tx.audit("credit.uploaded", target=str(report_id),
                        details={"subject_id": str(subject_id), "consent_id": str(consent.id)})
@@ -493,22 +494,17 @@ async def consent_withdrawn(ev) -> int:
     """kopru.consent.withdrawn.v1 of a credit_report consent: the content of the reports
     resting on it is cleared (the fact stays, as the register's hold says), and requests not
     yet sent end at their claim (CreditFetch.prepare). Returns the reports cleared."""
-    from sqlalchemy import func, or_, update
-
-    from kopru.db.schema import credit_reports as cr
-
     if ev.data.get("purpose") != PURPOSE:
         return 0
     consent_id = uuid.UUID(ev.data["consent_id"])
     async with ev.once() as tx:
         if tx is None:
             return 0
-        ids = (await tx.execute(
-            update(cr).where(cr.c.consent_id == consent_id,
-                             or_(cr.c.report_enc.is_not(None), cr.c.document_enc.is_not(None),
-                                 cr.c.identity_enc.is_not(None)))
-            .values(report_enc=None, document_enc=None, identity_enc=None, partner_report_id=None,
-                    updated_at=func.now()).returning(cr.c.id))).scalars().all()
+        ids = [r.id for r in (await tx.execute(
+            "update credit_reports set report_enc = null, document_enc = null, identity_enc = null, "
+            "partner_report_id = null, updated_at = now() "
+            "where consent_id = %(c)s and (report_enc is not null or document_enc is not null "
+            "or identity_enc is not null) returning id", {"c": consent_id})).all()]
         for rid in ids:
             await tx.audit("credit.content_cleared", target=str(rid),
                            details={"subject_id": ev.data.get("subject_id"), "consent_id": str(consent_id),
