@@ -333,6 +333,123 @@ async def test_an_uploaded_findeks_pdf_is_checked_and_kept_the_same_way(client, 
     assert rows(db, tenant["id"]) == 1
 
 
+async def test_an_upload_takes_its_key_then_the_consent_before_the_pdf_is_read(client, apps, tenant, credit_sim,
+                                                                                db, monkeypatch):
+    """The order of an upload: the Idempotency-Key (a replay answers the saved answer, even
+    after the consent was withdrawn, as kopru.work.idempotency replays any answered key,
+    and reads no document), then the consent (none: credit.no_consent whatever the file is,
+    the document never read), then the PDF's checks."""
+    import kopru.credit.pdf
+
+    parsed = []
+    real = kopru.credit.pdf.check
+
+    def check(data, limit):
+        parsed.append(len(data))
+        return real(data, limit)
+
+    monkeypatch.setattr(kopru.credit.pdf, "check", check)
+    up = lambda b, **h: client("credit-report").post("/credit-reports/uploads", json=b,  # noqa: E731
+                                                     headers={**bearer(tenant["token"]), **h})
+    pdf = pdf_bytes(2)
+    body = {"scheme": "TCKN", "number": TCKN, "pdf_base64": b64(pdf)}
+    # no consent: the consent's refusal, not the file's, and nothing parsed
+    for doc in (b64(b"GIF89a not a pdf"), "bu base64 değil!!", b64(b"%PDF-1.7\n garbage \n%%EOF\n"), b64(pdf)):
+        r = await up({**body, "pdf_base64": doc}, **{"Idempotency-Key": "yukleme-rizasiz"})
+        assert (r.status_code, r.json()["code"]) == (422, "credit.no_consent"), r.text
+    assert parsed == [] and rows(db, tenant["id"]) == 0
+    c = await consent(client, tenant)
+    k = {"Idempotency-Key": "yukleme-1"}
+    first = await up(body, **k)
+    assert first.status_code == 201, first.text
+    assert parsed == [len(pdf)]
+    w = await client("consent-record").post(f"/consents/{c['id']}/withdraw", json={"channel": "web"},
+                                            headers=bearer(tenant["token"]))
+    assert w.status_code == 200, w.text
+    await drain(apps, only=FN)
+    again = await up(body, **k)
+    assert (again.status_code, again.json()) == (201, first.json()), again.text
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert parsed == [len(pdf)] and rows(db, tenant["id"]) == 1  # the replay read no document
+    # a new upload on the withdrawn consent: refused before its (unreadable) file is read
+    r = await up({**body, "pdf_base64": b64(b"GIF89a not a pdf")})
+    assert (r.status_code, r.json()["code"]) == (422, "credit.no_consent")
+    assert parsed == [len(pdf)] and rows(db, tenant["id"]) == 1
+
+
+async def test_a_request_opens_the_subject_key_once(client, apps, tenant, credit_sim, db, monkeypatch):
+    """However the person is named (the TCKN, and a subject by phone and TCKN; a VKN on its
+    owner's phone), a request or an upload opens the subject's key once, to seal."""
+    from kopru.kvkk.subjects import TenantKeys
+
+    opened = []
+    real = TenantKeys.unwrap
+
+    def unwrap(self, subject_id, wrapped, epoch=None):
+        opened.append(subject_id)
+        return real(self, subject_id, wrapped, epoch)
+
+    c = await consent(client, tenant)
+    monkeypatch.setattr(TenantKeys, "unwrap", unwrap)
+    for body in ({"scheme": "TCKN", "number": TCKN, "subject": {"tckn": TCKN, "phone": PHONE}},
+                 {"scheme": "TCKN", "number": TCKN, "subject": {"id": c["subject_id"]}},
+                 {"scheme": "VKN", "number": VKN, "subject": {"phone": PHONE}}):
+        opened.clear()
+        r = await ask(client, tenant, body)
+        assert r.status_code == 202, r.text
+        assert [str(x) for x in opened] == [c["subject_id"]], body
+    opened.clear()
+    up = await client("credit-report").post("/credit-reports/uploads", headers=bearer(tenant["token"]), json={
+        "scheme": "TCKN", "number": TCKN, "subject": {"tckn": TCKN, "phone": PHONE}, "pdf_base64": b64(pdf_bytes(1))})
+    assert up.status_code == 201, up.text
+    assert [str(x) for x in opened] == [c["subject_id"]]
+    # a refusal opens nothing
+    opened.clear()
+    r = await ask(client, tenant, {"scheme": "TCKN", "number": OTHER_TCKN, "subject": {"phone": PHONE}})
+    assert (r.status_code, r.json()["code"], opened) == (409, "credit.subject_mismatch", [])
+
+
+async def test_reading_a_report_or_its_document_is_audited_without_personal_data(client, apps, tenant, credit_sim,
+                                                                                  db):
+    """A single report's read and its document's each append one `credit_report.viewed` entry to
+    the tenant's audit chain, naming who looked and which view, with ids only; the list (summaries)
+    appends nothing, nor does a refused read. The chain still verifies."""
+    from kopru.kvkk.audit import verify
+
+    def viewed():
+        return db.execute("select actor, target, details from audit_log where tenant_id = %s and "
+                          "action = 'credit_report.viewed' order by seq", (str(tenant["id"]),)).fetchall()
+
+    c = await consent(client, tenant)
+    pdf = pdf_bytes(1)
+    up = await client("credit-report").post("/credit-reports/uploads", headers=bearer(tenant["token"]),
+                                            json={"scheme": "TCKN", "number": TCKN, "pdf_base64": b64(pdf)})
+    assert up.status_code == 201, up.text
+    rid = up.json()["id"]
+    actor = db.execute("select actor from audit_log where action = 'credit.uploaded' and target = %s",
+                       (rid,)).fetchone()[0]
+    assert tenant["client_id"] in actor
+    fn = client("credit-report")
+    assert (await fn.get("/credit-reports", headers=bearer(tenant["token"]))).status_code == 200
+    assert viewed() == []  # the list shows summaries only
+    await read(client, tenant, rid)
+    d = await fn.get(f"/credit-reports/{rid}/document", headers=bearer(tenant["token"]))
+    assert d.status_code == 200 and d.content == pdf
+    ids = {"subject_id": c["subject_id"], "consent_id": c["id"]}
+    assert viewed() == [(actor, rid, {"view": "report", **ids}), (actor, rid, {"view": "document", **ids})]
+    raw = json.dumps([list(v) for v in viewed()], default=str)
+    assert TCKN not in raw and PHONE not in raw and "score" not in raw
+    # refused reads write nothing: an unknown id, a document cleared
+    assert (await fn.get(f"/credit-reports/{uuid.uuid4()}", headers=bearer(tenant["token"]))).status_code == 404
+    await client("consent-record").post(f"/consents/{c['id']}/withdraw", json={"channel": "web"},
+                                        headers=bearer(tenant["token"]))
+    await drain(apps, only=FN)
+    r = await fn.get(f"/credit-reports/{rid}/document", headers=bearer(tenant["token"]))
+    assert (r.status_code, r.json()["code"]) == (410, "credit.content_gone")
+    assert len(viewed()) == 2
+    assert verify(tenant["id"], anchors=False).ok
+
+
 async def test_identities_and_subjects_are_checked(client, apps, tenant, credit_sim, db, onboard):
     cases = [
         ({"scheme": "TCKN", "number": "10000000147"}, 422, "credit.identity_invalid"),
@@ -633,3 +750,39 @@ def test_the_lists_status_filter_documents_exactly_the_known_statuses():
     [status] = [p for p in op["parameters"] if p["name"] == "status"]
     assert status["schema"]["enum"] == list(STATUSES) == list(get_args(CreditStatus)) and not status["required"]
     assert "without the report itself" in op["summary"]
+
+
+async def test_the_consent_check_holds_the_consent_and_the_claim_holds_the_row(client, tenant, credit_sim, db):
+    """What the request's and the claim's transactions rely on: `active_consent` share-locks the
+    consent it found (a withdrawal waits for the transaction, a second check does not), and
+    `CreditFetch.prepare` locks the report's row (a second claim waits)."""
+    import psycopg
+
+    from kopru.credit.service import CreditFetch, active_consent
+    from kopru.db import tenant_transaction
+
+    c = await consent(client, tenant)
+    rid = uuid.UUID((await ask(client, tenant)).json()["id"])
+    tid = uuid.UUID(str(tenant["id"]))
+
+    def blocked(sql, *params) -> bool:
+        try:
+            with db.transaction():
+                db.execute("set local lock_timeout = '200ms'")
+                db.execute(sql, params)
+            return False
+        except psycopg.errors.LockNotAvailable:
+            return True
+
+    async with tenant_transaction(tid, actor="test") as tx:
+        got = await active_consent(tx, uuid.UUID(c["subject_id"]))
+        assert str(got.id) == c["id"] and len(bytes(got.text_sha256)) == 32
+        assert blocked("update consents set withdrawn_at = now() where id = %s", c["id"])
+        assert not blocked("select 1 from consents where id = %s for share", c["id"])
+        assert not blocked("select 1 from credit_reports where id = %s for update", rid)
+    async with tenant_transaction(tid, actor="test") as tx:
+        assert await CreditFetch(tid, rid).prepare(tx, first=True) is None
+        assert blocked("select 1 from credit_reports where id = %s for update", rid)
+    async with tenant_transaction(tid, actor="test") as tx:
+        await active_consent(tx, uuid.UUID(c["subject_id"]), lock=False)
+        assert not blocked("update consents set withdrawn_at = null where id = %s", c["id"])

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
 import json
 import uuid
 from typing import Any
@@ -50,76 +51,136 @@ def _field(kind: str, report_id: uuid.UUID | str) -> str:
 
 # -- consent ----------------------------------------------------------------------------------
 
+async def _person(tx, keys, kind: str, value: str):
+    """The data_subjects row (id, wrapped_key, key_epoch) an identifier names, or None (as
+    kopru.kvkk.subjects.find_subject finds it, without opening the subject's key)."""
+    from kopru.kvkk.identifiers import KINDS, InvalidIdentifier, normalise
+
+    if kind not in KINDS:
+        return None
+    try:
+        norm = normalise(kind, value)
+    except InvalidIdentifier:
+        return None
+    # the kind is one of KINDS' own names, never input
+    return (await tx.execute(f"select id, wrapped_key, key_epoch from data_subjects where {kind}_bidx = %(b)s",
+                             {"b": keys.bidx(kind, norm)})).first()
+
+
+async def _named(tx, keys, subject_in):
+    """The subject a `subject` reference names (as kopru.kvkk.applications resolves it:
+    subject.not_found, subject.identifiers_conflict), its row without opening its key."""
+    if subject_in.id is not None:
+        row = (await tx.execute("select id, wrapped_key, key_epoch from data_subjects where id = %(id)s",
+                                {"id": uuid.UUID(subject_in.id)})).first()
+        rows = [row] if row is not None else []
+    else:
+        rows = []
+        for kind in ("phone", "email", "tckn"):
+            value = getattr(subject_in, kind)
+            if value is not None:
+                row = await _person(tx, keys, kind, value)
+                if row is not None:
+                    rows.append(row)
+    if not rows:
+        raise KopruError("subject.not_found")
+    if len({r.id for r in rows}) > 1:
+        raise KopruError("subject.identifiers_conflict")
+    return rows[0]
+
+
 async def _subject(tx, body):
     """The person whose consent the request rests on: the TCKN's own subject, or the
-    `subject` named (required with a VKN); the same one when both are given."""
-    from kopru.kvkk.applications import _resolve_subject
-    from kopru.kvkk.subjects import find_subject
+    `subject` named (required with a VKN); the same one when both are given. Their
+    data_subjects row (id, wrapped_key, key_epoch): the key is opened once, by the caller
+    that seals (`_open_key`), never while resolving."""
+    from kopru.kvkk.subjects import tenant_keys
 
-    named = await _resolve_subject(tx, body.subject) if body.subject is not None else None
+    keys = await tenant_keys(tx)
+    named = await _named(tx, keys, body.subject) if body.subject is not None else None
     if body.scheme == "TCKN":
-        ref = await find_subject(tx, "tckn", body.number)
+        ref = await _person(tx, keys, "tckn", body.number)
         if ref is None:
             if named is None:
                 raise KopruError("credit.no_consent")  # no subject, so no consent of theirs
             raise KopruError("credit.subject_mismatch")
-        if named is not None and named != ref.id:
+        if named is not None and named.id != ref.id:
             raise KopruError("credit.subject_mismatch")
-        return ref.id
+        return ref
     return named
+
+
+async def _open_key(tx, person) -> bytes:
+    """The subject's key, opened once for the transaction (kopru.kvkk.subjects.open_subject_key);
+    kvkk.subject_erased once it is destroyed."""
+    from kopru.kvkk.subjects import open_subject_key, tenant_keys
+
+    if person.wrapped_key is None:
+        raise KopruError("kvkk.subject_erased")
+    return await open_subject_key(await tenant_keys(tx), person.id, person.wrapped_key, person.key_epoch)
 
 
 async def active_consent(tx, subject_id: uuid.UUID, consent_id: uuid.UUID | None = None, *, lock: bool = True):
     """The subject's newest explicit consent for credit reports that is neither withdrawn nor
     expired (or exactly `consent_id`, if it is one), share-locked; None when there is none
     or the subject is erased."""
-    from sqlalchemy import func, select
-
-    from kopru.db.schema import consents as c, data_subjects as ds
     from kopru.kvkk.vocabulary import CONSENT_BASES
 
-    live = (await tx.execute(select(ds.c.wrapped_key.is_not(None)).where(ds.c.id == subject_id))).scalar()
+    live = (await tx.execute("select wrapped_key is not null from data_subjects where id = %(id)s",
+                             {"id": subject_id})).scalar()
     if not live:
         return None
-    q = (select(c.c.id, c.c.granted_at, c.c.text_sha256)
-         .where(c.c.subject_id == subject_id, c.c.purpose == PURPOSE, c.c.legal_basis.in_(sorted(CONSENT_BASES)),
-                c.c.withdrawn_at.is_(None), c.c.expires_at > func.now())
-         .order_by(c.c.granted_at.desc()).limit(1))
-    if consent_id is not None:
-        q = q.where(c.c.id == consent_id)
-    if lock:
-        q = q.with_for_update(read=True)
-    return (await tx.execute(q)).first()
+    return (await tx.execute(
+        "select id, granted_at, text_sha256 from consents "
+        "where subject_id = %(s)s and purpose = %(purpose)s and legal_basis = any(%(bases)s) "
+        "and withdrawn_at is null and expires_at > now()"
+        + (" and id = %(c)s" if consent_id is not None else "")
+        + " order by granted_at desc limit 1" + (" for share" if lock else ""),
+        {"s": subject_id, "purpose": PURPOSE, "bases": sorted(CONSENT_BASES), "c": consent_id})).first()
+
+
+async def _consenting(tx, body):
+    """(the subject's row, its active consent) or KopruError; the subject's key stays closed."""
+    person = await _subject(tx, body)
+    wanted = uuid.UUID(body.consent_id) if body.consent_id else None
+    consent = await active_consent(tx, person.id, wanted) if person is not None else None
+    if consent is None:
+        raise KopruError("credit.consent_mismatch" if wanted is not None else "credit.no_consent")
+    return person, consent
 
 
 async def _consented(tx, body):
-    subject_id = await _subject(tx, body)
-    wanted = uuid.UUID(body.consent_id) if body.consent_id else None
-    consent = await active_consent(tx, subject_id, wanted)
-    if consent is None:
-        raise KopruError("credit.consent_mismatch" if wanted is not None else "credit.no_consent")
-    return subject_id, consent
+    """(subject id, its active consent) or KopruError (the workflow action's preview)."""
+    person, consent = await _consenting(tx, body)
+    return person.id, consent
 
 
 def _material(body) -> list[Any]:
     return [body.scheme, body.number, body.subject.model_dump() if body.subject else None, body.consent_id]
 
 
-async def _insert(tx, report_id: uuid.UUID, body, subject_id: uuid.UUID, consent, *, source: str, provider: str,
-                  status: str, actor: str, **extra) -> None:
-    from kopru.db.schema import credit_reports as cr
-    from kopru.kvkk.subjects import encrypt_field, subject_key
+_SEALED = ("report_enc", "document_enc")  # the columns `_insert`'s `sealed` may fill
 
-    key = await subject_key(tx, subject_id)
-    if key is None:
-        raise KopruError("kvkk.subject_erased")
-    enc = {k: encrypt_field(key, subject_id, _field(k.removesuffix("_enc"), report_id), v)
-           for k, v in extra.pop("sealed", {}).items()}
-    await tx.execute(cr.insert().values(
-        id=report_id, tenant_id=tx.tenant_id, subject_id=subject_id, consent_id=consent.id,
-        consent_granted_at=consent.granted_at, consent_text_sha256=bytes(consent.text_sha256).hex(),
-        source=source, provider=provider, scheme=body.scheme, status=status, requested_by=actor,
-        identity_enc=encrypt_field(key, subject_id, _field("identity", report_id), body.number), **enc, **extra))
+
+async def _insert(tx, report_id: uuid.UUID, body, subject_id: uuid.UUID, key: bytes, consent, *, source: str,
+                  provider: str, status: str, actor: str, obtained: bool = False,
+                  sealed: dict[str, str] | None = None) -> None:
+    """The report's row; `sealed` ({column: text}) encrypted under the subject key, `obtained`:
+    obtained_at is now()."""
+    from kopru.kvkk.subjects import encrypt_field
+
+    values: dict[str, Any] = {
+        "id": report_id, "tenant_id": tx.tenant_id, "subject_id": subject_id, "consent_id": consent.id,
+        "consent_granted_at": consent.granted_at, "consent_text_sha256": bytes(consent.text_sha256).hex(),
+        "source": source, "provider": provider, "scheme": body.scheme, "status": status, "requested_by": actor,
+        "identity_enc": encrypt_field(key, subject_id, _field("identity", report_id), body.number)}
+    for k, v in (sealed or {}).items():
+        if k not in _SEALED:
+            raise ValueError(k)  # column names come from this module, never from input
+        values[k] = encrypt_field(key, subject_id, _field(k.removesuffix("_enc"), report_id), v)
+    cols = list(values) + (["obtained_at"] if obtained else [])
+    vals = [f"%({k})s" for k in values] + (["now()"] if obtained else [])
+    await tx.execute(f"insert into credit_reports ({', '.join(cols)}) values ({', '.join(vals)})", values)
 
 
 # -- POST /credit-reports --------------------------------------------------------------------------
@@ -137,9 +198,10 @@ async def request_report(ctx, body, idempotency_key: str | None) -> dict[str, An
             return {**slot.replay[1], "replayed": True}
         if await load(tx, PROVIDER) is None:
             raise KopruError("credit.not_configured")
-        subject_id, consent = await _consented(tx, body)
+        person, consent = await _consenting(tx, body)
+        subject_id, key = person.id, await _open_key(tx, person)
         report_id = uuid.uuid4()
-        await _insert(tx, report_id, body, subject_id, consent, source="partner", provider=PROVIDER,
+        await _insert(tx, report_id, body, subject_id, key, consent, source="partner", provider=PROVIDER,
                       status="requested", actor=ctx.actor)
         await tx.audit("credit.requested", target=str(report_id),
                        details={"subject_id": str(subject_id), "consent_id": str(consent.id)})
@@ -191,14 +253,12 @@ class CreditFetch:
         self.row = None
 
     async def prepare(self, tx, *, first: bool):
-        from sqlalchemy import select
-
-        from kopru.db.schema import credit_reports as cr
         from kopru.kvkk.subjects import decrypt_field, subject_key
         from kopru.work import Outcome
         from kopru.work.integrations import load
 
-        row = (await tx.execute(select(cr).where(cr.c.id == self.report_id).with_for_update())).first()
+        row = (await tx.execute("select * from credit_reports where id = %(id)s for update",
+                                {"id": self.report_id})).first()
         if row is None:
             return Outcome.failed("credit.not_found")
         if row.status != "requested":
@@ -255,15 +315,11 @@ class CreditFetch:
         return None  # nothing under our reference long after the attempt: it never took it
 
     async def record(self, tx, outcome) -> None:
-        from sqlalchemy import func, update
-
-        from kopru.db.schema import credit_reports as cr
         from kopru.kvkk.subjects import encrypt_field, subject_key
 
         row = self.row
         if row is None or outcome.code == "already_recorded":
             return
-        mine = cr.c.id == self.report_id
         if outcome.state == "succeeded":
             key = await subject_key(tx, row.subject_id)
             # the consent once more, share-locked till this commits: withdrawn while the partner answered
@@ -274,9 +330,11 @@ class CreditFetch:
             if key is not None and consent is not None and isinstance(outcome.detail, dict):  # erased meanwhile: not kept
                 sealed = encrypt_field(key, row.subject_id, _field("report", row.id),
                                        json.dumps(outcome.detail, ensure_ascii=False, separators=(",", ":")))
-            await tx.execute(update(cr).where(mine).values(
-                status="obtained", report_enc=sealed, partner_report_id=outcome.external_ref, error_code=None,
-                obtained_at=func.now(), updated_at=func.now()))
+            await tx.execute(
+                "update credit_reports set status = 'obtained', report_enc = %(report)s, "
+                "partner_report_id = %(partner)s, error_code = null, obtained_at = now(), updated_at = now() "
+                "where id = %(id)s",
+                {"report": sealed, "partner": outcome.external_ref, "id": self.report_id})
             await tx.audit("credit.obtained", target=self.ref,
                            details={"subject_id": str(row.subject_id), "consent_id": str(row.consent_id)})
             await tx.emit(OBTAINED, {"report_id": self.ref, "subject_id": str(row.subject_id),
@@ -284,7 +342,8 @@ class CreditFetch:
                           subject=self.ref, source=SOURCE)
             return
         status = "unknown" if outcome.state == "unknown" else "failed"
-        await tx.execute(update(cr).where(mine).values(status=status, error_code=outcome.code, updated_at=func.now()))
+        await tx.execute("update credit_reports set status = %(status)s, error_code = %(code)s, updated_at = now() "
+                         "where id = %(id)s", {"status": status, "code": outcome.code, "id": self.report_id})
         if status == "failed":  # an unknown one has its own event (kopru.work.outcome_unknown.v1)
             await tx.emit(FAILED, {"report_id": self.ref, "subject_id": str(row.subject_id), "code": outcome.code},
                           subject=self.ref, source=SOURCE)
@@ -294,29 +353,34 @@ class CreditFetch:
 
 async def upload_report(ctx, body, idempotency_key: str | None) -> dict[str, Any]:
     """Keep the Findeks PDF the counterparty shared, on the same consent rule as a request
-    (201): checked (kopru.credit.pdf), sealed under the subject key, its facts beside it."""
+    (201): checked (kopru.credit.pdf), sealed under the subject key, its facts beside it.
+    In this order: the Idempotency-Key (a replay answers the saved answer, nothing parsed),
+    the consent (none: credit.no_consent, the document never read), then the PDF's checks."""
     from kopru.credit.models import MAX_PDF_BYTES
     from kopru.credit.pdf import check
     from kopru.work import idempotency
 
     try:
-        data = base64.b64decode(body.pdf_base64, validate=True)
+        data: bytes | None = base64.b64decode(body.pdf_base64, validate=True)
     except (binascii.Error, ValueError):
-        raise KopruError("credit.pdf_invalid") from None
-    facts = await asyncio.to_thread(check, data, MAX_PDF_BYTES)
+        data = None  # refused as credit.pdf_invalid once the consent is known
+    # the key stands for the document's bytes (its SHA-256, as PdfFacts.sha256), not their parse
+    digest = hashlib.sha256(data).hexdigest() if data is not None else None
     async with ctx.transaction() as tx:
         slot = await idempotency.begin(tx, "POST /credit-reports/uploads", idempotency_key,
-                                       [*_material(body), facts.sha256])
+                                       [*_material(body), digest])
         if slot.replay is not None:
             return {**slot.replay[1], "replayed": True}
-        subject_id, consent = await _consented(tx, body)
+        person, consent = await _consenting(tx, body)
+        if data is None:
+            raise KopruError("credit.pdf_invalid")
+        facts = await asyncio.to_thread(check, data, MAX_PDF_BYTES)
         report_id = uuid.uuid4()
         summary = {"kind": "findeks_pdf", "pages": facts.pages, "bytes": facts.bytes, "sha256": facts.sha256,
                    "pdf_version": facts.pdf_version, "findeks_mentioned": facts.findeks_mentioned}
-        from sqlalchemy import func
-
-        await _insert(tx, report_id, body, subject_id, consent, source="upload", provider="upload",
-                      status="obtained", actor=ctx.actor, obtained_at=func.now(),
+        subject_id, key = person.id, await _open_key(tx, person)
+        await _insert(tx, report_id, body, subject_id, key, consent, source="upload", provider="upload",
+                      status="obtained", actor=ctx.actor, obtained=True,
                       sealed={"report_enc": json.dumps(summary), "document_enc": body.pdf_base64})
         await tx.audit("credit.uploaded", target=str(report_id),
                        details={"subject_id": str(subject_id), "consent_id": str(consent.id)})
@@ -357,12 +421,15 @@ def _summary(row, content_gone: bool) -> dict[str, Any]:
 
 async def get_report(ctx, report_id: uuid.UUID) -> dict[str, Any]:
     """GET /credit-reports/{id}: status, the consent it rests on, and the report itself
-    (decrypted) while it is kept; `content` null once gone (content_gone true)."""
+    (decrypted) while it is kept; `content` null once gone (content_gone true). Who looked
+    is kept in the audit chain (`credit_report.viewed`, ids only), committed with the read."""
     from kopru.kvkk.subjects import FieldCipher, subject_key
 
     async with ctx.transaction() as tx:
         row = await _row(tx, report_id)
         key = await subject_key(tx, row.subject_id)
+        await tx.audit("credit_report.viewed", target=str(row.id),
+                       details={"view": "report", "subject_id": str(row.subject_id), "consent_id": str(row.consent_id)})
     cipher = FieldCipher(key, row.subject_id) if key is not None else None
     number = cipher.decrypt(_field("identity", row.id), row.identity_enc) if cipher else None
     content = cipher.decrypt(_field("report", row.id), row.report_enc) if cipher else None
@@ -404,7 +471,8 @@ async def listing(ctx, limit: int, cursor: str | None, status: str | None = None
 
 
 async def get_document(ctx, report_id: uuid.UUID) -> bytes:
-    """GET /credit-reports/{id}/document: the uploaded PDF while it is kept."""
+    """GET /credit-reports/{id}/document: the uploaded PDF while it is kept. Handing it out
+    is kept in the audit chain (`credit_report.viewed`, ids only); a refusal writes nothing."""
     from kopru.kvkk.subjects import decrypt_field, subject_key
 
     async with ctx.transaction() as tx:
@@ -412,8 +480,11 @@ async def get_document(ctx, report_id: uuid.UUID) -> bytes:
         if row.source != "upload":
             raise KopruError("credit.not_found")
         key = await subject_key(tx, row.subject_id)
-    if key is None or row.document_enc is None:
-        raise KopruError("credit.content_gone")
+        if key is None or row.document_enc is None:
+            raise KopruError("credit.content_gone")
+        await tx.audit("credit_report.viewed", target=str(row.id),
+                       details={"view": "document", "subject_id": str(row.subject_id),
+                                "consent_id": str(row.consent_id)})
     return base64.b64decode(decrypt_field(key, row.subject_id, _field("document", row.id), row.document_enc))
 
 
@@ -423,22 +494,17 @@ async def consent_withdrawn(ev) -> int:
     """kopru.consent.withdrawn.v1 of a credit_report consent: the content of the reports
     resting on it is cleared (the fact stays, as the register's hold says), and requests not
     yet sent end at their claim (CreditFetch.prepare). Returns the reports cleared."""
-    from sqlalchemy import func, or_, update
-
-    from kopru.db.schema import credit_reports as cr
-
     if ev.data.get("purpose") != PURPOSE:
         return 0
     consent_id = uuid.UUID(ev.data["consent_id"])
     async with ev.once() as tx:
         if tx is None:
             return 0
-        ids = (await tx.execute(
-            update(cr).where(cr.c.consent_id == consent_id,
-                             or_(cr.c.report_enc.is_not(None), cr.c.document_enc.is_not(None),
-                                 cr.c.identity_enc.is_not(None)))
-            .values(report_enc=None, document_enc=None, identity_enc=None, partner_report_id=None,
-                    updated_at=func.now()).returning(cr.c.id))).scalars().all()
+        ids = [r.id for r in (await tx.execute(
+            "update credit_reports set report_enc = null, document_enc = null, identity_enc = null, "
+            "partner_report_id = null, updated_at = now() "
+            "where consent_id = %(c)s and (report_enc is not null or document_enc is not null "
+            "or identity_enc is not null) returning id", {"c": consent_id})).all()]
         for rid in ids:
             await tx.audit("credit.content_cleared", target=str(rid),
                            details={"subject_id": ev.data.get("subject_id"), "consent_id": str(consent_id),

@@ -35,13 +35,17 @@ httpx is imported when a client is made, not when this package is imported.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
-from kopru.connectors.common import HttpConnector
+from kopru.connectors.common import HttpConnector, traced_call
+
+log = logging.getLogger("kopru.connectors.credit_partner")
 
 PRODUCTION_BASE_URL = None  # no default partner: a deployment names its partner (CREDIT_PARTNER_BASE_URL)
 TIMEOUT = 20.0
+PING, CREATE, FIND = "ping", "report.create", "report.find"  # the endpoints, as logged and traced
 
 # Findeks Kredi Notu bands as KKB publishes them to people reading their own report
 BANDS = (
@@ -61,12 +65,21 @@ def band(score: int) -> str | None:
 
 
 class PartnerError(Exception):
-    code = "credit.partner_refused"
+    """A call to the partner did not succeed. Carries a catalog code (kopru.errors), the
+    endpoint and the HTTP status only: never the identity number or the partner's message
+    text (it may quote the request). `retryable`: worth asking again later; `ambiguous`: the
+    partner may have taken the request all the same."""
 
-    def __init__(self, code: str | None = None, message: str = "") -> None:
-        super().__init__(code or self.code)
+    code = "credit.partner_refused"
+    retryable = False
+    ambiguous = False
+
+    def __init__(self, code: str | None = None, *, endpoint: str | None = None,
+                 http_status: int | None = None) -> None:
         if code:
             self.code = code
+        self.endpoint, self.http_status = endpoint, http_status
+        super().__init__(f"credit_partner {endpoint or '-'}: {self.code}")
 
 
 class PermanentError(PartnerError):
@@ -86,13 +99,25 @@ class NoConsentAtPartner(PermanentError):
 
 
 class TransientError(PartnerError):
-    """Retry later. `ambiguous`: the partner may have taken the request all the same."""
+    """Retry later: 429 (`retry_after` seconds when given; nothing processed), 5xx, an
+    unreadable answer, a time-out or a connection error. `ambiguous`: the partner may have
+    taken the request all the same (a 5xx or an unreadable answer to a report request, a
+    transport error after the request may have left); a connection refused or a connect or
+    pool time-out surely never left, so it is not."""
 
     code = "credit_partner.unavailable"
+    retryable = True
 
-    def __init__(self, code: str | None = None, *, ambiguous: bool, retry_after: float | None = None) -> None:
-        super().__init__(code)
+    def __init__(self, code: str | None = None, *, ambiguous: bool, retry_after: float | None = None,
+                 endpoint: str | None = None, http_status: int | None = None) -> None:
+        super().__init__(code, endpoint=endpoint, http_status=http_status)
         self.ambiguous, self.retry_after = ambiguous, retry_after
+
+
+def _transport(kind: str, endpoint: str, *, ambiguous: bool, http_status: int | None = None,
+               code: str | None = None) -> TransientError:
+    # "timeout" or "connection" (kopru.connectors.common.traced_call): one catalog code for both
+    return TransientError(endpoint=endpoint, http_status=http_status, ambiguous=ambiguous)
 
 
 @dataclass(frozen=True)
@@ -114,16 +139,18 @@ def base_url() -> str:
     return pick(url, "", "CREDIT_PARTNER_BASE_URL")
 
 
-def _report(doc: Any) -> Report:
+def _report(doc: Any, endpoint: str, ambiguous: bool) -> Report:
     if not isinstance(doc, dict) or not isinstance(doc.get("report_id"), str) \
             or not isinstance(doc.get("client_reference"), str):
-        raise TransientError("credit_partner.unavailable", ambiguous=True)
+        raise TransientError(endpoint=endpoint, http_status=200, ambiguous=ambiguous)
     return Report(doc["report_id"], doc["client_reference"], doc)
 
 
 class CreditPartnerClient(HttpConnector):
     """`async with CreditPartnerClient(api_key, customer_code) as c:` over the process's
-    shared pool (kopru.connectors.common.shared_http) unless `http` is given."""
+    shared pool (kopru.connectors.common.shared_http) unless `http` is given. Every call is
+    one `traced_call` (a CLIENT span, one log line `credit_partner.call`/`.call_failed`
+    with the endpoint, our reference, the HTTP status and the time: never the number or the key)."""
 
     def __init__(self, api_key: str, customer_code: str, url: str | None = None, *, http=None,
                  timeout: float = TIMEOUT) -> None:
@@ -131,58 +158,66 @@ class CreditPartnerClient(HttpConnector):
         self._headers = {"Authorization": f"Bearer {api_key}", "X-Customer-Code": customer_code,
                          "Accept": "application/json"}
 
-    async def _send(self, method: str, path: str, *, side_effect: bool, **kw) -> Any:
-        import httpx
+    async def _send(self, endpoint: str, method: str, path: str, *, side_effect: bool,
+                    parse: Callable[[Any], Any] = lambda doc: doc, ref: str | None = None, **kw) -> Any:
+        def request():
+            return self._client().request(method, self.base_url + path, headers=self._headers,
+                                          timeout=self._timeout, **kw)
 
-        try:
-            r = await self._client().request(method, self.base_url + path, headers=self._headers,
-                                             timeout=self._timeout, **kw)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
-            raise TransientError(ambiguous=False) from None
-        except httpx.HTTPError:  # sent, then the answer never came whole
-            raise TransientError(ambiguous=side_effect) from None
-        if r.status_code >= 500:
-            raise TransientError(ambiguous=side_effect)
-        try:
-            doc = r.json()
-        except ValueError:
-            if r.status_code < 400:
-                raise TransientError(ambiguous=side_effect) from None
-            doc = {}
-        code = ((doc.get("error") or {}).get("code") if isinstance(doc, dict) else None) or ""
-        if r.status_code == 429:
-            ra = r.headers.get("retry-after")
-            raise TransientError(ambiguous=False, retry_after=float(ra) if ra and ra.isdigit() else None)
-        if r.status_code == 401:
-            raise AuthError()
-        if r.status_code == 404 and code == "IDENTITY_UNKNOWN":
-            raise IdentityUnknown()
-        if r.status_code == 403 and code == "CONSENT_NOT_FOUND":
-            raise NoConsentAtPartner()
-        if r.status_code >= 400:
-            raise PermanentError()
-        return doc
+        def answer(r) -> Any:
+            status = r.status_code
+            if status >= 500:
+                raise TransientError(endpoint=endpoint, http_status=status, ambiguous=side_effect)
+            try:
+                doc = r.json()
+            except ValueError:
+                if status < 400:
+                    raise TransientError(endpoint=endpoint, http_status=status, ambiguous=side_effect) from None
+                doc = {}
+            err = doc.get("error") if isinstance(doc, dict) else None
+            code = (err.get("code") if isinstance(err, dict) else None) or ""
+            if status == 429:
+                ra = r.headers.get("retry-after")
+                raise TransientError(endpoint=endpoint, http_status=status, ambiguous=False,
+                                     retry_after=float(ra) if ra and ra.isdigit() else None)
+            if status == 401:
+                raise AuthError(endpoint=endpoint, http_status=status)
+            if status == 404 and code == "IDENTITY_UNKNOWN":
+                raise IdentityUnknown(endpoint=endpoint, http_status=status)
+            if status == 403 and code == "CONSENT_NOT_FOUND":
+                raise NoConsentAtPartner(endpoint=endpoint, http_status=status)
+            if status >= 400:
+                raise PermanentError(endpoint=endpoint, http_status=status)
+            return parse(doc)
+
+        return await traced_call(log, "credit_partner", endpoint, {"endpoint": endpoint, "ref": ref}, request,
+                                 answer, side_effect=side_effect, errors=PartnerError, transient=TransientError,
+                                 transport=_transport, chain=False)
 
     async def ping(self) -> dict[str, Any]:
-        return await self._send("GET", "/v1/ping", side_effect=False)
+        return await self._send(PING, "GET", "/v1/ping", side_effect=False)
 
     async def request_report(self, *, client_reference: str, scheme: str, number: str,
                              consent: dict[str, Any]) -> Report:
         """POST one report request (a paid side effect: only through kopru.work)."""
         body = {"client_reference": client_reference, "subject": {"type": scheme, "number": number},
                 "consent": consent}
-        return _report(await self._send("POST", "/v1/credit-reports", side_effect=True, json=body))
+        return await self._send(CREATE, "POST", "/v1/credit-reports", side_effect=True, json=body,
+                                ref=client_reference, parse=lambda doc: _report(doc, CREATE, True))
 
     async def find_report(self, client_reference: str) -> Report | None:
         """The report the partner holds under our reference, or None when it never took one."""
-        doc = await self._send("GET", "/v1/credit-reports", side_effect=False,
-                               params={"client_reference": client_reference})
-        items = doc.get("items") if isinstance(doc, dict) else None
-        if not isinstance(items, list):
-            raise TransientError(ambiguous=False)
-        found = [_report(i) for i in items if isinstance(i, dict) and i.get("client_reference") == client_reference]
-        return found[0] if found else None
+        def parse(doc: Any) -> Report | None:
+            items = doc.get("items") if isinstance(doc, dict) else None
+            if not isinstance(items, list):
+                raise TransientError(endpoint=FIND, http_status=200, ambiguous=False)
+            found = [_report(i, FIND, False) for i in items
+                     if isinstance(i, dict) and i.get("client_reference") == client_reference]
+            return found[0] if found else None
+
+        return await self._send(FIND, "GET", "/v1/credit-reports", side_effect=False, ref=client_reference,
+                                params={"client_reference": client_reference}, parse=parse)
 
 
-__all__ = ["BANDS", "AuthError", "CreditPartnerClient", "IdentityUnknown", "NoConsentAtPartner", "PartnerError",
-           "PermanentError", "Report", "TransientError", "band", "base_url"]
+__all__ = ["BANDS", "CREATE", "FIND", "PING", "AuthError", "CreditPartnerClient", "IdentityUnknown",
+           "NoConsentAtPartner", "PartnerError", "PermanentError", "Report", "TransientError", "band", "base_url"]
