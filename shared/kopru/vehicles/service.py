@@ -392,11 +392,14 @@ def geofence_view(r) -> dict[str, Any]:
     return {"id": str(r.id), "name": r.name, "kind": r.kind, **shape, "created_at": iso_business(r.created_at)}
 
 
-async def create_geofence(ctx, body) -> dict[str, Any]:
+async def create_geofence(ctx, body, idempotency_key: str | None = None) -> dict[str, Any]:
+    """Save a geofence. With an Idempotency-Key the same body answers the first answer again
+    (`replayed`), another body 409 request.idempotency_conflict (kopru.work.idempotency)."""
     from sqlalchemy import select
     from sqlalchemy.dialects.postgresql import insert
 
     from kopru.db.schema import geofences as gt
+    from kopru.work import idempotency
 
     gid = uuid.uuid4()
     values: dict[str, Any] = {"id": gid, "tenant_id": ctx.tenant_id, "name": body.name}
@@ -409,9 +412,22 @@ async def create_geofence(ctx, body) -> dict[str, Any]:
             corners = corners[:-1]
         values.update(kind="polygon", polygon=corners)
     async with ctx.transaction() as tx:
+        slot = await idempotency.begin(tx, "POST /geofences", idempotency_key, body.model_dump(mode="json"))
+        if slot.replay is not None:
+            return {**slot.replay[1], "replayed": True}
         await tx.execute(insert(gt).values(**values))
         await tx.audit("geofence.created", target=str(gid), details={"kind": values["kind"]})
-        return geofence_view((await tx.execute(select(gt).where(gt.c.id == gid))).one())
+        out = geofence_view((await tx.execute(select(gt).where(gt.c.id == gid))).one())
+        await slot.save(201, out)
+        return out
+
+
+async def read_geofence(ctx, geofence_id: uuid.UUID) -> dict[str, Any]:
+    async with ctx.transaction() as tx:
+        row = (await tx.execute("select * from geofences where id = %(id)s", {"id": geofence_id})).first()
+    if row is None:
+        raise KopruError("geofence.not_found")
+    return geofence_view(row)
 
 
 async def list_geofences(ctx, limit: int, cursor: str | None) -> dict[str, Any]:
