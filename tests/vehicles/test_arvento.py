@@ -87,14 +87,15 @@ async def test_saving_settings_while_the_slot_is_held_says_when_to_retry(client,
 
     t = await fleet(1)
     key = ratelimit.account_key(base_url_from_env(), t["username"])
-    assert await ratelimit.claim(key, 30.0, wait_s=5.0)  # as a poll holds it
+    held = await ratelimit.claim(key, 30.0, wait_s=5.0)  # as a poll holds it
+    assert held is not None
     calls = arvento.stats()[t["label"]]["calls"]
     r = await client("tenant-onboarding").put(f"/tenants/{t['id']}/integrations/arvento", headers=bearer(t["token"]),
                                               json={"username": t["username"], "password": t["password"]})
     assert (r.status_code, r.json()["code"]) == (429, "arvento.rate_limited"), r.text
     assert 1 <= int(r.headers["retry-after"]) <= 60
     assert arvento.stats()[t["label"]]["calls"] == calls
-    await ratelimit.release(key, 0.0)
+    assert await ratelimit.release(key, 0.0, held)
 
 
 async def test_a_4xx_from_arvento_is_a_refusal_not_an_outage(arvento):

@@ -3,7 +3,8 @@
 
 The poll (`poll_positions`, on the vehicles function's schedule) walks the tenants with
 Arvento settings. Per tenant it makes the next request the account needs, each one only
-once the account's shared slot is taken (kopru.vehicles.ratelimit): a login when there is
+once the account's shared slot is taken (kopru.vehicles.ratelimit) and chosen in it, from
+what the previous holder left (so two pollers never both log in): a login when there is
 no session, the vehicle list when it is older than KOPRU_ARVENTO_VEHICLES_EVERY_S, else
 the last positions. Positions are applied in one transaction per tenant, every vehicle
 row locked: a position is announced (`kopru.vehicle.position.v1`, a `vehicle_positions`
@@ -74,15 +75,15 @@ async def check_arvento(tenant_id: uuid.UUID, body) -> Any:
 
     c = _client(body.username, body.password)
     key = ratelimit.account_key(c.base_url, body.username)
-    taken, wait = await ratelimit.try_claim(key, _interval())
-    if not taken:  # the poll holds the account's one slot: say when it frees (no request waits ~30 s here)
+    held, wait = await ratelimit.try_claim(key, _interval())
+    if held is None:  # the poll holds the account's one slot: say when it frees (no request waits ~30 s here)
         raise KopruError("arvento.rate_limited", headers={"Retry-After": str(max(1, int(-(-wait // 1))))})
     try:
         await c.login()
     except arvento.ArventoError as err:
         _raise(err)
     finally:
-        await ratelimit.release(key, _interval())
+        await ratelimit.release(key, _interval(), held)
     async with tenant_transaction(tenant_id, actor="integration:arvento") as tx:
         await tx.execute(update(st).values(session_enc=None, vehicles_synced_at=None, auth_failed_at=None))
     return Checked()
@@ -166,21 +167,30 @@ async def poll_tenant(tenant_id: uuid.UUID, *, wait_s: float = 0.0, steps: int =
     st = await _state(tenant_id)
     if st is None:
         return counts
-    (public, secrets), session, synced, clock = st
-    c = _client(public["username"], secrets["password"], session)
-    key = ratelimit.account_key(c.base_url, public["username"])
+    (public, secrets), _, _, _ = st
+    key = ratelimit.account_key(arvento.base_url_from_env(), public["username"])
     every = timedelta(seconds=settings().arvento_vehicles_every_s)
     for _ in range(steps):
-        if not c.session_id:
-            step = "login"
-        elif synced is None or clock - synced > every:
-            step = "vehicles"
-        else:
-            step = "positions"
-        if not await ratelimit.claim(key, _interval(), wait_s=wait_s):
+        held = await ratelimit.claim(key, _interval(), wait_s=wait_s)
+        if held is None:
             bump("slot_busy")
             break
         try:
+            # in the slot: what the account's previous request left (another poller's login, its vehicle
+            # list, refused credentials) decides this one, not what was read before the wait
+            st = await _state(tenant_id)
+            if st is None:
+                break
+            (public, secrets), session, synced, clock = st
+            c = _client(public["username"], secrets["password"], session)
+            if ratelimit.account_key(c.base_url, public["username"]) != key:
+                break  # the settings name another account now: the next tick takes its slot
+            if not c.session_id:
+                step = "login"
+            elif synced is None or clock - synced > every:
+                step = "vehicles"
+            else:
+                step = "positions"
             if step == "login":
                 await c.login()
                 await _save_session(tenant_id, c.session_id)
@@ -189,7 +199,6 @@ async def poll_tenant(tenant_id: uuid.UUID, *, wait_s: float = 0.0, steps: int =
                 vs = await c.vehicles()
                 await _sync_vehicles(tenant_id, vs)
                 await _save_session(tenant_id, c.session_id, synced=True)
-                synced = clock
                 bump("vehicle_lists")
             else:
                 ps = await c.last_positions()
@@ -198,7 +207,6 @@ async def poll_tenant(tenant_id: uuid.UUID, *, wait_s: float = 0.0, steps: int =
                 bump("position_reads")
                 break
         except arvento.SessionInvalid:
-            c.session_id = None
             await _save_session(tenant_id, None)
             bump("session_lost")
         except arvento.AuthError as err:  # the stored credentials no longer work: a permanent failure
@@ -213,7 +221,7 @@ async def poll_tenant(tenant_id: uuid.UUID, *, wait_s: float = 0.0, steps: int =
             bump(err.code)
             break
         finally:
-            await ratelimit.release(key, _interval())
+            await ratelimit.release(key, _interval(), held)
     return counts
 
 
