@@ -10,7 +10,7 @@ subject: the positions become personal data), the tenant's geofences.
 
 from uuid import UUID
 
-from kopru.runtime import PAGED, Call, EventCall, Function, json_response
+from kopru.runtime import PAGED, Call, EventCall, Function, created, json_response
 
 fn = Function("vehicles", max_body_bytes=32 * 1024)
 
@@ -63,21 +63,34 @@ async def unlink_driver(call: Call):
 
 @fn.route("POST", "/geofences", returns="kopru.vehicles.models:GeofenceOut",
           summary="Save a geofence: a circle (centre, radius 10 m to 100 km) or a polygon (3 to 100 corners, no "
-                  "crossing edges); vehicles entering or leaving it are announced (vehicles:write)",
-          body="kopru.vehicles.models:GeofenceIn", responses=(201, 400, 401, 403, 413, 415, 422, 429),
-          scope="vehicles:write", tenant="token")
+                  "crossing edges); vehicles entering or leaving it are announced (vehicles:write). "
+                  "Optional Idempotency-Key",
+          body="kopru.vehicles.models:GeofenceIn", responses=(201, 400, 401, 403, 409, 413, 415, 422, 429),
+          scope="vehicles:write", tenant="token",
+          links={"read": ("GET /geofences/{id}", {"id": "$response.body#/id"}),
+                 "delete": ("DELETE /geofences/{id}", {"id": "$response.body#/id"})})
 async def create_geofence(call: Call):
     from kopru.vehicles.models import GeofenceIn
     from kopru.vehicles.service import create_geofence
 
     body = await call.json(GeofenceIn)
-    out = await create_geofence(call.tenant, body)
-    return json_response(out, 201, {"Location": f"/geofences/{out['id']}"})
+    out = await create_geofence(call.tenant, body, call.headers.get("idempotency-key"))
+    return created(out, 201, f"/geofences/{out['id']}")
+
+
+@fn.route("GET", "/geofences/{id}", returns="kopru.vehicles.models:GeofenceOut",
+          summary="A geofence (vehicles:read)",
+          responses=(200, 401, 403, 404, 429), scope="vehicles:read", tenant="token")
+async def read_geofence(call: Call):
+    from kopru.vehicles.service import read_geofence
+
+    return await read_geofence(call.tenant, _id(call, "geofence.not_found"))
 
 
 @fn.route("GET", "/geofences", returns="kopru.vehicles.models:GeofencesPage",
           summary="The tenant's geofences, a page at a time (vehicles:read)",
-          responses=(200, 400, 401, 403, 422, 429), scope="vehicles:read", tenant="token", query=PAGED)
+          responses=(200, 400, 401, 403, 422, 429), scope="vehicles:read", tenant="token", query=PAGED,
+          links={"read": ("GET /geofences/{id}", {"id": "$response.body#/geofences/0/id"})})
 async def list_geofences(call: Call):
     from kopru import pages
     from kopru.vehicles.service import list_geofences

@@ -183,6 +183,7 @@ TENANT_SCOPED = {
     ("vehicles", "GET", "/vehicles/{id}"),
     ("vehicles", "PUT", "/vehicles/{id}/driver"),
     ("vehicles", "DELETE", "/vehicles/{id}/driver"),
+    ("vehicles", "GET", "/geofences/{id}"),
     ("vehicles", "DELETE", "/geofences/{id}"),
 }
 # lists of the caller's own tenant: A's list answers 200 and holds none of B's objects
@@ -315,6 +316,7 @@ REQUESTS = {
     ("vehicles", "PUT", "/vehicles/{id}/driver"):
         lambda b, o: (f"/vehicles/{o['vehicle']}/driver", {"driver": {"phone": "+905321234567"}}),
     ("vehicles", "DELETE", "/vehicles/{id}/driver"): lambda b, o: (f"/vehicles/{o['vehicle']}/driver", None),
+    ("vehicles", "GET", "/geofences/{id}"): lambda b, o: (f"/geofences/{o['geofence']}", None),
     ("vehicles", "DELETE", "/geofences/{id}"): lambda b, o: (f"/geofences/{o['geofence']}", None),
     # B's workflow by its id
     **{("workflows", m, p): (lambda m, p: lambda b, o: (

@@ -87,14 +87,15 @@ async def test_saving_settings_while_the_slot_is_held_says_when_to_retry(client,
 
     t = await fleet(1)
     key = ratelimit.account_key(base_url_from_env(), t["username"])
-    assert await ratelimit.claim(key, 30.0, wait_s=5.0)  # as a poll holds it
+    held = await ratelimit.claim(key, 30.0, wait_s=5.0)  # as a poll holds it
+    assert held is not None
     calls = arvento.stats()[t["label"]]["calls"]
     r = await client("tenant-onboarding").put(f"/tenants/{t['id']}/integrations/arvento", headers=bearer(t["token"]),
                                               json={"username": t["username"], "password": t["password"]})
     assert (r.status_code, r.json()["code"]) == (429, "arvento.rate_limited"), r.text
     assert 1 <= int(r.headers["retry-after"]) <= 60
     assert arvento.stats()[t["label"]]["calls"] == calls
-    await ratelimit.release(key, 0.0)
+    assert await ratelimit.release(key, 0.0, held)
 
 
 async def test_a_4xx_from_arvento_is_a_refusal_not_an_outage(arvento):
@@ -226,6 +227,32 @@ async def test_concurrent_appliers_announce_each_crossing_once(client, fleet, ar
     results = await asyncio.gather(*(apply_positions(t["id"], inside) for _ in range(4)))
     assert sum(r["enter"] for r in results) == 1 and sum(r["positions"] for r in results) == 1
     assert [e["transition"] for e in events(db, t["id"], GEOFENCE)] == ["enter"]
+
+
+async def test_an_applier_reads_the_stored_position_only_once_the_row_is_its_own(client, fleet, arvento, db):
+    """Another applier holds the vehicle's row (it read it for update) and stores the new
+    position: an applier starting meanwhile waits for the row and compares with what the
+    other stored, so it announces nothing (the rows are read FOR UPDATE)."""
+    from kopru.connectors.arvento import Position
+    from kopru.db import tenant_transaction
+    from kopru.vehicles.service import apply_positions
+
+    t = await fleet(1)
+    node = t["nodes"][0]
+    r = await client("vehicles").post("/geofences", headers=bearer(t["token"]), json={
+        "name": "Depo", "circle": {"latitude": DEPOT[0], "longitude": DEPOT[1], "radius_m": 300}})
+    assert r.status_code == 201
+    await apply_positions(t["id"], [Position(node, *FAR, None, speed_kmh=0.0)])
+    async with tenant_transaction(t["id"], actor="test") as tx:
+        await tx.execute("select id from vehicles where node = %(n)s for update", {"n": node})
+        late = asyncio.create_task(apply_positions(t["id"], [Position(node, *DEPOT, None, speed_kmh=10.0)]))
+        await asyncio.sleep(0.5)
+        assert not late.done()  # waiting for the row
+        await tx.execute("update vehicles set latitude = %(lat)s, longitude = %(lon)s, state = 'moving', "
+                         "position_at = now() where node = %(n)s", {"lat": DEPOT[0], "lon": DEPOT[1], "n": node})
+    got = await late
+    assert (got["positions"], got["enter"], got["unchanged"]) == (0, 0, 1), got
+    assert events(db, t["id"], GEOFENCE) == []
 
 
 @pytest.mark.parametrize("body,code", [
@@ -425,3 +452,18 @@ async def test_entering_a_geofence_runs_the_tenants_workflow_once(client, apps, 
     vid = (await client("vehicles").get("/vehicles", headers=bearer(t["token"]))).json()["vehicles"][0]["id"]
     assert res["vehicle_id"] == vid and res["located"] is True
     assert "latitude" not in json.dumps(run) and str(round(FAR[0], 4)) not in json.dumps(run)
+
+
+async def test_vehicle_locate_finds_a_vehicle_by_plate_in_any_spacing_and_case(fleet, arvento):
+    from kopru.db import tenant_transaction
+    from kopru.vehicles.models import VehicleLocateIn
+    from kopru.vehicles.service import find
+
+    t = await fleet(2)
+    await poll_until_positions(t["id"])  # the vehicle list brought the plates
+    async with tenant_transaction(t["id"], actor="test") as tx:
+        v = await find(tx, VehicleLocateIn(plate="34kpr 001"))
+        assert v is not None and (v.plate, v.node) == ("34 KPR 001", t["nodes"][1])
+        assert (await find(tx, VehicleLocateIn(vehicle_id=str(v.id)))).id == v.id
+        assert await find(tx, VehicleLocateIn(plate="34 KPR 999")) is None
+        assert await find(tx, VehicleLocateIn(vehicle_id="-" * 36)) is None  # not a UUID: no vehicle, no error

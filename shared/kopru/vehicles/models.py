@@ -128,7 +128,7 @@ class CircleOut(Out):
 
 
 class GeofenceOut(Out):
-    """A geofence (POST /geofences answers it, 201): a circle or a polygon, as `kind` says."""
+    """A geofence (POST /geofences answers it, 201; GET /geofences/{id}): a circle or a polygon, as `kind` says."""
 
     id: _UUID
     name: str

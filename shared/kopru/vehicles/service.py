@@ -3,7 +3,8 @@
 
 The poll (`poll_positions`, on the vehicles function's schedule) walks the tenants with
 Arvento settings. Per tenant it makes the next request the account needs, each one only
-once the account's shared slot is taken (kopru.vehicles.ratelimit): a login when there is
+once the account's shared slot is taken (kopru.vehicles.ratelimit) and chosen in it, from
+what the previous holder left (so two pollers never both log in): a login when there is
 no session, the vehicle list when it is older than KOPRU_ARVENTO_VEHICLES_EVERY_S, else
 the last positions. Positions are applied in one transaction per tenant, every vehicle
 row locked: a position is announced (`kopru.vehicle.position.v1`, a `vehicle_positions`
@@ -64,27 +65,25 @@ def _raise(err) -> None:
 async def check_arvento(tenant_id: uuid.UUID, body) -> Any:
     """Log in once (within the account's rate limit). Arvento keeps one session per account,
     so the stored session (if any) is dead after this: it is forgotten."""
-    from sqlalchemy import update
-
     from kopru.connectors import arvento
     from kopru.db import tenant_transaction
-    from kopru.db.schema import arvento_sessions as st
     from kopru.vehicles import ratelimit
     from kopru.work.integrations import Checked
 
     c = _client(body.username, body.password)
     key = ratelimit.account_key(c.base_url, body.username)
-    taken, wait = await ratelimit.try_claim(key, _interval())
-    if not taken:  # the poll holds the account's one slot: say when it frees (no request waits ~30 s here)
+    held, wait = await ratelimit.try_claim(key, _interval())
+    if held is None:  # the poll holds the account's one slot: say when it frees (no request waits ~30 s here)
         raise KopruError("arvento.rate_limited", headers={"Retry-After": str(max(1, int(-(-wait // 1))))})
     try:
         await c.login()
     except arvento.ArventoError as err:
         _raise(err)
     finally:
-        await ratelimit.release(key, _interval())
+        await ratelimit.release(key, _interval(), held)
     async with tenant_transaction(tenant_id, actor="integration:arvento") as tx:
-        await tx.execute(update(st).values(session_enc=None, vehicles_synced_at=None, auth_failed_at=None))
+        await tx.execute("update arvento_sessions set session_enc = null, vehicles_synced_at = null, "
+                         "auth_failed_at = null")
     return Checked()
 
 
@@ -109,21 +108,18 @@ async def _state(tenant_id: uuid.UUID):
     """((public settings, secrets), session id or None, vehicles_synced_at, the database's now),
     or None without Arvento settings or while the stored credentials are known to be refused
     (a permanent failure: no login is tried again until the settings are saved anew)."""
-    from sqlalchemy import func, select
-
     from kopru.auth.crypto import unseal
     from kopru.db import tenant_transaction
-    from kopru.db.schema import arvento_sessions as st
     from kopru.work.integrations import load
 
     async with tenant_transaction(tenant_id, actor=ACTOR) as tx:
         got = await load(tx, PROVIDER)
         if got is None:
             return None
-        row = (await tx.execute(select(st.c.session_enc, st.c.vehicles_synced_at, st.c.auth_failed_at))).first()
+        row = (await tx.execute("select session_enc, vehicles_synced_at, auth_failed_at from arvento_sessions")).first()
         if row is not None and row.auth_failed_at is not None:
             return None
-        clock = (await tx.execute(select(func.now()))).scalar_one()
+        clock = (await tx.execute("select now()")).scalar_one()
     session = unseal(bytes(row.session_enc), _aad(tenant_id)).decode() if row and row.session_enc else None
     synced = row.vehicles_synced_at if row else None
     return got, session, synced, clock
@@ -131,22 +127,21 @@ async def _state(tenant_id: uuid.UUID):
 
 async def _save_session(tenant_id: uuid.UUID, session: str | None, *, synced: bool = False,
                         auth_failed: bool = False) -> None:
-    from sqlalchemy import func
-    from sqlalchemy.dialects.postgresql import insert
-
     from kopru.auth.crypto import seal
     from kopru.db import tenant_transaction
-    from kopru.db.schema import arvento_sessions as st
 
     enc = seal(session.encode(), _aad(tenant_id)) if session else None
-    values: dict[str, Any] = {"session_enc": enc, "updated_at": func.now()}
+    values = {"session_enc": "%(enc)s", "updated_at": "now()"}
     if synced:
-        values["vehicles_synced_at"] = func.now()
+        values["vehicles_synced_at"] = "now()"
     if auth_failed:
-        values["auth_failed_at"] = func.now()
+        values["auth_failed_at"] = "now()"
     async with tenant_transaction(tenant_id, actor=ACTOR) as tx:
-        await tx.execute(insert(st).values(tenant_id=tenant_id, **values)
-                         .on_conflict_do_update(index_elements=["tenant_id"], set_=values))
+        await tx.execute(
+            "insert into arvento_sessions (tenant_id, " + ", ".join(values) + ") "
+            "values (%(t)s, " + ", ".join(values.values()) + ") "
+            "on conflict (tenant_id) do update set " + ", ".join(f"{c} = {v}" for c, v in values.items()),
+            {"t": tenant_id, "enc": enc})
 
 
 async def poll_tenant(tenant_id: uuid.UUID, *, wait_s: float = 0.0, steps: int = 3) -> dict[str, int]:
@@ -166,21 +161,30 @@ async def poll_tenant(tenant_id: uuid.UUID, *, wait_s: float = 0.0, steps: int =
     st = await _state(tenant_id)
     if st is None:
         return counts
-    (public, secrets), session, synced, clock = st
-    c = _client(public["username"], secrets["password"], session)
-    key = ratelimit.account_key(c.base_url, public["username"])
+    (public, secrets), _, _, _ = st
+    key = ratelimit.account_key(arvento.base_url_from_env(), public["username"])
     every = timedelta(seconds=settings().arvento_vehicles_every_s)
     for _ in range(steps):
-        if not c.session_id:
-            step = "login"
-        elif synced is None or clock - synced > every:
-            step = "vehicles"
-        else:
-            step = "positions"
-        if not await ratelimit.claim(key, _interval(), wait_s=wait_s):
+        held = await ratelimit.claim(key, _interval(), wait_s=wait_s)
+        if held is None:
             bump("slot_busy")
             break
         try:
+            # in the slot: what the account's previous request left (another poller's login, its vehicle
+            # list, refused credentials) decides this one, not what was read before the wait
+            st = await _state(tenant_id)
+            if st is None:
+                break
+            (public, secrets), session, synced, clock = st
+            c = _client(public["username"], secrets["password"], session)
+            if ratelimit.account_key(c.base_url, public["username"]) != key:
+                break  # the settings name another account now: the next tick takes its slot
+            if not c.session_id:
+                step = "login"
+            elif synced is None or clock - synced > every:
+                step = "vehicles"
+            else:
+                step = "positions"
             if step == "login":
                 await c.login()
                 await _save_session(tenant_id, c.session_id)
@@ -189,7 +193,6 @@ async def poll_tenant(tenant_id: uuid.UUID, *, wait_s: float = 0.0, steps: int =
                 vs = await c.vehicles()
                 await _sync_vehicles(tenant_id, vs)
                 await _save_session(tenant_id, c.session_id, synced=True)
-                synced = clock
                 bump("vehicle_lists")
             else:
                 ps = await c.last_positions()
@@ -198,7 +201,6 @@ async def poll_tenant(tenant_id: uuid.UUID, *, wait_s: float = 0.0, steps: int =
                 bump("position_reads")
                 break
         except arvento.SessionInvalid:
-            c.session_id = None
             await _save_session(tenant_id, None)
             bump("session_lost")
         except arvento.AuthError as err:  # the stored credentials no longer work: a permanent failure
@@ -213,28 +215,26 @@ async def poll_tenant(tenant_id: uuid.UUID, *, wait_s: float = 0.0, steps: int =
             bump(err.code)
             break
         finally:
-            await ratelimit.release(key, _interval())
+            await ratelimit.release(key, _interval(), held)
     return counts
 
 
 async def _sync_vehicles(tenant_id: uuid.UUID, vs) -> None:
     """The account's vehicle list: new nodes added, plates and classes kept current.
     Arvento's driver names are not stored (a driver is linked by the tenant, as a subject)."""
-    from sqlalchemy import func
-    from sqlalchemy.dialects.postgresql import insert
-
     from kopru.db import tenant_transaction
-    from kopru.db.schema import vehicles as vt
 
     if not vs:
         return
     async with tenant_transaction(tenant_id, actor=ACTOR) as tx:
         for v in vs:
-            q = insert(vt).values(id=uuid.uuid4(), tenant_id=tenant_id, node=v.node[:64],
-                                  plate=(v.plate or None) and v.plate[:32], vehicle_class=(v.vehicle_class or None)
-                                  and v.vehicle_class[:64])
-            await tx.execute(q.on_conflict_do_update(index_elements=["tenant_id", "node"], set_={
-                "plate": q.excluded.plate, "vehicle_class": q.excluded.vehicle_class, "updated_at": func.now()}))
+            await tx.execute(
+                "insert into vehicles (id, tenant_id, node, plate, vehicle_class) "
+                "values (%(id)s, %(t)s, %(node)s, %(plate)s, %(cls)s) "
+                "on conflict (tenant_id, node) do update set plate = excluded.plate, "
+                "vehicle_class = excluded.vehicle_class, updated_at = now()",
+                {"id": uuid.uuid4(), "t": tenant_id, "node": v.node[:64], "plate": (v.plate or None) and v.plate[:32],
+                 "cls": (v.vehicle_class or None) and v.vehicle_class[:64]})
 
 
 def _state_of(speed: float | None) -> str:
@@ -250,11 +250,7 @@ def _iso(dt) -> str | None:
 async def apply_positions(tenant_id: uuid.UUID, positions) -> dict[str, int]:
     """Compare each position with the stored one and announce what changed, in one
     transaction (outbox included). Returns counts: positions, unchanged, stale, enter, leave."""
-    from sqlalchemy import func, select, update
-    from sqlalchemy.dialects.postgresql import insert
-
     from kopru.db import tenant_transaction
-    from kopru.db.schema import data_subjects as ds, geofences as gt, vehicle_positions as vp, vehicles as vt
     from kopru.vehicles import geo
 
     counts = {"positions": 0, "unchanged": 0, "stale": 0, "enter": 0, "leave": 0}
@@ -265,14 +261,21 @@ async def apply_positions(tenant_id: uuid.UUID, positions) -> dict[str, int]:
     if not latest:
         return counts
     async with tenant_transaction(tenant_id, actor=ACTOR) as tx:
-        await tx.execute(insert(vt).values([{"id": uuid.uuid4(), "tenant_id": tenant_id, "node": n[:64]}
-                                            for n in sorted(latest)]).on_conflict_do_nothing())
+        nodes = sorted(latest)
+        # new nodes first (in node order, like the locks below); then every vehicle row locked, in node order
+        new: dict[str, Any] = {"t": tenant_id}
+        for i, n in enumerate(nodes):
+            new[f"id{i}"], new[f"n{i}"] = uuid.uuid4(), n[:64]
+        await tx.execute("insert into vehicles (id, tenant_id, node) values "
+                         + ", ".join(f"(%(id{i})s, %(t)s, %(n{i})s)" for i in range(len(nodes)))
+                         + " on conflict do nothing", new)
         rows = (await tx.execute(
-            select(vt, ds.c.wrapped_key.is_(None).label("driver_erased"))
-            .select_from(vt.outerjoin(ds, ds.c.id == vt.c.driver_subject_id))
-            .where(vt.c.node.in_(sorted(latest))).order_by(vt.c.node).with_for_update(of=vt))).all()
-        fences = (await tx.execute(select(gt).order_by(gt.c.created_at, gt.c.id))).all()
-        clock = (await tx.execute(select(func.now()))).scalar_one()
+            "select vehicles.*, data_subjects.wrapped_key is null as driver_erased from vehicles "
+            "left outer join data_subjects on data_subjects.id = vehicles.driver_subject_id "
+            "where vehicles.node = any(%(nodes)s) order by vehicles.node for update of vehicles",
+            {"nodes": nodes})).all()
+        fences = (await tx.execute("select * from geofences order by created_at, id")).all()
+        clock = (await tx.execute("select now()")).scalar_one()
         for v in rows:
             p = latest[v.node]
             if v.position_at is not None and p.at is not None and p.at < v.position_at:
@@ -283,16 +286,20 @@ async def apply_positions(tenant_id: uuid.UUID, positions) -> dict[str, int]:
             moved = v.latitude is None or geo.distance_m(v.latitude, v.longitude, p.latitude, p.longitude) \
                 > MOVE_TOLERANCE_M
             if not moved and state == v.state:
-                await tx.execute(update(vt).where(vt.c.id == v.id).values(
-                    seen_at=clock, driver_subject_id=driver))
+                await tx.execute("update vehicles set seen_at = %(clock)s, driver_subject_id = %(d)s where id = %(id)s",
+                                 {"clock": clock, "d": driver, "id": v.id})
                 counts["unchanged"] += 1
                 continue
-            await tx.execute(update(vt).where(vt.c.id == v.id).values(
-                latitude=p.latitude, longitude=p.longitude, speed_kmh=p.speed_kmh, course=p.course, state=state,
-                position_at=p.at or clock, seen_at=clock, driver_subject_id=driver, updated_at=func.now()))
-            await tx.execute(insert(vp).values(tenant_id=tenant_id, vehicle_id=v.id, subject_id=driver,
-                                               latitude=p.latitude, longitude=p.longitude, speed_kmh=p.speed_kmh,
-                                               state=state, position_at=p.at or clock))
+            pos = {"id": v.id, "t": tenant_id, "lat": p.latitude, "lon": p.longitude, "speed": p.speed_kmh,
+                   "course": p.course, "state": state, "at": p.at or clock, "clock": clock, "d": driver}
+            await tx.execute(
+                "update vehicles set latitude = %(lat)s, longitude = %(lon)s, speed_kmh = %(speed)s, "
+                "course = %(course)s, state = %(state)s, position_at = %(at)s, seen_at = %(clock)s, "
+                "driver_subject_id = %(d)s, updated_at = now() where id = %(id)s", pos)
+            await tx.execute(
+                "insert into vehicle_positions (tenant_id, vehicle_id, subject_id, latitude, longitude, speed_kmh, "
+                "state, position_at) values (%(t)s, %(id)s, %(d)s, %(lat)s, %(lon)s, %(speed)s, %(state)s, %(at)s)",
+                pos)
             base = {"vehicle_id": str(v.id), "node": v.node, "plate": v.plate,
                     "subject_id": str(driver) if driver else None, "position_at": _iso(p.at or clock)}
             await tx.emit(POSITION, {**base, "latitude": p.latitude, "longitude": p.longitude,
@@ -354,29 +361,23 @@ async def read(ctx, vehicle_id: uuid.UUID) -> dict[str, Any]:
 async def link_driver(ctx, vehicle_id: uuid.UUID, body) -> dict[str, Any]:
     """The driver (found or created as a data subject) is linked: from now on the vehicle's
     positions are that person's personal data."""
-    from sqlalchemy import func, update
-
-    from kopru.db.schema import vehicles as vt
     from kopru.kvkk.subjects import find_or_create_subject
 
     async with ctx.transaction() as tx:
         await _vehicle(tx, vehicle_id, lock=True)
         ref = await find_or_create_subject(tx, body.driver)
-        await tx.execute(update(vt).where(vt.c.id == vehicle_id).values(driver_subject_id=ref.id, updated_at=func.now()))
+        await tx.execute("update vehicles set driver_subject_id = %(s)s, updated_at = now() where id = %(id)s",
+                         {"s": ref.id, "id": vehicle_id})
         await tx.audit("vehicle.driver_linked", target=str(vehicle_id), details={"subject_id": str(ref.id)})
         return vehicle_view(await _vehicle(tx, vehicle_id))
 
 
 async def unlink_driver(ctx, vehicle_id: uuid.UUID) -> dict[str, Any]:
-    from sqlalchemy import func, update
-
-    from kopru.db.schema import vehicles as vt
-
     async with ctx.transaction() as tx:
         row = await _vehicle(tx, vehicle_id, lock=True)
         if row.driver_subject_id is not None:
-            await tx.execute(update(vt).where(vt.c.id == vehicle_id).values(driver_subject_id=None,
-                                                                            updated_at=func.now()))
+            await tx.execute("update vehicles set driver_subject_id = null, updated_at = now() where id = %(id)s",
+                             {"id": vehicle_id})
             await tx.audit("vehicle.driver_unlinked", target=str(vehicle_id),
                            details={"subject_id": str(row.driver_subject_id)})
         return vehicle_view(await _vehicle(tx, vehicle_id))
@@ -392,14 +393,16 @@ def geofence_view(r) -> dict[str, Any]:
     return {"id": str(r.id), "name": r.name, "kind": r.kind, **shape, "created_at": iso_business(r.created_at)}
 
 
-async def create_geofence(ctx, body) -> dict[str, Any]:
-    from sqlalchemy import select
-    from sqlalchemy.dialects.postgresql import insert
+async def create_geofence(ctx, body, idempotency_key: str | None = None) -> dict[str, Any]:
+    """Save a geofence. With an Idempotency-Key the same body answers the first answer again
+    (`replayed`), another body 409 request.idempotency_conflict (kopru.work.idempotency)."""
+    import json
 
-    from kopru.db.schema import geofences as gt
+    from kopru.work import idempotency
 
     gid = uuid.uuid4()
-    values: dict[str, Any] = {"id": gid, "tenant_id": ctx.tenant_id, "name": body.name}
+    values: dict[str, Any] = {"id": gid, "tenant_id": ctx.tenant_id, "name": body.name, "center_lat": None,
+                              "center_lon": None, "radius_m": None, "polygon": None}
     if body.circle is not None:
         values.update(kind="circle", center_lat=body.circle.latitude, center_lon=body.circle.longitude,
                       radius_m=body.circle.radius_m)
@@ -407,11 +410,27 @@ async def create_geofence(ctx, body) -> dict[str, Any]:
         corners = [[float(a), float(b)] for a, b in body.polygon]
         if len(corners) > 3 and corners[0] == corners[-1]:
             corners = corners[:-1]
-        values.update(kind="polygon", polygon=corners)
+        values.update(kind="polygon", polygon=json.dumps(corners))
     async with ctx.transaction() as tx:
-        await tx.execute(insert(gt).values(**values))
+        slot = await idempotency.begin(tx, "POST /geofences", idempotency_key, body.model_dump(mode="json"))
+        if slot.replay is not None:
+            return {**slot.replay[1], "replayed": True}
+        await tx.execute(
+            "insert into geofences (id, tenant_id, name, kind, center_lat, center_lon, radius_m, polygon) "
+            "values (%(id)s, %(tenant_id)s, %(name)s, %(kind)s, %(center_lat)s, %(center_lon)s, %(radius_m)s, "
+            "cast(%(polygon)s as jsonb))", values)
         await tx.audit("geofence.created", target=str(gid), details={"kind": values["kind"]})
-        return geofence_view((await tx.execute(select(gt).where(gt.c.id == gid))).one())
+        out = geofence_view((await tx.execute("select * from geofences where id = %(id)s", {"id": gid})).one())
+        await slot.save(201, out)
+        return out
+
+
+async def read_geofence(ctx, geofence_id: uuid.UUID) -> dict[str, Any]:
+    async with ctx.transaction() as tx:
+        row = (await tx.execute("select * from geofences where id = %(id)s", {"id": geofence_id})).first()
+    if row is None:
+        raise KopruError("geofence.not_found")
+    return geofence_view(row)
 
 
 async def list_geofences(ctx, limit: int, cursor: str | None) -> dict[str, Any]:
@@ -426,12 +445,8 @@ async def list_geofences(ctx, limit: int, cursor: str | None) -> dict[str, Any]:
 
 
 async def delete_geofence(ctx, geofence_id: uuid.UUID) -> None:
-    from sqlalchemy import delete
-
-    from kopru.db.schema import geofences as gt
-
     async with ctx.transaction() as tx:
-        gone = (await tx.execute(delete(gt).where(gt.c.id == geofence_id).returning(gt.c.id))).first()
+        gone = (await tx.execute("delete from geofences where id = %(id)s returning id", {"id": geofence_id})).first()
         if gone is None:
             raise KopruError("geofence.not_found")
         await tx.audit("geofence.deleted", target=str(geofence_id))
@@ -441,20 +456,17 @@ async def delete_geofence(ctx, geofence_id: uuid.UUID) -> None:
 
 async def find(tx, inp) -> Any:
     """The vehicle a VehicleLocateIn names (by id, or by plate ignoring spaces and case)."""
-    from sqlalchemy import func, select
-
-    from kopru.db.schema import vehicles as vt
     from kopru.text import tr_upper
 
     if inp.vehicle_id is not None:
         try:
-            q = select(vt).where(vt.c.id == uuid.UUID(inp.vehicle_id))
+            vid = uuid.UUID(inp.vehicle_id)
         except ValueError:
             return None
-    else:
-        want = tr_upper("".join(inp.plate.split()))
-        q = select(vt).where(func.upper(func.replace(vt.c.plate, " ", "")) == want).order_by(vt.c.created_at).limit(1)
-    return (await tx.execute(q)).first()
+        return (await tx.execute("select * from vehicles where id = %(id)s", {"id": vid})).first()
+    want = tr_upper("".join(inp.plate.split()))
+    return (await tx.execute("select * from vehicles where upper(replace(plate, ' ', '')) = %(want)s "
+                             "order by created_at limit 1", {"want": want})).first()
 
 
 async def locate_run(ctx, inp, *, key: str, event: dict[str, Any], run_id: uuid.UUID, index: int) -> dict[str, Any]:

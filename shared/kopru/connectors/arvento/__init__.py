@@ -9,8 +9,10 @@ in client.py's docstring and docs/arvento.md).
     ps = await c.last_positions()                        # [Position(node, latitude, longitude, at, ...)]
 
 Each call is one request: the caller counts it against Arvento's limit (about one per
-30 s per account; kopru.vehicles.ratelimit). Errors: `PermanentError` (`AuthError` for
-refused credentials), `TransientError` (`RateLimited`, `SessionInvalid`: log in again).
+30 s per account; kopru.vehicles.ratelimit), through kopru.connectors.common.traced_call
+(a CLIENT span, one log line). Errors carry `code`, `retryable` and `ambiguous`:
+`PermanentError` (`AuthError` for refused credentials), `TransientError` (`RateLimited`,
+`SessionInvalid`: log in again; a time-out or transport failure is `arvento.unavailable`).
 The simulator is `kopru_tools.simulators.arvento`.
 """
 

@@ -53,12 +53,11 @@ the password, the session id or a position.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, Sequence
 
-from kopru.connectors.common import HttpConnector
+from kopru.connectors.common import HttpConnector, traced_call
 
 log = logging.getLogger("kopru.connectors.arvento")
 
@@ -84,17 +83,20 @@ def base_url_from_env() -> str:
 
 
 class ArventoError(Exception):
-    """A call did not succeed. `code` is a kopru.errors code; `arvento_status` Arvento's
-    own Status when it gave one. The text never holds credentials, a session or a position."""
+    """A call did not succeed. `code` is a kopru.errors code; `retryable` whether asking
+    again later can help; `ambiguous` whether Arvento may have acted all the same (only a
+    login acts: it makes a new session and kills the old one); `arvento_status` Arvento's own
+    Status when it gave one. The text never holds credentials, a session or a position."""
 
     retryable = False
 
     def __init__(self, code: str, endpoint: str, *, http_status: int | None = None,
-                 arvento_status: int | None = None) -> None:
+                 arvento_status: int | None = None, ambiguous: bool = False) -> None:
         self.code = code
         self.endpoint = endpoint
         self.http_status = http_status
         self.arvento_status = arvento_status
+        self.ambiguous = ambiguous
         super().__init__(f"arvento {endpoint}: {code} (http {http_status}, status {arvento_status})")
 
 
@@ -108,7 +110,10 @@ class AuthError(PermanentError):
 
 
 class TransientError(ArventoError):
-    """Worth trying again later: a time-out, a connection error, HTTP 5xx, an unreadable answer."""
+    """Worth trying again later: a time-out, a connection error, HTTP 5xx, an unreadable
+    answer (`arvento.unavailable`). `ambiguous` on a login that may have reached Arvento
+    (a time-out after sending, a dropped connection, a 5xx or unreadable answer): the
+    account's session may have changed, so the stored one may be dead."""
 
     retryable = True
 
@@ -213,8 +218,9 @@ class ArventoClient(Protocol):
 
 
 class ArventoRest(HttpConnector):
-    """The REST service (`/api/v1`). Credentials per tenant; one shared HTTP pool (looked up
-    per call); `timeout` bounds every phase of a call."""
+    """The REST service (`/api/v1`). Credentials per tenant; the event loop's shared HTTP pool
+    (kopru.connectors.common.shared_http, taken on first use); `timeout` bounds every phase
+    of a call."""
 
     def __init__(self, username: str, password: str, base_url: str | None = None, *,
                  session_id: str | None = None, timeout: float = TIMEOUT_S) -> None:
@@ -228,48 +234,52 @@ class ArventoRest(HttpConnector):
 
     async def _call(self, endpoint: str, method: str, *, json_body: Any = None, form: dict | None = None,
                     session: bool = True) -> dict[str, Any]:
-        import httpx
-
-        from kopru.connectors.common import shared_http
-
+        """One request, through kopru.connectors.common.traced_call (a CLIENT span, one log line
+        `arvento.call` / `arvento.call_failed`, a transport failure as `TransientError`)."""
         headers = {"Accept": "application/json"}
         if session:
             if not self.session_id:
                 raise SessionInvalid("arvento.session_invalid", endpoint)
             headers["Authorization"] = f"sid {self.session_id}"
-        started = time.monotonic()
-        try:
-            r = await shared_http().request(method, self.base_url + PATHS[endpoint], headers=headers,
-                                            json=json_body, data=form, timeout=self._timeout)
-        except httpx.HTTPError as exc:
-            log.warning("arvento.call_failed", extra={"fields": {"endpoint": endpoint, "error": type(exc).__name__}})
-            raise TransientError("arvento.unavailable", endpoint) from None
-        ms = round((time.monotonic() - started) * 1000, 1)
-        log.info("arvento.call", extra={"fields": {"endpoint": endpoint, "http_status": r.status_code, "ms": ms}})
-        if r.status_code == 401:
-            if session:
-                raise SessionInvalid("arvento.session_invalid", endpoint, http_status=401)
-            raise AuthError("arvento.auth_failed", endpoint, http_status=401)
-        if r.status_code == 429:
-            raise RateLimited("arvento.rate_limited", endpoint, http_status=429)
-        if r.status_code >= 500:
-            raise TransientError("arvento.unavailable", endpoint, http_status=r.status_code)
-        if r.status_code != 200:  # another 4xx: asking again would get the same (not retried every tick)
-            raise PermanentError("arvento.refused", endpoint, http_status=r.status_code)
-        try:
-            body = r.json()
-        except ValueError:
-            raise TransientError("arvento.unavailable", endpoint, http_status=200) from None
-        if not isinstance(body, dict):
-            raise TransientError("arvento.unavailable", endpoint, http_status=200)
-        if body.get("HasError"):
-            status = body.get("Status") if isinstance(body.get("Status"), int) else None
-            if status == 429:
-                raise RateLimited("arvento.rate_limited", endpoint, http_status=200, arvento_status=status)
-            if endpoint == LOGIN:
-                raise AuthError("arvento.auth_failed", endpoint, http_status=200, arvento_status=status)
-            raise PermanentError("arvento.refused", endpoint, http_status=200, arvento_status=status)
-        return body
+        acts = endpoint == LOGIN  # a login makes a new session (and kills the old): the one call that acts
+
+        def request():
+            return self._client().request(method, self.base_url + PATHS[endpoint], headers=headers,
+                                          json=json_body, data=form, timeout=self._timeout)
+
+        def answer(r) -> dict[str, Any]:
+            if r.status_code == 401:
+                if session:
+                    raise SessionInvalid("arvento.session_invalid", endpoint, http_status=401)
+                raise AuthError("arvento.auth_failed", endpoint, http_status=401)
+            if r.status_code == 429:
+                raise RateLimited("arvento.rate_limited", endpoint, http_status=429)
+            if r.status_code >= 500:
+                raise TransientError("arvento.unavailable", endpoint, http_status=r.status_code, ambiguous=acts)
+            if r.status_code != 200:  # another 4xx: asking again would get the same (not retried every tick)
+                raise PermanentError("arvento.refused", endpoint, http_status=r.status_code)
+            try:
+                body = r.json()
+            except ValueError:
+                raise TransientError("arvento.unavailable", endpoint, http_status=200, ambiguous=acts) from None
+            if not isinstance(body, dict):
+                raise TransientError("arvento.unavailable", endpoint, http_status=200, ambiguous=acts)
+            if body.get("HasError"):
+                status = body.get("Status") if isinstance(body.get("Status"), int) else None
+                if status == 429:
+                    raise RateLimited("arvento.rate_limited", endpoint, http_status=200, arvento_status=status)
+                if endpoint == LOGIN:
+                    raise AuthError("arvento.auth_failed", endpoint, http_status=200, arvento_status=status)
+                raise PermanentError("arvento.refused", endpoint, http_status=200, arvento_status=status)
+            return body
+
+        def on_error(e: ArventoError, fields: dict[str, Any]) -> None:
+            if e.arvento_status is not None:
+                fields["arvento_status"] = e.arvento_status
+
+        return await traced_call(log, "arvento", endpoint, {"endpoint": endpoint}, request, answer,
+                                 side_effect=acts, errors=ArventoError, transient=TransientError,
+                                 transport=_transport, on_error=on_error, error_type=True, chain=False)
 
     async def login(self) -> str:
         body = await self._call(LOGIN, "POST", form={"userName": self._username, "password": self._password},
@@ -308,3 +318,10 @@ class ArventoRest(HttpConnector):
             if p is not None:
                 out.append(p)
         return out
+
+
+def _transport(kind: str, endpoint: str, *, ambiguous: bool, http_status: int | None = None,
+               code: str | None = None) -> TransientError:
+    """A time-out or a transport failure (kopru.connectors.common.traced_call): Arvento is
+    unavailable; `ambiguous` when it was a login that may have reached Arvento."""
+    return TransientError("arvento.unavailable", endpoint, http_status=http_status, ambiguous=ambiguous)
