@@ -289,3 +289,40 @@ def test_line_rounding_reaches_the_document_half_up():
     assert t(doc, "/inv:Invoice/cac:TaxTotal/cbc:TaxAmount") == "3.00"  # 3 × round(1.001)
     assert inv.totals().payable == Decimal("33.03")
     assert_clean(validate(doc))
+
+
+def test_no_future_issue_date_is_judged_in_turkeys_time(key):
+    """GİB's TimeCheck-1 runs on Türkiye's date, whatever the process's zone: an invoice dated
+    the 21st is good from 00:00 in Istanbul (21:00 UTC on the 20th), and refused before that."""
+    import datetime as dt
+
+    signed = render_signed(Invoice.model_validate(CASES["temel_satis"]), key).xml
+    dated_21st = signed.replace(b"<cbc:IssueDate>2026-11-20", b"<cbc:IssueDate>2026-11-21", 1)
+    utc = dt.timezone.utc
+    just_after = dt.datetime(2026, 11, 20, 21, 0, 1, tzinfo=utc)  # 00:00:01 on the 21st in Istanbul
+    just_before = dt.datetime(2026, 11, 20, 20, 59, 59, tzinfo=utc)  # 23:59:59 on the 20th in Istanbul
+    assert validate(dated_21st, now=just_after).valid
+    report = validate(dated_21st, now=just_before)
+    assert not report.valid
+    [f] = [f for f in report.findings if f["severity"] == "error"]
+    assert (f["rule"], f["source"], f["location"]) == ("sch-TimeCheck-1", "schematron", "/inv:Invoice[1]/cbc:IssueDate[1]")
+    assert "2026-11-21" in f["message_tr"] and f["line"] and f["message_en"]
+    # a date with its own zone compares as XPath compares dates, by the instant it starts: the
+    # 21st in UTC starts after the 21st in Istanbul, so it is still "future" on Istanbul's 21st
+    zoned = signed.replace(b"<cbc:IssueDate>2026-11-20", b"<cbc:IssueDate>2026-11-21Z", 1)
+    assert {f["rule"] for f in validate(zoned, now=just_after).findings if f["severity"] == "error"} == {"sch-TimeCheck-1"}
+    assert not [f for f in validate(zoned, now=dt.datetime(2026, 11, 21, 21, 0, 1, tzinfo=utc)).findings
+                if f["rule"] == "sch-TimeCheck-1"]
+
+
+def test_the_stylesheets_own_clock_does_not_decide_the_issue_date(key):
+    """SaxonC's current-date() is the process's (real clock, its zone): a document dated two days
+    ahead is future to it, but judged at an instant when that day has begun in Istanbul it is not."""
+    import datetime as dt
+
+    ahead = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=2)
+    signed = render_signed(Invoice.model_validate(CASES["temel_satis"]), key).xml
+    doc = signed.replace(b"<cbc:IssueDate>2026-11-20", b"<cbc:IssueDate>" + ahead.isoformat().encode(), 1)
+    assert not validate(doc).valid  # now: two days ahead
+    then = dt.datetime(ahead.year, ahead.month, ahead.day, 0, 0, 1, tzinfo=dt.timezone(dt.timedelta(hours=3)))
+    assert validate(doc, now=then).valid

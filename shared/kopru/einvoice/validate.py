@@ -18,6 +18,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Mapping, Optional
 
@@ -107,11 +108,12 @@ def warm_up() -> None:
         _ready = True
 
 
-def validate(xml: bytes, *, kind: Optional[str] = None) -> Report:
+def validate(xml: bytes, *, kind: Optional[str] = None, now: Optional[datetime] = None) -> Report:
     """Validate a UBL-TR document (an e-Fatura, e-Arşiv, e-İrsaliye, application
     response or envelope; the kind follows the root element and cbc:ProfileID, or
     `kind`). Never raises for bad input: a refused document gives a Report with
-    `refused` set to the error code and that one finding."""
+    `refused` set to the error code and that one finding. `now` (default: the clock)
+    is the instant GİB's "no future IssueDate" rule is judged at, in Türkiye's time."""
     from kopru.einvoice.xmlsafe import parse_safely
 
     start = time.perf_counter()
@@ -129,7 +131,7 @@ def validate(xml: bytes, *, kind: Optional[str] = None) -> Report:
     with _LOCK:
         # bytes, never str: efatura-kontrol reads a str as a file path
         rapor = kontrol_et(bytes(xml), tur=kind)
-    findings = tuple(_finding(b) for b in rapor.bulgular)
+    findings = _issue_dates_in_turkey(tree, [_finding(b) for b in rapor.bulgular], now)
     return Report(
         valid=not any(f["severity"] == "error" for f in findings),
         findings=findings,
@@ -138,6 +140,76 @@ def validate(xml: bytes, *, kind: Optional[str] = None) -> Report:
         type=rapor.tip,
         duration_ms=(time.perf_counter() - start) * 1000,
     )
+
+
+# GİB's TimeCheck-1 (`xs:date(cbc:IssueDate) le current-date()`, every cbc:IssueDate) is
+# judged by GİB in Türkiye's time, but SaxonC takes current-date() and the implicit time zone
+# from the process (UTC in a container): from 00:00 to 03:00 in Istanbul it would refuse an
+# invoice dated today, and a process east of Istanbul would pass tomorrow's. So the rule's
+# result from the stylesheet is set aside and the rule is applied here, with today in
+# Europe/Istanbul and the same XPath date comparison (a date without a zone takes Istanbul's).
+_TIME_CHECK = "sch-TimeCheck-1"
+_CBC = "{urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2}"
+_XS_DATE = re.compile(r"-?(\d{4,})-(\d{2})-(\d{2})(Z|[+-]\d{2}:\d{2})?")
+
+
+def _date_start(text: str, default_tz) -> Optional[datetime]:
+    """The instant an xs:date starts (its own zone, else `default_tz`), None when the text is
+    not castable as xs:date (TarihBicimi-1 reports that) or outside what Python holds."""
+    from datetime import timedelta, timezone
+
+    m = _XS_DATE.fullmatch(text.strip())
+    if m is None or text.strip().startswith("-"):
+        return None
+    zone = m.group(4)
+    if zone is None:
+        tz = default_tz
+    elif zone == "Z":
+        tz = timezone.utc
+    else:
+        sign = -1 if zone[0] == "-" else 1
+        tz = timezone(sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
+    try:
+        return datetime(int(m.group(1)), int(m.group(2)), int(m.group(3)), tzinfo=tz)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _path(el) -> str:
+    """/inv:Invoice[1]/cbc:IssueDate[1], the form `_location` gives the stylesheet's paths."""
+    steps = []
+    while el is not None:
+        ns, _, local = el.tag[1:].partition("}")
+        parent = el.getparent()
+        index = 1 if parent is None else 1 + sum(1 for s in el.itersiblings(preceding=True) if s.tag == el.tag)
+        steps.append(f"{_PREFIXES.get(ns, 'Q{' + ns + '}')}:{local}[{index}]" if ns in _PREFIXES
+                     else f"Q{{{ns}}}{local}[{index}]")
+        el = parent
+    return "/" + "/".join(reversed(steps))
+
+
+def _issue_dates_in_turkey(tree, findings: list[dict[str, Any]], now: Optional[datetime]) -> tuple[dict[str, Any], ...]:
+    from kopru.text import business_tz
+
+    tz = business_tz()
+    today = (now or datetime.now(tz)).astimezone(tz).date()
+    today_start = datetime(today.year, today.month, today.day, tzinfo=tz)
+    kept = [f for f in findings if f["rule"] != _TIME_CHECK]
+    for el in tree.getroot().iter(_CBC + "IssueDate"):
+        text = el.text or ""
+        start = _date_start(text, tz)
+        if start is None or start <= today_start:
+            continue
+        # GİB's own text of the rule (the stylesheet's, value included: a date, not personal data)
+        message = (f"Geçersiz cbc:IssueDate değeri : '{text}' cbc:IssueDate alanı günün tarihinden ileri "
+                   "bir tarih olamaz")
+        kept.append({"rule": _TIME_CHECK, "source": "schematron", "severity": "error", "location": _path(el),
+                     "line": el.sourceline, "message_tr": message,
+                     "message_en": english(_TIME_CHECK, message, "sematron", "hata"), "fix_tr": _TIME_CHECK_FIX})
+    return tuple(kept)
+
+
+_TIME_CHECK_FIX = "Düzenleme tarihini bugüne ya da geçmişe çekin."  # efatura-kontrol's aciklamalar.json
 
 
 def _refused(code: str, start: float) -> Report:
