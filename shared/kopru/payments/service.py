@@ -57,9 +57,9 @@ def _money(d: Decimal | None) -> str | None:
 
 
 async def _history(tx, payment_id: uuid.UUID, status: str, code: str | None = None) -> None:
-    from kopru.db.schema import payment_history as h
-
-    await tx.execute(h.insert().values(tenant_id=tx.tenant_id, payment_id=payment_id, status=status, code=code))
+    await tx.conn.queue("insert into payment_history (tenant_id, payment_id, status, code) "
+                        "values (%(t)s, %(p)s, %(s)s, %(c)s)",
+                        {"t": tx.tenant_id, "p": payment_id, "s": status, "c": code})
 
 
 def callback_url(tenant_id: uuid.UUID | str, payment_id: uuid.UUID | str) -> str:
@@ -300,18 +300,17 @@ class CheckoutInit(IyzicoCall):
         return None  # see the class's note: an unseen form cannot be paid; make it again
 
     async def record(self, tx, outcome) -> None:
-        from sqlalchemy import func, update
-
-        from kopru.db.schema import payments as pt
         from kopru.text import now_utc
 
         if self.row is None or outcome.code == "already_recorded":
             return
         if outcome.state == "succeeded":
             init = outcome.detail
-            await tx.execute(update(pt).where(pt.c.id == self.payment_id).values(
-                status="pending", iyzico_token=init.token, page_url=init.payment_page_url,
-                token_expires_at=_expiry(init.token_expire_time, now_utc()), updated_at=func.now()))
+            await tx.conn.queue(
+                "update payments set status = 'pending', iyzico_token = %(token)s, page_url = %(url)s, "
+                "token_expires_at = %(exp)s, updated_at = now() where id = %(id)s",
+                {"token": init.token, "url": init.payment_page_url,
+                 "exp": _expiry(init.token_expire_time, now_utc()), "id": self.payment_id})
             await _history(tx, self.payment_id, "pending")
             await tx.emit(INITIALIZED, {"payment_id": self.ref, "amount": _money(self.row.amount),
                                         "paid_amount": _money(self.row.paid_amount), "currency": self.row.currency},
@@ -368,17 +367,16 @@ class ThreeDSStart(CheckoutInit):
         return refused or Outcome.failed("payment.threeds_lost")
 
     async def record(self, tx, outcome) -> None:
-        from sqlalchemy import func, update
-
-        from kopru.db.schema import payments as pt
         from kopru.text import now_utc
 
         if self.row is None or outcome.code == "already_recorded":
             return
         if outcome.state == "succeeded":
-            await tx.execute(update(pt).where(pt.c.id == self.payment_id).values(
-                status="pending", iyzico_payment_id=outcome.external_ref,
-                token_expires_at=now_utc() + timedelta(seconds=FORM_TTL_S), updated_at=func.now()))
+            await tx.conn.queue(
+                "update payments set status = 'pending', iyzico_payment_id = %(pay)s, token_expires_at = %(exp)s, "
+                "updated_at = now() where id = %(id)s",
+                {"pay": outcome.external_ref, "exp": now_utc() + timedelta(seconds=FORM_TTL_S),
+                 "id": self.payment_id})
             await _history(tx, self.payment_id, "pending")
             await tx.emit(INITIALIZED, {"payment_id": self.ref, "amount": _money(self.row.amount),
                                         "paid_amount": _money(self.row.paid_amount), "currency": self.row.currency},
@@ -440,13 +438,10 @@ class ThreeDSAuth(IyzicoCall):
         return refused or self._outcome(pay)
 
     async def record(self, tx, outcome) -> None:
-        from sqlalchemy import select
-
-        from kopru.db.schema import payments as pt
-
         if self.row is None or outcome.code == "already_recorded":
             return
-        locked = (await tx.execute(select(pt).where(pt.c.id == self.payment_id).with_for_update())).first()
+        locked = (await tx.execute("select * from payments where id = %(id)s for update",
+                                   {"id": self.payment_id})).first()
         if locked is None or locked.status != "pending":
             return  # iyzico's notification, settled first, recorded it: once
         if outcome.state == "succeeded":
@@ -466,13 +461,10 @@ def _expiry(seconds: Any, now) -> Any:
 
 
 async def _fail(tx, payment_id: uuid.UUID, code: str) -> None:
-    from sqlalchemy import func, update
-
     from kopru import metrics
-    from kopru.db.schema import payments as pt
 
-    await tx.execute(update(pt).where(pt.c.id == payment_id).values(status="failed", error_code=code,
-                                                                   updated_at=func.now()))
+    await tx.conn.queue("update payments set status = 'failed', error_code = %(c)s, updated_at = now() "
+                        "where id = %(id)s", {"c": code, "id": payment_id})
     await _history(tx, payment_id, "failed", code)
     await tx.emit(FAILED, {"payment_id": str(payment_id), "code": code}, subject=str(payment_id), source=SOURCE)
     metrics.payment(tx.tenant_id, "failed")
@@ -594,16 +586,16 @@ def _verdict(row, pay) -> tuple[str, str | None]:
 
 
 async def _succeed(tx, row, pay) -> None:
-    from sqlalchemy import func, update
+    from psycopg.types.json import Jsonb
 
     from kopru import metrics
-    from kopru.db.schema import payments as pt
 
     tx_items = [{"item_id": i[0], "payment_transaction_id": i[1], "paid_price": _money(Decimal(str(i[2])))}
                 for i in (pay.item_transactions or ())]
-    await tx.execute(update(pt).where(pt.c.id == row.id).values(
-        status="succeeded", iyzico_payment_id=str(pay.payment_id), item_transactions=tx_items,
-        paid_amount=pay.paid_price, paid_at=func.now(), updated_at=func.now()))
+    await tx.conn.queue(
+        "update payments set status = 'succeeded', iyzico_payment_id = %(pay)s, item_transactions = %(items)s, "
+        "paid_amount = %(paid)s, paid_at = now(), updated_at = now() where id = %(id)s",
+        {"pay": str(pay.payment_id), "items": Jsonb(tx_items), "paid": pay.paid_price, "id": row.id})
     await _history(tx, row.id, "succeeded")
     await tx.emit(SUCCEEDED, {"payment_id": str(row.id), "iyzico_payment_id": str(pay.payment_id),
                               "amount": _money(row.amount), "paid_amount": _money(pay.paid_price),
@@ -612,12 +604,8 @@ async def _succeed(tx, row, pay) -> None:
 
 
 async def _park(tx, row, code: str) -> None:
-    from sqlalchemy import func, update
-
-    from kopru.db.schema import payments as pt
-
-    await tx.execute(update(pt).where(pt.c.id == row.id).values(status="unknown", error_code=code,
-                                                               updated_at=func.now()))
+    await tx.conn.queue("update payments set status = 'unknown', error_code = %(c)s, updated_at = now() "
+                        "where id = %(id)s", {"c": code, "id": row.id})
     await _history(tx, row.id, "unknown", code)
     await tx.emit("kopru.work.outcome_unknown.v1", {"provider": "iyzico", "operation": "checkout.settle",
                                                    "ref": str(row.id), "code": code},
@@ -876,23 +864,22 @@ class RefundCall(IyzicoCall):
         return Outcome.unknown()
 
     async def record(self, tx, outcome) -> None:
-        from sqlalchemy import func, select, update
-
         from kopru import metrics
-        from kopru.db.schema import payment_refunds as pr, payments as pt
 
         if self.refund is None or outcome.code == "already_recorded":
             return
         status = {"succeeded": "succeeded", "failed": "failed"}.get(outcome.state, "unknown")
-        await tx.execute(update(pr).where(pr.c.id == self.refund_id).values(
-            status=status, error_code=None if status == "succeeded" else outcome.code, updated_at=func.now()))
+        await tx.conn.queue("update payment_refunds set status = %(s)s, error_code = %(c)s, updated_at = now() "
+                            "where id = %(id)s", {"s": status, "c": None if status == "succeeded" else outcome.code,
+                                                  "id": self.refund_id})
         if status != "succeeded":
             return
-        pay = (await tx.execute(select(pt).where(pt.c.id == self.refund.payment_id).with_for_update())).first()
+        pay = (await tx.execute("select * from payments where id = %(id)s for update",
+                                {"id": self.refund.payment_id})).first()
         total = Decimal(pay.refunded_amount) + Decimal(self.refund.amount)
         new = "refunded" if total >= pay.paid_amount else "partially_refunded"
-        await tx.execute(update(pt).where(pt.c.id == pay.id).values(refunded_amount=total, status=new,
-                                                                   updated_at=func.now()))
+        await tx.conn.queue("update payments set refunded_amount = %(total)s, status = %(s)s, updated_at = now() "
+                            "where id = %(id)s", {"total": total, "s": new, "id": pay.id})
         await _history(tx, pay.id, new, "refund")
         await tx.emit(REFUNDED, {"payment_id": str(pay.id), "refund_id": self.ref,
                                  "amount": _money(self.refund.amount), "refunded_amount": _money(total),
@@ -961,16 +948,13 @@ class CancelCall(IyzicoCall):
         return Outcome.unknown()
 
     async def record(self, tx, outcome) -> None:
-        from sqlalchemy import func, update
-
         from kopru import metrics
-        from kopru.db.schema import payments as pt
 
         if self.row is None or outcome.code == "already_recorded":
             return
         if outcome.state == "succeeded":
-            await tx.execute(update(pt).where(pt.c.id == self.payment_id).values(status="cancelled",
-                                                                                updated_at=func.now()))
+            await tx.conn.queue("update payments set status = 'cancelled', updated_at = now() where id = %(id)s",
+                                {"id": self.payment_id})
             await _history(tx, self.payment_id, "cancelled")
             await tx.emit(CANCELLED, {"payment_id": self.ref, "amount": _money(self.row.paid_amount),
                                       "currency": self.row.currency}, subject=self.ref, source=SOURCE)
