@@ -1,7 +1,8 @@
 """The payment paths run without SQLAlchemy (CLAUDE.md: plain SQL on request and consumer
 paths): a real payment function process (functions-framework, as its image runs) starts a
 payment, settles it on the browser's callback and iyzico's notification, refunds part of it
-and reads it; a real payment-chain process takes the payment's succeeded event. Neither
+and reads it, charges and cancels a 3-D Secure payment, and runs its schedule's tick; a real
+payment-chain process takes the payment's succeeded event. Neither
 process ever imports `sqlalchemy` (a sitecustomize on the processes' path records the stack
 of any import of it; the test process's own imports do not count)."""
 
@@ -9,12 +10,14 @@ from __future__ import annotations
 
 import os
 import sys
+import uuid
 
 import httpx
 
-from tests.helpers import bearer
+from tests.helpers import bearer, sender_auth
 from tests.payments.conftest import API_KEY, SECRET, payment_body
 from tests.payments.test_payments import callback_path, notify_path, token_of
+from tests.payments.test_threeds import CARD, iyzico_id
 
 PROBE = '''
 import os, sys, traceback
@@ -94,6 +97,20 @@ async def test_payment_and_chain_processes_never_import_sqlalchemy(client, onboa
             assert r.status_code == 202 and r.json()["status"] == "succeeded", r.text
             r = await h.get(f"/payments/{pid}", headers=bearer(t["token"]))
             assert r.status_code == 200 and r.json()["status"] == "partially_refunded", r.text
+            # direct 3-D Secure: started, authenticated through the browser, charged, cancelled
+            r = await h.post("/payments/3ds", json={**payment_body(), "card": dict(CARD)}, headers=bearer(t["token"]))
+            assert r.status_code == 201, r.text
+            tds = r.json()["id"]
+            r = await h.post(callback_path(db, tds), data=iyzico.complete_3ds(iyzico_id(db, tds), md_status="1"))
+            assert r.status_code == 303 and "status=succeeded" in r.headers["location"], r.text
+            r = await h.post(f"/payments/{tds}/cancel", headers=bearer(t["token"]))
+            assert r.status_code == 200 and r.json()["status"] == "cancelled", r.text
+            # the schedule's tick: stalled payments settled, stalled calls taken over
+            r = await h.post("/", content=b'{}', headers={
+                "ce-specversion": "1.0", "ce-id": str(uuid.uuid4()), "ce-source": "/kopru/schedule",
+                "ce-type": "kopru.payment.settle_poll.v1", "content-type": "application/json",
+                **sender_auth("payment", "schedule")})
+            assert r.status_code == 200 and "settled" in r.json(), r.text
     finally:
         fn.kill()
     _no_sqlalchemy(out)
