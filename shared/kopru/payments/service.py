@@ -57,9 +57,9 @@ def _money(d: Decimal | None) -> str | None:
 
 
 async def _history(tx, payment_id: uuid.UUID, status: str, code: str | None = None) -> None:
-    from kopru.db.schema import payment_history as h
-
-    await tx.execute(h.insert().values(tenant_id=tx.tenant_id, payment_id=payment_id, status=status, code=code))
+    await tx.conn.queue("insert into payment_history (tenant_id, payment_id, status, code) "
+                        "values (%(t)s, %(p)s, %(s)s, %(c)s)",
+                        {"t": tx.tenant_id, "p": payment_id, "s": status, "c": code})
 
 
 def callback_url(tenant_id: uuid.UUID | str, payment_id: uuid.UUID | str) -> str:
@@ -121,7 +121,8 @@ async def create_payment(ctx, body, idempotency_key: str | None, *, card=None) -
     With `card` (direct 3-D Secure): the 3-D Secure payment is started with the card in
     memory only, and the answer carries the bank's page (`threeds_html`) to show the payer;
     a repeat cannot give that page again (the card is not kept) and answers it null."""
-    from kopru.db.schema import payments as pt
+    from psycopg.types.json import Jsonb
+
     from kopru.kvkk import find_or_create_subject
     from kopru.kvkk.subjects import encrypt_field
     from kopru.work import idempotency
@@ -145,14 +146,18 @@ async def create_payment(ctx, body, idempotency_key: str | None, *, card=None) -
             buyer = body.buyer.model_dump(mode="json")
             extra = {"billing_address": body.billing_address.model_dump(mode="json") if body.billing_address else None,
                      "shipping_address": body.shipping_address.model_dump(mode="json") if body.shipping_address else None}
-            await tx.execute(pt.insert().values(
-                id=payment_id, tenant_id=tx.tenant_id, flow=flow, subject_id=ref.id, status="initializing",
-                currency=body.currency, amount=body.amount, paid_amount=body.paid_amount or body.amount,
-                basket=[i.model_dump(mode="json") for i in body.items],
-                buyer_enc=encrypt_field(ref.key, ref.id, f"payments.buyer:{payment_id}",
+            await tx.conn.queue(  # installments: JSON null when none, as the JSONB column took None
+                "insert into payments (id, tenant_id, flow, subject_id, status, currency, amount, paid_amount, "
+                "basket, buyer_enc, return_url, locale, installments) values (%(id)s, %(t)s, %(flow)s, %(s)s, "
+                "'initializing', %(cur)s, %(amount)s, %(paid)s, %(basket)s, %(buyer)s, %(url)s, %(locale)s, "
+                "%(inst)s)",
+                {"id": payment_id, "t": tx.tenant_id, "flow": flow, "s": ref.id, "cur": body.currency,
+                 "amount": body.amount, "paid": body.paid_amount or body.amount,
+                 "basket": Jsonb([i.model_dump(mode="json") for i in body.items]),
+                 "buyer": encrypt_field(ref.key, ref.id, f"payments.buyer:{payment_id}",
                                         json.dumps({**buyer, **extra}, ensure_ascii=False)),
-                return_url=body.return_url, locale=body.locale,
-                installments=list(body.installments) if body.installments else None))
+                 "url": body.return_url, "locale": body.locale,
+                 "inst": Jsonb(list(body.installments) if body.installments else None)})
             await _history(tx, payment_id, "initializing")
             starter = ThreeDSStart if card is not None else CheckoutInit
             await intend(tx, starter.provider, starter.operation, str(payment_id))
@@ -231,15 +236,13 @@ class CheckoutInit(IyzicoCall):
         self.payment_id = payment_id
 
     async def prepare(self, tx, *, first: bool):
-        from sqlalchemy import select
-
-        from kopru.db.schema import payments as pt
         from kopru.kvkk import subject_key
         from kopru.kvkk.subjects import decrypt_field
         from kopru.text import now_utc
         from kopru.work import Outcome
 
-        row = (await tx.execute(select(pt).where(pt.c.id == self.payment_id).with_for_update())).first()
+        row = (await tx.execute("select * from payments where id = %(id)s for update",
+                                {"id": self.payment_id})).first()
         if row is None:
             return Outcome.failed("payment.not_found")
         if row.status != "initializing":
@@ -300,18 +303,17 @@ class CheckoutInit(IyzicoCall):
         return None  # see the class's note: an unseen form cannot be paid; make it again
 
     async def record(self, tx, outcome) -> None:
-        from sqlalchemy import func, update
-
-        from kopru.db.schema import payments as pt
         from kopru.text import now_utc
 
         if self.row is None or outcome.code == "already_recorded":
             return
         if outcome.state == "succeeded":
             init = outcome.detail
-            await tx.execute(update(pt).where(pt.c.id == self.payment_id).values(
-                status="pending", iyzico_token=init.token, page_url=init.payment_page_url,
-                token_expires_at=_expiry(init.token_expire_time, now_utc()), updated_at=func.now()))
+            await tx.conn.queue(
+                "update payments set status = 'pending', iyzico_token = %(token)s, page_url = %(url)s, "
+                "token_expires_at = %(exp)s, updated_at = now() where id = %(id)s",
+                {"token": init.token, "url": init.payment_page_url,
+                 "exp": _expiry(init.token_expire_time, now_utc()), "id": self.payment_id})
             await _history(tx, self.payment_id, "pending")
             await tx.emit(INITIALIZED, {"payment_id": self.ref, "amount": _money(self.row.amount),
                                         "paid_amount": _money(self.row.paid_amount), "currency": self.row.currency},
@@ -368,17 +370,16 @@ class ThreeDSStart(CheckoutInit):
         return refused or Outcome.failed("payment.threeds_lost")
 
     async def record(self, tx, outcome) -> None:
-        from sqlalchemy import func, update
-
-        from kopru.db.schema import payments as pt
         from kopru.text import now_utc
 
         if self.row is None or outcome.code == "already_recorded":
             return
         if outcome.state == "succeeded":
-            await tx.execute(update(pt).where(pt.c.id == self.payment_id).values(
-                status="pending", iyzico_payment_id=outcome.external_ref,
-                token_expires_at=now_utc() + timedelta(seconds=FORM_TTL_S), updated_at=func.now()))
+            await tx.conn.queue(
+                "update payments set status = 'pending', iyzico_payment_id = %(pay)s, token_expires_at = %(exp)s, "
+                "updated_at = now() where id = %(id)s",
+                {"pay": outcome.external_ref, "exp": now_utc() + timedelta(seconds=FORM_TTL_S),
+                 "id": self.payment_id})
             await _history(tx, self.payment_id, "pending")
             await tx.emit(INITIALIZED, {"payment_id": self.ref, "amount": _money(self.row.amount),
                                         "paid_amount": _money(self.row.paid_amount), "currency": self.row.currency},
@@ -401,12 +402,10 @@ class ThreeDSAuth(IyzicoCall):
         self.payment_id, self.conversation_data = payment_id, conversation_data
 
     async def prepare(self, tx, *, first: bool):
-        from sqlalchemy import select
-
-        from kopru.db.schema import payments as pt
         from kopru.work import Outcome
 
-        row = (await tx.execute(select(pt).where(pt.c.id == self.payment_id).with_for_update())).first()
+        row = (await tx.execute("select * from payments where id = %(id)s for update",
+                                {"id": self.payment_id})).first()
         if row is None:
             return Outcome.failed("payment.not_found")
         if row.status != "pending" or row.flow != "threeds" or not row.iyzico_payment_id:
@@ -440,13 +439,10 @@ class ThreeDSAuth(IyzicoCall):
         return refused or self._outcome(pay)
 
     async def record(self, tx, outcome) -> None:
-        from sqlalchemy import select
-
-        from kopru.db.schema import payments as pt
-
         if self.row is None or outcome.code == "already_recorded":
             return
-        locked = (await tx.execute(select(pt).where(pt.c.id == self.payment_id).with_for_update())).first()
+        locked = (await tx.execute("select * from payments where id = %(id)s for update",
+                                   {"id": self.payment_id})).first()
         if locked is None or locked.status != "pending":
             return  # iyzico's notification, settled first, recorded it: once
         if outcome.state == "succeeded":
@@ -466,13 +462,10 @@ def _expiry(seconds: Any, now) -> Any:
 
 
 async def _fail(tx, payment_id: uuid.UUID, code: str) -> None:
-    from sqlalchemy import func, update
-
     from kopru import metrics
-    from kopru.db.schema import payments as pt
 
-    await tx.execute(update(pt).where(pt.c.id == payment_id).values(status="failed", error_code=code,
-                                                                   updated_at=func.now()))
+    await tx.conn.queue("update payments set status = 'failed', error_code = %(c)s, updated_at = now() "
+                        "where id = %(id)s", {"c": code, "id": payment_id})
     await _history(tx, payment_id, "failed", code)
     await tx.emit(FAILED, {"payment_id": str(payment_id), "code": code}, subject=str(payment_id), source=SOURCE)
     metrics.payment(tx.tenant_id, "failed")
@@ -521,16 +514,13 @@ async def settle(tenant_id: uuid.UUID, payment_id: uuid.UUID, *, actor: str, by_
     """Ask iyzico what became of a payment and record it once. Returns the payment's
     status afterwards ("pending" when iyzico says it is not finished yet). Raises
     KopruError("iyzico.unavailable") when iyzico could not be asked."""
-    from sqlalchemy import select
-
     from kopru.connectors import iyzico
     from kopru.db import tenant_transaction
-    from kopru.db.schema import payments as pt
     from kopru.text import now_utc
     from kopru.work.integrations import load
 
     async with tenant_transaction(tenant_id, actor=actor) as tx:
-        row = (await tx.execute(select(pt).where(pt.c.id == payment_id))).first()
+        row = (await tx.execute("select * from payments where id = %(id)s", {"id": payment_id})).first()
         if row is None:
             raise KopruError("payment.not_found")
         if row.status != "pending":
@@ -562,7 +552,7 @@ async def settle(tenant_id: uuid.UUID, payment_id: uuid.UUID, *, actor: str, by_
             return "pending"
         verdict, code = "failed", "payment.expired"
     async with tenant_transaction(tenant_id, actor=actor) as tx:
-        locked = (await tx.execute(select(pt).where(pt.c.id == payment_id).with_for_update())).first()
+        locked = (await tx.execute("select * from payments where id = %(id)s for update", {"id": payment_id})).first()
         if locked is None or locked.status != "pending":
             return locked.status if locked else "failed"  # somebody recorded it first: once
         if verdict == "succeeded":
@@ -594,16 +584,16 @@ def _verdict(row, pay) -> tuple[str, str | None]:
 
 
 async def _succeed(tx, row, pay) -> None:
-    from sqlalchemy import func, update
+    from psycopg.types.json import Jsonb
 
     from kopru import metrics
-    from kopru.db.schema import payments as pt
 
     tx_items = [{"item_id": i[0], "payment_transaction_id": i[1], "paid_price": _money(Decimal(str(i[2])))}
                 for i in (pay.item_transactions or ())]
-    await tx.execute(update(pt).where(pt.c.id == row.id).values(
-        status="succeeded", iyzico_payment_id=str(pay.payment_id), item_transactions=tx_items,
-        paid_amount=pay.paid_price, paid_at=func.now(), updated_at=func.now()))
+    await tx.conn.queue(
+        "update payments set status = 'succeeded', iyzico_payment_id = %(pay)s, item_transactions = %(items)s, "
+        "paid_amount = %(paid)s, paid_at = now(), updated_at = now() where id = %(id)s",
+        {"pay": str(pay.payment_id), "items": Jsonb(tx_items), "paid": pay.paid_price, "id": row.id})
     await _history(tx, row.id, "succeeded")
     await tx.emit(SUCCEEDED, {"payment_id": str(row.id), "iyzico_payment_id": str(pay.payment_id),
                               "amount": _money(row.amount), "paid_amount": _money(pay.paid_price),
@@ -612,12 +602,8 @@ async def _succeed(tx, row, pay) -> None:
 
 
 async def _park(tx, row, code: str) -> None:
-    from sqlalchemy import func, update
-
-    from kopru.db.schema import payments as pt
-
-    await tx.execute(update(pt).where(pt.c.id == row.id).values(status="unknown", error_code=code,
-                                                               updated_at=func.now()))
+    await tx.conn.queue("update payments set status = 'unknown', error_code = %(c)s, updated_at = now() "
+                        "where id = %(id)s", {"c": code, "id": row.id})
     await _history(tx, row.id, "unknown", code)
     await tx.emit("kopru.work.outcome_unknown.v1", {"provider": "iyzico", "operation": "checkout.settle",
                                                    "ref": str(row.id), "code": code},
@@ -631,11 +617,8 @@ async def browser_callback(payment_id: str, tenant: str | None, sig: str | None,
     ?payment_id=&status= for a 303."""
     from urllib.parse import urlencode, urlsplit, urlunsplit
 
-    from sqlalchemy import select
-
     from kopru.auth.crypto import url_mac_valid
     from kopru.db import tenant_transaction
-    from kopru.db.schema import payments as pt
 
     try:
         tid, pid = uuid.UUID(tenant or ""), uuid.UUID(payment_id)
@@ -644,7 +627,7 @@ async def browser_callback(payment_id: str, tenant: str | None, sig: str | None,
     if not url_mac_valid(sig, CALLBACK_PURPOSE, str(tid), str(pid)):
         raise KopruError("payment.callback_forbidden")
     async with tenant_transaction(tid, actor="iyzico:callback") as tx:
-        flow = (await tx.execute(select(pt.c.flow).where(pt.c.id == pid))).scalar()
+        flow = (await tx.execute("select flow from payments where id = %(id)s", {"id": pid})).scalar()
     try:
         if flow == "threeds":
             await _threeds_return(tid, pid, form or {})
@@ -655,7 +638,7 @@ async def browser_callback(payment_id: str, tenant: str | None, sig: str | None,
             raise
         # the schedule settles it; the payer is not kept waiting on iyzico
     async with tenant_transaction(tid, actor="iyzico:callback") as tx:
-        row = (await tx.execute(select(pt.c.return_url, pt.c.status).where(pt.c.id == pid))).first()
+        row = (await tx.execute("select return_url, status from payments where id = %(id)s", {"id": pid})).first()
     if row is None:
         raise KopruError("payment.not_found")
     parts = urlsplit(row.return_url)
@@ -667,17 +650,14 @@ async def _threeds_return(tid: uuid.UUID, pid: uuid.UUID, form: dict[str, str]) 
     """The bank's 3-D Secure answer through the payer's browser (signed by iyzico with the
     tenant's secret key): authenticated -> auth through kopru.work (once, however often the
     browser posts); not -> the payment fails with `payment.threeds_failed`."""
-    from sqlalchemy import select
-
     from kopru.connectors import iyzico
     from kopru.db import tenant_transaction
-    from kopru.db.schema import payments as pt
     from kopru.work import perform
     from kopru.work.integrations import load
 
     async with tenant_transaction(tid, actor="iyzico:callback") as tx:
         creds = await load(tx, "iyzico")
-        row = (await tx.execute(select(pt.c.iyzico_payment_id).where(pt.c.id == pid))).first()
+        row = (await tx.execute("select iyzico_payment_id from payments where id = %(id)s", {"id": pid})).first()
     if creds is None or row is None:
         raise KopruError("payment.callback_forbidden")
     try:
@@ -688,7 +668,8 @@ async def _threeds_return(tid: uuid.UUID, pid: uuid.UUID, form: dict[str, str]) 
         raise KopruError("payment.callback_forbidden")
     if not cb.authenticated:
         async with tenant_transaction(tid, actor="iyzico:callback") as tx:
-            locked = (await tx.execute(select(pt.c.status).where(pt.c.id == pid).with_for_update())).scalar()
+            locked = (await tx.execute("select status from payments where id = %(id)s for update",
+                                       {"id": pid})).scalar()
             if locked == "pending":
                 await _fail(tx, pid, "payment.threeds_failed")
         return
@@ -700,13 +681,9 @@ async def notification(tenant: str | None, sig: str | None, raw: bytes, signatur
     Verified, refused when replayed, then the payment is settled by asking iyzico."""
     import hashlib
 
-    from sqlalchemy import select
-    from sqlalchemy.dialects.postgresql import insert
-
     from kopru.auth.crypto import url_mac_valid
     from kopru.connectors import iyzico
     from kopru.db import tenant_transaction
-    from kopru.db.schema import payment_notifications as pn
     from kopru.work.integrations import load
 
     try:
@@ -729,7 +706,8 @@ async def notification(tenant: str | None, sig: str | None, raw: bytes, signatur
         return {"matched": False}  # not one of ours (another shop on the same merchant): nothing to do
     reference = (note.reference_code or hashlib.sha256(raw).hexdigest())[:200]
     async with tenant_transaction(tid, actor="iyzico:notification") as tx:
-        if (await tx.execute(select(pn.c.reference).where(pn.c.reference == reference))).first() is not None:
+        if (await tx.execute("select reference from payment_notifications where reference = %(r)s",
+                             {"r": reference})).first() is not None:
             raise KopruError("payment.notification_replayed")  # taken before: not even iyzico is asked again
     try:
         status = await settle(tid, pid, actor="iyzico:notification", by_detail=not note.token)
@@ -738,8 +716,9 @@ async def notification(tenant: str | None, sig: str | None, raw: bytes, signatur
             raise
         return {"matched": False}  # a payment of another shop on the same merchant: nothing of ours
     async with tenant_transaction(tid, actor="iyzico:notification") as tx:  # two at once: the second is the replay
-        fresh = (await tx.execute(insert(pn).values(tenant_id=tid, reference=reference, payment_id=pid)
-                                  .on_conflict_do_nothing().returning(pn.c.reference))).first()
+        fresh = (await tx.execute("insert into payment_notifications (tenant_id, reference, payment_id) "
+                                  "values (%(t)s, %(r)s, %(p)s) on conflict do nothing returning reference",
+                                  {"t": tid, "r": reference, "p": pid})).first()
     if fresh is None:
         raise KopruError("payment.notification_replayed")
     return {"matched": True, "payment_id": str(pid), "status": status}
@@ -752,23 +731,19 @@ async def settle_stalled() -> dict[str, int]:
     `payment_settle_after_seconds` (or whose form has expired) is settled by
     `payment/detail` by conversationId; then stalled outward calls (initialisations,
     refunds, cancellations) are taken over through kopru.work."""
-    from sqlalchemy import or_, select
-
     from kopru.config import settings
     from kopru.db import tenant_transaction
-    from kopru.db.schema import payments as pt
     from kopru.work.sweep import for_each_tenant, recover
 
     after = settings().payment_settle_after_seconds
     counts = {"settled": 0, "pending": 0, "errors": 0}
 
     async def one_tenant(tid: uuid.UUID) -> None:
-        from sqlalchemy import func
-
         async with tenant_transaction(tid, actor="schedule:payment-settle") as tx:
-            ids = (await tx.execute(select(pt.c.id).where(pt.c.status == "pending").where(or_(
-                pt.c.updated_at < func.now() - timedelta(seconds=after),
-                pt.c.token_expires_at < func.now())).order_by(pt.c.updated_at).limit(200))).scalars().all()
+            ids = (await tx.execute(
+                "select id from payments where status = 'pending' "
+                "and (updated_at < now() - %(after)s or token_expires_at < now()) order by updated_at limit 200",
+                {"after": timedelta(seconds=after)})).scalars().all()
         for pid in ids:
             try:
                 st = await settle(tid, pid, actor="schedule:payment-settle", by_detail=True)
@@ -790,9 +765,6 @@ async def settle_stalled() -> dict[str, int]:
 async def request_refund(ctx, payment_id: uuid.UUID, body, origin_ip: str,
                          idempotency_key: str | None) -> tuple[int, dict[str, Any]]:
     """Refund part or all of a paid payment (iyzico `/v2/payment/refund`), as an outward call."""
-    from sqlalchemy import func, select
-
-    from kopru.db.schema import payment_refunds as pr, payments as pt
     from kopru.work import idempotency, perform
     from kopru.work.outward import intend
 
@@ -802,20 +774,22 @@ async def request_refund(ctx, payment_id: uuid.UUID, body, origin_ip: str,
         if slot.replay is not None:
             refund_id = uuid.UUID(slot.replay[1]["id"])
         else:
-            row = (await tx.execute(select(pt).where(pt.c.id == payment_id).with_for_update())).first()
+            row = (await tx.execute("select * from payments where id = %(id)s for update",
+                                    {"id": payment_id})).first()
             if row is None:
                 raise KopruError("payment.not_found")
             if row.status not in ("succeeded", "partially_refunded"):
                 raise KopruError("payment.not_refundable")
-            owed = (await tx.execute(select(func.coalesce(func.sum(pr.c.amount), 0))
-                                     .where(pr.c.payment_id == payment_id)
-                                     .where(pr.c.status.in_(("requested", "succeeded", "unknown"))))).scalar()
+            owed = (await tx.execute("select coalesce(sum(amount), 0) from payment_refunds where payment_id = %(id)s "
+                                     "and status in ('requested', 'succeeded', 'unknown')",
+                                     {"id": payment_id})).scalar()
             if Decimal(owed) + body.amount > row.paid_amount:
                 raise KopruError("payment.refund_exceeds")
             refund_id = uuid.uuid4()
-            await tx.execute(pr.insert().values(id=refund_id, tenant_id=tx.tenant_id, payment_id=payment_id,
-                                                amount=body.amount, reason=body.reason, status="requested",
-                                                origin_ip=origin_ip))
+            await tx.conn.queue("insert into payment_refunds (id, tenant_id, payment_id, amount, reason, status, "
+                                "origin_ip) values (%(id)s, %(t)s, %(p)s, %(amount)s, %(reason)s, 'requested', %(ip)s)",
+                                {"id": refund_id, "t": tx.tenant_id, "p": payment_id, "amount": body.amount,
+                                 "reason": body.reason, "ip": origin_ip})
             await intend(tx, RefundCall.provider, RefundCall.operation, str(refund_id))
             await slot.save(202, {"id": str(refund_id)})
     await perform(ctx.tenant_id, RefundCall(ctx.tenant_id, refund_id), actor=ctx.actor)
@@ -823,13 +797,10 @@ async def request_refund(ctx, payment_id: uuid.UUID, body, origin_ip: str,
 
 
 async def _refund_view(ctx, refund_id: uuid.UUID) -> dict[str, Any]:
-    from sqlalchemy import select
-
     from kopru.connectors.words import describe
-    from kopru.db.schema import payment_refunds as pr
 
     async with ctx.transaction() as tx:
-        r = (await tx.execute(select(pr).where(pr.c.id == refund_id))).first()
+        r = (await tx.execute("select * from payment_refunds where id = %(id)s", {"id": refund_id})).first()
     return {"id": str(r.id), "payment_id": str(r.payment_id), "amount": _money(r.amount), "status": r.status,
             "error_code": r.error_code, "error": describe(r.error_code), "created_at": r.created_at}
 
@@ -846,18 +817,16 @@ class RefundCall(IyzicoCall):
         self.refund_id, self.refund = refund_id, None
 
     async def prepare(self, tx, *, first: bool):
-        from sqlalchemy import select
-
-        from kopru.db.schema import payment_refunds as pr, payments as pt
         from kopru.work import Outcome
 
-        r = (await tx.execute(select(pr).where(pr.c.id == self.refund_id).with_for_update())).first()
+        r = (await tx.execute("select * from payment_refunds where id = %(id)s for update",
+                              {"id": self.refund_id})).first()
         if r is None:
             return Outcome.failed("payment.not_found")
         if r.status != "requested":
             return Outcome("succeeded" if r.status == "succeeded" else r.status, "already_recorded")
         self.refund = r
-        self.payment = (await tx.execute(select(pt).where(pt.c.id == r.payment_id))).first()
+        self.payment = (await tx.execute("select * from payments where id = %(id)s", {"id": r.payment_id})).first()
         return await self.keys(tx)
 
     async def call(self):
@@ -876,23 +845,22 @@ class RefundCall(IyzicoCall):
         return Outcome.unknown()
 
     async def record(self, tx, outcome) -> None:
-        from sqlalchemy import func, select, update
-
         from kopru import metrics
-        from kopru.db.schema import payment_refunds as pr, payments as pt
 
         if self.refund is None or outcome.code == "already_recorded":
             return
         status = {"succeeded": "succeeded", "failed": "failed"}.get(outcome.state, "unknown")
-        await tx.execute(update(pr).where(pr.c.id == self.refund_id).values(
-            status=status, error_code=None if status == "succeeded" else outcome.code, updated_at=func.now()))
+        await tx.conn.queue("update payment_refunds set status = %(s)s, error_code = %(c)s, updated_at = now() "
+                            "where id = %(id)s", {"s": status, "c": None if status == "succeeded" else outcome.code,
+                                                  "id": self.refund_id})
         if status != "succeeded":
             return
-        pay = (await tx.execute(select(pt).where(pt.c.id == self.refund.payment_id).with_for_update())).first()
+        pay = (await tx.execute("select * from payments where id = %(id)s for update",
+                                {"id": self.refund.payment_id})).first()
         total = Decimal(pay.refunded_amount) + Decimal(self.refund.amount)
         new = "refunded" if total >= pay.paid_amount else "partially_refunded"
-        await tx.execute(update(pt).where(pt.c.id == pay.id).values(refunded_amount=total, status=new,
-                                                                   updated_at=func.now()))
+        await tx.conn.queue("update payments set refunded_amount = %(total)s, status = %(s)s, updated_at = now() "
+                            "where id = %(id)s", {"total": total, "s": new, "id": pay.id})
         await _history(tx, pay.id, new, "refund")
         await tx.emit(REFUNDED, {"payment_id": str(pay.id), "refund_id": self.ref,
                                  "amount": _money(self.refund.amount), "refunded_amount": _money(total),
@@ -902,15 +870,12 @@ class RefundCall(IyzicoCall):
 
 async def request_cancel(ctx, payment_id: uuid.UUID, origin_ip: str) -> dict[str, Any]:
     """Cancel a paid payment the same day (iyzico `/payment/cancel`), as an outward call."""
-    from sqlalchemy import select
-
-    from kopru.db.schema import payments as pt
     from kopru.work import perform
     from kopru.work.outward import intend
 
     async with ctx.transaction() as tx:
-        row = (await tx.execute(select(pt.c.status, pt.c.refunded_amount).where(pt.c.id == payment_id)
-                                .with_for_update())).first()
+        row = (await tx.execute("select status, refunded_amount from payments where id = %(id)s for update",
+                                {"id": payment_id})).first()
         if row is None:
             raise KopruError("payment.not_found")
         if row.status == "cancelled":
@@ -933,12 +898,10 @@ class CancelCall(IyzicoCall):
         self.payment_id, self.origin_ip = payment_id, origin_ip
 
     async def prepare(self, tx, *, first: bool):
-        from sqlalchemy import select
-
-        from kopru.db.schema import payments as pt
         from kopru.work import Outcome
 
-        row = (await tx.execute(select(pt).where(pt.c.id == self.payment_id).with_for_update())).first()
+        row = (await tx.execute("select * from payments where id = %(id)s for update",
+                                {"id": self.payment_id})).first()
         if row is None:
             return Outcome.failed("payment.not_found")
         if row.status != "succeeded":
@@ -961,16 +924,13 @@ class CancelCall(IyzicoCall):
         return Outcome.unknown()
 
     async def record(self, tx, outcome) -> None:
-        from sqlalchemy import func, update
-
         from kopru import metrics
-        from kopru.db.schema import payments as pt
 
         if self.row is None or outcome.code == "already_recorded":
             return
         if outcome.state == "succeeded":
-            await tx.execute(update(pt).where(pt.c.id == self.payment_id).values(status="cancelled",
-                                                                                updated_at=func.now()))
+            await tx.conn.queue("update payments set status = 'cancelled', updated_at = now() where id = %(id)s",
+                                {"id": self.payment_id})
             await _history(tx, self.payment_id, "cancelled")
             await tx.emit(CANCELLED, {"payment_id": self.ref, "amount": _money(self.row.paid_amount),
                                       "currency": self.row.currency}, subject=self.ref, source=SOURCE)
