@@ -318,6 +318,10 @@ async def test_routes_read_list_delete_and_the_registry(client, shop, db):
     assert [w["id"] for w in r.json()["workflows"]] == ids[2:] and r.json()["next_cursor"] is None
     r = await client("workflows").get(f"/workflows/{ids[0]}", headers=bearer(shop["token"]))
     assert r.status_code == 200 and r.json()["steps"][0]["action"] == "sms.send"
+    r = await client("workflows").patch(f"/workflows/{ids[1]}", json={"name": "yeni ad"}, headers=bearer(shop["token"]))
+    assert r.status_code == 200 and (r.json()["name"], r.json()["enabled"]) == ("yeni ad", True), r.text
+    r = await client("workflows").get(f"/workflows/{ids[1]}", headers=bearer(shop["token"]))
+    assert r.json()["name"] == "yeni ad" and r.json()["updated_at"] > r.json()["created_at"]
     r = await client("workflows").delete(f"/workflows/{ids[0]}", headers=bearer(shop["token"]))
     assert r.status_code == 204
     r = await client("workflows").get(f"/workflows/{ids[0]}", headers=bearer(shop["token"]))
