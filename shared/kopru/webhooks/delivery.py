@@ -85,7 +85,8 @@ def next_delay(attempt: int, retry_after: float | None) -> float:
 # -- made once, by the consumer -------------------------------------------------------------
 
 # a delivery owed now, once per (endpoint, event source, event id); its call_ref answered when it is new
-_INSERT = ("insert into webhook_deliveries (id, tenant_id, endpoint_id, event_source, event_id, event_type, "
+# (the consumer's, and a workflow's webhook.call step)
+INSERT_DELIVERY = ("insert into webhook_deliveries (id, tenant_id, endpoint_id, event_source, event_id, event_type, "
            "webhook_id, body, subject_id, personal_data, purpose, host, status, call_ref, attempts, replays, "
            "next_attempt_at) values (%(id)s, %(tid)s, %(endpoint_id)s, %(source)s, %(event_id)s, %(type)s, "
            "%(webhook_id)s, %(body)s, %(subject_id)s, %(personal_data)s, %(purpose)s, %(host)s, 'pending', %(id)s, "
@@ -138,7 +139,7 @@ async def fan_out(ev) -> dict[str, int]:
         msg_id = webhook_id(source, event_id)
         for e in eps:
             did = uuid.uuid4()
-            got = (await tx.execute(_INSERT, {
+            got = (await tx.execute(INSERT_DELIVERY, {
                 "id": did, "tid": tx.tenant_id, "endpoint_id": e.id, "source": source, "event_id": event_id,
                 "type": ev.type, "webhook_id": msg_id, "body": body,
                 "subject_id": subject if e.personal_data else None, "personal_data": e.personal_data,
