@@ -384,3 +384,24 @@ async def test_erasing_a_subject_clears_what_its_webhooks_carried_and_names_the_
     # the log still lists the delivery (its status, times, receiver), with no payload
     r = await client("webhooks").get(f"/webhooks/endpoints/{ep['id']}/deliveries", headers=bearer(hooks["token"]))
     assert r.status_code == 200 and [d["payload"] for d in r.json()["deliveries"]] == [None]
+
+
+async def test_a_patch_changes_what_the_endpoint_takes_and_an_empty_filter_removes_it(client, hooks, receiver, db):
+    ep = await hooks["make"](filter=[{"exact": {"data.currency": "EUR"}}])
+    h = bearer(hooks["token"])
+    r = await client("webhooks").patch(f"/webhooks/endpoints/{ep['id']}", headers=h, json={
+        "description": "muhasebe", "event_types": [SUCCEEDED, "kopru.payment.failed.v1"],
+        "filter": [{"exact": {"data.currency": "TRY"}}]})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert (out["description"], sorted(out["event_types"]), out["filter"]) == (
+        "muhasebe", sorted([SUCCEEDED, "kopru.payment.failed.v1"]), [{"exact": {"data.currency": "TRY"}}])
+    await emit(client, hooks["id"], SUCCEEDED, payment_data(currency="EUR"))
+    tl = await emit(client, hooks["id"], SUCCEEDED, payment_data())
+    assert [json.loads(b)["data"]["payment_id"] for _, b in receiver.at(ep["path"])] == [tl["data"]["payment_id"]]
+    r = await client("webhooks").patch(f"/webhooks/endpoints/{ep['id']}", headers=h, json={"filter": []})
+    assert r.status_code == 200 and r.json()["filter"] is None, r.text
+    await emit(client, hooks["id"], SUCCEEDED, payment_data(currency="EUR"))
+    assert len(receiver.at(ep["path"])) == 2
+    r = await client("webhooks").get(f"/webhooks/endpoints/{ep['id']}", headers=h)
+    assert r.json()["filter"] is None and r.json()["description"] == "muhasebe"

@@ -230,12 +230,15 @@ async def test_a_crash_between_steps_resumes_and_no_step_runs_twice(client, apps
         if index == 1 and "inside-1" not in crashes:
             crashes.append("inside-1")
             raise RuntimeError("killed after step 1's side effect, before it was recorded")
+        if index == 2 and "inside-2" not in crashes:
+            crashes.append("inside-2")
+            raise RuntimeError("killed after step 2's delivery, before it was recorded")
         return await real(tenant_id, run_id, index, result, actor=actor)
 
     monkeypatch.setattr(engine, "record_step", dying)
     pid = await pay(client, shop, iyzico, db, "1200.00")
     bus = await drain(apps, only=FLOW)  # the bus redelivers after each 500: the run resumes
-    assert crashes == ["after-0", "inside-1"] and not bus.dead_letters
+    assert crashes == ["after-0", "inside-1", "inside-2"] and not bus.dead_letters
     [run] = await runs_of(client, shop, wid)
     assert (run["status"], run["step"], run["steps"]) == ("succeeded", 3, 3), run
     # each step once: one SMS per step (step 1 ran twice; its Idempotency-Key answered the first request), one delivery
@@ -244,6 +247,9 @@ async def test_a_crash_between_steps_resumes_and_no_step_runs_twice(client, apps
     [(headers, raw)] = receiver.at("/kasa")
     assert json.loads(raw)["data"]["payment_id"] == pid and json.loads(raw)["workflow"]["step"] == 2
     assert [r_["step"] for r_ in run["results"]] == [0, 1, 2]
+    # step 2 ran twice: its delivery was made once, and the run names that one
+    [(delivery,)] = db.execute("select id from webhook_deliveries where endpoint_id = %s", (endpoint,)).fetchall()
+    assert run["results"][2]["delivery_id"] == str(delivery)
 
 
 async def test_the_schedule_resumes_an_unfinished_run(client, apps, shop, iyzico, netgsm, db, monkeypatch):
@@ -318,6 +324,10 @@ async def test_routes_read_list_delete_and_the_registry(client, shop, db):
     assert [w["id"] for w in r.json()["workflows"]] == ids[2:] and r.json()["next_cursor"] is None
     r = await client("workflows").get(f"/workflows/{ids[0]}", headers=bearer(shop["token"]))
     assert r.status_code == 200 and r.json()["steps"][0]["action"] == "sms.send"
+    r = await client("workflows").patch(f"/workflows/{ids[1]}", json={"name": "yeni ad"}, headers=bearer(shop["token"]))
+    assert r.status_code == 200 and (r.json()["name"], r.json()["enabled"]) == ("yeni ad", True), r.text
+    r = await client("workflows").get(f"/workflows/{ids[1]}", headers=bearer(shop["token"]))
+    assert r.json()["name"] == "yeni ad" and r.json()["updated_at"] > r.json()["created_at"]
     r = await client("workflows").delete(f"/workflows/{ids[0]}", headers=bearer(shop["token"]))
     assert r.status_code == 204
     r = await client("workflows").get(f"/workflows/{ids[0]}", headers=bearer(shop["token"]))

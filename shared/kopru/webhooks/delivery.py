@@ -84,14 +84,20 @@ def next_delay(attempt: int, retry_after: float | None) -> float:
 
 # -- made once, by the consumer -------------------------------------------------------------
 
+# a delivery owed now, once per (endpoint, event source, event id); its call_ref answered when it is new
+# (the consumer's, and a workflow's webhook.call step)
+INSERT_DELIVERY = ("insert into webhook_deliveries (id, tenant_id, endpoint_id, event_source, event_id, event_type, "
+           "webhook_id, body, subject_id, personal_data, purpose, host, status, call_ref, attempts, replays, "
+           "next_attempt_at) values (%(id)s, %(tid)s, %(endpoint_id)s, %(source)s, %(event_id)s, %(type)s, "
+           "%(webhook_id)s, %(body)s, %(subject_id)s, %(personal_data)s, %(purpose)s, %(host)s, 'pending', %(id)s, "
+           "0, 0, now()) on conflict do nothing returning call_ref")
+
 _SUBJECT_OF = (("payment_id", "payments"), ("sms_id", "sms_messages"), ("einvoice_id", "einvoices"))
 
 
 async def _subject_of(tx, data: Any) -> uuid.UUID | None:
     """The data subject an event is about: its `subject_id`, or the subject of the payment,
     SMS or invoice it names."""
-    from sqlalchemy import text
-
     if not isinstance(data, dict):
         return None
     try:
@@ -99,7 +105,7 @@ async def _subject_of(tx, data: Any) -> uuid.UUID | None:
             return uuid.UUID(str(data["subject_id"]))
         for key, table in _SUBJECT_OF:
             if data.get(key):
-                return (await tx.execute(text(f"select subject_id from {table} where id = :id"),
+                return (await tx.execute(f"select subject_id from {table} where id = %(id)s",
                                          {"id": uuid.UUID(str(data[key]))})).scalar()
     except ValueError:
         return None
@@ -111,10 +117,6 @@ async def fan_out(ev) -> dict[str, int]:
     first attempt of each, at once."""
     from urllib.parse import urlsplit
 
-    from sqlalchemy import select, text
-    from sqlalchemy.dialects.postgresql import insert
-
-    from kopru.db.schema import webhook_deliveries as wd, webhook_endpoints as we
     from kopru.events.filters import attributes, matches
 
     event = ev.event
@@ -123,9 +125,9 @@ async def fan_out(ev) -> dict[str, int]:
     async with ev.once() as tx:
         if tx is None:
             return {"deliveries": 0, "duplicate": 1}
-        eps = (await tx.execute(select(we.c.id, we.c.url, we.c.filter, we.c.personal_data, we.c.purpose)
-                                .where(we.c.enabled).where(text(":t = any(event_types)"))
-                                .order_by(we.c.created_at), {"t": ev.type})).all()
+        eps = (await tx.execute(
+            "select id, url, filter, personal_data, purpose from webhook_endpoints "
+            "where enabled and %(t)s = any(event_types) order by created_at", {"t": ev.type})).all()
         if not eps:
             return {"deliveries": 0}
         attrs = attributes(ev.type, source, event.get("subject"), event_id, ev.data)
@@ -137,13 +139,11 @@ async def fan_out(ev) -> dict[str, int]:
         msg_id = webhook_id(source, event_id)
         for e in eps:
             did = uuid.uuid4()
-            got = (await tx.execute(insert(wd).values(
-                id=did, tenant_id=tx.tenant_id, endpoint_id=e.id, event_source=source, event_id=event_id,
-                event_type=ev.type, webhook_id=msg_id, body=body,
-                subject_id=subject if e.personal_data else None, personal_data=e.personal_data,
-                purpose=e.purpose if e.personal_data else None, host=urlsplit(e.url).hostname or "",
-                status="pending", call_ref=did, attempts=0, replays=0, next_attempt_at=text("now()"))
-                .on_conflict_do_nothing().returning(wd.c.call_ref))).scalar()
+            got = (await tx.execute(INSERT_DELIVERY, {
+                "id": did, "tid": tx.tenant_id, "endpoint_id": e.id, "source": source, "event_id": event_id,
+                "type": ev.type, "webhook_id": msg_id, "body": body,
+                "subject_id": subject if e.personal_data else None, "personal_data": e.personal_data,
+                "purpose": e.purpose if e.personal_data else None, "host": urlsplit(e.url).hostname or ""})).scalar()
             if got is not None:
                 made.append(got)
     tid = ev.tenant_id
@@ -185,12 +185,10 @@ class WebhookDelivery:
         self.result: tuple[int | None, str | None, int | None, float | None] = (None, None, None, None)
 
     async def prepare(self, tx, *, first: bool):
-        from sqlalchemy import func, select, update
-
-        from kopru.db.schema import webhook_deliveries as wd, webhook_endpoints as we
         from kopru.work import Outcome
 
-        row = (await tx.execute(select(wd).where(wd.c.call_ref == self.call_ref).with_for_update())).first()
+        row = (await tx.execute("select * from webhook_deliveries where call_ref = %(ref)s for update",
+                                {"ref": self.call_ref})).first()
         if row is None:
             return Outcome.failed("webhook.delivery_not_found")
         if row.status != "pending":
@@ -198,7 +196,8 @@ class WebhookDelivery:
         self.row = row
         ep = None
         if row.endpoint_id is not None:
-            ep = (await tx.execute(select(we).where(we.c.id == row.endpoint_id))).first()
+            ep = (await tx.execute("select * from webhook_endpoints where id = %(id)s",
+                                   {"id": row.endpoint_id})).first()
         if ep is None:
             return Outcome.failed("webhook.endpoint_deleted")
         if not ep.enabled:
@@ -208,15 +207,16 @@ class WebhookDelivery:
         from kopru.webhooks.endpoints import open_secrets
 
         keys = open_secrets(tx.tenant_id, ep.id, ep.secret_enc)
-        now = (await tx.execute(select(func.now()))).scalar_one()
+        now = (await tx.execute("select now()")).scalar_one()
         self.secrets = [keys["current"]]
         if keys.get("previous") and ep.previous_secret_until and ep.previous_secret_until > now:
             self.secrets.append(keys["previous"])
         self.url, self.endpoint_id, self.attempt = ep.url, ep.id, row.attempts + 1
         # in flight: the tick leaves it alone until the lease would have run out
-        await tx.execute(update(wd).where(wd.c.id == row.id).values(
-            next_attempt_at=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, self.lease_s),
-            first_attempt_at=func.coalesce(wd.c.first_attempt_at, func.now()), last_attempt_at=func.now()))
+        await tx.conn.queue(
+            "update webhook_deliveries set next_attempt_at = now() + make_interval(secs => %(lease)s), "
+            "first_attempt_at = coalesce(first_attempt_at, now()), last_attempt_at = now() where id = %(id)s",
+            {"id": row.id, "lease": self.lease_s})
         return None
 
     async def call(self):
@@ -252,24 +252,23 @@ class WebhookDelivery:
         return None  # at least once: the receiver drops a repeat by its webhook-id (see the module's note)
 
     async def record(self, tx, outcome) -> None:
-        from sqlalchemy import func, update
-
-        from kopru.db.schema import webhook_deliveries as wd, webhook_endpoints as we
-
         if self.row is None or outcome.code == "already_recorded":
             return
         status, code, ms, _ = self.result
         n = 1 if self.attempted else 0
         if outcome.state == "succeeded":
-            await tx.execute(update(wd).where(wd.c.id == self.row.id).values(
-                status="succeeded", attempts=wd.c.attempts + n, last_status=status, last_code=None,
-                last_duration_ms=ms, next_attempt_at=None, delivered_at=func.now(), updated_at=func.now()))
-            await tx.execute(update(we).where(we.c.id == self.endpoint_id).where(we.c.failing_since.is_not(None))
-                             .values(failing_since=None))
+            await tx.conn.queue(
+                "update webhook_deliveries set status = 'succeeded', attempts = attempts + %(n)s, "
+                "last_status = %(status)s, last_code = null, last_duration_ms = %(ms)s, next_attempt_at = null, "
+                "delivered_at = now(), updated_at = now() where id = %(id)s",
+                {"id": self.row.id, "n": n, "status": status, "ms": ms})
+            await tx.conn.queue("update webhook_endpoints set failing_since = null "
+                                "where id = %(id)s and failing_since is not null", {"id": self.endpoint_id})
             return
-        await tx.execute(update(wd).where(wd.c.id == self.row.id).values(
-            status="failed", attempts=wd.c.attempts + n, last_status=status, last_code=outcome.code,
-            last_duration_ms=ms, next_attempt_at=None, updated_at=func.now()))
+        await tx.conn.queue(
+            "update webhook_deliveries set status = 'failed', attempts = attempts + %(n)s, last_status = %(status)s, "
+            "last_code = %(code)s, last_duration_ms = %(ms)s, next_attempt_at = null, updated_at = now() "
+            "where id = %(id)s", {"id": self.row.id, "n": n, "status": status, "code": outcome.code, "ms": ms})
         if outcome.code == "webhook.endpoint_gone":
             await disable(tx, self.endpoint_id, "gone", outcome.code)
         elif self.attempted:
@@ -278,12 +277,9 @@ class WebhookDelivery:
 
 async def disable(tx, endpoint_id: uuid.UUID, reason: str, code: str) -> bool:
     """Disable an endpoint (once) and tell the tenant: kopru.webhook.endpoint_disabled.v1."""
-    from sqlalchemy import func, update
-
-    from kopru.db.schema import webhook_endpoints as we
-
-    row = (await tx.execute(update(we).where(we.c.id == endpoint_id).where(we.c.enabled).values(
-        enabled=False, disabled_reason=reason, updated_at=func.now()).returning(we.c.failing_since))).first()
+    row = (await tx.execute(
+        "update webhook_endpoints set enabled = false, disabled_reason = %(reason)s, updated_at = now() "
+        "where id = %(id)s and enabled returning failing_since", {"id": endpoint_id, "reason": reason})).first()
     if row is None:
         return False
     await tx.emit(DISABLED, {"endpoint_id": str(endpoint_id), "reason": reason, "code": code,
@@ -297,11 +293,9 @@ async def disable(tx, endpoint_id: uuid.UUID, reason: str, code: str) -> bool:
 async def _failing(tx, endpoint_id: uuid.UUID) -> None:
     """A failed attempt: the endpoint's failure clock starts (if it had not); past
     FAILING_DAYS without a success, the endpoint is disabled."""
-    from sqlalchemy import text
-
-    row = (await tx.execute(text(
-        "update webhook_endpoints set failing_since = coalesce(failing_since, now()) where id = :id "
-        "returning enabled, failing_since < now() - make_interval(days => :d) as overdue"),
+    row = (await tx.execute(
+        "update webhook_endpoints set failing_since = coalesce(failing_since, now()) where id = %(id)s "
+        "returning enabled, failing_since < now() - make_interval(days => %(d)s) as overdue",
         {"id": endpoint_id, "d": FAILING_DAYS})).first()
     if row is not None and row.enabled and row.overdue:
         await disable(tx, endpoint_id, "failing", "webhook.endpoint_failing")
@@ -324,21 +318,20 @@ async def deliver(tenant_id: uuid.UUID, ref: uuid.UUID, *, actor: str) -> str:
 
 
 async def _retry_later(tenant_id: uuid.UUID, effect: WebhookDelivery, *, actor: str) -> None:
-    from sqlalchemy import func, select, update
-
     from kopru.db import tenant_transaction
-    from kopru.db.schema import webhook_deliveries as wd
 
     status, code, ms, retry_after = effect.result
     delay = next_delay(effect.attempt, retry_after)
     async with tenant_transaction(tenant_id, actor=actor) as tx:
-        row = (await tx.execute(select(wd.c.id, wd.c.status, wd.c.endpoint_id)
-                                .where(wd.c.call_ref == effect.call_ref).with_for_update())).first()
+        row = (await tx.execute("select id, status, endpoint_id from webhook_deliveries where call_ref = %(ref)s "
+                                "for update", {"ref": effect.call_ref})).first()
         if row is None or row.status != "pending":
             return
-        await tx.execute(update(wd).where(wd.c.id == row.id).values(
-            attempts=wd.c.attempts + 1, last_status=status, last_code=code, last_duration_ms=ms,
-            next_attempt_at=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, delay), updated_at=func.now()))
+        await tx.conn.queue(
+            "update webhook_deliveries set attempts = attempts + 1, last_status = %(status)s, last_code = %(code)s, "
+            "last_duration_ms = %(ms)s, next_attempt_at = now() + make_interval(secs => %(delay)s), "
+            "updated_at = now() where id = %(id)s",
+            {"id": row.id, "status": status, "code": code, "ms": ms, "delay": delay})
         if row.endpoint_id is not None:
             await _failing(tx, row.endpoint_id)
     log.info("webhook.retry_scheduled", extra={"fields": {"attempt": effect.attempt, "code": code,
@@ -419,13 +412,10 @@ async def log_of(ctx, endpoint_id: uuid.UUID, limit: int, cursor: str | None) ->
 
 
 async def _replayable(tx, endpoint_id: uuid.UUID | None) -> None:
-    from sqlalchemy import select
-
-    from kopru.db.schema import webhook_endpoints as we
-
     if endpoint_id is None:
         raise KopruError("webhook.endpoint_deleted")
-    enabled = (await tx.execute(select(we.c.enabled).where(we.c.id == endpoint_id))).scalar()
+    enabled = (await tx.execute("select enabled from webhook_endpoints where id = %(id)s",
+                                {"id": endpoint_id})).scalar()
     if enabled is None:
         raise KopruError("webhook.endpoint_deleted")
     if not enabled:
@@ -435,28 +425,27 @@ async def _replayable(tx, endpoint_id: uuid.UUID | None) -> None:
 async def replay(ctx, delivery_id: uuid.UUID) -> dict[str, Any]:
     """Send one delivery again, now, with its webhook-id (a finished one becomes a new
     outward call: a new call_ref, attempts from one; a pending one is made due now)."""
-    from sqlalchemy import func, select, update
-
-    from kopru.db.schema import webhook_deliveries as wd
-
     async with ctx.transaction() as tx:
-        row = (await tx.execute(select(wd).where(wd.c.id == delivery_id).with_for_update())).first()
+        row = (await tx.execute("select * from webhook_deliveries where id = %(id)s for update",
+                                {"id": delivery_id})).first()
         if row is None:
             raise KopruError("webhook.delivery_not_found")
         await _replayable(tx, row.endpoint_id)
         ref = row.call_ref
         if row.status == "pending":
-            await tx.execute(update(wd).where(wd.c.id == delivery_id).where(wd.c.next_attempt_at <= func.now())
-                             .values(next_attempt_at=func.now()))
+            await tx.conn.queue("update webhook_deliveries set next_attempt_at = now() "
+                                "where id = %(id)s and next_attempt_at <= now()", {"id": delivery_id})
         else:
             ref = uuid.uuid4()
-            await tx.execute(update(wd).where(wd.c.id == delivery_id).values(
-                status="pending", call_ref=ref, attempts=0, replays=wd.c.replays + 1, last_status=None,
-                last_code=None, next_attempt_at=func.now(), updated_at=func.now()))
+            await tx.conn.queue(
+                "update webhook_deliveries set status = 'pending', call_ref = %(ref)s, attempts = 0, "
+                "replays = replays + 1, last_status = null, last_code = null, next_attempt_at = now(), "
+                "updated_at = now() where id = %(id)s", {"id": delivery_id, "ref": ref})
         await tx.audit("webhook.delivery_replayed", target=str(delivery_id), details={})
     await deliver(ctx.tenant_id, ref, actor=ctx.actor)
     async with ctx.transaction() as tx:
-        return delivery_view((await tx.execute(select(wd).where(wd.c.id == delivery_id))).one())
+        return delivery_view((await tx.execute("select * from webhook_deliveries where id = %(id)s",
+                                               {"id": delivery_id})).one())
 
 
 REPLAY_DAYS = 30
@@ -467,8 +456,6 @@ async def replay_since(ctx, endpoint_id: uuid.UUID, since: str | None) -> dict[s
     """Every finished delivery of the endpoint made at or after `since` is owed again (new
     call_ref, same webhook-id); the `webhooks-retry` tick sends them within a minute."""
     from datetime import timedelta
-
-    from sqlalchemy import text
 
     from kopru.text import now_utc
     from kopru.webhooks.endpoints import _row
@@ -482,12 +469,12 @@ async def replay_since(ctx, endpoint_id: uuid.UUID, since: str | None) -> dict[s
     async with ctx.transaction() as tx:
         await _row(tx, endpoint_id)
         await _replayable(tx, endpoint_id)
-        n = (await tx.execute(text(
-            "with picked as (select id from webhook_deliveries where endpoint_id = :e and created_at >= :since "
-            "and status <> 'pending' order by created_at limit :max) "
+        n = (await tx.execute(
+            "with picked as (select id from webhook_deliveries where endpoint_id = %(e)s and created_at >= %(since)s "
+            "and status <> 'pending' order by created_at limit %(max)s) "
             "update webhook_deliveries d set status = 'pending', call_ref = gen_random_uuid(), attempts = 0, "
             "replays = replays + 1, last_status = null, last_code = null, next_attempt_at = now(), "
-            "updated_at = now() from picked where d.id = picked.id returning d.id"),
+            "updated_at = now() from picked where d.id = picked.id returning d.id",
             {"e": endpoint_id, "since": when, "max": REPLAY_MAX})).all()
         await tx.audit("webhook.deliveries_replayed", target=str(endpoint_id), details={"count": len(n)})
     return {"endpoint_id": str(endpoint_id), "since": when.isoformat(), "replayed": len(n)}

@@ -58,15 +58,17 @@ def view(row) -> dict[str, Any]:
             "updated_at": row.updated_at}
 
 
+def _filter(value: list[dict[str, Any]] | None):
+    """The `filter` column's parameter: the list as jsonb, none as a JSON null (as the
+    SQLAlchemy JSONB column sent it)."""
+    from psycopg.types.json import Jsonb
+
+    return Jsonb(value)
+
+
 async def _row(tx, endpoint_id: uuid.UUID, *, lock: bool = False):
-    from sqlalchemy import select
-
-    from kopru.db.schema import webhook_endpoints as we
-
-    q = select(we).where(we.c.id == endpoint_id)
-    if lock:
-        q = q.with_for_update()
-    row = (await tx.execute(q)).first()
+    row = (await tx.execute("select * from webhook_endpoints where id = %(id)s" + (" for update" if lock else ""),
+                            {"id": endpoint_id})).first()
     if row is None:
         raise KopruError("webhook.endpoint_not_found")
     return row
@@ -75,7 +77,6 @@ async def _row(tx, endpoint_id: uuid.UUID, *, lock: bool = False):
 async def create(ctx, body, idempotency_key: str | None) -> dict[str, Any]:
     """Register an endpoint; the answer carries its secret, once (a repeat of the same
     Idempotency-Key answers the same endpoint with `secret: null`)."""
-    from kopru.db.schema import webhook_endpoints as we
     from kopru.webhooks.guard import check_resolves
     from kopru.work import idempotency
 
@@ -88,10 +89,14 @@ async def create(ctx, body, idempotency_key: str | None) -> dict[str, Any]:
             return {**view(row), "secret": None, "replayed": True}
         endpoint_id = uuid.uuid4()
         secret = new_secret()
-        await tx.execute(we.insert().values(
-            id=endpoint_id, tenant_id=tx.tenant_id, url=body.url, description=body.description,
-            event_types=list(body.event_types), filter=body.filter or None, personal_data=body.personal_data,
-            purpose=body.purpose, enabled=True, secret_enc=seal_secrets(tx.tenant_id, endpoint_id, secret, None)))
+        await tx.conn.queue(
+            "insert into webhook_endpoints (id, tenant_id, url, description, event_types, filter, personal_data, "
+            "purpose, enabled, secret_enc) values (%(id)s, %(tid)s, %(url)s, %(description)s, %(event_types)s, "
+            "%(filter)s, %(personal_data)s, %(purpose)s, true, %(secret_enc)s)",
+            {"id": endpoint_id, "tid": tx.tenant_id, "url": body.url, "description": body.description,
+             "event_types": list(body.event_types), "filter": _filter(body.filter or None),
+             "personal_data": body.personal_data, "purpose": body.purpose,
+             "secret_enc": seal_secrets(tx.tenant_id, endpoint_id, secret, None)})
         await tx.audit("webhook.endpoint_created", target=str(endpoint_id),
                        details={"event_types": list(body.event_types), "personal_data": body.personal_data})
         await slot.save(201, {"id": str(endpoint_id)})
@@ -120,9 +125,6 @@ async def listing(ctx, limit: int, cursor: str | None) -> dict[str, Any]:
 async def change(ctx, endpoint_id: uuid.UUID, patch) -> dict[str, Any]:
     """PATCH: the fields given; `enabled: true` enables a disabled endpoint again (its
     failure clock restarts), `false` disables it."""
-    from sqlalchemy import func, update
-
-    from kopru.db.schema import webhook_endpoints as we
     from kopru.webhooks.guard import check_resolves
     from kopru.webhooks.types import check_personal as _personal
 
@@ -147,38 +149,35 @@ async def change(ctx, endpoint_id: uuid.UUID, patch) -> dict[str, Any]:
             values.update(enabled=True, disabled_reason=None, failing_since=None)
         elif given.get("enabled") is False and row.enabled:
             values.update(enabled=False, disabled_reason="manual")
-        if values:
-            await tx.execute(update(we).where(we.c.id == endpoint_id).values(**values, updated_at=func.now()))
+        if values:  # the names are this function's own (above), the values parameters
+            sets = ", ".join(f"{k} = %({k})s" for k in values)
+            params = {**values, "filter": _filter(values["filter"])} if "filter" in values else dict(values)
+            await tx.conn.queue(f"update webhook_endpoints set {sets}, updated_at = now() where id = %(id)s",
+                                {**params, "id": endpoint_id})
             await tx.audit("webhook.endpoint_changed", target=str(endpoint_id), details={"fields": sorted(values)})
         return view(await _row(tx, endpoint_id))
 
 
 async def delete(ctx, endpoint_id: uuid.UUID) -> None:
     """The endpoint goes; its delivery log stays (for its retention) without it."""
-    from sqlalchemy import delete as sa_delete
-
-    from kopru.db.schema import webhook_endpoints as we
-
     async with ctx.transaction() as tx:
         await _row(tx, endpoint_id, lock=True)
-        await tx.execute(sa_delete(we).where(we.c.id == endpoint_id))
+        await tx.conn.queue("delete from webhook_endpoints where id = %(id)s", {"id": endpoint_id})
         await tx.audit("webhook.endpoint_deleted", target=str(endpoint_id), details={})
 
 
 async def rotate(ctx, endpoint_id: uuid.UUID) -> dict[str, Any]:
     """A new secret, answered once; the current one keeps signing beside it until
     `previous_secret_until` (ROTATION_WINDOW)."""
-    from sqlalchemy import func, update
-
-    from kopru.db.schema import webhook_endpoints as we
-
     async with ctx.transaction() as tx:
         row = await _row(tx, endpoint_id, lock=True)
         current = open_secrets(tx.tenant_id, endpoint_id, row.secret_enc)["current"]
         secret = new_secret()
-        await tx.execute(update(we).where(we.c.id == endpoint_id).values(
-            secret_enc=seal_secrets(tx.tenant_id, endpoint_id, secret, current),
-            previous_secret_until=func.now() + ROTATION_WINDOW, updated_at=func.now()))
+        await tx.conn.queue(
+            "update webhook_endpoints set secret_enc = %(secret_enc)s, previous_secret_until = now() + %(window)s, "
+            "updated_at = now() where id = %(id)s",
+            {"id": endpoint_id, "secret_enc": seal_secrets(tx.tenant_id, endpoint_id, secret, current),
+             "window": ROTATION_WINDOW})
         await tx.audit("webhook.secret_rotated", target=str(endpoint_id), details={})
         row = await _row(tx, endpoint_id)
     return {**view(row), "secret": secret}

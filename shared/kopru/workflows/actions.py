@@ -138,14 +138,11 @@ class EinvoiceIssueIn(_In):
 async def _buyer_phone(ctx, payment_id: uuid.UUID) -> str:
     import json
 
-    from sqlalchemy import select
-
-    from kopru.db.schema import payments as pt
     from kopru.kvkk import subject_key
     from kopru.kvkk.subjects import decrypt_field
 
     async with ctx.transaction() as tx:
-        row = (await tx.execute(select(pt).where(pt.c.id == payment_id))).first()
+        row = (await tx.execute("select * from payments where id = %(id)s", {"id": payment_id})).first()
         if row is None:
             raise StepFailed("payment.not_found")
         key = await subject_key(tx, row.subject_id) if row.subject_id else None
@@ -271,11 +268,7 @@ async def whatsapp_preview(tx, inp: WhatsAppSendIn, *, event: dict[str, Any]) ->
 # -- webhook.call ---------------------------------------------------------------------------
 
 async def _endpoint(tx, endpoint_id: uuid.UUID, trigger_type: str):
-    from sqlalchemy import select
-
-    from kopru.db.schema import webhook_endpoints as we
-
-    ep = (await tx.execute(select(we).where(we.c.id == endpoint_id))).first()
+    ep = (await tx.execute("select * from webhook_endpoints where id = %(id)s", {"id": endpoint_id})).first()
     if ep is None:
         raise StepFailed("webhook.endpoint_not_found")
     if not ep.enabled:
@@ -322,25 +315,21 @@ async def webhook_run(ctx, inp: WebhookCallIn, *, key: str, event: dict[str, Any
     Standard Webhooks schedule by `webhooks-retry` (at least once, one webhook-id)."""
     from urllib.parse import urlsplit
 
-    from sqlalchemy import select, text
-    from sqlalchemy.dialects.postgresql import insert
-
-    from kopru.db.schema import webhook_deliveries as wd
-    from kopru.webhooks.delivery import deliver, webhook_id
+    from kopru.webhooks.delivery import INSERT_DELIVERY, deliver, webhook_id
 
     source, event_id = SOURCE, f"{run_id}:{index}"
     async with ctx.transaction() as tx:
         ep = await _endpoint(tx, inp.endpoint_id, event["type"])
         did = uuid.uuid4()
-        ref = (await tx.execute(insert(wd).values(
-            id=did, tenant_id=tx.tenant_id, endpoint_id=ep.id, event_source=source, event_id=event_id,
-            event_type=event["type"], webhook_id=webhook_id(source, event_id), body=_body(inp, event, run_id, index),
-            subject_id=None, personal_data=ep.personal_data, purpose=ep.purpose if ep.personal_data else None,
-            host=urlsplit(ep.url).hostname or "", status="pending", call_ref=did, attempts=0, replays=0,
-            next_attempt_at=text("now()")).on_conflict_do_nothing().returning(wd.c.call_ref))).scalar()
+        ref = (await tx.execute(INSERT_DELIVERY, {
+            "id": did, "tid": tx.tenant_id, "endpoint_id": ep.id, "source": source, "event_id": event_id,
+            "type": event["type"], "webhook_id": webhook_id(source, event_id), "body": _body(inp, event, run_id, index),
+            "subject_id": None, "personal_data": ep.personal_data,
+            "purpose": ep.purpose if ep.personal_data else None, "host": urlsplit(ep.url).hostname or ""})).scalar()
         if ref is None:  # made before (this step ran up to here once already): its own retries carry it
-            did = (await tx.execute(select(wd.c.id).where(wd.c.endpoint_id == ep.id)
-                                    .where(wd.c.event_source == source).where(wd.c.event_id == event_id))).scalar()
+            did = (await tx.execute(
+                "select id from webhook_deliveries where endpoint_id = %(e)s and event_source = %(source)s "
+                "and event_id = %(event_id)s", {"e": ep.id, "source": source, "event_id": event_id})).scalar()
             return {"delivery_id": str(did)}
     await deliver(ctx.tenant_id, ref, actor=ctx.actor)  # a failed attempt is left to the retry schedule
     return {"delivery_id": str(did)}
@@ -349,11 +338,7 @@ async def webhook_run(ctx, inp: WebhookCallIn, *, key: str, event: dict[str, Any
 async def webhook_preview(tx, inp: WebhookCallIn, *, event: dict[str, Any]) -> dict[str, Any]:
     import json
 
-    from sqlalchemy import select
-
-    from kopru.db.schema import webhook_endpoints as we
-
-    url = (await tx.execute(select(we.c.url).where(we.c.id == inp.endpoint_id))).scalar()
+    url = (await tx.execute("select url from webhook_endpoints where id = %(id)s", {"id": inp.endpoint_id})).scalar()
     return {"provider": "webhook", "endpoint_id": str(inp.endpoint_id), "url": url,
             "body": json.loads(_body(inp, event, None, 0))}
 
@@ -384,9 +369,6 @@ async def einvoice_run(ctx, inp: EinvoiceIssueIn, *, key: str, event: dict[str, 
                        index: int) -> dict[str, Any]:
     """The payment's invoice, as the payment chain makes it (kopru.payments.chain): one per
     payment, whoever asks (this step again, another workflow, the chain itself)."""
-    from sqlalchemy import select
-
-    from kopru.db.schema import payments as pt
     from kopru.payments.chain import invoice_payment
 
     got = await invoice_payment(ctx.tenant_id, inp.payment_id, asked=True)
@@ -394,7 +376,8 @@ async def einvoice_run(ctx, inp: EinvoiceIssueIn, *, key: str, event: dict[str, 
         raise StepFailed({"not_paid": "chain.payment_not_paid",
                           "off": "payment.not_configured"}.get(got, got))
     async with ctx.transaction() as tx:
-        invoice_id = (await tx.execute(select(pt.c.invoice_id).where(pt.c.id == inp.payment_id))).scalar()
+        invoice_id = (await tx.execute("select invoice_id from payments where id = %(id)s",
+                                       {"id": inp.payment_id})).scalar()
     return {"invoice_id": str(invoice_id)}
 
 

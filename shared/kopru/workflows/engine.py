@@ -47,13 +47,18 @@ def idempotency_key(run_id: uuid.UUID, index: int) -> str:
     return f"wf-{run_id}-{index}"
 
 
+# a run of one workflow for one event, made once; its id answered when it is new
+_INSERT = ("insert into workflow_runs (id, tenant_id, workflow_id, event_source, event_id, event_type, event, "
+           "subject_id, steps, steps_count, status, step, attempts, results) values (%(id)s, %(tid)s, "
+           "%(workflow_id)s, %(source)s, %(event_id)s, %(type)s, %(event)s, %(subject_id)s, %(steps)s, "
+           "%(steps_count)s, 'running', 0, 0, '[]') on conflict do nothing returning id")
+
+
 async def on_event(ev) -> dict[str, int]:
     """The consumer: the runs of this event, made once; then their steps."""
-    from sqlalchemy import select
-    from sqlalchemy.dialects.postgresql import insert
+    from psycopg.types.json import Jsonb
 
     from kopru.db import tenant_transaction
-    from kopru.db.schema import workflow_runs as wr, workflows as wf
     from kopru.events.filters import attributes, matches
     from kopru.workflows.expressions import condition_holds, envelope
 
@@ -67,25 +72,24 @@ async def on_event(ev) -> dict[str, int]:
         if tx is None:
             duplicate = True
         else:
-            flows = (await tx.execute(select(wf.c.id, wf.c.filter, wf.c.condition, wf.c.steps)
-                                      .where(wf.c.enabled).where(wf.c.trigger_type == ev.type)
-                                      .order_by(wf.c.created_at, wf.c.id))).all()
+            flows = (await tx.execute(
+                "select id, filter, condition, steps from workflows where enabled and trigger_type = %(t)s "
+                "order by created_at, id", {"t": ev.type})).all()
             for w in flows:
                 if not matches(w.filter, attrs) or not condition_holds(w.condition, event):
                     continue
-                rid = (await tx.execute(insert(wr).values(
-                    id=uuid.uuid4(), tenant_id=tx.tenant_id, workflow_id=w.id, event_source=source,
-                    event_id=event_id, event_type=ev.type, event=event, subject_id=_subject_of(ev.data),
-                    steps=w.steps, steps_count=len(w.steps),
-                    status="running", step=0, attempts=0, results=[])
-                    .on_conflict_do_nothing().returning(wr.c.id))).scalar()
+                rid = (await tx.execute(_INSERT, {
+                    "id": uuid.uuid4(), "tid": tx.tenant_id, "workflow_id": w.id, "source": source,
+                    "event_id": event_id, "type": ev.type, "event": Jsonb(event), "subject_id": _subject_of(ev.data),
+                    "steps": Jsonb(w.steps), "steps_count": len(w.steps)})).scalar()
                 if rid is not None:
                     made.append(rid)
     if duplicate:
         async with tenant_transaction(ev.tenant_id, actor=ACTOR) as tx:
-            made = list((await tx.execute(select(wr.c.id).where(wr.c.event_source == source)
-                                          .where(wr.c.event_id == event_id).where(wr.c.status == "running")
-                                          .order_by(wr.c.created_at))).scalars().all())
+            made = list((await tx.execute(
+                "select id from workflow_runs where event_source = %(source)s and event_id = %(event_id)s "
+                "and status = 'running' order by created_at", {"source": source, "event_id": event_id}))
+                .scalars().all())
     counts = await _execute_all(ev.tenant_id, made, actor=ACTOR)
     return {"runs": len(made), "duplicate": int(duplicate), **counts}
 
@@ -121,20 +125,18 @@ async def execute(tenant_id: uuid.UUID, run_id: uuid.UUID, *, actor: str) -> str
     """Run the steps a run has left, in order, each once. Returns the run's status;
     raises the step's 5xx KopruError when it must wait (the run stays `running`)."""
     from pydantic import ValidationError
-    from sqlalchemy import literal_column, select
 
     from kopru.auth.principal import TenantContext
     from kopru.work.idempotency import TTL_HOURS
     from kopru.db import tenant_transaction
-    from kopru.db.schema import workflow_runs as wr
     from kopru.workflows.actions import ACTIONS, StepFailed
     from kopru.workflows.expressions import resolve
 
     async with tenant_transaction(tenant_id, actor=actor) as tx:
         # stale: its step has waited longer than the step's Idempotency-Key is kept, less an hour
-        run = (await tx.execute(select(wr, literal_column(
-            f"updated_at < now() - interval '{TTL_HOURS - 1} hours'").label("stale"))
-            .where(wr.c.id == run_id))).first()
+        run = (await tx.execute(
+            f"select *, updated_at < now() - interval '{int(TTL_HOURS) - 1} hours' as stale from workflow_runs "
+            "where id = %(id)s", {"id": run_id})).first()
     if run is None or run.status != "running":
         return run.status if run is not None else "gone"
     ctx = TenantContext(tenant_id, f"workflow:{run.workflow_id}", None)
@@ -178,47 +180,41 @@ async def record_step(tenant_id: uuid.UUID, run_id: uuid.UUID, index: int, resul
                       actor: str) -> bool:
     """The run reached step `index + 1` (guarded: only from `index`); the last step
     finishes it. False when the row was not at `index`."""
-    from sqlalchemy import text
-
     from kopru.db import tenant_transaction
 
     async with tenant_transaction(tenant_id, actor=actor) as tx:
-        done = (await tx.execute(text(
+        done = (await tx.execute(
             "update workflow_runs set step = step + 1, code = null, updated_at = now(), "
-            "results = results || cast(:r as jsonb), "
+            "results = results || cast(%(r)s as jsonb), "
             "status = case when step + 1 >= steps_count then 'succeeded' else status end, "
             "finished_at = case when step + 1 >= steps_count then now() end "
-            "where id = :id and step = :i and status = 'running' returning step"),
+            "where id = %(id)s and step = %(i)s and status = 'running' returning step",
             {"id": run_id, "i": index, "r": json.dumps([{"step": index, **result}])})).first()
     log.info("workflow.step", extra={"fields": {"run_id": str(run_id), "step": index, "recorded": done is not None}})
     return done is not None
 
 
 async def _fail(tenant_id: uuid.UUID, run_id: uuid.UUID, index: int, code: str, *, actor: str) -> None:
-    from sqlalchemy import text
-
     from kopru.db import tenant_transaction
 
     async with tenant_transaction(tenant_id, actor=actor) as tx:
-        await tx.execute(text(
-            "update workflow_runs set status = 'failed', code = :c, updated_at = now(), finished_at = now() "
-            "where id = :id and step = :i and status = 'running'"), {"id": run_id, "i": index, "c": code})
+        await tx.conn.queue(
+            "update workflow_runs set status = 'failed', code = %(c)s, updated_at = now(), finished_at = now() "
+            "where id = %(id)s and step = %(i)s and status = 'running'", {"id": run_id, "i": index, "c": code})
     log.warning("workflow.failed", extra={"fields": {"run_id": str(run_id), "step": index, "code": code}})
 
 
 async def _wait(tenant_id: uuid.UUID, run_id: uuid.UUID, index: int, code: str, *, actor: str) -> bool:
     """A transient error: one more attempt, the code kept; past MAX_ATTEMPTS the run fails.
     True when it failed."""
-    from sqlalchemy import text
-
     from kopru.db import tenant_transaction
 
     async with tenant_transaction(tenant_id, actor=actor) as tx:
-        row = (await tx.execute(text(
-            "update workflow_runs set attempts = attempts + 1, code = :c, updated_at = now(), "
-            "status = case when attempts + 1 >= :max then 'failed' else status end, "
-            "finished_at = case when attempts + 1 >= :max then now() end "
-            "where id = :id and step = :i and status = 'running' returning status"),
+        row = (await tx.execute(
+            "update workflow_runs set attempts = attempts + 1, code = %(c)s, updated_at = now(), "
+            "status = case when attempts + 1 >= %(max)s then 'failed' else status end, "
+            "finished_at = case when attempts + 1 >= %(max)s then now() end "
+            "where id = %(id)s and step = %(i)s and status = 'running' returning status",
             {"id": run_id, "i": index, "c": code, "max": MAX_ATTEMPTS})).first()
     log.warning("workflow.waiting", extra={"fields": {"run_id": str(run_id), "step": index, "code": code}})
     return row is not None and row.status == "failed"

@@ -9,6 +9,7 @@ from typing import Any
 from kopru.errors import KopruError
 
 OPERATION = "POST /workflows"
+_PATCHABLE = frozenset({"name", "enabled"})
 
 
 def _mapping_error(index: int, field: str | None, detail: str) -> KopruError:
@@ -72,14 +73,8 @@ def view(row) -> dict[str, Any]:
 
 
 async def _row(tx, workflow_id: uuid.UUID, *, lock: bool = False):
-    from sqlalchemy import select
-
-    from kopru.db.schema import workflows as wf
-
-    q = select(wf).where(wf.c.id == workflow_id)
-    if lock:
-        q = q.with_for_update()
-    row = (await tx.execute(q)).first()
+    row = (await tx.execute("select * from workflows where id = %(id)s" + (" for update" if lock else ""),
+                            {"id": workflow_id})).first()
     if row is None:
         raise KopruError("workflow.not_found")
     return row
@@ -106,9 +101,8 @@ async def _in_tenant(tx, body) -> None:
 async def create(ctx, body, idempotency_key: str | None) -> dict[str, Any]:
     """Save a workflow (checked: `check`, the actions' checks in the tenant, the plan's
     `workflows` limit: 409 tenant.plan_limit)."""
-    from sqlalchemy import func, select
+    from psycopg.types.json import Jsonb
 
-    from kopru.db.schema import tenants, workflows as wf
     from kopru.tenancy.plans import PLANS
     from kopru.work import idempotency
 
@@ -117,17 +111,23 @@ async def create(ctx, body, idempotency_key: str | None) -> dict[str, Any]:
         slot = await idempotency.begin(tx, OPERATION, idempotency_key, body.model_dump(mode="json"))
         if slot.replay is not None:
             return {**view(await _row(tx, uuid.UUID(slot.replay[1]["id"]))), "replayed": True}
-        plan = (await tx.execute(select(tenants.c.plan).where(tenants.c.id == ctx.tenant_id).with_for_update())).scalar()
+        plan = (await tx.execute("select plan from tenants where id = %(id)s for update",
+                                 {"id": ctx.tenant_id})).scalar()
         if plan is None:
             raise KopruError("tenant.not_found")
         limit = PLANS[plan].workflows
-        if (await tx.execute(select(func.count()).select_from(wf))).scalar() >= limit:
+        if (await tx.execute("select count(*) from workflows")).scalar() >= limit:
             raise KopruError("tenant.plan_limit", detail=f"plan {plan} allows {limit} workflows")
         await _in_tenant(tx, body)
         wid = uuid.uuid4()
-        await tx.execute(wf.insert().values(
-            id=wid, tenant_id=tx.tenant_id, name=body.name, trigger_type=body.trigger.type, filter=filt or None,
-            condition=body.trigger.condition, steps=_steps(body), enabled=body.enabled, created_by=ctx.actor))
+        # no filter is a JSON null in `filter`, as the SQLAlchemy JSONB column sent it
+        await tx.conn.queue(
+            "insert into workflows (id, tenant_id, name, trigger_type, filter, condition, steps, enabled, created_by) "
+            "values (%(id)s, %(tid)s, %(name)s, %(type)s, %(filter)s, %(condition)s, %(steps)s, %(enabled)s, "
+            "%(created_by)s)",
+            {"id": wid, "tid": tx.tenant_id, "name": body.name, "type": body.trigger.type,
+             "filter": Jsonb(filt or None), "condition": body.trigger.condition, "steps": Jsonb(_steps(body)),
+             "enabled": body.enabled, "created_by": ctx.actor})
         await tx.audit("workflow.created", target=str(wid),
                        details={"trigger": body.trigger.type, "actions": [s.action for s in body.steps]})
         await slot.save(201, {"id": str(wid)})
@@ -151,15 +151,15 @@ async def listing(ctx, limit: int, cursor: str | None) -> dict[str, Any]:
 
 
 async def change(ctx, workflow_id: uuid.UUID, patch) -> dict[str, Any]:
-    from sqlalchemy import func, update
-
-    from kopru.db.schema import workflows as wf
-
     values = {k: v for k, v in patch.model_dump(exclude_unset=True).items() if v is not None}
     async with ctx.transaction() as tx:
         await _row(tx, workflow_id, lock=True)
         if values:
-            await tx.execute(update(wf).where(wf.c.id == workflow_id).values(**values, updated_at=func.now()))
+            if not values.keys() <= _PATCHABLE:  # WorkflowPatch's fields are columns; the SQL names only these
+                raise TypeError(f"not a patchable column: {sorted(values.keys() - _PATCHABLE)}")
+            sets = ", ".join(f"{k} = %({k})s" for k in values)
+            await tx.conn.queue(f"update workflows set {sets}, updated_at = now() where id = %(id)s",
+                                {**values, "id": workflow_id})
             await tx.audit("workflow.changed", target=str(workflow_id), details={"fields": sorted(values),
                                                                                   "enabled": values.get("enabled")})
         return view(await _row(tx, workflow_id))
@@ -167,14 +167,10 @@ async def change(ctx, workflow_id: uuid.UUID, patch) -> dict[str, Any]:
 
 async def delete(ctx, workflow_id: uuid.UUID) -> None:
     """The workflow and its runs' history go (a run under way stops at its step)."""
-    from sqlalchemy import delete as sa_delete
-
-    from kopru.db.schema import workflow_runs as wr, workflows as wf
-
     async with ctx.transaction() as tx:
         await _row(tx, workflow_id, lock=True)
-        await tx.execute(sa_delete(wr).where(wr.c.workflow_id == workflow_id))
-        await tx.execute(sa_delete(wf).where(wf.c.id == workflow_id))
+        await tx.conn.queue("delete from workflow_runs where workflow_id = %(id)s", {"id": workflow_id})
+        await tx.conn.queue("delete from workflows where id = %(id)s", {"id": workflow_id})
         await tx.audit("workflow.deleted", target=str(workflow_id), details={})
 
 
@@ -256,19 +252,17 @@ async def retry(ctx, workflow_id: uuid.UUID, run_id: uuid.UUID) -> dict[str, Any
     cause (consent given, a setting corrected, or, after `workflow.resume_expired`, checked
     that the step did not happen). The step keeps its Idempotency-Key: within its 24 hours
     a step that did happen answers as it did then; it is not sent twice."""
-    from sqlalchemy import text
-
     from kopru.workflows.engine import execute
 
     async with ctx.transaction() as tx:
         await _row(tx, workflow_id)
-        row = (await tx.execute(text(
+        row = (await tx.execute(
             "update workflow_runs set status = 'running', code = null, attempts = 0, finished_at = null, "
-            "updated_at = now() where id = :id and workflow_id = :w and status = 'failed' and event is not null "
-            "returning id"), {"id": run_id, "w": workflow_id})).first()
+            "updated_at = now() where id = %(id)s and workflow_id = %(w)s and status = 'failed' "
+            "and event is not null returning id", {"id": run_id, "w": workflow_id})).first()
         if row is None:
-            state = (await tx.execute(text("select status, event is null as erased from workflow_runs "
-                                           "where id = :id and workflow_id = :w"),
+            state = (await tx.execute("select status, event is null as erased from workflow_runs "
+                                      "where id = %(id)s and workflow_id = %(w)s",
                                       {"id": run_id, "w": workflow_id})).first()
             if state is None:
                 raise KopruError("workflow.run_not_found")
@@ -279,11 +273,7 @@ async def retry(ctx, workflow_id: uuid.UUID, run_id: uuid.UUID) -> dict[str, Any
     except KopruError:
         pass  # a step that must wait: the run stays running, workflows-resume takes it up
     async with ctx.transaction() as tx:
-        from sqlalchemy import select
-
-        from kopru.db.schema import workflow_runs as wr
-
-        return run_view((await tx.execute(select(wr).where(wr.c.id == run_id))).first())
+        return run_view((await tx.execute("select * from workflow_runs where id = %(id)s", {"id": run_id})).first())
 
 
 def catalog() -> dict[str, Any]:
