@@ -87,9 +87,11 @@ def decode(scope: str, cursor: str | None, arity: int) -> list[str] | None:
 
 def keyset_sql(query: str, params: dict[str, Any], at: str, key: str, scope: str, cursor: str | None, limit_: int,
                *, newest_first: bool = False, key_type: Any = None) -> tuple[str, dict[str, Any]]:
-    """`keyset` for plain SQL: `query` is "select ... from ... where <condition>" (say
-    `where true` for none), `at`/`key` the sort columns as SQL; returns (SQL, parameters)
-    ordered, one row past the page, past the cursor's position when one is given."""
+    """One page of a list sorted by (`at`, `key`) (newest first when asked), in plain SQL:
+    `query` is "select ... from ... where <condition>" (say `where true` for none), `at`/`key`
+    the sort columns as SQL; returns (SQL, parameters) ordered, one row past the page's size
+    (`page` splits it off), and past the cursor's position when one is given (`key_type`
+    parses the cursor's key, e.g. uuid.UUID; text keys need none)."""
     from datetime import datetime
 
     params = {**params, "_page_limit": limit_ + 1}
@@ -111,24 +113,3 @@ def page(rows: list, limit_: int, key) -> tuple[list, tuple | None]:
     if len(rows) > limit_:
         return rows[:limit_], key(rows[limit_ - 1])
     return rows, None
-
-
-def keyset(query: Any, at: Any, key: Any, scope: str, cursor: str | None, limit_: int, *,
-           newest_first: bool = False, key_type: Any = None) -> Any:
-    """`query` as one page of a list sorted by (`at`, `key`) (newest first when asked): ordered,
-    one row past the page's size (`page` splits it off), and past the cursor's position when
-    one is given (`key_type` parses the cursor's key, e.g. uuid.UUID; text keys need none)."""
-    from datetime import datetime
-
-    from sqlalchemy import and_, or_
-
-    query = query.order_by(*((at.desc(), key.desc()) if newest_first else (at, key))).limit(limit_ + 1)
-    after = decode(scope, cursor, 2)
-    if after:
-        try:
-            t, k = datetime.fromisoformat(after[0]), key_type(after[1]) if key_type else after[1]
-        except ValueError:
-            raise KopruError("request.invalid_cursor") from None
-        query = query.where(or_(at < t, and_(at == t, key < k)) if newest_first
-                            else or_(at > t, and_(at == t, key > k)))
-    return query

@@ -396,18 +396,15 @@ def delivery_view(row) -> dict[str, Any]:
 
 async def log_of(ctx, endpoint_id: uuid.UUID, limit: int, cursor: str | None) -> dict[str, Any]:
     """An endpoint's deliveries, newest first (kopru.pages)."""
-    from sqlalchemy import select
-
     from kopru import pages
-    from kopru.db.schema import webhook_deliveries as wd
     from kopru.webhooks.endpoints import _row
 
     scope = f"webhook_deliveries:{ctx.tenant_id}:{endpoint_id}"
-    q = pages.keyset(select(wd).where(wd.c.endpoint_id == endpoint_id), wd.c.created_at, wd.c.id, scope, cursor,
-                     limit, newest_first=True, key_type=uuid.UUID)
+    q, params = pages.keyset_sql("select * from webhook_deliveries where endpoint_id = %(e)s", {"e": endpoint_id},
+                                 "created_at", "id", scope, cursor, limit, newest_first=True, key_type=uuid.UUID)
     async with ctx.transaction() as tx:
         await _row(tx, endpoint_id)
-        rows, last = pages.page((await tx.execute(q)).all(), limit, lambda r: (r.created_at, r.id))
+        rows, last = pages.page((await tx.execute(q, params)).all(), limit, lambda r: (r.created_at, r.id))
     return {"deliveries": [delivery_view(r) for r in rows], "next_cursor": pages.encode(scope, *last) if last else None}
 
 

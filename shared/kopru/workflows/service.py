@@ -233,17 +233,14 @@ def run_view(row) -> dict[str, Any]:
 
 async def runs(ctx, workflow_id: uuid.UUID, limit: int, cursor: str | None) -> dict[str, Any]:
     """A workflow's runs, newest first: the step each reached, its status and code."""
-    from sqlalchemy import select
-
     from kopru import pages
-    from kopru.db.schema import workflow_runs as wr
 
     scope = f"workflow_runs:{ctx.tenant_id}:{workflow_id}"
-    q = pages.keyset(select(wr).where(wr.c.workflow_id == workflow_id), wr.c.created_at, wr.c.id, scope, cursor,
-                     limit, newest_first=True, key_type=uuid.UUID)
+    q, params = pages.keyset_sql("select * from workflow_runs where workflow_id = %(w)s", {"w": workflow_id},
+                                 "created_at", "id", scope, cursor, limit, newest_first=True, key_type=uuid.UUID)
     async with ctx.transaction() as tx:
         await _row(tx, workflow_id)
-        rows, last = pages.page((await tx.execute(q)).all(), limit, lambda r: (r.created_at, r.id))
+        rows, last = pages.page((await tx.execute(q, params)).all(), limit, lambda r: (r.created_at, r.id))
     return {"runs": [run_view(r) for r in rows], "next_cursor": pages.encode(scope, *last) if last else None}
 
 
