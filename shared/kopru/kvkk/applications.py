@@ -180,18 +180,33 @@ async def read_application(ctx, kind: str, request_id: uuid.UUID) -> dict[str, A
 
 # -- the export -----------------------------------------------------------------------
 
-def _table(name: str):
-    from kopru.db.schema import metadata
+_COLUMNS: dict[str, tuple[tuple[str, bool], ...]] = {}
 
-    return metadata.tables[name]
+
+async def _columns(tx, names: list[str]) -> dict[str, tuple[tuple[str, bool], ...]]:
+    """Each named table's columns in table order, with whether each holds bytes (bytea),
+    read from the catalog once per process (the register names tables, the database their
+    columns: a column a migration adds is walked without a second list to keep)."""
+    missing = [n for n in names if n not in _COLUMNS]
+    if missing:
+        rows = (await tx.execute(
+            "select c.relname as t, a.attname as col, a.atttypid = 'bytea'::regtype as is_bytes "
+            "from pg_attribute a join pg_class c on c.oid = a.attrelid "
+            "where c.oid = any(select to_regclass(n) from unnest(%(n)s::text[]) n) "
+            "and a.attnum > 0 and not a.attisdropped order by c.relname, a.attnum", {"n": missing})).all()
+        found: dict[str, list[tuple[str, bool]]] = {}
+        for r in rows:
+            found.setdefault(r.t, []).append((r.col, r.is_bytes))
+        for n in missing:
+            if n not in found:
+                raise LookupError(f"register table {n} is not in the database")
+            _COLUMNS[n] = tuple(found[n])
+    return {n: _COLUMNS[n] for n in names}
 
 
 async def collect(tx, subject_id: uuid.UUID) -> dict[str, Any]:
     """Everything the tenant holds about the subject, from the register: the data
     document of an export (without the application block)."""
-    from sqlalchemy import LargeBinary, func, or_, select, text
-
-    from kopru.db.schema import audit_log as al, consent_texts as ct, tenants
     from kopru.kvkk.register import REGISTER
     from kopru.kvkk.subjects import FieldCipher, subject_key
 
@@ -199,23 +214,28 @@ async def collect(tx, subject_id: uuid.UUID) -> dict[str, Any]:
     cipher = FieldCipher(key, subject_id) if key is not None else None
     records: dict[str, list[dict[str, Any]]] = {}
     third_parties: list[dict[str, Any]] = []
-    for t in REGISTER:
-        if t.subject.kind != "customer":
-            continue
-        tbl = _table(t.name)
+    tables = [t for t in REGISTER if t.subject.kind == "customer"]
+    columns = await _columns(tx, [t.name for t in tables])
+    for t in tables:
+        cols = columns[t.name]
+        names = {c for c, _ in cols}
         spec = {c.name: c for c in t.columns}
-        order = [tbl.c[c] for c in ("created_at", "granted_at", "requested_at") if c in tbl.c][:1] + [tbl.c[tbl.primary_key.columns.keys()[0]]]
-        rows = (await tx.execute(select(tbl).where(tbl.c[t.link] == subject_id).order_by(*order))).mappings().all()
+        # oldest first (its time column), then by id; a table without either holds one row per subject
+        order = [c for c in ("created_at", "granted_at", "requested_at") if c in names][:1] + \
+            [c for c in ("id",) if c in names]
+        rows = (await tx.execute(f"select * from {t.name} where {t.link} = %(sid)s"
+                                 + (f" order by {', '.join(order)}" if order else ""),
+                                 {"sid": subject_id})).mappings().all()
         # per column, once per table: what to do with its values
         plan: list[tuple[str, str, Any]] = []
-        for col in tbl.c.keys():
+        for col, is_bytes in cols:
             pc = spec.get(col)
             if col == "tenant_id" or (pc is not None and pc.store_object):
                 continue
             if col.endswith("_enc"):
                 field = pc.field if pc is not None else None
                 plan.append((col, "enc", (col[:-4], field, field is not None and "{" in field)))
-            elif isinstance(tbl.c[col].type, LargeBinary):
+            elif is_bytes:
                 if col.endswith("sha256") and t.name == "consents":
                     plan.append((col, "hex", None))  # names the consent text's version
                 # other bytes (blind indexes, wrapped keys, fingerprints) are not the subject's data
@@ -239,27 +259,27 @@ async def collect(tx, subject_id: uuid.UUID) -> dict[str, Any]:
             items.append(item)
         records[t.name] = items
         for d in t.disclosures:
-            agg = (await tx.execute(text(
+            agg = (await tx.execute(
                 f"select count(*) as n, min({d.at}) as first, max({d.at}) as last from {t.name} "
-                f"where {t.link} = :sid and ({d.where})"), {"sid": subject_id})).one()
+                f"where {t.link} = %(sid)s and ({d.where})", {"sid": subject_id})).one()
             if agg.n:
                 third_parties.append({"recipient": d.recipient, "purpose": d.purpose, "records": agg.n,
                                       "first": iso_business(agg.first), "last": iso_business(agg.last), "source": t.name})
     hashes = sorted({bytes.fromhex(c["text_sha256"]) for c in records.get("consents", []) if c.get("text_sha256")})
     texts = {}
     if hashes:
-        for r in (await tx.execute(select(ct.c.sha256, ct.c.text).where(ct.c.sha256.in_(hashes)))).all():
+        for r in (await tx.execute("select sha256, text from consent_texts where sha256 = any(%(h)s)",
+                                   {"h": hashes})).all():
             texts[bytes(r.sha256).hex()] = r.text
     # every entry about the subject names it: as its target, or in details (consents,
     # applications, key destruction all write subject_id there)
     audit = (await tx.execute(
-        select(al.c.seq, al.c.at, al.c.actor, al.c.action, al.c.target)
-        .where(or_(al.c.target == str(subject_id), al.c.details["subject_id"].astext == str(subject_id)))
-        .order_by(al.c.seq)
-    )).all()
-    controller = (await tx.execute(select(tenants.c.name, tenants.c.verbis_no).where(tenants.c.id == tx.tenant_id))).one()
+        "select seq, at, actor, action, target from audit_log "
+        "where target = %(s)s or details ->> 'subject_id' = %(s)s order by seq", {"s": str(subject_id)})).all()
+    controller = (await tx.execute("select name, verbis_no from tenants where id = %(id)s",
+                                   {"id": tx.tenant_id})).one()
     subject = (records.get("data_subjects") or [{}])[0]
-    now = (await tx.execute(select(func.now()))).scalar_one()
+    now = (await tx.execute("select now()")).scalar_one()
     return {
         "controller": {"name": controller.name, "verbis_no": controller.verbis_no},
         "subject": {"id": str(subject_id), "phone": subject.get("phone"), "email": subject.get("email"),
@@ -307,16 +327,13 @@ def summary_tr(doc: dict[str, Any]) -> str:
 async def run_export(ev) -> None:
     """kopru.export.requested.v1: build, store, mark ready, emit kopru.export.ready.v1.
     A redelivery after the commit does nothing; one before it rewrites the same object."""
-    from sqlalchemy import func, select, update
-
-    from kopru.db.schema import subject_requests as sr
     from kopru.kvkk.store import export_store
 
     req_id = uuid.UUID(ev.data["request_id"])
     async with ev.once() as tx:
         if tx is None:
             return
-        row = (await tx.execute(select(sr).where(sr.c.id == req_id).with_for_update())).first()
+        row = (await tx.execute("select * from subject_requests where id = %(id)s for update", {"id": req_id})).first()
         if row is None or row.kind != "export" or row.status != "pending":
             return
         doc = await collect(tx, row.subject_id)
@@ -329,10 +346,10 @@ async def run_export(ev) -> None:
         key = f"{tx.tenant_id}/{req_id}.json"
         store = export_store()
         await asyncio.to_thread(store.put, key, raw)
-        now = (await tx.execute(select(func.now()))).scalar_one()
+        now = (await tx.execute("select now()")).scalar_one()
         expires = now + timedelta(seconds=link_ttl())
-        await tx.execute(update(sr).where(sr.c.id == req_id).values(
-            status="ready", completed_at=now, object_key=key, link_expires_at=expires))
+        await tx.execute("update subject_requests set status = 'ready', completed_at = %(now)s, object_key = %(k)s, "
+                         "link_expires_at = %(x)s where id = %(id)s", {"now": now, "k": key, "x": expires, "id": req_id})
         await tx.audit("kvkk.export.ready", target=str(req_id), details={"subject_id": str(row.subject_id)})
         await tx.emit(EXPORT_READY, {"request_id": str(req_id), "subject_id": str(row.subject_id),
                                      "link_expires_at": iso_utc(expires), "bytes": len(raw)}, subject=str(req_id))
@@ -347,24 +364,18 @@ async def run_export(ev) -> None:
 async def erase_subject(tx, subject_id: uuid.UUID) -> dict[str, Any]:
     """Erase one subject of the transaction's tenant as the register says; returns the
     report (ids, tables, columns, counts, holds: no personal data)."""
-    from sqlalchemy import func, or_, select, text, update
-
-    from kopru.db.schema import consents as c, subject_requests as sr
     from kopru.kvkk.consents import WITHDRAWN
     from kopru.kvkk.register import REGISTER
     from kopru.kvkk.store import export_store
     from kopru.kvkk.subjects import destroy_subject_key
 
-    now = (await tx.execute(select(func.now()))).scalar_one()
-    from kopru.db.schema import data_subjects as ds
-
-    sealing = (await tx.execute(select(ds.c.key_epoch, ds.c.pre_epoch_wrap, ds.c.wrapped_key.is_not(None).label("live"))
-                                .where(ds.c.id == subject_id))).first()
+    now = (await tx.execute("select now()")).scalar_one()
+    sealing = (await tx.execute("select key_epoch, pre_epoch_wrap, wrapped_key is not null as live from data_subjects "
+                                "where id = %(id)s", {"id": subject_id})).first()
     # 1. the erasure ends every purpose: open consents are withdrawn (the grant stays as proof)
     withdrawn = (await tx.execute(
-        update(c).where(c.c.subject_id == subject_id, c.c.withdrawn_at.is_(None))
-        .values(withdrawn_at=now).returning(c.c.id, c.c.purpose, c.c.iys_type)
-    )).all()
+        "update consents set withdrawn_at = %(now)s where subject_id = %(s)s and withdrawn_at is null "
+        "returning id, purpose, iys_type", {"now": now, "s": subject_id})).all()
     for w in withdrawn:
         await tx.emit(WITHDRAWN, {"consent_id": str(w.id), "subject_id": str(subject_id), "purpose": w.purpose,
                                   "iys_type": w.iys_type, "channel": None, "withdrawn_at": iso_utc(now)},
@@ -376,41 +387,42 @@ async def erase_subject(tx, subject_id: uuid.UUID) -> dict[str, Any]:
     for t in REGISTER:
         if t.subject.kind != "customer":
             continue
-        tbl = _table(t.name)
-        mine = tbl.c[t.link] == subject_id
+        mine = {"sid": subject_id}
         # objects in the export store first, then their keys
         for col in (pc for pc in t.columns if pc.store_object):
-            keys = (await tx.execute(select(tbl.c[col.name]).where(mine, tbl.c[col.name].is_not(None)))).scalars().all()
+            keys = (await tx.execute(f"select {col.name} from {t.name} where {t.link} = %(sid)s "
+                                     f"and {col.name} is not null", mine)).scalars().all()
             if keys:
                 store = store or export_store()
                 for k in keys:
                     await asyncio.to_thread(store.delete, k)
         clear = [pc.name for pc in t.columns if pc.erasure.action in ("shred", "anonymise", "delete")]
         if clear:
-            n = (await tx.execute(update(tbl).where(mine, or_(*(tbl.c[x].is_not(None) for x in clear)))
-                                  .values({x: None for x in clear}))).rowcount
+            n = (await tx.execute(
+                f"update {t.name} set {', '.join(f'{x} = null' for x in clear)} where {t.link} = %(sid)s "
+                f"and ({' or '.join(f'{x} is not null' for x in clear)})", mine)).rowcount
             cleared.append({"table": t.name, "columns": clear, "rows": n,
                             "action": "shredded" if any(pc.erasure.action == "shred" for pc in t.columns
                                                         if pc.name in clear) else "cleared"})
         for hold in t.holds:
             cols = [pc.name for pc in t.columns if pc.erasure.hold is not None and pc.erasure.hold.name == hold.name]
             anchor = t.retention.anchor or "created_at"
-            agg = (await tx.execute(text(
-                f"select count(*) as n, max({anchor}) + make_interval(years => :y) as until "
-                f"from {t.name} where {t.link} = :sid"), {"sid": subject_id, "y": hold.years})).one()
+            agg = (await tx.execute(
+                f"select count(*) as n, max({anchor}) + make_interval(years => %(y)s) as until "
+                f"from {t.name} where {t.link} = %(sid)s", {"sid": subject_id, "y": hold.years})).one()
             if agg.n:
                 kept.append({"table": t.name, "columns": cols, "rows": agg.n, "hold": hold.name, "law": hold.law,
                              "until": iso_business(agg.until), "reason": hold.reason})
         for d in t.disclosures:
-            agg = (await tx.execute(text(
+            agg = (await tx.execute(
                 f"select count(*) as n, min({d.at}) as first, max({d.at}) as last from {t.name} "
-                f"where {t.link} = :sid and ({d.where})"), {"sid": subject_id})).one()
+                f"where {t.link} = %(sid)s and ({d.where})", {"sid": subject_id})).one()
             if agg.n:
                 third.append({"recipient": d.recipient, "records": agg.n, "first": iso_business(agg.first),
                               "last": iso_business(agg.last), "notified": False if d.erasure_api is None else True,
                               "how": d.erasure_api or "no erasure API", "note": d.note})
-    await tx.execute(update(sr).where(sr.c.subject_id == subject_id, sr.c.kind == "export",
-                                      sr.c.status == "ready").values(status="expired"))
+    await tx.execute("update subject_requests set status = 'expired' "
+                     "where subject_id = %(s)s and kind = 'export' and status = 'ready'", {"s": subject_id})
     key_destroyed = await destroy_subject_key(tx, subject_id)
     return {"subject_id": str(subject_id), "completed_at": iso_business(now), "key_destroyed": key_destroyed,
             "consents_withdrawn": len(withdrawn), "cleared": cleared, "kept": kept, "third_parties": third,
@@ -490,21 +502,17 @@ def copies_bound(now, key_epoch: str | None = None, pre_epoch: bool = False) -> 
 
 async def run_erasure(ev) -> None:
     """kopru.erasure.requested.v1: erase, store the report, emit kopru.erasure.completed.v1."""
-    from sqlalchemy import func, select, update
-
-    from kopru.db.schema import subject_requests as sr
-
     req_id = uuid.UUID(ev.data["request_id"])
     async with ev.once() as tx:
         if tx is None:
             return
-        row = (await tx.execute(select(sr).where(sr.c.id == req_id).with_for_update())).first()
+        row = (await tx.execute("select * from subject_requests where id = %(id)s for update", {"id": req_id})).first()
         if row is None or row.kind != "erasure" or row.status != "pending":
             return
         report = await erase_subject(tx, row.subject_id)
-        now = (await tx.execute(select(func.now()))).scalar_one()
-        await tx.execute(update(sr).where(sr.c.id == req_id).values(status="completed", completed_at=now,
-                                                                     report=report))
+        now = (await tx.execute("select now()")).scalar_one()
+        await tx.execute("update subject_requests set status = 'completed', completed_at = %(now)s, report = %(r)s "
+                         "where id = %(id)s", {"now": now, "r": report, "id": req_id})
         await tx.audit("kvkk.erasure.completed", target=str(req_id), details={"subject_id": str(row.subject_id)})
         await tx.emit(ERASURE_COMPLETED, {
             "request_id": str(req_id), "subject_id": str(row.subject_id), "completed_at": iso_utc(now),
