@@ -9,34 +9,15 @@ of any import of it; the test process's own imports do not count)."""
 from __future__ import annotations
 
 import os
-import sys
 import uuid
 
 import httpx
 
 from tests.helpers import bearer, sender_auth
+from tests.importprobe import assert_no_sqlalchemy as _no_sqlalchemy, probe_env
 from tests.payments.conftest import API_KEY, SECRET, payment_body
 from tests.payments.test_payments import callback_path, notify_path, token_of
 from tests.payments.test_threeds import CARD, iyzico_id
-
-PROBE = '''
-import os, sys, traceback
-
-
-class _SqlalchemyProbe:
-    """Writes the stack of the first import of sqlalchemy to $KOPRU_TEST_IMPORT_PROBE."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name == "sqlalchemy" or name.startswith("sqlalchemy."):
-            with open(os.environ["KOPRU_TEST_IMPORT_PROBE"], "a") as f:
-                f.write(name + "\\n" + "".join(traceback.format_stack()[-15:]) + "\\n")
-            sys.meta_path.remove(self)
-        return None
-
-
-if os.environ.get("KOPRU_TEST_IMPORT_PROBE"):
-    sys.meta_path.insert(0, _SqlalchemyProbe())
-'''
 
 
 def _probe_env(tmp_path, services, name: str) -> tuple[dict[str, str], object]:
@@ -44,19 +25,10 @@ def _probe_env(tmp_path, services, name: str) -> tuple[dict[str, str], object]:
 
     from kopru.auth.crypto import master_key
 
-    site = tmp_path / "probe"
-    site.mkdir(exist_ok=True)
-    (site / "sitecustomize.py").write_text(PROBE)
-    out = tmp_path / f"{name}.imports"
-    path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)
+    env, out = probe_env(tmp_path, name)
     return {"DATABASE_URL": services["app_url"], "KOPRU_MASTER_KEY": base64.b64encode(master_key()).decode(),
             "REDIS_URL": os.environ["REDIS_URL"], "IYZICO_BASE_URL": os.environ["IYZICO_BASE_URL"],
-            "KOPRU_ENV": "test", "KOPRU_LOG_LEVEL": "WARNING", "PYTHONPATH": path,
-            "KOPRU_TEST_IMPORT_PROBE": str(out)}, out
-
-
-def _no_sqlalchemy(out) -> None:
-    assert not out.exists(), "sqlalchemy imported by a served request:\n" + out.read_text()[:6000]
+            "KOPRU_ENV": "test", "KOPRU_LOG_LEVEL": "WARNING", **env}, out
 
 
 async def test_payment_and_chain_processes_never_import_sqlalchemy(client, onboard, iyzico, db, services, tmp_path):
@@ -68,13 +40,6 @@ async def test_payment_and_chain_processes_never_import_sqlalchemy(client, onboa
     assert r.status_code == 200, r.text
     notification_url = r.json()["notification_url"]
     env, out = _probe_env(tmp_path, services, "payment")
-    # the probe works: a process that imports sqlalchemy is caught
-    probe_check = tmp_path / "check.imports"
-    import subprocess
-
-    subprocess.run([sys.executable, "-c", "import sqlalchemy"], check=True,
-                   env={**os.environ, **env, "KOPRU_TEST_IMPORT_PROBE": str(probe_check)})
-    assert probe_check.exists() and probe_check.read_text().startswith("sqlalchemy\n")
 
     fn = FunctionProcess("payment", env)
     try:

@@ -1,8 +1,8 @@
 """The webhook delivery consumer, the webhooks-retry tick, the workflow engine (a
 webhook.call step) and the workflows-resume tick run without SQLAlchemy: each runs in a
 fresh interpreter against the test database (as a deployed function reaches it: by
-DATABASE_URL, so no embedded bootstrap or migration), and SQLAlchemy must not be imported
-(CLAUDE.md: plain SQL on request and consumer paths; SQLAlchemy is ~100 ms of a cold start)."""
+DATABASE_URL, so no embedded bootstrap or migration) under tests.importprobe, and SQLAlchemy
+must not be imported."""
 
 from __future__ import annotations
 
@@ -21,18 +21,8 @@ from tests.workflows.conftest import SUCCEEDED, save
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 CHILD = textwrap.dedent('''
-    import asyncio, json, sys, traceback
+    import asyncio, json, sys
 
-    stack = []
-
-    class Spy:  # where SQLAlchemy was first imported from, for the failure message
-        def find_spec(self, name, path=None, target=None):
-            if name == "sqlalchemy" and not stack:
-                stack.extend(f"{f.filename}:{f.lineno} {f.name}" for f in traceback.extract_stack()
-                             if "/kopru/" in f.filename or "/functions/" in f.filename)
-            return None
-
-    sys.meta_path.insert(0, Spy())
     mode, arg = sys.argv[1], json.loads(sys.argv[2])
 
     async def main():
@@ -58,24 +48,33 @@ CHILD = textwrap.dedent('''
         return await resume_due(older_than=0)
 
     out = asyncio.run(main())
-    print("RESULT " + json.dumps({"out": out, "sqlalchemy": "sqlalchemy" in sys.modules, "from": stack}))
+    print("RESULT " + json.dumps({"out": out}))
 ''')
 
 
 def fresh(mode: str, arg: dict | None = None) -> dict:
+    """Run `mode` in a fresh interpreter under the import probe (tests.importprobe): its
+    result, and "sqlalchemy" with the stack of the import when there was one."""
+    import tempfile
+    from pathlib import Path
+
     from kopru.config import settings
     from kopru.db.engine import database_urls, libpq_url, relay_database_url
+    from tests.importprobe import probe_env
 
     app, owner = database_urls()
-    env = {**os.environ, "DATABASE_URL": libpq_url(app), "DATABASE_OWNER_URL": libpq_url(owner),
-           "RELAY_DATABASE_URL": libpq_url(relay_database_url()), "KOPRU_LOG_LEVEL": "ERROR"}
-    if not env.get("KOPRU_MASTER_KEY"):
-        env["KOPRU_MASTER_KEY"] = (settings().data_dir / "master.key").read_text().strip()
-    out = subprocess.run([sys.executable, "-c", CHILD, mode, json.dumps(arg or {})], cwd=REPO, env=env,
-                         capture_output=True, text=True, timeout=120)
-    lines = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
-    assert out.returncode == 0 and lines, out.stderr[-3000:]
-    return json.loads(lines[-1][len("RESULT "):])
+    with tempfile.TemporaryDirectory(prefix="probe-") as tmp:
+        probe, imports = probe_env(Path(tmp), mode)
+        env = {**os.environ, "DATABASE_URL": libpq_url(app), "DATABASE_OWNER_URL": libpq_url(owner),
+               "RELAY_DATABASE_URL": libpq_url(relay_database_url()), "KOPRU_LOG_LEVEL": "ERROR", **probe}
+        if not env.get("KOPRU_MASTER_KEY"):
+            env["KOPRU_MASTER_KEY"] = (settings().data_dir / "master.key").read_text().strip()
+        out = subprocess.run([sys.executable, "-c", CHILD, mode, json.dumps(arg or {})], cwd=REPO, env=env,
+                             capture_output=True, text=True, timeout=120)
+        lines = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
+        assert out.returncode == 0 and lines, out.stderr[-3000:]
+        found = imports.read_text() if imports.exists() else None
+    return {**json.loads(lines[-1][len("RESULT "):]), "sqlalchemy": found}
 
 
 def cloudevent(tenant_id, data: dict) -> dict:
