@@ -51,25 +51,11 @@ def _field(kind: str, report_id: uuid.UUID | str) -> str:
 
 # -- consent ----------------------------------------------------------------------------------
 
-async def _person(tx, keys, kind: str, value: str):
-    """The data_subjects row (id, wrapped_key, key_epoch) an identifier names, or None (as
-    kopru.kvkk.subjects.find_subject finds it, without opening the subject's key)."""
-    from kopru.kvkk.identifiers import KINDS, InvalidIdentifier, normalise
-
-    if kind not in KINDS:
-        return None
-    try:
-        norm = normalise(kind, value)
-    except InvalidIdentifier:
-        return None
-    # the kind is one of KINDS' own names, never input
-    return (await tx.execute(f"select id, wrapped_key, key_epoch from data_subjects where {kind}_bidx = %(b)s",
-                             {"b": keys.bidx(kind, norm)})).first()
-
-
 async def _named(tx, keys, subject_in):
     """The subject a `subject` reference names (as kopru.kvkk.applications resolves it:
     subject.not_found, subject.identifiers_conflict), its row without opening its key."""
+    from kopru.kvkk.subjects import find_subject_row
+
     if subject_in.id is not None:
         row = (await tx.execute("select id, wrapped_key, key_epoch from data_subjects where id = %(id)s",
                                 {"id": uuid.UUID(subject_in.id)})).first()
@@ -79,7 +65,7 @@ async def _named(tx, keys, subject_in):
         for kind in ("phone", "email", "tckn"):
             value = getattr(subject_in, kind)
             if value is not None:
-                row = await _person(tx, keys, kind, value)
+                row = await find_subject_row(tx, keys, kind, value)
                 if row is not None:
                     rows.append(row)
     if not rows:
@@ -94,12 +80,12 @@ async def _subject(tx, body):
     `subject` named (required with a VKN); the same one when both are given. Their
     data_subjects row (id, wrapped_key, key_epoch): the key is opened once, by the caller
     that seals (`_open_key`), never while resolving."""
-    from kopru.kvkk.subjects import tenant_keys
+    from kopru.kvkk.subjects import find_subject_row, tenant_keys
 
     keys = await tenant_keys(tx)
     named = await _named(tx, keys, body.subject) if body.subject is not None else None
     if body.scheme == "TCKN":
-        ref = await _person(tx, keys, "tckn", body.number)
+        ref = await find_subject_row(tx, keys, "tckn", body.number)
         if ref is None:
             if named is None:
                 raise KopruError("credit.no_consent")  # no subject, so no consent of theirs

@@ -291,17 +291,24 @@ async def find_or_create_subject(tx, subject_in: Any) -> SubjectRef:
     raise KopruError("unavailable", detail="subject look-up kept racing; retry")
 
 
-async def find_subject(tx, kind: Kind, value: str) -> SubjectRef | None:
-    """The subject an identifier names (value normalised here), or None."""
+async def find_subject_row(tx, keys: "TenantKeys", kind: str, value: str):
+    """The data_subjects row (id, wrapped_key, key_epoch) an identifier names (value
+    normalised here), or None; the subject's key stays sealed (open it once, where needed)."""
     if kind not in KINDS:
         return None
     try:
         norm = normalise(kind, value)
     except InvalidIdentifier:
         return None
+    # the kind is one of KINDS' own names, never input
+    return (await tx.execute(f"select id, wrapped_key, key_epoch from data_subjects where {kind}_bidx = %(b)s",
+                             {"b": keys.bidx(kind, norm)})).first()
+
+
+async def find_subject(tx, kind: Kind, value: str) -> SubjectRef | None:
+    """The subject an identifier names (value normalised here), or None."""
     keys = await tenant_keys(tx)
-    row = (await tx.execute(f"select id, wrapped_key, key_epoch from data_subjects where {kind}_bidx = %(b)s",
-                            {"b": keys.bidx(kind, norm)})).first()
+    row = await find_subject_row(tx, keys, kind, value)
     if row is None:
         return None
     if row.wrapped_key is None:
