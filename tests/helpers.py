@@ -38,11 +38,18 @@ async def drain(apps, only: tuple[str, ...] | None = None):
     """Publish every pending outbox row to the in-process bus until none is left,
     delivering to the functions `only` names (default: every function in `apps`).
     Returns the bus (its dead_letters)."""
-    from kopru_tools.bus import InProcessBus
-    from kopru.events.relay import Relay
     from kopru_tools.eventing import asgi_senders
 
-    bus = InProcessBus(asgi_senders({n: a for n, a in dict(apps).items() if only is None or n in only}))
+    return await drain_to(asgi_senders({n: a for n, a in dict(apps).items() if only is None or n in only}))
+
+
+async def drain_to(senders: dict):
+    """`drain` to the given senders (kopru.events.dispatcher.http_sender for a real
+    function process, kopru_tools.eventing.asgi_senders for in-process apps)."""
+    from kopru_tools.bus import InProcessBus
+    from kopru.events.relay import Relay
+
+    bus = InProcessBus(senders)
     relay = Relay(bus)
     try:
         while await relay.run_once():

@@ -9,7 +9,7 @@ import os
 
 import httpx
 
-from tests.helpers import bearer
+from tests.helpers import bearer, drain_to
 from tests.importprobe import assert_no_sqlalchemy, probe_env
 from tests.kvkk.conftest import PHONE
 
@@ -17,20 +17,12 @@ from tests.kvkk.conftest import PHONE
 async def _deliver(function: str, env: dict[str, str]) -> None:
     """Every pending outbox event, through the relay, to a real process of `function`."""
     from kopru.events.dispatcher import http_sender
-    from kopru.events.relay import Relay
-    from kopru_tools.bus import InProcessBus
     from tests.work.test_outward import FunctionProcess
 
     fn = FunctionProcess(function, env)
     try:
         async with httpx.AsyncClient(timeout=30) as h:
-            bus = InProcessBus({function: http_sender(h, fn.url + "/", function)})
-            relay = Relay(bus)
-            try:
-                while await relay.run_once():
-                    pass
-            finally:
-                await relay.dispose()
+            bus = await drain_to({function: http_sender(h, fn.url + "/", function)})
             assert bus.dead_letters == [], bus.dead_letters
     finally:
         fn.kill()

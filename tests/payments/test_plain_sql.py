@@ -13,7 +13,7 @@ import uuid
 
 import httpx
 
-from tests.helpers import bearer, sender_auth
+from tests.helpers import bearer, drain_to, sender_auth
 from tests.importprobe import assert_no_sqlalchemy as _no_sqlalchemy, probe_env
 from tests.payments.conftest import API_KEY, SECRET, payment_body
 from tests.payments.test_payments import callback_path, notify_path, token_of
@@ -83,21 +83,13 @@ async def test_payment_and_chain_processes_never_import_sqlalchemy(client, onboa
 
 async def _chain(tmp_path, services, pid: str, db) -> None:
     from kopru.events.dispatcher import http_sender
-    from kopru.events.relay import Relay
-    from kopru_tools.bus import InProcessBus
     from tests.work.test_outward import FunctionProcess
 
     env, out = _probe_env(tmp_path, services, "payment-chain")
     chain = FunctionProcess("payment-chain", env)
     try:
         async with httpx.AsyncClient(timeout=15) as h:
-            bus = InProcessBus({"payment-chain": http_sender(h, chain.url + "/", "payment-chain")})
-            relay = Relay(bus)
-            try:
-                while await relay.run_once():
-                    pass
-            finally:
-                await relay.dispose()
+            bus = await drain_to({"payment-chain": http_sender(h, chain.url + "/", "payment-chain")})
     finally:
         chain.kill()
     _no_sqlalchemy(out)
