@@ -75,10 +75,18 @@ async def test_token_endpoint_takes_forms_only(client, operator):
     r = await client("token").post("/oauth2/token", json={"grant_type": "client_credentials"},
                                    auth=(operator["client_id"], operator["client_secret"]))
     assert r.status_code == 400 and r.json()["error"] == "invalid_request"
-    r = await client("token").post("/oauth2/token", content=b"grant_type=client_credentials&grant_type=password",
-                                   headers={"content-type": "application/x-www-form-urlencoded"},
-                                   auth=(operator["client_id"], operator["client_secret"]))
-    assert r.status_code == 400 and r.json()["error"] == "invalid_request"
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    basic = (operator["client_id"], operator["client_secret"])
+    # a parameter sent twice is refused (RFC 6749 3.1), an empty one among them too
+    for body in (b"grant_type=client_credentials&grant_type=password",
+                 b"grant_type=client_credentials&scope=&scope=platform%3Aadmin",
+                 b"grant_type=client_credentials&scope=platform%3Aadmin&scope"):
+        r = await client("token").post("/oauth2/token", content=body, headers=form, auth=basic)
+        assert r.status_code == 400 and r.json()["error"] == "invalid_request", (body, r.text)
+    # a parameter without a value is treated as omitted: the client's own scopes
+    r = await client("token").post("/oauth2/token", content=b"grant_type=client_credentials&scope=", headers=form,
+                                   auth=basic)
+    assert r.status_code == 200 and r.json()["scope"] == "platform:admin", r.text
 
 
 async def test_jwks_publishes_the_signing_key(client, operator):

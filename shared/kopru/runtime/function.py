@@ -213,7 +213,10 @@ class Call:
         return parse_model(model, await self.body(), self.lang)
 
     async def form(self) -> dict[str, str]:
-        """An application/x-www-form-urlencoded body (OAuth2), with repeated keys refused."""
+        """An application/x-www-form-urlencoded body (OAuth2), with repeated keys refused, an
+        empty one too (`scope=&scope=x`), and a key without a value treated as absent (RFC
+        6749 3.1: "Parameters sent without a value MUST be treated as if they were omitted";
+        "Request and response parameters MUST NOT be included more than once")."""
         from urllib.parse import parse_qsl
 
         ctype = self.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -223,18 +226,21 @@ class Call:
 
         check_idempotency_key(self.headers.get("idempotency-key"))
         try:
-            pairs = parse_qsl((await self.body()).decode("utf-8"), keep_blank_values=False, strict_parsing=False,
+            pairs = parse_qsl((await self.body()).decode("utf-8"), keep_blank_values=True, strict_parsing=False,
                               errors="strict")
         except UnicodeDecodeError:
             raise KopruError("request.invalid_unicode", detail="body is not UTF-8") from None
         check_form(pairs, self.lang)
         out: dict[str, str] = {}
+        seen: set[str] = set()
         for k, v in pairs:
-            if k in out:
+            if k in seen:
                 from kopru.runtime.inputs import parameter_name
 
                 raise KopruError("request.validation_failed", detail=f"{parameter_name(k)} repeated")
-            out[k] = v
+            seen.add(k)
+            if v:
+                out[k] = v
         return out
 
     async def principal(self):
