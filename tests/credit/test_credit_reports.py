@@ -411,14 +411,14 @@ async def test_a_request_opens_the_subject_key_once(client, apps, tenant, credit
 
 async def test_reading_a_report_or_its_document_is_audited_without_personal_data(client, apps, tenant, credit_sim,
                                                                                   db):
-    """A single report's read and its document's each append one `credit_report.viewed` entry to
+    """A single report's read and its document's each append one `credit.viewed` entry to
     the tenant's audit chain, naming who looked and which view, with ids only; the list (summaries)
     appends nothing, nor does a refused read. The chain still verifies."""
     from kopru.kvkk.audit import verify
 
     def viewed():
         return db.execute("select actor, target, details from audit_log where tenant_id = %s and "
-                          "action = 'credit_report.viewed' order by seq", (str(tenant["id"]),)).fetchall()
+                          "action = 'credit.viewed' order by seq", (str(tenant["id"]),)).fetchall()
 
     c = await consent(client, tenant)
     pdf = pdf_bytes(1)

@@ -408,13 +408,13 @@ def _summary(row, content_gone: bool) -> dict[str, Any]:
 async def get_report(ctx, report_id: uuid.UUID) -> dict[str, Any]:
     """GET /credit-reports/{id}: status, the consent it rests on, and the report itself
     (decrypted) while it is kept; `content` null once gone (content_gone true). Who looked
-    is kept in the audit chain (`credit_report.viewed`, ids only), committed with the read."""
+    is kept in the audit chain (`credit.viewed`, ids only), committed with the read."""
     from kopru.kvkk.subjects import FieldCipher, subject_key
 
     async with ctx.transaction() as tx:
         row = await _row(tx, report_id)
         key = await subject_key(tx, row.subject_id)
-        await tx.audit("credit_report.viewed", target=str(row.id),
+        await tx.audit("credit.viewed", target=str(row.id),
                        details={"view": "report", "subject_id": str(row.subject_id), "consent_id": str(row.consent_id)})
     cipher = FieldCipher(key, row.subject_id) if key is not None else None
     number = cipher.decrypt(_field("identity", row.id), row.identity_enc) if cipher else None
@@ -458,7 +458,7 @@ async def listing(ctx, limit: int, cursor: str | None, status: str | None = None
 
 async def get_document(ctx, report_id: uuid.UUID) -> bytes:
     """GET /credit-reports/{id}/document: the uploaded PDF while it is kept. Handing it out
-    is kept in the audit chain (`credit_report.viewed`, ids only); a refusal writes nothing."""
+    is kept in the audit chain (`credit.viewed`, ids only); a refusal writes nothing."""
     from kopru.kvkk.subjects import decrypt_field, subject_key
 
     async with ctx.transaction() as tx:
@@ -468,7 +468,7 @@ async def get_document(ctx, report_id: uuid.UUID) -> bytes:
         key = await subject_key(tx, row.subject_id)
         if key is None or row.document_enc is None:
             raise KopruError("credit.content_gone")
-        await tx.audit("credit_report.viewed", target=str(row.id),
+        await tx.audit("credit.viewed", target=str(row.id),
                        details={"view": "document", "subject_id": str(row.subject_id),
                                 "consent_id": str(row.consent_id)})
     return base64.b64decode(decrypt_field(key, row.subject_id, _field("document", row.id), row.document_enc))
