@@ -2,14 +2,16 @@
 and status class) and business counters per tenant (SMS by outcome, invoices by outcome,
 payments by outcome, KVKK applications opened and completed by kind).
 
-KVKK applications open and overdue are gauges, not an UpDownCounter: a function scales to
+KVKK applications open and overdue, and side effects parked and owed (with the oldest owed
+one's age: an alert on it catches a stall whatever its cause), are gauges, not an UpDownCounter: a function scales to
 zero and many instances serve one tenant, so a per-process running sum (+1 on open, -1 on
 completion) starts at zero in every new instance and is lost with it, and an application
 turns overdue with time, with no event to count. Nor can a gauge be computed at scrape
 time: a stateless function has nothing to scrape and no database at hand. So the counts
 are measured from the database (`kopru.kvkk.applications.measure_open`, one COUNT in a
 transaction that is open anyway) whenever an application opens or completes and on each
-retention-purge tick per tenant, and recorded as a synchronous gauge: the value is the
+retention-purge tick per tenant, the side effects on each provider's sweep per tenant
+(`kopru.work.sweep.measure`), and recorded as a synchronous gauge: the value is the
 database's as of that moment (the newest sample of a tenant is the truth; across
 instances take the latest, e.g. `max by (tenant, kind)` over a short window).
 
@@ -59,6 +61,15 @@ def _get() -> dict[str, Any]:
             "kvkk_open": meter.create_gauge("kopru_kvkk_applications_open", unit="{application}",
                                             description="KVKK applications open, per tenant and kind, as the "
                                                         "database counted them when last measured"),
+            "outward_parked": meter.create_gauge("kopru_outward_parked", unit="{effect}",
+                                                 description="side effects parked unknown for an operator, per "
+                                                             "tenant and provider, when last measured"),
+            "outward_owed": meter.create_gauge("kopru_outward_owed", unit="{effect}",
+                                               description="side effects owed (pending or in flight), per tenant "
+                                                           "and provider, when last measured"),
+            "outward_oldest": meter.create_gauge("kopru_outward_owed_oldest", unit="s",
+                                                 description="age of the oldest owed side effect, per tenant and "
+                                                             "provider, when last measured (0: none owed)"),
             "kvkk_overdue": meter.create_gauge("kopru_kvkk_applications_overdue", unit="{application}",
                                                description="KVKK applications open past their due date, per "
                                                            "tenant and kind, when last measured"),
@@ -107,3 +118,14 @@ def kvkk_open(tenant_id: Any, kind: str, open_: int, overdue: int) -> None:
         i = _get()
         i["kvkk_open"].set(open_, attrs)
         i["kvkk_overdue"].set(overdue, attrs)
+
+
+def outward(tenant_id: Any, provider: str, parked: int, owed: int, oldest_s: float) -> None:
+    """The tenant's effects at `provider` parked and owed, and the oldest owed one's age, as
+    just counted in the database (kopru.work.sweep.measure)."""
+    if _enabled():
+        attrs = {"tenant": str(tenant_id), "provider": provider}
+        i = _get()
+        i["outward_parked"].set(parked, attrs)
+        i["outward_owed"].set(owed, attrs)
+        i["outward_oldest"].set(oldest_s, attrs)

@@ -301,3 +301,53 @@ async def test_an_sms_whose_event_never_arrives_is_sent_once_by_the_sweep(client
     sends = _sends(netgsm)
     await drain(apps, only=("sms-send",))  # the event, late
     assert _sends(netgsm) == sends and _outbox(db, "kopru.sms.sent.v1", "sms_id", sms_id) == 1
+
+
+async def test_the_sweep_measures_parked_and_owed_effects_per_tenant_and_provider(apps, onboard, db, monkeypatch):
+    """Nothing stalls silently: each provider's sweep records, per tenant, the effects parked
+    `unknown` for an operator, the effects still owed and the oldest owed one's age, as the
+    database counts them (kopru_outward_parked / _owed / _owed_oldest at /metrics)."""
+    import re
+
+    from kopru.config import reset_settings
+    from kopru.work.sweep import recover
+    from kopru_tools import metrics as tool_metrics
+    from kopru_tools.gateway import Gateway
+
+    t = await onboard()
+    tid = str(t["id"])
+
+    def row(state: str, ref: str, age_s: int) -> None:
+        db.execute("insert into outward_calls (id, tenant_id, provider, operation, ref, state, ambiguous, attempts, "
+                   "created_at, updated_at) values (%s, %s, 'netgsm', 'sms.send', %s, %s, false, 1, "
+                   "now() - make_interval(secs => %s), now())", (str(uuid.uuid4()), tid, ref, state, age_s))
+
+    row("unknown", "parked-1", 3600)
+    row("unknown", "parked-2", 60)
+    row("pending", "owed-1", 1200)  # owed for 20 minutes, tried a moment ago: not stalled, not taken over
+    row("succeeded", "done-1", 7200)
+    monkeypatch.setenv("KOPRU_METRICS", "1")
+    reset_settings()
+    try:
+        tool_metrics.setup()
+
+        def untouched(*_):
+            raise AssertionError("nothing here is stalled: the sweep takes nothing over")
+
+        await recover("netgsm", untouched, actor="test")
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=Gateway(dict(apps))), base_url="http://gw") as gw:
+            text = (await gw.get("/metrics")).text
+
+        def value(name: str) -> float:
+            for m in re.finditer(r"^%s\{(.*?)\} (\S+)$" % name, text, re.M):
+                labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+                if labels.get("tenant") == tid and labels.get("provider") == "netgsm":
+                    return float(m.group(2))
+            raise AssertionError(f"{name} not recorded for the tenant")
+
+        assert value("kopru_outward_parked") == 2
+        assert value("kopru_outward_owed") == 1
+        assert 1200 <= value("kopru_outward_owed_oldest_seconds") < 1300
+    finally:
+        monkeypatch.delenv("KOPRU_METRICS")
+        reset_settings()

@@ -50,6 +50,26 @@ async def stalled(tenant_id: uuid.UUID, provider: str, *, limit: int = 200) -> l
     return [(r.operation, r.ref) for r in rows]
 
 
+async def measure(tenant_id: uuid.UUID, provider: str) -> None:
+    """The gauges of the tenant's effects at `provider` (kopru.metrics.outward): parked
+    `unknown` (an operator's to settle), owed (pending or in flight) and the oldest owed
+    one's age, counted in the database after the sweep's takeover; no query when metrics
+    are off. Both counts read partial indexes (outward_calls_open, outward_calls_parked)."""
+    from kopru import metrics
+
+    if not metrics.enabled():
+        return
+    from kopru.db import tenant_transaction
+
+    async with tenant_transaction(tenant_id, actor="schedule:work-measure") as tx:
+        row = (await tx.execute(
+            "select (select count(*) from outward_calls where provider = %(p)s and state = 'unknown') as parked, "
+            "count(*) as owed, coalesce(extract(epoch from now() - min(created_at)), 0)::float8 as oldest "
+            "from outward_calls where provider = %(p)s and state in ('pending', 'in_flight')",
+            {"p": provider})).one()
+    metrics.outward(tenant_id, provider, row.parked, row.owed, row.oldest)
+
+
 async def recover(provider: str, make_effect: Callable[[uuid.UUID, str, str], Any], *, actor: str) -> dict[str, int]:
     """Take every stalled effect at `provider` over through `perform` (which reconciles an
     ambiguous one before anything is sent). Counts outcomes."""
@@ -65,6 +85,7 @@ async def recover(provider: str, make_effect: Callable[[uuid.UUID, str, str], An
             except KopruError:
                 state = "retry_later"
             counts[state] = counts.get(state, 0) + 1
+        await measure(tid, provider)
 
     counts.update({f"sweep_{k}": v for k, v in (await for_each_tenant(one_tenant, name=f"recover:{provider}")).items()})
     return counts
