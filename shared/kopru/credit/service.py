@@ -51,39 +51,15 @@ def _field(kind: str, report_id: uuid.UUID | str) -> str:
 
 # -- consent ----------------------------------------------------------------------------------
 
-async def _named(tx, keys, subject_in):
-    """The subject a `subject` reference names (as kopru.kvkk.applications resolves it:
-    subject.not_found, subject.identifiers_conflict), its row without opening its key."""
-    from kopru.kvkk.subjects import find_subject_row
-
-    if subject_in.id is not None:
-        row = (await tx.execute("select id, wrapped_key, key_epoch from data_subjects where id = %(id)s",
-                                {"id": uuid.UUID(subject_in.id)})).first()
-        rows = [row] if row is not None else []
-    else:
-        rows = []
-        for kind in ("phone", "email", "tckn"):
-            value = getattr(subject_in, kind)
-            if value is not None:
-                row = await find_subject_row(tx, keys, kind, value)
-                if row is not None:
-                    rows.append(row)
-    if not rows:
-        raise KopruError("subject.not_found")
-    if len({r.id for r in rows}) > 1:
-        raise KopruError("subject.identifiers_conflict")
-    return rows[0]
-
-
 async def _subject(tx, body):
     """The person whose consent the request rests on: the TCKN's own subject, or the
     `subject` named (required with a VKN); the same one when both are given. Their
     data_subjects row (id, wrapped_key, key_epoch): the key is opened once, by the caller
     that seals (`_open_key`), never while resolving."""
-    from kopru.kvkk.subjects import find_subject_row, tenant_keys
+    from kopru.kvkk.subjects import find_subject_row, resolve_subject_row, tenant_keys
 
     keys = await tenant_keys(tx)
-    named = await _named(tx, keys, body.subject) if body.subject is not None else None
+    named = await resolve_subject_row(tx, keys, body.subject) if body.subject is not None else None
     if body.scheme == "TCKN":
         ref = await find_subject_row(tx, keys, "tckn", body.number)
         if ref is None:

@@ -95,24 +95,9 @@ def _jsonable(v: Any) -> Any:
 # -- opening and reading ------------------------------------------------------------
 
 async def _resolve_subject(tx, subject_in) -> uuid.UUID:
-    from kopru.kvkk.subjects import find_subject, get_subject
+    from kopru.kvkk.subjects import resolve_subject_row, tenant_keys
 
-    if subject_in.id is not None:
-        ref = await get_subject(tx, uuid.UUID(subject_in.id))
-        refs = [ref] if ref else []
-    else:
-        refs = []
-        for kind in ("phone", "email", "tckn"):
-            value = getattr(subject_in, kind)
-            if value is not None:
-                r = await find_subject(tx, kind, value)
-                if r is not None:
-                    refs.append(r)
-    if not refs:
-        raise KopruError("subject.not_found")
-    if len({r.id for r in refs}) > 1:
-        raise KopruError("subject.identifiers_conflict")
-    return refs[0].id
+    return (await resolve_subject_row(tx, await tenant_keys(tx), subject_in)).id
 
 
 async def open_application(ctx, kind: str, body) -> dict[str, Any]:

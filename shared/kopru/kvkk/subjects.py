@@ -305,6 +305,31 @@ async def find_subject_row(tx, keys: "TenantKeys", kind: str, value: str):
                              {"b": keys.bidx(kind, norm)})).first()
 
 
+async def resolve_subject_row(tx, keys: "TenantKeys", subject_in):
+    """The data_subjects row a `subject` reference names (its `id`, or its phone, e-mail and
+    TCKN, which must all name the same one): subject.not_found, subject.identifiers_conflict.
+    The key stays sealed."""
+    from kopru.errors import KopruError
+
+    if subject_in.id is not None:
+        row = (await tx.execute("select id, wrapped_key, key_epoch from data_subjects where id = %(id)s",
+                                {"id": uuid.UUID(subject_in.id)})).first()
+        rows = [row] if row is not None else []
+    else:
+        rows = []
+        for kind in ("phone", "email", "tckn"):
+            value = getattr(subject_in, kind)
+            if value is not None:
+                row = await find_subject_row(tx, keys, kind, value)
+                if row is not None:
+                    rows.append(row)
+    if not rows:
+        raise KopruError("subject.not_found")
+    if len({r.id for r in rows}) > 1:
+        raise KopruError("subject.identifiers_conflict")
+    return rows[0]
+
+
 async def find_subject(tx, kind: Kind, value: str) -> SubjectRef | None:
     """The subject an identifier names (value normalised here), or None."""
     keys = await tenant_keys(tx)
