@@ -15,10 +15,6 @@ from kopru.runtime import PAGED, Call, EventCall, Function, created, json_respon
 fn = Function("vehicles", max_body_bytes=32 * 1024)
 
 
-def _id(call: Call, code: str) -> UUID:
-    return call.path_id(code)
-
-
 @fn.route("GET", "/vehicles", returns="kopru.vehicles.models:VehiclesPage",
           summary="The tenant's vehicles (from Arvento) and their last positions, a page at a time (vehicles:read)",
           responses=(200, 400, 401, 403, 422, 429), scope="vehicles:read", tenant="token", query=PAGED)
@@ -35,7 +31,7 @@ async def listing(call: Call):
 async def read(call: Call):
     from kopru.vehicles.service import read
 
-    return await read(call.tenant, _id(call, "vehicle.not_found"))
+    return await read(call.tenant, call.path_id("vehicle.not_found"))
 
 
 @fn.route("PUT", "/vehicles/{id}/driver", returns="kopru.vehicles.models:VehicleOut",
@@ -47,7 +43,7 @@ async def link_driver(call: Call):
     from kopru.vehicles.models import DriverIn
     from kopru.vehicles.service import link_driver
 
-    vid = _id(call, "vehicle.not_found")
+    vid = call.path_id("vehicle.not_found")
     body = await call.json(DriverIn)
     return await link_driver(call.tenant, vid, body)
 
@@ -58,7 +54,7 @@ async def link_driver(call: Call):
 async def unlink_driver(call: Call):
     from kopru.vehicles.service import unlink_driver
 
-    return await unlink_driver(call.tenant, _id(call, "vehicle.not_found"))
+    return await unlink_driver(call.tenant, call.path_id("vehicle.not_found"))
 
 
 @fn.route("POST", "/geofences", returns="kopru.vehicles.models:GeofenceOut",
@@ -84,7 +80,7 @@ async def create_geofence(call: Call):
 async def read_geofence(call: Call):
     from kopru.vehicles.service import read_geofence
 
-    return await read_geofence(call.tenant, _id(call, "geofence.not_found"))
+    return await read_geofence(call.tenant, call.path_id("geofence.not_found"))
 
 
 @fn.route("GET", "/geofences", returns="kopru.vehicles.models:GeofencesPage",
@@ -105,7 +101,7 @@ async def delete_geofence(call: Call):
 
     from kopru.vehicles.service import delete_geofence
 
-    await delete_geofence(call.tenant, _id(call, "geofence.not_found"))
+    await delete_geofence(call.tenant, call.path_id("geofence.not_found"))
     return Response(status_code=204)
 
 
