@@ -8,8 +8,6 @@ subject: the positions become personal data), the tenant's geofences.
     functions-framework --asgi --source functions/vehicles/main.py --target handle
 """
 
-from uuid import UUID
-
 from kopru.runtime import PAGED, Call, EventCall, Function, created, json_response
 
 fn = Function("vehicles", max_body_bytes=32 * 1024)
