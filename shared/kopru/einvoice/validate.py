@@ -176,19 +176,21 @@ def _date_start(text: str, default_tz) -> Optional[datetime]:
 
 
 def _path(el) -> str:
-    """/inv:Invoice[1]/cbc:IssueDate[1], the form `_location` gives the stylesheet's paths."""
+    """The element's path as the stylesheet gives one (/Q{ns}Invoice[1]/Q{ns}IssueDate[1]),
+    for `_location` to shorten like the others."""
     steps = []
     while el is not None:
-        ns, _, local = el.tag[1:].partition("}")
         parent = el.getparent()
         index = 1 if parent is None else 1 + sum(1 for s in el.itersiblings(preceding=True) if s.tag == el.tag)
-        steps.append(f"{_PREFIXES.get(ns, 'Q{' + ns + '}')}:{local}[{index}]" if ns in _PREFIXES
-                     else f"Q{{{ns}}}{local}[{index}]")
+        steps.append(f"Q{el.tag}[{index}]")
         el = parent
     return "/" + "/".join(reversed(steps))
 
 
 def _issue_dates_in_turkey(tree, findings: list[dict[str, Any]], now: Optional[datetime]) -> tuple[dict[str, Any], ...]:
+    from efatura_kontrol.bulgu import Bulgu
+    from efatura_kontrol.kod import acikla
+
     from kopru.text import business_tz
 
     tz = business_tz()
@@ -200,16 +202,15 @@ def _issue_dates_in_turkey(tree, findings: list[dict[str, Any]], now: Optional[d
         start = _date_start(text, tz)
         if start is None or start <= today_start:
             continue
-        # GİB's own text of the rule (the stylesheet's, value included: a date, not personal data)
+        # GİB's own text of the rule (the stylesheet's, value included: a date, not personal data),
+        # and efatura-kontrol's explanation of it, as its own findings carry them
         message = (f"Geçersiz cbc:IssueDate değeri : '{text}' cbc:IssueDate alanı günün tarihinden ileri "
                    "bir tarih olamaz")
-        kept.append({"rule": _TIME_CHECK, "source": "schematron", "severity": "error", "location": _path(el),
-                     "line": el.sourceline, "message_tr": message,
-                     "message_en": english(_TIME_CHECK, message, "sematron", "hata"), "fix_tr": _TIME_CHECK_FIX})
+        about = acikla(_TIME_CHECK) or {}
+        kept.append(_finding(Bulgu(kod=_TIME_CHECK, seviye="hata", kaynak="sematron", mesaj=message,
+                                   gib_mesaj=message, konum=_path(el), satir=el.sourceline,
+                                   aciklama=about.get("aciklama"), duzeltme=about.get("duzeltme") or None)))
     return tuple(kept)
-
-
-_TIME_CHECK_FIX = "Düzenleme tarihini bugüne ya da geçmişe çekin."  # efatura-kontrol's aciklamalar.json
 
 
 def _refused(code: str, start: float) -> Report:
